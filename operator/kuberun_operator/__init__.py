@@ -1,0 +1,1 @@
+"""kuberun operator: kopf handlers over a pure reconcile."""

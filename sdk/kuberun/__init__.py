@@ -1,0 +1,74 @@
+"""kuberun: configure, execute and manage ML experiments, Kubernetes-natively.
+
+    import kuberun as kr
+
+    with kr.Experiment("hello") as exp:
+        exp.add(kr.Partial(train, lr=3e-4), name="train", executor=kr.KubernetesExecutor(gpus=1))
+        exp.run()
+
+Names are resolved lazily (PEP 562), so ``import kuberun`` stays cheap: Fiddle, pydantic and the
+Kubernetes client load only when first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Config": "kuberun.config",
+    "Partial": "kuberun.config",
+    "Script": "kuberun.config",
+    "Experiment": "kuberun.experiment",
+    "KubernetesExecutor": "kuberun.resource.executors",
+    "SlurmExecutor": "kuberun.resource.executors",
+    "SkypilotExecutor": "kuberun.resource.executors",
+    "LeptonExecutor": "kuberun.resource.executors",
+    "LocalExecutor": "kuberun.resource.executors",
+    "KuberunError": "kuberun.errors",
+    "InvalidExperimentError": "kuberun.errors",
+    "ConfigSerializationError": "kuberun.errors",
+}
+
+__all__ = [  # noqa: RUF022 - grouped as the README introduces them
+    "__version__",
+    "Config",
+    "Partial",
+    "Script",
+    "Experiment",
+    "KubernetesExecutor",
+    "SlurmExecutor",
+    "SkypilotExecutor",
+    "LeptonExecutor",
+    "LocalExecutor",
+    "KuberunError",
+    "InvalidExperimentError",
+    "ConfigSerializationError",
+]
+
+if TYPE_CHECKING:
+    from kuberun.config import Config, Partial, Script
+    from kuberun.errors import ConfigSerializationError, InvalidExperimentError, KuberunError
+    from kuberun.experiment import Experiment
+    from kuberun.resource.executors import (
+        KubernetesExecutor,
+        LeptonExecutor,
+        LocalExecutor,
+        SkypilotExecutor,
+        SlurmExecutor,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kuberun' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

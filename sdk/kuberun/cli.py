@@ -1,0 +1,66 @@
+"""The ``kuberun`` command line. Heavy imports happen inside commands so ``--help`` is instant."""
+
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(
+    name="kuberun",
+    help="Configure, execute and manage ML experiments on Kubernetes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def version() -> None:
+    """Print kuberun's version."""
+    from kuberun import __version__
+
+    typer.echo(__version__)
+
+
+@app.command()
+def crd(output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout.")) -> None:  # noqa: UP045 - typer needs Optional on 3.10
+    """Print the Experiment CustomResourceDefinition generated from the SDK's models."""
+    from kuberun.resource.crd import crd_yaml
+
+    text = crd_yaml()
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text)
+
+
+@app.command("dry-run")
+def dry_run(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A Python file that builds and runs an experiment.")) -> None:
+    """Run FILE with exp.run() printing the resources as YAML instead of creating them."""
+    from kuberun.errors import KuberunError
+
+    os.environ["KUBERUN_DRYRUN"] = "1"
+    sys.argv = [str(file)]
+    sys.path.insert(0, str(file.resolve().parent))
+    try:
+        runpy.run_path(str(file), run_name="__main__")
+    except KuberunError as exc:
+        _fail(str(exc))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""Generate the Experiment CRD from the pydantic models (`kuberun crd`, `make crds`).
+
+Pydantic's JSON schema is turned into a Kubernetes *structural* schema: references inlined,
+optional unions collapsed, free-form maps marked `x-kubernetes-preserve-unknown-fields`, and the
+rules that JSON schema cannot say added as CEL `x-kubernetes-validations`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from kuberun.resource.constants import (
+    CATEGORIES,
+    GROUP,
+    KIND,
+    PLURAL,
+    SHORT_NAMES,
+    SINGULAR,
+    VERSION,
+)
+from kuberun.resource.executors import BACKENDS
+from kuberun.resource.spec import ExperimentSpec
+from kuberun.resource.status import ExperimentStatus
+
+_KEEP = {
+    "type", "properties", "required", "items", "enum", "format", "description", "pattern",
+    "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems", "additionalProperties",
+}
+_SPEC_MUTABLE = {"shutdown", "suspend"}
+
+
+class SchemaError(ValueError):
+    """The models use a construct that has no structural-schema form."""
+
+
+def structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """One pydantic JSON-schema node as a structural OpenAPI v3 node."""
+    if "$ref" in schema:
+        target = defs[schema["$ref"].rsplit("/", 1)[-1]]
+        merged = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+        return structural(merged, defs)
+    if "anyOf" in schema:
+        options = [s for s in schema["anyOf"] if s.get("type") != "null"]
+        if len(options) != 1:
+            raise SchemaError(f"union without a structural form: {schema}")
+        rest = {k: v for k, v in schema.items() if k not in ("anyOf", "default")}
+        return structural({**options[0], **rest}, defs)
+    out: dict[str, Any] = {}
+    if "const" in schema:
+        out["enum"] = [schema["const"]]
+    for key, value in schema.items():
+        if key not in _KEEP:
+            continue
+        if key == "properties":
+            out[key] = {name: structural(sub, defs) for name, sub in value.items()}
+        elif key == "items":
+            out[key] = structural(value, defs)
+        elif key == "additionalProperties":
+            if value is True or value == {}:
+                out["x-kubernetes-preserve-unknown-fields"] = True
+            elif value is not False:
+                out[key] = structural(value, defs)
+        else:
+            out[key] = value
+    if "type" not in out and "enum" in out:
+        out["type"] = "string"
+    if out.get("type") == "object" and "properties" not in out and "additionalProperties" not in out:
+        out["x-kubernetes-preserve-unknown-fields"] = True
+    if "type" not in out:
+        raise SchemaError(f"schema node without a type: {schema}")
+    return out
+
+
+def _model_schema(model: type) -> dict[str, Any]:
+    raw = model.model_json_schema(by_alias=True)  # type: ignore[attr-defined]
+    return structural(raw, raw.get("$defs", {}))
+
+
+def _immutable_rule(field: str, required: bool) -> dict[str, str]:
+    rule = (
+        f"self.{field} == oldSelf.{field}" if required
+        else f"has(self.{field}) == has(oldSelf.{field}) && (!has(self.{field}) || self.{field} == oldSelf.{field})"
+    )
+    return {"rule": rule, "message": f"spec.{field} is immutable: only shutdown and suspend may change"}
+
+
+def spec_rules(spec_schema: dict[str, Any]) -> list[dict[str, str]]:
+    """CEL rules on `spec`: immutability, graph consistency, shutdown escalation."""
+    required = set(spec_schema.get("required", []))
+    rules = [
+        _immutable_rule(name, name in required)
+        for name in spec_schema["properties"] if name not in _SPEC_MUTABLE
+    ]
+    rules += [
+        {
+            "rule": "!has(oldSelf.shutdown) || (has(self.shutdown) && (self.shutdown == oldSelf.shutdown || self.shutdown == 'Terminate'))",
+            "message": "spec.shutdown cannot be withdrawn; it may only escalate from Stop to Terminate",
+        },
+        {
+            "rule": "self.tasks.all(t, self.tasks.exists_one(u, u.name == t.name))",
+            "message": "task names must be unique",
+        },
+        {
+            "rule": "self.tasks.all(t, !has(t.dependsOn) || t.dependsOn.all(d, d != t.name && self.tasks.exists(u, u.name == d)))",
+            "message": "dependsOn must name other tasks of this experiment",
+        },
+    ]
+    return rules
+
+
+def _exactly_one(fields: list[str], what: str) -> dict[str, str]:
+    count = " + ".join(f"(has(self.{f}) ? 1 : 0)" for f in fields)
+    return {"rule": f"{count} == 1", "message": f"exactly one of {', '.join(fields)} is required ({what})"}
+
+
+def openapi_schema() -> dict[str, Any]:
+    """The `openAPIV3Schema` of the Experiment CRD."""
+    spec = _model_schema(ExperimentSpec)
+    spec["x-kubernetes-validations"] = spec_rules(spec)
+    task = spec["properties"]["tasks"]["items"]
+    task["x-kubernetes-validations"] = [_exactly_one(["fiddle", "script"], "task payload")]
+    task["properties"]["executor"]["x-kubernetes-validations"] = [_exactly_one(list(BACKENDS), "executor")]
+    fiddle = task["properties"]["fiddle"]
+    fiddle["x-kubernetes-validations"] = [_exactly_one(["data", "configMapRefs"], "config location")]
+    script = task["properties"]["script"]
+    script["x-kubernetes-validations"] = [_exactly_one(["command", "inline"], "script form")]
+    return {
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": spec,
+            "status": _model_schema(ExperimentStatus),
+        },
+    }
+
+
+PRINTER_COLUMNS = [
+    {"name": "Title", "type": "string", "jsonPath": ".spec.title"},
+    {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+    {"name": "Tasks", "type": "string", "jsonPath": ".status.progress", "description": "done/total tasks"},
+    {"name": "Submitter", "type": "string", "jsonPath": ".spec.submittedBy", "priority": 1},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+]
+
+
+def build_crd() -> dict[str, Any]:
+    """The Experiment CustomResourceDefinition as a dict."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{PLURAL}.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": KIND,
+                "listKind": f"{KIND}List",
+                "plural": PLURAL,
+                "singular": SINGULAR,
+                "shortNames": SHORT_NAMES,
+                "categories": CATEGORIES,
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": PRINTER_COLUMNS,
+                    "schema": {"openAPIV3Schema": openapi_schema()},
+                }
+            ],
+        },
+    }
+
+
+def crd_yaml() -> str:
+    header = "# Generated from the kuberun SDK models by `make crds` (kuberun crd). Do not edit.\n"
+    return header + yaml.safe_dump(build_crd(), sort_keys=False, width=120)

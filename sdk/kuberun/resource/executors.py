@@ -1,0 +1,203 @@
+"""Executors: where a task runs. A task names exactly one.
+
+Each executor is a model with the fields a user of that backend needs; the operator maps it to
+the backend's own objects (a Job, an sbatch script, a sky.Task, a Lepton job).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from kuberun.resource.base import KubeModel
+from kuberun.resource.constants import MAX_NAME
+
+Quantity = str  # a Kubernetes quantity such as "500m", "2", "16Gi"
+
+
+def _quantity(value: Any) -> Any:
+    # Users write cpu=2 or memory="8Gi"; Kubernetes quantities are strings on the wire.
+    if isinstance(value, bool):
+        raise ValueError("a quantity must be a number or a string such as '500m' or '8Gi'")
+    return str(value) if isinstance(value, int | float) else value
+
+
+class KubernetesExecutor(KubeModel):
+    """Run the task as a Kubernetes ``batch/v1`` Job (an Indexed Job when ``nodes > 1``).
+
+    Example::
+
+        kr.KubernetesExecutor(image="nvcr.io/nvidia/pytorch:24.05-py3", gpus=8, nodes=2,
+                              launcher="torchrun", queue="team-a")
+    """
+
+    image: str | None = Field(None, description="Container image; the operator's default task image when unset.")
+    command: list[str] | None = Field(None, description="Overrides `python -m kuberun.runner`; the task file path is in $KUBERUN_TASK_FILE.")
+    cpu: Quantity | None = Field(None, description="CPU request and limit, e.g. '2' or '500m'.")
+    memory: Quantity | None = Field(None, description="Memory request and limit, e.g. '8Gi'.")
+    gpus: int = Field(0, ge=0, le=64, description="GPUs per node, requested as nvidia.com/gpu.")
+    nodes: int = Field(1, ge=1, le=1024, description="Pods (nodes); more than one makes an Indexed Job.")
+    procs_per_node: int = Field(1, ge=1, le=64, description="Processes per node (torchrun --nproc-per-node).")
+    launcher: Literal["none", "torchrun"] = Field("none", description="Process launcher inside each pod.")
+    env: dict[str, str] = Field(default_factory=dict, description="Environment variables.")
+    env_from_secrets: list[str] = Field(default_factory=list, max_length=16, description="Names of Secrets whose keys become environment variables.")
+    volumes: list[dict[str, Any]] = Field(default_factory=list, max_length=32, description="Pod volumes (core/v1 Volume).")
+    volume_mounts: list[dict[str, Any]] = Field(default_factory=list, max_length=32, description="Container volume mounts (core/v1 VolumeMount).")
+    node_selector: dict[str, str] = Field(default_factory=dict, description="Pod nodeSelector.")
+    tolerations: list[dict[str, Any]] = Field(default_factory=list, max_length=32, description="Pod tolerations.")
+    service_account_name: str | None = Field(None, max_length=253)
+    priority_class_name: str | None = Field(None, max_length=253)
+    queue: str | None = Field(None, max_length=MAX_NAME, description="Kueue LocalQueue; sets kueue.x-k8s.io/queue-name and lets Kueue own suspend.")
+    backoff_limit: int = Field(0, ge=0, le=100, description="Pod retries inside one attempt (Job backoffLimit).")
+    active_deadline_seconds: int | None = Field(None, ge=1)
+
+    _normalize = field_validator("cpu", "memory", mode="before")(_quantity)
+
+    @model_validator(mode="after")
+    def _torchrun_needs_launcher(self) -> KubernetesExecutor:
+        if self.procs_per_node > 1 and self.launcher == "none":
+            raise ValueError("procs_per_node > 1 needs launcher='torchrun'")
+        return self
+
+
+class SlurmExecutor(KubeModel):
+    """Bridge the task to a Slurm cluster that the operator's admin configured by name.
+
+    Example::
+
+        kr.SlurmExecutor(cluster="draco", partition="batch", nodes=2, gpus_per_node=8,
+                         time_limit="04:00:00", container_image="nvcr.io/nvidia/nemo:24.05")
+    """
+
+    cluster: str = Field(..., min_length=1, max_length=MAX_NAME, description="Slurm cluster name from the operator's configuration.")
+    partition: str | None = Field(None, max_length=128)
+    account: str | None = Field(None, max_length=128)
+    qos: str | None = Field(None, max_length=128)
+    nodes: int = Field(1, ge=1, le=4096)
+    ntasks_per_node: int = Field(1, ge=1, le=256)
+    gpus_per_node: int = Field(0, ge=0, le=64)
+    cpus_per_task: int | None = Field(None, ge=1, le=1024)
+    memory: str | None = Field(None, max_length=32, description="sbatch --mem, e.g. '64G'.")
+    time_limit: str | None = Field(None, max_length=32, pattern=r"^(\d+-)?\d+(:\d{1,2}){0,2}$", description="sbatch --time, e.g. '04:00:00' or '1-00:00:00'.")
+    launcher: Literal["none", "torchrun"] = "none"
+    container_image: str | None = Field(None, max_length=512, description="pyxis --container-image.")
+    container_mounts: list[str] = Field(default_factory=list, max_length=32, description="pyxis --container-mounts entries.")
+    env: dict[str, str] = Field(default_factory=dict)
+    setup: list[str] = Field(default_factory=list, max_length=64, description="Shell lines run before the task (module load, venv activate).")
+
+
+class SkypilotExecutor(KubeModel):
+    """Bridge the task to SkyPilot, as a managed job (default) or on a named cluster.
+
+    Example::
+
+        kr.SkypilotExecutor(infra="aws/us-east-1", accelerators="H100:8", num_nodes=2, use_spot=True)
+    """
+
+    infra: str | None = Field(None, max_length=128, description="SkyPilot infra, e.g. 'aws', 'gcp/us-central1', 'k8s/my-context'.")
+    cloud: str | None = Field(None, max_length=64)
+    region: str | None = Field(None, max_length=64)
+    zone: str | None = Field(None, max_length=64)
+    accelerators: str | None = Field(None, max_length=64, description="e.g. 'H100:8'.")
+    cpus: str | None = Field(None, max_length=16)
+    memory: str | None = Field(None, max_length=16)
+    num_nodes: int = Field(1, ge=1, le=1024)
+    use_spot: bool = False
+    image: str | None = Field(None, max_length=512, description="image_id, e.g. 'docker:nvcr.io/nvidia/pytorch:24.05-py3'.")
+    disk_size: int | None = Field(None, ge=1)
+    mode: Literal["managed", "cluster"] = "managed"
+    cluster_name: str | None = Field(None, max_length=MAX_NAME)
+    env: dict[str, str] = Field(default_factory=dict)
+    setup: list[str] = Field(default_factory=list, max_length=64)
+
+    _normalize = field_validator("cpus", "memory", mode="before")(_quantity)
+
+    @model_validator(mode="after")
+    def _cluster_mode_needs_name(self) -> SkypilotExecutor:
+        if self.mode == "cluster" and not self.cluster_name:
+            raise ValueError("mode='cluster' needs cluster_name")
+        return self
+
+
+class LeptonSecretEnv(KubeModel):
+    """An environment variable whose value comes from a Lepton workspace secret."""
+
+    name: str = Field(..., max_length=128)
+    secret: str = Field(..., max_length=128)
+
+
+class LeptonExecutor(KubeModel):
+    """Bridge the task to a Lepton (DGX Cloud Lepton) workspace configured in the operator.
+
+    Example::
+
+        kr.LeptonExecutor(resource_shape="gpu.8xh100-80gb", node_group="ng-1", replicas=2)
+    """
+
+    workspace: str | None = Field(None, max_length=MAX_NAME, description="Workspace name from the operator's configuration; the default workspace when unset.")
+    resource_shape: str = Field(..., max_length=128)
+    node_group: str | None = Field(None, max_length=128)
+    image: str | None = Field(None, max_length=512)
+    replicas: int = Field(1, ge=1, le=1024)
+    launcher: Literal["none", "torchrun"] = "none"
+    env: dict[str, str] = Field(default_factory=dict)
+    secret_env: list[LeptonSecretEnv] = Field(default_factory=list, max_length=32)
+    mounts: list[dict[str, Any]] = Field(default_factory=list, max_length=16, description="Lepton mounts.")
+
+
+class LocalExecutor(KubeModel):
+    """Run the task as a local process of the operator (the sandbox; off by default elsewhere).
+
+    Example::
+
+        kr.LocalExecutor(env={"OMP_NUM_THREADS": "1"})
+    """
+
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class Executor(KubeModel):
+    """Exactly one backend for a task, under its backend's key (``kubernetes``, ``slurm``...)."""
+
+    kubernetes: KubernetesExecutor | None = None
+    slurm: SlurmExecutor | None = None
+    skypilot: SkypilotExecutor | None = None
+    lepton: LeptonExecutor | None = None
+    local: LocalExecutor | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Executor:
+        if len(self.backends_set()) != 1:
+            raise ValueError(f"exactly one executor is required, got {self.backends_set() or 'none'}")
+        return self
+
+    def backends_set(self) -> list[str]:
+        return [name for name in BACKENDS if getattr(self, name) is not None]
+
+    @property
+    def backend(self) -> str:
+        """The backend's name: 'kubernetes', 'slurm', 'skypilot', 'lepton' or 'local'."""
+        return self.backends_set()[0]
+
+    @property
+    def config(self) -> KubeModel:
+        return getattr(self, self.backend)
+
+    @classmethod
+    def wrap(cls, executor: KubeModel) -> Executor:
+        """``Executor.wrap(KubernetesExecutor(...))`` -> ``Executor(kubernetes=...)``."""
+        for name, model in EXECUTOR_TYPES.items():
+            if isinstance(executor, model):
+                return cls(**{name: executor})
+        raise TypeError(f"not an executor: {executor!r}")
+
+
+EXECUTOR_TYPES: dict[str, type[KubeModel]] = {
+    "kubernetes": KubernetesExecutor,
+    "slurm": SlurmExecutor,
+    "skypilot": SkypilotExecutor,
+    "lepton": LeptonExecutor,
+    "local": LocalExecutor,
+}
+BACKENDS = tuple(EXECUTOR_TYPES)

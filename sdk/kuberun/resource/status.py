@@ -1,0 +1,126 @@
+"""What happened: the Experiment's status, the shared record anyone can read months later.
+
+Status stays O(tasks): per task a bounded list of attempts with times, exit codes, backend
+references and where the logs are, never the logs themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Literal
+
+from pydantic import Field
+
+from kuberun.resource.base import KubeModel
+from kuberun.resource.constants import MAX_ATTEMPTS, MAX_CONDITIONS, MAX_MESSAGE, MAX_NAME, MAX_TASKS
+
+
+class ExperimentPhase(str, Enum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (ExperimentPhase.SUCCEEDED, ExperimentPhase.FAILED, ExperimentPhase.CANCELLED)
+
+
+class TaskPhase(str, Enum):
+    PENDING = "Pending"        # waiting for dependencies or a retry's backoff
+    SUBMITTED = "Submitted"    # handed to the backend, not yet running
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+    SKIPPED = "Skipped"        # a dependency failed for good
+
+    @property
+    def finished(self) -> bool:
+        return self in (TaskPhase.SUCCEEDED, TaskPhase.FAILED, TaskPhase.CANCELLED, TaskPhase.SKIPPED)
+
+
+class Condition(KubeModel):
+    """A metav1.Condition."""
+
+    type: str = Field(..., max_length=316)
+    status: Literal["True", "False", "Unknown"]
+    reason: str = Field(..., max_length=1024, pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
+    message: str = Field("", max_length=32768)
+    last_transition_time: datetime
+    observed_generation: int | None = Field(None, ge=0)
+
+
+class BackendRef(KubeModel):
+    """Where an attempt runs: enough to find it again after any restart."""
+
+    backend: Literal["kubernetes", "slurm", "skypilot", "lepton", "local"]
+    idempotency_key: str = Field(..., max_length=253, description="experiment UID + task + attempt; recorded before submission.")
+    id: str | None = Field(None, max_length=253, description="The backend's id: Job name, Slurm job id, SkyPilot job id, Lepton job id, pid.")
+    cluster: str | None = Field(None, max_length=MAX_NAME, description="Slurm cluster, SkyPilot cluster or Lepton workspace.")
+
+
+class LogRef(KubeModel):
+    """Where an attempt's logs are; `kuberun logs` follows it to the backend."""
+
+    kind: Literal["pod", "file", "slurm", "skypilot", "lepton"]
+    pod: str | None = Field(None, max_length=253)
+    container: str | None = Field(None, max_length=MAX_NAME)
+    path: str | None = Field(None, max_length=4096)
+
+
+class AttemptStatus(KubeModel):
+    """One try of a task."""
+
+    attempt: int = Field(..., ge=0)
+    phase: TaskPhase
+    backend_ref: BackendRef | None = None
+    submit_time: datetime | None = None
+    start_time: datetime | None = None
+    finish_time: datetime | None = None
+    exit_code: int | None = None
+    reason: str | None = Field(None, max_length=128)
+    message: str | None = Field(None, max_length=MAX_MESSAGE)
+    log_ref: LogRef | None = None
+
+
+class TaskStatus(KubeModel):
+    """A task's record: its current phase and every attempt made."""
+
+    name: str = Field(..., max_length=MAX_NAME)
+    phase: TaskPhase
+    attempt: int = Field(..., ge=0, description="The current (latest) attempt number.")
+    start_time: datetime | None = None
+    finish_time: datetime | None = None
+    exit_code: int | None = None
+    reason: str | None = Field(None, max_length=128)
+    message: str | None = Field(None, max_length=MAX_MESSAGE)
+    next_retry_time: datetime | None = None
+    config_sha256: str | None = Field(None, max_length=64)
+    attempts: list[AttemptStatus] = Field(default_factory=list, max_length=MAX_ATTEMPTS)
+
+
+class ExperimentStatus(KubeModel):
+    """The shared record of an Experiment."""
+
+    phase: ExperimentPhase
+    observed_generation: int | None = Field(None, ge=0)
+    progress: str | None = Field(None, max_length=16, description="'done/total' tasks, for `kubectl get`.")
+    start_time: datetime | None = None
+    completion_time: datetime | None = None
+    conditions: list[Condition] = Field(default_factory=list, max_length=MAX_CONDITIONS)
+    tasks: list[TaskStatus] = Field(default_factory=list, max_length=MAX_TASKS)
+
+    def task(self, name: str) -> TaskStatus | None:
+        for task in self.tasks:
+            if task.name == name:
+                return task
+        return None
+
+    def condition(self, type_: str) -> Condition | None:
+        for condition in self.conditions:
+            if condition.type == type_:
+                return condition
+        return None

@@ -1,0 +1,137 @@
+"""Run one task: ``python -m kuberun.runner --config FILE``.
+
+The task document is read from a file (never argv, which has size limits). A Fiddle task is
+decoded, its digest checked, built and, for a Partial, called; a script is executed without a
+shell between it and its arguments. Exit codes: 0 success, 1 the task failed (traceback on
+stderr), 2 the task document is unusable, otherwise the script's own exit code.
+
+Task document (JSON)::
+
+    {"name": "train",
+     "fiddle": {"sha256": "...", "data": "<encoded>"}            # or "dataFiles": [paths, in order]
+     "script": {"command": [...]} | {"inline": "...", "entrypoint": "bash", "args": [...], "env": {...}}}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_TASK_FAILED, EXIT_BAD_TASK = 0, 1, 2
+_INTERPRETERS = {"bash": ["bash"], "sh": ["sh"], "python": [sys.executable]}
+
+
+class BadTaskError(Exception):
+    """The task document cannot be used (missing, malformed, digest mismatch)."""
+
+
+def load_task(path: Path) -> dict[str, Any]:
+    try:
+        task = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BadTaskError(f"cannot read task file {path}: {exc}") from exc
+    if not isinstance(task, dict) or ("fiddle" in task) == ("script" in task):
+        raise BadTaskError(f"task file {path} must hold exactly one of 'fiddle' or 'script'")
+    return task
+
+
+def _fiddle_data(fiddle: dict[str, Any]) -> str:
+    if "data" in fiddle:
+        return str(fiddle["data"])
+    try:
+        return "".join(Path(p).read_text() for p in fiddle["dataFiles"])
+    except (KeyError, OSError) as exc:
+        raise BadTaskError(f"config data unavailable: {exc}") from exc
+
+
+def run_fiddle(fiddle: dict[str, Any], result_file: Path | None) -> int:
+    import fiddle as fdl
+
+    from kuberun.errors import ConfigIntegrityError
+    from kuberun.serialization import decode_config
+
+    try:
+        buildable = decode_config(_fiddle_data(fiddle), fiddle.get("sha256"))
+    except ConfigIntegrityError as exc:
+        raise BadTaskError(str(exc)) from exc
+    try:
+        built = fdl.build(buildable)
+        result = built() if isinstance(buildable, fdl.Partial) else built
+    except Exception:
+        traceback.print_exc()
+        return EXIT_TASK_FAILED
+    if result_file is not None:
+        result_file.write_text(json.dumps({"result": repr(result)[:4096]}))
+    print(f"kuberun: task returned {repr(result)[:200]}", file=sys.stderr)
+    return EXIT_OK
+
+
+def run_script(script: dict[str, Any]) -> int:
+    env = {**os.environ, **{str(k): str(v) for k, v in script.get("env", {}).items()}}
+    args = [str(a) for a in script.get("args", [])]
+    if script.get("command"):
+        argv = [str(c) for c in script["command"]] + args
+        return _exec(argv, env)
+    entrypoint = script.get("entrypoint", "bash")
+    if entrypoint not in _INTERPRETERS:
+        raise BadTaskError(f"unknown script entrypoint {entrypoint!r}; use one of {sorted(_INTERPRETERS)}")
+    with tempfile.NamedTemporaryFile("w", suffix=".script", delete=False) as handle:
+        handle.write(script.get("inline", ""))
+    try:
+        return _exec([*_INTERPRETERS[entrypoint], handle.name, *args], env)
+    finally:
+        os.unlink(handle.name)
+
+
+def _exec(argv: list[str], env: dict[str, str]) -> int:
+    try:
+        return subprocess.call(argv, env=env)
+    except OSError as exc:
+        print(f"kuberun: cannot execute {argv[0]!r}: {exc}", file=sys.stderr)
+        return 127
+
+
+def task_document(task: Any, data_files: list[str] | None = None) -> dict[str, Any]:
+    """The runner's document for a ``TaskSpec``; ``data_files`` replace ConfigMap refs once mounted."""
+    doc: dict[str, Any] = {"name": task.name}
+    if task.script is not None:
+        doc["script"] = task.script.model_dump(by_alias=True, exclude_none=True, mode="json")
+    else:
+        fiddle = {"sha256": task.fiddle.sha256}
+        if task.fiddle.data is not None:
+            fiddle["data"] = task.fiddle.data
+        elif data_files is not None:
+            fiddle["dataFiles"] = data_files
+        else:
+            raise BadTaskError(f"task {task.name!r}: config is in ConfigMaps; give the mounted file paths")
+        doc["fiddle"] = fiddle
+    return doc
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kuberun.runner", description="Run one kuberun task.")
+    parser.add_argument("--config", type=Path, default=os.environ.get("KUBERUN_TASK_FILE"), help="task document (JSON)")
+    parser.add_argument("--result", type=Path, default=os.environ.get("KUBERUN_RESULT_FILE"), help="write a result summary here")
+    args = parser.parse_args(argv)
+    if args.config is None:
+        parser.error("--config FILE (or $KUBERUN_TASK_FILE) is required")
+    try:
+        task = load_task(args.config)
+        if "fiddle" in task:
+            return run_fiddle(task["fiddle"], args.result)
+        return run_script(task["script"])
+    except BadTaskError as exc:
+        print(f"kuberun: {exc}", file=sys.stderr)
+        return EXIT_BAD_TASK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
