@@ -1,0 +1,83 @@
+"""What a reconcile decides: actions for the backends, Events for people, when to look again.
+
+Plain data: the reconcile function produces these without I/O, the runtime performs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from kuberun.resource import BackendRef, ExperimentStatus, LogRef
+
+ObservedState = Literal["pending", "running", "succeeded", "failed", "suspended"]
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What a backend reports about one attempt."""
+
+    state: ObservedState
+    backend_id: str | None = None
+    start_time: datetime | None = None
+    finish_time: datetime | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    message: str | None = None
+    log_ref: LogRef | None = None
+
+
+@dataclass(frozen=True)
+class Submit:
+    """Start attempt ``attempt`` of ``task``; idempotent under ``ref.idempotency_key``."""
+
+    task: str
+    attempt: int
+    ref: BackendRef
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Stop a running attempt (delete its Job, scancel, ...)."""
+
+    task: str
+    attempt: int
+    ref: BackendRef
+
+
+@dataclass(frozen=True)
+class Suspend:
+    """Suspend (or resume) a running attempt."""
+
+    task: str
+    attempt: int
+    ref: BackendRef
+    suspended: bool
+
+
+@dataclass(frozen=True)
+class DeleteExperiment:
+    """``ttlSecondsAfterFinished`` elapsed."""
+
+
+Action = Submit | Cancel | Suspend | DeleteExperiment
+
+
+@dataclass(frozen=True)
+class Event:
+    """A Kubernetes Event on the Experiment, for transitions only."""
+
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+@dataclass
+class Decision:
+    """The outcome of one reconcile: the new status and what to do to make it true."""
+
+    status: ExperimentStatus
+    actions: list[Action] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    requeue_after: float | None = None

@@ -1,0 +1,40 @@
+"""Fixtures for tests against the real single-node Slurm (see README.md here).
+
+Run under the loopback-only namespace::
+
+    tests/slurm/netns-run python -m pytest -m slurm tests/slurm
+
+Outside it (or without root or the Slurm packages) every test here is
+skipped with the reason, so a plain `pytest` run stays green.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .harness import SlurmCluster, environment_problem
+
+_HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # This hook sees the whole session's items; mark only the ones in this folder.
+    for item in items:
+        if _HERE in item.path.parents:
+            item.add_marker(pytest.mark.slurm)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator[SlurmCluster]:
+    """A running munged + slurmctld + slurmd + sshd, shared by the session.
+
+    Tests that stop the controller must start it again before returning.
+    """
+    problem = environment_problem()
+    if problem:
+        pytest.skip(problem)
+    with SlurmCluster() as cluster:
+        yield cluster
