@@ -42,3 +42,26 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# --- Helm chart (helm/kuberun). helm comes from .ci/install-helm.sh into .tools/bin. ---
+HELM := .tools/bin/helm
+HELM_RELEASE ?= kuberun
+HELM_NAMESPACE ?= kuberun-system
+HELM_VALUES ?=
+
+.PHONY: helm-tools helm-lint helm-template helm-crds
+
+helm-tools: $(HELM)
+
+$(HELM):
+	bash .ci/install-helm.sh
+
+helm-lint: $(HELM)  ## helm lint --strict with the defaults and every helm/kuberun/ci/*-values.yaml
+	$(HELM) lint --strict helm/kuberun
+	for f in helm/kuberun/ci/*-values.yaml; do $(HELM) lint --strict helm/kuberun -f $$f || exit 1; done
+
+helm-template: $(HELM)  ## render the chart (HELM_VALUES=helm/kuberun/ci/ha-values.yaml for a variant)
+	$(HELM) template $(HELM_RELEASE) helm/kuberun --namespace $(HELM_NAMESPACE) --include-crds $(if $(HELM_VALUES),-f $(HELM_VALUES))
+
+helm-crds: crds  ## the chart ships the generated CRD byte for byte (tests/helm/test_chart.py checks)
+	cp crds/kuberun.dev_experiments.yaml helm/kuberun/crds/kuberun.dev_experiments.yaml

@@ -24,3 +24,6 @@ class Settings:
     max_backoff_seconds: int = 600             # cap of a task's exponential retry backoff
     torchrun_port: int = 29500
     config_file: Path | None = None            # backends (Slurm clusters, Lepton, SkyPilot): YAML
+    kubeconfig: Path | None = None             # None: $KUBECONFIG, ~/.kube/config, or in-cluster
+    context: str | None = None
+    log_level: str = "INFO"

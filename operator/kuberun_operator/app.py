@@ -1,0 +1,78 @@
+"""Assemble an operator: settings -> API client, backends, controller, kopf registry; run it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from datetime import datetime, timezone
+from typing import Any
+
+import kopf
+
+from kuberun_operator.actions import Event
+from kuberun_operator.backends.kubernetes import JobCache, KubernetesBackend
+from kuberun_operator.connection import api_client
+from kuberun_operator.handlers import make_registry
+from kuberun_operator.kube import Kube
+from kuberun_operator.metrics import Metrics, serve
+from kuberun_operator.runtime import Controller
+from kuberun_operator.settings import Settings
+
+log = logging.getLogger("kuberun.operator")
+
+
+def build_controller(settings: Settings, metrics: Metrics) -> Controller:
+    kube = Kube(api_client(settings), on_call=metrics.api_call)
+    cache = JobCache()
+    backends: dict[str, Any] = {"kubernetes": KubernetesBackend(kube, cache, settings)}
+    if settings.enable_local_executor:
+        from kuberun_operator.backends.local import LocalBackend
+
+        backends["local"] = LocalBackend(settings)
+
+    async def post_event(body: dict[str, Any], event: Event) -> None:
+        meta = body["metadata"]
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            await kube.create_event(meta["namespace"], {
+                "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+                "involvedObject": {"apiVersion": body.get("apiVersion"), "kind": body.get("kind"), "name": meta["name"],
+                                   "namespace": meta["namespace"], "uid": meta.get("uid")},
+                "type": event.type, "reason": event.reason, "message": event.message,
+                "source": {"component": "kuberun-operator"}, "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+                "reportingComponent": "kuberun-operator",
+            })
+        except Exception as exc:  # an Event is informative; never fail a reconcile over it
+            log.warning("could not post event %s on %s: %s", event.reason, meta["name"], exc)
+
+    controller = Controller(settings, kube, backends, post_event, metrics)
+    controller.job_cache = cache  # type: ignore[attr-defined]
+    return controller
+
+
+async def run(settings: Settings, stop_flag: asyncio.Event | threading.Event | None = None,
+              ready_flag: asyncio.Event | threading.Event | None = None, metrics: Metrics | None = None) -> None:
+    """Run the operator until ``stop_flag`` is set (or forever)."""
+    metrics = metrics or Metrics()
+    box: dict[str, Controller] = {}
+    registry = make_registry(settings, box, lambda: build_controller(settings, metrics))
+    runner = None
+    if settings.metrics_port:
+        runner = await serve(metrics, settings.metrics_port,
+                             on_scrape=lambda: metrics.count_phases(box["controller"].experiments) if box else None)
+    metrics.ready = True
+    try:
+        await kopf.operator(
+            registry=registry,
+            clusterwide=not settings.namespaces,
+            namespaces=list(settings.namespaces),
+            standalone=settings.peering is None,
+            priority=settings.priority,
+            peering_name=settings.peering,
+            stop_flag=stop_flag,
+            ready_flag=ready_flag,
+        )
+    finally:
+        if runner is not None:
+            await runner.cleanup()

@@ -1,0 +1,1 @@
+"""Backends: where attempts run. One module each, behind the protocol in ``base``."""

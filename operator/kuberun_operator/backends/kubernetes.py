@@ -1,0 +1,161 @@
+"""The Kubernetes backend: an attempt is a ``batch/v1`` Job (plus a headless Service when multi-node).
+
+Effects only; the manifests come from the pure builders in ``kubernetes_manifests``. Job names
+are deterministic (`<experiment>-<task>-<attempt>`), so submitting twice finds the first Job
+(409) instead of making a second. Observation reads the Job cache that the operator's watch
+keeps, and asks for pods only when a Job failed (for the exit code).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec
+from kuberun.resource.constants import LABEL_ATTEMPT, LABEL_EXPERIMENT, LABEL_TASK
+from kuberun_operator.actions import Observed
+from kuberun_operator.backends.base import BackendError, Submitted
+from kuberun_operator.backends.kubernetes_manifests import (
+    ExperimentRef,
+    build_headless_service,
+    build_job,
+    exit_code_from_pods,
+    experiment_label,
+    job_name,
+    service_name,
+    task_config_map,
+    task_phase_from_job,
+)
+from kuberun_operator.kube import ApiError, Kube
+from kuberun_operator.settings import Settings
+
+
+def experiment_ref(exp: ExperimentResource) -> ExperimentRef:
+    meta = exp.metadata
+    return ExperimentRef(name=meta.name or "", namespace=meta.namespace or "default", uid=meta.uid or "", title=exp.spec.title)
+
+
+class JobCache:
+    """Jobs by (namespace, experiment), fed by the operator's watch on kuberun-labelled Jobs."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+
+    def put(self, job: dict[str, Any]) -> tuple[str, str] | None:
+        meta = job.get("metadata", {})
+        experiment = meta.get("labels", {}).get(LABEL_EXPERIMENT)
+        if not experiment:
+            return None
+        key = (meta.get("namespace", ""), experiment)
+        old = self._jobs[key].get(meta["name"])
+        if old is None or _rv(job) >= _rv(old):
+            self._jobs[key][meta["name"]] = job
+        return key
+
+    def remove(self, job: dict[str, Any]) -> tuple[str, str] | None:
+        meta = job.get("metadata", {})
+        experiment = meta.get("labels", {}).get(LABEL_EXPERIMENT)
+        if not experiment:
+            return None
+        key = (meta.get("namespace", ""), experiment)
+        self._jobs[key].pop(meta["name"], None)
+        return key
+
+    def jobs(self, namespace: str, experiment: str) -> list[dict[str, Any]]:
+        return list(self._jobs.get((namespace, experiment), {}).values())
+
+
+def _rv(obj: dict[str, Any]) -> int:
+    try:
+        return int(obj.get("metadata", {}).get("resourceVersion", "0"))
+    except ValueError:
+        return 0
+
+
+class KubernetesBackend:
+    name = "kubernetes"
+
+    def __init__(self, kube: Kube, cache: JobCache, settings: Settings) -> None:
+        self.kube, self.cache, self.settings = kube, cache, settings
+        self._config_maps: set[tuple[str, str]] = set()  # experiments whose task ConfigMap exists
+
+    async def submit(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> Submitted:
+        ref_ = experiment_ref(exp)
+        await self._ensure_task_config_map(exp, ref_)
+        service = build_headless_service(ref_, task, attempt)
+        if service is not None:
+            await self._create(service)
+        job = build_job(ref_, task, attempt, self.settings)
+        created = await self._create(job)
+        if created is not None:
+            self.cache.put(created)
+        name = job["metadata"]["name"]
+        return Submitted(id=name, log_ref=LogRef(kind="pod", container="task", pod=None))
+
+    async def _ensure_task_config_map(self, exp: ExperimentResource, ref_: ExperimentRef) -> None:
+        key = (ref_.namespace, ref_.uid)
+        if key in self._config_maps:
+            return
+        await self._create(task_config_map(ref_, [t for t in exp.spec.tasks if t.executor.backend == "kubernetes"]))
+        self._config_maps.add(key)
+
+    async def _create(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        """Create, treating AlreadyExists as success: the deterministic name is the idempotency key."""
+        try:
+            return await self.kube.create(obj)
+        except ApiError as exc:
+            if exc.status == 409:
+                return None
+            if exc.status in (400, 403, 422):
+                raise BackendError("InvalidJob" if exc.status != 403 else "Forbidden",
+                                   f"{obj['kind']} {obj['metadata']['name']} rejected: {exc.message}", permanent=True) from None
+            raise BackendError("ApiUnavailable", f"creating {obj['kind']}: {exc}", permanent=False) from None
+
+    async def observe(self, exp: ExperimentResource) -> dict[tuple[str, int], Observed]:
+        ref_ = experiment_ref(exp)
+        seen: dict[tuple[str, int], Observed] = {}
+        for job in self.cache.jobs(ref_.namespace, experiment_label(ref_.name)):
+            labels = job["metadata"].get("labels", {})
+            owners = job["metadata"].get("ownerReferences", [])
+            if ref_.uid and owners and all(o.get("uid") != ref_.uid for o in owners):
+                continue  # a Job of an earlier Experiment with the same name
+            try:
+                key = (labels[LABEL_TASK], int(labels[LABEL_ATTEMPT]))
+            except (KeyError, ValueError):
+                continue
+            seen[key] = await self._observed(job)
+        return seen
+
+    async def _observed(self, job: dict[str, Any]) -> Observed:
+        state = task_phase_from_job(job)
+        name = job["metadata"]["name"]
+        log_ref = LogRef(kind="pod", container="task")
+        exit_code, pod, message = (0 if state.state == "succeeded" else None), None, state.message
+        if state.state == "failed":
+            try:
+                pods = await self.kube.list_pods(job["metadata"]["namespace"], f"job-name={name}")
+            except ApiError:
+                pods = []
+            exit_code, pod, pod_message = exit_code_from_pods(pods)
+            message = pod_message or message
+            log_ref = LogRef(kind="pod", container="task", pod=pod)
+        return Observed(state=state.state, backend_id=name, start_time=state.start_time, finish_time=state.finish_time,
+                        exit_code=exit_code, reason=state.reason, message=message, log_ref=log_ref)
+
+    async def cancel(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> None:
+        ref_ = experiment_ref(exp)
+        name = job_name(ref_, task.name, attempt)
+        for delete, target in ((self.kube.delete_job, name), (self.kube.delete_service, service_name(name))):
+            try:
+                await delete(ref_.namespace, target)
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise BackendError("ApiUnavailable", f"cancelling {name}: {exc}", permanent=False) from None
+
+    async def suspend(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef, suspended: bool) -> None:
+        ref_ = experiment_ref(exp)
+        try:
+            await self.kube.patch_job(ref_.namespace, job_name(ref_, task.name, attempt), {"spec": {"suspend": suspended}})
+        except ApiError as exc:
+            if exc.status != 404:
+                raise BackendError("ApiUnavailable", f"suspending: {exc}", permanent=False) from None

@@ -1,0 +1,372 @@
+"""Pure builders of the Kubernetes objects an attempt runs as: spec in, manifest dicts out, no I/O.
+
+One ConfigMap per Experiment holds every Kubernetes task's runner document; each attempt is a
+``batch/v1`` Job (Indexed, with a headless Service, when ``nodes > 1``). Reading Job and pod
+state back into a task phase lives in ``kubernetes_status`` and is re-exported here.
+
+Every user-supplied string goes into these manifests as data: no shell ever sees it, and ``$`` is
+escaped so Kubernetes' own ``$(VAR)`` expansion leaves it byte-for-byte as written.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from kuberun.naming import bounded, child_name, slug
+from kuberun.resource.constants import (
+    API_VERSION,
+    KIND,
+    LABEL_ATTEMPT,
+    LABEL_EXPERIMENT,
+    LABEL_TASK,
+    LABEL_TITLE,
+)
+from kuberun.resource.executors import KubernetesExecutor
+from kuberun.resource.spec import TaskSpec
+from kuberun.runner import task_document
+from kuberun_operator.backends.base import BackendError
+from kuberun_operator.backends.kubernetes_status import (
+    CONTAINER,
+    LABEL_KUEUE_QUEUE,
+    ObservedJob,
+    exit_code_from_pods,
+    task_phase_from_job,
+)
+from kuberun_operator.settings import Settings
+
+__all__ = [
+    "CONFIG_DIR",
+    "CONTAINER",
+    "TASK_DIR",
+    "ExperimentRef",
+    "ManifestError",
+    "ObservedJob",
+    "build_headless_service",
+    "build_job",
+    "exit_code_from_pods",
+    "experiment_label",
+    "job_name",
+    "service_name",
+    "task_config_map",
+    "task_config_map_name",
+    "task_file",
+    "task_phase_from_job",
+]
+
+TASK_DIR = "/etc/kuberun/task"
+CONFIG_DIR = "/etc/kuberun/config"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY = "kuberun"
+COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
+GPU_RESOURCE = "nvidia.com/gpu"
+RESERVED_ENV_PREFIX = "KUBERUN_"
+CONFIG_MAP_LIMIT = 1024 * 1024  # the API server's limit on a ConfigMap's data
+
+# An Indexed Job's pods get the hostname '<job>-<index>', which must itself be a DNS label
+# (<= 63). The job controller does not shorten it, so a 63-character Job name would create a
+# Job whose pods can never be created. Reserve room for '-' and the widest index (nodes <= 1024,
+# so index <= 1023). Every Job uses the same limit so that `job_name` needs no node count.
+JOB_NAME_LIMIT = 63 - len("-1023")
+
+
+class ManifestError(BackendError):
+    """The task cannot become a valid Job (a user mistake): the attempt fails, no retry."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(reason, message, permanent=True)
+
+
+@dataclass(frozen=True)
+class ExperimentRef:
+    """What the builders need to know about the owning Experiment."""
+
+    name: str
+    namespace: str
+    uid: str
+    title: str  # the free-text spec.title; becomes a label value via naming.slug
+
+
+# --- names and metadata -------------------------------------------------------------------------
+
+
+def job_name(exp: ExperimentRef, task_name: str, attempt: int) -> str:
+    """'<experiment>-<task>-<attempt>', shortened with a hash past JOB_NAME_LIMIT; deterministic."""
+    return child_name(exp.name, task_name, attempt, limit=JOB_NAME_LIMIT)
+
+
+def service_name(job: str) -> str:
+    """The headless Service of a multi-node Job: the Job's name when it is a valid Service name.
+
+    Service names are DNS-1035 labels (must start with a letter) while Job names may start with
+    a digit ('2024-sweep-...'); such names get a 'kr-' prefix rather than a rejected Service.
+    """
+    return job if job[:1].isalpha() else bounded(f"kr-{job}", 63)
+
+
+def task_config_map_name(exp: ExperimentRef) -> str:
+    return bounded(f"{exp.name}-tasks", 253)
+
+
+def task_file(task_name: str) -> str:
+    """Where the runner finds the task's document inside the container."""
+    return f"{TASK_DIR}/{task_name}.json"
+
+
+def experiment_label(name: str) -> str:
+    """The experiment label's value: the name, hashed down when over 63 (label values' limit).
+
+    Object names may have 253 characters, label values 63; look children up with this value.
+    """
+    return bounded(name, 63)
+
+
+def _labels(exp: ExperimentRef, task: str | None = None, attempt: int | None = None) -> dict[str, str]:
+    labels = {
+        LABEL_EXPERIMENT: experiment_label(exp.name),
+        LABEL_TITLE: slug(exp.title),
+        LABEL_MANAGED_BY: MANAGED_BY,
+    }
+    if task is not None:
+        labels[LABEL_TASK] = task
+    if attempt is not None:
+        labels[LABEL_ATTEMPT] = str(attempt)
+    return labels
+
+
+def _metadata(exp: ExperimentRef, name: str, labels: dict[str, str]) -> dict[str, Any]:
+    # Owned by the Experiment so that deleting it collects every child; blockOwnerDeletion makes
+    # foreground deletion of the Experiment wait for them.
+    owner = {"apiVersion": API_VERSION, "kind": KIND, "name": exp.name, "uid": exp.uid,
+             "controller": True, "blockOwnerDeletion": True}
+    return {"name": name, "namespace": exp.namespace, "labels": labels, "ownerReferences": [owner]}
+
+
+def _escape(value: str) -> str:
+    # Kubernetes expands $(VAR) in command, args and env values, and reduces '$$' to '$'.
+    # Doubling every '$' makes any user string arrive exactly as written.
+    return value.replace("$", "$$")
+
+
+# --- the task ConfigMap -------------------------------------------------------------------------
+
+
+def _chunk_files(task: TaskSpec) -> list[str] | None:
+    refs = task.fiddle.config_map_refs if task.fiddle is not None else None
+    if not refs:
+        return None
+    return [f"{CONFIG_DIR}/{i}/config" for i in range(len(refs))]
+
+
+def task_config_map(exp: ExperimentRef, tasks: list[TaskSpec]) -> dict[str, Any]:
+    """One ConfigMap per Experiment, a '<task>.json' runner document per task.
+
+    Configs too large for the spec stay in the SDK's chunk ConfigMaps; the document then lists
+    the paths where `build_job` mounts those chunks, in order.
+    """
+    data = {f"{t.name}.json": json.dumps(task_document(t, data_files=_chunk_files(t)), sort_keys=True)
+            for t in tasks}
+    size = sum(len(k) + len(v.encode()) for k, v in data.items())
+    if size > CONFIG_MAP_LIMIT:
+        # Fail with a reason the user can act on rather than with the API server's bare 422.
+        raise ManifestError("TaskDocumentsTooLarge",
+                            f"the tasks' documents total {size} bytes, over a ConfigMap's {CONFIG_MAP_LIMIT}; "
+                            "move large inline scripts into the image or a volume")
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(exp, task_config_map_name(exp), _labels(exp)),
+        # The spec (and so every document) is immutable; an immutable ConfigMap is not watched
+        # by the kubelets, which matters with thousands of experiments.
+        "immutable": True,
+        "data": data,
+    }
+
+
+# --- the Job ------------------------------------------------------------------------------------
+
+
+def _executor(task: TaskSpec) -> KubernetesExecutor:
+    if task.executor.kubernetes is None:
+        raise ManifestError("WrongBackend", f"task {task.name!r} has no kubernetes executor")
+    return task.executor.kubernetes
+
+
+def _master_addr(job: str) -> str:
+    # Index 0's hostname is '<job>-0'; with subdomain=<service> it resolves in the namespace.
+    return f"{job}-0.{service_name(job)}"
+
+
+def _our_env(exp: ExperimentRef, task: TaskSpec, attempt: int, ex: KubernetesExecutor,
+             job: str, settings: Settings) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": "KUBERUN_EXPERIMENT", "value": exp.name},
+        {"name": "KUBERUN_TASK", "value": task.name},
+        {"name": "KUBERUN_ATTEMPT", "value": str(attempt)},
+        {"name": "KUBERUN_TASK_FILE", "value": task_file(task.name)},
+    ]
+    if ex.nodes > 1:
+        index = f"metadata.annotations['{COMPLETION_INDEX_ANNOTATION}']"
+        env += [
+            {"name": "MASTER_ADDR", "value": _master_addr(job)},
+            {"name": "MASTER_PORT", "value": str(settings.torchrun_port)},
+            {"name": "NNODES", "value": str(ex.nodes)},
+            {"name": "NODE_RANK", "valueFrom": {"fieldRef": {"fieldPath": index}}},
+            {"name": "NPROC_PER_NODE", "value": str(ex.procs_per_node)},
+        ]
+    return env
+
+
+def _env(exp: ExperimentRef, task: TaskSpec, attempt: int, ex: KubernetesExecutor,
+         job: str, settings: Settings) -> list[dict[str, Any]]:
+    """Ours first, then the user's, sorted. A user variable may not shadow one of ours.
+
+    The runner, torchrun and the backend rely on these values; a silently ignored or silently
+    winning duplicate would make a run that is hard to explain, so the attempt fails with a
+    reason naming the variable. Script env is not here: the runner applies it to the script.
+    """
+    ours = _our_env(exp, task, attempt, ex, job, settings)
+    taken = {e["name"] for e in ours}
+    clash = sorted(k for k in ex.env if k in taken or k.startswith(RESERVED_ENV_PREFIX))
+    if clash:
+        raise ManifestError("ReservedEnvironmentVariable",
+                            f"task {task.name!r}: executor env may not set {', '.join(clash)}; "
+                            f"kuberun sets {RESERVED_ENV_PREFIX}* (and the torchrun variables on multi-node tasks)")
+    return ours + [{"name": k, "value": _escape(v)} for k, v in sorted(ex.env.items())]
+
+
+def _command(task: TaskSpec, ex: KubernetesExecutor) -> list[str]:
+    if ex.command is not None:
+        # The user's own command replaces runner and launcher alike; the env still carries the
+        # task file and, on multi-node tasks, the torchrun wiring.
+        return [_escape(part) for part in ex.command]
+    runner = ["-m", "kuberun.runner", "--config", task_file(task.name)]
+    if ex.launcher != "torchrun":
+        return ["python", *runner]
+    if ex.nodes == 1:
+        return ["torchrun", "--standalone", "--nproc-per-node", str(ex.procs_per_node), *runner]
+    # $(VAR) is expanded by the kubelet from the container's env, so no shell is needed.
+    return ["torchrun", "--nnodes", str(ex.nodes), "--nproc-per-node", str(ex.procs_per_node),
+            "--node-rank", "$(NODE_RANK)", "--master-addr", "$(MASTER_ADDR)",
+            "--master-port", "$(MASTER_PORT)", *runner]
+
+
+def _resources(ex: KubernetesExecutor) -> dict[str, Any]:
+    # Requests equal limits: a training task should neither be throttled below nor burst above
+    # what it asked for, and GPUs (extended resources) require requests == limits anyway.
+    amounts: dict[str, str] = {}
+    if ex.cpu is not None:
+        amounts["cpu"] = ex.cpu
+    if ex.memory is not None:
+        amounts["memory"] = ex.memory
+    if ex.gpus > 0:
+        amounts[GPU_RESOURCE] = str(ex.gpus)
+    return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
+
+
+def _volumes(exp: ExperimentRef, task: TaskSpec, ex: KubernetesExecutor) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    key = f"{task.name}.json"
+    volumes: list[dict[str, Any]] = [{
+        "name": "kuberun-task",
+        # Only this task's document: the pod need not see its siblings' configs.
+        "configMap": {"name": task_config_map_name(exp), "items": [{"key": key, "path": key}]},
+    }]
+    mounts: list[dict[str, Any]] = [{"name": "kuberun-task", "mountPath": TASK_DIR, "readOnly": True}]
+    refs = task.fiddle.config_map_refs if task.fiddle is not None else None
+    for i, chunk in enumerate(refs or []):
+        volumes.append({"name": f"kuberun-config-{i}",
+                        "configMap": {"name": chunk.name, "items": [{"key": chunk.key, "path": "config"}]}})
+        mounts.append({"name": f"kuberun-config-{i}", "mountPath": f"{CONFIG_DIR}/{i}", "readOnly": True})
+    return volumes + list(ex.volumes), mounts + list(ex.volume_mounts)
+
+
+def _container(exp: ExperimentRef, task: TaskSpec, attempt: int, ex: KubernetesExecutor,
+               job: str, settings: Settings, mounts: list[dict[str, Any]]) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": ex.image or settings.default_image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": _command(task, ex),
+        "env": _env(exp, task, attempt, ex, job, settings),
+        "volumeMounts": mounts,
+    }
+    if ex.env_from_secrets:
+        container["envFrom"] = [{"secretRef": {"name": name}} for name in ex.env_from_secrets]
+    resources = _resources(ex)
+    if resources:
+        container["resources"] = resources
+    return container
+
+
+def _pod_spec(exp: ExperimentRef, task: TaskSpec, attempt: int, ex: KubernetesExecutor,
+              job: str, settings: Settings) -> dict[str, Any]:
+    volumes, mounts = _volumes(exp, task, ex)
+    spec: dict[str, Any] = {
+        "restartPolicy": "Never",  # a failed pod is a new pod (backoffLimit), never an in-place restart
+        # Service links add env vars for every Service in the namespace; each multi-node attempt
+        # adds a Service, so busy namespaces would bloat (and eventually break) every pod's env.
+        "enableServiceLinks": False,
+        "containers": [_container(exp, task, attempt, ex, job, settings, mounts)],
+        "volumes": volumes,
+    }
+    if ex.nodes > 1:
+        spec["subdomain"] = service_name(job)
+    if ex.node_selector:
+        spec["nodeSelector"] = dict(ex.node_selector)
+    if ex.tolerations:
+        spec["tolerations"] = list(ex.tolerations)
+    if ex.service_account_name:
+        spec["serviceAccountName"] = ex.service_account_name
+    if ex.priority_class_name:
+        spec["priorityClassName"] = ex.priority_class_name
+    return spec
+
+
+def build_job(exp: ExperimentRef, task: TaskSpec, attempt: int, settings: Settings, *,
+              suspend: bool = False) -> dict[str, Any]:
+    """The ``batch/v1`` Job of one attempt. Raises ManifestError when the task cannot be one."""
+    ex = _executor(task)
+    name = job_name(exp, task.name, attempt)
+    labels = _labels(exp, task.name, attempt)
+    job_labels = dict(labels)
+    if ex.queue:
+        # Kueue's contract: a labelled Job is created suspended and Kueue unsuspends it on
+        # admission (and suspends it again on preemption). The operator therefore never patches
+        # `suspend` of a queue-managed Job, not even for spec.suspend, or it would fight Kueue.
+        job_labels[LABEL_KUEUE_QUEUE] = ex.queue
+        suspend = True
+    spec: dict[str, Any] = {
+        "backoffLimit": ex.backoff_limit,
+        "completions": ex.nodes,
+        "parallelism": ex.nodes,
+        "suspend": suspend,
+        # No ttlSecondsAfterFinished: the Experiment owns the lifecycle and status points at the Job.
+        "template": {"metadata": {"labels": labels}, "spec": _pod_spec(exp, task, attempt, ex, name, settings)},
+    }
+    if ex.nodes > 1:
+        spec["completionMode"] = "Indexed"  # stable per-pod index -> hostname -> MASTER_ADDR, NODE_RANK
+    if ex.active_deadline_seconds is not None:
+        spec["activeDeadlineSeconds"] = ex.active_deadline_seconds
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": _metadata(exp, name, job_labels), "spec": spec}
+
+
+def build_headless_service(exp: ExperimentRef, task: TaskSpec, attempt: int) -> dict[str, Any] | None:
+    """The headless Service giving a multi-node attempt's pods DNS names; None for one node."""
+    ex = _executor(task)
+    if ex.nodes <= 1:
+        return None
+    name = job_name(exp, task.name, attempt)
+    labels = _labels(exp, task.name, attempt)
+    selector = {k: labels[k] for k in (LABEL_EXPERIMENT, LABEL_TASK, LABEL_ATTEMPT)}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(exp, service_name(name), labels),
+        "spec": {
+            "clusterIP": "None",
+            "selector": selector,
+            # Rendezvous happens before any pod is Ready: peers must resolve immediately.
+            "publishNotReadyAddresses": True,
+        },
+    }

@@ -1,0 +1,137 @@
+"""Pure readers of Kubernetes state: a Job's status -> an attempt's state; pods -> its exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from kuberun.resource.constants import MAX_MESSAGE
+
+JobState = Literal["pending", "running", "succeeded", "failed", "suspended"]
+
+CONTAINER = "task"
+LABEL_KUEUE_QUEUE = "kueue.x-k8s.io/queue-name"
+_EPOCH = datetime.min.replace(tzinfo=timezone.utc)
+# Since Kubernetes 1.31 the Job controller sets FailureTarget / SuccessCriteriaMet as soon as the
+# outcome is decided and Failed / Complete only once every pod has terminated. The outcome is what
+# reconcile needs (to retry or start dependents), so the interim conditions count as terminal.
+_SUCCEEDED = ("Complete", "SuccessCriteriaMet")
+_FAILED = ("Failed", "FailureTarget")
+# Reasons that restate the exit code ("Error") or success add nothing to a message.
+_PLAIN_REASONS = {None, "", "Error", "Completed"}
+
+
+@dataclass(frozen=True)
+class ObservedJob:
+    """What a Job's status says about its attempt."""
+
+    state: JobState
+    start_time: datetime | None = None
+    finish_time: datetime | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An RFC 3339 timestamp as Kubernetes writes it ('2026-01-01T00:00:00Z'), timezone-aware."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _true_conditions(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c.get("type", ""): c for c in status.get("conditions") or [] if c.get("status") == "True"}
+
+
+def task_phase_from_job(job: dict[str, Any]) -> ObservedJob:
+    """The attempt's state from its Job: terminal conditions first, then suspension, then pods."""
+    spec, status = job.get("spec") or {}, job.get("status") or {}
+    conditions = _true_conditions(status)
+    start = parse_time(status.get("startTime"))
+    for kind in _SUCCEEDED:
+        if (c := conditions.get(kind)) is not None:
+            finish = parse_time(status.get("completionTime")) or parse_time(c.get("lastTransitionTime"))
+            return ObservedJob("succeeded", start, finish, c.get("reason") or "Completed", c.get("message"))
+    for kind in _FAILED:
+        if (c := conditions.get(kind)) is not None:
+            # Failed Jobs have no completionTime; the condition's transition is when it failed.
+            return ObservedJob("failed", start, parse_time(c.get("lastTransitionTime")),
+                               c.get("reason") or "JobFailed", c.get("message"))
+    if spec.get("suspend"):
+        return _suspended(job, conditions.get("Suspended"))
+    ready, active = status.get("ready"), status.get("active") or 0
+    # `ready` counts pods past startup (all of them when there is no readiness probe); clusters
+    # older than 1.24 lack it, and there an active pod is the best evidence of running.
+    if (ready or 0) > 0 or (ready is None and active > 0):
+        return ObservedJob("running", start)
+    if active > 0:
+        return ObservedJob("pending", start, reason="PodsNotReady",
+                           message="pods created, not yet running (scheduling or pulling the image)")
+    return ObservedJob("pending", start)
+
+
+def _suspended(job: dict[str, Any], condition: dict[str, Any] | None) -> ObservedJob:
+    # spec.suspend is the intent and the Suspended condition lags it, so the spec decides.
+    queue = (job.get("metadata") or {}).get("labels", {}).get(LABEL_KUEUE_QUEUE)
+    if queue:
+        # A queue-managed Job is suspended until Kueue admits it (or after Kueue preempts it):
+        # for the user that is waiting, not a suspension they asked for.
+        return ObservedJob("pending", reason="WaitingForAdmission",
+                           message=f"queued in Kueue LocalQueue {queue!r}, waiting for admission")
+    condition = condition or {}
+    return ObservedJob("suspended", reason=condition.get("reason") or "Suspended", message=condition.get("message"))
+
+
+def _terminations(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        if status.get("name") != CONTAINER:
+            continue
+        for which in ("state", "lastState"):
+            terminated = (status.get(which) or {}).get("terminated")
+            if terminated:
+                found.append(terminated)
+    return found
+
+
+def _describe(pod: str, terminated: dict[str, Any]) -> str:
+    code, reason, detail = terminated.get("exitCode"), terminated.get("reason"), terminated.get("message")
+    text = f"container {CONTAINER!r} of pod {pod} exited with code {code}"
+    if reason == "OOMKilled":
+        text += " (OOMKilled: it ran out of memory; raise the executor's memory)"
+    elif reason not in _PLAIN_REASONS:
+        text += f" ({reason})"
+    if detail:
+        text += f": {str(detail).strip()}"
+    return text[:MAX_MESSAGE]
+
+
+def exit_code_from_pods(pods: list[dict[str, Any]]) -> tuple[int | None, str | None, str | None]:
+    """(exit code, pod name, message) of the attempt's most telling terminated `task` container.
+
+    The latest non-zero termination wins (a later zero from a sibling pod does not hide a
+    failure); with none, the latest termination. A pod that failed without its container ever
+    terminating (evicted, deadline) yields no code but a message naming the pod's reason.
+    """
+    seen = [((pod.get("metadata") or {}).get("name", ""), t) for pod in pods for t in _terminations(pod)]
+    if seen:
+        failures = [(n, t) for n, t in seen if t.get("exitCode") != 0] or seen
+        name, terminated = max(failures, key=lambda s: parse_time(s[1].get("finishedAt")) or _EPOCH)
+        code = terminated.get("exitCode")
+        return (code if isinstance(code, int) else None), name, _describe(name, terminated)
+    return _pod_level_failure(pods)
+
+
+def _pod_level_failure(pods: list[dict[str, Any]]) -> tuple[int | None, str | None, str | None]:
+    failed = [p for p in pods if (p.get("status") or {}).get("phase") == "Failed"]
+    if not failed:
+        return None, None, None
+    pod = max(failed, key=lambda p: parse_time((p.get("status") or {}).get("startTime")) or _EPOCH)
+    name, status = pod["metadata"].get("name", ""), pod.get("status") or {}
+    reason, detail = status.get("reason") or "Failed", status.get("message") or ""
+    return None, name, f"pod {name} failed: {reason}{': ' + detail if detail else ''}"[:MAX_MESSAGE]

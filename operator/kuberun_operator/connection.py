@@ -1,0 +1,49 @@
+"""Credentials for both kopf (watching) and the official client (writing), from one source."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from kuberun_operator.settings import Settings
+
+
+def _configuration(settings: Settings) -> Any:
+    from kubernetes import client, config
+
+    cfg = client.Configuration()
+    if settings.kubeconfig is None and _in_cluster():
+        config.load_incluster_config(client_configuration=cfg)
+    else:
+        config.load_kube_config(config_file=str(settings.kubeconfig) if settings.kubeconfig else None,
+                                context=settings.context, client_configuration=cfg)
+    return cfg
+
+
+def _in_cluster() -> bool:
+    import os
+
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not os.environ.get("KUBECONFIG")
+
+
+def api_client(settings: Settings) -> Any:
+    from kubernetes import client
+
+    return client.ApiClient(_configuration(settings))
+
+
+def connection_info(settings: Settings) -> kopf.ConnectionInfo:
+    cfg = _configuration(settings)
+    token = (cfg.api_key or {}).get("authorization", "")
+    scheme, _, value = token.partition(" ")
+    return kopf.ConnectionInfo(
+        server=cfg.host,
+        ca_path=cfg.ssl_ca_cert,
+        insecure=not cfg.verify_ssl,
+        certificate_path=cfg.cert_file,
+        private_key_path=cfg.key_file,
+        scheme=scheme or None,
+        token=value or None,
+        default_namespace=None,
+    )

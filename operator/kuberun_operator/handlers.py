@@ -1,0 +1,75 @@
+"""kopf wiring: thin handlers that feed the controller, and every kopf knob in one startup function.
+
+Only `on.event` handlers are used. They carry no per-object state, so kopf never writes its
+`last-handled-configuration` annotation (a copy of the spec, limited to 256 KiB) nor progress
+annotations onto Experiments: the Experiment's status is the only record, and a 1 MiB config
+costs nothing extra.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from kuberun.resource.constants import GROUP, LABEL_EXPERIMENT, PLURAL, VERSION
+from kuberun_operator.runtime import Controller
+from kuberun_operator.settings import Settings
+
+
+def make_registry(settings: Settings, controller_box: dict[str, Controller], build_controller: Any) -> kopf.OperatorRegistry:
+    """A registry of this operator's handlers (one per operator instance, so tests can run several)."""
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.startup(registry=registry)
+    async def configure(logger: kopf.Logger, **kwargs: Any) -> None:
+        settings_: kopf.OperatorSettings = kwargs["settings"]  # kopf's own; ours is `settings` above
+        settings_.posting.enabled = False  # Events are posted by the controller, for transitions only
+        settings_.watching.server_timeout = 300
+        settings_.watching.client_timeout = 330
+        settings_.watching.connect_timeout = 10
+        settings_.networking.request_timeout = 30
+        settings_.batching.worker_limit = 64
+        if settings.peering:
+            settings_.peering.name = settings.peering
+            settings_.peering.priority = settings.priority
+            settings_.peering.mandatory = True
+            settings_.peering.standalone = False
+        else:
+            settings_.peering.standalone = True
+        controller = build_controller()
+        controller_box["controller"] = controller
+        controller.start()
+        logger.info("kuberun operator started: namespaces=%s, local executor %s",
+                    list(settings.namespaces) or "all", "on" if settings.enable_local_executor else "off")
+
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo | None:
+        from kuberun_operator.connection import connection_info
+
+        return connection_info(settings)
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(**_: Any) -> None:
+        controller = controller_box.get("controller")
+        if controller is not None:
+            await controller.stop()
+
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    def experiment_event(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
+        controller = controller_box.get("controller")
+        if controller is not None:
+            controller.experiment_seen(dict(body), deleted=event.get("type") == "DELETED")
+
+    @kopf.on.event("batch", "v1", "jobs", labels={LABEL_EXPERIMENT: kopf.PRESENT}, registry=registry)
+    def job_event(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
+        controller = controller_box.get("controller")
+        if controller is None:
+            return
+        cache = controller.job_cache
+        key = cache.remove(dict(body)) if event.get("type") == "DELETED" else cache.put(dict(body))
+        controller.child_changed(key)
+
+    logging.getLogger("kopf").setLevel(getattr(logging, settings.log_level.upper(), logging.INFO))
+    return registry

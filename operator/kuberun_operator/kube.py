@@ -1,0 +1,140 @@
+"""The operator's Kubernetes API access: the official client, off the event loop, with typed errors.
+
+kopf watches; this writes. Calls run in worker threads (`asyncio.to_thread`) because the
+official client is synchronous; every call is counted for the metrics and the RBAC audit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from kuberun.resource.constants import GROUP, PLURAL, VERSION
+
+T = TypeVar("T")
+
+
+class ApiError(Exception):
+    """An API call failed; ``status`` is the HTTP code (0 when the server was unreachable)."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status, self.reason, self.message = status, reason, message
+
+    @property
+    def transient(self) -> bool:
+        return self.status in (0, 409, 429) or self.status >= 500
+
+
+def _message(exc: Any) -> str:
+    import json
+
+    try:
+        return str(json.loads(exc.body).get("message", exc.body))
+    except Exception:
+        return str(getattr(exc, "body", "") or exc)
+
+
+@dataclass
+class Kube:
+    """Typed async wrappers around the calls the operator makes (and nothing else: least privilege)."""
+
+    api: Any  # kubernetes.client.ApiClient
+    on_call: Callable[[str, str, int], None] | None = None  # (verb, resource, code) for metrics
+
+    async def _call(self, verb: str, resource: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        try:
+            result = await asyncio.to_thread(fn, *args, **kwargs)
+        except ApiException as exc:
+            self._count(verb, resource, exc.status or 0)
+            raise ApiError(exc.status or 0, exc.reason or "", _message(exc)) from None
+        except (HTTPError, OSError) as exc:
+            self._count(verb, resource, 0)
+            raise ApiError(0, "Unreachable", str(exc)) from None
+        self._count(verb, resource, 200)
+        return result
+
+    def _count(self, verb: str, resource: str, code: int) -> None:
+        if self.on_call is not None:
+            self.on_call(verb, resource, code)
+
+    @property
+    def _core(self) -> Any:
+        from kubernetes import client
+
+        return client.CoreV1Api(self.api)
+
+    @property
+    def _batch(self) -> Any:
+        from kubernetes import client
+
+        return client.BatchV1Api(self.api)
+
+    @property
+    def _custom(self) -> Any:
+        from kubernetes import client
+
+        return client.CustomObjectsApi(self.api)
+
+    # -- experiments -------------------------------------------------------------------------
+
+    async def replace_experiment_status(self, namespace: str, name: str, resource_version: str, status: dict[str, Any]) -> dict[str, Any]:
+        """Replace the whole status atomically, only if nobody wrote since ``resource_version``."""
+        patch = [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version},
+            {"op": "add", "path": "/status", "value": status},
+        ]
+        return await self._call("patch", "experiments/status", self._custom.patch_namespaced_custom_object_status,
+                                GROUP, VERSION, namespace, PLURAL, name, patch, _content_type="application/json-patch+json")
+
+    async def delete_experiment(self, namespace: str, name: str) -> None:
+        await self._call("delete", "experiments", self._custom.delete_namespaced_custom_object,
+                         GROUP, VERSION, namespace, PLURAL, name)
+
+    # -- children ----------------------------------------------------------------------------
+
+    async def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Create a Job, ConfigMap or Service. A 409 means it already exists (raised as ApiError)."""
+        ns, kind = obj["metadata"]["namespace"], obj["kind"]
+        if kind == "Job":
+            return await self._call("create", "jobs", self._sanitized(self._batch.create_namespaced_job), ns, obj)
+        if kind == "ConfigMap":
+            return await self._call("create", "configmaps", self._sanitized(self._core.create_namespaced_config_map), ns, obj)
+        if kind == "Service":
+            return await self._call("create", "services", self._sanitized(self._core.create_namespaced_service), ns, obj)
+        raise ValueError(f"the operator does not create {kind}")
+
+    def _sanitized(self, fn: Callable[..., Any]) -> Callable[..., dict[str, Any]]:
+        # Return plain dicts (camelCase, as on the wire) rather than the client's model objects.
+        def call(*args: Any) -> dict[str, Any]:
+            return self.api.sanitize_for_serialization(fn(*args))
+
+        return call
+
+    async def get_job(self, namespace: str, name: str) -> dict[str, Any]:
+        return await self._call("get", "jobs", self._sanitized(self._batch.read_namespaced_job), name, namespace)
+
+    async def patch_job(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        await self._call("patch", "jobs", self._batch.patch_namespaced_job, name, namespace, patch)
+
+    async def delete_job(self, namespace: str, name: str) -> None:
+        from kubernetes import client
+
+        body = client.V1DeleteOptions(propagation_policy="Background")
+        await self._call("delete", "jobs", self._batch.delete_namespaced_job, name, namespace, body=body)
+
+    async def delete_service(self, namespace: str, name: str) -> None:
+        await self._call("delete", "services", self._core.delete_namespaced_service, name, namespace)
+
+    async def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        result = await self._call("list", "pods", self._sanitized(
+            lambda ns: self._core.list_namespaced_pod(ns, label_selector=selector)), namespace)
+        return list(result.get("items", []))
+
+    async def create_event(self, namespace: str, event: dict[str, Any]) -> None:
+        await self._call("create", "events", self._core.create_namespaced_event, namespace, event)

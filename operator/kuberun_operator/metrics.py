@@ -1,0 +1,82 @@
+"""Prometheus metrics and the health endpoints, served on the operator's metrics port.
+
+Names follow Prometheus conventions (`kuberun_` prefix, `_total` counters, `_seconds`
+histograms) so dashboards can use them as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.reconcile_seconds = Histogram("kuberun_reconcile_duration_seconds", "Time to reconcile one Experiment.",
+                                           registry=r, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.reconciles = Counter("kuberun_reconciles_total", "Reconciles performed.", registry=r)
+        self.queue_depth = Gauge("kuberun_queue_depth", "Experiments waiting to be reconciled.", registry=r)
+        self.experiments = Gauge("kuberun_experiments", "Experiments known to this operator, by phase.", ["phase"], registry=r)
+        self.transitions = Counter("kuberun_task_transitions_total", "Task phase transitions.", ["backend", "phase"], registry=r)
+        self.backend_errors = Counter("kuberun_backend_errors_total", "Backend call failures.", ["backend", "reason"], registry=r)
+        self.api_requests = Counter("kuberun_api_requests_total", "Kubernetes API requests made by the controller.",
+                                    ["verb", "resource", "code"], registry=r)
+        self.ready = False
+
+    def reconciled(self, seconds: float, depth: int) -> None:
+        self.reconcile_seconds.observe(seconds)
+        self.reconciles.inc()
+        self.queue_depth.set(depth)
+
+    def backend_error(self, backend: str, reason: str) -> None:
+        self.backend_errors.labels(backend, reason).inc()
+
+    def api_call(self, verb: str, resource: str, code: int) -> None:
+        self.api_requests.labels(verb, resource, str(code)).inc()
+
+    def status_written(self, exp: Any, old: dict[str, Any], new: dict[str, Any]) -> None:
+        before = {t["name"]: t.get("phase") for t in old.get("tasks", [])}
+        for spec_task, task in zip(exp.spec.tasks, new.get("tasks", []), strict=False):
+            if before.get(task["name"]) != task.get("phase"):
+                self.transitions.labels(spec_task.executor.backend, task.get("phase", "")).inc()
+
+    def count_phases(self, experiments: dict[Any, dict[str, Any]]) -> None:
+        counts: dict[str, int] = {}
+        for body in experiments.values():
+            phase = (body.get("status") or {}).get("phase", "Pending")
+            counts[phase] = counts.get(phase, 0) + 1
+        for phase in ("Pending", "Running", "Succeeded", "Failed", "Cancelled"):
+            self.experiments.labels(phase).set(counts.get(phase, 0))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+async def serve(metrics: Metrics, port: int, host: str = "0.0.0.0", on_scrape: Any = None) -> Any:
+    """Start /metrics, /healthz and /readyz; returns the aiohttp runner (call ``.cleanup()``)."""
+    from aiohttp import web
+
+    async def metrics_view(_: web.Request) -> web.Response:
+        if on_scrape is not None:
+            on_scrape()
+        return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def readyz(_: web.Request) -> web.Response:
+        return web.Response(text="ready" if metrics.ready else "starting", status=200 if metrics.ready else 503)
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics_view)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner

@@ -1,0 +1,238 @@
+"""The controller: a work queue of Experiment keys, one reconcile per key at a time.
+
+kopf watches Experiments and Jobs and feeds this queue (`handlers.py`); workers take a key,
+read the cached object, ask the backends what they observe, call the pure `reconcile`, perform
+its actions and write the status once — only when it changed. The same key is never reconciled
+concurrently; a key enqueued while in progress is reconciled again after (level-triggered).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import ValidationError
+
+from kuberun.resource import ExperimentPhase, ExperimentResource, TaskPhase
+from kuberun.resource.errors_format import format_validation_error
+from kuberun_operator.actions import Cancel, Decision, DeleteExperiment, Event, Observed, Submit, Suspend
+from kuberun_operator.backends.base import Backend, BackendError
+from kuberun_operator.kube import ApiError, Kube
+from kuberun_operator.reconcile import reconcile
+from kuberun_operator.settings import Settings
+
+log = logging.getLogger("kuberun.operator")
+Key = tuple[str, str]
+EventSink = Callable[[dict[str, Any], Event], Awaitable[None]]
+
+
+class WorkQueue:
+    """Deduplicating delayed queue of keys (the controller-runtime pattern)."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[Key] = asyncio.Queue()
+        self._queued: set[Key] = set()
+        self._active: set[Key] = set()
+        self._dirty: set[Key] = set()
+        self._timers: dict[Key, asyncio.TimerHandle] = {}
+
+    def add(self, key: Key) -> None:
+        if key in self._active:
+            self._dirty.add(key)  # reconcile again once the running one ends
+        elif key not in self._queued:
+            self._queued.add(key)
+            self._queue.put_nowait(key)
+
+    def add_after(self, key: Key, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        timer = self._timers.get(key)
+        due = loop.time() + delay
+        if timer is not None and timer.when() <= due:
+            return
+        if timer is not None:
+            timer.cancel()
+        self._timers[key] = loop.call_at(due, self._fire, key)
+
+    def _fire(self, key: Key) -> None:
+        self._timers.pop(key, None)
+        self.add(key)
+
+    async def get(self) -> Key:
+        key = await self._queue.get()
+        self._queued.discard(key)
+        self._active.add(key)
+        return key
+
+    def done(self, key: Key) -> None:
+        self._active.discard(key)
+        if key in self._dirty:
+            self._dirty.discard(key)
+            self.add(key)
+
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    def close(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+
+
+def _rv(obj: dict[str, Any]) -> int:
+    try:
+        return int(obj.get("metadata", {}).get("resourceVersion", "0"))
+    except ValueError:
+        return 0
+
+
+class Controller:
+    def __init__(self, settings: Settings, kube: Kube, backends: dict[str, Backend], post_event: EventSink,
+                 metrics: Any = None) -> None:
+        self.settings, self.kube, self.backends, self.post_event = settings, kube, backends, post_event
+        self.metrics = metrics
+        self.queue = WorkQueue()
+        self.experiments: dict[Key, dict[str, Any]] = {}
+        self._workers: list[asyncio.Task[None]] = []
+
+    # -- feeding -------------------------------------------------------------------------------
+
+    def experiment_seen(self, body: dict[str, Any], deleted: bool = False) -> None:
+        meta = body.get("metadata", {})
+        key = (meta.get("namespace", ""), meta.get("name", ""))
+        if deleted:
+            self.experiments.pop(key, None)
+            return
+        old = self.experiments.get(key)
+        if old is None or _rv(body) >= _rv(old) or old["metadata"].get("uid") != meta.get("uid"):
+            self.experiments[key] = body
+        self.queue.add(key)
+
+    def child_changed(self, key: Key | None) -> None:
+        if key is not None and key in self.experiments:
+            self.queue.add(key)
+
+    # -- running -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._workers = [asyncio.create_task(self._work(), name=f"kuberun-worker-{i}") for i in range(self.settings.workers)]
+
+    async def stop(self) -> None:
+        self.queue.close()
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+
+    async def _work(self) -> None:
+        while True:
+            key = await self.queue.get()
+            started = time.perf_counter()
+            try:
+                await self.reconcile_key(key)
+            except ApiError as exc:
+                log.warning("reconcile %s/%s: API error %s; retrying", *key, exc)
+                self.queue.add_after(key, 1.0 if exc.status in (409, 422) else 5.0)
+            except Exception:
+                log.exception("reconcile %s/%s failed unexpectedly; retrying in 10s", *key)
+                self.queue.add_after(key, 10.0)
+            finally:
+                self.queue.done(key)
+                if self.metrics is not None:
+                    self.metrics.reconciled(time.perf_counter() - started, self.queue.depth())
+
+    async def reconcile_key(self, key: Key) -> None:
+        body = self.experiments.get(key)
+        if body is None:
+            return
+        if body["metadata"].get("deletionTimestamp"):
+            return  # owner references collect the children
+        try:
+            exp = ExperimentResource.model_validate(body)
+        except ValidationError as exc:
+            await self._reject(body, format_validation_error(exc, []))
+            return
+        now = datetime.now(timezone.utc)
+        observed: dict[tuple[str, int], Observed] = {}
+        for name in {t.executor.backend for t in exp.spec.tasks} & set(self.backends):
+            observed.update(await self.backends[name].observe(exp))
+        decision = reconcile(exp, observed, now, max_backoff=self.settings.max_backoff_seconds,
+                             local_enabled=self.settings.enable_local_executor)
+        await self._perform(exp, decision)
+        await self._write_status(body, exp, decision)
+        for event in decision.events:
+            await self.post_event(body, event)
+        if decision.requeue_after is not None:
+            self.queue.add_after(key, decision.requeue_after)
+
+    async def _perform(self, exp: ExperimentResource, decision: Decision) -> None:
+        status = decision.status
+        for action in decision.actions:
+            if isinstance(action, DeleteExperiment):
+                await self.kube.delete_experiment(exp.metadata.namespace or "", exp.metadata.name or "")
+                continue
+            task = exp.spec.task(action.task)
+            backend = self.backends.get(action.ref.backend)
+            record = status.task(action.task)
+            assert record is not None
+            attempt = next(a for a in record.attempts if a.attempt == action.attempt)
+            if backend is None:
+                _fail_attempt(record, attempt, "BackendNotConfigured",
+                              f"this operator has no {action.ref.backend!r} backend configured", decision)
+                continue
+            try:
+                if isinstance(action, Submit):
+                    submitted = await backend.submit(exp, task, action.attempt, action.ref)
+                    if attempt.backend_ref is not None:
+                        attempt.backend_ref.id = submitted.id
+                    attempt.log_ref = attempt.log_ref or submitted.log_ref
+                elif isinstance(action, Cancel):
+                    await backend.cancel(exp, task, action.attempt, action.ref)
+                elif isinstance(action, Suspend):
+                    await backend.suspend(exp, task, action.attempt, action.ref, action.suspended)
+            except BackendError as exc:
+                if self.metrics is not None:
+                    self.metrics.backend_error(action.ref.backend, exc.reason)
+                if exc.permanent and isinstance(action, Submit):
+                    _fail_attempt(record, attempt, exc.reason, exc.message, decision)
+                else:
+                    decision.events.append(Event("Warning", exc.reason, exc.message))
+                    decision.requeue_after = min(decision.requeue_after or 10.0, 10.0)
+
+    async def _write_status(self, body: dict[str, Any], exp: ExperimentResource, decision: Decision) -> None:
+        from kuberun_operator.conditions import progress, roll_up
+
+        status = decision.status
+        status.phase, _, _ = roll_up(status, exp.spec.shutdown)
+        status.progress = progress(status)
+        new = status.to_dict()
+        if new == (body.get("status") or {}):
+            return
+        meta = body["metadata"]
+        written = await self.kube.replace_experiment_status(meta["namespace"], meta["name"], meta["resourceVersion"], new)
+        if self.metrics is not None:
+            self.metrics.status_written(exp, body.get("status") or {}, new)
+        self.experiments[(meta["namespace"], meta["name"])] = written
+
+    async def _reject(self, body: dict[str, Any], message: str) -> None:
+        """A spec the operator cannot accept: Failed with reason InvalidSpec, once, and no retry loop."""
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        meta = body["metadata"]
+        old = body.get("status") or {}
+        if old.get("phase") == ExperimentPhase.FAILED.value and any(c.get("reason") == "InvalidSpec" for c in old.get("conditions", [])):
+            return
+        status = {"phase": "Failed", "observedGeneration": meta.get("generation"), "completionTime": now, "conditions": [
+            {"type": "Failed", "status": "True", "reason": "InvalidSpec", "message": message[:32768],
+             "lastTransitionTime": now, "observedGeneration": meta.get("generation")}]}
+        written = await self.kube.replace_experiment_status(meta["namespace"], meta["name"], meta["resourceVersion"], status)
+        self.experiments[(meta["namespace"], meta["name"])] = written
+        await self.post_event(body, Event("Warning", "InvalidSpec", message[:1024]))
+
+
+def _fail_attempt(record: Any, attempt: Any, reason: str, message: str, decision: Decision) -> None:
+    """A submission the backend refused for good: the attempt and its task fail (no retry can fix it)."""
+    now = datetime.now(timezone.utc)
+    attempt.phase, attempt.finish_time, attempt.reason, attempt.message = TaskPhase.FAILED, now, reason, message[:1024]
+    record.phase, record.finish_time, record.reason, record.message = TaskPhase.FAILED, now, reason, message[:1024]
+    decision.events.append(Event("Warning", reason, f"task {record.name!r}: {message}"[:1024]))

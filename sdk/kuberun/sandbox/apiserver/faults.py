@@ -1,0 +1,49 @@
+"""Request records (for RBAC least-privilege checks) and fault injection (for retry tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One served request, in RBAC terms. ``path`` is set for non-resource URLs (discovery...)."""
+
+    verb: str
+    group: str
+    resource: str
+    subresource: str | None
+    namespace: str | None
+    name: str | None
+    code: int
+    path: str = ""
+
+
+@dataclass
+class Fault:
+    """Answer the next ``times`` matching requests with ``status`` instead of serving them.
+
+    ``None`` criteria match anything. ``resource`` may be ``plural`` or ``plural/subresource``.
+    """
+
+    status: int
+    times: int = 1
+    verb: str | None = None
+    group: str | None = None
+    resource: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+    hits: int = 0
+
+    def matches(self, record: RequestRecord) -> bool:
+        full = f"{record.resource}/{record.subresource}" if record.subresource else record.resource
+        return (self.times > 0
+                and self.verb in (None, record.verb)
+                and self.group in (None, record.group)
+                and self.resource in (None, record.resource, full)
+                and self.namespace in (None, record.namespace)
+                and self.name in (None, record.name))
+
+    def consume(self) -> None:
+        self.times -= 1
+        self.hits += 1

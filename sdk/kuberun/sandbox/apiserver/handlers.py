@@ -1,0 +1,262 @@
+"""Resource endpoints: get, list, create, update (PUT), patch, delete, deletecollection."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from . import crds, gc, patch, tables, versioning
+from .errors import ApiError, already_exists, bad_request, not_found, qualified
+from .resources import Registry, ResourceType
+from .selection import Paginator, field_selector, label_selector
+from .store import Key, Store
+
+CRD_GROUP, CRD_PLURAL = "apiextensions.k8s.io", "customresourcedefinitions"
+
+
+@dataclass
+class Target:
+    """What a resource URL addresses."""
+
+    rt: ResourceType
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+
+    def key(self, name: str | None = None, namespace: str | None = None) -> Key:
+        ns = (namespace if namespace is not None else self.namespace) if self.rt.namespaced else ""
+        return self.rt.group, self.rt.plural, ns or "", name or self.name or ""
+
+
+def respond(obj: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
+    headers = {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)} if warnings else None
+    return web.Response(body=json.dumps(obj), status=status, content_type="application/json", headers=headers)
+
+
+def _dry_run(request: web.Request) -> bool:
+    return "All" in request.query.getall("dryRun", [])
+
+
+class Handlers:
+    """The stateful CRUD logic over one Store and Registry."""
+
+    def __init__(self, store: Store, registry: Registry) -> None:
+        self.store = store
+        self.registry = registry
+        self.paginator = Paginator()
+
+    # --- reading ---------------------------------------------------------------------------
+    def _existing(self, target: Target) -> dict[str, Any]:
+        obj = self.store.get(target.key())
+        if obj is None:
+            raise not_found(target.rt.group, target.rt.plural, target.name)
+        return obj
+
+    async def get(self, request: web.Request, target: Target) -> web.StreamResponse:
+        obj = self._existing(target)
+        if tables.wants_table(request):
+            return respond(tables.render(target.rt, [obj], request, {"resourceVersion": obj["metadata"]["resourceVersion"]}))
+        return respond(obj)
+
+    def matching(self, request: web.Request, target: Target) -> list[dict[str, Any]]:
+        labels = label_selector(request.query.get("labelSelector"))
+        fields = field_selector(request.query.get("fieldSelector"), builtin=target.rt.crd is None)
+        objs = self.store.list(target.rt.group, target.rt.plural, target.namespace if target.rt.namespaced else None)
+        return [o for o in objs if labels(o) and fields(o)]
+
+    async def list(self, request: web.Request, target: Target) -> web.StreamResponse:
+        limit = int(request.query.get("limit") or 0) or None
+        token = request.query.get("continue")
+        if token:
+            page = self.paginator.next(token, limit)
+        else:
+            items = [self._as_version(o, target.rt) for o in self.matching(request, target)]
+            page = self.paginator.first(items, str(self.store.resource_version), limit)
+        meta: dict[str, Any] = {"resourceVersion": page.resource_version}
+        if page.continue_token:
+            meta["continue"] = page.continue_token
+            meta["remainingItemCount"] = page.remaining
+        if tables.wants_table(request):
+            return respond(tables.render(target.rt, page.items, request, meta))
+        return respond({"kind": target.rt.kind + "List", "apiVersion": target.rt.api_version,
+                        "metadata": meta, "items": page.items})
+
+    @staticmethod
+    def _as_version(obj: dict[str, Any], rt: ResourceType) -> dict[str, Any]:
+        # Objects are stored once per group/plural; reading at another served version only relabels.
+        obj["apiVersion"] = rt.api_version
+        return obj
+
+    # --- creating --------------------------------------------------------------------------
+    async def create(self, request: web.Request, target: Target) -> web.StreamResponse:
+        body = await _json_body(request)
+        obj = versioning.prepare_create(target.rt, body, target.namespace)
+        return await self._create_object(request, target, obj)
+
+    async def _create_object(self, request: web.Request, target: Target, obj: dict[str, Any]) -> web.StreamResponse:
+        rt, meta = target.rt, obj["metadata"]
+        if rt.namespaced:
+            self._check_namespace_open(meta["namespace"])
+        obj, warnings = self._admit(request, rt, obj, None)
+        key = target.key(meta["name"], meta.get("namespace"))
+        if self.store.get(key) is not None:
+            raise already_exists(rt.group, rt.plural, meta["name"])
+        if (rt.group, rt.plural) == (CRD_GROUP, CRD_PLURAL):
+            obj["status"] = crds.crd_status(obj)
+        if _dry_run(request):
+            return respond(obj, 201, warnings)
+        stored = self.store.put(key, obj, "ADDED")
+        if (rt.group, rt.plural) == (CRD_GROUP, CRD_PLURAL):
+            self.registry.register_crd(stored)
+        return respond(stored, 201, warnings)
+
+    def _check_namespace_open(self, namespace: str) -> None:
+        ns = self.store.get(("", "namespaces", "", namespace))
+        if ns is None:
+            raise not_found("", "namespaces", namespace)
+        if ns["metadata"].get("deletionTimestamp"):
+            raise ApiError(403, "Forbidden", f"unable to create new content in namespace {namespace} "
+                                             "because it is being terminated")
+
+    def _admit(self, request: web.Request, rt: ResourceType, obj: dict[str, Any],
+               old: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
+        if (rt.group, rt.plural) == (CRD_GROUP, CRD_PLURAL):
+            crds.check_crd(obj)
+        if rt.crd is None:
+            return obj, []
+        return crds.admit_custom(rt, obj, old, request.query.get("fieldValidation", "Warn"))
+
+    # --- updating --------------------------------------------------------------------------
+    async def update(self, request: web.Request, target: Target) -> web.StreamResponse:
+        body = await _json_body(request)
+        old = self._existing(target)
+        new = versioning.prepare_update(target.rt, old, body, target.subresource, target.name or "")
+        return self._store_update(request, target, old, new)
+
+    async def patch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        content_type = request.content_type
+        body = patch.parse_body(content_type, await request.read())
+        old = self.store.get(target.key())
+        if old is None and content_type == patch.APPLY_PATCH and not target.subresource:
+            # Server-side apply creates what does not exist yet.
+            obj = versioning.prepare_create(target.rt, body, target.namespace)
+            if obj["metadata"]["name"] != target.name:
+                raise bad_request("the name of the object does not match the name on the URL")
+            return await self._create_object(request, target, obj)
+        if old is None:
+            raise not_found(target.rt.group, target.rt.plural, target.name)
+        patched = patch.apply_patch(content_type, copy.deepcopy(old), body)
+        new = versioning.prepare_update(target.rt, old, patched, target.subresource, target.name or "")
+        return self._store_update(request, target, old, new)
+
+    def _store_update(self, request: web.Request, target: Target, old: dict[str, Any],
+                      new: dict[str, Any]) -> web.StreamResponse:
+        warnings: list[str] = []
+        if target.subresource != "status" or target.rt.crd is not None:
+            new, warnings = self._admit(request, target.rt, new, old)
+        if (target.rt.group, target.rt.plural) == (CRD_GROUP, CRD_PLURAL) and target.subresource != "status":
+            new["status"] = crds.crd_status(new)
+        new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+        if _dry_run(request):
+            return respond(new, 200, warnings)
+        if new == old:
+            return respond(old, 200, warnings)  # a no-op write does not bump resourceVersion
+        key = target.key()
+        if gc.released(new):
+            stored = self.store.remove(key)
+            self._after_removal(stored, target.rt)
+            return respond(stored, 200, warnings)
+        stored = self.store.put(key, new, "MODIFIED")
+        if (target.rt.group, target.rt.plural) == (CRD_GROUP, CRD_PLURAL):
+            self.registry.register_crd(stored)
+        return respond(stored, 200, warnings)
+
+    # --- deleting --------------------------------------------------------------------------
+    async def delete(self, request: web.Request, target: Target) -> web.StreamResponse:
+        options = await _delete_options(request)
+        obj = self._existing(target)
+        _check_preconditions(target, obj, options)
+        if _dry_run(request):
+            return respond(obj)
+        result, deleted = self._delete_one(target.key(), obj, target.rt, options)
+        if not deleted or target.rt.crd is not None or target.rt.plural == "pods":
+            return respond(result)
+        details = {"name": obj["metadata"]["name"], "group": target.rt.group, "kind": target.rt.plural,
+                   "uid": obj["metadata"]["uid"]}
+        return respond({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
+
+    def _delete_one(self, key: Key, obj: dict[str, Any], rt: ResourceType,
+                    options: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        policy = options.get("propagationPolicy") or ("Orphan" if options.get("orphanDependents") else "Background")
+        if policy == "Orphan":
+            gc.orphan_dependents(self.store, obj["metadata"]["uid"])
+        if (rt.group, rt.plural) == ("", "namespaces"):
+            obj.setdefault("spec", {})["finalizers"] = ["kubernetes"]
+            obj["status"] = {"phase": "Terminating"}
+            result, deleted = gc.mark_deleting(self.store, key, obj), False
+        else:
+            result, deleted = gc.delete_or_mark(self.store, key, obj)
+        if deleted:
+            self._after_removal(result, rt)
+        else:
+            self._schedule_gc()
+        return result, deleted
+
+    async def deletecollection(self, request: web.Request, target: Target) -> web.StreamResponse:
+        options = await _delete_options(request)
+        objs = self.matching(request, target)
+        if not _dry_run(request):
+            for obj in objs:
+                meta = obj["metadata"]
+                self._delete_one(target.key(meta["name"], meta.get("namespace")), obj, target.rt, options)
+        return respond({"kind": target.rt.kind + "List", "apiVersion": target.rt.api_version,
+                        "metadata": {"resourceVersion": str(self.store.resource_version)}, "items": objs})
+
+    def _after_removal(self, obj: dict[str, Any], rt: ResourceType) -> None:
+        if (rt.group, rt.plural) == (CRD_GROUP, CRD_PLURAL):
+            self.registry.unregister_crd(obj)
+            group, plural = obj["spec"]["group"], obj["spec"]["names"]["plural"]
+            for key, _ in self.store.items():
+                if key[:2] == (group, plural):
+                    self.store.remove(key)
+        self._schedule_gc()
+
+    def _schedule_gc(self) -> None:
+        # The garbage collector is asynchronous on a real cluster too; clients must poll for it.
+        asyncio.get_running_loop().call_soon(gc.collect, self.store, self.registry)
+
+
+async def _json_body(request: web.Request) -> Any:
+    raw = await request.read()
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError as e:
+        raise bad_request(f"couldn't get version/kind; json parse error: {e}") from None
+
+
+async def _delete_options(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    try:
+        options: dict[str, Any] = json.loads(raw) if raw.strip() else {}
+    except ValueError as e:
+        raise bad_request(f"invalid DeleteOptions: {e}") from None
+    for name in ("propagationPolicy", "orphanDependents"):
+        if name in request.query:
+            options[name] = request.query[name] if name == "propagationPolicy" else request.query[name] == "true"
+    return options
+
+
+def _check_preconditions(target: Target, obj: dict[str, Any], options: dict[str, Any]) -> None:
+    pre = options.get("preconditions") or {}
+    meta = obj["metadata"]
+    for field in ("uid", "resourceVersion"):
+        if pre.get(field) and pre[field] != meta[field]:
+            raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {qualified(target.rt.plural, target.rt.group)} '
+                                            f'"{meta["name"]}": Precondition failed: {field.upper() if field == "uid" else "ResourceVersion"} '
+                                            f"in precondition: {pre[field]}, {field} in object meta: {meta[field]}",
+                           {"name": meta["name"], "group": target.rt.group, "kind": target.rt.plural})

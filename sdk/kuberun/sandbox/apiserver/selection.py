@@ -1,0 +1,147 @@
+"""Label and field selectors, and ``limit``/``continue`` pagination over consistent snapshots."""
+
+from __future__ import annotations
+
+import base64
+import collections
+import itertools
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import bad_request, gone
+
+Matcher = Callable[[dict[str, Any]], bool]
+
+_SET_TERM = re.compile(r"^\s*(!?)\s*([\w./-]+)\s*(?:(in|notin)\s*\(([^)]*)\)|(==|=|!=)\s*([\w./-]*))?\s*$")
+
+
+def _split_terms(selector: str) -> list[str]:
+    """Split on commas that are not inside ``(...)`` value sets."""
+    terms, depth, current = [], 0, ""
+    for ch in selector:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            terms.append(current)
+            current = ""
+        else:
+            current += ch
+    terms.append(current)
+    return [t for t in terms if t.strip()]
+
+
+def _label_term(term: str) -> Matcher:
+    m = _SET_TERM.match(term)
+    if m is None:
+        raise bad_request(f"unable to parse requirement: {term!r}")
+    negate, key, set_op, set_values, op, value = m.groups()
+    if negate and (set_op or op):
+        raise bad_request(f"unable to parse requirement: {term!r}")
+
+    def labels(obj: dict[str, Any]) -> dict[str, str]:
+        return obj.get("metadata", {}).get("labels") or {}
+
+    if set_op:
+        values = {v.strip() for v in set_values.split(",") if v.strip()}
+        if set_op == "in":
+            return lambda obj: labels(obj).get(key) in values
+        return lambda obj: labels(obj).get(key) not in values
+    if op in ("=", "=="):
+        return lambda obj: labels(obj).get(key) == value
+    if op == "!=":
+        return lambda obj: labels(obj).get(key) != value
+    if negate:
+        return lambda obj: key not in labels(obj)
+    return lambda obj: key in labels(obj)
+
+
+def label_selector(selector: str | None) -> Matcher:
+    if not selector:
+        return lambda obj: True
+    terms = [_label_term(t) for t in _split_terms(selector)]
+    return lambda obj: all(term(obj) for term in terms)
+
+
+def _field_value(obj: dict[str, Any], path: str) -> str:
+    value: Any = obj
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return "" if value is None else str(value)
+
+
+def field_selector(selector: str | None, builtin: bool) -> Matcher:
+    """Field selectors: metadata.name/namespace everywhere; other fields only for built-ins.
+
+    A real server supports a per-kind set of fields for built-ins (``involvedObject.*`` for events,
+    ``status.phase`` for pods, ...); any dotted path is accepted for built-ins here, so that
+    ``kubectl describe`` (which selects events by involvedObject) works.
+    """
+    if not selector:
+        return lambda obj: True
+    matchers: list[Matcher] = []
+    for term in _split_terms(selector):
+        m = re.match(r"^\s*([\w.]+)\s*(==|=|!=)\s*(.*?)\s*$", term)
+        if m is None:
+            raise bad_request(f"invalid field selector: {term!r}")
+        path, op, value = m.groups()
+        if not builtin and path not in ("metadata.name", "metadata.namespace"):
+            raise bad_request(f'field label not supported: {path}')
+        if op == "!=":
+            matchers.append(lambda obj, p=path, v=value: _field_value(obj, p) != v)
+        else:
+            matchers.append(lambda obj, p=path, v=value: _field_value(obj, p) == v)
+    return lambda obj: all(m(obj) for m in matchers)
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    resource_version: str
+    continue_token: str | None
+    remaining: int | None
+
+
+class Paginator:
+    """Keeps the snapshot of a paginated list so every page comes from the same resourceVersion.
+
+    A real server reads later pages from etcd at the first page's revision; keeping the snapshot
+    (bounded, oldest dropped first) gives the same consistency. An unknown token answers 410.
+    """
+
+    def __init__(self, max_snapshots: int = 256) -> None:
+        self._snapshots: collections.OrderedDict[int, tuple[str, list[dict[str, Any]]]] = collections.OrderedDict()
+        self._ids = itertools.count(1)
+        self._max = max_snapshots
+
+    def first(self, items: list[dict[str, Any]], rv: str, limit: int | None) -> Page:
+        if not limit or len(items) <= limit:
+            return Page(items, rv, None, None)
+        snapshot_id = next(self._ids)
+        self._snapshots[snapshot_id] = (rv, items)
+        while len(self._snapshots) > self._max:
+            self._snapshots.popitem(last=False)
+        return self._page(snapshot_id, 0, limit)
+
+    def next(self, token: str, limit: int | None) -> Page:
+        try:
+            decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
+            snapshot_id, offset = int(decoded["id"]), int(decoded["offset"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise bad_request(f"continue key is not valid: {e}") from None
+        if snapshot_id not in self._snapshots:
+            raise gone("The provided continue parameter is too old to display a consistent list result. "
+                       "You can start a new list without the continue parameter.")
+        return self._page(snapshot_id, offset, limit)
+
+    def _page(self, snapshot_id: int, offset: int, limit: int | None) -> Page:
+        rv, items = self._snapshots[snapshot_id]
+        end = len(items) if not limit else offset + limit
+        page = items[offset:end]
+        if end >= len(items):
+            self._snapshots.pop(snapshot_id, None)
+            return Page(page, rv, None, None)
+        raw = json.dumps({"id": snapshot_id, "offset": end, "rv": rv}).encode()
+        return Page(page, rv, base64.urlsafe_b64encode(raw).decode(), len(items) - end)

@@ -1,0 +1,226 @@
+"""``ApiServer``: the aiohttp application that ties storage, handlers, discovery and watches together.
+
+Why not a ``kmock.KubernetesEmulator`` subclass: its request pipeline mutates the stored objects in
+``_handle`` *before* routing (with a merge-everything patch model and no resourceVersion), decides
+status codes and content types in its DSL rendering layer (200 on create, 500 on a failed JSON-patch
+test, ``application/octet-stream`` watches) and feeds watches from a history-less bus. A subclass
+would have to override every one of those methods and still fight the DSL router, so the server
+is a plain aiohttp app; from kmock it keeps the bundled built-in discovery catalogue (see
+``resources.py``).
+"""
+
+from __future__ import annotations
+
+import errno
+import inspect
+import logging
+import pathlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from . import discovery, openapi
+from .errors import ApiError, injected, method_not_allowed, not_found
+from .faults import Fault, RequestRecord
+from .handlers import Handlers, Target, respond
+from .resources import Registry
+from .routing import Parsed, parse, rbac_verb
+from .store import Store
+from .watch import WatchStream
+
+logger = logging.getLogger(__name__)
+
+LogProvider = Callable[[str, str, str | None, bool], Awaitable[Any]]
+"""``async (namespace, pod, container, follow) -> bytes | str | AsyncIterator[bytes] | None``; None = 404."""
+
+_BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+class ServerStartError(OSError):
+    """The API server could not listen (e.g. the port is taken)."""
+
+
+class ApiServer:
+    """A Kubernetes API server emulator over real HTTP on 127.0.0.1."""
+
+    def __init__(self, data_dir: pathlib.Path | None = None, history_size: int = 10_000) -> None:
+        self.registry = Registry()
+        self.store = Store(history_size=history_size, data_dir=pathlib.Path(data_dir) if data_dir else None)
+        self.handlers = Handlers(self.store, self.registry)
+        self.request_log: list[RequestRecord] = []
+        self.faults: list[Fault] = []
+        self.bookmark_interval = 5.0  # seconds of watch idleness before a BOOKMARK (real servers: ~60 s)
+        self._log_provider: LogProvider | None = None
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+        self._host = "127.0.0.1"
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.store.load()
+        for key, obj in self.store.items():
+            if key[:2] == ("apiextensions.k8s.io", "customresourcedefinitions"):
+                self.registry.register_crd(obj)
+        self._bootstrap()
+        app = web.Application(client_max_size=8 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, reuse_address=False)
+        try:
+            await site.start()
+        except OSError as e:
+            await self._runner.cleanup()
+            self._runner = None
+            hint = " (port already in use)" if e.errno == errno.EADDRINUSE else ""
+            raise ServerStartError(e.errno, f"cannot listen on {host}:{port}{hint}: {e.strerror}") from e
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        self._host, self._port = host, sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        self.store.close_watches()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self.store.save_now()
+
+    def _bootstrap(self) -> None:
+        rt = self.registry.get("", "v1", "namespaces")
+        assert rt is not None
+        from .versioning import prepare_create
+
+        for name in _BOOTSTRAP_NAMESPACES:
+            if self.store.get(("", "namespaces", "", name)) is None:
+                obj = prepare_create(rt, {"metadata": {"name": name}}, None)
+                obj.update(spec={"finalizers": ["kubernetes"]}, status={"phase": "Active"})
+                self.store.put(("", "namespaces", "", name), obj, "ADDED")
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    # --- test hooks ------------------------------------------------------------------------
+    def inject(self, status: int = 500, times: int = 1, *, verb: str | None = None, group: str | None = None,
+               resource: str | None = None, namespace: str | None = None, name: str | None = None) -> Fault:
+        """Answer the next ``times`` matching requests with ``status`` (a Kubernetes Status body)."""
+        fault = Fault(status=status, times=times, verb=verb, group=group, resource=resource,
+                      namespace=namespace, name=name)
+        self.faults.append(fault)
+        return fault
+
+    def set_log_provider(self, provider: LogProvider | None) -> None:
+        """Serve ``pods/log`` from ``provider`` (the sandbox node plugs in here)."""
+        self._log_provider = provider
+
+    # --- dispatch --------------------------------------------------------------------------
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        parsed = parse(request.path, self.registry)
+        # Booleans as Go's strconv.ParseBool reads them: older python clients send "True".
+        watch = request.query.get("watch", "").lower() in ("1", "t", "true")
+        verb = rbac_verb(request.method, parsed, watch)
+        record = _record(verb, parsed, request.path)
+        try:
+            fault = next((f for f in self.faults if f.matches(record)), None)
+            if fault is not None:
+                fault.consume()
+                raise injected(fault.status)
+            response = await self._route(request, parsed, watch)
+        except ApiError as e:
+            response = respond(e.body(), e.code)
+        except Exception as e:  # a bug here must reach the client as a 500 Status, not a dropped connection
+            logger.exception("internal error serving %s %s", request.method, request.path)
+            response = respond(ApiError(500, "InternalError", f"internal error: {e!r}").body(), 500)
+        self.request_log.append(_with_code(record, response.status))
+        return response
+
+    async def _route(self, request: web.Request, parsed: Parsed | None, watch: bool) -> web.StreamResponse:
+        if parsed is None:
+            return await self._non_resource(request)
+        if not parsed.plural:
+            if parsed.group:
+                return respond(discovery.api_resource_list(self.registry, parsed.group, parsed.version))
+            return respond(discovery.api_resource_list(self.registry, "", parsed.version))
+        if parsed.rt is None:
+            raise not_found(parsed.group, parsed.plural, parsed.name)
+        target = Target(parsed.rt, parsed.namespace, parsed.name, parsed.subresource)
+        if target.subresource == "log" and target.rt.plural == "pods":
+            return await self._pod_log(request, target)
+        if target.subresource not in (None, *target.rt.subresources):
+            raise not_found(parsed.group, f"{parsed.plural}/{parsed.subresource}", parsed.name)
+        return await self._resource(request, target, watch)
+
+    async def _resource(self, request: web.Request, target: Target, watch: bool) -> web.StreamResponse:
+        h, method = self.handlers, request.method
+        if method == "GET" and watch:
+            return await WatchStream(h, request, target, self.bookmark_interval).serve()
+        if target.name is None:
+            routes = {"GET": h.list, "POST": h.create, "DELETE": h.deletecollection}
+        elif target.subresource:
+            routes = {"GET": h.get, "PUT": h.update, "PATCH": h.patch}
+        else:
+            routes = {"GET": h.get, "PUT": h.update, "PATCH": h.patch, "DELETE": h.delete}
+        if method not in routes:
+            raise method_not_allowed(method)
+        return await routes[method](request, target)
+
+    async def _non_resource(self, request: web.Request) -> web.StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        if path == "/version":
+            return respond(discovery.VERSION)
+        if path == "/api":
+            return respond(discovery.api_versions(f"{self._host}:{self._port}"))
+        if path == "/apis":
+            return respond(discovery.api_group_list(self.registry))
+        if path.startswith("/apis/") and path.count("/") == 2:
+            return respond(discovery.api_group(self.registry, path.split("/")[2]))
+        if path == "/openapi/v3":
+            return respond(openapi.root_doc(self.registry))
+        if path.startswith("/openapi/v3/"):
+            parts = path.split("/")[3:]
+            group, version = ("", parts[1]) if parts[0] == "api" else (parts[1], parts[2])
+            return respond(openapi.group_version_doc(self.registry, group, version))
+        if path in ("/healthz", "/readyz", "/livez"):
+            return web.Response(text="ok")
+        raise not_found("", "", None)
+
+    async def _pod_log(self, request: web.Request, target: Target) -> web.StreamResponse:
+        self.handlers._existing(Target(target.rt, target.namespace, target.name, None))
+        follow = request.query.get("follow", "").lower() in ("true", "1", "t")  # Go ParseBool: "True" too
+        container = request.query.get("container")
+        result = None
+        if self._log_provider is not None:
+            extra: dict[str, Any] = {}
+            tail = request.query.get("tailLines")
+            if tail is not None and "tail_lines" in inspect.signature(self._log_provider).parameters:
+                if not tail.lstrip("-").isdigit():
+                    raise ApiError(400, "BadRequest", f"tailLines: invalid value {tail!r}")
+                extra["tail_lines"] = max(0, int(tail))  # a provider that accepts it honours tailLines
+            result = await self._log_provider(target.namespace or "", target.name or "", container, follow, **extra)
+        if result is None:
+            raise ApiError(404, "NotFound", f'logs of pod "{target.name}" are not available')
+        if isinstance(result, (bytes, str)):
+            return web.Response(body=result.encode() if isinstance(result, str) else result, content_type="text/plain")
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await response.prepare(request)
+        async for chunk in result:
+            await response.write(chunk.encode() if isinstance(chunk, str) else chunk)
+        return response
+
+
+def _record(verb: str, parsed: Parsed | None, path: str) -> RequestRecord:
+    if parsed is None or not parsed.plural:
+        return RequestRecord(verb, "", "", None, None, None, 0, path)
+    return RequestRecord(verb, parsed.group, parsed.plural, parsed.subresource, parsed.namespace, parsed.name, 0)
+
+
+def _with_code(record: RequestRecord, code: int) -> RequestRecord:
+    from dataclasses import replace
+
+    return replace(record, code=code)
+
+

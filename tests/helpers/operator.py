@@ -1,0 +1,78 @@
+"""Run the real operator in-process (its own event loop thread) against the API emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from kuberun.resource.constants import GROUP, PLURAL, VERSION
+
+
+@contextlib.contextmanager
+def running_operator(kubeconfig: Path, **overrides: Any) -> Iterator[Any]:
+    """Start the operator; yields its Metrics; stops it (cleanly) on exit."""
+    from kuberun_operator.app import run
+    from kuberun_operator.metrics import Metrics
+    from kuberun_operator.settings import Settings
+
+    settings = replace(Settings(kubeconfig=kubeconfig, metrics_port=0, workers=4, log_level="WARNING"), **overrides)
+    stop, ready, metrics = threading.Event(), threading.Event(), Metrics()
+    errors: list[BaseException] = []
+
+    def main() -> None:
+        try:
+            asyncio.run(run(settings, stop_flag=stop, ready_flag=ready, metrics=metrics))
+        except BaseException as exc:  # surfaced to the test below
+            errors.append(exc)
+
+    thread = threading.Thread(target=main, name="kuberun-operator", daemon=True)
+    thread.start()
+    if not ready.wait(30):
+        raise RuntimeError(f"operator did not start: {errors}")
+    try:
+        yield metrics
+    finally:
+        stop.set()
+        thread.join(30)
+    if errors:
+        raise errors[0]
+
+
+def ensure_crd(api_client: Any) -> None:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    from kuberun.resource.crd import build_crd
+
+    try:
+        client.ApiextensionsV1Api(api_client).create_custom_resource_definition(build_crd())
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+def get_experiment(api_client: Any, namespace: str, name: str) -> dict[str, Any]:
+    from kubernetes import client
+
+    return client.CustomObjectsApi(api_client).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+
+
+def phase(api_client: Any, namespace: str, name: str) -> str | None:
+    return (get_experiment(api_client, namespace, name).get("status") or {}).get("phase")
