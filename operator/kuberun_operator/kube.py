@@ -28,6 +28,14 @@ class ApiError(Exception):
         return self.status in (0, 409, 429) or self.status >= 500
 
 
+def resource_version(obj: dict[str, Any]) -> int:
+    """An object's resourceVersion as a number, for keeping the newest copy in a cache."""
+    try:
+        return int(obj.get("metadata", {}).get("resourceVersion", "0"))
+    except ValueError:
+        return 0
+
+
 def _message(exc: Any) -> str:
     import json
 

@@ -21,7 +21,7 @@ from kuberun.resource import ExperimentPhase, ExperimentResource, TaskPhase
 from kuberun.resource.errors_format import format_validation_error
 from kuberun_operator.actions import Cancel, Decision, DeleteExperiment, Event, Observed, Submit, Suspend
 from kuberun_operator.backends.base import Backend, BackendError
-from kuberun_operator.kube import ApiError, Kube
+from kuberun_operator.kube import ApiError, Kube, resource_version
 from kuberun_operator.reconcile import reconcile
 from kuberun_operator.settings import Settings
 
@@ -81,13 +81,6 @@ class WorkQueue:
             timer.cancel()
 
 
-def _rv(obj: dict[str, Any]) -> int:
-    try:
-        return int(obj.get("metadata", {}).get("resourceVersion", "0"))
-    except ValueError:
-        return 0
-
-
 class Controller:
     def __init__(self, settings: Settings, kube: Kube, backends: dict[str, Backend], post_event: EventSink,
                  metrics: Any = None) -> None:
@@ -106,7 +99,7 @@ class Controller:
             self.experiments.pop(key, None)
             return
         old = self.experiments.get(key)
-        if old is None or _rv(body) >= _rv(old) or old["metadata"].get("uid") != meta.get("uid"):
+        if old is None or resource_version(body) >= resource_version(old) or old["metadata"].get("uid") != meta.get("uid"):
             self.experiments[key] = body
         self.queue.add(key)
 

@@ -26,7 +26,7 @@ from kuberun_operator.backends.kubernetes_manifests import (
     task_config_map,
     task_phase_from_job,
 )
-from kuberun_operator.kube import ApiError, Kube
+from kuberun_operator.kube import ApiError, Kube, resource_version
 from kuberun_operator.settings import Settings
 
 
@@ -41,35 +41,28 @@ class JobCache:
     def __init__(self) -> None:
         self._jobs: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
 
-    def put(self, job: dict[str, Any]) -> tuple[str, str] | None:
+    @staticmethod
+    def _key(job: dict[str, Any]) -> tuple[str, str] | None:
         meta = job.get("metadata", {})
         experiment = meta.get("labels", {}).get(LABEL_EXPERIMENT)
-        if not experiment:
-            return None
-        key = (meta.get("namespace", ""), experiment)
-        old = self._jobs[key].get(meta["name"])
-        if old is None or _rv(job) >= _rv(old):
-            self._jobs[key][meta["name"]] = job
+        return (meta.get("namespace", ""), experiment) if experiment else None
+
+    def put(self, job: dict[str, Any]) -> tuple[str, str] | None:
+        key = self._key(job)
+        if key is not None:
+            old = self._jobs[key].get(job["metadata"]["name"])
+            if old is None or resource_version(job) >= resource_version(old):
+                self._jobs[key][job["metadata"]["name"]] = job
         return key
 
     def remove(self, job: dict[str, Any]) -> tuple[str, str] | None:
-        meta = job.get("metadata", {})
-        experiment = meta.get("labels", {}).get(LABEL_EXPERIMENT)
-        if not experiment:
-            return None
-        key = (meta.get("namespace", ""), experiment)
-        self._jobs[key].pop(meta["name"], None)
+        key = self._key(job)
+        if key is not None:
+            self._jobs[key].pop(job["metadata"]["name"], None)
         return key
 
     def jobs(self, namespace: str, experiment: str) -> list[dict[str, Any]]:
         return list(self._jobs.get((namespace, experiment), {}).values())
-
-
-def _rv(obj: dict[str, Any]) -> int:
-    try:
-        return int(obj.get("metadata", {}).get("resourceVersion", "0"))
-    except ValueError:
-        return 0
 
 
 class KubernetesBackend:
