@@ -1,0 +1,71 @@
+{{/*
+The operator's permissions: ONE table, used by the cluster-wide ClusterRole and by the
+namespaced Roles alike, so the two modes cannot drift apart. Each rule is what the operator
+(or kopf on its behalf) calls; tests/helm/rbac.py reads the rendered set back and the RBAC
+test compares it with the requests the operator made against the sandbox API.
+*/}}
+
+{{/* Rules on namespaced resources: in a ClusterRole (cluster-wide) or a Role per namespace. */}}
+{{- define "kuberun.rbac.namespacedRules" -}}
+# Experiments: kopf watches them and patches finalizers/annotations; delete serves ttlSecondsAfterFinished.
+- apiGroups: [kuberun.dev]
+  resources: [experiments]
+  verbs: [get, list, watch, patch, delete]
+- apiGroups: [kuberun.dev]
+  resources: [experiments/status]
+  verbs: [get, patch]
+# The Kubernetes backend: one Job per attempt; patch suspends/resumes, delete cancels.
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [get, list, watch, create, patch, delete]
+# Task configs too large to inline, mounted into task pods.
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [{{ join ", " .Values.rbac.configMapVerbs }}]
+# Headless Services give multi-node (torchrun) tasks stable peer DNS names.
+- apiGroups: [""]
+  resources: [services]
+  verbs: [create, get, delete]
+# Pods are read only to learn a failed task's exit code and to point at its logs.
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list]
+- apiGroups: [""]
+  resources: [pods/log]
+  verbs: [get]
+# Events on Experiments: the operator's own (core v1) and kopf's; patch aggregates repeats.
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- if and .Values.peering.enabled .Values.watchNamespaces }}
+# Namespaced peering: kopf keeps its liveness in a KopfPeering in each watched namespace.
+- apiGroups: [kopf.dev]
+  resources: [kopfpeerings]
+  verbs: [get, list, watch, patch]
+{{- end }}
+{{- with .Values.rbac.extraRules }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Rules on cluster-scoped resources: a ClusterRole in both modes, never namespaced objects. */}}
+{{- define "kuberun.rbac.clusterRules" -}}
+# kopf watches CRDs to notice when experiments.kuberun.dev appears, changes or goes away.
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  verbs: [list, watch]
+{{- if .Values.watchNamespaces }}
+# Namespaced mode: kopf lists/watches namespaces to start serving a listed one created later.
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [list, watch]
+{{- else if .Values.peering.enabled }}
+# Cluster-wide peering: kopf keeps its liveness in one ClusterKopfPeering.
+- apiGroups: [kopf.dev]
+  resources: [clusterkopfpeerings]
+  verbs: [get, list, watch, patch]
+{{- end }}
+{{- end -}}

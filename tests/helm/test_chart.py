@@ -1,0 +1,272 @@
+"""The Helm chart, rendered by the real helm binary: lint, Kubernetes schemas, RBAC, security."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.helm.chart import (
+    CHART,
+    HELM,
+    NAMESPACE,
+    REPO,
+    VARIANTS,
+    HelmError,
+    helm,
+    of_kind,
+    one,
+    operator_workload,
+    render,
+    values_args,
+)
+from tests.helm.rbac import granted, granted_by_scope
+
+pytestmark = pytest.mark.skipif(not HELM.exists(), reason=f"{HELM} is missing: run .ci/install-helm.sh (CI does)")
+
+KUBERNETES_VERSION = "1.32.0"
+# Kinds that kubernetes-validate cannot know: they come from CRDs (Prometheus Operator, kopf).
+CRD_GROUPS = {"monitoring.coreos.com", "kopf.dev"}
+NAMESPACED_RESOURCES = {"experiments", "experiments/status", "jobs", "configmaps", "services", "pods",
+                        "pods/log", "events", "kopfpeerings"}
+TEAMS = ["team-a", "team-b"]
+
+
+def container(objs: list[dict[str, Any]]) -> dict[str, Any]:
+    (c,) = operator_workload(objs)["spec"]["template"]["spec"]["containers"]
+    return c
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_lint_strict_passes(variant: str) -> None:
+    out = helm("lint", "--strict", str(CHART), "--namespace", NAMESPACE, *values_args(variant))
+    assert "0 chart(s) failed" in out
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_rendered_manifest_is_valid_kubernetes(variant: str) -> None:
+    checked = 0
+    for obj in render(variant, crds=True):
+        if obj["apiVersion"].split("/")[0] in CRD_GROUPS:
+            continue
+        try:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{obj['kind']}/{obj['metadata']['name']}: {exc.message} at {list(exc.path)}")
+        checked += 1
+    assert checked >= 8
+
+
+def test_chart_crd_is_byte_identical_to_generated_crd() -> None:
+    generated = (REPO / "crds" / "kuberun.dev_experiments.yaml").read_bytes()
+    shipped = (CHART / "crds" / "kuberun.dev_experiments.yaml").read_bytes()
+    assert shipped == generated, "helm/kuberun/crds/ drifted from crds/: run `make helm-crds`"
+
+
+def test_cluster_wide_mode_grants_the_operator_rules_through_one_cluster_role() -> None:
+    objs = render()
+    assert not of_kind(objs, "Role") and not of_kind(objs, "RoleBinding")
+    assert list(granted_by_scope()) == [None]
+    grants = granted()
+    for needed in [("kuberun.dev", "experiments", "watch"), ("kuberun.dev", "experiments/status", "patch"),
+                   ("batch", "jobs", "create"), ("", "pods/log", "get"), ("", "events", "create"),
+                   ("apiextensions.k8s.io", "customresourcedefinitions", "watch")]:
+        assert needed in grants
+    assert not any("*" in grant for grant in grants)
+
+
+def test_namespaced_mode_grants_roles_only_in_the_listed_namespaces() -> None:
+    objs = render(values={"watchNamespaces": TEAMS})
+    assert sorted(r["metadata"]["namespace"] for r in of_kind(objs, "Role")) == TEAMS
+    assert sorted(b["metadata"]["namespace"] for b in of_kind(objs, "RoleBinding")) == TEAMS
+    scopes = granted_by_scope(values={"watchNamespaces": TEAMS})
+    assert set(scopes) == {None, *TEAMS}
+    assert ("batch", "jobs", "create") in scopes["team-a"]
+    assert ("batch", "jobs", "create") not in scopes[None]
+
+
+@pytest.mark.parametrize("variant", ["namespaced", "ha-namespaced"])
+def test_namespaced_mode_has_no_cluster_role_on_namespaced_resources(variant: str) -> None:
+    for role in of_kind(render(variant), "ClusterRole"):
+        resources = {r for rule in role["rules"] for r in rule["resources"]}
+        assert not resources & NAMESPACED_RESOURCES, f"ClusterRole grants namespaced {resources & NAMESPACED_RESOURCES}"
+        assert resources <= {"customresourcedefinitions", "namespaces"}
+
+
+def test_both_modes_grant_the_same_namespaced_rules() -> None:
+    cluster = granted_by_scope()[None]
+    namespaced = granted_by_scope(values={"watchNamespaces": TEAMS})
+    kopf_cluster_only = {g for g in cluster if g[1] == "customresourcedefinitions"}
+    assert namespaced["team-a"] == namespaced["team-b"] == cluster - kopf_cluster_only
+
+
+def test_peering_rules_exist_only_when_peering_is_enabled() -> None:
+    def peering(grants: set[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        return {g for g in grants if g[0] == "kopf.dev"}
+
+    assert not peering(granted()) and not peering(granted("namespaced"))
+    assert {g[1] for g in peering(granted("ha"))} == {"clusterkopfpeerings"}
+    scopes = granted_by_scope("ha-namespaced")
+    assert not peering(scopes[None])
+    assert all({g[1] for g in peering(scopes[ns])} == {"kopfpeerings"} for ns in TEAMS)
+
+
+def test_configmap_verbs_are_adjusted_in_one_value() -> None:
+    grants = granted(values={"rbac": {"create": True, "configMapVerbs": ["get", "create", "patch"]}})
+    assert {v for g, r, v in grants if r == "configmaps"} == {"get", "create", "patch"}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_operator_pod_runs_non_root_read_only_without_capabilities(variant: str) -> None:
+    objs = render(variant)
+    pod = operator_workload(objs)["spec"]["template"]["spec"]
+    c = container(objs)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    tmp = next(v for v in pod["volumes"] if v["name"] == "tmp")
+    assert "emptyDir" in tmp and {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+
+
+def test_single_replica_is_a_recreate_deployment_so_two_operators_never_overlap() -> None:
+    workload = operator_workload(render())
+    assert workload["kind"] == "Deployment" and workload["spec"]["replicas"] == 1
+    assert workload["spec"]["strategy"] == {"type": "Recreate"}
+    assert not any(a.startswith(("--peering", "--priority", "--namespace")) for a in container(render())["args"])
+
+
+def test_ha_gives_every_replica_a_unique_priority_from_its_ordinal() -> None:
+    objs = render("ha")
+    workload = operator_workload(objs)
+    assert workload["kind"] == "StatefulSet" and workload["spec"]["replicas"] == 2
+    c = container(objs)
+    assert "--peering=kuberun" in c["args"] and "--priority=-$(POD_INDEX)" in c["args"]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["POD_INDEX"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.labels['apps.kubernetes.io/pod-index']"
+    assert env["POD_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert one(objs, "ClusterKopfPeering")["metadata"]["name"] == "kuberun"
+
+
+def test_namespaced_ha_creates_a_peering_object_in_each_namespace() -> None:
+    objs = render("ha-namespaced")
+    assert sorted(p["metadata"]["namespace"] for p in of_kind(objs, "KopfPeering")) == TEAMS
+    assert not of_kind(objs, "ClusterKopfPeering")
+    assert [a for a in container(objs)["args"] if a.startswith("--namespace")] == [f"--namespace={t}" for t in TEAMS]
+
+
+def _expand(arg: str, env: dict[str, str]) -> str:
+    """Kubernetes' $(VAR) expansion in container args."""
+    return re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], arg)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_rendered_args_are_accepted_by_the_operator_cli(variant: str) -> None:
+    main = pytest.importorskip("kuberun_operator.__main__", reason="the operator CLI is not importable")
+    c = container(render(variant))
+    priorities = set()
+    for ordinal in range(3):
+        settings = main.parse_args([_expand(a, {"POD_INDEX": str(ordinal)}) for a in c["args"]])
+        priorities.add(settings.priority)
+        assert str(settings.config_file) == "/etc/kuberun/config.yaml"
+    if any(a.startswith("--peering=") for a in c["args"]):
+        assert priorities == {0, -1, -2}
+
+
+def test_metrics_service_and_service_monitor_scrape_the_metrics_port() -> None:
+    objs = render("metrics")
+    svc = one(objs, "Service")
+    assert svc["spec"]["ports"] == [{"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}]
+    assert {"name": "metrics", "containerPort": 9090, "protocol": "TCP"} in container(objs)["ports"]
+    monitor = one(objs, "ServiceMonitor")
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    assert not of_kind(render(), "ServiceMonitor")
+
+
+def test_backend_config_holds_settings_and_secret_file_paths_only() -> None:
+    objs = render("backends")
+    config = yaml.safe_load(one(objs, "ConfigMap")["data"]["config.yaml"])
+    dgx = config["slurm"]["clusters"][0]
+    assert dgx["host"] == "login.dgx.example" and dgx["port"] == 2222
+    assert dgx["sshKeyFile"] == "/etc/kuberun/secrets/slurm/dgx/id_ed25519"
+    assert "sshSecretName" not in dgx
+    assert config["lepton"]["workspaces"][0]["tokenFile"] == "/etc/kuberun/secrets/lepton/prod/token"
+    assert config["skypilot"] == {"endpoint": "http://skypilot-api.skypilot.svc:46580",
+                                  "tokenFile": "/etc/kuberun/secrets/skypilot/token"}
+    assert set(config) == {"slurm", "lepton", "skypilot"}
+
+    c = container(objs)
+    assert "--config=/etc/kuberun/config.yaml" in c["args"]
+    assert "--default-image=registry.example/ml/task:2024.1" in c["args"]
+    mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+    files = [dgx["sshKeyFile"], dgx["knownHostsFile"], config["lepton"]["workspaces"][0]["tokenFile"],
+             config["skypilot"]["tokenFile"]]
+    for path in files:
+        mount = mounts[path.rsplit("/", 1)[0]]
+        assert mount["readOnly"] is True, path
+    volumes = {v["name"]: v for v in operator_workload(objs)["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["slurm-dgx"]["secret"]["secretName"] == "dgx-ssh"
+    assert {i["key"] for i in volumes["slurm-dgx"]["secret"]["items"]} == {"id_ed25519", "known_hosts"}
+
+
+def test_no_secret_value_is_ever_rendered() -> None:
+    sentinel = "s3cr3t-must-not-appear"
+    for values in ({"lepton": {"workspaces": [{"name": "p", "url": "https://x", "tokenSecretName": "t", "token": sentinel}]}},
+                   {"skypilot": {"endpoint": "http://x", "token": sentinel}},
+                   {"slurm": {"clusters": [{"name": "c", "host": "h", "user": "u", "workdir": "/w",
+                                            "sshSecretName": "s", "privateKey": sentinel}]}}):
+        with pytest.raises(HelmError, match="additional properties"):
+            render(values=values)
+    for variant in VARIANTS:
+        objs = render(variant)
+        assert not of_kind(objs, "Secret"), "the chart must reference Secrets, never create them"
+        for cm in of_kind(objs, "ConfigMap"):
+            assert not re.search(r"(?i)(BEGIN [A-Z ]*PRIVATE KEY|password|token:|secret:)", json.dumps(cm["data"]))
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"replicas": 2}, "at '/peering/enabled': value must be true"),
+        ({"slurm": {"clusters": [{"name": "a", "user": "u", "workdir": "/w", "sshSecretName": "s"}]}},
+         "at '/slurm/clusters/0': missing property 'host'"),
+        ({"replicas": "two"}, "at '/replicas': got string, want integer"),
+        ({"metrics": {"port": "8080"}}, "at '/metrics/port': got string, want integer"),
+        ({"logLevel": "verbose"}, "at '/logLevel'"),
+        ({"watchNamespaces": ["Team_A"]}, "at '/watchNamespaces/0'"),
+        ({"slurm": {"clusters": [{"name": "a", "host": "h", "user": "u", "workdir": "rel", "sshSecretName": "s"}]}},
+         "at '/slurm/clusters/0/workdir'"),
+        ({"replica": 2}, "additional properties 'replica' not allowed"),
+    ],
+    ids=["replicas-without-peering", "slurm-without-host", "replicas-wrong-type", "port-wrong-type",
+         "unknown-log-level", "bad-namespace", "relative-workdir", "typo-key"],
+)
+def test_values_schema_rejects_bad_values_with_a_readable_message(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(HelmError) as exc:
+        render(values=values)
+    assert "values don't meet the specifications of the schema" in str(exc.value)
+    assert message in str(exc.value)
+
+
+def test_without_schema_validation_the_templates_still_refuse_unsafe_values() -> None:
+    with pytest.raises(HelmError, match=r"replicas: 2 needs peering\.enabled: true"):
+        helm("template", "x", str(CHART), "--skip-schema-validation", "--set", "replicas=2")
+    twice = [{"name": "a", "host": "h", "user": "u", "workdir": "/w", "sshSecretName": "s"}] * 2
+    with pytest.raises(HelmError, match='the name "a" is used twice'):
+        render(values={"slurm": {"clusters": twice}})
+
+
+def test_notes_tell_the_user_what_to_run_next() -> None:
+    out = helm("install", "kr", str(CHART), "--dry-run=client", "--namespace", NAMESPACE)
+    notes = out.split("NOTES:", 1)[1]
+    for step in ("kubectl get crd experiments.kuberun.dev", "kubectl apply -f", "kuberun list"):
+        assert step in notes
