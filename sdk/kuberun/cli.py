@@ -58,6 +58,19 @@ def dry_run(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="
         _fail(str(exc))
 
 
+@app.command()
+def sandbox(
+    port: int = typer.Option(6443, "--port", help="API server port on 127.0.0.1 (0: any free port)."),
+    data_dir: Path = typer.Option(Path.home() / ".kuberun" / "sandbox", "--data-dir",
+                                  help="Where state, pod logs and the kubeconfig live (kept across restarts)."),
+    no_operator: bool = typer.Option(False, "--no-operator", help="Do not run the kuberun operator in-process."),
+) -> None:
+    """Run a local Kubernetes control plane (API server, sandbox node, operator) until Ctrl-C."""
+    from kuberun.sandbox.run import serve
+
+    raise typer.Exit(serve(port=port, data_dir=data_dir, operator=not no_operator))
+
+
 def main() -> None:
     app()
 
