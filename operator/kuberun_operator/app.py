@@ -11,6 +11,7 @@ from typing import Any
 import kopf
 
 from kuberun_operator.actions import Event
+from kuberun_operator.backend_config import BackendConfig
 from kuberun_operator.backends.kubernetes import JobCache, KubernetesBackend
 from kuberun_operator.connection import api_client
 from kuberun_operator.handlers import make_registry
@@ -30,6 +31,7 @@ def build_controller(settings: Settings, metrics: Metrics) -> Controller:
         from kuberun_operator.backends.local import LocalBackend
 
         backends["local"] = LocalBackend(settings)
+    backends.update(remote_backends(BackendConfig.load(settings.config_file), settings))
 
     async def post_event(body: dict[str, Any], event: Event) -> None:
         meta = body["metadata"]
@@ -49,6 +51,24 @@ def build_controller(settings: Settings, metrics: Metrics) -> Controller:
     controller = Controller(settings, kube, backends, post_event, metrics)
     controller.job_cache = cache  # type: ignore[attr-defined]
     return controller
+
+
+def remote_backends(config: BackendConfig, settings: Settings) -> dict[str, Any]:
+    """The bridges the admin configured; each module is imported only when configured."""
+    found: dict[str, Any] = {}
+    if config.slurm.clusters:
+        from kuberun_operator.backends.slurm import SlurmBackend
+
+        found["slurm"] = SlurmBackend(config.slurm, settings)
+    if config.lepton.workspaces:
+        from kuberun_operator.backends.lepton import LeptonBackend
+
+        found["lepton"] = LeptonBackend(config.lepton, settings)
+    if config.skypilot is not None:
+        from kuberun_operator.backends.skypilot import SkypilotBackend
+
+        found["skypilot"] = SkypilotBackend(config.skypilot, settings)
+    return found
 
 
 async def run(settings: Settings, stop_flag: asyncio.Event | threading.Event | None = None,

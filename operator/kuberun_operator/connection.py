@@ -27,10 +27,15 @@ def _in_cluster() -> bool:
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not os.environ.get("KUBECONFIG")
 
 
+USER_AGENT = "kuberun-operator/0.1.0"
+
+
 def api_client(settings: Settings) -> Any:
     from kubernetes import client
 
-    return client.ApiClient(_configuration(settings))
+    api = client.ApiClient(_configuration(settings))
+    api.user_agent = USER_AGENT  # names the operator in API server audit logs
+    return api
 
 
 def connection_info(settings: Settings) -> kopf.ConnectionInfo:

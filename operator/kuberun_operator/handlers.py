@@ -40,7 +40,7 @@ def make_registry(settings: Settings, controller_box: dict[str, Controller], bui
             settings_.peering.standalone = True
         controller = build_controller()
         controller_box["controller"] = controller
-        controller.start()
+        await controller.start()
         logger.info("kuberun operator started: namespaces=%s, local executor %s",
                     list(settings.namespaces) or "all", "on" if settings.enable_local_executor else "off")
 

@@ -100,6 +100,15 @@ class Kube:
         return await self._call("patch", "experiments/status", self._custom.patch_namespaced_custom_object_status,
                                 GROUP, VERSION, namespace, PLURAL, name, patch, _content_type="application/json-patch+json")
 
+    async def set_experiment_finalizers(self, namespace: str, name: str, resource_version: str, finalizers: list[str]) -> dict[str, Any]:
+        """Replace the finalizer list, only if nobody wrote since ``resource_version``."""
+        patch = [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version},
+            {"op": "add", "path": "/metadata/finalizers", "value": finalizers},
+        ]
+        return await self._call("patch", "experiments", self._custom.patch_namespaced_custom_object,
+                                GROUP, VERSION, namespace, PLURAL, name, patch, _content_type="application/json-patch+json")
+
     async def delete_experiment(self, namespace: str, name: str) -> None:
         await self._call("delete", "experiments", self._custom.delete_namespaced_custom_object,
                          GROUP, VERSION, namespace, PLURAL, name)

@@ -26,6 +26,8 @@ from kuberun_operator.reconcile import reconcile
 from kuberun_operator.settings import Settings
 
 log = logging.getLogger("kuberun.operator")
+# On Experiments with work outside the cluster: deletion waits until that work is cancelled.
+REMOTE_FINALIZER = "kuberun.dev/cancel-remote"
 Key = tuple[str, str]
 EventSink = Callable[[dict[str, Any], Event], Awaitable[None]]
 
@@ -109,7 +111,10 @@ class Controller:
 
     # -- running -------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        for backend in self.backends.values():
+            if hasattr(backend, "start"):
+                await backend.start()
         self._workers = [asyncio.create_task(self._work(), name=f"kuberun-worker-{i}") for i in range(self.settings.workers)]
 
     async def stop(self) -> None:
@@ -117,6 +122,12 @@ class Controller:
         for worker in self._workers:
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
+        for backend in self.backends.values():
+            if hasattr(backend, "stop"):
+                await backend.stop()
+
+    def _remote(self, backend: str) -> bool:
+        return bool(getattr(self.backends.get(backend), "remote", False))
 
     async def _work(self) -> None:
         while True:
@@ -139,13 +150,17 @@ class Controller:
         body = self.experiments.get(key)
         if body is None:
             return
-        if body["metadata"].get("deletionTimestamp"):
-            return  # owner references collect the children
         try:
             exp = ExperimentResource.model_validate(body)
         except ValidationError as exc:
-            await self._reject(body, format_validation_error(exc, []))
+            if not body["metadata"].get("deletionTimestamp"):
+                await self._reject(body, format_validation_error(exc, []))
             return
+        if body["metadata"].get("deletionTimestamp"):
+            await self._finalize(body, exp)  # owner references collect the Kubernetes children
+            return
+        if not await self._ensure_finalizer(body, exp):
+            return  # the finalizer write triggers another reconcile with the new object
         now = datetime.now(timezone.utc)
         observed: dict[tuple[str, int], Observed] = {}
         for name in {t.executor.backend for t in exp.spec.tasks} & set(self.backends):
@@ -158,6 +173,46 @@ class Controller:
             await self.post_event(body, event)
         if decision.requeue_after is not None:
             self.queue.add_after(key, decision.requeue_after)
+        polls = [getattr(self.backends[b], "poll_interval", None) for b in self._active_backends(decision)]
+        if any(polls):
+            self.queue.add_after(key, min(p for p in polls if p))
+
+    def _active_backends(self, decision: Decision) -> set[str]:
+        """Backends running an attempt of this experiment that need polling (they send no events)."""
+        return {t.attempts[-1].backend_ref.backend for t in decision.status.tasks
+                if t.attempts and t.attempts[-1].backend_ref is not None and not t.attempts[-1].phase.finished
+                and t.attempts[-1].backend_ref.backend in self.backends}
+
+    async def _ensure_finalizer(self, body: dict[str, Any], exp: ExperimentResource) -> bool:
+        """Remote work gets a finalizer before anything is submitted, so deletion can cancel it."""
+        finalizers = list(body["metadata"].get("finalizers") or [])
+        if REMOTE_FINALIZER in finalizers or not any(self._remote(t.executor.backend) for t in exp.spec.tasks):
+            return True
+        meta = body["metadata"]
+        written = await self.kube.set_experiment_finalizers(meta["namespace"], meta["name"], meta["resourceVersion"],
+                                                            [*finalizers, REMOTE_FINALIZER])
+        self.experiments[(meta["namespace"], meta["name"])] = written
+        return False
+
+    async def _finalize(self, body: dict[str, Any], exp: ExperimentResource) -> None:
+        """Cancel every unfinished remote attempt, then release the Experiment."""
+        finalizers = list(body["metadata"].get("finalizers") or [])
+        if REMOTE_FINALIZER not in finalizers:
+            return
+        for record in exp.status.tasks if exp.status else []:
+            for attempt in record.attempts:
+                ref = attempt.backend_ref
+                if ref is None or attempt.phase.finished or not self._remote(ref.backend):
+                    continue
+                try:
+                    await self.backends[ref.backend].cancel(exp, exp.spec.task(record.name), attempt.attempt, ref)
+                except BackendError as exc:
+                    await self.post_event(body, Event("Warning", exc.reason, f"cannot cancel {record.name!r} yet: {exc.message}"))
+                    self.queue.add_after((body["metadata"]["namespace"], body["metadata"]["name"]), 10.0)
+                    return
+        meta = body["metadata"]
+        await self.kube.set_experiment_finalizers(meta["namespace"], meta["name"], meta["resourceVersion"],
+                                                  [f for f in finalizers if f != REMOTE_FINALIZER])
 
     async def _perform(self, exp: ExperimentResource, decision: Decision) -> None:
         status = decision.status

@@ -1,6 +1,8 @@
-"""Run one task: ``python -m kuberun.runner --config FILE``.
+"""Run one task: ``python -m kuberun.runner --config FILE`` (or ``--config-env NAME``).
 
-The task document is read from a file (never argv, which has size limits). A Fiddle task is
+The task document is read from a file (never argv, which has size limits), or — where the
+backend cannot mount a file (Lepton, SkyPilot) — from an environment variable holding the
+document's JSON, base64-encoded (``encode_task_env``). A Fiddle task is
 decoded, its digest checked, built and, for a Partial, called; a script is executed without a
 shell between it and its arguments. Exit codes: 0 success, 1 the task failed (traceback on
 stderr), 2 the task document is unusable, otherwise the script's own exit code.
@@ -15,6 +17,8 @@ Task document (JSON)::
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import json
 import os
 import subprocess
@@ -37,8 +41,28 @@ def load_task(path: Path) -> dict[str, Any]:
         task = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise BadTaskError(f"cannot read task file {path}: {exc}") from exc
+    return _checked(task, f"file {path}")
+
+
+def encode_task_env(doc: dict[str, Any]) -> str:
+    """The value of a ``--config-env`` variable: the task document's JSON, base64 (one shell-safe word)."""
+    return base64.b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode()
+
+
+def load_task_env(name: str) -> dict[str, Any]:
+    value = os.environ.get(name)
+    if not value:
+        raise BadTaskError(f"environment variable {name} with the task document is not set")
+    try:
+        task = json.loads(base64.b64decode(value, validate=True))
+    except (ValueError, binascii.Error) as exc:
+        raise BadTaskError(f"cannot decode task document from ${name}: {exc}") from exc
+    return _checked(task, f"${name}")
+
+
+def _checked(task: Any, where: str) -> dict[str, Any]:
     if not isinstance(task, dict) or ("fiddle" in task) == ("script" in task):
-        raise BadTaskError(f"task file {path} must hold exactly one of 'fiddle' or 'script'")
+        raise BadTaskError(f"task document {where} must hold exactly one of 'fiddle' or 'script'")
     return task
 
 
@@ -118,12 +142,13 @@ def task_document(task: Any, data_files: list[str] | None = None) -> dict[str, A
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kuberun.runner", description="Run one kuberun task.")
     parser.add_argument("--config", type=Path, default=os.environ.get("KUBERUN_TASK_FILE"), help="task document (JSON)")
+    parser.add_argument("--config-env", metavar="NAME", help="environment variable holding the task document (base64 JSON)")
     parser.add_argument("--result", type=Path, default=os.environ.get("KUBERUN_RESULT_FILE"), help="write a result summary here")
     args = parser.parse_args(argv)
-    if args.config is None:
-        parser.error("--config FILE (or $KUBERUN_TASK_FILE) is required")
+    if args.config is None and args.config_env is None:
+        parser.error("--config FILE, --config-env NAME or $KUBERUN_TASK_FILE is required")
     try:
-        task = load_task(args.config)
+        task = load_task_env(args.config_env) if args.config_env else load_task(args.config)
         if "fiddle" in task:
             return run_fiddle(task["fiddle"], args.result)
         return run_script(task["script"])

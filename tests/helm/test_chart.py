@@ -73,7 +73,7 @@ def test_cluster_wide_mode_grants_the_operator_rules_through_one_cluster_role() 
     assert list(granted_by_scope()) == [None]
     grants = granted()
     for needed in [("kuberun.dev", "experiments", "watch"), ("kuberun.dev", "experiments/status", "patch"),
-                   ("batch", "jobs", "create"), ("", "pods/log", "get"), ("", "events", "create"),
+                   ("batch", "jobs", "create"), ("", "pods", "list"), ("", "events", "create"),
                    ("apiextensions.k8s.io", "customresourcedefinitions", "watch")]:
         assert needed in grants
     assert not any("*" in grant for grant in grants)

@@ -6,6 +6,7 @@ These run `python -m kuberun.runner` as a real subprocess, as a Job's container 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -117,3 +118,23 @@ def test_callables_from_a_main_script_run_anywhere(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "HEY" in done.stdout
     assert resource.spec.tasks[0].fiddle.target == "Partial[myexp:shout]"
+
+
+def test_config_env_carries_the_task_document_where_no_file_can_be_mounted(tmp_path):
+    from kuberun.runner import encode_task_env
+
+    marker = tmp_path / "marker"
+    doc = _doc(kr.Partial(tasks.write_marker, path=str(marker), text="from-env"))
+    env = {**os.environ, "KUBERUN_TASK_B64": encode_task_env(doc)}
+    done = subprocess.run([sys.executable, "-m", "kuberun.runner", "--config-env", "KUBERUN_TASK_B64"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert marker.read_text() == "from-env"
+
+
+def test_config_env_that_is_missing_or_not_base64_exits_2(tmp_path):
+    env = {**os.environ, "KUBERUN_TASK_B64": "not base64!"}
+    for name in ("KUBERUN_TASK_B64", "KUBERUN_UNSET_VARIABLE"):
+        done = subprocess.run([sys.executable, "-m", "kuberun.runner", "--config-env", name],
+                              cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+        assert done.returncode == 2 and name in done.stderr

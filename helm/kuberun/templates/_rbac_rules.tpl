@@ -7,39 +7,41 @@ test compares it with the requests the operator made against the sandbox API.
 
 {{/* Rules on namespaced resources: in a ClusterRole (cluster-wide) or a Role per namespace. */}}
 {{- define "kuberun.rbac.namespacedRules" -}}
-# Experiments: kopf watches them and patches finalizers/annotations; delete serves ttlSecondsAfterFinished.
+# Exactly what tests/integration/test_rbac_audit.py saw the operator use; that test fails on any drift.
+# Experiments: kopf lists and watches them; delete serves ttlSecondsAfterFinished.
 - apiGroups: [kuberun.dev]
   resources: [experiments]
-  verbs: [get, list, watch, patch, delete]
+  {{- if or .Values.slurm.clusters .Values.lepton.workspaces .Values.skypilot.endpoint }}
+  # patch: the finalizer that cancels remote (Slurm/Lepton/SkyPilot) work on deletion.
+  verbs: [list, watch, patch, delete]
+  {{- else }}
+  verbs: [list, watch, delete]
+  {{- end }}
+# Status is written as one atomic patch guarded by resourceVersion.
 - apiGroups: [kuberun.dev]
   resources: [experiments/status]
-  verbs: [get, patch]
-# The Kubernetes backend: one Job per attempt; patch suspends/resumes, delete cancels.
+  verbs: [patch]
+# The Kubernetes backend: one Job per attempt (deterministic names make create idempotent);
+# patch suspends/resumes, delete cancels.
 - apiGroups: [batch]
   resources: [jobs]
-  verbs: [get, list, watch, create, patch, delete]
-# Task configs too large to inline, mounted into task pods.
+  verbs: [list, watch, create, patch, delete]
+# One ConfigMap of task documents per experiment, mounted into task pods.
 - apiGroups: [""]
   resources: [configmaps]
   verbs: [{{ join ", " .Values.rbac.configMapVerbs }}]
 # Headless Services give multi-node (torchrun) tasks stable peer DNS names.
 - apiGroups: [""]
   resources: [services]
-  verbs: [create, get, delete]
-# Pods are read only to learn a failed task's exit code and to point at its logs.
+  verbs: [create, delete]
+# Pods are listed only to learn a failed task's exit code.
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list]
-- apiGroups: [""]
-  resources: [pods/log]
-  verbs: [get]
-# Events on Experiments: the operator's own (core v1) and kopf's; patch aggregates repeats.
+  verbs: [list]
+# Events on Experiments, for transitions only.
 - apiGroups: [""]
   resources: [events]
-  verbs: [create, patch]
-- apiGroups: [events.k8s.io]
-  resources: [events]
-  verbs: [create, patch]
+  verbs: [create]
 {{- if and .Values.peering.enabled .Values.watchNamespaces }}
 # Namespaced peering: kopf keeps its liveness in a KopfPeering in each watched namespace.
 - apiGroups: [kopf.dev]

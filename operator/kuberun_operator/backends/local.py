@@ -27,6 +27,7 @@ from kuberun_operator.settings import Settings
 
 class LocalBackend:
     name = "local"
+    poll_interval = 0.5  # processes send no watch events: the controller looks again this often
 
     def __init__(self, settings: Settings) -> None:
         self.root = settings.local_workdir

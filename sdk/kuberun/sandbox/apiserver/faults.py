@@ -17,6 +17,7 @@ class RequestRecord:
     name: str | None
     code: int
     path: str = ""
+    user_agent: str = ""  # tells the operator's requests from the tests' (the RBAC audit needs that)
 
 
 @dataclass

@@ -123,12 +123,17 @@ class ApiServer:
         # Booleans as Go's strconv.ParseBool reads them: older python clients send "True".
         watch = request.query.get("watch", "").lower() in ("1", "t", "true")
         verb = rbac_verb(request.method, parsed, watch)
-        record = _record(verb, parsed, request.path)
+        record = _record(verb, parsed, request.path, request.headers.get("User-Agent", ""))
         try:
             fault = next((f for f in self.faults if f.matches(record)), None)
             if fault is not None:
                 fault.consume()
                 raise injected(fault.status)
+            if watch:
+                # A watch streams until the client leaves, and aiohttp cancels the handler then:
+                # record it when it starts, or the audit would never see it.
+                self.request_log.append(_with_code(record, 200))
+                return await self._route(request, parsed, watch)
             response = await self._route(request, parsed, watch)
         except ApiError as e:
             response = respond(e.body(), e.code)
@@ -212,10 +217,11 @@ class ApiServer:
         return response
 
 
-def _record(verb: str, parsed: Parsed | None, path: str) -> RequestRecord:
+def _record(verb: str, parsed: Parsed | None, path: str, user_agent: str = "") -> RequestRecord:
     if parsed is None or not parsed.plural:
-        return RequestRecord(verb, "", "", None, None, None, 0, path)
-    return RequestRecord(verb, parsed.group, parsed.plural, parsed.subresource, parsed.namespace, parsed.name, 0)
+        return RequestRecord(verb, "", "", None, None, None, 0, path, user_agent)
+    return RequestRecord(verb, parsed.group, parsed.plural, parsed.subresource, parsed.namespace, parsed.name, 0,
+                         user_agent=user_agent)
 
 
 def _with_code(record: RequestRecord, code: int) -> RequestRecord:

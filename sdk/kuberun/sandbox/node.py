@@ -1,0 +1,229 @@
+"""``SandboxNode``: the sandbox's kubelet and Job controller, talking to the API server over HTTP only.
+
+It watches batch/v1 Jobs and core/v1 Pods in all namespaces. The Job controller half (``jobs.py``
+decides, this module applies) creates pods for Jobs and writes Job status; the kubelet half
+(``kubelet.py``) runs each pod's container command as a local process and writes pod status.
+
+Example (inside a running event loop)::
+
+    node = SandboxNode(server.url, data_dir)
+    server.set_log_provider(node.logs)
+    await node.start()
+    ...
+    await node.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import pathlib
+import secrets
+import string
+import tempfile
+from datetime import datetime, timezone
+from typing import Any
+
+from . import jobs
+from .kubelet import Kubelet
+from .rest import KubeError, Rest, path, watch_forever
+
+log = logging.getLogger("kuberun.sandbox.node")
+
+NODE_NAME = "kuberun-sandbox"
+STATUS_RETRIES = 8
+_ALPHABET = string.ascii_lowercase + string.digits
+
+
+class SandboxNode:
+    """Plays kubelet + Job controller for one sandbox API server."""
+
+    def __init__(self, api_url: str, data_dir: pathlib.Path | str | None = None, *, complete_immediately: bool = False,
+                 node_name: str = NODE_NAME, token: str | None = "sandbox") -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if data_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="kuberun-node-")
+            data_dir = self._tmp.name
+        self.data_dir = pathlib.Path(data_dir)
+        self.complete_immediately = complete_immediately
+        self.rest = Rest(api_url, token)
+        self.kubelet = Kubelet(self.rest, self.data_dir, node_name)
+        self.node_name = node_name
+        self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._queued: set[tuple[str, str]] = set()
+        self._deadlines: dict[tuple[str, str], datetime] = {}
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._synced = {"jobs": asyncio.Event(), "pods": asyncio.Event()}
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def start(self, wait_synced: float = 10.0) -> None:
+        """Start watching; returns once both watches have listed (so the node is caught up)."""
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(watch_forever(self.rest, path("", "v1", "pods"), self._on_pod_list,
+                                           self._on_pod_event, self._stop), name="sandbox-pods"),
+            loop.create_task(self._start_jobs_after_pods(), name="sandbox-jobs"),
+            loop.create_task(self._worker(), name="sandbox-job-worker"),
+            loop.create_task(self._ticker(), name="sandbox-deadlines"),
+        ]
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in self._synced.values())), wait_synced)
+
+    async def stop(self) -> None:
+        """Stop watching and kill every process this node started."""
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.kubelet.stop()
+        await self.rest.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    async def logs(self, namespace: str, name: str, container: str | None, follow: bool,
+                   tail_lines: int | None = None) -> Any:
+        """The API server's ``pods/log`` provider (``server.set_log_provider(node.logs)``)."""
+        return await self.kubelet.logs(namespace, name, container, follow, tail_lines)
+
+    async def _start_jobs_after_pods(self) -> None:
+        # Pods first: a Job's reconcile must see its pods' recovered (SandboxRestarted) status.
+        await self._synced["pods"].wait()
+        await watch_forever(self.rest, path("batch", "v1", "jobs"), self._on_job_list, self._on_job_event, self._stop)
+
+    # --- watch callbacks -------------------------------------------------------------------
+    async def _on_pod_list(self, pods: list[dict[str, Any]]) -> None:
+        await self.kubelet.recover(pods)
+        for pod in pods:
+            self._on_pod(pod)
+        self._synced["pods"].set()
+
+    async def _on_pod_event(self, kind: str, pod: dict[str, Any]) -> None:
+        if kind == "DELETED":
+            self.kubelet.deleted(pod)
+        self._on_pod(pod, sync=kind != "DELETED")
+
+    def _on_pod(self, pod: dict[str, Any], sync: bool = True) -> None:
+        if sync:
+            self.kubelet.sync(pod)
+        labels = pod["metadata"].get("labels") or {}
+        if "job-name" in labels:
+            self._enqueue(pod["metadata"]["namespace"], labels["job-name"])
+
+    async def _on_job_list(self, items: list[dict[str, Any]]) -> None:
+        for job in items:
+            self._enqueue(job["metadata"]["namespace"], job["metadata"]["name"])
+        self._synced["jobs"].set()
+
+    async def _on_job_event(self, kind: str, job: dict[str, Any]) -> None:
+        meta = job["metadata"]
+        if kind == "DELETED" or meta.get("deletionTimestamp"):
+            # Pods go by garbage collection; kill now rather than when their DELETED events arrive.
+            self.kubelet.kill_job(meta["uid"])
+            self._deadlines.pop((meta["namespace"], meta["name"]), None)
+            return
+        self._enqueue(meta["namespace"], meta["name"])
+
+    def _enqueue(self, namespace: str, name: str) -> None:
+        key = (namespace, name)
+        if key not in self._queued:
+            self._queued.add(key)
+            self._queue.put_nowait(key)
+
+    # --- Job controller --------------------------------------------------------------------
+    async def _worker(self) -> None:
+        while True:
+            key = await self._queue.get()
+            self._queued.discard(key)
+            try:
+                await self._reconcile(*key)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reconciling job %s/%s failed; retrying", *key)
+                await asyncio.sleep(0.5)
+                self._enqueue(*key)
+
+    async def _ticker(self) -> None:
+        """Re-reconcile Jobs whose activeDeadlineSeconds has come (nothing else would wake them)."""
+        while True:
+            await asyncio.sleep(0.25)
+            at = datetime.now(timezone.utc)
+            for key, deadline in list(self._deadlines.items()):
+                if deadline <= at:
+                    del self._deadlines[key]
+                    self._enqueue(*key)
+
+    async def _reconcile(self, namespace: str, name: str) -> None:
+        url = path("batch", "v1", "jobs", namespace, name)
+        for _ in range(STATUS_RETRIES):
+            job = await self.rest.get_or_none(url)
+            if job is None or job["metadata"].get("deletionTimestamp"):
+                return
+            at = datetime.now(timezone.utc)
+            if self.complete_immediately:
+                plan = jobs.complete_immediately(job, at)
+            else:
+                plan = jobs.plan(job, await self._pods_of(job), at)
+                await self._apply(job, plan)
+            if plan.deadline is not None:
+                self._deadlines[(namespace, name)] = plan.deadline
+            if plan.status == (job.get("status") or {}):
+                return
+            try:
+                await self.rest.request("PUT", url + "/status", {**job, "status": plan.status})
+                return
+            except KubeError as e:
+                if e.code != 409:  # 409: someone else wrote the Job; recompute from a fresh read
+                    raise
+        log.warning("job %s/%s: status still conflicting after %d attempts", namespace, name, STATUS_RETRIES)
+        self._enqueue(namespace, name)
+
+    async def _pods_of(self, job: dict[str, Any]) -> list[dict[str, Any]]:
+        meta = job["metadata"]
+        listing = await self.rest.get(path("", "v1", "pods", meta["namespace"]),
+                                      labelSelector=f"controller-uid={meta['uid']}")
+        items: list[dict[str, Any]] = listing.get("items") or []
+        return items
+
+    async def _apply(self, job: dict[str, Any], plan: jobs.Plan) -> None:
+        namespace = job["metadata"]["namespace"]
+        for pod_name in plan.delete:
+            try:
+                await self.rest.request("DELETE", path("", "v1", "pods", namespace, pod_name))
+            except KubeError as e:
+                if e.code != 404:
+                    raise
+        for index in plan.create:
+            await self.rest.request("POST", path("", "v1", "pods", namespace), pod_for(job, index, self.node_name))
+
+
+def pod_for(job: dict[str, Any], index: int | None, node_name: str) -> dict[str, Any]:
+    """The pod the Job controller creates from ``job``'s template (for completion ``index``)."""
+    meta, template = job["metadata"], copy.deepcopy(job["spec"].get("template") or {})
+    pod_meta = template.get("metadata") or {}
+    labels = dict(pod_meta.get("labels") or {})
+    labels.update({"job-name": meta["name"], "controller-uid": meta["uid"],
+                   "batch.kubernetes.io/job-name": meta["name"], "batch.kubernetes.io/controller-uid": meta["uid"]})
+    annotations = dict(pod_meta.get("annotations") or {})
+    spec = template.get("spec") or {}
+    prefix = meta["name"][:50]
+    if index is not None:
+        labels[jobs.INDEX_KEY] = annotations[jobs.INDEX_KEY] = str(index)
+        prefix = f"{prefix}-{index}"
+        for container in spec.get("containers") or []:
+            # As the Job controller does: the index reaches the container through the downward API.
+            env = [e for e in container.get("env") or [] if e.get("name") != "JOB_COMPLETION_INDEX"]
+            env.append({"name": "JOB_COMPLETION_INDEX", "valueFrom": {"fieldRef": {
+                "fieldPath": f"metadata.annotations['{jobs.INDEX_KEY}']"}}})
+            container["env"] = env
+    spec["nodeName"] = node_name
+    rand = "".join(secrets.choice(_ALPHABET) for _ in range(5))
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": f"{prefix}-{rand}", "namespace": meta["namespace"], "labels": labels,
+                     "annotations": annotations,
+                     "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"],
+                                          "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}]},
+        "spec": spec,
+    }

@@ -1,0 +1,185 @@
+"""Turn a pod's container spec into a local process launch: argv, environment, materialized volumes.
+
+There is no container here, so volume ``mountPath``s cannot exist as such: each one is materialized
+under ``<pod dir>/mounts/<mountPath>`` and every occurrence of the mount path in argv and env values
+is rewritten to that directory, so ``--config /etc/kuberun/task/x.json`` finds its file.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import pathlib
+import re
+import sys
+from typing import Any
+
+from .rest import Rest, path
+
+_VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+_FIELD_KEY = re.compile(r"^metadata\.(annotations|labels)\[['\"](.+)['\"]\]$")
+
+
+class SpecError(Exception):
+    """The pod cannot be started (missing command, missing ConfigMap key, ...): the pod fails."""
+
+
+@dataclasses.dataclass
+class Launch:
+    argv: list[str]
+    env: dict[str, str]
+    cwd: pathlib.Path
+
+
+def expand(value: str, env: dict[str, str]) -> str:
+    """Kubernetes ``$(VAR)`` expansion: known variables are replaced, ``$$`` is a literal ``$``,
+    unknown references are left as written (as the kubelet does)."""
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        return env.get(m.group(1), m.group(0))
+
+    return _VAR_REF.sub(sub, value)
+
+
+def field_value(pod: dict[str, Any], field_path: str) -> str:
+    meta = pod.get("metadata") or {}
+    simple = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"),
+              "metadata.uid": meta.get("uid"), "spec.nodeName": (pod.get("spec") or {}).get("nodeName"),
+              "spec.serviceAccountName": (pod.get("spec") or {}).get("serviceAccountName"),
+              "status.podIP": "127.0.0.1", "status.hostIP": "127.0.0.1"}
+    if field_path in simple:
+        return simple[field_path] or ""
+    m = _FIELD_KEY.match(field_path)
+    if m:
+        return str((meta.get(m.group(1)) or {}).get(m.group(2), ""))
+    raise SpecError(f"unsupported fieldRef {field_path!r}")
+
+
+async def _source_data(rest: Rest, namespace: str, kind: str, name: str, optional: bool) -> dict[str, str]:
+    """The decoded data of a ConfigMap or Secret; {} when it is missing and optional."""
+    plural = "configmaps" if kind == "configMap" else "secrets"
+    obj = await rest.get_or_none(path("", "v1", plural, namespace, name))
+    if obj is None:
+        if optional:
+            return {}
+        raise SpecError(f"{plural[:-1]} {namespace}/{name} not found")
+    data: dict[str, str] = dict(obj.get("data") or {})
+    if plural == "secrets":
+        data = {k: base64.b64decode(v).decode(errors="replace") for k, v in data.items()}
+        data.update(obj.get("stringData") or {})
+    else:
+        data.update({k: base64.b64decode(v).decode(errors="replace") for k, v in (obj.get("binaryData") or {}).items()})
+    return data
+
+
+async def _key_ref(rest: Rest, namespace: str, kind: str, ref: dict[str, Any]) -> str | None:
+    data = await _source_data(rest, namespace, kind, ref["name"], bool(ref.get("optional")))
+    if ref["key"] not in data and not ref.get("optional"):
+        raise SpecError(f"key {ref['key']!r} not found in {kind} {ref['name']}")
+    return data.get(ref["key"])
+
+
+async def container_env(rest: Rest, pod: dict[str, Any], container: dict[str, Any]) -> dict[str, str]:
+    """``envFrom`` first, then ``env`` in order (later wins; values expand earlier variables)."""
+    namespace = pod["metadata"]["namespace"]
+    env: dict[str, str] = {}
+    for source in container.get("envFrom") or []:
+        kind = "configMap" if "configMapRef" in source else "secret"
+        ref = source.get("configMapRef") or source.get("secretRef") or {}
+        data = await _source_data(rest, namespace, kind, ref["name"], bool(ref.get("optional")))
+        env.update({source.get("prefix", "") + k: v for k, v in data.items()})
+    for var in container.get("env") or []:
+        value_from = var.get("valueFrom")
+        if value_from is None:
+            env[var["name"]] = expand(var.get("value", ""), env)
+        elif "fieldRef" in value_from:
+            env[var["name"]] = field_value(pod, value_from["fieldRef"]["fieldPath"])
+        elif "configMapKeyRef" in value_from or "secretKeyRef" in value_from:
+            kind = "configMap" if "configMapKeyRef" in value_from else "secret"
+            value = await _key_ref(rest, namespace, kind, value_from[f"{kind}KeyRef"])
+            if value is not None:
+                env[var["name"]] = value
+        else:
+            raise SpecError(f"unsupported valueFrom for {var['name']}: {sorted(value_from)}")
+    return env
+
+
+async def materialize_volumes(rest: Rest, pod: dict[str, Any], container: dict[str, Any],
+                              pod_dir: pathlib.Path) -> dict[str, pathlib.Path]:
+    """Write ConfigMap/Secret volumes, create emptyDirs; return {mountPath: local path}."""
+    namespace = pod["metadata"]["namespace"]
+    volumes = {v["name"]: v for v in (pod.get("spec") or {}).get("volumes") or []}
+    mounts: dict[str, pathlib.Path] = {}
+    for mount in container.get("volumeMounts") or []:
+        volume = volumes.get(mount["name"])
+        if volume is None:
+            raise SpecError(f"volumeMount {mount['name']!r} names no volume")
+        source_dir = pod_dir / "volumes" / mount["name"]
+        await _fill_volume(rest, namespace, volume, source_dir)
+        local = source_dir / mount["subPath"] if mount.get("subPath") else source_dir
+        mount_path = mount["mountPath"].rstrip("/") or "/"
+        target = pod_dir / "mounts" / mount_path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            target.symlink_to(local)
+        mounts[mount_path] = target
+    return mounts
+
+
+async def _fill_volume(rest: Rest, namespace: str, volume: dict[str, Any], directory: pathlib.Path) -> None:
+    if directory.exists():
+        return  # mounted twice (two subPaths): already written
+    directory.mkdir(parents=True)
+    for kind in ("configMap", "secret"):
+        if kind in volume:
+            source = volume[kind]
+            name = source.get("name") or source.get("secretName")
+            data = await _source_data(rest, namespace, kind, name, bool(source.get("optional")))
+            items = source.get("items") or [{"key": k, "path": k} for k in data]
+            for item in items:
+                if item["key"] not in data:
+                    raise SpecError(f"key {item['key']!r} not found in {kind} {name}")
+                file = directory / item["path"]
+                file.parent.mkdir(parents=True, exist_ok=True)
+                file.write_text(data[item["key"]])
+            return
+    if "emptyDir" not in volume:
+        raise SpecError(f"volume {volume['name']!r}: only configMap, secret and emptyDir run in the sandbox")
+
+
+def rewrite_paths(value: str, mounts: dict[str, pathlib.Path]) -> str:
+    """Replace mount-path prefixes wherever they start a path in ``value`` (``/a/b``, ``--x=/a/b``)."""
+    for mount_path in sorted(mounts, key=len, reverse=True):
+        if mount_path == "/":
+            continue
+        pattern = re.compile(r"(?<![\w./-])" + re.escape(mount_path) + r"(?=/|$|[^\w.-])")
+        value = pattern.sub(lambda _m, p=mount_path: str(mounts[p]), value)
+    return value
+
+
+def build_argv(container: dict[str, Any], env: dict[str, str], mounts: dict[str, pathlib.Path]) -> list[str]:
+    if not container.get("command"):
+        raise SpecError(f"container {container.get('name')!r} has no command: the sandbox cannot run an "
+                        "image's entrypoint")
+    # Rewrite before expanding: env values are already rewritten, so they are not rewritten twice.
+    raw = (container.get("command") or []) + (container.get("args") or [])
+    argv = [expand(rewrite_paths(a, mounts), env) for a in raw]
+    if argv[0] in ("python", "python3"):
+        argv[0] = sys.executable  # the image's interpreter is not here; the current one has kuberun
+    return argv
+
+
+async def prepare(rest: Rest, pod: dict[str, Any], pod_dir: pathlib.Path) -> Launch:
+    """Everything needed to start the pod's (single) container as a local process."""
+    containers = (pod.get("spec") or {}).get("containers") or []
+    if len(containers) != 1:
+        raise SpecError(f"the sandbox runs pods with exactly one container, not {len(containers)}")
+    container = containers[0]
+    pod_dir.mkdir(parents=True, exist_ok=True)
+    env = await container_env(rest, pod, container)
+    mounts = await materialize_volumes(rest, pod, container, pod_dir)
+    env = {k: rewrite_paths(v, mounts) for k, v in env.items()}
+    env.setdefault("HOSTNAME", pod["metadata"]["name"])
+    return Launch(argv=build_argv(container, env, mounts), env=env, cwd=pod_dir)

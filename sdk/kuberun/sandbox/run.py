@@ -1,0 +1,180 @@
+"""``Sandbox``: API server + sandbox node (+ the operator when installed), and ``kuberun sandbox``.
+
+Example::
+
+    from kuberun.sandbox import Sandbox
+
+    with Sandbox(data_dir=tmp, operator=True) as sb:
+        print(sb.url, sb.kubeconfig)      # point kubectl / the SDK at sb.kubeconfig
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pathlib
+import signal
+import sys
+import tempfile
+import threading
+from types import TracebackType
+from typing import Any
+
+from .kubeconfig import write_kubeconfig
+
+log = logging.getLogger("kuberun.sandbox")
+
+DEFAULT_PORT = 6443
+DEFAULT_DATA_DIR = pathlib.Path.home() / ".kuberun" / "sandbox"
+CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+class Sandbox:
+    """A local control plane on 127.0.0.1, run on background threads; ``with`` starts and stops it."""
+
+    def __init__(self, data_dir: pathlib.Path | str | None = None, port: int = 0, *, operator: bool = True,
+                 complete_immediately: bool = False, host: str = "127.0.0.1") -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="kuberun-sandbox-") if data_dir is None else None
+        self.data_dir = pathlib.Path(self._tmp.name if self._tmp else data_dir).expanduser()  # type: ignore[arg-type]
+        self.port, self.host = port, host
+        self.want_operator, self.complete_immediately = operator, complete_immediately
+        self.kubeconfig = self.data_dir / "kubeconfig"
+        self.operator_error: str | None = None   # why the operator is not running, if it is not
+        self.server: Any = None
+        self.node: Any = None
+        self._loop = asyncio.new_event_loop()
+        self._thread: threading.Thread | None = None
+        self._operator_thread: threading.Thread | None = None
+        self._operator_stop = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return str(self.server.url)
+
+    @property
+    def operator_running(self) -> bool:
+        return self._operator_thread is not None and self._operator_thread.is_alive()
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    # --- start/stop ------------------------------------------------------------------------
+    def start(self) -> Sandbox:
+        """Start everything; raises ``ServerStartError`` (e.g. port busy) with nothing left running."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._loop.run_forever, name="kuberun-sandbox", daemon=True)
+        self._thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(self._start_async(), self._loop).result(timeout=60)
+        except BaseException:
+            self.stop()
+            raise
+        if self.want_operator:
+            self._start_operator()
+        return self
+
+    def stop(self) -> None:
+        """Stop the operator, kill the node's processes, save the API server's state."""
+        self._operator_stop.set()
+        if self._operator_thread is not None:
+            self._operator_thread.join(timeout=15)
+        if self._thread is not None and self._loop.is_running():
+            future = asyncio.run_coroutine_threadsafe(self._stop_async(), self._loop)
+            try:
+                future.result(timeout=30)
+            finally:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._thread.join(timeout=10)
+        if not self._loop.is_running() and not self._loop.is_closed():
+            self._loop.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    async def _start_async(self) -> None:
+        from .apiserver import ApiServer
+        from .node import SandboxNode
+
+        self.server = ApiServer(data_dir=self.data_dir / "api")
+        await self.server.start(self.host, self.port)
+        write_kubeconfig(self.kubeconfig, self.server.url)
+        self.node = SandboxNode(self.server.url, self.data_dir, complete_immediately=self.complete_immediately)
+        self.server.set_log_provider(self.node.logs)
+        await _install_crd(self.node.rest)
+        await self.node.start()
+
+    async def _stop_async(self) -> None:
+        if self.node is not None:
+            await self.node.stop()
+        if self.server is not None and self.server.port:
+            await self.server.stop()
+
+    def _start_operator(self) -> None:
+        try:
+            from kuberun_operator.app import run
+            from kuberun_operator.settings import Settings
+        except ImportError as e:
+            self.operator_error = f"the kuberun operator is not importable ({e}); running without it"
+            log.warning("sandbox: %s", self.operator_error)
+            return
+        settings = Settings(kubeconfig=self.kubeconfig, enable_local_executor=True, metrics_port=0,
+                            default_image="sandbox/local", local_workdir=self.data_dir / "local")
+
+        def main() -> None:
+            try:
+                asyncio.run(run(settings, stop_flag=self._operator_stop))
+            except Exception:
+                log.exception("sandbox: the operator stopped with an error")
+
+        self._operator_thread = threading.Thread(target=main, name="kuberun-operator", daemon=True)
+        self._operator_thread.start()
+
+
+async def _install_crd(rest: Any) -> None:
+    """Create the Experiment CRD unless it is there (a restarted sandbox keeps its own)."""
+    from kuberun.resource.crd import build_crd
+
+    crd = build_crd()
+    if await rest.get_or_none(f"{CRDS_PATH}/{crd['metadata']['name']}") is None:
+        await rest.request("POST", CRDS_PATH, crd)
+
+
+# --- the command line ----------------------------------------------------------------------
+def serve(port: int = DEFAULT_PORT, data_dir: pathlib.Path | str = DEFAULT_DATA_DIR, operator: bool = True) -> int:
+    """``kuberun sandbox``: run until SIGINT/SIGTERM; 1 when the sandbox cannot start."""
+    from .apiserver import ServerStartError
+
+    _configure_logging()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    sandbox = Sandbox(data_dir=data_dir, port=port, operator=operator)
+    try:
+        sandbox.start()
+    except ServerStartError as e:
+        print(f"error: kuberun sandbox: {e}", file=sys.stderr)
+        return 1
+    _print_hint(sandbox)
+    while not stop.wait(0.5):
+        pass
+    print("kuberun sandbox: stopping", flush=True)
+    sandbox.stop()
+    print("kuberun sandbox: stopped", flush=True)
+    return 0
+
+
+def _print_hint(sandbox: Sandbox) -> None:
+    operator = "not running" if not sandbox.want_operator else ("running" if sandbox.operator_running else
+                                                                  f"not running ({sandbox.operator_error})")
+    print(f"kuberun sandbox: API server at {sandbox.url} (state in {sandbox.data_dir}); operator {operator}.\n"
+          f"Point kubectl and the kuberun SDK at it with:\n\n"
+          f"    export KUBECONFIG={sandbox.kubeconfig}\n\n"
+          f"then e.g. `kubectl get experiments`. Ctrl-C stops the sandbox.", flush=True)
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kuberun").setLevel(logging.INFO)
