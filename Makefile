@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # tests can start their daemons (tests/slurm/README.md). Elsewhere those tests skip with a reason.
 NETNS := $(shell unshare --net --pid --fork --mount-proc true 2>/dev/null && echo tests/slurm/netns-run)
 
-.PHONY: setup demo test test-unit test-integration test-slurm lint crds bench clean
+.PHONY: setup demo sandbox test test-unit test-integration test-slurm lint crds bench clean
 
 setup: $(STAMP)
 
@@ -18,8 +18,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-demo: setup  ## run examples/hello.py end to end
-	$(BIN)/python examples/hello.py --local
+demo: setup  ## run examples/hello.py end to end in the embedded sandbox (API server, node, operator)
+	$(BIN)/python examples/hello.py --sandbox
+
+sandbox: setup  ## a long-running local control plane: export KUBECONFIG=~/.kuberun/sandbox/kubeconfig
+	$(BIN)/kuberun sandbox
 
 test: setup lint  ## everything CI runs
 	$(NETNS) $(BIN)/python -m pytest tests

@@ -1,7 +1,8 @@
 """Hello, kuberun: three tasks, two in parallel and a third that waits for both.
 
+    python examples/hello.py --sandbox  # start the embedded sandbox and run it there to the end
     python examples/hello.py --dryrun   # print the Experiment (and any ConfigMaps) as YAML
-    python examples/hello.py --local    # run the tasks here with the runner, no cluster
+    python examples/hello.py --local    # run the tasks here with the runner, no cluster at all
     python examples/hello.py            # create it in the current kube context (e.g. `kuberun sandbox`)
 """
 
@@ -46,11 +47,35 @@ def build(executor: object | None = None):
     return exp
 
 
+def run_in_sandbox(exp, data_dir: str | None) -> int:
+    """Start the sandbox, run the experiment to its end with live progress, print each task's log."""
+    import tempfile
+
+    from kubernetes import client, config
+
+    from kuberun.sandbox import Sandbox
+
+    with Sandbox(data_dir=data_dir or tempfile.mkdtemp(prefix="kuberun-demo-"), operator=True) as sandbox:
+        print(f"sandbox API at {sandbox.url}; KUBECONFIG={sandbox.kubeconfig}")
+        done = exp.run(kubeconfig=str(sandbox.kubeconfig), wait=True, timeout=300)
+        core = client.CoreV1Api(config.new_client_from_config(config_file=str(sandbox.kubeconfig)))
+        for task in done["status"]["tasks"]:
+            pods = core.list_namespaced_pod(exp.namespace, label_selector=f"job-name={task['attempts'][-1]['backendRef']['id']}")
+            for pod in pods.items:
+                # Raw bytes: some client versions render a str log as "b'...'".
+                log = core.read_namespaced_pod_log(pod.metadata.name, exp.namespace, _preload_content=False).data.decode().strip()
+                print(f"--- {task['name']} ({pod.metadata.name}) ---\n{log}")
+        print(f"experiment {done['metadata']['name']}: {done['status']['phase']}")
+        return 0 if done["status"]["phase"] == "Succeeded" else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--dryrun", action="store_true", help="print the resources as YAML")
     mode.add_argument("--local", action="store_true", help="run the tasks on this machine")
+    mode.add_argument("--sandbox", action="store_true", help="run it in an embedded sandbox (API server, node, operator)")
+    parser.add_argument("--data-dir", default=None, help="sandbox state directory (default: a fresh temporary one)")
     args = parser.parse_args()
     exp = build()
     if args.dryrun:
@@ -62,6 +87,8 @@ def main() -> int:
         resource, _ = exp.build()
         phases = run_locally(resource)
         return 0 if all(p.value == "Succeeded" for p in phases.values()) else 1
+    if args.sandbox:
+        return run_in_sandbox(exp, args.data_dir)
     created = exp.run()
     if created is not None:
         print(f"created experiment {created['metadata']['namespace']}/{created['metadata']['name']}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -42,6 +42,9 @@ from kuberun.resource.constants import (
 )
 from kuberun.resource.errors_format import format_validation_error
 from kuberun.serialization import EncodedConfig, encode_config
+
+if TYPE_CHECKING:
+    from kuberun.manage.handle import RemoteExperiment
 
 ExecutorModel = Any  # one of kr.KubernetesExecutor, kr.SlurmExecutor, ... (pydantic models)
 
@@ -269,12 +272,41 @@ class Experiment:
                     retries=task.retries.limit, backoff_seconds=task.retries.backoff_seconds)
         return exp
 
+    # -- managing (experiments already in the cluster) -----------------------------------
+
+    @staticmethod
+    def get(name: str, namespace: str | None = None, kubeconfig: str | None = None, context: str | None = None) -> RemoteExperiment:
+        """The Experiment ``name`` in the cluster: ``.status()``, ``.logs()``, ``.cancel()``, ``.reproduce()``.
+
+        Example::
+
+            exp = kr.Experiment.get("mnist-x7k2p")
+            print(exp.status().phase)
+        """
+        from kuberun.manage.handle import get
+
+        return get(name, namespace, kubeconfig, context)
+
+    @staticmethod
+    def from_title(title: str, namespace: str | None = None, kubeconfig: str | None = None, context: str | None = None) -> RemoteExperiment:
+        """The latest run (by creation time) of the experiment titled ``title``.
+
+        Example::
+
+            kr.Experiment.from_title("mnist").reproduce(**{"train.lr": 1e-3})
+        """
+        from kuberun.manage.handle import from_title
+
+        return from_title(title, namespace, kubeconfig, context)
+
     # -- running --------------------------------------------------------------------------
 
-    def run(self, *, kubeconfig: str | None = None, context: str | None = None) -> dict[str, Any] | None:
+    def run(self, *, kubeconfig: str | None = None, context: str | None = None, wait: bool = False,
+            timeout: float | None = None, live: bool = True) -> dict[str, Any] | None:
         """Create the Experiment in the current kube context (or print it when ``$KUBERUN_DRYRUN`` is set).
 
-        Returns the created object as the API server stored it.
+        Returns the created object as the API server stored it; with ``wait=True``, shows live
+        per-task progress and returns the finished object (its ``status`` is the record).
         """
         import os
 
@@ -288,4 +320,8 @@ class Experiment:
         resource, config_maps = self.build()
         created = create_experiment(cluster, resource.to_dict(), config_maps)
         self.namespace = created["metadata"]["namespace"]
+        if wait:
+            from kuberun.progress import wait as wait_for_experiment
+
+            return wait_for_experiment(cluster, self.namespace, created["metadata"]["name"], timeout, live=live)
         return created
