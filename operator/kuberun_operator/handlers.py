@@ -30,7 +30,6 @@ def make_registry(settings: Settings, controller_box: dict[str, Controller], bui
         settings_.watching.client_timeout = 330
         settings_.watching.connect_timeout = 10
         settings_.networking.request_timeout = 30
-        settings_.batching.worker_limit = 64
         if settings.peering:
             settings_.peering.name = settings.peering
             settings_.peering.priority = settings.priority
@@ -57,13 +56,14 @@ def make_registry(settings: Settings, controller_box: dict[str, Controller], bui
             await controller.stop()
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
-    def experiment_event(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
+    async def experiment_event(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
+        # async: kopf runs sync handlers in its thread pool, which the controller's API calls need
         controller = controller_box.get("controller")
         if controller is not None:
             controller.experiment_seen(dict(body), deleted=event.get("type") == "DELETED")
 
     @kopf.on.event("batch", "v1", "jobs", labels={LABEL_EXPERIMENT: kopf.PRESENT}, registry=registry)
-    def job_event(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
+    async def job_event(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
         controller = controller_box.get("controller")
         if controller is None:
             return

@@ -95,8 +95,8 @@ class _Reconcile:
             if current.backend_ref is not None:
                 self.decision.actions.append(Submit(task.name, current.attempt, current.backend_ref))
             return
-        if current.backend_ref is not None and seen.backend_id and not current.backend_ref.id:
-            current.backend_ref.id = seen.backend_id
+        if current.backend_ref is not None and seen.backend_id and current.backend_ref.id != seen.backend_id:
+            current.backend_ref.id = seen.backend_id  # e.g. a launch request id becomes the job id
         current.log_ref = seen.log_ref or current.log_ref
         if seen.start_time and not current.start_time:
             current.start_time = seen.start_time
@@ -230,12 +230,13 @@ class _Reconcile:
 
     def _transition_events(self, phase: ExperimentPhase, message: str) -> None:
         for record in self.status.tasks:
-            if self.before.get(record.name) != record.phase and record.phase is not TaskPhase.PENDING:
+            # Submitted is implied by Running or the outcome; Pending is the start or a retry (own event).
+            if self.before.get(record.name) != record.phase and record.phase not in (TaskPhase.PENDING, TaskPhase.SUBMITTED):
                 warn = record.phase in (TaskPhase.FAILED, TaskPhase.SKIPPED, TaskPhase.CANCELLED)
                 detail = f" ({record.reason}: {record.message})" if warn and record.message else ""
                 self._emit("Warning" if warn else "Normal", f"Task{record.phase.value}",
                            f"task {record.name!r} attempt {record.attempt} {record.phase.value.lower()}{detail}")
-        if phase != self.before_phase and self.before_phase is not None:
+        if phase != self.before_phase and phase.finished:
             warn = phase in (ExperimentPhase.FAILED, ExperimentPhase.CANCELLED)
             self._emit("Warning" if warn else "Normal", f"Experiment{phase.value}", message)
 

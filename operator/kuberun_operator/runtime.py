@@ -91,6 +91,8 @@ class Controller:
         self.queue = WorkQueue()
         self.experiments: dict[Key, dict[str, Any]] = {}
         self._workers: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Future[None]] = set()
+        self._warned: dict[tuple[Any, str, str], float] = {}
 
     # -- feeding -------------------------------------------------------------------------------
 
@@ -111,7 +113,25 @@ class Controller:
 
     # -- running -------------------------------------------------------------------------------
 
+    def _warn(self, body: dict[str, Any], event: Event) -> None:
+        """Post a Warning, but the same one on the same Experiment at most every 5 minutes."""
+        key = (body["metadata"].get("uid"), event.reason, event.message)
+        now = time.monotonic()
+        if now - self._warned.get(key, -1e9) < 300:
+            return
+        self._warned[key] = now
+        self._spawn(self.post_event(body, event))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:  # informative work never holds a worker
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def start(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # The official client blocks: give every worker (and event posting) a thread.
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(self.settings.workers * 2 + 4))
         for backend in self.backends.values():
             if hasattr(backend, "start"):
                 await backend.start()
@@ -121,7 +141,7 @@ class Controller:
         self.queue.close()
         for worker in self._workers:
             worker.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        await asyncio.gather(*self._workers, *self._background, return_exceptions=True)
         for backend in self.backends.values():
             if hasattr(backend, "stop"):
                 await backend.stop()
@@ -164,13 +184,17 @@ class Controller:
         now = datetime.now(timezone.utc)
         observed: dict[tuple[str, int], Observed] = {}
         for name in {t.executor.backend for t in exp.spec.tasks} & set(self.backends):
-            observed.update(await self.backends[name].observe(exp))
+            try:
+                observed.update(await self.backends[name].observe(exp))
+            except BackendError as exc:  # unseen attempts are resubmitted (idempotently) or waited for
+                self._warn(body, Event("Warning", exc.reason, exc.message))
+                self.queue.add_after(key, 10.0)
         decision = reconcile(exp, observed, now, max_backoff=self.settings.max_backoff_seconds,
                              local_enabled=self.settings.enable_local_executor)
         await self._perform(exp, decision)
         await self._write_status(body, exp, decision)
         for event in decision.events:
-            await self.post_event(body, event)
+            self._warn(body, event) if event.type == "Warning" else self._spawn(self.post_event(body, event))
         if decision.requeue_after is not None:
             self.queue.add_after(key, decision.requeue_after)
         polls = [getattr(self.backends[b], "poll_interval", None) for b in self._active_backends(decision)]
@@ -231,9 +255,15 @@ class Controller:
                 continue
             try:
                 if isinstance(action, Submit):
+                    if self._remote(action.ref.backend) and not _recorded(exp, action):
+                        # Record the idempotency key in status first (this reconcile's write);
+                        # the next reconcile submits. A crash in between finds the key, not a job.
+                        decision.requeue_after = 0.0
+                        continue
                     submitted = await backend.submit(exp, task, action.attempt, action.ref)
                     if attempt.backend_ref is not None:
                         attempt.backend_ref.id = submitted.id
+                        attempt.backend_ref.cluster = submitted.cluster or attempt.backend_ref.cluster
                     attempt.log_ref = attempt.log_ref or submitted.log_ref
                 elif isinstance(action, Cancel):
                     await backend.cancel(exp, task, action.attempt, action.ref)
@@ -246,7 +276,7 @@ class Controller:
                     _fail_attempt(record, attempt, exc.reason, exc.message, decision)
                 else:
                     decision.events.append(Event("Warning", exc.reason, exc.message))
-                    decision.requeue_after = min(decision.requeue_after or 10.0, 10.0)
+                    decision.requeue_after = 10.0 if decision.requeue_after is None else min(decision.requeue_after, 10.0)
 
     async def _write_status(self, body: dict[str, Any], exp: ExperimentResource, decision: Decision) -> None:
         from kuberun_operator.conditions import progress, roll_up
@@ -276,6 +306,12 @@ class Controller:
         written = await self.kube.replace_experiment_status(meta["namespace"], meta["name"], meta["resourceVersion"], status)
         self.experiments[(meta["namespace"], meta["name"])] = written
         await self.post_event(body, Event("Warning", "InvalidSpec", message[:1024]))
+
+
+def _recorded(exp: ExperimentResource, action: Submit) -> bool:
+    """Whether the stored status (as read, before this reconcile) already holds this attempt."""
+    record = exp.status.task(action.task) if exp.status else None
+    return record is not None and any(a.attempt == action.attempt for a in record.attempts)
 
 
 def _fail_attempt(record: Any, attempt: Any, reason: str, message: str, decision: Decision) -> None:

@@ -36,8 +36,9 @@ class FakeRemote:
         return Submitted(id=f"job-{len(self.submitted)}")
 
     async def observe(self, exp: Any) -> dict[tuple[str, int], Observed]:
-        return {(t.name, t.attempt): Observed(self.state, backend_id="job-1") for t in (exp.status.tasks if exp.status else [])
-                if t.attempts}
+        return {(t.name, a.attempt): Observed(self.state, backend_id="job-1")
+                for t in (exp.status.tasks if exp.status else []) for a in t.attempts
+                if a.backend_ref and a.backend_ref.idempotency_key in self.submitted}
 
     async def cancel(self, exp: Any, task: Any, attempt: int, ref: Any) -> None:
         self.cancelled.append(ref.idempotency_key)
@@ -85,6 +86,9 @@ async def test_remote_tasks_get_a_finalizer_before_submission_and_deletion_cance
     controller.experiment_seen(body)
     await controller.reconcile_key((namespace, name))
     assert fake.submitted == []  # the finalizer comes first
+    await _settle(controller, k8s_api_client, namespace, name, rounds=1)
+    recorded = (await asyncio.to_thread(_get, k8s_api_client, namespace, name))["status"]["tasks"][0]["attempts"]
+    assert fake.submitted == [] and recorded[0]["backendRef"]["idempotencyKey"].endswith("-t-1")  # key recorded first
     await _settle(controller, k8s_api_client, namespace, name)
     stored = await asyncio.to_thread(_get, k8s_api_client, namespace, name)
     assert REMOTE_FINALIZER in stored["metadata"]["finalizers"]

@@ -21,6 +21,7 @@ class Submitted:
 
     id: str
     log_ref: LogRef | None = None
+    cluster: str | None = None  # Slurm cluster, SkyPilot cluster, Lepton workspace
 
 
 class BackendError(Exception):

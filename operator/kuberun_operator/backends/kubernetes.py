@@ -8,6 +8,7 @@ keeps, and asks for pods only when a Job failed (for the exit code).
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from typing import Any
 
@@ -74,12 +75,12 @@ class KubernetesBackend:
 
     async def submit(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> Submitted:
         ref_ = experiment_ref(exp)
-        await self._ensure_task_config_map(exp, ref_)
-        service = build_headless_service(ref_, task, attempt)
-        if service is not None:
-            await self._create(service)
         job = build_job(ref_, task, attempt, self.settings)
-        created = await self._create(job)
+        service = build_headless_service(ref_, task, attempt)
+        # Concurrently: a pod that starts before its ConfigMap or Service exists just waits for it.
+        results = await asyncio.gather(self._ensure_task_config_map(exp, ref_), self._create(job),
+                                       *([self._create(service)] if service is not None else []))
+        created = results[1]
         if created is not None:
             self.cache.put(created)
         name = job["metadata"]["name"]

@@ -103,9 +103,12 @@ class WatchStream:
                 rv = self.request.query.get("resourceVersion", "")
                 await response.write(json.dumps(_expired(int(rv) if rv.isdigit() else 0, store.resource_version)).encode() + b"\n")
                 return response
-            for event in initial:
-                await response.write(self._encode(event))
-            await self._follow(queue, response)
+            try:
+                for event in initial:
+                    await response.write(self._encode(event))
+                await self._follow(queue, response)
+            except ConnectionResetError:
+                pass  # the watcher went away (as clients do when they stop): nothing left to send
             return response
         finally:
             store.unsubscribe(queue)

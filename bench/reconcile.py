@@ -1,0 +1,131 @@
+"""Reconcile throughput: N single-task Experiments created at once in the sandbox, against a floor.
+
+The sandbox node completes Jobs immediately (no processes), so this measures the control plane:
+the floor is a minimal kopf operator that only creates one Job per custom resource
+(bench/floor_operator.py), run in the same process tree on the same API server. Prints ratios.
+
+    python bench/reconcile.py [--n 1000]
+
+Reports: time until all Jobs exist (kuberun / floor), time until all Experiments Succeeded,
+API writes per task transition (Submitted, Succeeded), and the operator's peak RSS (VmHWM).
+Targets: <= 1.5x the floor, <= 3 writes per transition, RSS <= 150 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOOR_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "floors.bench.kuberun.dev"},
+    "spec": {"group": "bench.kuberun.dev", "scope": "Namespaced",
+             "names": {"kind": "Floor", "plural": "floors", "singular": "floor", "listKind": "FloorList"},
+             "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                 "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+WRITES = {"create", "update", "patch", "delete"}
+
+
+def _create_all(fn: Any, bodies: list[dict[str, Any]]) -> None:
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(fn, bodies))
+
+
+def _count_jobs(batch: Any, namespace: str) -> int:
+    return len(batch.list_namespaced_job(namespace).items)
+
+
+def _wait(predicate: Any, timeout: float) -> float:
+    start = time.perf_counter()
+    while not predicate():
+        if time.perf_counter() - start > timeout:
+            raise TimeoutError("benchmark did not converge")
+        time.sleep(0.1)
+    return time.perf_counter()
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _experiment(i: int) -> dict[str, Any]:
+    return {"apiVersion": "kuberun.dev/v1alpha1", "kind": "Experiment", "metadata": {"name": f"b-{i}"},
+            "spec": {"title": "bench", "tasks": [{"name": "t", "script": {"command": ["true"]}, "executor": {"kubernetes": {}}}]}}
+
+
+def run_floor(server: Any, api: Any, kubeconfig: Path, n: int) -> float:
+    from kubernetes import client
+
+    client.ApiextensionsV1Api(api).create_custom_resource_definition(FLOOR_CRD)
+    client.CoreV1Api(api).create_namespace({"metadata": {"name": "floor"}})
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "floor_operator.py"), str(kubeconfig)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(3)  # let kopf start watching
+        custom, batch = client.CustomObjectsApi(api), client.BatchV1Api(api)
+        start = time.perf_counter()
+        _create_all(lambda b: custom.create_namespaced_custom_object("bench.kuberun.dev", "v1", "floor", "floors", b),
+                    [{"apiVersion": "bench.kuberun.dev/v1", "kind": "Floor", "metadata": {"name": f"f-{i}"}} for i in range(n)])
+        return _wait(lambda: _count_jobs(batch, "floor") >= n, 600) - start
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def run_kuberun(server: Any, api: Any, kubeconfig: Path, n: int) -> dict[str, float]:
+    from kubernetes import client
+
+    client.CoreV1Api(api).create_namespace({"metadata": {"name": "kr"}})
+    proc = subprocess.Popen([sys.executable, "-m", "kuberun_operator", "--kubeconfig", str(kubeconfig), "--metrics-port", "0",
+                             "--log-level", "WARNING"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(3)
+        custom, batch = client.CustomObjectsApi(api), client.BatchV1Api(api)
+        before = len(server.request_log)
+        start = time.perf_counter()
+        _create_all(lambda b: custom.create_namespaced_custom_object("kuberun.dev", "v1alpha1", "kr", "experiments", b),
+                    [_experiment(i) for i in range(n)])
+        jobs_at = _wait(lambda: _count_jobs(batch, "kr") >= n, 600) - start
+
+        def all_succeeded() -> bool:
+            items = custom.list_namespaced_custom_object("kuberun.dev", "v1alpha1", "kr", "experiments")["items"]
+            return sum((i.get("status") or {}).get("phase") == "Succeeded" for i in items) >= n
+
+        done_at = _wait(all_succeeded, 600) - start
+        writes = sum(1 for r in server.request_log[before:] if r.verb in WRITES and r.user_agent.startswith(("kopf/", "kuberun-operator/")))
+        return {"jobs": jobs_at, "done": done_at, "writes_per_transition": writes / (2 * n), "rss_mb": _peak_rss_mb(proc.pid)}
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=1000)
+    args = parser.parse_args()
+    from kubernetes import config
+
+    from kuberun.sandbox import Sandbox
+
+    with Sandbox(operator=False, complete_immediately=True) as sandbox:
+        api = config.new_client_from_config(config_file=str(sandbox.kubeconfig))
+        floor = run_floor(sandbox.server, api, sandbox.kubeconfig, args.n)
+        ours = run_kuberun(sandbox.server, api, sandbox.kubeconfig, args.n)
+    print(f"{args.n} single-task experiments, sandbox node completing Jobs immediately")
+    print(f"all Jobs exist:            {ours['jobs'] / floor:5.2f}x the floor (minimal kopf operator: one Job per CR)  [target <= 1.5x]")
+    print(f"all Experiments Succeeded: {ours['done'] / floor:5.2f}x the floor's time to create its Jobs")
+    print(f"API writes per task transition: {ours['writes_per_transition']:.2f}  [target <= 3]")
+    print(f"operator peak RSS: {ours['rss_mb']:.0f} MB  [target <= 150 MB]")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

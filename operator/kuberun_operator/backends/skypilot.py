@@ -1,0 +1,204 @@
+"""The SkyPilot bridge: an attempt is a managed job (default) or a job on a named cluster.
+
+The operator speaks to a SkyPilot API server over HTTP (``skypilot_client``); ``sky`` is never
+imported here. The task becomes a SkyPilot task YAML (``build_task``) whose ``run`` invokes
+``python -m kuberun.runner --config-env KUBERUN_TASK_B64`` — under torchrun across nodes, wired
+from ``SKYPILOT_NODE_RANK``/``SKYPILOT_NODE_IPS``/``SKYPILOT_NUM_NODES``.
+
+Idempotency: the job's name derives from the attempt's key, and submit first looks that name up
+in the jobs queue. ``BackendRef.id`` records the launch request, so while the server is still
+provisioning (the job is not yet in the queue) observation follows the request instead of
+submitting again; a launch that fails (no enabled infra, no capacity) fails the attempt with
+the server's own reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import yaml
+
+from kuberun.resource import BackendRef, ExperimentResource, LogRef, SkypilotExecutor, TaskSpec
+from kuberun_operator.actions import Observed
+from kuberun_operator.backend_config import SkypilotConfig
+from kuberun_operator.backends.base import BackendError, Submitted
+from kuberun_operator.backends.remote import TASK_ENV, active_attempts, attempt_env, epoch, remote_name
+from kuberun_operator.backends.skypilot_client import RequestResult, SkypilotApi, SkypilotClient
+from kuberun_operator.settings import Settings
+
+_PENDING = {"PENDING", "SUBMITTED", "STARTING", "INIT", "SETTING_UP"}
+_RUNNING = {"RUNNING", "RECOVERING", "WINDING_DOWN", "CANCELLING"}
+# A finished job's status -> the attempt's reason (managed and cluster job statuses).
+_FAILED = {"FAILED": "TaskFailed", "FAILED_SETUP": "SetupFailed", "FAILED_PRECHECKS": "SubmissionRejected",
+           "FAILED_NO_RESOURCE": "CapacityUnavailable", "FAILED_CONTROLLER": "BackendUnavailable",
+           "FAILED_DRIVER": "TaskFailed", "CANCELLED": "CancelledAtSkyPilot"}
+# A failed launch request's exception type -> the attempt's reason.
+_LAUNCH_ERRORS = {"NoCloudAccessError": "NoInfraAvailable", "ResourcesUnavailableError": "CapacityUnavailable",
+                  "InvalidSkyPilotConfigError": "SubmissionRejected", "ValueError": "SubmissionRejected",
+                  "NotSupportedError": "SubmissionRejected", "RequestCancelled": "LaunchCancelled"}
+
+
+class SkypilotBackend:
+    name = "skypilot"
+    remote = True
+
+    def __init__(self, config: SkypilotConfig, settings: Settings, api: SkypilotApi | None = None) -> None:
+        self.config, self.settings = config, settings
+        self.poll_interval = config.poll_interval_seconds
+        self.api: SkypilotApi | None = api  # tests pass a fake; start() builds the HTTP client otherwise
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self.api is None:
+            self._session = aiohttp.ClientSession()
+            self.api = SkypilotClient(self.config.endpoint, self.config.token_file, self._session)
+
+    async def stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def _api(self) -> SkypilotApi:
+        if self.api is None:
+            raise BackendError("BackendUnavailable", "the SkyPilot bridge is not started", permanent=False)
+        return self.api
+
+    # -- the protocol -----------------------------------------------------------------------------
+
+    async def submit(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> Submitted:
+        ex = _executor(task)
+        name = remote_name(ref.idempotency_key)
+        existing = (await self._jobs(ex)).get(name)
+        if existing is not None:
+            return Submitted(id=f"job:{existing['job_id']}", log_ref=_log_ref(ex, name, existing))
+        document = yaml.safe_dump(build_task(exp, task, attempt, ref), sort_keys=False)
+        if ex.mode == "cluster":
+            request_id = await self._api().launch_on_cluster(document, ex.cluster_name or "")
+        else:
+            request_id = await self._api().launch_managed(document, name)
+        return Submitted(id=request_id, log_ref=_log_ref(ex, name, None))
+
+    async def _jobs(self, ex: SkypilotExecutor) -> dict[str, dict[str, Any]]:
+        """Jobs by name, the newest per name (the queue keeps finished jobs too)."""
+        api = self._api()
+        listed = await (api.cluster_jobs(ex.cluster_name or "") if ex.mode == "cluster" else api.managed_jobs())
+        return {job.get("job_name") or "": job for job in sorted(listed, key=lambda j: j.get("job_id") or 0)}
+
+    async def observe(self, exp: ExperimentResource) -> dict[tuple[str, int], Observed]:
+        seen: dict[tuple[str, int], Observed] = {}
+        queues: dict[tuple[str, str | None], dict[str, dict[str, Any]]] = {}
+        for task_name, attempt in active_attempts(exp, self.name):
+            ex, ref = _executor(exp.spec.task(task_name)), attempt.backend_ref
+            assert ref is not None
+            try:
+                queue_key = (ex.mode, ex.cluster_name)
+                if queue_key not in queues:
+                    queues[queue_key] = await self._jobs(ex)
+                found = await self._observe_one(ex, ref, queues[queue_key])
+            except BackendError:
+                continue  # the idempotent re-Submit reports it as a Warning with its reason
+            if found is not None:
+                seen[(task_name, attempt.attempt)] = found
+        return seen
+
+    async def _observe_one(self, ex: SkypilotExecutor, ref: BackendRef, jobs: dict[str, dict[str, Any]]) -> Observed | None:
+        name = remote_name(ref.idempotency_key)
+        if name in jobs:
+            return observed(jobs[name], _log_ref(ex, name, jobs[name]))
+        if not ref.id or ref.id.startswith("job:"):
+            return None  # never launched, or the job left the queue: submit looks again
+        request = await self._api().request(ref.id)
+        return None if request is None else launch_observed(request, _log_ref(ex, name, None))
+
+    async def cancel(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> None:
+        ex, name = _executor(task), remote_name(ref.idempotency_key)
+        if ex.mode == "managed":
+            await self._api().cancel_managed(name)
+            return
+        job = (await self._jobs(ex)).get(name)
+        if job is not None:
+            await self._api().cancel_on_cluster(ex.cluster_name or "", int(job["job_id"]))
+
+    async def suspend(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef, suspended: bool) -> None:
+        return None  # reconcile suspends only Kubernetes Jobs
+
+    async def logs(self, ref: BackendRef, log_ref: LogRef | None, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
+        """Managed jobs by name; cluster jobs by cluster and job id (``LogRef.path``)."""
+        parts = (log_ref.path or "").split("/") if log_ref else []
+        if parts[:1] == ["cluster"] and len(parts) == 4:
+            where: dict[str, Any] = {"cluster_name": parts[1], "job_id": int(parts[3])}
+        else:
+            where = {"name": remote_name(ref.idempotency_key)}
+        async for chunk in self._api().logs(where, follow, tail):
+            yield chunk
+
+
+# -- building tasks and reading jobs (pure) -----------------------------------------------------------
+
+
+def _executor(task: TaskSpec) -> SkypilotExecutor:
+    assert task.executor.skypilot is not None
+    return task.executor.skypilot
+
+
+def build_task(exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> dict[str, Any]:
+    """The SkyPilot task YAML (``sky.Task.from_yaml_config`` accepts it; tests check with real sky)."""
+    ex = _executor(task)
+    resources = {k: v for k, v in {
+        "infra": ex.infra, "cloud": None if ex.infra else ex.cloud, "region": None if ex.infra else ex.region,
+        "zone": None if ex.infra else ex.zone, "accelerators": ex.accelerators, "cpus": ex.cpus,
+        "memory": ex.memory, "use_spot": ex.use_spot or None, "image_id": ex.image, "disk_size": ex.disk_size,
+    }.items() if v is not None}
+    return {"name": remote_name(ref.idempotency_key), "resources": resources, "num_nodes": ex.num_nodes,
+            "envs": {**ex.env, **attempt_env(exp, task, attempt)}, "setup": setup_script(ex), "run": RUN_SCRIPT}
+
+
+def setup_script(ex: SkypilotExecutor) -> str:
+    # The user's lines first (activate a venv, load modules); then make sure the runner imports.
+    from kuberun import __version__
+
+    lines = [*ex.setup, f'python -c "import kuberun.runner" 2>/dev/null || pip install "kuberun=={__version__}"']
+    return "set -e\n" + "\n".join(lines) + "\n"
+
+
+RUN_SCRIPT = f"""set -e
+if [ "${{SKYPILOT_NUM_NODES:-1}}" -gt 1 ]; then
+  MASTER_ADDR=$(echo "$SKYPILOT_NODE_IPS" | head -n1)
+  exec torchrun --nnodes "$SKYPILOT_NUM_NODES" --node-rank "$SKYPILOT_NODE_RANK" --master-addr "$MASTER_ADDR" \\
+    --master-port 29500 --nproc-per-node "${{SKYPILOT_NUM_GPUS_PER_NODE:-1}}" -m kuberun.runner --config-env {TASK_ENV}
+fi
+exec python -m kuberun.runner --config-env {TASK_ENV}
+"""
+
+
+def _log_ref(ex: SkypilotExecutor, name: str, job: dict[str, Any] | None) -> LogRef:
+    job_id = job.get("job_id") if job else None
+    if ex.mode == "cluster":
+        return LogRef(kind="skypilot", path=f"cluster/{ex.cluster_name}/{name}" + (f"/{job_id}" if job_id else ""))
+    return LogRef(kind="skypilot", path=f"managed/{name}" + (f"/{job_id}" if job_id else ""))
+
+
+def observed(job: dict[str, Any], log: LogRef) -> Observed:
+    """A managed or cluster job record (``/jobs/queue/v2`` or ``/queue``) as an Observed."""
+    status = str(job.get("status") or "PENDING")
+    common: dict[str, Any] = {"backend_id": f"job:{job.get('job_id')}", "log_ref": log,
+                              "start_time": epoch(job.get("start_at"))}
+    if status == "SUCCEEDED":
+        return Observed("succeeded", exit_code=0, finish_time=epoch(job.get("end_at")), **common)
+    if status in _FAILED:
+        reason = job.get("failure_reason") or f"SkyPilot job ended {status}"
+        return Observed("failed", reason=_FAILED[status], message=str(reason)[:1024], finish_time=epoch(job.get("end_at")),
+                        **common)
+    return Observed("running" if status in _RUNNING else "pending", **common)
+
+
+def launch_observed(request: RequestResult, log: LogRef) -> Observed:
+    """A launch request not yet visible as a job: pending, or failed with SkyPilot's reason."""
+    if request.status not in ("FAILED", "CANCELLED"):
+        return Observed("pending", log_ref=log)  # provisioning, or the queue has not caught up yet
+    kind = request.error_type or "RequestCancelled"
+    reason = _LAUNCH_ERRORS.get(kind, "LaunchFailed")
+    hint = " (enable a cloud or Kubernetes on the SkyPilot API server: `sky check`)" if reason == "NoInfraAvailable" else ""
+    return Observed("failed", reason=reason, message=f"SkyPilot launch failed: {kind}: {request.error_message}{hint}",
+                    log_ref=log)

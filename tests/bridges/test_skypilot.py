@@ -1,0 +1,278 @@
+"""The SkyPilot bridge. What runs against what:
+
+- the task the bridge builds is parsed by the REAL ``sky.Task.from_yaml_config`` (skypilot 0.14.1
+  in its own venv, .ci/install-skypilot.sh; it cannot share the operator's env: click<8.2);
+- the REAL SkyPilot API server (same venv, offline on 127.0.0.1) takes the bridge's launch and
+  fails it for want of enabled infra, which must end as a clear reason on the task;
+- the success path runs the real operator and bridge against FakeSkypilot, a faithful fake of
+  the server behind the bridge's narrow client interface (no cloud can be reached from here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import kuberun as kr
+from kuberun.resource import BackendRef
+from kuberun_operator.backends import skypilot as skypilot_backend
+from kuberun_operator.backends.remote import remote_name
+from tests.bridges.fake_skypilot import FakeSkypilot
+from tests.bridges.helpers import ROOT, run_in, submit, task_status, tool_python, write_config
+from tests.helpers.operator import get_experiment, phase, running_operator, wait_for
+
+pytestmark = pytest.mark.usefixtures("crd")
+VENV = "skypilot-venv-0.14.1"
+SKY = kr.SkypilotExecutor(cpus=2, memory="4+", env={"A": "1"})
+
+
+def _task(executor: kr.SkypilotExecutor) -> dict[str, Any]:
+    exp = kr.Experiment("sky", namespace="ns")
+    exp.add(kr.Script(command=["true"]), name="t", executor=executor)
+    resource, _ = exp.build()
+    return skypilot_backend.build_task(resource, resource.spec.tasks[0], 1, BackendRef(backend="skypilot",
+                                                                                       idempotency_key="uid-t-1"))
+
+
+# -- the real sky.Task ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("executor, expected", [
+    (kr.SkypilotExecutor(infra="aws/us-east-1", accelerators="H100:8", num_nodes=2, use_spot=True, disk_size=200),
+     {"cloud": "AWS", "region": "us-east-1", "accelerators": {"H100": 8}, "use_spot": True, "num_nodes": 2}),
+    (kr.SkypilotExecutor(cloud="gcp", region="us-central1", cpus=8, memory="32+", image="docker:pytorch/pytorch"),
+     {"cloud": "GCP", "region": "us-central1", "cpus": "8", "memory": "32+", "num_nodes": 1}),
+    (kr.SkypilotExecutor(infra="k8s", accelerators="A100:1", setup=["source /opt/venv/bin/activate"]),
+     {"cloud": "Kubernetes", "accelerators": {"A100": 1}, "num_nodes": 1}),
+])
+def test_real_sky_task_parses_the_task_the_bridge_builds(executor, expected, tmp_path):
+    python = tool_python(VENV, ".ci/install-skypilot.sh")
+    done = run_in(python, """
+        import json, os, sky
+        config = json.loads(os.environ["TASK"])
+        task = sky.Task.from_yaml_config(config)
+        again = sky.Task.from_yaml_config(task.to_yaml_config())   # the round trip
+        (r,) = list(task.resources)
+        print(json.dumps({"name": task.name, "num_nodes": task.num_nodes, "envs": sorted(task.envs),
+                          "cloud": str(r.cloud) if r.cloud else None, "region": r.region,
+                          "accelerators": r.accelerators, "use_spot": r.use_spot, "cpus": r.cpus,
+                          "memory": r.memory, "image": r.image_id, "run": task.run, "setup": task.setup,
+                          "again": [again.name, again.num_nodes, sorted(again.envs), again.run == task.run]}))
+    """, TASK=json.dumps(_task(executor)), HOME=str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {k: got[k] for k in expected} == expected
+    assert got["name"] == remote_name("uid-t-1") and "KUBERUN_TASK_B64" in got["envs"]
+    assert "kuberun.runner --config-env KUBERUN_TASK_B64" in got["run"] and "import kuberun.runner" in got["setup"]
+    assert got["again"] == [got["name"], got["num_nodes"], got["envs"], True]
+
+
+# -- the real API server --------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def sky_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    python = tool_python(VENV, ".ci/install-skypilot.sh")
+    home, port = tmp_path_factory.mktemp("skyhome"), _free_port()
+    env = {**os.environ, "HOME": str(home), "SKYPILOT_DISABLE_USAGE_COLLECTION": "1"}
+    log = open(home / "server.log", "wb")  # noqa: SIM115 - closed below, after the server stops
+    proc = subprocess.Popen([str(python), "-m", "sky.server.server", "--host", "127.0.0.1", "--port", str(port)],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=home)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _healthy(url) or proc.poll() is not None, timeout=90, what="the SkyPilot API server")
+        if proc.poll() is not None:
+            pytest.fail(f"SkyPilot API server exited: {(home / 'server.log').read_text()[-2000:]}")
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the server's own process group: it and its workers
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/api/health", timeout=2) as resp:
+            return json.loads(resp.read()).get("status") == "healthy"
+    except OSError:
+        return False
+
+
+def test_real_server_launch_without_enabled_infra_fails_the_task_as_no_infra_available(
+        sky_server, tmp_path, kubeconfig, k8s_api_client, namespace):
+    config = write_config(tmp_path / "backends.yaml", {"skypilot": {"endpoint": sky_server, "pollIntervalSeconds": 0.3}})
+    with running_operator(kubeconfig, config_file=config):
+        name = submit(kubeconfig, namespace, SKY)
+        wait_for(lambda: phase(k8s_api_client, namespace, name) == "Failed", timeout=60, what="Failed")
+    task = task_status(k8s_api_client, namespace, name)
+    assert task["reason"] == "NoInfraAvailable", task
+    assert "NoCloudAccessError" in task["message"] and "sky check" in task["message"]
+    (attempt,) = task["attempts"]
+    assert attempt["backendRef"]["id"] and attempt["logRef"]["path"].startswith("managed/kr-")
+
+
+def test_real_server_queue_and_cancel_of_unknown_jobs_are_not_errors(sky_server):
+    import asyncio
+
+    import aiohttp
+
+    from kuberun_operator.backends.skypilot_client import SkypilotClient
+
+    async def talk() -> list[dict[str, Any]]:
+        async with aiohttp.ClientSession() as session:
+            client = SkypilotClient(sky_server, None, session)
+            await client.cancel_managed("kr-nothing")
+            return await client.managed_jobs()
+
+    assert asyncio.run(talk()) == []
+
+
+# -- the success path against the faithful fake -------------------------------------------------------------
+
+
+@pytest.fixture()
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeSkypilot:
+    server = FakeSkypilot()
+    monkeypatch.setattr(skypilot_backend, "SkypilotClient", lambda *args: server)
+    return server
+
+
+@pytest.fixture()
+def config_file(tmp_path: Path) -> Path:
+    return write_config(tmp_path / "backends.yaml", {"skypilot": {"endpoint": "http://127.0.0.1:9", "pollIntervalSeconds": 0.2}})
+
+
+def _launched(fake: FakeSkypilot) -> dict[str, Any]:
+    (task,) = wait_for(lambda: list(fake.launched), what="a launch")
+    return task
+
+
+def test_managed_job_runs_to_success_and_status_records_request_and_job(fake, config_file, kubeconfig, k8s_api_client, namespace):
+    with running_operator(kubeconfig, config_file=config_file):
+        name = submit(kubeconfig, namespace, SKY)
+        task = _launched(fake)
+        time.sleep(0.5)  # provisioning: the request is running, no job yet — nothing is launched twice
+        fake.finish_provisioning()
+        fake.set_status(task["name"], "RUNNING")
+        wait_for(lambda: phase(k8s_api_client, namespace, name) == "Running", what="Running")
+        fake.set_status(task["name"], "SUCCEEDED")
+        wait_for(lambda: phase(k8s_api_client, namespace, name) == "Succeeded", what="Succeeded")
+    (attempt,) = task_status(k8s_api_client, namespace, name)["attempts"]
+    uid = get_experiment(k8s_api_client, namespace, name)["metadata"]["uid"]
+    assert task["name"] == remote_name(f"{uid}-t-1") and len(fake.launched) == 1
+    # The launch request's id is recorded first; once the job is queued, the job id replaces it.
+    assert attempt["backendRef"]["id"] == "job:1" and attempt["logRef"]["path"] == f"managed/{task['name']}/1"
+    assert task["resources"] == {"cpus": "2", "memory": "4+"} and task["envs"]["A"] == "1"
+
+
+def test_failed_setup_and_preemption_recovery_map_to_reasons(fake, config_file, kubeconfig, k8s_api_client, namespace):
+    with running_operator(kubeconfig, config_file=config_file):
+        name = submit(kubeconfig, namespace, SKY)
+        task = _launched(fake)
+        fake.finish_provisioning()
+        fake.set_status(task["name"], "RECOVERING")  # a preempted spot VM: still running, SkyPilot recovers it
+        wait_for(lambda: phase(k8s_api_client, namespace, name) == "Running", what="Running while recovering")
+        fake.set_status(task["name"], "FAILED_SETUP", failure_reason="pip install failed")
+        wait_for(lambda: phase(k8s_api_client, namespace, name) == "Failed", what="Failed")
+    status = task_status(k8s_api_client, namespace, name)
+    assert (status["reason"], status["message"]) == ("SetupFailed", "pip install failed")
+
+
+def test_terminate_cancels_the_managed_job(fake, config_file, kubeconfig, k8s_api_client, namespace):
+    from kubernetes import client
+
+    with running_operator(kubeconfig, config_file=config_file):
+        name = submit(kubeconfig, namespace, SKY)
+        task = _launched(fake)
+        fake.finish_provisioning()
+        fake.set_status(task["name"], "RUNNING")
+        wait_for(lambda: phase(k8s_api_client, namespace, name) == "Running")
+        client.CustomObjectsApi(k8s_api_client).patch_namespaced_custom_object(
+            "kuberun.dev", "v1alpha1", namespace, "experiments", name, {"spec": {"shutdown": "Terminate"}})
+        wait_for(lambda: phase(k8s_api_client, namespace, name) == "Cancelled", what="Cancelled")
+    assert fake.cancelled == [task["name"]] and fake.jobs[0]["status"] == "CANCELLED"
+
+
+def test_restart_while_provisioning_and_running_launches_once(fake, config_file, kubeconfig, k8s_api_client, namespace):
+    with running_operator(kubeconfig, config_file=config_file):
+        name = submit(kubeconfig, namespace, SKY)
+        task = _launched(fake)
+        wait_for(lambda: task_status(k8s_api_client, namespace, name).get("attempts", [{}])[0]
+                 .get("backendRef", {}).get("id"), what="the request id recorded")
+    with running_operator(kubeconfig, config_file=config_file):
+        time.sleep(0.6)  # several polls while the launch request is still provisioning
+        fake.finish_provisioning()
+        fake.set_status(task["name"], "SUCCEEDED")
+        wait_for(lambda: phase(k8s_api_client, namespace, name) == "Succeeded")
+    assert len(fake.launched) == 1
+
+
+def test_launch_rejected_for_capacity_fails_with_capacity_unavailable(fake, config_file, kubeconfig, k8s_api_client, namespace):
+    fake.launch_error = ("ResourcesUnavailableError", "Failed to acquire resources in all zones")
+    with running_operator(kubeconfig, config_file=config_file):
+        name = submit(kubeconfig, namespace, SKY)
+        wait_for(lambda: phase(k8s_api_client, namespace, name) == "Failed", what="Failed")
+    assert task_status(k8s_api_client, namespace, name)["reason"] == "CapacityUnavailable"
+
+
+def test_logs_follow_the_managed_job_by_name(fake):
+    import asyncio
+
+    from kuberun_operator.backend_config import SkypilotConfig
+    from kuberun_operator.settings import Settings
+
+    ref = BackendRef(backend="skypilot", idempotency_key="uid-t-1", id="req")
+    fake.logs_text[remote_name("uid-t-1")] = "one\ntwo\nthree\n"
+    backend = skypilot_backend.SkypilotBackend(SkypilotConfig(endpoint="http://127.0.0.1:9"), Settings(), api=fake)
+
+    async def read(tail: int | None) -> bytes:
+        return b"".join([c async for c in backend.logs(ref, None, follow=False, tail=tail)])
+
+    assert asyncio.run(read(None)) == b"one\ntwo\nthree\n" and asyncio.run(read(2)) == b"two\nthree\n"
+
+
+# -- the operator's memory with the bridge on ------------------------------------------------------------------
+
+_RSS = """
+import json, sys, threading, time
+from pathlib import Path
+from tests.helpers.operator import running_operator
+kwargs = {"config_file": Path(sys.argv[2])} if sys.argv[2] != "-" else {}
+with running_operator(Path(sys.argv[1]), **kwargs):
+    time.sleep(1.0)
+    rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS"))
+    print(json.dumps({"rss_kib": rss, "sky": any(m == "sky" or m.startswith("sky.") for m in sys.modules),
+                      "bridge": "kuberun_operator.backends.skypilot" in sys.modules}))
+"""
+
+
+def test_skypilot_bridge_keeps_sky_out_of_the_operator_and_barely_moves_its_rss(kubeconfig, config_file):
+    def measure(config: str) -> dict[str, Any]:
+        done = subprocess.run([sys.executable, "-c", _RSS, str(kubeconfig), config], capture_output=True, text=True,
+                              timeout=120, cwd=ROOT)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    without, with_bridge = measure("-"), measure(str(config_file))
+    print(f"operator RSS: without SkyPilot bridge {without['rss_kib']} KiB, with {with_bridge['rss_kib']} KiB")
+    assert with_bridge["bridge"] and not with_bridge["sky"] and not without["sky"]
+    assert with_bridge["rss_kib"] - without["rss_kib"] < 10 * 1024, (without, with_bridge)
