@@ -12,7 +12,7 @@ import kopf
 
 from kuberun_operator.actions import Event
 from kuberun_operator.backend_config import BackendConfig
-from kuberun_operator.backends.kubernetes import JobCache, KubernetesBackend
+from kuberun_operator.backends.kubernetes import JobCache, KubernetesBackend, PodCache
 from kuberun_operator.connection import api_client
 from kuberun_operator.handlers import make_registry
 from kuberun_operator.kube import Kube
@@ -25,8 +25,8 @@ log = logging.getLogger("kuberun.operator")
 
 def build_controller(settings: Settings, metrics: Metrics) -> Controller:
     kube = Kube(api_client(settings), on_call=metrics.api_call)
-    cache = JobCache()
-    backends: dict[str, Any] = {"kubernetes": KubernetesBackend(kube, cache, settings)}
+    cache, pods = JobCache(), PodCache()
+    backends: dict[str, Any] = {"kubernetes": KubernetesBackend(kube, cache, settings, pods)}
     if settings.enable_local_executor:
         from kuberun_operator.backends.local import LocalBackend
 
@@ -50,6 +50,7 @@ def build_controller(settings: Settings, metrics: Metrics) -> Controller:
 
     controller = Controller(settings, kube, backends, post_event, metrics)
     controller.job_cache = cache  # type: ignore[attr-defined]
+    controller.pod_cache = pods  # type: ignore[attr-defined]
     return controller
 
 

@@ -71,5 +71,12 @@ def make_registry(settings: Settings, controller_box: dict[str, Controller], bui
         key = cache.remove(dict(body)) if event.get("type") == "DELETED" else cache.put(dict(body))
         controller.child_changed(key)
 
+    @kopf.on.event("", "v1", "pods", labels={LABEL_EXPERIMENT: kopf.PRESENT}, registry=registry)
+    async def pod_event(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
+        # Pods tell what Jobs do not: an image that cannot be pulled, a missing Secret.
+        controller = controller_box.get("controller")
+        if controller is not None:
+            controller.child_changed(controller.pod_cache.put(dict(body), deleted=event.get("type") == "DELETED"))
+
     logging.getLogger("kopf").setLevel(getattr(logging, settings.log_level.upper(), logging.INFO))
     return registry

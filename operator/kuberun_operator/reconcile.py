@@ -24,6 +24,8 @@ from kuberun_operator.actions import Cancel, Decision, DeleteExperiment, Event, 
 from kuberun_operator.conditions import progress, roll_up, set_condition
 
 ACTIVE = (TaskPhase.SUBMITTED, TaskPhase.RUNNING)
+# Attempt failures a retry cannot fix (the image cannot be pulled, a referenced Secret is missing).
+UNRETRYABLE = frozenset({"ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"})
 _BAD_DEPENDENCY = (TaskPhase.FAILED, TaskPhase.SKIPPED, TaskPhase.CANCELLED)
 
 
@@ -114,6 +116,11 @@ class _Reconcile:
         current.reason = seen.reason or ("Completed" if ok else "Failed")
         current.message = (seen.message or None) and seen.message[:1024]
         if ok:
+            return
+        if current.reason in UNRETRYABLE:
+            # The Job still exists, stuck; no retry can fix its cause (the user must change the spec).
+            if current.backend_ref is not None:
+                self.decision.actions.append(Cancel(task.name, current.attempt, current.backend_ref))
             return
         failures = sum(a.phase is TaskPhase.FAILED for a in record.attempts)
         if failures <= task.retries.limit and not self.spec.shutdown:

@@ -122,3 +122,28 @@ def test_local_task_runs_as_a_real_process_with_its_log_and_exit_code(operator, 
     assert bad["exitCode"] == 4 and "nope" in bad["message"]
     log_path = bad["attempts"][0]["logRef"]["path"]
     assert "nope" in Path(log_path).read_text()
+
+
+@pytest.mark.parametrize(("reason", "message"), [
+    ("ImagePullBackOff", 'Back-off pulling image "registry.invalid/nope:1"'),
+    ("CreateContainerConfigError", 'secret "wandb-key" not found'),
+])
+def test_stuck_pod_fails_the_task_with_its_reason_without_retrying(operator, kubeconfig, k8s_api_client, namespace, reason, message):
+    from kubernetes import client
+
+    executor = kr.KubernetesExecutor(image="registry.invalid/nope:1", env_from_secrets=["wandb-key"])
+    name = _submit(kubeconfig, namespace, (kr.Partial(tasks.add, a=1), {"name": "t", "executor": executor, "retries": 2}))
+    job = wait_for(lambda: _job(k8s_api_client, namespace, name))
+    core = client.CoreV1Api(k8s_api_client)
+    labels = dict(job["spec"]["template"]["metadata"]["labels"], **{"job-name": job["metadata"]["name"]})
+    pod = f"{job['metadata']['name']}-x"
+    core.create_namespaced_pod(namespace, {"metadata": {"name": pod, "labels": labels}, "spec": job["spec"]["template"]["spec"]})
+    core.patch_namespaced_pod_status(pod, namespace, {"status": {"phase": "Pending", "containerStatuses": [
+        {"name": "task", "ready": False, "restartCount": 0, "image": "registry.invalid/nope:1", "imageID": "",
+         "state": {"waiting": {"reason": reason, "message": message}}}]}})
+    wait_for(lambda: phase(k8s_api_client, namespace, name) == "Failed")
+    (task,) = get_experiment(k8s_api_client, namespace, name)["status"]["tasks"]
+    assert task["reason"] == reason and message in task["message"] and len(task["attempts"]) == 1
+    wait_for(lambda: _job(k8s_api_client, namespace, name) is None, what="the stuck Job deleted")
+    failed = next(c for c in get_experiment(k8s_api_client, namespace, name)["status"]["conditions"] if c["type"] == "Failed")
+    assert reason in failed["message"]

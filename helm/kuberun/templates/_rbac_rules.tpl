@@ -34,10 +34,11 @@ test compares it with the requests the operator made against the sandbox API.
 - apiGroups: [""]
   resources: [services]
   verbs: [create, delete]
-# Pods are listed only to learn a failed task's exit code.
+# Pods: watched for what Jobs do not say (an image that cannot be pulled, a missing Secret);
+# listed for a failed task's exit code.
 - apiGroups: [""]
   resources: [pods]
-  verbs: [list]
+  verbs: [list, watch]
 # Events on Experiments, for transitions only.
 - apiGroups: [""]
   resources: [events]

@@ -27,6 +27,7 @@ from kuberun_operator.backends.kubernetes_manifests import (
     task_config_map,
     task_phase_from_job,
 )
+from kuberun_operator.backends.kubernetes_status import stuck_reason
 from kuberun_operator.kube import ApiError, Kube, resource_version
 from kuberun_operator.settings import Settings
 
@@ -66,11 +67,35 @@ class JobCache:
         return list(self._jobs.get((namespace, experiment), {}).values())
 
 
+class PodCache:
+    """Pods of kuberun Jobs by (namespace, job name), fed by the operator's watch on labelled pods."""
+
+    def __init__(self) -> None:
+        self._pods: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+
+    def put(self, pod: dict[str, Any], deleted: bool = False) -> tuple[str, str] | None:
+        meta = pod.get("metadata", {})
+        job = meta.get("labels", {}).get("job-name")
+        if not job:
+            return None
+        pods = self._pods[(meta.get("namespace", ""), job)]
+        if deleted:
+            pods.pop(meta["name"], None)
+        else:
+            pods[meta["name"]] = pod
+        experiment = meta.get("labels", {}).get(LABEL_EXPERIMENT)
+        return (meta.get("namespace", ""), experiment) if experiment else None
+
+    def pods(self, namespace: str, job: str) -> list[dict[str, Any]]:
+        return list(self._pods.get((namespace, job), {}).values())
+
+
 class KubernetesBackend:
     name = "kubernetes"
 
-    def __init__(self, kube: Kube, cache: JobCache, settings: Settings) -> None:
+    def __init__(self, kube: Kube, cache: JobCache, settings: Settings, pods: PodCache | None = None) -> None:
         self.kube, self.cache, self.settings = kube, cache, settings
+        self.pods = pods or PodCache()
         self._config_maps: set[tuple[str, str]] = set()  # experiments whose task ConfigMap exists
 
     async def submit(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> Submitted:
@@ -124,6 +149,11 @@ class KubernetesBackend:
         state = task_phase_from_job(job)
         name = job["metadata"]["name"]
         log_ref = LogRef(kind="pod", container="task")
+        stuck = stuck_reason(self.pods.pods(job["metadata"]["namespace"], name)) if state.state not in ("succeeded", "failed") else None
+        if stuck is not None:  # e.g. an image that cannot be pulled, a Secret that does not exist
+            reason, message, pod = stuck
+            return Observed(state="failed", backend_id=name, start_time=state.start_time, reason=reason, message=message,
+                            log_ref=LogRef(kind="pod", container="task", pod=pod))
         exit_code, pod, message = (0 if state.state == "succeeded" else None), None, state.message
         if state.state == "failed":
             try:

@@ -135,3 +135,18 @@ def _pod_level_failure(pods: list[dict[str, Any]]) -> tuple[int | None, str | No
     name, status = pod["metadata"].get("name", ""), pod.get("status") or {}
     reason, detail = status.get("reason") or "Failed", status.get("message") or ""
     return None, name, f"pod {name} failed: {reason}{': ' + detail if detail else ''}"[:MAX_MESSAGE]
+
+
+# Waiting reasons that no amount of waiting fixes: the attempt fails with the reason as is.
+# (ErrImagePull alone is left out: the kubelet retries it and a registry hiccup heals itself.)
+STUCK_REASONS = frozenset({"ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"})
+
+
+def stuck_reason(pods: list[dict[str, Any]]) -> tuple[str, str, str] | None:
+    """(reason, message, pod name) when a `task` container waits on something it will never get."""
+    for pod in pods:
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            waiting = (status.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") in STUCK_REASONS:
+                return waiting["reason"], (waiting.get("message") or waiting["reason"])[:1024], pod["metadata"]["name"]
+    return None

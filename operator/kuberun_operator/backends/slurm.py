@@ -1,0 +1,311 @@
+"""The Slurm backend: an attempt is a batch job submitted with sbatch over SSH.
+
+- submit: ONE remote command per attempt looks the idempotency key up (squeue, then accounting),
+  and only if no job carries it writes ``task.json`` and ``job.sh`` (from stdin) into
+  ``<workdir>/<namespace>/<experiment>/<task>/<attempt>/`` and runs ``sbatch --parsable
+  --job-name=<key>``. A restart, or a reconcile that runs before the first poll, finds the job.
+- observe: a poller per cluster runs ONE ``squeue --me`` for all jobs per interval (plus one
+  ``sacct`` for tracked jobs the controller has forgotten) and caches the result; ``observe(exp)``
+  only reads that cache. Failed polls back off (doubling, capped) and keep the last known states.
+- cancel: ``scancel`` by job name (and id); a cancel that cannot reach the cluster is retried by
+  the poller until it succeeds.
+- logs: the job's ``output.log`` streamed over the same connection (``tail -F`` while it runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskPhase, TaskSpec
+from kuberun.runner import BadTaskError, task_document
+from kuberun_operator.actions import Observed
+from kuberun_operator.backend_config import SlurmCluster, SlurmConfig
+from kuberun_operator.backends import slurm_script as script
+from kuberun_operator.backends.base import BackendError, Submitted
+from kuberun_operator.backends.slurm_state import SlurmJob, lost, observed_from, parse_sacct, parse_squeue
+from kuberun_operator.backends.slurm_transport import UNAVAILABLE, CommandResult, Transport, make_transport
+from kuberun_operator.settings import Settings
+
+log = logging.getLogger("kuberun.operator.slurm")
+# sbatch/squeue say these when slurmctld is down or busy: worth retrying, not the job's fault.
+CONTROLLER_DOWN = ("Unable to contact slurm controller", "Socket timed out", "Zero Bytes were transmitted",
+                   "Connection refused", "temporarily unable", "Resource temporarily unavailable")
+FORGET_AFTER = 300.0  # seconds an id stays tracked after reconcile last asked about it
+LOST_AFTER = 2  # polls that must all miss a job before it counts as lost
+
+
+def _controller_down(stderr: str) -> bool:
+    return any(marker.lower() in stderr.lower() for marker in CONTROLLER_DOWN)
+
+
+@dataclass
+class _Tracked:
+    key: str
+    log_path: str | None
+    wanted: float = field(default_factory=time.monotonic)
+    misses: int = 0
+
+
+class ClusterPoller:
+    """The cached view of one cluster's jobs, refreshed by one batched call per interval."""
+
+    def __init__(self, cluster: SlurmCluster, transport: Transport, interval: float, max_interval: float) -> None:
+        self.cluster, self.transport = cluster, transport
+        self.interval, self.max_interval = interval, max_interval
+        self.jobs: dict[str, SlurmJob] = {}
+        self.tracked: dict[str, _Tracked] = {}
+        self.by_key: dict[str, str] = {}
+        self.cancels: dict[str, str | None] = {}  # key -> job id: cancels still to deliver
+        self.polls = 0
+        self.last_error: str | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name=f"kuberun-slurm-poll-{self.cluster.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def track(self, job_id: str, key: str, log_path: str | None) -> None:
+        entry = self.tracked.get(job_id)
+        if entry is None:
+            self.tracked[job_id] = _Tracked(key, log_path)
+            self.by_key[key] = job_id
+            self._wake.set()  # a job we know nothing about yet: look soon
+        else:
+            entry.wanted = time.monotonic()
+            entry.log_path = entry.log_path or log_path
+
+    def is_lost(self, job_id: str) -> bool:
+        entry = self.tracked.get(job_id)
+        return entry is not None and entry.misses >= LOST_AFTER
+
+    async def _loop(self) -> None:
+        delay = self.interval
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+            self._wake.clear()
+            try:
+                await self.poll()
+            except BackendError as exc:
+                delay = min(delay * 2, self.max_interval)
+                if exc.message != self.last_error:
+                    log.warning("%s; polling again in %.0fs", exc.message, delay)
+                self.last_error = exc.message
+            except Exception:  # never let the poller die: the next tick may succeed
+                log.exception("polling Slurm cluster %s failed", self.cluster.name)
+                delay = min(delay * 2, self.max_interval)
+            else:
+                delay, self.last_error = self.interval, None
+
+    async def poll(self) -> None:
+        await self._deliver_cancels()
+        self._forget_stale()
+        if not self.tracked:
+            return
+        result = await self.transport.run(script.poll_command())
+        if result.exit_status != 0:
+            raise BackendError(UNAVAILABLE, f"Slurm cluster {self.cluster.name!r}: squeue failed: "
+                               f"{result.stderr.strip()[:300]}", permanent=False)
+        seen = {i: j for i, j in parse_squeue(result.stdout).items() if i in self.tracked}
+        missing = [i for i in self.tracked if i not in seen]
+        if missing:
+            seen.update(await self._accounting(missing))
+        for job_id, entry in self.tracked.items():
+            entry.misses = 0 if job_id in seen else entry.misses + 1
+        self.jobs.update(seen)
+        self.polls += 1
+
+    async def _accounting(self, job_ids: list[str]) -> dict[str, SlurmJob]:
+        result = await self.transport.run(script.sacct_command(job_ids))
+        if result.exit_status != 0:  # no accounting at all: jobs are simply not found there
+            return {}
+        return {i: j for i, j in parse_sacct(result.stdout).items() if i in job_ids}
+
+    async def _deliver_cancels(self) -> None:
+        for key, job_id in list(self.cancels.items()):
+            result = await self.transport.run(script.cancel_command(key, job_id))
+            if result.exit_status == 0 or not _controller_down(result.stderr):
+                self.cancels.pop(key, None)
+
+    def _forget_stale(self) -> None:
+        cutoff = time.monotonic() - FORGET_AFTER
+        for job_id in [i for i, t in self.tracked.items() if t.wanted < cutoff]:
+            entry = self.tracked.pop(job_id)
+            self.jobs.pop(job_id, None)
+            self.by_key.pop(entry.key, None)
+
+
+class SlurmBackend:
+    name = "slurm"
+    remote = True
+
+    def __init__(self, config: SlurmConfig, settings: Settings) -> None:
+        self.config, self.settings = config, settings
+        self.poll_interval = config.poll_seconds
+        self.clusters = {c.name: c for c in config.clusters}
+        self._transports: dict[str, Transport] = {}
+        self._pollers: dict[str, ClusterPoller] = {}
+
+    # -- lifecycle (the runtime calls these on operator start/stop) --------------------------------
+
+    async def start(self) -> None:
+        for name in self.clusters:
+            self._poller(name).start()
+
+    async def stop(self) -> None:
+        for poller in self._pollers.values():
+            await poller.stop()
+        for transport in self._transports.values():
+            await transport.close()
+        self._pollers.clear()
+        self._transports.clear()
+
+    @property
+    def round_trips(self) -> int:
+        """Remote commands run so far, over every cluster (the benchmark reports it)."""
+        return sum(t.commands for t in self._transports.values())
+
+    def _cluster(self, name: str | None) -> SlurmCluster:
+        if name is None and len(self.clusters) == 1:
+            return next(iter(self.clusters.values()))
+        cluster = self.clusters.get(name or "")
+        if cluster is None:
+            raise BackendError("UnknownSlurmCluster", f"no Slurm cluster {name!r} is configured in this operator "
+                               f"(configured: {', '.join(sorted(self.clusters)) or 'none'})", permanent=True)
+        return cluster
+
+    def _transport(self, name: str) -> Transport:
+        if name not in self._transports:
+            self._transports[name] = make_transport(self._cluster(name))
+        return self._transports[name]
+
+    def _poller(self, name: str) -> ClusterPoller:
+        if name not in self._pollers:
+            interval = self.poll_interval
+            self._pollers[name] = ClusterPoller(self._cluster(name), self._transport(name), interval,
+                                                max(interval * 16, 30.0))
+        poller = self._pollers[name]
+        poller.start()  # also when the runtime never called start() (idempotent)
+        return poller
+
+    # -- the protocol --------------------------------------------------------------------------------
+
+    async def submit(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> Submitted:
+        executor = task.executor.slurm
+        assert executor is not None
+        cluster = self._cluster(executor.cluster)
+        ref.cluster = cluster.name  # the status records where the job is, for `kuberun logs`
+        place = script.AttemptPlace(exp.metadata.namespace or "default", exp.metadata.name or "", task.name,
+                                    attempt, ref.idempotency_key)
+        document, batch = _files(task, cluster, place)
+        command = script.submit_command(script.attempt_dir(cluster.workdir, place), ref.idempotency_key,
+                                        script.sbatch_flags(executor, cluster), (len(document), len(batch)))
+        result = await self._transport(cluster.name).run(command, stdin=document + batch)
+        job_id, directory = _submitted(result, cluster)
+        log_ref = LogRef(kind="slurm", path=f"{directory}/output.log")
+        self._poller(cluster.name).track(job_id, ref.idempotency_key, log_ref.path)
+        return Submitted(id=job_id, log_ref=log_ref)
+
+    async def observe(self, exp: ExperimentResource) -> dict[tuple[str, int], Observed]:
+        seen: dict[tuple[str, int], Observed] = {}
+        for record in exp.status.tasks if exp.status else []:
+            for attempt in record.attempts:
+                ref = attempt.backend_ref
+                if ref is None or ref.backend != "slurm" or attempt.phase not in (TaskPhase.SUBMITTED, TaskPhase.RUNNING):
+                    continue
+                observed = self._observe_attempt(exp, record.name, ref, attempt.log_ref)
+                if observed is not None:
+                    seen[(record.name, attempt.attempt)] = observed
+        return seen
+
+    def _observe_attempt(self, exp: ExperimentResource, task: str, ref: BackendRef, log_ref: LogRef | None) -> Observed | None:
+        try:
+            spec = exp.spec.task(task).executor.slurm
+            poller = self._poller(self._cluster(ref.cluster or (spec.cluster if spec else None)).name)
+        except (KeyError, BackendError):
+            return None  # reconcile re-submits; submit reports the configuration problem
+        job_id = ref.id or poller.by_key.get(ref.idempotency_key)
+        if job_id is None:
+            return None  # never submitted, or submitted without the id recorded: submit finds it by name
+        poller.track(job_id, ref.idempotency_key, log_ref.path if log_ref else None)
+        if log_ref is None and poller.tracked[job_id].log_path:
+            log_ref = LogRef(kind="slurm", path=poller.tracked[job_id].log_path)
+        job = poller.jobs.get(job_id)
+        if job is not None:
+            return observed_from(job, log_ref)
+        if poller.is_lost(job_id):
+            return lost(job_id, log_ref)
+        # Known id, not polled yet (just submitted, or the operator just restarted): waiting.
+        return Observed("pending", backend_id=job_id, log_ref=log_ref)
+
+    async def cancel(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> None:
+        executor = task.executor.slurm
+        cluster = self._cluster(ref.cluster or (executor.cluster if executor else None))
+        poller = self._poller(cluster.name)
+        job_id = ref.id or poller.by_key.get(ref.idempotency_key)
+        try:
+            result = await self._transport(cluster.name).run(script.cancel_command(ref.idempotency_key, job_id))
+        except BackendError:
+            poller.cancels[ref.idempotency_key] = job_id  # the poller keeps trying
+            raise
+        if result.exit_status != 0 and _controller_down(result.stderr):
+            poller.cancels[ref.idempotency_key] = job_id
+            raise BackendError(UNAVAILABLE, f"Slurm cluster {cluster.name!r}: scancel will be retried: "
+                               f"{result.stderr.strip()[:300]}", permanent=False)
+
+    async def suspend(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef, suspended: bool) -> None:
+        return None  # `scontrol suspend` is admin-only on Slurm; reconcile suspends only Kubernetes Jobs
+
+    async def logs(self, ref: BackendRef, log_ref: LogRef, follow: bool = False, tail: int | None = None) -> AsyncIterator[bytes]:
+        """The attempt's output (stdout and stderr), streamed; ``follow`` keeps going until the job ends."""
+        if not log_ref.path:
+            raise BackendError("LogsUnavailable", "this attempt has no log path recorded", permanent=True)
+        transport = self._transport(self._cluster(ref.cluster).name)
+        async for chunk in transport.stream(script.logs_command(log_ref.path, ref.id, follow, tail)):
+            yield chunk
+
+
+def _files(task: TaskSpec, cluster: SlurmCluster, place: script.AttemptPlace) -> tuple[bytes, bytes]:
+    if task.fiddle is not None and task.fiddle.data is None:
+        raise BackendError("UnsupportedConfig", "the Slurm executor needs inline configs (this one is in ConfigMaps)",
+                           permanent=True)
+    try:
+        document = json.dumps(task_document(task)).encode()
+        batch = script.batch_script(task, cluster, place).encode()
+    except (BadTaskError, script.ScriptError) as exc:
+        raise BackendError("InvalidJob", str(exc), permanent=True) from exc
+    return document, batch
+
+
+def _submitted(result: CommandResult, cluster: SlurmCluster) -> tuple[str, str]:
+    """The job id and attempt directory from the submit command, or the BackendError it amounts to."""
+    words = result.stdout.split()
+    if result.exit_status == 0 and len(words) >= 3 and words[0] in (script.FOUND, script.SUBMITTED) and words[1].isdigit():
+        return words[1], " ".join(result.stdout.strip().split(" ")[2:])
+    where = f"Slurm cluster {cluster.name!r}"
+    detail = (result.stderr.strip() or result.stdout.strip())[:600]
+    if result.exit_status == script.EXIT_SBATCH_FAILED and not _controller_down(detail):
+        return _reject(f"{where}: sbatch rejected the job: {detail}")
+    if result.exit_status == script.EXIT_WORKDIR_FAILED:
+        raise BackendError(UNAVAILABLE, f"{where}: cannot write to workdir {cluster.workdir!r}: {detail}", permanent=False)
+    if result.exit_status in (script.EXIT_LOOKUP_FAILED, script.EXIT_SBATCH_FAILED):
+        raise BackendError(UNAVAILABLE, f"{where}: Slurm controller unavailable: {detail}", permanent=False)
+    raise BackendError(UNAVAILABLE, f"{where}: submission failed (exit {result.exit_status}): {detail}", permanent=False)
+
+
+def _reject(message: str) -> tuple[str, str]:
+    raise BackendError("SubmissionRejected", message, permanent=True)

@@ -1,0 +1,223 @@
+"""Pure builders for the Slurm bridge: the batch script, the sbatch flags and the remote commands.
+
+Build (pure, spec -> text) is kept apart from apply (SSH, in ``slurm.py``), as dask-kubernetes
+does with its manifests: everything here is tested without a cluster.
+
+Safety rule: every user-supplied string reaches a shell only through ``shlex.quote``. sbatch
+options travel as quoted command-line flags rather than ``#SBATCH`` lines, because sbatch parses
+``#SBATCH`` lines with its own tokenizer and a newline in a value would end the comment and become
+a shell line of the batch script. Setup lines (the executor's ``setup`` and the cluster's
+``pythonSetup``) are the one deliberate exception: they *are* shell, written by the user and the
+admin to run before the task, exactly like the task itself.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+from kuberun.resource import SlurmExecutor, TaskSpec
+from kuberun_operator.backend_config import SlurmCluster
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RUNNER = "python -m kuberun.runner"
+# Exit codes of the submit command, so the backend can tell where it stopped.
+EXIT_LOOKUP_FAILED, EXIT_WORKDIR_FAILED, EXIT_SBATCH_FAILED = 90, 91, 92
+FOUND, SUBMITTED = "kuberun-found", "kuberun-submitted"
+# squeue --Format fields; `:|` means "no padding, then a `|`", so names are never truncated.
+SQUEUE_FIELDS = ("JobID", "Name", "State", "Reason", "StartTime", "EndTime", "exit_code")
+SACCT_FIELDS = ("JobID", "JobName", "State", "ExitCode", "Start", "End")
+
+
+class ScriptError(ValueError):
+    """The executor cannot be turned into a job (a bad env name, ...): a permanent, user-fixable error."""
+
+
+@dataclass(frozen=True)
+class AttemptPlace:
+    """Who the attempt is, for paths and the environment of the job."""
+
+    namespace: str
+    experiment: str
+    task: str
+    attempt: int
+    key: str  # the idempotency key, also the Slurm job name
+
+
+def attempt_dir(workdir: str, place: AttemptPlace) -> str:
+    """A shell expression for ``<workdir>/<namespace>/<experiment>/<task>/<attempt>``.
+
+    The namespace is part of the path because two namespaces may each hold an experiment of the
+    same name. A leading ``~/`` becomes ``$HOME`` (a quoted ``~`` would not expand).
+    """
+    tail = "/".join([place.namespace, place.experiment, place.task, str(place.attempt)])
+    if workdir == "~" or workdir.startswith("~/"):
+        rest = workdir[2:].strip("/")
+        return '"$HOME"/' + shlex.quote(f"{rest}/{tail}" if rest else tail)
+    return shlex.quote(f"{workdir.rstrip('/')}/{tail}")
+
+
+def sbatch_flags(executor: SlurmExecutor, cluster: SlurmCluster) -> list[str]:
+    """The executor's resources as sbatch flags (unquoted; the caller quotes each)."""
+    flags: list[str] = []
+    partition = executor.partition or cluster.partition
+    account = executor.account or cluster.account
+    if partition:
+        flags.append(f"--partition={partition}")
+    if account:
+        flags.append(f"--account={account}")
+    if executor.qos:
+        flags.append(f"--qos={executor.qos}")
+    flags.append(f"--nodes={executor.nodes}")
+    # torchrun starts the per-node processes itself: Slurm runs one launcher per node.
+    per_node = 1 if executor.launcher == "torchrun" else executor.ntasks_per_node
+    flags.append(f"--ntasks-per-node={per_node}")
+    if executor.gpus_per_node:
+        flags.append(f"--gpus-per-node={executor.gpus_per_node}")
+    if executor.cpus_per_task:
+        flags.append(f"--cpus-per-task={executor.cpus_per_task}")
+    if executor.memory:
+        flags.append(f"--mem={executor.memory}")
+    if executor.time_limit:
+        flags.append(f"--time={executor.time_limit}")
+    return flags
+
+
+def batch_script(task: TaskSpec, cluster: SlurmCluster, place: AttemptPlace) -> str:
+    """The job's batch script. It runs in the attempt directory (sbatch ``--chdir``)."""
+    executor = task.executor.slurm
+    assert executor is not None
+    lines = [
+        "#!/bin/bash",
+        f"# kuberun: experiment {_comment(place.namespace)}/{_comment(place.experiment)}, "
+        f"task {_comment(place.task)}, attempt {place.attempt}",
+        'export KUBERUN_DIR="$PWD"',
+        'export KUBERUN_TASK_FILE="$KUBERUN_DIR/task.json"',
+        f"export KUBERUN_NAMESPACE={shlex.quote(place.namespace)}",
+        f"export KUBERUN_EXPERIMENT={shlex.quote(place.experiment)}",
+        f"export KUBERUN_TASK={shlex.quote(place.task)}",
+        f"export KUBERUN_ATTEMPT={place.attempt}",
+        *_env_lines(executor.env),
+        # A failing setup line must fail the job, not run the task in a half-made environment.
+        "set -eo pipefail",
+        *_setup_block("cluster python setup", cluster.python_setup.splitlines() if cluster.python_setup else []),
+        *_setup_block("executor setup", executor.setup),
+        "set +eo pipefail",
+        *_launch_lines(executor),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _comment(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "?", text)  # a comment line must stay one line
+
+
+def _env_lines(env: dict[str, str]) -> list[str]:
+    for name in env:
+        if not ENV_NAME.match(name):
+            raise ScriptError(f"invalid environment variable name {name!r}: use letters, digits and _")
+    return [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
+
+
+def _setup_block(title: str, lines: list[str]) -> list[str]:
+    return [f"# {title}", *lines] if lines else []
+
+
+def _launch_lines(executor: SlurmExecutor) -> list[str]:
+    srun = ["srun", *_container_flags(executor)]
+    if executor.launcher == "torchrun":
+        return [
+            'MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n1)"',
+            "export MASTER_ADDR MASTER_PORT=29500",
+            # Single quotes: $SLURM_NODEID must expand on each node, inside the step.
+            f"{' '.join(srun)} --ntasks-per-node=1 bash -c 'export NODE_RANK=$SLURM_NODEID; exec torchrun "
+            '--nnodes="$SLURM_NNODES" --node-rank="$SLURM_NODEID" '
+            f"--nproc-per-node={executor.ntasks_per_node} "
+            '--master-addr="$MASTER_ADDR" --master-port="$MASTER_PORT" '
+            "-m kuberun.runner --config \"$KUBERUN_TASK_FILE\"'",
+        ]
+    if executor.nodes == 1 and executor.ntasks_per_node == 1 and not executor.container_image:
+        return [f'exec {RUNNER} --config "$KUBERUN_TASK_FILE"']
+    return [f'{" ".join(srun)} {RUNNER} --config "$KUBERUN_TASK_FILE"']
+
+
+def _container_flags(executor: SlurmExecutor) -> list[str]:
+    if not executor.container_image:
+        return []
+    # The attempt directory is mounted at the same path so the task file resolves inside.
+    mounts = ",".join(['"$KUBERUN_DIR":"$KUBERUN_DIR"', *(shlex.quote(m) for m in executor.container_mounts)])
+    return [f"--container-image={shlex.quote(executor.container_image)}", f"--container-mounts={mounts}",
+            '--container-workdir="$KUBERUN_DIR"']
+
+
+# -- remote commands ------------------------------------------------------------------------------
+
+
+def submit_command(directory: str, key: str, flags: list[str], sizes: tuple[int, int]) -> str:
+    """One remote shell run: look the key up, else write both files from stdin and sbatch.
+
+    One SSH round trip per submission. stdin carries ``task.json`` then ``job.sh`` (their byte
+    sizes are ``sizes``); ``head -c`` never reads past its count, so the two split cleanly. The
+    lookup happens right before sbatch, so an operator that crashed after sbatch but before
+    recording the job id finds the job instead of submitting a second one.
+    """
+    q = shlex.quote
+    # Exact names only: sacct's jobcomp/filetxt plugin ignores --name, so filter with awk too.
+    exact = """awk -F'|' -v k="$key" '$1 ~ /^[0-9]+$/ && $2 == k {print $1}'"""
+    lookup = " || ".join([
+        'sacct -n -P -X -S now-30days --name="$key" -o JobID,JobName 2>/dev/null',
+        'sacct -c -n -P -S now-30days --name="$key" -o JobID,JobName 2>/dev/null',
+    ])  # accounting via slurmdbd, else the jobcomp text file
+    sbatch = " ".join(["sbatch", "--parsable", '--job-name="$key"', '--chdir="$D"',
+                       '--output="$D/output.log"', *(q(f) for f in flags), "job.sh"])
+    return "\n".join([
+        "export TZ=UTC",
+        f"key={q(key)}",
+        f"D={directory}",
+        f'ids="$(squeue -h --me -t all --name="$key" -o "%i|%j")" || {{ cat >/dev/null; exit {EXIT_LOOKUP_FAILED}; }}',
+        f'ids="$(printf "%s\\n" "$ids" | {exact})"',
+        f'[ -n "$ids" ] || ids="$( ({lookup}) | {exact})"',
+        f'if [ -n "$ids" ]; then cat >/dev/null; set -- $ids; echo "{FOUND} $1 $D"; exit 0; fi',
+        f'mkdir -p "$D" && cd "$D" || {{ cat >/dev/null; exit {EXIT_WORKDIR_FAILED}; }}',
+        f"head -c {sizes[0]} > task.json && head -c {sizes[1]} > job.sh || exit {EXIT_WORKDIR_FAILED}",
+        f'out="$({sbatch} 2>sbatch.err)" || {{ cat sbatch.err >&2; exit {EXIT_SBATCH_FAILED}; }}',
+        f'echo "{SUBMITTED} ${{out%%;*}} $D"',
+    ])
+
+
+def poll_command() -> str:
+    """Every job of the login user that the controller still knows, in one call."""
+    fields = ",".join(f"{f}:|" for f in SQUEUE_FIELDS)
+    return f"export TZ=UTC; squeue -h --me -t all -O {shlex.quote(fields)}"
+
+
+def sacct_command(job_ids: list[str]) -> str:
+    """Finished jobs the controller has forgotten (older than MinJobAge), in one call."""
+    ids = ",".join(str(int(i)) for i in job_ids)  # ints only: these go into a shell
+    fields = ",".join(SACCT_FIELDS)
+    common = f"-n -P -S now-30days -j {ids} -o {fields}"
+    return f"export TZ=UTC; sacct -X {common} 2>/dev/null || sacct -c {common}"
+
+
+def cancel_command(key: str, job_id: str | None) -> str:
+    """scancel by name (covers a job whose id was never recorded), and by id when known.
+
+    Filters make scancel a no-op for finished or unknown jobs, so cancelling twice is fine.
+    """
+    parts = [f"scancel --me --name={shlex.quote(key)}"]
+    if job_id and job_id.isdigit():
+        parts.append(f"scancel --me --state=PENDING,RUNNING,SUSPENDED --jobs={job_id}")
+    return " && ".join(parts)
+
+
+def logs_command(path: str, job_id: str | None, follow: bool, tail: int | None) -> str:
+    """Print (and with ``follow``, keep printing until the job ends) the job's output file."""
+    start = f"-n {int(tail)}" if tail is not None else "-c +1"
+    if not follow or not (job_id and job_id.isdigit()):
+        return f"tail {start} {shlex.quote(path)}"
+    active = f"squeue -h -j {job_id} -t PENDING,CONFIGURING,RUNNING,COMPLETING,SUSPENDED -o %i 2>/dev/null | grep -q ."
+    # A watcher lives as long as the job; tail --pid prints what is left, then exits with it.
+    # -F waits for a pending job's file to appear.
+    return (f"(while {active}; do sleep 2; done) & w=$!; "
+            f"tail {start} -F --pid=$w {shlex.quote(path)} 2>/dev/null; exit 0")

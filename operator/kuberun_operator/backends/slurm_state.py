@@ -1,0 +1,136 @@
+"""Pure parsing of squeue/sacct output and the mapping of Slurm job states to ``Observed``.
+
+Times are parsed as UTC because every remote command runs with ``TZ=UTC`` (Slurm prints
+local time without an offset).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from kuberun.resource import LogRef
+from kuberun_operator.actions import Observed
+from kuberun_operator.backends.slurm_script import SACCT_FIELDS, SQUEUE_FIELDS
+
+PENDING = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"})
+RUNNING = frozenset({"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING"})
+SUSPENDED = frozenset({"SUSPENDED", "STOPPED"})
+# Terminal states other than COMPLETED, with the reason a user reads in the task's status.
+FAILED_REASONS = {
+    "FAILED": "Error",
+    "CANCELLED": "Cancelled",
+    "TIMEOUT": "Timeout",
+    "NODE_FAIL": "NodeFail",
+    "OUT_OF_MEMORY": "OutOfMemory",
+    "PREEMPTED": "Preempted",
+    "BOOT_FAIL": "BootFail",
+    "DEADLINE": "Deadline",
+    "REVOKED": "Revoked",
+    "SPECIAL_EXIT": "SpecialExit",
+}
+_MESSAGES = {
+    "Timeout": "the job reached its time limit",
+    "OutOfMemory": "the job ran out of memory",
+    "NodeFail": "a node of the job failed",
+    "Preempted": "the job was preempted",
+    "Cancelled": "the job was cancelled outside kuberun (scancel)",
+}
+
+
+@dataclass(frozen=True)
+class SlurmJob:
+    """What squeue or sacct says about one job."""
+
+    id: str
+    name: str
+    state: str
+    reason: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    exit_code: int | None = None
+
+
+def parse_squeue(text: str) -> dict[str, SlurmJob]:
+    """``squeue -O JobID:|,Name:|,...,exit_code:|`` -> jobs by id. exit_code is a raw wait status."""
+    jobs: dict[str, SlurmJob] = {}
+    for line in text.splitlines():
+        cells = line.split("|")
+        if len(cells) < len(SQUEUE_FIELDS) or not cells[0].strip().isdigit():
+            continue  # array/het jobs and noise; kuberun submits neither
+        job_id, name, state, reason, start, end, status = (c.strip() for c in cells[: len(SQUEUE_FIELDS)])
+        jobs[job_id] = SlurmJob(job_id, name, _state(state), None if reason in ("", "None") else reason,
+                                _time(start), _time(end), _wait_status(status))
+    return jobs
+
+
+def parse_sacct(text: str) -> dict[str, SlurmJob]:
+    """``sacct -n -P -o JobID,JobName,State,ExitCode,Start,End`` -> jobs by id (steps skipped)."""
+    jobs: dict[str, SlurmJob] = {}
+    for line in text.splitlines():
+        cells = line.split("|")
+        if len(cells) < len(SACCT_FIELDS) or not cells[0].isdigit():
+            continue  # "123.batch" steps, headers, noise
+        job_id, name, state, exit_code, start, end = cells[: len(SACCT_FIELDS)]
+        jobs[job_id] = SlurmJob(job_id, name, _state(state), None, _time(start), _time(end), _exit_pair(exit_code))
+    return jobs
+
+
+def observed_from(job: SlurmJob, log_ref: LogRef | None) -> Observed:
+    """A Slurm job as the ``Observed`` that reconcile understands."""
+    common = {"backend_id": job.id, "log_ref": log_ref}
+    if job.state in PENDING:
+        return Observed("pending", message=job.reason, **common)  # type: ignore[arg-type]
+    if job.state in RUNNING:
+        return Observed("running", start_time=job.start, **common)  # type: ignore[arg-type]
+    if job.state in SUSPENDED:
+        return Observed("suspended", start_time=job.start, **common)  # type: ignore[arg-type]
+    if job.state == "COMPLETED":
+        return Observed("succeeded", start_time=job.start, finish_time=job.end, exit_code=job.exit_code or 0,
+                        reason="Completed", **common)  # type: ignore[arg-type]
+    reason = FAILED_REASONS.get(job.state, "Failed")
+    message = _MESSAGES.get(reason) or f"Slurm job {job.id} ended {job.state}"
+    if job.exit_code:
+        message += f" (exit code {job.exit_code})"
+    return Observed("failed", start_time=job.start, finish_time=job.end, exit_code=job.exit_code,
+                    reason=reason, message=message, **common)  # type: ignore[arg-type]
+
+
+def lost(job_id: str, log_ref: LogRef | None) -> Observed:
+    """A job whose id was recorded but that neither squeue nor accounting knows any more."""
+    return Observed("failed", backend_id=job_id, reason="JobLost", log_ref=log_ref,
+                    message=f"Slurm no longer knows job {job_id} (purged before kuberun saw it finish)")
+
+
+def _state(text: str) -> str:
+    # sacct prints "CANCELLED by 0"; squeue may print "CANCELLED+".
+    return text.strip().split(" ")[0].rstrip("+").upper()
+
+
+def _time(text: str) -> datetime | None:
+    text = text.strip()
+    if not text or text in ("N/A", "None", "Unknown"):
+        return None
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def _wait_status(text: str) -> int | None:
+    """squeue's exit_code is the raw wait(2) status: exit code in the high byte, signal below."""
+    if not text.isdigit():
+        return _exit_pair(text)
+    status = int(text)
+    signal = status & 0x7F
+    return 128 + signal if signal else status >> 8
+
+
+def _exit_pair(text: str) -> int | None:
+    """sacct/scontrol's ``N:M`` (exit code, signal) as one shell-style code: N, or 128+M if signalled."""
+    code, _, signal = text.strip().partition(":")
+    if not code.isdigit():
+        return None
+    if signal.isdigit() and int(signal):
+        return 128 + int(signal)
+    return int(code)
