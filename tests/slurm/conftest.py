@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.conftest import crd, namespace  # noqa: F401  (the emulator's CRD, a namespace per test)
+
+from .bridge import write_backend_config
 from .harness import SlurmCluster, environment_problem
 
 _HERE = Path(__file__).parent
@@ -38,3 +41,13 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
         pytest.skip(problem)
     with SlurmCluster() as cluster:
         yield cluster
+
+
+# -- the operator bridged to this cluster (tests/slurm/test_bridge_*.py) ---------------------------
+
+
+@pytest.fixture(scope="session")
+def slurm_config_file(slurm_cluster: SlurmCluster, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The operator's --config: cluster `main` (the harness over SSH), `down` (nothing listens) and
+    `stranger` (a client key sshd does not accept)."""
+    return write_backend_config(slurm_cluster, tmp_path_factory.mktemp("slurm-config"))

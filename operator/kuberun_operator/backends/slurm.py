@@ -208,7 +208,6 @@ class SlurmBackend:
         executor = task.executor.slurm
         assert executor is not None
         cluster = self._cluster(executor.cluster)
-        ref.cluster = cluster.name  # the status records where the job is, for `kuberun logs`
         place = script.AttemptPlace(exp.metadata.namespace or "default", exp.metadata.name or "", task.name,
                                     attempt, ref.idempotency_key)
         document, batch = _files(task, cluster, place)
@@ -218,7 +217,7 @@ class SlurmBackend:
         job_id, directory = _submitted(result, cluster)
         log_ref = LogRef(kind="slurm", path=f"{directory}/output.log")
         self._poller(cluster.name).track(job_id, ref.idempotency_key, log_ref.path)
-        return Submitted(id=job_id, log_ref=log_ref)
+        return Submitted(id=job_id, log_ref=log_ref, cluster=cluster.name)  # `kuberun logs` needs the cluster
 
     async def observe(self, exp: ExperimentResource) -> dict[tuple[str, int], Observed]:
         seen: dict[tuple[str, int], Observed] = {}
