@@ -61,6 +61,7 @@ class _Reconcile:
             self._shutdown()
             self._suspend()
             self._start_ready_tasks()
+        self._keep_cancelling()
         self._finish()
         return self.decision
 
@@ -158,6 +159,22 @@ class _Reconcile:
                 current.phase, current.finish_time = TaskPhase.CANCELLED, self.now
                 current.reason, current.message = "Terminated", "cancelled by spec.shutdown=Terminate"
                 self._cancel_record(record, current.message)
+
+    def _keep_cancelling(self) -> None:
+        """Cancelled attempts the backend still reports alive are cancelled again until they are gone.
+
+        Status says Cancelled as soon as cancelling is decided; if that call failed (a cluster
+        unreachable), this keeps the intent alive across retries and operator restarts.
+        """
+        for record in self.status.tasks:
+            for attempt in record.attempts:
+                seen = self.observed.get((record.name, attempt.attempt))
+                if (attempt.phase is TaskPhase.CANCELLED and attempt.backend_ref is not None and seen is not None
+                        and seen.state in ("pending", "running", "suspended")):
+                    cancel = Cancel(record.name, attempt.attempt, attempt.backend_ref)
+                    if cancel not in self.decision.actions:
+                        self.decision.actions.append(cancel)
+                        self._requeue(10.0)
 
     def _cancel_record(self, record: TaskStatus, message: str) -> None:
         record.phase, record.finish_time, record.next_retry_time = TaskPhase.CANCELLED, self.now, None

@@ -129,7 +129,7 @@ def test_terminate_cancels_running_tasks_and_pending_ones():
     assert [type(a) for a in d.actions] == [Cancel]
     assert {t.phase for t in exp.status.tasks} == {TaskPhase.CANCELLED}
     assert exp.status.phase.value == "Cancelled"
-    assert step(exp, {("a", 1): Observed("running")}).actions == []  # finished: nothing more
+    assert step(exp, {}).actions == []  # finished and gone from the backend: nothing more
 
 
 def test_stop_lets_running_tasks_finish_and_starts_nothing_new():
@@ -191,3 +191,15 @@ def test_condition_transition_time_moves_only_on_flip():
     step(exp, {("a", 1): Observed("succeeded")}, now=T0 + timedelta(seconds=9))
     assert exp.status.condition("Running").last_transition_time == T0 + timedelta(seconds=9)
     assert exp.status.condition("Running").observed_generation == 1
+
+
+def test_cancelled_attempt_still_alive_at_the_backend_is_cancelled_again():
+    exp = Exp().task("a").obj()
+    step(exp)
+    exp.spec.shutdown = "Terminate"
+    first = step(exp, {("a", 1): Observed("running")})
+    assert [type(a) for a in first.actions] == [Cancel] and exp.status.phase.value == "Cancelled"
+    # the cancel call failed (cluster unreachable): the backend still runs it
+    again = step(exp, {("a", 1): Observed("running")})
+    assert [type(a) for a in again.actions] == [Cancel] and again.requeue_after == 10.0
+    assert step(exp, {}).actions == []  # gone: nothing more to do
