@@ -67,7 +67,7 @@ def bridge(cluster: SlurmCluster, count: int, workdir: Path) -> tuple[float, flo
     from kuberun_operator.backends import slurm_transport
 
     commands = _count_commands(slurm_transport.SshTransport)
-    config_file = write_backend_config(cluster, workdir, poll_seconds=1.0)
+    config_file = write_backend_config(cluster, workdir, poll_interval_seconds=1.0)
     with run_in_thread() as server:
         kubeconfig = write_kubeconfig(workdir / "kubeconfig", server.url)
         api = config.new_client_from_config(config_file=str(kubeconfig))

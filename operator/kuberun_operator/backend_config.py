@@ -45,7 +45,7 @@ class SlurmCluster(_Model):
 class SlurmConfig(_Model):
     clusters: list[SlurmCluster] = Field(default_factory=list)
     # One batched squeue per cluster per interval; failed polls back off up to 16x this.
-    poll_seconds: float = Field(2.0, gt=0, le=300)
+    poll_interval_seconds: float = Field(2.0, gt=0, le=300)
 
 
 class LeptonWorkspace(_Model):

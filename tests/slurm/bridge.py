@@ -16,7 +16,7 @@ from kuberun.resource.constants import GROUP, PLURAL, VERSION
 from .harness import SlurmCluster
 
 
-def write_backend_config(cluster: SlurmCluster, where: Path, poll_seconds: float = 0.5) -> Path:
+def write_backend_config(cluster: SlurmCluster, where: Path, poll_interval_seconds: float = 0.5) -> Path:
     """An operator config file: `main` is the harness; `down` and `stranger` are broken on purpose."""
     stranger_key = where / "stranger_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger_key)], check=True)
@@ -28,7 +28,7 @@ def write_backend_config(cluster: SlurmCluster, where: Path, poll_seconds: float
     clusters = [main, {**main, "name": "down", "port": _closed_port()},
                 {**main, "name": "stranger", "sshKeyFile": str(stranger_key)}]
     path = where / "backends.yaml"
-    path.write_text(yaml.safe_dump({"slurm": {"clusters": clusters, "pollSeconds": poll_seconds}}))
+    path.write_text(yaml.safe_dump({"slurm": {"clusters": clusters, "pollIntervalSeconds": poll_interval_seconds}}))
     return path
 
 

@@ -155,7 +155,7 @@ class SlurmBackend:
 
     def __init__(self, config: SlurmConfig, settings: Settings) -> None:
         self.config, self.settings = config, settings
-        self.poll_interval = config.poll_seconds
+        self.poll_interval = config.poll_interval_seconds
         self.clusters = {c.name: c for c in config.clusters}
         self._transports: dict[str, Transport] = {}
         self._pollers: dict[str, ClusterPoller] = {}

@@ -1,0 +1,30 @@
+"""The chart's rendered backend config is exactly what the operator's config model accepts."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from kuberun_operator.backend_config import BackendConfig
+from tests.helm.chart import HELM, of_kind, render
+
+pytestmark = pytest.mark.skipif(not HELM.exists(), reason="helm is installed by .ci/install-helm.sh")
+
+
+def test_backends_values_render_a_config_the_operator_loads():
+    objs = render("backends", {"slurm.pollIntervalSeconds": 5, "lepton.pollIntervalSeconds": 30})
+    (config_map,) = [c for c in of_kind(objs, "ConfigMap") if "config.yaml" in c.get("data", {})]
+    config = BackendConfig.model_validate(yaml.safe_load(config_map["data"]["config.yaml"]))
+    assert [c.name for c in config.slurm.clusters] == ["dgx", "eos"]
+    dgx = config.slurm.clusters[0]
+    assert dgx.port == 2222 and str(dgx.ssh_key_file) == "/etc/kuberun/secrets/slurm/dgx/id_ed25519"
+    assert config.slurm.poll_interval_seconds == 5 and config.lepton.poll_interval_seconds == 30
+    assert config.skypilot is not None and str(config.skypilot.token_file).endswith("/skypilot/token")
+    assert "token" not in config_map["data"]["config.yaml"].replace("tokenFile", "")  # paths only, no secrets
+
+
+def test_default_values_render_a_config_with_no_backends():
+    objs = render()
+    (config_map,) = [c for c in of_kind(objs, "ConfigMap") if "config.yaml" in c.get("data", {})]
+    config = BackendConfig.model_validate(yaml.safe_load(config_map["data"]["config.yaml"]) or {})
+    assert config.slurm.clusters == [] and config.lepton.workspaces == [] and config.skypilot is None
