@@ -20,7 +20,9 @@ def test_backends_values_render_a_config_the_operator_loads():
     assert dgx.port == 2222 and str(dgx.ssh_key_file) == "/etc/kuberun/secrets/slurm/dgx/id_ed25519"
     assert config.slurm.poll_interval_seconds == 5 and config.lepton.poll_interval_seconds == 30
     assert config.skypilot is not None and str(config.skypilot.token_file).endswith("/skypilot/token")
-    assert "token" not in config_map["data"]["config.yaml"].replace("tokenFile", "")  # paths only, no secrets
+    secrets = [line.split(":", 1)[1].strip() for line in config_map["data"]["config.yaml"].splitlines()
+               if line.strip().split(":")[0] in ("tokenFile", "sshKeyFile", "knownHostsFile")]
+    assert secrets and all(v.startswith("/etc/kuberun/secrets/") for v in secrets)  # paths to mounted Secrets only
 
 
 def test_default_values_render_a_config_with_no_backends():
