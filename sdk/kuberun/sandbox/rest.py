@@ -14,9 +14,10 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
+
+from kuberun.apipath import api_path
 
 log = logging.getLogger("kuberun.sandbox.rest")
 
@@ -37,18 +38,7 @@ class Gone(Exception):
     """The watch's resourceVersion is too old (410): list again."""
 
 
-def path(group: str, version: str, plural: str, namespace: str | None = None, name: str | None = None,
-         subresource: str | None = None) -> str:
-    """The REST path of a collection or object, e.g. ``/apis/batch/v1/namespaces/ns/jobs/x/status``."""
-    parts = ["/api", version] if not group else ["/apis", group, version]
-    if namespace:
-        parts += ["namespaces", quote(namespace, safe="")]
-    parts.append(plural)
-    if name:
-        parts.append(quote(name, safe=""))
-    if subresource:
-        parts.append(subresource)
-    return "/".join(parts)
+path = api_path  # (kept under its short name: the node calls it everywhere)
 
 
 class Rest:
