@@ -27,6 +27,8 @@ _EXPORTS = {
     "SkypilotExecutor": "kuberun.resource.executors",
     "LeptonExecutor": "kuberun.resource.executors",
     "LocalExecutor": "kuberun.resource.executors",
+    "list_experiments": "kuberun.manage.handle",
+    "RemoteExperiment": "kuberun.manage.handle",
     "KuberunError": "kuberun.errors",
     "InvalidExperimentError": "kuberun.errors",
     "ConfigSerializationError": "kuberun.errors",
@@ -43,6 +45,8 @@ __all__ = [  # noqa: RUF022 - grouped as the README introduces them
     "SkypilotExecutor",
     "LeptonExecutor",
     "LocalExecutor",
+    "list_experiments",
+    "RemoteExperiment",
     "KuberunError",
     "InvalidExperimentError",
     "ConfigSerializationError",
@@ -52,6 +56,7 @@ if TYPE_CHECKING:
     from kuberun.config import Config, Partial, Script
     from kuberun.errors import ConfigSerializationError, InvalidExperimentError, KuberunError
     from kuberun.experiment import Experiment
+    from kuberun.manage.handle import RemoteExperiment, list_experiments
     from kuberun.resource.executors import (
         KubernetesExecutor,
         LeptonExecutor,

@@ -71,6 +71,15 @@ def sandbox(
     raise typer.Exit(serve(port=port, data_dir=data_dir, operator=not no_operator))
 
 
+def _register_manage_commands() -> None:
+    from kuberun.manage.commands import register  # typer only at import; each command imports its own needs
+
+    register(app)
+
+
+_register_manage_commands()
+
+
 def main() -> None:
     app()
 

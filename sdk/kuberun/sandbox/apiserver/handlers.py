@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -63,11 +64,13 @@ class Handlers:
             return respond(tables.render(target.rt, [obj], request, {"resourceVersion": obj["metadata"]["resourceVersion"]}))
         return respond(obj)
 
-    def matching(self, request: web.Request, target: Target) -> list[dict[str, Any]]:
+    def matching(self, request: web.Request, target: Target, *, copies: bool = True) -> list[dict[str, Any]]:
+        """Objects the request's selectors match; ``copies=False`` gives the stored ones, read-only."""
         labels = label_selector(request.query.get("labelSelector"))
         fields = field_selector(request.query.get("fieldSelector"), builtin=target.rt.crd is None)
-        objs = self.store.list(target.rt.group, target.rt.plural, target.namespace if target.rt.namespaced else None)
-        return [o for o in objs if labels(o) and fields(o)]
+        objs = self.store.list_refs(target.rt.group, target.rt.plural, target.namespace if target.rt.namespaced else None)
+        found = [o for o in objs if labels(o) and fields(o)]
+        return [copy.deepcopy(o) for o in found] if copies else found
 
     async def list(self, request: web.Request, target: Target) -> web.StreamResponse:
         limit = int(request.query.get("limit") or 0) or None
@@ -75,8 +78,10 @@ class Handlers:
         if token:
             page = self.paginator.next(token, limit)
         else:
-            items = [self._as_version(o, target.rt) for o in self.matching(request, target)]
-            page = self.paginator.first(items, str(self.store.resource_version), limit)
+            # The snapshot holds the stored objects (replaced, never mutated, on write); only the
+            # page served is copied — a list of 50 out of 10,000 copies 50, as etcd reads 50.
+            page = self.paginator.first(self.matching(request, target, copies=False), str(self.store.resource_version), limit)
+        page = dataclasses.replace(page, items=[self._as_version(copy.deepcopy(o), target.rt) for o in page.items])
         meta: dict[str, Any] = {"resourceVersion": page.resource_version}
         if page.continue_token:
             meta["continue"] = page.continue_token

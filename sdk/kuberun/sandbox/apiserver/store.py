@@ -63,9 +63,13 @@ class Store:
 
     def list(self, group: str, plural: str, namespace: str | None) -> list[dict[str, Any]]:
         """Objects of one resource (all namespaces when ``namespace`` is None), ordered by ns/name."""
+        return [copy.deepcopy(o) for o in self.list_refs(group, plural, namespace)]
+
+    def list_refs(self, group: str, plural: str, namespace: str | None) -> list[dict[str, Any]]:
+        """Like ``list`` but the stored objects themselves: read-only (writes replace, never mutate)."""
         keys = sorted(k for k in self._objects
                       if k[0] == group and k[1] == plural and (namespace is None or k[2] == namespace))
-        return [copy.deepcopy(self._objects[k]) for k in keys]
+        return [self._objects[k] for k in keys]
 
     def items(self) -> Iterator[tuple[Key, dict[str, Any]]]:
         yield from list(self._objects.items())

@@ -1,0 +1,214 @@
+"""The manage commands of the ``kuberun`` CLI: list, describe, logs, cancel, ..., watch.
+
+Only typer is imported at module level; every command imports what it needs when it runs, so
+``kuberun --help`` stays instant. ``register(app)`` adds the commands to the CLI's app.
+Errors end as one line on stderr (``error: ...``) and exit code 1.
+"""
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+Kubeconfig = Annotated[str | None, typer.Option("--kubeconfig", help="Path of the kubeconfig (default: $KUBECONFIG, ~/.kube/config).")]
+Context = Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use.")]
+Namespace = Annotated[str | None, typer.Option("--namespace", "-n", help="Namespace (default: the context's).")]
+Name = Annotated[str, typer.Argument(help="The Experiment's name.")]
+
+
+@contextlib.contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Every kuberun error becomes ``error: <one line>`` and exit code 1."""
+    from kuberun.errors import KuberunError
+
+    try:
+        yield
+    except KuberunError as exc:
+        typer.echo(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", err=True)
+        raise typer.Exit(1) from None
+    except BrokenPipeError:  # `kuberun logs x | head`
+        sys.stderr.close()
+        raise typer.Exit(0) from None
+
+
+def _kube(kubeconfig: str | None, context: str | None, namespace: str | None) -> Any:
+    from kuberun.manage.kube import connect
+
+    return connect(kubeconfig, context, namespace)
+
+
+def list_(
+    title: Annotated[str | None, typer.Option("--title", help="Only this title.")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Only experiments this user submitted.")] = None,
+    phase: Annotated[str | None, typer.Option("--phase", help="Only this phase (Pending, Running, Succeeded, Failed, Cancelled).")] = None,
+    selector: Annotated[str | None, typer.Option("--selector", "-l", help="Label selector, as in kubectl.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only created within this long (30m, 2h, 7d).")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Page size (server-side pagination); 0 reads all.")] = 50,
+    continue_: Annotated[str | None, typer.Option("--continue", help="Continue token printed by the previous page.")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="json, yaml or wide.")] = None,
+    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="List in every namespace.")] = False,
+    kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None,
+) -> None:
+    """List experiments, newest first, one page at a time."""
+    with _one_line_errors():
+        from kuberun.manage import query, render
+        from kuberun.manage.errors import ManageError
+
+        if output not in (None, "json", "yaml", "wide"):
+            raise ManageError(f"unknown output format {output!r}: use json, yaml or wide")
+        try:
+            since_delta = query.parse_duration(since) if since else None
+        except ValueError as exc:
+            raise ManageError(str(exc)) from None
+        flt = query.ListFilter(title=title, user=user, phase=phase, selector=selector, since=since_delta)
+        page = query.list_page(_kube(kubeconfig, context, namespace), flt, all_namespaces=all_namespaces,
+                               limit=limit, continue_token=continue_)
+        if output in ("json", "yaml"):
+            typer.echo(render.machine(page.items, output, page.continue_token))
+        elif not page.items:
+            typer.echo("No experiments found.", err=True)
+        else:
+            render.console().print(render.list_table(page.items, wide=output == "wide", namespaces=all_namespaces))
+        if page.continue_token:
+            more = f" ({page.remaining} more)" if page.remaining else ""
+            typer.echo(f"next page{more}: kuberun list --continue {page.continue_token}", err=True)
+
+
+def describe(name: Name, kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None) -> None:
+    """Show an experiment: spec, each task's config and attempts, conditions, events, lineage."""
+    with _one_line_errors():
+        from kuberun.manage import query, render
+
+        kube = _kube(kubeconfig, context, namespace)
+        obj = query.get_experiment(kube, name)
+        ns = obj["metadata"]["namespace"]
+        render.describe(render.console(), obj, query.reproductions(kube, name, ns), query.events_for(kube, obj),
+                        query.config_map_data(kube, obj))
+
+
+def logs(
+    name: Name,
+    task: Annotated[str | None, typer.Argument(help="The task (optional for single-task experiments).")] = None,
+    attempt: Annotated[int | None, typer.Option("--attempt", help="Attempt number (default: the latest).")] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep streaming until the attempt ends.")] = False,
+    tail: Annotated[int | None, typer.Option("--tail", help="Only the last N lines.")] = None,
+    backend_config: Annotated[str | None, typer.Option("--backend-config", envvar="KUBERUN_BACKEND_CONFIG",
+                                                       help="Backend config file, for Slurm/SkyPilot/Lepton logs.")] = None,
+    kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None,
+) -> None:
+    """Stream a task's logs from whichever backend ran it."""
+    with _one_line_errors():
+        from kuberun.manage import query
+        from kuberun.manage.logs import stream_logs
+
+        kube = _kube(kubeconfig, context, namespace)
+        out = sys.stdout.buffer
+        for chunk in stream_logs(kube, query.get_experiment(kube, name), task, attempt, follow=follow, tail=tail,
+                                 backend_config=backend_config):
+            out.write(chunk)
+            out.flush()
+
+
+def cancel(
+    name: Name,
+    stop: Annotated[bool, typer.Option("--stop", help="Start nothing new but let running tasks finish.")] = False,
+    kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None,
+) -> None:
+    """Cancel an experiment (spec.shutdown: Terminate, or Stop with --stop)."""
+    with _one_line_errors():
+        from kuberun.manage import lifecycle
+
+        lifecycle.cancel(_kube(kubeconfig, context, namespace), name, stop=stop)
+        typer.echo(f"experiment {name} {'stopping' if stop else 'cancelled'}")
+
+
+def suspend(name: Name, kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None) -> None:
+    """Suspend an experiment's running Jobs; start nothing new until resumed."""
+    with _one_line_errors():
+        from kuberun.manage import lifecycle
+
+        lifecycle.suspend(_kube(kubeconfig, context, namespace), name)
+        typer.echo(f"experiment {name} suspended")
+
+
+def resume(name: Name, kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None) -> None:
+    """Resume a suspended experiment."""
+    with _one_line_errors():
+        from kuberun.manage import lifecycle
+
+        lifecycle.resume(_kube(kubeconfig, context, namespace), name)
+        typer.echo(f"experiment {name} resumed")
+
+
+def delete(name: Name, kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None) -> None:
+    """Delete an experiment and everything it owns (Jobs, ConfigMaps)."""
+    with _one_line_errors():
+        from kuberun.manage import lifecycle
+
+        lifecycle.delete(_kube(kubeconfig, context, namespace), name)
+        typer.echo(f"experiment {name} deleted")
+
+
+def reproduce(
+    name: Name,
+    overrides: Annotated[list[str] | None, typer.Argument(help="Dotted overrides: train.lr=3e-4 (task name optional with one task).")] = None,
+    executor_image: Annotated[str | None, typer.Option("--executor-image", help="Run every task in this image.")] = None,
+    new_name: Annotated[str | None, typer.Option("--name", help="Name of the new experiment (default: <title>-<id>).")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Submitter to record (default: the kube context user).")] = None,
+    kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None,
+) -> None:
+    """Run an experiment again from its recorded spec, with overrides; the new one is linked to the old."""
+    with _one_line_errors():
+        from kuberun.manage import query
+        from kuberun.manage.reproduce import parse_overrides
+        from kuberun.manage.reproduce import reproduce as run_again
+
+        kube = _kube(kubeconfig, context, namespace)
+        parsed = parse_overrides(overrides or [])
+        created = run_again(kube, query.get_experiment(kube, name), parsed, name=new_name, image=executor_image, user=user)
+        typer.echo(f"experiment {created['metadata']['name']} created (reproduced from {name})")
+
+
+def apply(
+    file: Annotated[Path, typer.Option("--filename", "-f", exists=True, dir_okay=False, help="YAML (multi-document) or a Python file.")],
+    user: Annotated[str | None, typer.Option("--user", help="Submitter to record (default: the kube context user).")] = None,
+    kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None,
+) -> None:
+    """Create the experiments a YAML file (with its ConfigMaps) or a Python file defines."""
+    with _one_line_errors():
+        from kuberun.manage.apply import apply_file
+
+        for created in apply_file(_kube(kubeconfig, context, namespace), file, user=user, namespace=namespace):
+            typer.echo(f"experiment {created['metadata']['name']} created")
+
+
+def export(name: Name, kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None) -> None:
+    """Print an experiment as YAML (with its config ConfigMaps) that `kuberun apply -f` re-creates."""
+    with _one_line_errors():
+        from kuberun.manage import apply, query
+
+        kube = _kube(kubeconfig, context, namespace)
+        typer.echo(apply.export(kube, query.get_experiment(kube, name)), nl=False)
+
+
+def watch(
+    name: Name,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between refreshes.")] = 1.0,
+    kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None,
+) -> None:
+    """Show live progress until the experiment finishes; exit 0 only if it Succeeded."""
+    with _one_line_errors():
+        from kuberun.manage.watch import watch as run_watch
+
+        phase = run_watch(_kube(kubeconfig, context, namespace), name, interval)
+        raise typer.Exit(0 if phase == "Succeeded" else 1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the manage commands to ``app``."""
+    app.command("list")(list_)
+    for command in (describe, logs, cancel, suspend, resume, delete, reproduce, apply, export, watch):
+        app.command()(command)

@@ -1,0 +1,48 @@
+"""Change an Experiment's lifecycle: cancel (spec.shutdown), suspend/resume (spec.suspend), delete.
+
+These are the only spec fields the CRD lets change after creation; the operator does the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from kuberun.manage.kube import MERGE_PATCH, Kube, Op
+from kuberun.manage.query import RESOURCE, experiment_path, get_experiment
+
+Shutdown = Literal["Stop", "Terminate"]
+
+
+def _patch(kube: Kube, name: str, namespace: str | None, spec: dict[str, Any]) -> dict[str, Any]:
+    ns = namespace or kube.namespace
+    return kube.request("PATCH", experiment_path(ns, name), Op("patch", RESOURCE, ns, name),
+                        body={"spec": spec}, content_type=MERGE_PATCH)
+
+
+def cancel(kube: Kube, name: str, namespace: str | None = None, *, stop: bool = False) -> dict[str, Any]:
+    """Terminate running tasks (or, with ``stop``, start nothing new and let running tasks finish).
+
+    ``shutdown`` only escalates (Stop -> Terminate, never back): a Stop after a Terminate is a no-op.
+    """
+    wanted: Shutdown = "Stop" if stop else "Terminate"
+    current = (get_experiment(kube, name, namespace).get("spec") or {}).get("shutdown")
+    if current == "Terminate" or current == wanted:
+        return get_experiment(kube, name, namespace)
+    return _patch(kube, name, namespace, {"shutdown": wanted})
+
+
+def suspend(kube: Kube, name: str, namespace: str | None = None) -> dict[str, Any]:
+    """Suspend running Kubernetes Jobs and start nothing new until resumed."""
+    return _patch(kube, name, namespace, {"suspend": True})
+
+
+def resume(kube: Kube, name: str, namespace: str | None = None) -> dict[str, Any]:
+    """Undo ``suspend``."""
+    return _patch(kube, name, namespace, {"suspend": None})
+
+
+def delete(kube: Kube, name: str, namespace: str | None = None) -> None:
+    """Delete the Experiment; its Jobs and ConfigMaps go with it (owner references), remote work via the finalizer."""
+    ns = namespace or kube.namespace
+    kube.request("DELETE", experiment_path(ns, name), Op("delete", RESOURCE, ns, name),
+                 body={"propagationPolicy": "Background"})

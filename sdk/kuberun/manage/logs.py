@@ -1,0 +1,245 @@
+"""Stream an attempt's logs from wherever it ran, chunk by chunk (never a whole log in memory).
+
+The attempt's ``logRef`` in status says where: ``pod`` (the Job's pod, through the API server's
+``pods/log``), ``file`` (the local executor's output file), or a bridge (``slurm``, ``skypilot``,
+``lepton``: the backend module's ``logs()``, configured by ``--backend-config``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import importlib
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from kuberun.apipath import api_path
+from kuberun.manage.errors import ApiError, LogsUnavailableError, NotFoundError
+from kuberun.manage.kube import Kube, Op
+from kuberun.manage.query import Obj, get_experiment
+
+CHUNK = 64 * 1024
+POD_WAIT = 300.0  # seconds `logs -f` waits for a Job's pod to appear and its container to start
+BACKEND_CONFIG_ENV = "KUBERUN_BACKEND_CONFIG"
+
+
+def pick_task(obj: Obj, task: str | None) -> str:
+    """The named task, or the only task of a single-task experiment."""
+    names = [t["name"] for t in (obj.get("spec") or {}).get("tasks") or []]
+    if task is None:
+        if len(names) == 1:
+            return names[0]
+        raise NotFoundError(f"experiment {obj['metadata']['name']!r} has tasks {', '.join(names)}: name one")
+    if task not in names:
+        raise NotFoundError(f"task {task!r} not found in experiment {obj['metadata']['name']!r} (tasks: {', '.join(names)})")
+    return task
+
+
+def pick_attempt(obj: Obj, task: str, attempt: int | None) -> Obj:
+    """The attempt's status (latest when ``attempt`` is None). Raises LogsUnavailableError before the first."""
+    status = next((t for t in (obj.get("status") or {}).get("tasks") or [] if t["name"] == task), None)
+    attempts = (status or {}).get("attempts") or []
+    if not attempts:
+        raise LogsUnavailableError(f"task {task!r} has not started yet: no logs")
+    if attempt is None:
+        return max(attempts, key=lambda a: a["attempt"])
+    found = next((a for a in attempts if a["attempt"] == attempt), None)
+    if found is None:
+        raise NotFoundError(f"task {task!r} has no attempt {attempt} (attempts: {', '.join(str(a['attempt']) for a in attempts)})")
+    return found
+
+
+def stream_logs(kube: Kube, obj: Obj, task: str | None = None, attempt: int | None = None, *, follow: bool = False,
+                tail: int | None = None, backend_config: str | None = None) -> Iterator[bytes]:
+    """Chunks of the attempt's log, following it until the attempt ends when ``follow``."""
+    name = pick_task(obj, task)
+    att = pick_attempt(obj, name, attempt)
+    log_ref, backend_ref = att.get("logRef") or {}, att.get("backendRef") or {}
+    kind = log_ref.get("kind") or ("pod" if backend_ref.get("backend") == "kubernetes" else backend_ref.get("backend"))
+    if kind == "pod":
+        return _pod_log(kube, obj["metadata"]["namespace"], log_ref, backend_ref, follow, tail)
+    if kind == "file":
+        ns, exp_name, number = obj["metadata"]["namespace"], obj["metadata"]["name"], att["attempt"]
+        return _file_log(Path(log_ref.get("path") or ""), follow, tail, lambda: _attempt_finished(kube, ns, exp_name, name, number))
+    if kind in ("slurm", "skypilot", "lepton"):
+        return _backend_log(kind, backend_ref, log_ref, follow, tail, backend_config)
+    raise LogsUnavailableError(f"task {name!r} attempt {att['attempt']}: no log location recorded yet")
+
+
+def lines(chunks: Iterator[bytes]) -> Iterator[str]:
+    """Decode chunks into lines (without their newline), holding at most one partial line."""
+    decoder, pending = codecs.getincrementaldecoder("utf-8")(errors="replace"), ""
+    for chunk in chunks:
+        pending += decoder.decode(chunk)
+        *complete, pending = pending.split("\n")
+        yield from complete
+    pending += decoder.decode(b"", final=True)
+    if pending:
+        yield pending
+
+
+# -- Kubernetes pods ------------------------------------------------------------------------------
+
+
+def _pod_log(kube: Kube, ns: str, log_ref: Obj, backend_ref: Obj, follow: bool, tail: int | None) -> Iterator[bytes]:
+    deadline = time.monotonic() + (POD_WAIT if follow else 0)
+    pod = log_ref.get("pod") or _job_pod(kube, ns, backend_ref.get("id"), deadline)
+    query: dict[str, Any] = {"follow": "true" if follow else None, "tailLines": tail, "container": log_ref.get("container")}
+    path, op = api_path("", "v1", "pods", ns, pod, "log"), Op("get", "pods/log", ns, pod)
+    return _stream_once_started(kube, path, op, query, deadline)
+
+
+def _stream_once_started(kube: Kube, path: str, op: Op, query: dict[str, Any], deadline: float) -> Iterator[bytes]:
+    """The pod's log; with -f, a container still starting (400 'waiting to start') is waited for."""
+    while True:
+        try:
+            yield from kube.stream(path, op, **query)
+            return
+        except ApiError as exc:
+            if exc.code != 400 or "waiting to start" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
+
+
+def _job_pod(kube: Kube, ns: str, job: str | None, deadline: float) -> str:
+    """The Job's pod to read (rank 0 of an Indexed Job, else the newest), waiting until ``deadline`` for one."""
+    if not job:
+        raise LogsUnavailableError("the attempt has no Job yet: no logs")
+    while True:
+        pods = kube.get(api_path("", "v1", "pods", ns), Op("list", "pods", ns), labelSelector=f"job-name={job}").get("items") or []
+        if pods:
+            break
+        if time.monotonic() > deadline:
+            raise LogsUnavailableError(f"Job {job!r} has no pod yet: no logs (try again, or -f to wait for it)")
+        time.sleep(1.0)
+    pods.sort(key=lambda p: ((p["metadata"].get("annotations") or {}).get("batch.kubernetes.io/job-completion-index", "0") != "0",
+                             _negated(p["metadata"].get("creationTimestamp") or "")))
+    return str(pods[0]["metadata"]["name"])
+
+
+def _negated(timestamp: str) -> tuple[int, ...]:
+    """Sort key putting later RFC 3339 timestamps first."""
+    return tuple(-ord(c) for c in timestamp)
+
+
+# -- local files ----------------------------------------------------------------------------------
+
+
+def _attempt_finished(kube: Kube, ns: str, name: str, task: str, attempt: int) -> bool:
+    obj = get_experiment(kube, name, ns)
+    att = pick_attempt(obj, task, attempt)
+    return att.get("phase") in ("Succeeded", "Failed", "Cancelled", "Skipped")
+
+
+def _tail_offset(path: Path, lines_wanted: int) -> int:
+    """Byte offset where the last ``lines_wanted`` lines start, reading backwards in chunks."""
+    with path.open("rb") as f:
+        end = f.seek(0, os.SEEK_END)
+        pos, newlines = end, 0
+        while pos > 0:
+            step = min(CHUNK, pos)
+            pos -= step
+            f.seek(pos)
+            block = f.read(step)
+            if pos + step == end and block.endswith(b"\n"):
+                block = block[:-1]
+            for i in range(len(block) - 1, -1, -1):
+                if block[i] == 10:
+                    newlines += 1
+                    if newlines == lines_wanted:
+                        return pos + i + 1
+        return 0
+
+
+def _file_log(path: Path, follow: bool, tail: int | None, finished: Callable[[], bool]) -> Iterator[bytes]:
+    if not path.is_file():
+        raise LogsUnavailableError(f"log file {path} is not readable from this machine (the local executor writes it on the operator's host)")
+    return _read_file(path, follow, tail, finished)
+
+
+def _read_file(path: Path, follow: bool, tail: int | None, finished: Callable[[], bool]) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        if tail is not None:
+            f.seek(_tail_offset(path, tail) if tail > 0 else os.path.getsize(path))
+        while True:
+            chunk = f.read(CHUNK)
+            if chunk:
+                yield chunk
+                continue
+            if not follow or finished():
+                rest = f.read()  # written between the last read and the attempt finishing
+                if rest:
+                    yield rest
+                return
+            time.sleep(0.5)
+
+
+# -- bridges (Slurm, SkyPilot, Lepton) ------------------------------------------------------------
+
+
+_BRIDGES = {"slurm": "SlurmBackend", "skypilot": "SkypilotBackend", "lepton": "LeptonBackend"}
+
+
+def _backend_log(kind: str, backend_ref: Obj, log_ref: Obj, follow: bool, tail: int | None,
+                 backend_config: str | None) -> Iterator[bytes]:
+    from kuberun.resource import BackendRef, LogRef
+
+    backend = _load_backend(kind, backend_config)
+    ref, where = BackendRef.model_validate(backend_ref), LogRef.model_validate(log_ref)
+    return _drive(_bridge_stream(backend, kind, ref, where, follow, tail))
+
+
+def _load_backend(kind: str, backend_config: str | None) -> Any:
+    """The bridge's backend (``kuberun_operator.backends.<kind>``), built from the admin's backend config file."""
+    path = backend_config or os.environ.get(BACKEND_CONFIG_ENV)
+    try:
+        module = importlib.import_module(f"kuberun_operator.backends.{kind}")
+        from kuberun_operator.backend_config import BackendConfig
+        from kuberun_operator.settings import Settings
+    except ImportError:
+        raise LogsUnavailableError(f"logs of {kind} tasks need the {kind} bridge: pip install 'kuberun[{kind}]'") from None
+    if not path:
+        raise LogsUnavailableError(f"logs of {kind} tasks need the backend config: --backend-config FILE or ${BACKEND_CONFIG_ENV}")
+    try:
+        config = BackendConfig.load(Path(path))
+    except (OSError, ValueError) as exc:
+        raise LogsUnavailableError(f"backend config {path}: {str(exc).splitlines()[0]}") from None
+    section = getattr(config, kind, None)
+    if section is None:
+        raise LogsUnavailableError(f"backend config {path} has no {kind!r} section")
+    return getattr(module, _BRIDGES[kind])(section, Settings(config_file=Path(path)))
+
+
+async def _bridge_stream(backend: Any, kind: str, ref: Any, log_ref: Any, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
+    # Slurm's start() launches the operator's squeue pollers; its logs() opens its own connection.
+    started = kind != "slurm"
+    if started:
+        await backend.start()
+    try:
+        async for chunk in backend.logs(ref, log_ref, follow, tail):
+            yield chunk
+    except Exception as exc:
+        if type(exc).__name__ != "BackendError":
+            raise
+        raise LogsUnavailableError(f"{kind}: {getattr(exc, 'message', exc)}") from None
+    finally:
+        await backend.stop()
+
+
+def _drive(agen: AsyncIterator[bytes]) -> Iterator[bytes]:
+    """Iterate an async generator from synchronous code, one chunk at a time."""
+    loop = asyncio.new_event_loop()
+    try:
+        while True:
+            try:
+                yield loop.run_until_complete(agen.__anext__())
+            except StopAsyncIteration:
+                return
+    finally:
+        aclose = getattr(agen, "aclose", None)
+        if aclose is not None:
+            loop.run_until_complete(aclose())
+        loop.close()

@@ -1,0 +1,216 @@
+"""Human output: the ``list`` table and the ``describe`` page, with rich.
+
+Both work on the API's dicts, so printing needs neither pydantic nor Fiddle: ``describe`` renders
+configs from their serialized JSON (``fiddle_tree``) and never imports user code.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime, timezone
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from kuberun.manage.query import Obj, created_at, parse_time, phase_of
+from kuberun.resource.constants import LABEL_REPRODUCED_FROM
+
+PHASE_STYLE = {"Succeeded": "green", "Failed": "red", "Cancelled": "yellow", "Running": "cyan", "Pending": "dim"}
+
+
+def console() -> Console:
+    """A console as wide as the terminal, or wide enough never to wrap rows when piped."""
+    width = shutil.get_terminal_size((200, 40)).columns if os.isatty(1) else 200
+    return Console(width=width, highlight=False, soft_wrap=True)
+
+
+def age(then: datetime | None, now: datetime | None = None) -> str:
+    """kubectl-style age: 42s, 7m, 5h, 3d, 12d."""
+    if then is None:
+        return "-"
+    seconds = max(0, int(((now or datetime.now(timezone.utc)) - then).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size * (2 if unit != "d" else 1):
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def backends(obj: Obj) -> str:
+    kinds = sorted({next(iter(t.get("executor") or {"?": 0})) for t in (obj.get("spec") or {}).get("tasks") or []})
+    return ",".join(kinds)
+
+
+def progress(obj: Obj) -> str:
+    status = obj.get("status") or {}
+    return str(status.get("progress") or f"0/{len((obj.get('spec') or {}).get('tasks') or [])}")
+
+
+def row(obj: Obj, wide: bool = False, namespaces: bool = False) -> list[str]:
+    meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
+    cells = [meta.get("namespace", "")] if namespaces else []
+    cells += [meta.get("name", ""), str(spec.get("title", "")), phase_of(obj), progress(obj), backends(obj),
+              str(spec.get("submittedBy") or "-"), age(created_at(obj))]
+    if wide:
+        status = obj.get("status") or {}
+        cells += [str(spec.get("project") or "-"), age(parse_time(status.get("startTime"))),
+                  str((meta.get("labels") or {}).get(LABEL_REPRODUCED_FROM, "-")), str(spec.get("shutdown") or "-")]
+    return cells
+
+
+def list_table(items: list[Obj], wide: bool = False, namespaces: bool = False) -> Table:
+    headers = (["NAMESPACE"] if namespaces else []) + ["NAME", "TITLE", "PHASE", "TASKS", "BACKENDS", "SUBMITTER", "AGE"]
+    if wide:
+        headers += ["PROJECT", "STARTED", "REPRODUCED-FROM", "SHUTDOWN"]
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for header in headers:
+        table.add_column(header, no_wrap=True)
+    for obj in items:
+        cells = row(obj, wide, namespaces)
+        phase_at = headers.index("PHASE")
+        cells[phase_at] = f"[{PHASE_STYLE.get(cells[phase_at], '')}]{cells[phase_at]}[/]" if cells[phase_at] in PHASE_STYLE else cells[phase_at]
+        table.add_row(*cells)
+    return table
+
+
+def machine(items: list[Obj] | Obj, fmt: str, continue_token: str | None = None) -> str:
+    """``-o json`` / ``-o yaml``: lists as a Kubernetes List (with ``metadata.continue``), one object as itself."""
+    import json
+
+    doc: Obj = items if isinstance(items, dict) else {"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items}
+    if continue_token and isinstance(items, list):
+        doc["metadata"]["continue"] = continue_token
+    if fmt == "json":
+        return json.dumps(doc, indent=2)
+    import yaml
+
+    return yaml.safe_dump(doc, sort_keys=False, width=120)
+
+
+def _field(label: str, value: Any) -> str:
+    return f"{label + ':':<17}{value}"
+
+
+def _when(text: str | None) -> str:
+    then = parse_time(text)
+    return f"{text} ({age(then)} ago)" if then else "-"
+
+
+def header_lines(obj: Obj, children: list[Obj]) -> list[str]:
+    meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
+    labels = meta.get("labels") or {}
+    out = [_field("Name", meta["name"]), _field("Namespace", meta.get("namespace", "")), _field("Title", spec.get("title", ""))]
+    if spec.get("description"):
+        out.append(_field("Description", spec["description"]))
+    if spec.get("project"):
+        out.append(_field("Project", spec["project"]))
+    out += [_field("Submitted by", spec.get("submittedBy") or "-"), _field("Created", _when(meta.get("creationTimestamp"))),
+            _field("Phase", f"{phase_of(obj)} ({progress(obj)} tasks)"),
+            _field("Started", _when(status.get("startTime"))), _field("Completed", _when(status.get("completionTime")))]
+    src = spec.get("source") or {}
+    if src:
+        dirty = " (dirty)" if src.get("dirty") else ""
+        out.append(_field("Source", f"{src.get('remote') or '-'} @ {src.get('commit') or '-'} {src.get('branch') or ''}{dirty}".rstrip()))
+    if spec.get("sdkVersion"):
+        out.append(_field("SDK version", spec["sdkVersion"]))
+    for key in ("shutdown", "suspend"):
+        if spec.get(key) is not None:
+            out.append(_field(key.capitalize(), spec[key]))
+    origin = labels.get(LABEL_REPRODUCED_FROM)
+    if origin:
+        uid = (meta.get("annotations") or {}).get("kuberun.dev/reproduced-from-uid", "")
+        out.append(_field("Reproduced from", f"{origin}{f' (uid {uid})' if uid else ''}"))
+    out.append(_field("Reproductions", ", ".join(c["metadata"]["name"] for c in children) or "-"))
+    out.append(_field("Labels", ", ".join(f"{k}={v}" for k, v in sorted(labels.items())) or "-"))
+    return out
+
+
+def _executor_summary(executor: dict[str, Any]) -> str:
+    kind, settings = next(iter(executor.items())) if executor else ("?", {})
+    parts = [f"{k}={v}" for k, v in (settings or {}).items() if not isinstance(v, (dict, list))]
+    return f"{kind}{' ' + ' '.join(parts) if parts else ''}"
+
+
+def config_lines(task: dict[str, Any], config_maps: dict[str, str]) -> list[str]:
+    """The task's payload, readable: a Fiddle tree, or the script."""
+    if task.get("script"):
+        script = task["script"]
+        if script.get("command"):
+            return ["$ " + " ".join(script["command"] + script.get("args", []))]
+        return [f"#!{script.get('entrypoint', 'bash')}", *str(script.get("inline", "")).splitlines()]
+    fiddle = task.get("fiddle") or {}
+    data = fiddle.get("data") or "".join(config_maps.get(r["name"], "") for r in fiddle.get("configMapRefs") or [])
+    where = "inline" if fiddle.get("data") else f"in ConfigMaps {', '.join(r['name'] for r in fiddle.get('configMapRefs') or [])}"
+    head = f"fiddle config, sha256 {str(fiddle.get('sha256', ''))[:12]}, {fiddle.get('size', 0)} bytes {where}"
+    try:
+        from kuberun.manage.fiddle_tree import render_fiddle
+        from kuberun.serialization import decode_envelope
+
+        return [head, *render_fiddle(decode_envelope(data, fiddle.get("sha256"))["config"])]
+    except Exception as exc:  # a damaged config must not stop describe from showing the rest
+        return [head, f"(cannot render: {exc})"]
+
+
+def attempts_table(task_status: dict[str, Any]) -> Table:
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for header in ("ATTEMPT", "PHASE", "SUBMITTED", "STARTED", "FINISHED", "EXIT", "BACKEND", "ID", "REASON"):
+        table.add_column(header, no_wrap=True)
+    for att in task_status.get("attempts") or []:
+        ref = att.get("backendRef") or {}
+        backend = ref.get("backend", "-") + (f"/{ref['cluster']}" if ref.get("cluster") else "")
+        table.add_row(str(att.get("attempt")), str(att.get("phase")), *(age(parse_time(att.get(k))) for k in ("submitTime", "startTime", "finishTime")),
+                      str(att.get("exitCode", "-")), backend, str(ref.get("id") or "-"), str(att.get("reason") or "-"))
+    return table
+
+
+def conditions_table(obj: Obj) -> Table:
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for header in ("TYPE", "STATUS", "REASON", "AGE", "MESSAGE"):
+        table.add_column(header, no_wrap=header != "MESSAGE")
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        table.add_row(c.get("type", ""), c.get("status", ""), c.get("reason", ""), age(parse_time(c.get("lastTransitionTime"))), c.get("message", ""))
+    return table
+
+
+def events_table(events: list[Obj]) -> Table:
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for header in ("AGE", "TYPE", "REASON", "MESSAGE"):
+        table.add_column(header, no_wrap=header != "MESSAGE")
+    for e in events:
+        when = e.get("lastTimestamp") or e.get("eventTime") or (e.get("metadata") or {}).get("creationTimestamp")
+        table.add_row(age(parse_time(when)), e.get("type", ""), e.get("reason", ""), e.get("message", ""))
+    return table
+
+
+def describe(out: Console, obj: Obj, children: list[Obj], events: list[Obj], config_maps: dict[str, str]) -> None:
+    """Print the whole ``describe`` page."""
+    for line in header_lines(obj, children):
+        out.print(line, markup=False)
+    statuses = {t["name"]: t for t in (obj.get("status") or {}).get("tasks") or []}
+    out.print("\nTasks:")
+    for task in (obj.get("spec") or {}).get("tasks") or []:
+        st = statuses.get(task["name"], {})
+        deps = f"  after: {', '.join(task['dependsOn'])}" if task.get("dependsOn") else ""
+        retries = (task.get("retries") or {}).get("limit")
+        out.print(f"  {task['name']}  [{st.get('phase', 'Pending')}]  {_executor_summary(task.get('executor') or {})}{deps}"
+                  f"{f'  retries: {retries}' if retries else ''}", markup=False)
+        for line in config_lines(task, config_maps):
+            out.print(f"    {line}", markup=False)
+        if st.get("message"):
+            out.print(f"    message: {st['message']}", markup=False)
+        if st.get("attempts"):
+            out.print(_indented(attempts_table(st), out))
+    conditions = (obj.get("status") or {}).get("conditions")
+    out.print("\nConditions:" + ("" if conditions else " <none>"))
+    if conditions:
+        out.print(_indented(conditions_table(obj), out))
+    out.print("\nEvents:" + ("" if events else " <none>"))
+    if events:
+        out.print(_indented(events_table(events), out))
+
+
+def _indented(table: Table, out: Console) -> Any:
+    from rich.padding import Padding
+
+    return Padding(table, (0, 0, 0, 4))
