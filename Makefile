@@ -40,8 +40,10 @@ lint: setup
 crds: setup  ## regenerate crds/ from the SDK models
 	$(BIN)/kuberun crd -o crds/kuberun.dev_experiments.yaml
 
-bench: setup
+bench: setup  ## benchmarks that print ratios (bench/slurm.py runs in tests/slurm/netns-run)
 	$(BIN)/python bench/import_time.py
+	$(BIN)/python bench/reconcile.py --n 1000
+	$(BIN)/python bench/cli.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
