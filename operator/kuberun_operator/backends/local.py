@@ -66,12 +66,17 @@ class LocalBackend:
                 ref = attempt.backend_ref
                 if ref is None or ref.backend != "local" or attempt.phase not in (TaskPhase.SUBMITTED, TaskPhase.RUNNING):
                     continue
-                observed = self._observe_dir(self._dir(ref.idempotency_key))
+                waiter = self._waiters.get(ref.idempotency_key)
+                if waiter is not None and not waiter.done():
+                    # Ours and not yet recorded: between the process's exit and its exit file.
+                    observed = self._observe_dir(self._dir(ref.idempotency_key), assume_alive=True)
+                else:
+                    observed = self._observe_dir(self._dir(ref.idempotency_key))
                 if observed is not None:
                     seen[(record.name, attempt.attempt)] = observed
         return seen
 
-    def _observe_dir(self, where: Path) -> Observed | None:
+    def _observe_dir(self, where: Path, assume_alive: bool = False) -> Observed | None:
         if not (where / "pid").exists():
             return None
         pid = (where / "pid").read_text().strip()
@@ -83,7 +88,7 @@ class LocalBackend:
             return Observed("succeeded" if code == 0 else "failed", backend_id=pid, start_time=started,
                             finish_time=_parse(finished), exit_code=code, reason="Completed" if code == 0 else "Error",
                             message=None if code == 0 else _tail(where / "output.log"), log_ref=log)
-        if _alive(int(pid)):
+        if assume_alive or _alive(int(pid)):
             return Observed("running", backend_id=pid, start_time=started, log_ref=log)
         return Observed("failed", backend_id=pid, start_time=started, reason="ProcessLost",
                         message="the process ended while the operator was not watching it", log_ref=log)
