@@ -1,4 +1,7 @@
-"""The floor for bench/reconcile.py: a minimal kopf operator that creates one Job per custom resource.
+"""The floor for bench/reconcile.py: a minimal kopf operator that creates one Job per Experiment.
+
+It handles the same custom resource (same schema and CEL rules, so the API server's admission work
+per object is the same) and does nothing else: no status, no ConfigMap, no Events.
 
     python bench/floor_operator.py KUBECONFIG
 """
@@ -26,7 +29,7 @@ def login(**_: Any) -> kopf.ConnectionInfo:
     return kopf.ConnectionInfo(server=API.configuration.host)
 
 
-@kopf.on.create("bench.kuberun.dev", "v1", "floors")
+@kopf.on.create("kuberun.dev", "v1alpha1", "experiments")
 def create_job(name: str, namespace: str, body: kopf.Body, **_: Any) -> None:
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": namespace,
            "labels": {"bench": "floor"}},

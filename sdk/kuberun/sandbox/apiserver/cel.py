@@ -2,7 +2,8 @@
 
 Rules are attached to schema nodes; each is evaluated with ``self`` bound to the value at that
 node and, for transition rules (those mentioning ``oldSelf``), ``oldSelf`` bound to the previous
-value — only on update and only where the old value exists, as kube-apiserver does. The
+value — only on update and only where the old value exists, as kube-apiserver does; values an
+update leaves unchanged are not re-validated (ratcheting). The
 Kubernetes CEL extension libraries (``isSorted``, ``url``, quantity, ...) are not available.
 """
 
@@ -87,6 +88,10 @@ def validate_rules(schema: dict[str, Any], value: Any, old: Any = _MISSING,
                    path: list[str | int] | None = None) -> list[Cause]:
     """Evaluate every CEL rule in ``schema`` against ``value`` (and ``old`` on update)."""
     path = path or []
+    if old is not _MISSING and value == old:
+        # Validation ratcheting (kube-apiserver, on by default since 1.30): a value unchanged by an
+        # update is not judged again — so a status write does not re-run every rule on the spec.
+        return []
     causes = _check_rules(schema, value, old, path)
     if isinstance(value, dict):
         props = schema.get("properties") or {}
