@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,11 @@ def test_kubernetes_task_starts_after_its_slurm_dependency_succeeds(operator, k8
 
     assert evaluate_jobs() == []
     (job,) = wait_for(evaluate_jobs, 30, "the Kubernetes Job after the Slurm task")
-    assert _task(k8s_api_client, namespace, name, "train")["phase"] == "Succeeded"
+    # The Job is created just before the status that records both transitions is written.
+    train = wait_for(lambda: (t := _task(k8s_api_client, namespace, name, "train"))["phase"] == "Succeeded" and t, 10)
+    created = next(j for j in list_jobs(k8s_api_client, namespace, f"kuberun.dev/experiment={name}"))["metadata"]["creationTimestamp"]
+    finished = datetime.fromisoformat(train["finishTime"].replace("Z", "+00:00"))
+    assert finished <= datetime.fromisoformat(created)  # the Slurm job had finished before the Kubernetes Job existed
     finish_job(k8s_api_client, namespace, job)
     assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 20) == "Succeeded"
 
