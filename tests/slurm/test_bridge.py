@@ -202,3 +202,20 @@ def test_time_limit_ends_the_task_with_reason_timeout(operator, k8s_api_client, 
     assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 150) == "Failed"
     record = _task(k8s_api_client, namespace, name)
     assert record["reason"] == "Timeout" and "time limit" in record["message"]
+
+
+def test_kuberun_logs_cli_streams_a_slurm_tasks_output_over_ssh(operator, kubeconfig, k8s_api_client, namespace, slurm_config_file):
+    import os
+    import subprocess
+    import sys
+
+    name = create_experiment(k8s_api_client, namespace, [slurm_task("t", inline="echo cli says hi from $KUBERUN_TASK")])["metadata"]["name"]
+    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 30) == "Succeeded"
+    done = subprocess.run([sys.executable, "-m", "kuberun.cli", "logs", name, "t", "--kubeconfig", str(kubeconfig), "-n", namespace,
+                           "--backend-config", str(slurm_config_file)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "cli says hi from t" in done.stdout
+    env = {k: v for k, v in os.environ.items() if k != "KUBERUN_BACKEND_CONFIG"}
+    missing = subprocess.run([sys.executable, "-m", "kuberun.cli", "logs", name, "t", "--kubeconfig", str(kubeconfig), "-n", namespace],
+                             capture_output=True, text=True, timeout=60, env=env)
+    assert missing.returncode == 1 and "need the backend config" in missing.stderr
