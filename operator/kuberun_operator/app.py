@@ -25,8 +25,7 @@ log = logging.getLogger("kuberun.operator")
 
 def build_controller(settings: Settings, metrics: Metrics) -> Controller:
     kube = Kube(api_client(settings), on_call=metrics.api_call)
-    cache, pods = JobCache(), PodCache()
-    backends: dict[str, Any] = {"kubernetes": KubernetesBackend(kube, cache, settings, pods)}
+    backends: dict[str, Any] = {"kubernetes": KubernetesBackend(kube, JobCache(), settings, PodCache())}
     if settings.enable_local_executor:
         from kuberun_operator.backends.local import LocalBackend
 
@@ -48,10 +47,7 @@ def build_controller(settings: Settings, metrics: Metrics) -> Controller:
         except Exception as exc:  # an Event is informative; never fail a reconcile over it
             log.warning("could not post event %s on %s: %s", event.reason, meta["name"], exc)
 
-    controller = Controller(settings, kube, backends, post_event, metrics)
-    controller.job_cache = cache  # type: ignore[attr-defined]
-    controller.pod_cache = pods  # type: ignore[attr-defined]
-    return controller
+    return Controller(settings, kube, backends, post_event, metrics)
 
 
 def remote_backends(config: BackendConfig, settings: Settings) -> dict[str, Any]:

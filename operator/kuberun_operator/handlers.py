@@ -14,6 +14,7 @@ from typing import Any
 import kopf
 
 from kuberun.resource.constants import GROUP, LABEL_EXPERIMENT, PLURAL, VERSION
+from kuberun_operator.backends.kubernetes import KubernetesBackend
 from kuberun_operator.runtime import Controller
 from kuberun_operator.settings import Settings
 
@@ -62,21 +63,23 @@ def make_registry(settings: Settings, controller_box: dict[str, Controller], bui
         if controller is not None:
             controller.experiment_seen(dict(body), deleted=event.get("type") == "DELETED")
 
+    def kubernetes_backend() -> tuple[Controller, KubernetesBackend] | None:
+        controller = controller_box.get("controller")
+        return (controller, controller.backends["kubernetes"]) if controller is not None else None
+
     @kopf.on.event("batch", "v1", "jobs", labels={LABEL_EXPERIMENT: kopf.PRESENT}, registry=registry)
     async def job_event(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
-        controller = controller_box.get("controller")
-        if controller is None:
-            return
-        cache = controller.job_cache
-        key = cache.remove(dict(body)) if event.get("type") == "DELETED" else cache.put(dict(body))
-        controller.child_changed(key)
+        if (found := kubernetes_backend()) is not None:
+            controller, backend = found
+            cache = backend.cache
+            controller.child_changed(cache.remove(dict(body)) if event.get("type") == "DELETED" else cache.put(dict(body)))
 
     @kopf.on.event("", "v1", "pods", labels={LABEL_EXPERIMENT: kopf.PRESENT}, registry=registry)
     async def pod_event(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
         # Pods tell what Jobs do not: an image that cannot be pulled, a missing Secret.
-        controller = controller_box.get("controller")
-        if controller is not None:
-            controller.child_changed(controller.pod_cache.put(dict(body), deleted=event.get("type") == "DELETED"))
+        if (found := kubernetes_backend()) is not None:
+            controller, backend = found
+            controller.child_changed(backend.pods.put(dict(body), deleted=event.get("type") == "DELETED"))
 
     logging.getLogger("kopf").setLevel(getattr(logging, settings.log_level.upper(), logging.INFO))
     return registry

@@ -119,14 +119,14 @@ class Kube:
         """Create a Job, ConfigMap or Service. A 409 means it already exists (raised as ApiError)."""
         ns, kind = obj["metadata"]["namespace"], obj["kind"]
         if kind == "Job":
-            return await self._call("create", "jobs", self._sanitized(self._batch.create_namespaced_job), ns, obj)
+            return await self._call("create", "jobs", self._json(self._batch.create_namespaced_job), ns, obj)
         if kind == "ConfigMap":
-            return await self._call("create", "configmaps", self._sanitized(self._core.create_namespaced_config_map), ns, obj)
+            return await self._call("create", "configmaps", self._json(self._core.create_namespaced_config_map), ns, obj)
         if kind == "Service":
-            return await self._call("create", "services", self._sanitized(self._core.create_namespaced_service), ns, obj)
+            return await self._call("create", "services", self._json(self._core.create_namespaced_service), ns, obj)
         raise ValueError(f"the operator does not create {kind}")
 
-    def _sanitized(self, fn: Callable[..., Any]) -> Callable[..., dict[str, Any]]:
+    def _json(self, fn: Callable[..., Any]) -> Callable[..., dict[str, Any]]:
         # Plain dicts (camelCase, as on the wire) straight from the response body: building the
         # client's model objects and serializing them back costs more than the request itself.
         import json
@@ -149,7 +149,7 @@ class Kube:
         await self._call("delete", "services", self._core.delete_namespaced_service, name, namespace)
 
     async def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
-        result = await self._call("list", "pods", self._sanitized(
+        result = await self._call("list", "pods", self._json(
             lambda ns, **kw: self._core.list_namespaced_pod(ns, label_selector=selector, **kw)), namespace)
         return list(result.get("items", []))
 

@@ -279,12 +279,7 @@ class Controller:
                     decision.requeue_after = 10.0 if decision.requeue_after is None else min(decision.requeue_after, 10.0)
 
     async def _write_status(self, body: dict[str, Any], exp: ExperimentResource, decision: Decision) -> None:
-        from kuberun_operator.conditions import progress, roll_up
-
-        status = decision.status
-        status.phase, _, _ = roll_up(status, exp.spec.shutdown)
-        status.progress = progress(status)
-        new = status.to_dict()
+        new = decision.status.to_dict()
         if new == (body.get("status") or {}):
             return
         meta = body["metadata"]
@@ -315,7 +310,11 @@ def _recorded(exp: ExperimentResource, action: Submit) -> bool:
 
 
 def _fail_attempt(record: Any, attempt: Any, reason: str, message: str, decision: Decision) -> None:
-    """A submission the backend refused for good: the attempt and its task fail (no retry can fix it)."""
+    """A submission the backend refused for good: the attempt and its task fail (no retry can fix it).
+
+    The experiment's phase, conditions and dependents follow in the next reconcile, which the
+    status write of this one triggers: the roll-up stays in one place, the pure reconcile.
+    """
     now = datetime.now(timezone.utc)
     attempt.phase, attempt.finish_time, attempt.reason, attempt.message = TaskPhase.FAILED, now, reason, message[:1024]
     record.phase, record.finish_time, record.reason, record.message = TaskPhase.FAILED, now, reason, message[:1024]

@@ -18,10 +18,11 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskPhase, TaskSpec
+from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec
 from kuberun.runner import task_document
 from kuberun_operator.actions import Observed
 from kuberun_operator.backends.base import BackendError, Submitted
+from kuberun_operator.backends.remote import active_attempts
 from kuberun_operator.settings import Settings
 
 
@@ -61,19 +62,14 @@ class LocalBackend:
 
     async def observe(self, exp: ExperimentResource) -> dict[tuple[str, int], Observed]:
         seen: dict[tuple[str, int], Observed] = {}
-        for record in exp.status.tasks if exp.status else []:
-            for attempt in record.attempts:
-                ref = attempt.backend_ref
-                if ref is None or ref.backend != "local" or attempt.phase not in (TaskPhase.SUBMITTED, TaskPhase.RUNNING):
-                    continue
-                waiter = self._waiters.get(ref.idempotency_key)
-                if waiter is not None and not waiter.done():
-                    # Ours and not yet recorded: between the process's exit and its exit file.
-                    observed = self._observe_dir(self._dir(ref.idempotency_key), assume_alive=True)
-                else:
-                    observed = self._observe_dir(self._dir(ref.idempotency_key))
-                if observed is not None:
-                    seen[(record.name, attempt.attempt)] = observed
+        for task_name, attempt in active_attempts(exp, self.name):
+            assert attempt.backend_ref is not None  # active_attempts yields only attempts with one
+            key = attempt.backend_ref.idempotency_key
+            waiter = self._waiters.get(key)
+            # Ours and still waited on: between the process's exit and its exit file, not lost.
+            observed = self._observe_dir(self._dir(key), assume_alive=waiter is not None and not waiter.done())
+            if observed is not None:
+                seen[(task_name, attempt.attempt)] = observed
         return seen
 
     def _observe_dir(self, where: Path, assume_alive: bool = False) -> Observed | None:

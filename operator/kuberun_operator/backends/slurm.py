@@ -22,12 +22,13 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskPhase, TaskSpec
+from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec
 from kuberun.runner import BadTaskError, task_document
 from kuberun_operator.actions import Observed
 from kuberun_operator.backend_config import SlurmCluster, SlurmConfig
 from kuberun_operator.backends import slurm_script as script
 from kuberun_operator.backends.base import BackendError, Submitted
+from kuberun_operator.backends.remote import active_attempts
 from kuberun_operator.backends.slurm_state import SlurmJob, lost, observed_from, parse_sacct, parse_squeue
 from kuberun_operator.backends.slurm_transport import UNAVAILABLE, CommandResult, Transport, make_transport
 from kuberun_operator.settings import Settings
@@ -221,14 +222,11 @@ class SlurmBackend:
 
     async def observe(self, exp: ExperimentResource) -> dict[tuple[str, int], Observed]:
         seen: dict[tuple[str, int], Observed] = {}
-        for record in exp.status.tasks if exp.status else []:
-            for attempt in record.attempts:
-                ref = attempt.backend_ref
-                if ref is None or ref.backend != "slurm" or attempt.phase not in (TaskPhase.SUBMITTED, TaskPhase.RUNNING):
-                    continue
-                observed = self._observe_attempt(exp, record.name, ref, attempt.log_ref)
-                if observed is not None:
-                    seen[(record.name, attempt.attempt)] = observed
+        for task_name, attempt in active_attempts(exp, self.name):
+            assert attempt.backend_ref is not None  # active_attempts yields only attempts with one
+            observed = self._observe_attempt(exp, task_name, attempt.backend_ref, attempt.log_ref)
+            if observed is not None:
+                seen[(task_name, attempt.attempt)] = observed
         return seen
 
     def _observe_attempt(self, exp: ExperimentResource, task: str, ref: BackendRef, log_ref: LogRef | None) -> Observed | None:
