@@ -9,23 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import kuberun as kr
+from kuberun.sandbox.kubeconfig import write_kubeconfig
 from tests.fixtures import tasks
 
 
 def write_user_kubeconfig(path: Path, server_url: str, user: str, namespace: str = "default") -> Path:
     """A kubeconfig whose context user is ``user``: a separate client identity for the same cluster."""
-    config = {
-        "apiVersion": "v1", "kind": "Config", "current-context": f"{user}@sandbox",
-        "clusters": [{"name": "sandbox", "cluster": {"server": server_url}}],
-        "users": [{"name": user, "user": {"token": f"token-{user}"}}],
-        "contexts": [{"name": f"{user}@sandbox", "context": {"cluster": "sandbox", "user": user, "namespace": namespace}}],
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return write_kubeconfig(path, server_url, namespace, user=user)
 
 
 def train_experiment(title: str = "mnist", namespace: str | None = None, width: int = 8, **kwargs: Any) -> kr.Experiment:

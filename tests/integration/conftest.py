@@ -1,4 +1,4 @@
-"""Integration fixtures: the CRD installed in the emulator, a fresh namespace per test."""
+"""Integration fixtures: the CRD installed in the emulator, a fresh namespace per test, the operator, pod logs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.operator import ensure_crd
+from tests.helpers.operator import ensure_crd, running_operator
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +23,21 @@ def namespace(k8s_api_client: Any) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:8]}"
     client.CoreV1Api(k8s_api_client).create_namespace({"metadata": {"name": name}})
     yield name
+
+
+@pytest.fixture(scope="module")
+def operator(kubeconfig: Any, crd: None) -> Iterator[Any]:
+    """The operator with default settings, one per test module (modules needing others override it)."""
+    with running_operator(kubeconfig) as metrics:
+        yield metrics
+
+
+@pytest.fixture()
+def logserver(apiserver: Any) -> Iterator[Any]:
+    """Pod logs served by the API emulator from a test-controlled source."""
+    from tests.helpers.manage import LogServer
+
+    server = LogServer()
+    apiserver.set_log_provider(server)
+    yield server
+    apiserver.set_log_provider(None)

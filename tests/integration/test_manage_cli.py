@@ -23,24 +23,10 @@ import kuberun as kr
 from tests.fixtures import tasks
 from tests.helpers.jobs import finish_job, list_jobs
 from tests.helpers.manage import LogServer, cli, normalise, submit, write_user_kubeconfig
-from tests.helpers.operator import get_experiment, phase, running_operator, wait_for
+from tests.helpers.operator import get_experiment, phase, wait_for
 
 pytestmark = pytest.mark.usefixtures("crd")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def operator(kubeconfig: Any, crd: None) -> Any:
-    with running_operator(kubeconfig) as metrics:
-        yield metrics
-
-
-@pytest.fixture()
-def logserver(apiserver: Any) -> Any:
-    server = LogServer()
-    apiserver.set_log_provider(server)
-    yield server
-    apiserver.set_log_provider(None)
 
 
 def run_to_success(api: Any, ns: str, name: str, logserver: LogServer | None = None, lines: list[str] | None = None) -> None:

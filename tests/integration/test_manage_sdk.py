@@ -13,24 +13,10 @@ import kuberun as kr
 from kuberun.manage.errors import ForbiddenError, InvalidOverrideError, NotFoundError, UnreachableError
 from kuberun.resource import ExperimentPhase, ExperimentStatus, TaskPhase
 from tests.helpers.jobs import finish_job, list_jobs
-from tests.helpers.manage import LogServer, cli, submit, write_user_kubeconfig
-from tests.helpers.operator import get_experiment, phase, running_operator, wait_for
+from tests.helpers.manage import cli, submit, write_user_kubeconfig
+from tests.helpers.operator import get_experiment, phase, wait_for
 
 pytestmark = pytest.mark.usefixtures("crd")
-
-
-@pytest.fixture(scope="module")
-def operator(kubeconfig: Any, crd: None) -> Any:
-    with running_operator(kubeconfig) as metrics:
-        yield metrics
-
-
-@pytest.fixture()
-def logserver(apiserver: Any) -> Any:
-    server = LogServer()
-    apiserver.set_log_provider(server)
-    yield server
-    apiserver.set_log_provider(None)
 
 
 @pytest.fixture()

@@ -17,12 +17,6 @@ from tests.helpers.operator import get_experiment, phase, running_operator, wait
 pytestmark = pytest.mark.usefixtures("crd")
 
 
-@pytest.fixture(scope="module")
-def operator(kubeconfig: Any, crd: None) -> Any:
-    with running_operator(kubeconfig) as metrics:
-        yield metrics
-
-
 def _submit(kubeconfig: Any, namespace: str, build) -> str:
     exp = kr.Experiment("it", namespace=namespace)
     build(exp)

@@ -6,18 +6,24 @@ import pathlib
 
 import yaml
 
+CLUSTER = "kuberun-sandbox"
 
-def write_kubeconfig(path: pathlib.Path | str, server_url: str, namespace: str = "default") -> pathlib.Path:
-    """Write a one-context kubeconfig (cluster/user/context all named ``kuberun-sandbox``)."""
+
+def write_kubeconfig(path: pathlib.Path | str, server_url: str, namespace: str = "default", user: str = CLUSTER) -> pathlib.Path:
+    """Write a one-context kubeconfig for ``user`` (the submitter kuberun records) on the sandbox cluster.
+
+    The default user shares the cluster's name (``kuberun-sandbox``); another ``user`` gives a
+    separate client identity for the same cluster, as a teammate's kubeconfig would.
+    """
     path = pathlib.Path(path)
-    name = "kuberun-sandbox"
+    context = CLUSTER if user == CLUSTER else f"{user}@{CLUSTER}"
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": name, "cluster": {"server": server_url}}],
-        "users": [{"name": name, "user": {"token": "sandbox"}}],
-        "contexts": [{"name": name, "context": {"cluster": name, "user": name, "namespace": namespace}}],
-        "current-context": name,
+        "clusters": [{"name": CLUSTER, "cluster": {"server": server_url}}],
+        "users": [{"name": user, "user": {"token": "sandbox" if user == CLUSTER else f"token-{user}"}}],
+        "contexts": [{"name": context, "context": {"cluster": CLUSTER, "user": user, "namespace": namespace}}],
+        "current-context": context,
         "preferences": {},
     }
     path.parent.mkdir(parents=True, exist_ok=True)
