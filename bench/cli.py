@@ -102,8 +102,8 @@ def main() -> int:
     from kubernetes import config
 
     from kuberun.manage.kube import Op, connect
-    from kuberun.sandbox.apiserver import run_in_thread
-    from kuberun.sandbox.kubeconfig import write_kubeconfig
+    from kuberun_sandbox.apiserver import run_in_thread
+    from kuberun_sandbox.kubeconfig import write_kubeconfig
     from tests.helpers.operator import ensure_crd
 
     work = Path(tempfile.mkdtemp(prefix="kuberun-bench-"))

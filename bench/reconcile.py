@@ -108,7 +108,7 @@ def main() -> int:
     args = parser.parse_args()
     from kubernetes import config
 
-    from kuberun.sandbox import Sandbox
+    from kuberun_sandbox import Sandbox
 
     with Sandbox(operator=False, complete_immediately=True) as sandbox:
         api = config.new_client_from_config(config_file=str(sandbox.kubeconfig))

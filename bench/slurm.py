@@ -62,9 +62,9 @@ def bridge(cluster: SlurmCluster, count: int, workdir: Path) -> tuple[float, flo
     """N Experiments through the operator; seconds to submitted, to finished, and remote commands."""
     from kubernetes import client, config
 
-    from kuberun.sandbox.apiserver import run_in_thread
-    from kuberun.sandbox.kubeconfig import write_kubeconfig
     from kuberun_operator.backends import slurm_transport
+    from kuberun_sandbox.apiserver import run_in_thread
+    from kuberun_sandbox.kubeconfig import write_kubeconfig
 
     commands = _count_commands(slurm_transport.SshTransport)
     config_file = write_backend_config(cluster, workdir, poll_interval_seconds=1.0)

@@ -53,7 +53,7 @@ def run_in_sandbox(exp, data_dir: str | None) -> int:
 
     from kubernetes import client, config
 
-    from kuberun.sandbox import Sandbox
+    from kuberun_sandbox import Sandbox
 
     with Sandbox(data_dir=data_dir or tempfile.mkdtemp(prefix="kuberun-demo-"), operator=True) as sandbox:
         print(f"sandbox API at {sandbox.url}; KUBECONFIG={sandbox.kubeconfig}")

@@ -21,7 +21,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def apiserver() -> Iterator[Any]:
-    from kuberun.sandbox.apiserver import run_in_thread
+    from kuberun_sandbox.apiserver import run_in_thread
 
     with run_in_thread() as server:
         yield server
@@ -29,7 +29,7 @@ def apiserver() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def kubeconfig(apiserver: Any, tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    from kuberun.sandbox.kubeconfig import write_kubeconfig
+    from kuberun_sandbox.kubeconfig import write_kubeconfig
 
     return write_kubeconfig(tmp_path_factory.mktemp("kube") / "config", apiserver.url)
 

@@ -58,17 +58,21 @@ def dry_run(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="
         _fail(str(exc))
 
 
-@app.command()
-def sandbox(
-    port: int = typer.Option(6443, "--port", help="API server port on 127.0.0.1 (0: any free port)."),
-    data_dir: Path = typer.Option(Path.home() / ".kuberun" / "sandbox", "--data-dir",
-                                  help="Where state, pod logs and the kubeconfig live (kept across restarts)."),
-    no_operator: bool = typer.Option(False, "--no-operator", help="Do not run the kuberun operator in-process."),
-) -> None:
-    """Run a local Kubernetes control plane (API server, sandbox node, operator) until Ctrl-C."""
-    from kuberun.sandbox.run import serve
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+def sandbox(ctx: typer.Context) -> None:
+    """Run a local Kubernetes control plane (API server, sandbox node, operator) until Ctrl-C.
 
-    raise typer.Exit(serve(port=port, data_dir=data_dir, operator=not no_operator))
+    Provided by the kuberun_sandbox package (``pip install 'kuberun[sandbox]'``); ``kuberun sandbox --help``
+    lists its options.
+    """
+    from kuberun.errors import KuberunError
+    from kuberun.plugins import load_command
+
+    try:
+        command = load_command("sandbox")
+    except KuberunError as exc:
+        _fail(str(exc))
+    raise typer.Exit(command(list(ctx.args)))
 
 
 def _register_manage_commands() -> None:

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.skipif(not HELM.exists() or not Path(KUBECTL).exists(), reason="needs helm (.ci/install-helm.sh) and kubectl")
 def test_rendered_chart_applies_and_its_operator_runs_an_experiment(tmp_path):
-    from kuberun.sandbox import Sandbox
     from kuberun_operator.__main__ import parse_args
+    from kuberun_sandbox import Sandbox
     from tests.helpers.operator import running_operator, wait_for
 
     manifest = helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--include-crds")

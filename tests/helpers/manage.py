@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import kuberun as kr
-from kuberun.sandbox.kubeconfig import write_kubeconfig
+from kuberun_sandbox.kubeconfig import write_kubeconfig
 from tests.fixtures import tasks
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from kuberun.sandbox.apiserver import ApiServer, ServerStartError
+from kuberun_sandbox.apiserver import ApiServer, ServerStartError
 from tests.helpers.widgets import GROUP, PLURAL, VERSION, WIDGET_CRD, unique, widget
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the same loop as the fixtures (pyproject)

@@ -14,7 +14,7 @@ KUBECTL = "/usr/bin/kubectl"
 
 @pytest.mark.skipif(not Path(KUBECTL).exists(), reason="kubectl is not installed")
 def test_kubectl_apply_of_the_yaml_example_runs_it_to_succeeded(tmp_path):
-    from kuberun.sandbox import Sandbox
+    from kuberun_sandbox import Sandbox
     from tests.helpers.operator import wait_for
 
     with Sandbox(data_dir=tmp_path, operator=True) as sandbox:
@@ -47,7 +47,7 @@ def test_kubectl_apply_of_the_yaml_example_runs_it_to_succeeded(tmp_path):
     (lambda spec: spec["tasks"][2].update(dependsOn=["nope"]), "dependsOn must name other tasks of this experiment"),
 ])
 def test_invalid_experiment_is_rejected_at_apply_like_a_real_server(tmp_path, break_it, message):
-    from kuberun.sandbox import Sandbox
+    from kuberun_sandbox import Sandbox
 
     bad = yaml.safe_load((ROOT / "examples" / "hello.yaml").read_text())
     break_it(bad["spec"])

@@ -61,8 +61,8 @@ def _scenario(kubeconfig: Path, api: Any) -> None:
 def test_operator_uses_exactly_the_permissions_the_chart_grants(tmp_path):
     from kubernetes import config
 
-    from kuberun.sandbox.apiserver import run_in_thread
-    from kuberun.sandbox.kubeconfig import write_kubeconfig
+    from kuberun_sandbox.apiserver import run_in_thread
+    from kuberun_sandbox.kubeconfig import write_kubeconfig
     from tests.helm.rbac import granted
 
     with run_in_thread() as server:

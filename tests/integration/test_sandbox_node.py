@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 
-from kuberun.sandbox import Sandbox
+from kuberun_sandbox import Sandbox
 
 KUBECTL = "/usr/bin/kubectl"
 NS = "default"

@@ -29,7 +29,7 @@ from . import jobs
 from .kubelet import Kubelet
 from .rest import KubeError, Rest, path, watch_forever
 
-log = logging.getLogger("kuberun.sandbox.node")
+log = logging.getLogger("kuberun_sandbox.node")
 
 NODE_NAME = "kuberun-sandbox"
 STATUS_RETRIES = 8

@@ -1,4 +1,4 @@
-"""``python -m kuberun.sandbox [--port N] [--data-dir DIR] [--no-operator]`` (same as ``kuberun sandbox``)."""
+"""``kuberun sandbox [--port N] [--data-dir DIR] [--no-operator]`` (also ``python -m kuberun_sandbox``)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from .podspec import SpecError, prepare
 from .process import PodProcess, stream_log, tail_offset
 from .rest import MERGE_PATCH, KubeError, Rest, path
 
-log = logging.getLogger("kuberun.sandbox.node")
+log = logging.getLogger("kuberun_sandbox.node")
 
 IMAGE_NOTICE = "sandbox: image %s is not pulled; running the container command on this machine with the current Python"
 KILL_GRACE_MAX = 5.0  # cap on terminationGracePeriodSeconds: a sandbox should stop promptly

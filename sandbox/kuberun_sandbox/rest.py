@@ -19,7 +19,7 @@ import aiohttp
 
 from kuberun.apipath import api_path
 
-log = logging.getLogger("kuberun.sandbox.rest")
+log = logging.getLogger("kuberun_sandbox.rest")
 
 MERGE_PATCH = "application/merge-patch+json"
 

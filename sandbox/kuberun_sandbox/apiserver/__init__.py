@@ -2,7 +2,7 @@
 
 Example::
 
-    from kuberun.sandbox.apiserver import run_in_thread
+    from kuberun_sandbox.apiserver import run_in_thread
 
     with run_in_thread() as server:
         print(server.url)          # http://127.0.0.1:PORT — point kubectl or the kubernetes client here

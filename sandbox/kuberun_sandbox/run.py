@@ -2,7 +2,7 @@
 
 Example::
 
-    from kuberun.sandbox import Sandbox
+    from kuberun_sandbox import Sandbox
 
     with Sandbox(data_dir=tmp, operator=True) as sb:
         print(sb.url, sb.kubeconfig)      # point kubectl / the SDK at sb.kubeconfig
@@ -22,7 +22,7 @@ from typing import Any
 
 from .kubeconfig import write_kubeconfig
 
-log = logging.getLogger("kuberun.sandbox")
+log = logging.getLogger("kuberun_sandbox")
 
 DEFAULT_PORT = 6443
 DEFAULT_DATA_DIR = pathlib.Path.home() / ".kuberun" / "sandbox"
