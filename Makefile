@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # tests can start their daemons (tests/slurm/README.md). Elsewhere those tests skip with a reason.
 NETNS := $(shell unshare --net --pid --fork --mount-proc true 2>/dev/null && echo tests/slurm/netns-run)
 
-.PHONY: setup demo sandbox test test-unit test-integration test-slurm lint crds bench clean
+.PHONY: setup tools demo sandbox test test-unit test-integration test-slurm lint crds bench clean
 
 setup: $(STAMP)
 
@@ -24,7 +24,10 @@ demo: setup  ## run examples/hello.py end to end in the embedded sandbox (API se
 sandbox: setup  ## a long-running local control plane: export KUBECONFIG=~/.kuberun/sandbox/kubeconfig
 	$(BIN)/kuberun sandbox
 
-test: setup lint  ## everything CI runs
+tools:  ## what the suites need: Slurm, helm, tool venvs, a real control plane (.ci/tools.sh; Debian packages when root)
+	sh .ci/tools.sh
+
+test: setup tools lint  ## everything CI runs: installs what the suites need, then every suite
 	$(NETNS) $(BIN)/python -m pytest tests
 
 test-slurm: setup
@@ -48,7 +51,7 @@ bench: setup  ## benchmarks that print ratios (bench/slurm.py runs in tests/slur
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
-# --- Helm chart (helm/kuberun). helm comes from .ci/install-helm.sh into .tools/bin. ---
+# --- Helm chart (helm/kuberun). helm comes from .ci/install-helm.sh into .tools/bin (a link into the user cache). ---
 HELM := .tools/bin/helm
 HELM_RELEASE ?= kuberun
 HELM_NAMESPACE ?= kuberun-system

