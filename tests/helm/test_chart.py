@@ -270,3 +270,46 @@ def test_notes_tell_the_user_what_to_run_next() -> None:
     notes = out.split("NOTES:", 1)[1]
     for step in ("kubectl get crd experiments.kuberun.dev", "kubectl apply -f", "kuberun list"):
         assert step in notes
+
+
+def test_statefulset_governing_service_exists_even_with_the_metrics_service_disabled() -> None:
+    objs = render("ha", {"metrics": {"port": 8080, "service": {"enabled": False}}})
+    workload = operator_workload(objs)
+    assert workload["kind"] == "StatefulSet"
+    services = {s["metadata"]["name"]: s for s in of_kind(objs, "Service")}
+    governing = services.get(workload["spec"]["serviceName"])
+    assert governing is not None, f"serviceName {workload['spec']['serviceName']} names no rendered Service"
+    assert governing["spec"]["clusterIP"] == "None"
+    assert governing["spec"]["selector"] == workload["spec"]["selector"]["matchLabels"]
+
+
+def test_two_replicas_get_a_disruption_budget_and_spread_over_nodes() -> None:
+    objs = render("ha")
+    pdb = one(objs, "PodDisruptionBudget")
+    workload = operator_workload(objs)
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == workload["spec"]["selector"]["matchLabels"]
+    (term,) = workload["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    # A user's affinity replaces the default; one replica has neither a PDB nor a default affinity.
+    mine = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["ops"]}]}]}}}
+    assert operator_workload(render("ha", {"affinity": mine}))["spec"]["template"]["spec"]["affinity"] == mine
+    single = render()
+    assert not of_kind(single, "PodDisruptionBudget")
+    assert "affinity" not in operator_workload(single)["spec"]["template"]["spec"]
+
+
+def test_metrics_network_policy_admits_only_the_listed_peers_on_the_metrics_port() -> None:
+    assert not of_kind(render(), "NetworkPolicy")
+    peers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    objs = render(None, {"metrics": {"port": 8080, "networkPolicy": {"enabled": True, "from": peers}}})
+    policy = one(objs, "NetworkPolicy")
+    assert policy["spec"]["podSelector"]["matchLabels"] == operator_workload(objs)["spec"]["selector"]["matchLabels"]
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["from"] == peers and rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    # Enabled with no peers: no ingress rule at all, so nobody reaches the port.
+    closed = one(render(None, {"metrics": {"port": 8080, "networkPolicy": {"enabled": True}}}), "NetworkPolicy")
+    assert not closed["spec"].get("ingress")
