@@ -67,7 +67,9 @@ class ApiServer:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, reuse_address=False)
+        # SO_REUSEADDR: a restart can bind while old connections sit in TIME_WAIT; on Linux it still refuses
+        # a port that another socket listens on, so "port already in use" stays a real answer.
+        site = web.TCPSite(self._runner, host, port, reuse_address=True)
         try:
             await site.start()
         except OSError as e:
