@@ -78,9 +78,19 @@ def big_recipe(steps: int = 100) -> fdl.Config:
     return fdl.Config(train, model=large_model(), optim=adam(), steps=steps)
 
 
-@cli.entrypoint(default_factory=quick)
+def finetune_default() -> fdl.Partial:
+    return fdl.Partial(finetune, model=large_model(depth=3), optim=adam(), steps=7)
+
+
+@cli.entrypoint(default_factory=finetune_default)
 def finetune(model: Model, optim: Optim, steps: int = 10) -> float:
     return float(model.depth * steps)
+
+
+@cli.entrypoint(default_factory=quick)
+def misconfigured(model: Model, steps: int = 10) -> float:
+    """Its default factory makes a config of ``train``: resolving it is an error."""
+    return float(steps)
 
 
 def plain(x: int, y: float = 0.5, *, label: str = "a") -> float:
