@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kuberun.packaging import limits
 from kuberun.packaging.archive import CodePackage, Entry, GitInfo, build_package
 from kuberun.packaging.errors import PackageTooLargeError
-from kuberun.packaging.limits import MAX_UNPACKED_BYTES
 
 
 @dataclass
@@ -46,8 +46,8 @@ class Packager:
 class SizeBudget:
     """Counts bytes read from disk so a packager stops reading as soon as the package cannot fit."""
 
-    def __init__(self, limit: int = MAX_UNPACKED_BYTES) -> None:
-        self.limit = limit
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limits.MAX_UNPACKED_BYTES if limit is None else limit
         self.used = 0
 
     def take(self, size: int, what: str) -> None:

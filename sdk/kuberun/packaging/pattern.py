@@ -81,7 +81,7 @@ class PatternPackager(Packager):
         return Collected(entries)
 
     @staticmethod
-    def _spec(patterns: list[str], root: Path, what: str) -> pathspec.PathSpec:
+    def _spec(patterns: list[str], root: Path, what: str) -> pathspec.GitIgnoreSpec:
         lines = []
         for pattern in patterns:
             if not isinstance(pattern, str) or not pattern.strip():
@@ -94,6 +94,6 @@ class PatternPackager(Packager):
                     raise PackagingError(f"{what} {pattern!r} is outside relative_path {root}") from None
             lines.append(("!" if negated else "") + body)
         try:
-            return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+            return pathspec.GitIgnoreSpec.from_lines(lines)
         except (ValueError, TypeError) as exc:
             raise PackagingError(f"{what}: {exc}") from None

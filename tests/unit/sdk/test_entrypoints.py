@@ -80,7 +80,7 @@ def test_values_are_literals_else_strings(raw, value):
 # -- resolving onto the recipe -------------------------------------------------------------------
 
 def test_the_recipe_example_resolves_to_a_partial_of_train():
-    task = cli.resolve("model=large_model model.depth=5 optim.lr=3e-4 steps*=2".split(), train).task
+    task = cli.resolve(["model=large_model", "model.depth=5", "optim.lr=3e-4", "steps*=2"], train).task
     assert isinstance(task, fdl.Partial) and fdl.get_callable(task) is train
     kwargs = dict(fdl.build(task).keywords)
     assert kwargs["model"] == Model(depth=5, width=1024)
@@ -256,7 +256,7 @@ def test_dryrun_prints_the_config_and_an_experiment_that_round_trips(monkeypatch
     from kuberun.experiment import Experiment
 
     out, err = io.StringIO(), io.StringIO()
-    code = cli.run_entrypoint("model=large_model model.depth=5 optim.lr=3e-4 steps*=2 --executor gpu --dryrun -n nightly".split(),
+    code = cli.run_entrypoint(["model=large_model", "model.depth=5", "optim.lr=3e-4", "steps*=2", "--executor", "gpu", "--dryrun", "-n", "nightly"],
                               train, out=out, err=err)
     assert (code, err.getvalue()) == (0, "")
     text = out.getvalue()
