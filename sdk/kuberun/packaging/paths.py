@@ -63,9 +63,11 @@ def check_links(links: dict[str, str]) -> None:
     for path in sorted(links):
         target = links[path]
         if not target or target.startswith("/") or "\x00" in target:
-            raise UnsafeArchiveError(f"symlink {path} -> {target!r}: absolute or empty target")
+            raise UnsafeArchiveError(f"symlink {path} -> {target!r}: absolute or empty target; "
+                                     "a package keeps only links inside it (make it relative, or leave it out)")
         if not resolves_inside(posixpath.join(posixpath.dirname(path), target), links):
-            raise UnsafeArchiveError(f"symlink {path} -> {target}: points outside the package")
+            raise UnsafeArchiveError(f"symlink {path} -> {target}: points outside the package (leave it out, "
+                                     "or package the directory it points to)")
 
 
 def check_parents(paths: list[str], links: dict[str, str]) -> None:
