@@ -1,0 +1,61 @@
+"""What an Experiment records about the code shipped with its tasks: a content-addressed package.
+
+The record is the digest, not the bytes: ``sha256`` names the package (a deterministic tar.gz),
+``git`` says where it came from, and ``storage`` says where a backend fetches it — ConfigMap
+chunks in the Experiment's namespace (up to ``CONFIGMAP_CODE_LIMIT``) or a URL in an object store
+beyond that. Months later, reproduce finds the same bytes by the same digest, and the runner
+refuses anything else. Not yet part of ``TaskSpec``/``ExperimentSpec``: wiring it in changes the CRD.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from kuberun.resource.base import KubeModel
+from kuberun.resource.constants import CHUNK_SIZE, LABEL_PREFIX
+
+CODE_ENCODING = "tar+gzip"
+# Packages up to this size are stored as ConfigMaps of at most CHUNK_SIZE bytes each; beyond it,
+# a URL store is needed (the archive/log store). 8 MiB is eleven chunks: enough for a source tree,
+# small enough not to load etcd with data that belongs in an object store.
+CONFIGMAP_CODE_LIMIT = 8 * 1024 * 1024
+MAX_CODE_CHUNKS = -(-CONFIGMAP_CODE_LIMIT // CHUNK_SIZE)
+LABEL_CODE_DIGEST = f"{LABEL_PREFIX}/code-digest"
+ANNOTATION_CODE_SHA256 = f"{LABEL_PREFIX}/code-sha256"
+ANNOTATION_CHUNK = f"{LABEL_PREFIX}/code-chunk"
+CHUNK_KEY = "chunk"
+
+
+class GitRef(KubeModel):
+    """The commit a package was made from; ``dirty``: the package differs from that commit."""
+
+    revision: str | None = Field(None, pattern=r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+    remote: str | None = Field(None, max_length=1024, description="Without credentials.")
+    dirty: bool | None = None
+
+
+class CodeStorage(KubeModel):
+    """Where the package's bytes are: ConfigMap chunks (in order) or a URL, exactly one."""
+
+    config_maps: list[str] | None = Field(None, min_length=1, max_length=MAX_CODE_CHUNKS,
+                                          description="ConfigMap names, in order; each holds one chunk under binaryData.chunk.")
+    url: str | None = Field(None, max_length=2048, description="An object-store URL, without credentials.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> CodeStorage:
+        if (self.config_maps is None) == (self.url is None):
+            raise ValueError("code storage is either configMaps or url, exactly one")
+        return self
+
+
+class CodeRef(KubeModel):
+    """A code package shipped with a task: unpacked into the working directory and put on ``sys.path``."""
+
+    encoding: Literal["tar+gzip"]
+    sha256: str = Field(..., pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(..., ge=0, description="Bytes of the compressed package.")
+    files: int = Field(..., ge=0)
+    git: GitRef | None = None
+    storage: CodeStorage
