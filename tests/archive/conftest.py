@@ -1,7 +1,7 @@
 """Fixtures for the archive tests: each test runs against SQLite and against a real PostgreSQL.
 
 The PostgreSQL server (tests/harness/postgres.py) is started once per session and each test gets
-a database of its own, dropped afterwards. Without the server binaries (or psycopg) the
+a schema of its own (the URL's ``search_path``), dropped afterwards. Without the server binaries (or psycopg) the
 PostgreSQL half is skipped with the reason; the SQLite half always runs.
 """
 
@@ -36,9 +36,9 @@ def archive_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
         return
     server: postgres.PostgresServer = request.getfixturevalue("postgres_server")
     name = f"archive_{uuid.uuid4().hex[:12]}"
-    url = server.create_database(name)
+    url = server.create_schema(name)
     yield url
-    server.drop_database(name)
+    server.drop_schema(name)
 
 
 @pytest.fixture

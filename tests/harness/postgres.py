@@ -32,6 +32,7 @@ from typing import Any
 
 SERVER_USER = "postgres"      # the system user Debian's package creates
 APP_ROLE = "kuberun"
+APP_DATABASE = "kuberun"      # owned by APP_ROLE, created at start
 START_DEADLINE_S = 60
 _BINARIES = ("initdb", "postgres", "pg_ctl")
 
@@ -119,6 +120,7 @@ class PostgresServer:
 
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
                 sql.Identifier(APP_ROLE), sql.Literal(self.password)))
+        self.create_database(APP_DATABASE)
 
     def stop(self) -> None:
         """``pg_ctl stop -m fast``, waited; the process group is killed if that fails. Idempotent."""
@@ -139,10 +141,7 @@ class PostgresServer:
 
     def admin(self) -> Any:
         """A psycopg connection as the superuser over the Unix socket (autocommit)."""
-        import psycopg
-
-        return psycopg.connect(host=str(self.sockets), port=self.port, user="postgres", dbname="postgres",
-                               autocommit=True, connect_timeout=5)
+        return self.admin_in("postgres")
 
     def create_database(self, name: str) -> str:
         """A new database owned by the application role; its SQLAlchemy URL (TCP, password)."""
@@ -157,6 +156,28 @@ class PostgresServer:
 
         with self.admin() as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    def create_schema(self, name: str) -> str:
+        """A new schema owned by the application role in its database (``APP_ROLE``); a URL whose
+        ``search_path`` is that schema. Far cheaper than a database per test, and just as empty."""
+        from psycopg import sql
+
+        with self.admin_in(APP_DATABASE) as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(sql.Identifier(name),
+                                                                            sql.Identifier(APP_ROLE)))
+        return self.url(APP_DATABASE) + f"?options=-csearch_path%3D{name}"
+
+    def drop_schema(self, name: str) -> None:
+        from psycopg import sql
+
+        with self.admin_in(APP_DATABASE) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+    def admin_in(self, database: str) -> Any:
+        import psycopg
+
+        return psycopg.connect(host=str(self.sockets), port=self.port, user="postgres", dbname=database,
+                               autocommit=True, connect_timeout=5)
 
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://{APP_ROLE}:{self.password}@127.0.0.1:{self.port}/{database}"
