@@ -79,7 +79,9 @@ def page(filters: dict[str, Any], limit: int, continue_token: str | None, full: 
         query = query.where(t.created < filters["_until"])
     if continue_token is not None:
         created, uid = paging.decode(continue_token, token_filters(filters))
-        query = query.where(sa.or_(t.created < created, sa.and_(t.created == created, t.uid < uid)))
+        # A row-value comparison: one index range on (created, uid) on both dialects.
+        query = query.where(sa.tuple_(t.created, t.uid) < sa.tuple_(sa.literal(created, t.created.type),
+                                                                    sa.literal(uid, t.uid.type)))
     return query.order_by(t.created.desc(), t.uid.desc()).limit(limit + 1)
 
 

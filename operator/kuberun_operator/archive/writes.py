@@ -22,7 +22,7 @@ from kuberun_operator.archive.record import ArchivedExperiment, merge_events
 from kuberun_operator.archive.schema import experiments, labels, locations, metrics
 from kuberun_operator.archive.series import Location, MetricPoint, stored_value
 
-_BATCH = 500        # rows per INSERT: below SQLite's bound-parameter limit for every table here
+_BATCH = 5000       # parameter sets per executemany, so memory stays bounded per round trip
 
 
 def upsert_experiment(conn: sa.Connection, rec: ArchivedExperiment) -> ArchivedExperiment:
@@ -52,23 +52,23 @@ def upsert_experiment(conn: sa.Connection, rec: ArchivedExperiment) -> ArchivedE
 
 
 def upsert_metrics(conn: sa.Connection, uid: str, points: Sequence[MetricPoint]) -> None:
+    # One statement, many parameter sets (executemany): compiled once, whatever the series' length.
+    stmt = _insert(conn, metrics)
+    stmt = stmt.on_conflict_do_update(index_elements=[c.name for c in metrics.primary_key],
+                                      set_={"value": stmt.excluded.value, "time": stmt.excluded.time})
     for start in range(0, len(points), _BATCH):
-        rows = [{"uid": uid, "task": p.task, "attempt": p.attempt, "name": p.name, "step": p.step,
-                 "value": stored_value(p.value), "time": p.time} for p in points[start:start + _BATCH]]
-        stmt = _insert(conn, metrics).values(rows)
-        conn.execute(stmt.on_conflict_do_update(index_elements=[c.name for c in metrics.primary_key],
-                                                set_={"value": stmt.excluded.value, "time": stmt.excluded.time}))
+        conn.execute(stmt, [{"uid": uid, "task": p.task, "attempt": p.attempt, "name": p.name, "step": p.step,
+                             "value": stored_value(p.value), "time": p.time} for p in points[start:start + _BATCH]])
 
 
 def upsert_locations(conn: sa.Connection, uid: str, items: Sequence[Location], now: datetime) -> None:
+    stmt = _insert(conn, locations)
+    stmt = stmt.on_conflict_do_update(index_elements=[c.name for c in locations.primary_key],
+                                      set_={"size": stmt.excluded.size, "sha256": stmt.excluded.sha256,
+                                            "recorded_at": stmt.excluded.recorded_at})
     for start in range(0, len(items), _BATCH):
-        rows = [{"uid": uid, "task": x.task, "attempt": x.attempt, "kind": x.kind, "url": x.url, "size": x.size,
-                 "sha256": x.sha256, "recorded_at": now} for x in items[start:start + _BATCH]]
-        stmt = _insert(conn, locations).values(rows)
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=[c.name for c in locations.primary_key],
-            set_={"size": stmt.excluded.size, "sha256": stmt.excluded.sha256,
-                  "recorded_at": stmt.excluded.recorded_at}))
+        conn.execute(stmt, [{"uid": uid, "task": x.task, "attempt": x.attempt, "kind": x.kind, "url": x.url,
+                             "size": x.size, "sha256": x.sha256, "recorded_at": now} for x in items[start:start + _BATCH]])
 
 
 def _row(rec: ArchivedExperiment, events: list[dict[str, Any]], dropped: int, deleted: datetime | None) -> dict[str, Any]:
