@@ -16,6 +16,7 @@ Everything a caller needs is re-exported here; the modules are:
 from kuberun_operator.archive.aio import AsyncArchive
 from kuberun_operator.archive.errors import (
     ArchiveError,
+    ArchiveUnavailable,
     InvalidContinueToken,
     InvalidQuery,
     InvalidRecord,
@@ -29,6 +30,7 @@ __all__ = [
     "DEFAULT_URL",
     "Archive",
     "ArchiveError",
+    "ArchiveUnavailable",
     "ArchivedExperiment",
     "AsyncArchive",
     "InvalidContinueToken",

@@ -26,3 +26,8 @@ class InvalidQuery(ArchiveError, ValueError):
 
 class InvalidContinueToken(InvalidQuery):
     """The continue token is malformed or was issued for a different query."""
+
+
+class ArchiveUnavailable(ArchiveError):
+    """The database cannot be reached or dropped the connection: worth retrying later, unlike the
+    other errors here, which will fail the same way again."""

@@ -2,12 +2,15 @@
 
 Open it with a URL (``sqlite:///PATH``, the embedded default, or ``postgresql://...`` from the
 chart's connection Secret); opening migrates the schema (see ``migrate``). Every method is one
-short transaction, so an Archive can be shared by threads.
+short transaction, so an Archive can be shared by threads. Errors are the archive's own: bad input
+is an ``InvalidRecord``/``InvalidQuery`` (permanent), a database that cannot be reached is
+``ArchiveUnavailable`` (retry later); callers need not know SQLAlchemy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -16,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from kuberun_operator.archive import engine as engines
 from kuberun_operator.archive import limits, migrate, paging, queries, series, writes
-from kuberun_operator.archive.errors import ArchiveError, InvalidRecord
+from kuberun_operator.archive.errors import ArchiveError, ArchiveUnavailable, InvalidRecord
 from kuberun_operator.archive.record import ArchivedExperiment, archive_record
 from kuberun_operator.archive.schema import experiments, locations, metrics
 from kuberun_operator.archive.series import Location, MetricPoint
@@ -81,7 +84,7 @@ class Archive:
         Returns the stored record (its Events merged with those recorded before).
         """
         rec = archive_record(obj, events, archived_at=self._clock())
-        with self._writer.begin() as conn:
+        with self._connection(write=True) as conn:
             return writes.upsert_experiment(conn, rec)
 
     def get(self, namespace: str, name: str) -> ArchivedExperiment | None:
@@ -106,7 +109,7 @@ class Archive:
         """
         filters = queries.normalized_filters(namespace, title, submitter, labels, phase, since, until)
         stmt = queries.page(filters, limit, continue_token, full)
-        with self._engine.connect() as conn:
+        with self._connection() as conn:
             rows = conn.execute(stmt).all()
         items = [queries.to_record(row) for row in rows[:limit]]
         token = None
@@ -126,7 +129,7 @@ class Archive:
         series.check_key(uid, task, attempt)
         points = series.metric_points(task, attempt, series_)
         if points:
-            with self._writer.begin() as conn:
+            with self._connection(write=True) as conn:
                 writes.upsert_metrics(conn, uid, points)
         return len(points)
 
@@ -139,7 +142,7 @@ class Archive:
         if name is not None:
             stmt = stmt.where(t.name == name)
         stmt = stmt.order_by(t.task, t.attempt, t.name, t.step)
-        with self._engine.connect() as conn:
+        with self._connection() as conn:
             return [MetricPoint(r.task, r.attempt, r.name, r.step, series.loaded_value(r.value), r.time)
                     for r in conn.execute(stmt)]
 
@@ -161,7 +164,7 @@ class Archive:
             loc = series.location(task, attempt, *item)
             checked[(loc.kind, loc.url)] = loc
         if checked:
-            with self._writer.begin() as conn:
+            with self._connection(write=True) as conn:
                 writes.upsert_locations(conn, uid, list(checked.values()), self._clock())
         return len(checked)
 
@@ -171,11 +174,21 @@ class Archive:
         if kind is not None:
             stmt = stmt.where(t.kind == kind)
         stmt = stmt.order_by(t.task, t.attempt, t.kind, t.url)
-        with self._engine.connect() as conn:
+        with self._connection() as conn:
             return [Location(r.task, r.attempt, r.kind, r.url, r.size, r.sha256, r.recorded_at)
                     for r in conn.execute(stmt)]
 
+    @contextlib.contextmanager
+    def _connection(self, write: bool = False) -> Iterator[sa.Connection]:
+        """A connection (in a write transaction when ``write``), database failures as ArchiveUnavailable."""
+        try:
+            with (self._writer.begin() if write else self._engine.connect()) as conn:
+                yield conn
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as e:
+            raise ArchiveUnavailable(f"the archive at {self.url} is unavailable: {type(e.orig or e).__name__}: "
+                                     f"{e.orig or e}") from None
+
     def _one(self, where: sa.ColumnElement[bool]) -> ArchivedExperiment | None:
-        with self._engine.connect() as conn:
+        with self._connection() as conn:
             row = conn.execute(queries.one(where)).first()
         return None if row is None else queries.to_record(row)
