@@ -31,7 +31,7 @@ from tests.archive.builders import T0, experiment  # noqa: E402
 from tests.harness import postgres  # noqa: E402
 
 
-def median_s(fn: Callable[[], object], runs: int = 7) -> float:
+def median_s(fn: Callable[[], object], runs: int = 21) -> float:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
