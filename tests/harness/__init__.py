@@ -1,0 +1,1 @@
+"""Real servers the test suites start and stop themselves (PostgreSQL, ...), loopback only."""
