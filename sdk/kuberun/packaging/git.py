@@ -26,8 +26,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
 
+from kuberun.gitinfo import strip_credentials
 from kuberun.packaging.archive import Entry, GitInfo
 from kuberun.packaging.base import Collected, Packager, SizeBudget, read_file
 from kuberun.packaging.errors import PackageTooLargeError, PackagingError, UncommittedChangesError
@@ -131,22 +131,6 @@ def _remote(top: Path) -> str | None:
     except PackagingError:
         return None
     return strip_credentials(url) or None
-
-
-def strip_credentials(url: str) -> str:
-    """A remote URL without user, password or token (``https://tok@host/x`` -> ``https://host/x``)."""
-    if "://" in url:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port else host
-        # ssh://git@host keeps its user name: it is an account name, never a secret.
-        if parts.scheme == "ssh" and parts.username and not parts.password:
-            netloc = f"{parts.username}@{netloc}"
-        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-    user, at, rest = url.partition("@")
-    if at and ":" in user and "/" not in user:  # scp-like user:secret@host:path
-        return rest
-    return url
 
 
 def _revision_entries(repo: Path, commit: str, prefix: str, submodules: bool, budget: SizeBudget) -> list[Entry]:

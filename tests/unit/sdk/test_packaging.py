@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from kuberun import packaging
+from kuberun.gitinfo import strip_credentials
 from kuberun.packaging import (
     GitArchivePackager,
     PackagingError,
@@ -23,7 +24,6 @@ from kuberun.packaging import (
     UncommittedChangesWarning,
     UnsafeArchiveError,
 )
-from kuberun.packaging.git import strip_credentials
 from kuberun.resource.code import CodeStorage
 from tests.unit.sdk.gitrepo import commit, git, make_repo
 
@@ -270,3 +270,16 @@ def test_the_recorded_remote_is_stripped(tmp_path):
     package = GitArchivePackager(basepath=str(repo)).package()
     assert package.git.remote == "https://example.com/org/repo.git"
     assert "s3cret" not in str(package.to_code_ref(CodeStorage(url="s3://bucket/x")).to_dict())
+
+
+def test_the_recorded_source_of_an_experiment_never_carries_the_remote_token(tmp_path: Path) -> None:
+    from kuberun.gitinfo import capture_source
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q",
+                    "--allow-empty", "-m", "x"], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin",
+                    "https://ghp_SECRET123@git.example/team/proj.git"], check=True)
+    source = capture_source(tmp_path)
+    assert source is not None and source.remote == "https://git.example/team/proj.git"
+    assert "SECRET" not in source.model_dump_json()
