@@ -3,15 +3,14 @@
 Two ways to get there, chosen by the backend, because the obvious generic one is wrong for both:
 
 - **S3**: a multipart upload is invisible until ``CompleteMultipartUpload``, so we write straight to
-  the final key with ``autocommit=False`` and commit (or abort, which frees the uploaded parts) at the
-  end. A temp-key-then-rename would be a full server-side copy, and not atomic either.
+  the final key and complete it at the end (or abort it, which frees the uploaded parts). A temp-key-then-rename would be a full server-side copy, and not atomic either.
 - **Directories**: fsspec's own ``autocommit=False`` writes to the system temp directory and then
   ``shutil.move``\\s, which across filesystems is a copy a reader can watch grow. We write a hidden
   sibling (``.<name>.kuberun-partial-<random>``), fsync it, and rename it over the key within one
   directory, which POSIX makes atomic.
 
 These are blocking objects; the store drives them from a worker thread. Memory held is the caller's
-chunk plus, for S3, the file object's buffer of about one part (``block_size``).
+chunk plus, for S3, one part being filled and one being sent.
 """
 
 from __future__ import annotations
@@ -30,21 +29,57 @@ class Sink(Protocol):
 
 
 class S3Sink:
+    """A multipart upload driven directly (not through s3fs' file object, whose buffering holds about
+    three copies of a part): one ``part_size`` buffer, one part in flight. Small objects, and empty
+    ones, go in a single PutObject at commit, which is atomic too."""
+
     def __init__(self, fs: Any, path: str, part_size: int) -> None:
-        self._file = fs.open(path, "wb", block_size=part_size, autocommit=False)
+        self._fs = fs
+        self._bucket, self._key, _ = fs.split_path(path)
+        self._part_size = part_size
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+
+    def _send_part(self, body: bytes) -> None:
+        if self._upload_id is None:
+            started = self._fs.call_s3("create_multipart_upload", Bucket=self._bucket, Key=self._key)
+            self._upload_id = started["UploadId"]
+        number = len(self._parts) + 1
+        out = self._fs.call_s3(
+            "upload_part", Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=body
+        )
+        self._parts.append({"PartNumber": number, "ETag": out["ETag"]})
 
     def write(self, data: bytes) -> None:
-        self._file.write(data)
+        self._buffer += data
+        while len(self._buffer) >= self._part_size:
+            body = bytes(memoryview(self._buffer)[: self._part_size])
+            del self._buffer[: self._part_size]  # in place: no second buffer
+            self._send_part(body)
+            del body
 
     def commit(self) -> None:
-        self._file.close()  # uploads the last part; with autocommit=False nothing is visible yet
-        self._file.commit()
+        if self._upload_id is None:
+            self._fs.call_s3("put_object", Bucket=self._bucket, Key=self._key, Body=bytes(self._buffer))
+        else:
+            if self._buffer:  # the last part may be smaller than S3's 5 MiB minimum
+                self._send_part(bytes(self._buffer))
+            self._fs.call_s3(
+                "complete_multipart_upload",
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": self._parts},
+            )
+        self._buffer = bytearray()
+        self._fs.invalidate_cache(f"{self._bucket}/{self._key}")
 
     def discard(self) -> None:
-        # close() would upload the buffer; drop it first so only the abort goes out.
-        self._file.buffer = None
-        self._file.closed = True
-        self._file.discard()
+        self._buffer = bytearray()
+        if self._upload_id is not None:  # frees the parts already uploaded
+            self._fs.call_s3("abort_multipart_upload", Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
+            self._upload_id = None
 
 
 class RenameSink:
