@@ -45,11 +45,14 @@ def scan(root: Path) -> tuple[list[Found], list[Refused]]:
     refused: list[Refused] = []
     real_root = os.path.realpath(root)
     for dirpath, dirnames, filenames, dirfd in os.fwalk(root, follow_symlinks=False):
-        dirnames.sort()
         base = os.path.relpath(dirpath, root)
-        for name in sorted(filenames):
+        # fwalk lists a symlink to a directory among the directories (and then does not descend):
+        # take such links out and judge them like any other entry, so none is dropped unreported.
+        links = [d for d in dirnames if _is_link(d, dirfd)]
+        dirnames[:] = sorted(d for d in dirnames if d not in links)
+        for name in sorted([*filenames, *links]):
             rel = name if base == "." else f"{base}/{name}"
-            shown = rel.encode("utf-8", "backslashreplace").decode()
+            shown = os.fsencode(rel).decode("utf-8", "backslashreplace")
             try:
                 paths.parts(rel, "artifact")
             except errors.UnsafePathError:
@@ -79,6 +82,13 @@ def scan(root: Path) -> tuple[list[Found], list[Refused]]:
             found.append(Found(rel, source, info.st_size, info.st_mtime_ns))
     found.sort(key=lambda item: item.path)
     return found, refused
+
+
+def _is_link(name: str, dirfd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dirfd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def open_beneath(root: Path, rel: str) -> int:
