@@ -154,7 +154,7 @@ async def test_no_credential_in_errors_from_the_server(s3_server: s3.S3Server) -
     for call in (store.put_bytes("a/log", b"x" * 100), store.check(), store.open_log("a/log")):
         with pytest.raises(LogStoreError) as info:
             await call
-        assert_no_secret(*every_text(info.value), repr(store))
+        assert_no_secret(*every_text(info.value), repr(store), repr(store.options), repr(store._credentials))
 
 
 def test_the_key_layout_and_what_it_refuses() -> None:

@@ -70,7 +70,7 @@ class LogStore:
         if scheme == "file":
             if parsed.netloc not in ("", "localhost"):
                 raise errors.LogStoreConfigError(f"log store URL {url!r}: file URLs name no host (file:///path)")
-            root = str(Path(urllib.parse.unquote(parsed.path) if parsed.scheme else url).absolute())
+            root = str(Path(urllib.parse.unquote(parsed.path) if parsed.scheme else url).expanduser().absolute())
             fs = fsspec.filesystem("file", auto_mkdir=True)
             return cls(fs, "file", root, options, Credentials({}, "none"))
         if scheme == "s3":
