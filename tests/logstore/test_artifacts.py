@@ -195,3 +195,64 @@ async def test_sync_refuses_a_prefix_that_could_escape(backend: Backend, tmp_pat
         with pytest.raises(UnsafePathError):
             await backend.store.sync_dir(tmp_path / "out", prefix)
     assert backend.objects() == []
+
+
+async def test_a_file_swapped_for_a_symlink_after_the_scan_is_not_followed(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kuberun_operator.logstore import localfs
+
+    out = tmp_path / "out"
+    write(out / "sub" / "model.pt", "weights")
+    write(out / "other.txt", "other")
+    secret = write(tmp_path / "outside" / "shadow", "root:SECRET-HASH")
+    real_scan = localfs.scan
+
+    def scan_then_swap(root: Path):
+        listing = real_scan(root)
+        # The task acts between our listing and our open: the directory becomes a symlink out.
+        (out / "sub" / "model.pt").unlink()
+        (out / "sub").rmdir()
+        os.symlink(secret.parent, out / "sub")
+        (secret.parent / "model.pt").write_text("root:SECRET-HASH")
+        return listing
+
+    monkeypatch.setattr(localfs, "scan", scan_then_swap)
+    manifest = await backend.store.sync_dir(out, PREFIX)
+    assert [e.path for e in manifest.entries] == ["other.txt"]
+    assert [(s.path, s.reason) for s in manifest.skipped] == [("sub/model.pt", "changed")]
+    assert f"{PREFIX}/sub/model.pt" not in backend.objects()
+
+
+async def test_overlapping_syncs_of_one_prefix_run_one_after_the_other(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from kuberun_operator.logstore import artifacts
+
+    for i in range(5):
+        write(tmp_path / "out" / f"f{i}.txt", str(i) * 1000)
+    active: dict[str, int] = {}
+    most: dict[str, int] = {}
+    real = artifacts.sync_dir
+
+    async def counted(store, local_dir, prefix, previous, **bounds):
+        active[prefix] = active.get(prefix, 0) + 1
+        most[prefix] = max(most.get(prefix, 0), active[prefix])
+        try:
+            return await real(store, local_dir, prefix, previous, **bounds)
+        finally:
+            active[prefix] -= 1
+
+    monkeypatch.setattr(artifacts, "sync_dir", counted)
+    other = PREFIX.replace("/1/", "/2/")
+    results = await asyncio.gather(
+        backend.store.sync_dir(tmp_path / "out", PREFIX),
+        backend.store.sync_dir(tmp_path / "out", PREFIX),
+        backend.store.sync_dir(tmp_path / "out", other),
+        backend.store.sync_dir(tmp_path / "out", other),
+    )
+    assert most == {PREFIX: 1, other: 1}  # one at a time per prefix...
+    assert all(r.entries == results[0].entries for r in results)
+    assert backend.store._sync_locks == {}  # ...and nothing kept once they are done

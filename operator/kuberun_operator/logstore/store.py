@@ -52,6 +52,9 @@ class LogStore:
         self.options = options
         self._credentials = credentials
         self.url = f"s3://{self._root}" if protocol == "s3" else f"file://{self._root}"
+        # The periodic and the final sync of one attempt may overlap; each prefix syncs one at a time
+        # so the later manifest is written last. Entries go when their sync ends, so this stays small.
+        self._sync_locks: dict[str, asyncio.Lock] = {}
 
     @classmethod
     def from_url(cls, url: str, options: StoreOptions | None = None) -> LogStore:
@@ -279,7 +282,13 @@ class LogStore:
     async def sync_dir(self, local_dir: str | os.PathLike[str], prefix: str, previous_manifest: Any = None, **bounds: int) -> Any:
         from kuberun_operator.logstore import artifacts
 
-        return await artifacts.sync_dir(self, Path(local_dir), prefix, previous_manifest, **bounds)
+        lock = self._sync_locks.setdefault(prefix, asyncio.Lock())
+        try:
+            async with lock:
+                return await artifacts.sync_dir(self, Path(local_dir), prefix, previous_manifest, **bounds)
+        finally:
+            if not lock.locked() and self._sync_locks.get(prefix) is lock:
+                del self._sync_locks[prefix]
 
     async def fetch(self, prefix: str, dest_dir: str | os.PathLike[str], manifest: Any = None) -> list[Path]:
         from kuberun_operator.logstore import artifacts
