@@ -169,3 +169,12 @@ def test_the_key_layout_and_what_it_refuses() -> None:
     with pytest.raises(UnsafePathError, match="more than 1024"):
         paths.parts("a/" * 600)
     assert paths.parts("weird name ?#*[x]/ünï.txt") == ("weird name ?#*[x]", "ünï.txt")
+
+
+async def test_check_accepts_a_reachable_store_and_names_a_missing_bucket(s3_server: s3.S3Server, tmp_path: Path) -> None:
+    await LogStore.from_url(str(tmp_path / "new" / "dir")).check()
+    assert (tmp_path / "new" / "dir").is_dir()
+    s3_server.create_bucket("check-ok")
+    await LogStore.from_url("s3://check-ok/p", StoreOptions(environ=s3_server.environ())).check()
+    with pytest.raises(LogStoreConfigError, match="bucket 'check-missing' does not exist"):
+        await LogStore.from_url("s3://check-missing/p", StoreOptions(environ=s3_server.environ())).check()

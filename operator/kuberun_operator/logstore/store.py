@@ -144,7 +144,10 @@ class LogStore:
             await self._call("create", "", self._fs.makedirs, self._root, exist_ok=True)
             return
         bucket = self._root.split("/", 1)[0]
-        await self._call("list bucket", bucket, self._fs.ls, bucket)
+        try:
+            await self._call("check bucket", bucket, self._fs.call_s3, "head_bucket", Bucket=bucket)
+        except errors.LogNotFoundError:
+            raise errors.LogStoreConfigError(f"log store {self.url}: bucket {bucket!r} does not exist") from None
 
     async def exists(self, key: str) -> bool:
         """Whether a committed object is under ``key`` (a half-written one never counts)."""
@@ -187,13 +190,13 @@ class LogStore:
                 size += len(chunk)
                 pending += chunk
                 if len(pending) >= chunk_size:
-                    await self._call("upload", key, sink.write, bytes(pending))
-                    pending.clear()
+                    data, pending = pending, bytearray()  # hand the buffer over: no copy
+                    await self._call("upload", key, sink.write, data)
+                    del data
                 if truncated:
                     break
             if pending:
-                await self._call("upload", key, sink.write, bytes(pending))
-                pending.clear()
+                await self._call("upload", key, sink.write, pending)
             await self._call("commit", key, sink.commit)
         except BaseException:
             # Cancelled or failed: abort the multipart upload / remove the partial file, never publish.
