@@ -5,7 +5,9 @@ backend cannot mount a file (Lepton, SkyPilot) — from an environment variable 
 document's JSON, base64-encoded (``encode_task_env``). A Fiddle task is
 decoded, its digest checked, built and, for a Partial, called; a script is executed without a
 shell between it and its arguments. Exit codes: 0 success, 1 the task failed (traceback on
-stderr), 2 the task document is unusable, otherwise the script's own exit code.
+stderr), 2 the task document is unusable, otherwise the script's own exit code — 128+N where a
+signal N ended the script or the runner (Kubernetes' convention; see ``kuberun.signals``, which also
+explains why the runner forwards SIGTERM and SIGINT to the task).
 
 Task document (JSON)::
 
@@ -85,9 +87,15 @@ def run_fiddle(fiddle: dict[str, Any], result_file: Path | None) -> int:
         buildable = decode_config(_fiddle_data(fiddle), fiddle.get("sha256"))
     except ConfigIntegrityError as exc:
         raise BadTaskError(str(exc)) from exc
+    from kuberun.signals import Terminated, raise_on_terminate
+
     try:
-        built = fdl.build(buildable)
-        result = built() if isinstance(buildable, fdl.Partial) else built
+        with raise_on_terminate():
+            built = fdl.build(buildable)
+            result = built() if isinstance(buildable, fdl.Partial) else built
+    except Terminated as stop:
+        print(f"kuberun: task stopped: {stop}", file=sys.stderr)
+        return stop.exit_code
     except Exception:
         traceback.print_exc()
         return EXIT_TASK_FAILED
@@ -115,11 +123,16 @@ def run_script(script: dict[str, Any]) -> int:
 
 
 def _exec(argv: list[str], env: dict[str, str]) -> int:
+    """Run the script to its end, relaying SIGTERM/SIGINT to it; its status as Kubernetes reports it."""
+    from kuberun.signals import exit_code, forward_to
+
     try:
-        return subprocess.call(argv, env=env)
+        process = subprocess.Popen(argv, env=env)
     except OSError as exc:
         print(f"kuberun: cannot execute {argv[0]!r}: {exc}", file=sys.stderr)
         return 127
+    with forward_to(process):
+        return exit_code(process.wait())
 
 
 def task_document(task: Any, data_files: list[str] | None = None) -> dict[str, Any]:
