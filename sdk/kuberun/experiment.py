@@ -241,6 +241,9 @@ class Experiment:
 
         ``config_maps`` maps ConfigMap names to their ``config`` data, for configs not inline.
         """
+        import tempfile
+        from pathlib import Path
+
         from kuberun.serialization import decode_config
 
         if isinstance(obj, str):
@@ -267,7 +270,8 @@ class Experiment:
                     if missing:
                         raise InvalidExperimentError(f"task {task.name!r}: config is in ConfigMaps {missing}; pass their data")
                     data = "".join((config_maps or {})[c.name] for c in task.fiddle.config_map_refs or [])
-                config = decode_config(data, task.fiddle.sha256)
+                with tempfile.TemporaryDirectory(prefix="kuberun-modules-") as modules_dir:
+                    config = decode_config(data, task.fiddle.sha256, Path(modules_dir))
             exp.add(config, executor=task.executor.config, name=task.name, dependencies=list(task.depends_on),
                     retries=task.retries.limit, backoff_seconds=task.retries.backoff_seconds)
         return exp

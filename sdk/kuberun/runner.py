@@ -83,10 +83,16 @@ def run_fiddle(fiddle: dict[str, Any], result_file: Path | None) -> int:
     from kuberun.errors import ConfigIntegrityError
     from kuberun.serialization import decode_config
 
-    try:
-        buildable = decode_config(_fiddle_data(fiddle), fiddle.get("sha256"))
-    except ConfigIntegrityError as exc:
-        raise BadTaskError(str(exc)) from exc
+    # Shipped script modules live only as long as the task: nothing is left in the temporary directory.
+    with tempfile.TemporaryDirectory(prefix="kuberun-modules-") as modules_dir:
+        try:
+            buildable = decode_config(_fiddle_data(fiddle), fiddle.get("sha256"), Path(modules_dir))
+        except ConfigIntegrityError as exc:
+            raise BadTaskError(str(exc)) from exc
+        return _build_and_call(fdl, buildable, result_file)
+
+
+def _build_and_call(fdl: Any, buildable: Any, result_file: Path | None) -> int:
     from kuberun.signals import Terminated, raise_on_terminate
 
     try:

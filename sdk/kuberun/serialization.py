@@ -13,6 +13,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import keyword
 import sys
 import zlib
 from collections.abc import Iterator
@@ -146,7 +147,14 @@ def decode_envelope(data: str, sha256: str | None = None) -> dict[str, Any]:
 
 
 def load_modules(modules: dict[str, str], into: Path) -> None:
-    """Write shipped script modules under ``into`` and make them importable."""
+    """Write shipped script modules under ``into`` and make them importable.
+
+    The names come from a stored record that anyone allowed to write it may have crafted: each must be
+    a plain Python identifier (no dots, separators or ``..``), so nothing is written outside ``into``.
+    """
+    for name in modules:
+        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+            raise ConfigIntegrityError(f"shipped module name {name!r} is not a Python identifier; the record is corrupt")
     into.mkdir(parents=True, exist_ok=True)
     for name, source in modules.items():
         (into / f"{name}.py").write_text(source)
@@ -155,14 +163,18 @@ def load_modules(modules: dict[str, str], into: Path) -> None:
 
 
 def decode_config(data: str, sha256: str | None = None, modules_dir: Path | None = None) -> Any:
-    """The Fiddle buildable inside encoded data. Shipped modules are imported from ``modules_dir``."""
-    import tempfile
+    """The Fiddle buildable inside encoded data.
 
+    Shipped modules are written to and imported from ``modules_dir``, which the caller owns (and removes
+    when done); a config that ships modules without one is refused rather than leaving a directory behind.
+    """
     from fiddle.experimental import serialization
 
     envelope = decode_envelope(data, sha256)
     if envelope.get("modules"):
-        load_modules(envelope["modules"], modules_dir or Path(tempfile.mkdtemp(prefix="kuberun-modules-")))
+        if modules_dir is None:
+            raise ConfigIntegrityError(f"config ships modules ({', '.join(envelope['modules'])}): give a modules_dir")
+        load_modules(envelope["modules"], modules_dir)
     return serialization.load_json(json.dumps(envelope["config"]))
 
 

@@ -7,6 +7,7 @@ neither handled nor forwarded SIGTERM (so ``terminationGracePeriodSeconds`` coul
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -74,3 +75,36 @@ def test_sigterm_stops_an_in_process_task_with_its_finally_blocks_run(tmp_path: 
     assert proc.wait(timeout=30) == 143
     assert cleaned.read_text() == "cleaned"
     assert "task stopped: received SIGTERM" in proc.stderr.read()
+
+
+def test_a_task_leaves_no_shipped_module_directory_behind(tmp_path: Path) -> None:
+    """Every run used to leave a kuberun-modules-* directory in the temporary directory."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    # A script whose task function travels with the config, as NeMo Run-style scripts do.
+    (tmp_path / "make_doc.py").write_text(
+        "import json, sys\nimport fiddle as fdl\nfrom kuberun.serialization import encode_config\n"
+        "def answer():\n    return 42\n"
+        "e = encode_config(fdl.Partial(answer), 't')\n"
+        "print(json.dumps({'name': 't', 'fiddle': {'sha256': e.sha256, 'data': e.data}}))\n")
+    made = subprocess.run([sys.executable, str(tmp_path / "make_doc.py")], capture_output=True, text=True, check=True)
+    doc = json.loads(made.stdout)
+    (tmp_path / "task.json").write_text(json.dumps(doc))
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    run = subprocess.run([sys.executable, "-m", "kuberun.runner", "--config", str(tmp_path / "task.json")],
+                         capture_output=True, text=True, env=env, timeout=60, cwd=tmpdir)
+    assert run.returncode == 0, run.stderr
+    assert "task returned 42" in run.stderr
+    assert not list(tmpdir.glob("kuberun-modules-*"))
+
+
+@pytest.mark.parametrize("name", ["../../evil", "a/b", "os.path", "class", ""], ids=["traversal", "slash", "dotted",
+                                                                                    "keyword", "empty"])
+def test_a_crafted_shipped_module_name_is_refused_and_nothing_is_written(tmp_path: Path, name: str) -> None:
+    from kuberun.errors import ConfigIntegrityError
+    from kuberun.serialization import load_modules
+
+    into = tmp_path / "mods"
+    with pytest.raises(ConfigIntegrityError, match="not a Python identifier"):
+        load_modules({name: "print('pwned')"}, into)
+    assert not into.exists() and not list(tmp_path.rglob("*.py"))
