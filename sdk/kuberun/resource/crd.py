@@ -27,6 +27,7 @@ from kuberun.resource.status import ExperimentStatus
 _KEEP = {
     "type", "properties", "required", "items", "enum", "format", "description", "pattern",
     "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems", "additionalProperties",
+    "maxProperties",
 }
 _SPEC_MUTABLE = {"shutdown", "suspend"}
 
@@ -47,6 +48,8 @@ def structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
             raise SchemaError(f"union without a structural form: {schema}")
         rest = {k: v for k, v in schema.items() if k not in ("anyOf", "default")}
         return structural({**options[0], **rest}, defs)
+    if "patternProperties" in schema or "propertyNames" in schema:
+        return _keyed_map(schema, defs)
     out: dict[str, Any] = {}
     if "const" in schema:
         out["enum"] = [schema["const"]]
@@ -71,6 +74,23 @@ def structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     if "type" not in out:
         raise SchemaError(f"schema node without a type: {schema}")
     return out
+
+
+def _keyed_map(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """A map whose keys are constrained (env var names) as a structural schema: the values' schema becomes
+    ``additionalProperties`` (structural schemas have no ``patternProperties``/``propertyNames``).
+
+    The key rule is not restated as CEL: a ``self.all(k, k.matches(...))`` over a map has, to the API
+    server's static cost estimator, keys as long as a whole request, and would push the CRD past its CEL
+    budget. The SDK checks keys before anything is created, and the API server checks env names again
+    when the operator creates the Job, which then fails the task with the server's message (``InvalidJob``).
+    """
+    patterns = schema.get("patternProperties", {})
+    if len(patterns) > 1:
+        raise SchemaError(f"map with several key patterns has no structural form: {schema}")
+    values = next(iter(patterns.values())) if patterns else schema.get("additionalProperties", {})
+    rest = {k: v for k, v in schema.items() if k not in ("patternProperties", "propertyNames")}
+    return structural({**rest, "additionalProperties": values}, defs)
 
 
 def _model_schema(model: type) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from pydantic import Field, field_validator, model_validator
 
 from kuberun.resource.base import KubeModel
 from kuberun.resource.constants import MAX_NAME
+from kuberun.resource.types import EnvVars, Quantity
 
-Quantity = str  # a Kubernetes quantity such as "500m", "2", "16Gi"
 
 
 def _quantity(value: Any) -> Any:
@@ -40,7 +40,7 @@ class KubernetesExecutor(KubeModel):
     nodes: int = Field(1, ge=1, le=1024, description="Pods (nodes); more than one makes an Indexed Job.")
     procs_per_node: int = Field(1, ge=1, le=64, description="Processes per node (torchrun --nproc-per-node).")
     launcher: Literal["none", "torchrun"] = Field("none", description="Process launcher inside each pod.")
-    env: dict[str, str] = Field(default_factory=dict, description="Environment variables.")
+    env: EnvVars = Field(default_factory=dict, description="Environment variables.")
     env_from_secrets: list[str] = Field(default_factory=list, max_length=16, description="Names of Secrets whose keys become environment variables.")
     volumes: list[dict[str, Any]] = Field(default_factory=list, max_length=32, description="Pod volumes (core/v1 Volume).")
     volume_mounts: list[dict[str, Any]] = Field(default_factory=list, max_length=32, description="Container volume mounts (core/v1 VolumeMount).")
@@ -83,7 +83,7 @@ class SlurmExecutor(KubeModel):
     launcher: Literal["none", "torchrun"] = "none"
     container_image: str | None = Field(None, max_length=512, description="pyxis --container-image.")
     container_mounts: list[str] = Field(default_factory=list, max_length=32, description="pyxis --container-mounts entries.")
-    env: dict[str, str] = Field(default_factory=dict)
+    env: EnvVars = Field(default_factory=dict)
     setup: list[str] = Field(default_factory=list, max_length=64, description="Shell lines run before the task (module load, venv activate).")
 
 
@@ -108,7 +108,7 @@ class SkypilotExecutor(KubeModel):
     disk_size: int | None = Field(None, ge=1)
     mode: Literal["managed", "cluster"] = "managed"
     cluster_name: str | None = Field(None, max_length=MAX_NAME)
-    env: dict[str, str] = Field(default_factory=dict)
+    env: EnvVars = Field(default_factory=dict)
     setup: list[str] = Field(default_factory=list, max_length=64)
 
     _normalize = field_validator("cpus", "memory", mode="before")(_quantity)
@@ -141,7 +141,7 @@ class LeptonExecutor(KubeModel):
     image: str | None = Field(None, max_length=512)
     replicas: int = Field(1, ge=1, le=1024)
     launcher: Literal["none", "torchrun"] = "none"
-    env: dict[str, str] = Field(default_factory=dict)
+    env: EnvVars = Field(default_factory=dict)
     secret_env: list[LeptonSecretEnv] = Field(default_factory=list, max_length=32)
     mounts: list[dict[str, Any]] = Field(default_factory=list, max_length=16, description="Lepton mounts.")
 
@@ -154,7 +154,7 @@ class LocalExecutor(KubeModel):
         kr.LocalExecutor(env={"OMP_NUM_THREADS": "1"})
     """
 
-    env: dict[str, str] = Field(default_factory=dict)
+    env: EnvVars = Field(default_factory=dict)
 
 
 class Executor(KubeModel):

@@ -16,6 +16,7 @@ from kuberun.resource.constants import (
     MAX_TASKS,
 )
 from kuberun.resource.executors import Executor
+from kuberun.resource.types import EnvVars
 
 
 class ConfigMapChunk(KubeModel):
@@ -53,7 +54,7 @@ class ScriptSource(KubeModel):
     inline: str | None = Field(None, max_length=128 * 1024, description="Script text, run by `entrypoint`.")
     entrypoint: str = Field("bash", max_length=64, description="Interpreter for `inline`: bash, sh or python.")
     args: list[str] = Field(default_factory=list, max_length=256)
-    env: dict[str, str] = Field(default_factory=dict)
+    env: EnvVars = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _exactly_one_form(self) -> ScriptSource:
