@@ -15,7 +15,6 @@ from kuberun.resource.constants import MAX_NAME
 from kuberun.resource.types import EnvVars, Quantity
 
 
-
 def _quantity(value: Any) -> Any:
     # Users write cpu=2 or memory="8Gi"; Kubernetes quantities are strings on the wire.
     if isinstance(value, bool):
