@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 import kuberun as kr
-from kuberun.manage.errors import InvalidOverrideError, UnreachableError
+from kuberun.api import load_credentials
+from kuberun.errors import InvalidOverrideError, UnreachableError
 from kuberun.manage.fiddle_tree import render_fiddle
-from kuberun.manage.kube import load_credentials
 from kuberun.manage.logs import _tail_offset, lines
 from kuberun.manage.query import ListFilter, parse_duration
 from kuberun.manage.reproduce import apply_overrides, parse_overrides, parse_path, parse_value
