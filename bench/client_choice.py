@@ -88,10 +88,10 @@ def main() -> int:
         print("lightkube is not installed (pip install lightkube): nothing to compare")
         return 0
     sys.path.insert(0, str(ROOT))
-    from kuberun.api import connect
+    from kuberun.api import Op, connect
+    from kuberun.resource.crd import build_crd
     from kuberun_sandbox.apiserver import run_in_thread
     from kuberun_sandbox.kubeconfig import write_kubeconfig
-    from tests.helpers.operator import ensure_crd
 
     python = sys.executable
     imports = {lib: timed([python, "-c", f"import {lib}"], args.runs) for lib in ("urllib3", "lightkube", "kubernetes.client")}
@@ -99,8 +99,10 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="kuberun-bench-"))
     with run_in_thread() as server:
         kc = write_kubeconfig(work / "kubeconfig", server.url)
-        ensure_crd(connect(str(kc)))
-        populate(connect(str(kc)), "default", 100)
+        kube = connect(str(kc))
+        kube.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                     Op("create", "customresourcedefinitions"), body=build_crd())
+        populate(kube, "default", 100)
         kr = [str(BIN / "kuberun")]
         help_ = timed([*kr, "--help"], args.runs)
         ours = timed([*kr, "list", "--kubeconfig", str(kc)], args.runs)
