@@ -1,7 +1,7 @@
 """The bridges' log sources for ``kuberun logs``: entry points of the group ``kuberun.log_sources``.
 
 The CLI runs on a user's machine and must not import the operator, so each bridge offers its
-``logs()`` through the typed contract ``kuberun.logsource.LogSource``, registered in pyproject
+``logs()`` through the typed contract ``kuberun.resource.logsource.LogSource``, registered in pyproject
 under its backend kind. Each factory builds the bridge from the admin's backend config file, as
 the operator does, and the source starts and stops it around one stream. Bridge failures
 (``BackendError``) leave as ``LogSourceError``, the one error the SDK knows.
@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from kuberun.errors import LogSourceError
 from kuberun.resource import BackendRef, LogRef
+from kuberun.resource.logsource import LogSourceError
 
 # Backend kind -> (module under kuberun_operator.backends, class). The class is looked up when a
 # source is built, so the bridge's optional dependencies load only for the kind asked for.
@@ -29,11 +29,9 @@ class BridgeLogSource:
     def __init__(self, kind: str, backend: Any) -> None:
         self.kind, self.backend = kind, backend
 
-    async def logs(self, exp: dict[str, Any], task: str, attempt: int, *, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
+    async def logs(self, ref: BackendRef, where: LogRef, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
         from kuberun_operator.backends.base import BackendError
 
-        record = _attempt(exp, task, attempt)
-        ref, where = BackendRef.model_validate(record.get("backendRef") or {}), LogRef.model_validate(record.get("logRef") or {})
         # Slurm's start() launches the operator's squeue pollers; its logs() opens its own connection.
         if self.kind != "slurm":
             await self.backend.start()
@@ -41,18 +39,9 @@ class BridgeLogSource:
             async for chunk in self.backend.logs(ref, where, follow, tail):
                 yield chunk
         except BackendError as exc:
-            raise LogSourceError(exc.message) from None
+            raise LogSourceError(f"{self.kind}: {exc.message}") from None
         finally:
             await self.backend.stop()
-
-
-def _attempt(exp: dict[str, Any], task: str, attempt: int) -> dict[str, Any]:
-    for record in (exp.get("status") or {}).get("tasks") or []:
-        if record.get("name") == task:
-            for att in record.get("attempts") or []:
-                if att.get("attempt") == attempt:
-                    return dict(att)
-    raise LogSourceError(f"task {task!r} has no attempt {attempt} in the status")
 
 
 def _source(kind: str, config_file: str | None) -> BridgeLogSource:

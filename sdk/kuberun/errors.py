@@ -61,10 +61,6 @@ class LogsUnavailableError(KuberunError):
     """Logs of this attempt cannot be read from here (no pod yet, backend not installed...)."""
 
 
-class LogSourceError(KuberunError):
-    """A backend's log source (``kuberun.logsource.LogSource``) cannot serve the logs; says why."""
-
-
 # -- the Kubernetes API ---------------------------------------------------------------------------
 
 

@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = {"kuberun": ROOT / "sdk" / "kuberun", "kuberun_operator": ROOT / "operator" / "kuberun_operator",
             "kuberun_sandbox": ROOT / "sandbox" / "kuberun_sandbox"}
 # What the operator may use of the SDK: the resource models and the contracts it implements or runs.
-OPERATOR_MAY_IMPORT = ("kuberun.resource", "kuberun.errors", "kuberun.runner", "kuberun.naming", "kuberun.logsource",
-                       "kuberun.apipath", "kuberun.__version__")
+OPERATOR_MAY_IMPORT = ("kuberun.resource", "kuberun.errors", "kuberun.runner", "kuberun.naming", "kuberun.apipath",
+                       "kuberun.__version__")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 The attempt's ``logRef`` in status says where: ``pod`` (the Job's pod, through the API server's
 ``pods/log``), ``file`` (the local executor's output file), or a bridge (``slurm``, ``skypilot``,
 ``lepton``: the log source the bridge registers under ``kuberun.log_sources``, configured by
-``--backend-config``; see ``kuberun.logsource``).
+``--backend-config``; see ``kuberun.resource.logsource``).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def stream_logs(kube: Kube, obj: Obj, task: str | None = None, attempt: int | No
         ns, exp_name, number = obj["metadata"]["namespace"], obj["metadata"]["name"], att["attempt"]
         return _file_log(Path(log_ref.get("path") or ""), follow, tail, lambda: _attempt_finished(kube, ns, exp_name, name, number))
     if kind in ("slurm", "skypilot", "lepton"):
-        return _bridge_log(kind, obj, name, att["attempt"], follow, tail, backend_config)
+        return _bridge_log(kind, backend_ref, log_ref, follow, tail, backend_config)
     raise LogsUnavailableError(f"task {name!r} attempt {att['attempt']}: no log location recorded yet")
 
 
@@ -185,27 +185,55 @@ def _read_file(path: Path, follow: bool, tail: int | None, finished: Callable[[]
 # -- bridges (Slurm, SkyPilot, Lepton) ------------------------------------------------------------
 
 
-def _bridge_log(kind: str, obj: Obj, task: str, attempt: int, follow: bool, tail: int | None,
+def _bridge_log(kind: str, backend_ref: Obj, log_ref: Obj, follow: bool, tail: int | None,
                 backend_config: str | None) -> Iterator[bytes]:
     """The bridge's log source (entry point ``kuberun.log_sources``), built from the admin's backend config."""
-    from kuberun.logsource import load_log_source
+    from kuberun.resource import BackendRef, LogRef
 
     path = backend_config or os.environ.get(BACKEND_CONFIG_ENV)
     if not path:
         raise LogsUnavailableError(f"logs of {kind} tasks need the backend config: --backend-config FILE or ${BACKEND_CONFIG_ENV}")
     source = load_log_source(kind, path)
-    return _drive(_reworded(kind, source.logs(obj, task, attempt, follow=follow, tail=tail)))
+    ref, where = BackendRef.model_validate(backend_ref), LogRef.model_validate(log_ref)
+    return _drive(_reworded(source.logs(ref, where, follow, tail)))
 
 
-async def _reworded(kind: str, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+def load_log_source(kind: str, config_file: str | None) -> Any:
+    """The ``LogSource`` registered for backend ``kind`` (``kuberun.resource.logsource``). Raises LogsUnavailableError.
+
+    Looked up by name in the entry-point group, never imported by module path: the SDK does not
+    know which package serves a kind, only that it keeps the contract.
+    """
+    from importlib.metadata import entry_points
+
+    from kuberun.resource.logsource import ENTRY_POINT_GROUP, LogSource, LogSourceError
+
+    found = tuple(entry_points(group=ENTRY_POINT_GROUP, name=kind))
+    missing = LogsUnavailableError(f"logs of {kind} tasks need the {kind} bridge: pip install 'kuberun[{kind}]'")
+    if not found:
+        raise missing
+    try:
+        factory = found[0].load()
+    except ImportError:
+        raise missing from None
+    try:
+        source = factory(config_file)
+    except LogSourceError as exc:
+        raise LogsUnavailableError(str(exc)) from None
+    if not isinstance(source, LogSource):
+        raise LogsUnavailableError(f"the {kind} log source ({found[0].value}) does not implement kuberun.resource.logsource.LogSource")
+    return source
+
+
+async def _reworded(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """The source's chunks; its LogSourceError becomes the one-line LogsUnavailableError the CLI prints."""
-    from kuberun.errors import LogSourceError
+    from kuberun.resource.logsource import LogSourceError
 
     try:
         async for chunk in chunks:
             yield chunk
     except LogSourceError as exc:
-        raise LogsUnavailableError(f"{kind}: {exc}") from None
+        raise LogsUnavailableError(str(exc)) from None
     finally:
         aclose = getattr(chunks, "aclose", None)
         if aclose is not None:

@@ -1,16 +1,17 @@
-"""The one time format of the record: RFC 3339 in UTC, to the second (``2026-11-29T18:04:05Z``).
+"""The one home of the RFC 3339 timestamps Kubernetes writes: ``2026-01-01T00:00:00Z``, always UTC.
 
-Kubernetes writes ``metav1.Time`` exactly so (``creationTimestamp``, condition times), and the status
-the operator writes must compare and sort the same way as the API server's own stamps. Every module
-that writes a time calls ``format_time``; every one that reads one calls ``parse_time``, which also
-takes what other writers send (fractions from ``MicroTime``, ``+00:00`` or other offsets).
+Status, Events and every cache compare and sort these strings, so all of kuberun writes one
+format (second precision, ``Z``) and reads whatever a server may send (``Z`` or an offset,
+with or without fractions; a naive time is taken as UTC).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_FRACTION = re.compile(r"\.(\d+)")
 
 
 def utcnow() -> datetime:
@@ -19,23 +20,20 @@ def utcnow() -> datetime:
 
 
 def format_time(dt: datetime) -> str:
-    """``dt`` as ``YYYY-MM-DDTHH:MM:SSZ``; a naive datetime is taken to be UTC already."""
+    """``dt`` as Kubernetes writes it (converted to UTC; a naive ``dt`` is taken as UTC)."""
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.astimezone(timezone.utc).strftime(FORMAT)
 
 
 def parse_time(s: str) -> datetime:
-    """An aware datetime from RFC 3339 text (``Z`` or an offset, optional fraction). Raises ValueError.
-
-    A time without an offset is read as UTC, as Kubernetes and Slurm's ISO output mean it.
-    """
-    text = str(s).strip()
-    if text[-1:] in ("Z", "z"):
+    """A timezone-aware datetime from RFC 3339 text; raises ValueError when ``s`` is not one."""
+    if not isinstance(s, str) or not s.strip():
+        raise ValueError(f"not an RFC 3339 timestamp: {s!r}")
+    text = s.strip()
+    if text[-1] in "zZ":
         text = text[:-1] + "+00:00"
-    if "." in text:  # Python 3.10's fromisoformat takes 3 or 6 fraction digits only
-        head, _, rest = text.partition(".")
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        text = f"{head}.{(rest[:digits] + '000000')[:6]}{rest[digits:]}"
+    # Python 3.10's fromisoformat takes exactly 3 or 6 fraction digits; servers send 1 to 9.
+    text = _FRACTION.sub(lambda m: "." + (m.group(1) + "000000")[:6], text, count=1)
     parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

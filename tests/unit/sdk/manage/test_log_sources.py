@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import AsyncIterator
 from importlib.metadata import EntryPoint
 from typing import Any
 
 import pytest
 
-from kuberun import logsource
-from kuberun.errors import LogSourceError, LogsUnavailableError
-from kuberun.logsource import LogSource, load_log_source
+from kuberun.errors import LogsUnavailableError
+from kuberun.manage.logs import _bridge_log, load_log_source
+from kuberun.resource.logsource import ENTRY_POINT_GROUP, LogSource, LogSourceError
 
 
 class Source:
     def __init__(self, config_file: str | None) -> None:
         self.config_file = config_file
 
-    async def logs(self, exp: dict[str, Any], task: str, attempt: int, *, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
+    async def logs(self, ref: Any, log_ref: Any, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
         yield b"x"
 
 
@@ -30,28 +31,30 @@ def not_a_source(config_file: str | None) -> object:
 
 
 def registered(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
-    entry = EntryPoint("lepton", value, logsource.GROUP)
-    monkeypatch.setattr(logsource, "entry_points", lambda group, name: (entry,) if (group, name) == (logsource.GROUP, "lepton") else ())
+    entry = EntryPoint("lepton", value, ENTRY_POINT_GROUP)
+    monkeypatch.setattr(importlib.metadata, "entry_points",
+                        lambda group, name: (entry,) if (group, name) == (ENTRY_POINT_GROUP, "lepton") else ())
 
 
 def test_the_bridges_register_a_log_source_for_each_remote_backend():
     from importlib.metadata import entry_points
 
-    names = {e.name: e.value for e in entry_points(group=logsource.GROUP)}
+    names = {e.name: e.value for e in entry_points(group=ENTRY_POINT_GROUP)}
     assert set(names) == {"slurm", "skypilot", "lepton"}
-    assert all(callable(entry.load()) for entry in entry_points(group=logsource.GROUP))
+    assert all(callable(entry.load()) for entry in entry_points(group=ENTRY_POINT_GROUP))
 
 
 def test_the_registered_lepton_source_is_a_log_source_built_from_the_config(tmp_path):
     config = tmp_path / "backends.yaml"
     config.write_text("lepton:\n  workspaces: [{name: prod, url: 'http://lepton.invalid'}]\n")
     assert isinstance(load_log_source("lepton", str(config)), LogSource)
+    ref = {"backend": "lepton", "idempotencyKey": "k", "id": "job-1", "cluster": "prod"}
     with pytest.raises(LogsUnavailableError, match=r"backend config .*backends.yaml.missing: .*No such file"):
-        load_log_source("lepton", str(tmp_path / "backends.yaml.missing"))
+        list(_bridge_log("lepton", ref, {"kind": "lepton", "path": "prod/job-1"}, False, None, str(tmp_path / "backends.yaml.missing")))
 
 
 def test_a_kind_nobody_registered_says_what_to_install(monkeypatch):
-    monkeypatch.setattr(logsource, "entry_points", lambda group, name: ())
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group, name: ())
     with pytest.raises(LogsUnavailableError, match=r"need the lepton bridge: pip install 'kuberun\[lepton\]'"):
         load_log_source("lepton", "cfg.yaml")
 
@@ -67,7 +70,7 @@ def test_factory_refusals_and_wrong_objects_are_one_clear_line(monkeypatch):
     with pytest.raises(LogsUnavailableError, match=r"backend config cfg\.yaml has no 'lepton' section"):
         load_log_source("lepton", "cfg.yaml")
     registered(monkeypatch, f"{__name__}:not_a_source")
-    with pytest.raises(LogsUnavailableError, match=r"does not implement kuberun\.logsource\.LogSource"):
+    with pytest.raises(LogsUnavailableError, match=r"does not implement kuberun\.resource\.logsource\.LogSource"):
         load_log_source("lepton", "cfg.yaml")
     registered(monkeypatch, f"{__name__}:Source")
     source = load_log_source("lepton", "cfg.yaml")
