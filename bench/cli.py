@@ -50,7 +50,7 @@ def timed(argv: list[str], runs: int, env: dict[str, str] | None = None) -> floa
 
 def server_time(kube: Any, namespace: str, runs: int, **query: Any) -> float:
     """Median time of one list request as the server answers it (in-process client: no CLI start-up)."""
-    from kuberun.manage.kube import Op
+    from kuberun.api import Op
     from kuberun.manage.query import RESOURCE, experiment_path
 
     times = []
@@ -73,7 +73,7 @@ def experiment_body(i: int, namespace: str) -> dict[str, Any]:
 
 def populate(kube: Any, namespace: str, count: int, start: int = 0) -> None:
     """Create ``count`` Experiments through the API with 16 threads."""
-    from kuberun.manage.apply import create
+    from kuberun.manage.submit import create
 
     template = experiment_body(0, namespace)
 
@@ -101,7 +101,7 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     from kubernetes import config
 
-    from kuberun.manage.kube import Op, connect
+    from kuberun.api import Op, connect
     from kuberun_sandbox.apiserver import run_in_thread
     from kuberun_sandbox.kubeconfig import write_kubeconfig
     from tests.helpers.operator import ensure_crd

@@ -2,7 +2,7 @@
 
     python examples/hello.py --sandbox  # start the embedded sandbox and run it there to the end
     python examples/hello.py --dryrun   # print the Experiment (and any ConfigMaps) as YAML
-    python examples/hello.py --local    # run the tasks here with the runner, no cluster at all
+    python examples/hello.py --offline  # run the tasks here with the runner, no cluster at all
     python examples/hello.py            # create it in the current kube context (e.g. `kuberun sandbox`)
 """
 
@@ -73,7 +73,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--dryrun", action="store_true", help="print the resources as YAML")
-    mode.add_argument("--local", action="store_true", help="run the tasks on this machine")
+    mode.add_argument("--offline", "--local", action="store_true", help="run the tasks on this machine, no cluster")
     mode.add_argument("--sandbox", action="store_true", help="run it in an embedded sandbox (API server, node, operator)")
     parser.add_argument("--data-dir", default=None, help="sandbox state directory (default: a fresh temporary one)")
     args = parser.parse_args()
@@ -81,11 +81,11 @@ def main() -> int:
     if args.dryrun:
         exp.dryrun(print_=True)
         return 0
-    if args.local:
-        from kuberun.local import run_locally
+    if args.offline:
+        from kuberun.offline import run_offline
 
         resource, _ = exp.build()
-        phases = run_locally(resource)
+        phases = run_offline(resource)
         return 0 if all(p.value == "Succeeded" for p in phases.values()) else 1
     if args.sandbox:
         return run_in_sandbox(exp, args.data_dir)

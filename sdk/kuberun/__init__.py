@@ -18,17 +18,17 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Config": "kuberun.config",
-    "Partial": "kuberun.config",
-    "Script": "kuberun.config",
+    "Config": "kuberun.configure",
+    "Partial": "kuberun.configure",
+    "Script": "kuberun.configure",
     "Experiment": "kuberun.experiment",
     "KubernetesExecutor": "kuberun.resource.executors",
     "SlurmExecutor": "kuberun.resource.executors",
     "SkypilotExecutor": "kuberun.resource.executors",
     "LeptonExecutor": "kuberun.resource.executors",
     "LocalExecutor": "kuberun.resource.executors",
-    "list_experiments": "kuberun.manage.handle",
-    "RemoteExperiment": "kuberun.manage.handle",
+    "list_experiments": "kuberun.manage.remote",
+    "RemoteExperiment": "kuberun.manage.remote",
     "KuberunError": "kuberun.errors",
     "InvalidExperimentError": "kuberun.errors",
     "ConfigSerializationError": "kuberun.errors",
@@ -53,10 +53,10 @@ __all__ = [  # noqa: RUF022 - grouped as the README introduces them
 ]
 
 if TYPE_CHECKING:
-    from kuberun.config import Config, Partial, Script
+    from kuberun.configure import Config, Partial, Script
     from kuberun.errors import ConfigSerializationError, InvalidExperimentError, KuberunError
     from kuberun.experiment import Experiment
-    from kuberun.manage.handle import RemoteExperiment, list_experiments
+    from kuberun.manage.remote import RemoteExperiment, list_experiments
     from kuberun.resource.executors import (
         KubernetesExecutor,
         LeptonExecutor,

@@ -60,7 +60,7 @@ def dry_run(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
 def sandbox(ctx: typer.Context) -> None:
-    """Run a local Kubernetes control plane (API server, sandbox node, operator) until Ctrl-C.
+    """Run the embedded control plane on this machine (API server, sandbox node, operator) until Ctrl-C.
 
     Provided by the kuberun_sandbox package (``pip install 'kuberun[sandbox]'``); ``kuberun sandbox --help``
     lists its options.

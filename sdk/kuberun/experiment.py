@@ -1,4 +1,4 @@
-"""``kr.Experiment``: collect tasks, emit an Experiment resource, run it on a cluster.
+"""``kr.Experiment``: collect tasks, emit an Experiment resource, run it on a cluster, find it again.
 
 Example::
 
@@ -9,272 +9,26 @@ Example::
         exp.add(kr.Partial(train, lr=3e-4), name="train", dependencies=[prep])
         print(exp.dryrun())
         exp.run()
+
+The definition (tasks, ``build``, ``dryrun``, ``from_resource``) lives in ``kuberun.definition``;
+this module adds what needs the cluster, through the manage layer, which it sits above: nothing
+below imports it, so there is no import circle.
 """
 
 from __future__ import annotations
 
-import getpass
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from kuberun.config import Buildable, Script
-from kuberun.errors import InvalidExperimentError
-from kuberun.naming import experiment_name, slug
-from kuberun.resource import (
-    ConfigMapChunk,
-    Executor,
-    ExperimentResource,
-    ExperimentSpec,
-    FiddleSource,
-    KubernetesExecutor,
-    ObjectMeta,
-    RetryPolicy,
-)
-from kuberun.resource.constants import (
-    FIDDLE_ENCODING,
-    INLINE_BUDGET,
-    INLINE_LIMIT,
-    LABEL_PROJECT,
-    LABEL_SUBMITTER,
-    LABEL_TITLE,
-)
-from kuberun.resource.errors_format import format_validation_error
-from kuberun.serialization import EncodedConfig, encode_config
+from kuberun.definition import ExperimentDefinition, ExperimentTask
 
 if TYPE_CHECKING:
-    from kuberun.manage.handle import RemoteExperiment
+    from kuberun.manage.remote import RemoteExperiment
 
-ExecutorModel = Any  # one of kr.KubernetesExecutor, kr.SlurmExecutor, ... (pydantic models)
-
-
-@dataclass
-class ExperimentTask:
-    """A task as the SDK holds it: the live buildable (or script), editable until emitted."""
-
-    name: str
-    config: Buildable | Script
-    executor: ExecutorModel
-    dependencies: list[str] = field(default_factory=list)
-    retries: RetryPolicy = field(default_factory=RetryPolicy)
+__all__ = ["Experiment", "ExperimentTask"]
 
 
-class Experiment:
-    """A set of tasks with dependencies, emitted as one ``Experiment`` resource."""
-
-    def __init__(
-        self,
-        title: str,
-        *,
-        executor: ExecutorModel | None = None,
-        description: str | None = None,
-        project: str | None = None,
-        name: str | None = None,
-        namespace: str | None = None,
-        ttl_seconds_after_finished: int | None = None,
-    ) -> None:
-        self.title = title
-        self.executor = executor
-        self.description = description
-        self.project = project
-        self.name = name or experiment_name(title)
-        self.namespace = namespace
-        self.ttl_seconds_after_finished = ttl_seconds_after_finished
-        self.tasks: dict[str, ExperimentTask] = {}
-        self.labels: dict[str, str] = {}
-        self.annotations: dict[str, str] = {}
-        self.submitted_by: str | None = None
-        self._encoded: dict[str, EncodedConfig] = {}
-
-    def __enter__(self) -> Experiment:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def __repr__(self) -> str:
-        return f"Experiment({self.title!r}, name={self.name!r}, tasks={list(self.tasks)})"
-
-    def add(
-        self,
-        task: Buildable | Script,
-        *,
-        executor: ExecutorModel | None = None,
-        name: str | None = None,
-        dependencies: list[str] | None = None,
-        retries: int = 0,
-        backoff_seconds: int = 10,
-    ) -> str:
-        """Add a task; returns its name, to use in another task's ``dependencies``."""
-        if not isinstance(task, Buildable | Script):
-            raise InvalidExperimentError(f"a task is a kr.Config, kr.Partial or kr.Script, got {type(task).__name__}")
-        task_name = name or self._default_name(task)
-        if task_name in self.tasks:
-            raise InvalidExperimentError(f"duplicate task name {task_name!r}")
-        self.tasks[task_name] = ExperimentTask(
-            name=task_name,
-            config=task,
-            executor=executor or self.executor or KubernetesExecutor(),
-            dependencies=list(dependencies or []),
-            retries=RetryPolicy(limit=retries, backoff_seconds=backoff_seconds),
-        )
-        return task_name
-
-    def _default_name(self, task: Buildable | Script) -> str:
-        import fiddle as fdl
-
-        base = slug(getattr(fdl.get_callable(task), "__name__", "task"), 50) if isinstance(task, Buildable) else "script"
-        name, n = base, 1
-        while name in self.tasks:
-            n += 1
-            name = f"{base}-{n}"
-        return name
-
-    # -- emitting -------------------------------------------------------------------------
-
-    def _encode_all(self) -> dict[str, EncodedConfig]:
-        encoded = {}
-        for task in self.tasks.values():
-            if isinstance(task.config, Buildable):
-                encoded[task.name] = encode_config(task.config, task.name)
-        return encoded
-
-    def _spilled(self, encoded: dict[str, EncodedConfig]) -> set[str]:
-        """Tasks whose configs go to ConfigMaps: each over INLINE_LIMIT, then the largest until under budget."""
-        spilled = {name for name, enc in encoded.items() if enc.size > INLINE_LIMIT}
-        inline = sorted((enc.size, name) for name, enc in encoded.items() if name not in spilled)
-        while inline and sum(size for size, _ in inline) > INLINE_BUDGET:
-            spilled.add(inline.pop()[1])
-        return spilled
-
-    def _config_map_name(self, task: str, index: int) -> str:
-        from kuberun.naming import bounded
-
-        return bounded(f"{self.name}-{task}-config-{index}", 253)
-
-    def _task_spec(self, task: ExperimentTask, encoded: EncodedConfig | None, spill: bool) -> dict[str, Any]:
-        spec: dict[str, Any] = {
-            "name": task.name,
-            "executor": Executor.wrap(task.executor),
-            "dependsOn": task.dependencies,
-            "retries": task.retries,
-        }
-        if isinstance(task.config, Script):
-            spec["script"] = task.config.to_source()
-        else:
-            assert encoded is not None
-            location: dict[str, Any] = (
-                {"configMapRefs": [ConfigMapChunk(name=self._config_map_name(task.name, i)) for i in range(len(encoded.chunks()))]}
-                if spill else {"data": encoded.data}
-            )
-            spec["fiddle"] = FiddleSource(encoding=FIDDLE_ENCODING, sha256=encoded.sha256, size=encoded.size, target=encoded.target, **location)
-        return spec
-
-    def build(self) -> tuple[ExperimentResource, list[dict[str, Any]]]:
-        """The validated resource and the ConfigMaps it needs. Raises InvalidExperimentError."""
-        if not self.tasks:
-            raise InvalidExperimentError(f"experiment {self.title!r} has no tasks; add one with exp.add(...)")
-        from kuberun import __version__
-        from kuberun.gitinfo import capture_source
-
-        encoded = self._encode_all()
-        spilled = self._spilled(encoded)
-        try:
-            spec = ExperimentSpec(
-                title=self.title,
-                description=self.description,
-                project=self.project,
-                tasks=[self._task_spec(t, encoded.get(t.name), t.name in spilled) for t in self.tasks.values()],
-                ttl_seconds_after_finished=self.ttl_seconds_after_finished,
-                source=capture_source(),
-                submitted_by=self.submitted_by or getpass.getuser(),
-                sdk_version=__version__,
-            )
-        except ValidationError as exc:
-            raise InvalidExperimentError(format_validation_error(exc, [t for t in self.tasks])) from None
-        labels = {LABEL_TITLE: slug(self.title), LABEL_SUBMITTER: slug(spec.submitted_by or "unknown")}
-        if self.project:
-            labels[LABEL_PROJECT] = slug(self.project)
-        meta = ObjectMeta(name=self.name, namespace=self.namespace, labels={**labels, **self.labels}, annotations=dict(self.annotations))
-        resource = ExperimentResource(metadata=meta, spec=spec)
-        return resource, self._config_maps(encoded, spilled)
-
-    def _config_maps(self, encoded: dict[str, EncodedConfig], spilled: set[str]) -> list[dict[str, Any]]:
-        from kuberun.resource.constants import LABEL_CONFIG_DIGEST, LABEL_EXPERIMENT, LABEL_TASK
-
-        maps = []
-        for task in sorted(spilled):
-            for i, chunk in enumerate(encoded[task].chunks()):
-                meta: dict[str, Any] = {
-                    "name": self._config_map_name(task, i),
-                    "labels": {LABEL_EXPERIMENT: self.name, LABEL_TASK: task, LABEL_CONFIG_DIGEST: encoded[task].sha256[:63]},
-                }
-                if self.namespace:
-                    meta["namespace"] = self.namespace
-                maps.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"config": chunk}})
-        return maps
-
-    def to_resource(self) -> dict[str, Any]:
-        """The Experiment resource as a dict (ConfigMaps for large configs: see ``to_manifests``)."""
-        return self.build()[0].to_dict()
-
-    def to_manifests(self) -> list[dict[str, Any]]:
-        """Every object to create: the ConfigMaps holding large configs, then the Experiment."""
-        resource, config_maps = self.build()
-        return [*config_maps, resource.to_dict()]
-
-    def dryrun(self, print_: bool = False) -> str:
-        """The resources as multi-document YAML that ``kubectl apply -f`` accepts."""
-        import yaml
-
-        text = yaml.safe_dump_all(self.to_manifests(), sort_keys=False, width=120)
-        if print_:
-            print(text)
-        return text
-
-    # -- reading back ---------------------------------------------------------------------
-
-    @classmethod
-    def from_resource(cls, obj: dict[str, Any] | str, config_maps: dict[str, str] | None = None) -> Experiment:
-        """Rebuild an experiment from its resource (dict or YAML), tasks as live Fiddle buildables.
-
-        ``config_maps`` maps ConfigMap names to their ``config`` data, for configs not inline.
-        """
-        import tempfile
-        from pathlib import Path
-
-        from kuberun.serialization import decode_config
-
-        if isinstance(obj, str):
-            import yaml
-
-            docs = [d for d in yaml.safe_load_all(obj) if d]
-            config_maps = {**{d["metadata"]["name"]: d["data"]["config"] for d in docs if d.get("kind") == "ConfigMap"}, **(config_maps or {})}
-            obj = next(d for d in docs if d.get("kind") == "Experiment")
-        try:
-            resource = ExperimentResource.parse(obj)
-        except ValidationError as exc:
-            raise InvalidExperimentError(format_validation_error(exc, [])) from None
-        spec = resource.spec
-        exp = cls(spec.title, description=spec.description, project=spec.project, namespace=resource.metadata.namespace,
-                  ttl_seconds_after_finished=spec.ttl_seconds_after_finished)
-        for task in spec.tasks:
-            if task.script is not None:
-                config: Buildable | Script = Script.from_source(task.script)
-            else:
-                assert task.fiddle is not None
-                data = task.fiddle.data
-                if data is None:
-                    missing = [c.name for c in task.fiddle.config_map_refs or [] if c.name not in (config_maps or {})]
-                    if missing:
-                        raise InvalidExperimentError(f"task {task.name!r}: config is in ConfigMaps {missing}; pass their data")
-                    data = "".join((config_maps or {})[c.name] for c in task.fiddle.config_map_refs or [])
-                with tempfile.TemporaryDirectory(prefix="kuberun-modules-") as modules_dir:
-                    config = decode_config(data, task.fiddle.sha256, Path(modules_dir))
-            exp.add(config, executor=task.executor.config, name=task.name, dependencies=list(task.depends_on),
-                    retries=task.retries.limit, backoff_seconds=task.retries.backoff_seconds)
-        return exp
+class Experiment(ExperimentDefinition):
+    """A set of tasks with dependencies, emitted as one ``Experiment`` resource and run in a cluster."""
 
     # -- managing (experiments already in the cluster) -----------------------------------
 
@@ -287,7 +41,7 @@ class Experiment:
             exp = kr.Experiment.get("mnist-x7k2p")
             print(exp.status().phase)
         """
-        from kuberun.manage.handle import get
+        from kuberun.manage.remote import get
 
         return get(name, namespace, kubeconfig, context)
 
@@ -299,7 +53,7 @@ class Experiment:
 
             kr.Experiment.from_title("mnist").reproduce(**{"train.lr": 1e-3})
         """
-        from kuberun.manage.handle import from_title
+        from kuberun.manage.remote import from_title
 
         return from_title(title, namespace, kubeconfig, context)
 
@@ -310,22 +64,26 @@ class Experiment:
         """Create the Experiment in the current kube context (or print it when ``$KUBERUN_DRYRUN`` is set).
 
         Returns the created object as the API server stored it; with ``wait=True``, shows live
-        per-task progress and returns the finished object (its ``status`` is the record).
+        per-task progress (on stderr) and returns the finished object (its ``status`` is the record).
         """
         import os
 
         if os.environ.get("KUBERUN_DRYRUN"):
             self.dryrun(print_=True)
             return None
-        from kuberun.client import connect, create_experiment
+        from kuberun.api import connect
+        from kuberun.manage.submit import create
 
-        cluster = connect(kubeconfig, context, self.namespace)
-        self.submitted_by = self.submitted_by or cluster.user
+        kube = connect(kubeconfig, context, self.namespace)
+        self.submitted_by = self.submitted_by or kube.user
         resource, config_maps = self.build()
-        created = create_experiment(cluster, resource.to_dict(), config_maps)
+        created = create(kube, resource.to_dict(), config_maps)
         self.namespace = created["metadata"]["namespace"]
         if wait:
-            from kuberun.progress import wait as wait_for_experiment
+            from rich.console import Console
 
-            return wait_for_experiment(cluster, self.namespace, created["metadata"]["name"], timeout, live=live)
+            from kuberun.manage.progress import follow
+
+            return follow(kube, created["metadata"]["name"], self.namespace, interval=0.5, timeout=timeout,
+                          live=live, console=Console(stderr=True))
         return created

@@ -98,7 +98,7 @@ def encode_config(buildable: Any, task: str = "?") -> EncodedConfig:
     """Serialize a Fiddle buildable; refuse what would not come back identical or is too large."""
     from fiddle.experimental import serialization
 
-    from kuberun.config import to_plain_fiddle
+    from kuberun.configure import to_plain_fiddle
 
     plain = to_plain_fiddle(buildable)
     try:

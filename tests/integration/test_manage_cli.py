@@ -382,7 +382,7 @@ def test_forbidden_names_the_missing_rbac_verb_and_resource(kubeconfig, namespac
 
 
 def test_forbidden_message_from_a_real_api_server_body_names_its_rule():
-    from kuberun.manage.errors import forbidden
+    from kuberun.api.client import forbidden
 
     body = {"message": 'experiments.kuberun.dev "x" is forbidden: User "bob" cannot patch resource "experiments" '
                        'in API group "kuberun.dev" in the namespace "team-a"'}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import kuberun as kr
-from kuberun.manage.errors import ForbiddenError, InvalidOverrideError, NotFoundError, UnreachableError
+from kuberun.errors import ForbiddenError, InvalidOverrideError, NotFoundError, UnreachableError
 from kuberun.resource import ExperimentPhase, ExperimentStatus, TaskPhase
 from tests.helpers.jobs import finish_job, list_jobs
 from tests.helpers.manage import cli, submit, write_user_kubeconfig

@@ -21,12 +21,12 @@ Example::
 """
 
 from kuberun.entrypoints.argv import Invocation, parse_argv
-from kuberun.entrypoints.entrypoint import Entrypoint, entrypoint, entrypoint_of, list_entrypoints, main
+from kuberun.entrypoints.entrypoint import Entrypoint, entrypoint, entrypoint_of, list_entrypoints
 from kuberun.entrypoints.errors import CLIError
 from kuberun.entrypoints.grammar import Override, parse_override
 from kuberun.entrypoints.help import help_text
 from kuberun.entrypoints.registry import EXECUTOR_NAMESPACE, factory, list_factories, resolve_factory
-from kuberun.entrypoints.run import Resolved, build_experiment, resolve, run_entrypoint
+from kuberun.entrypoints.run import Resolved, build_experiment, main, resolve, run_entrypoint
 
 __all__ = [
     "EXECUTOR_NAMESPACE",

@@ -1,4 +1,4 @@
-"""``@entrypoint`` and ``main``: NeMo Run's ``run.cli.entrypoint`` / ``run.cli.main`` for kuberun.
+"""``@entrypoint``: NeMo Run's ``run.cli.entrypoint`` for kuberun (``main`` lives in ``run``, which uses this).
 
 The decorator returns the function itself (with ``cli_entrypoint`` attached), so the task a run
 submits names the real, importable function and calling it directly still works.
@@ -6,8 +6,7 @@ submits names the real, importable function and calling it directly still works.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -32,11 +31,6 @@ class Entrypoint:
     default_plugins: list[Any] = field(default_factory=list)
     enable_executor: bool = True
     type: Literal["task", "experiment"] = "task"
-
-    def run(self, argv: Sequence[str] | None = None, **kwargs: Any) -> int:
-        from kuberun.entrypoints.run import run_entrypoint
-
-        return run_entrypoint(list(sys.argv[1:] if argv is None else argv), self.fn, **kwargs)
 
 
 def entrypoint(fn: F | None = None, *, name: str | None = None, namespace: str | None = None, help: str | None = None,
@@ -82,16 +76,3 @@ def entrypoint_of(fn: Callable[..., Any]) -> Entrypoint:
 
 def list_entrypoints(namespace: str | None = None) -> dict[str, dict[str, Entrypoint]]:
     return {ns: dict(eps) for ns, eps in _ENTRYPOINTS.items() if namespace is None or ns == namespace}
-
-
-def main(fn: Callable[..., Any], default_factory: Callable[..., Any] | None = None, default_executor: Any = None,
-         argv: Sequence[str] | None = None, **kwargs: Any) -> None:
-    """Run ``fn`` from the command line and exit with its status (NeMo Run's ``run.cli.main``)."""
-    from kuberun.entrypoints.run import run_entrypoint
-
-    ep = entrypoint_of(fn)
-    if default_factory is not None:
-        registry.factory(default_factory, target=ep.fn, is_target_default=True)
-    code = run_entrypoint(list(sys.argv[1:] if argv is None else argv), ep.fn,
-                          default_executor=default_executor, **kwargs)
-    raise SystemExit(code)

@@ -208,3 +208,14 @@ def run_entrypoint(argv: Sequence[str], fn: Callable[..., Any], *, default_execu
     print(f"experiment {meta.get('namespace')}/{meta.get('name')} created", file=out)
     phase = (created.get("status") or {}).get("phase")
     return 0 if inv.detach or phase == "Succeeded" else 1
+
+
+def main(fn: Callable[..., Any], default_factory: Callable[..., Any] | None = None, default_executor: Any = None,
+         argv: Sequence[str] | None = None, **kwargs: Any) -> None:
+    """Run ``fn`` from the command line and exit with its status (NeMo Run's ``run.cli.main``)."""
+    ep = entrypoint_of(fn)
+    if default_factory is not None:
+        registry.factory(default_factory, target=ep.fn, is_target_default=True)
+    code = run_entrypoint(list(sys.argv[1:] if argv is None else argv), ep.fn,
+                          default_executor=default_executor, **kwargs)
+    raise SystemExit(code)

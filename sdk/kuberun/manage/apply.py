@@ -13,33 +13,15 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from kuberun.apipath import api_path
-from kuberun.manage.errors import ManageError
-from kuberun.manage.kube import Kube, Op
-from kuberun.manage.query import RESOURCE, Obj, config_map_data, experiment_path
+from kuberun.api import Kube
+from kuberun.errors import UsageError
+from kuberun.manage.query import Obj, config_map_data
+from kuberun.manage.submit import create
 from kuberun.naming import slug
 from kuberun.resource.constants import API_VERSION, KIND, LABEL_SUBMITTER
 
 _SERVER_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink",
                 "ownerReferences", "finalizers", "deletionTimestamp", "deletionGracePeriodSeconds", "namespace")
-
-
-def create(kube: Kube, resource: Obj, config_maps: list[Obj], namespace: str | None = None) -> Obj:
-    """ConfigMaps first (the operator must never see a missing config), then the Experiment, then ownership."""
-    ns = namespace or resource["metadata"].get("namespace") or kube.namespace
-    resource["metadata"]["namespace"] = ns
-    cm_path = api_path("", "v1", "configmaps", ns)
-    for cm in config_maps:
-        cm["metadata"]["namespace"] = ns
-        kube.request("POST", cm_path, Op("create", "configmaps", ns), body=cm)
-    created = kube.request("POST", experiment_path(ns), Op("create", RESOURCE, ns), body=resource)
-    owner = {"apiVersion": API_VERSION, "kind": KIND, "name": created["metadata"]["name"],
-             "uid": created["metadata"]["uid"], "blockOwnerDeletion": True}
-    for cm in config_maps:
-        name = cm["metadata"]["name"]
-        kube.request("PATCH", api_path("", "v1", "configmaps", ns, name), Op("patch", "configmaps", ns, name),
-                     body={"metadata": {"ownerReferences": [owner]}}, content_type="application/merge-patch+json")
-    return created
 
 
 def set_submitter(resource: Obj, user: str | None) -> None:
@@ -58,16 +40,16 @@ def split_documents(text: str) -> list[tuple[Obj, list[Obj]]]:
     maps = {d["metadata"]["name"]: d for d in docs if d.get("kind") == "ConfigMap"}
     unknown = sorted({str(d.get("kind")) for d in docs} - {"ConfigMap", KIND})
     if unknown:
-        raise ManageError(f"apply takes Experiments and their ConfigMaps, not {', '.join(unknown)}")
+        raise UsageError(f"apply takes Experiments and their ConfigMaps, not {', '.join(unknown)}")
     pairs = []
     for exp in (d for d in docs if d.get("kind") == KIND):
         refs = [r["name"] for t in (exp.get("spec") or {}).get("tasks") or [] for r in (t.get("fiddle") or {}).get("configMapRefs") or []]
         missing = [r for r in refs if r not in maps]
         if missing:
-            raise ManageError(f"experiment {exp['metadata'].get('name')!r} needs ConfigMaps {', '.join(missing)}, not in the file")
+            raise UsageError(f"experiment {exp['metadata'].get('name')!r} needs ConfigMaps {', '.join(missing)}, not in the file")
         pairs.append((exp, [maps[r] for r in refs]))
     if not pairs:
-        raise ManageError("no Experiment in the file")
+        raise UsageError("no Experiment in the file")
     return pairs
 
 
@@ -105,7 +87,7 @@ def experiments_from_python(path: Path) -> list[Any]:
         if env is not None:
             os.environ["KUBERUN_DRYRUN"] = env
     if not captured:
-        raise ManageError(f"{path} ran no experiment: call exp.run() in it")
+        raise UsageError(f"{path} ran no experiment: call exp.run() in it")
     return captured
 
 

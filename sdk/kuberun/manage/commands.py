@@ -35,7 +35,7 @@ def _one_line_errors() -> Iterator[None]:
 
 
 def _kube(kubeconfig: str | None, context: str | None, namespace: str | None) -> Any:
-    from kuberun.manage.kube import connect
+    from kuberun.api import connect
 
     return connect(kubeconfig, context, namespace)
 
@@ -54,15 +54,15 @@ def list_(
 ) -> None:
     """List experiments, newest first, one page at a time."""
     with _one_line_errors():
+        from kuberun.errors import UsageError
         from kuberun.manage import query, render
-        from kuberun.manage.errors import ManageError
 
         if output not in (None, "json", "yaml", "wide"):
-            raise ManageError(f"unknown output format {output!r}: use json, yaml or wide")
+            raise UsageError(f"unknown output format {output!r}: use json, yaml or wide")
         try:
             since_delta = query.parse_duration(since) if since else None
         except ValueError as exc:
-            raise ManageError(str(exc)) from None
+            raise UsageError(str(exc)) from None
         flt = query.ListFilter(title=title, user=user, phase=phase, selector=selector, since=since_delta)
         page = query.list_page(_kube(kubeconfig, context, namespace), flt, all_namespaces=all_namespaces,
                                limit=limit, continue_token=continue_)
@@ -201,10 +201,11 @@ def watch(
 ) -> None:
     """Show live progress until the experiment finishes; exit 0 only if it Succeeded."""
     with _one_line_errors():
-        from kuberun.manage.watch import watch as run_watch
+        from kuberun.manage.progress import follow
+        from kuberun.manage.query import phase_of
 
-        phase = run_watch(_kube(kubeconfig, context, namespace), name, interval)
-        raise typer.Exit(0 if phase == "Succeeded" else 1)
+        done = follow(_kube(kubeconfig, context, namespace), name, interval=interval)
+        raise typer.Exit(0 if phase_of(done) == "Succeeded" else 1)
 
 
 def register(app: typer.Typer) -> None:

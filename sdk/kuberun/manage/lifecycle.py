@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from kuberun.manage.kube import MERGE_PATCH, Kube, Op
+from kuberun.api import MERGE_PATCH, Kube, Op
 from kuberun.manage.query import RESOURCE, experiment_path, get_experiment
 
 Shutdown = Literal["Stop", "Terminate"]

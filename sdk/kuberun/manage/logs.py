@@ -2,23 +2,23 @@
 
 The attempt's ``logRef`` in status says where: ``pod`` (the Job's pod, through the API server's
 ``pods/log``), ``file`` (the local executor's output file), or a bridge (``slurm``, ``skypilot``,
-``lepton``: the backend module's ``logs()``, configured by ``--backend-config``).
+``lepton``: the log source the bridge registers under ``kuberun.log_sources``, configured by
+``--backend-config``; see ``kuberun.resource.logsource``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
-import importlib
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from kuberun.api import Kube, Op
 from kuberun.apipath import api_path
-from kuberun.manage.errors import ApiError, LogsUnavailableError, NotFoundError
-from kuberun.manage.kube import Kube, Op
+from kuberun.errors import ApiError, LogsUnavailableError, NotFoundError
 from kuberun.manage.query import Obj, get_experiment
 
 CHUNK = 64 * 1024
@@ -65,7 +65,7 @@ def stream_logs(kube: Kube, obj: Obj, task: str | None = None, attempt: int | No
         ns, exp_name, number = obj["metadata"]["namespace"], obj["metadata"]["name"], att["attempt"]
         return _file_log(Path(log_ref.get("path") or ""), follow, tail, lambda: _attempt_finished(kube, ns, exp_name, name, number))
     if kind in ("slurm", "skypilot", "lepton"):
-        return _backend_log(kind, backend_ref, log_ref, follow, tail, backend_config)
+        return _bridge_log(kind, backend_ref, log_ref, follow, tail, backend_config)
     raise LogsUnavailableError(f"task {name!r} attempt {att['attempt']}: no log location recorded yet")
 
 
@@ -131,7 +131,12 @@ def _negated(timestamp: str) -> tuple[int, ...]:
 def _attempt_finished(kube: Kube, ns: str, name: str, task: str, attempt: int) -> bool:
     obj = get_experiment(kube, name, ns)
     att = pick_attempt(obj, task, attempt)
-    return att.get("phase") in ("Succeeded", "Failed", "Cancelled", "Skipped")
+    from kuberun.resource.status import TaskPhase
+
+    try:
+        return TaskPhase(att.get("phase")).finished
+    except ValueError:
+        return False
 
 
 def _tail_offset(path: Path, lines_wanted: int) -> int:
@@ -180,53 +185,59 @@ def _read_file(path: Path, follow: bool, tail: int | None, finished: Callable[[]
 # -- bridges (Slurm, SkyPilot, Lepton) ------------------------------------------------------------
 
 
-_BRIDGES = {"slurm": "SlurmBackend", "skypilot": "SkypilotBackend", "lepton": "LeptonBackend"}
-
-
-def _backend_log(kind: str, backend_ref: Obj, log_ref: Obj, follow: bool, tail: int | None,
-                 backend_config: str | None) -> Iterator[bytes]:
+def _bridge_log(kind: str, backend_ref: Obj, log_ref: Obj, follow: bool, tail: int | None,
+                backend_config: str | None) -> Iterator[bytes]:
+    """The bridge's log source (entry point ``kuberun.log_sources``), built from the admin's backend config."""
     from kuberun.resource import BackendRef, LogRef
 
-    backend = _load_backend(kind, backend_config)
-    ref, where = BackendRef.model_validate(backend_ref), LogRef.model_validate(log_ref)
-    return _drive(_bridge_stream(backend, kind, ref, where, follow, tail))
-
-
-def _load_backend(kind: str, backend_config: str | None) -> Any:
-    """The bridge's backend (``kuberun_operator.backends.<kind>``), built from the admin's backend config file."""
     path = backend_config or os.environ.get(BACKEND_CONFIG_ENV)
-    try:
-        module = importlib.import_module(f"kuberun_operator.backends.{kind}")
-        from kuberun_operator.backend_config import BackendConfig
-        from kuberun_operator.settings import Settings
-    except ImportError:
-        raise LogsUnavailableError(f"logs of {kind} tasks need the {kind} bridge: pip install 'kuberun[{kind}]'") from None
     if not path:
         raise LogsUnavailableError(f"logs of {kind} tasks need the backend config: --backend-config FILE or ${BACKEND_CONFIG_ENV}")
-    try:
-        config = BackendConfig.load(Path(path))
-    except (OSError, ValueError) as exc:
-        raise LogsUnavailableError(f"backend config {path}: {str(exc).splitlines()[0]}") from None
-    section = getattr(config, kind, None)
-    if section is None:
-        raise LogsUnavailableError(f"backend config {path} has no {kind!r} section")
-    return getattr(module, _BRIDGES[kind])(section, Settings(config_file=Path(path)))
+    source = load_log_source(kind, path)
+    ref, where = BackendRef.model_validate(backend_ref), LogRef.model_validate(log_ref)
+    return _drive(_reworded(source.logs(ref, where, follow, tail)))
 
 
-async def _bridge_stream(backend: Any, kind: str, ref: Any, log_ref: Any, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
-    # Slurm's start() launches the operator's squeue pollers; its logs() opens its own connection.
-    started = kind != "slurm"
-    if started:
-        await backend.start()
+def load_log_source(kind: str, config_file: str | None) -> Any:
+    """The ``LogSource`` registered for backend ``kind`` (``kuberun.resource.logsource``). Raises LogsUnavailableError.
+
+    Looked up by name in the entry-point group, never imported by module path: the SDK does not
+    know which package serves a kind, only that it keeps the contract.
+    """
+    from importlib.metadata import entry_points
+
+    from kuberun.resource.logsource import ENTRY_POINT_GROUP, LogSource, LogSourceError
+
+    found = tuple(entry_points(group=ENTRY_POINT_GROUP, name=kind))
+    missing = LogsUnavailableError(f"logs of {kind} tasks need the {kind} bridge: pip install 'kuberun[{kind}]'")
+    if not found:
+        raise missing
     try:
-        async for chunk in backend.logs(ref, log_ref, follow, tail):
+        factory = found[0].load()
+    except ImportError:
+        raise missing from None
+    try:
+        source = factory(config_file)
+    except LogSourceError as exc:
+        raise LogsUnavailableError(str(exc)) from None
+    if not isinstance(source, LogSource):
+        raise LogsUnavailableError(f"the {kind} log source ({found[0].value}) does not implement kuberun.resource.logsource.LogSource")
+    return source
+
+
+async def _reworded(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The source's chunks; its LogSourceError becomes the one-line LogsUnavailableError the CLI prints."""
+    from kuberun.resource.logsource import LogSourceError
+
+    try:
+        async for chunk in chunks:
             yield chunk
-    except Exception as exc:
-        if type(exc).__name__ != "BackendError":
-            raise
-        raise LogsUnavailableError(f"{kind}: {getattr(exc, 'message', exc)}") from None
+    except LogSourceError as exc:
+        raise LogsUnavailableError(str(exc)) from None
     finally:
-        await backend.stop()
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def _drive(agen: AsyncIterator[bytes]) -> Iterator[bytes]:

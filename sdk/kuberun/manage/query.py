@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
+from kuberun.api import Kube, Op
 from kuberun.apipath import api_path
-from kuberun.manage.kube import Kube, Op
 from kuberun.naming import slug
 from kuberun.resource.constants import (
     GROUP,
@@ -25,6 +25,7 @@ from kuberun.resource.constants import (
     PLURAL,
     VERSION,
 )
+from kuberun.resource.times import parse_time, utcnow
 
 RESOURCE = f"{PLURAL}.{GROUP}"
 Obj = dict[str, Any]
@@ -87,7 +88,7 @@ def list_page(kube: Kube, flt: ListFilter, *, namespace: str | None = None, all_
     requests; each request still reads only ``limit`` objects.
     """
     ns = None if all_namespaces else (namespace or kube.namespace)
-    now, items, token, remaining = datetime.now(timezone.utc), [], continue_token, None
+    now, items, token, remaining = utcnow(), [], continue_token, None
     while True:
         answer = kube.get(experiment_path(ns), Op("list", RESOURCE, ns), labelSelector=flt.label_selector(),
                           limit=limit or None, **{"continue": token})
@@ -140,14 +141,14 @@ def config_map_data(kube: Kube, obj: Obj) -> dict[str, str]:
 
 def events_for(kube: Kube, obj: Obj, limit: int = 20) -> list[Obj]:
     """Recent Events about the Experiment, oldest first (empty when Events cannot be read)."""
-    from kuberun.manage.errors import ManageError
+    from kuberun.errors import ApiError
 
     meta = obj["metadata"]
     selector = f"involvedObject.name={meta['name']},involvedObject.kind=Experiment"
     try:
         answer = kube.get(api_path("", "v1", "events", meta["namespace"]), Op("list", "events", meta["namespace"]),
                           fieldSelector=selector)
-    except ManageError:
+    except ApiError:
         return []  # Events are a courtesy in describe; lacking RBAC for them must not hide the record
     events = sorted(answer.get("items") or [], key=_event_time)
     return events[-limit:]
@@ -161,15 +162,26 @@ def phase_of(obj: Obj) -> str:
     return str((obj.get("status") or {}).get("phase") or "Pending")
 
 
+def finished(obj: Obj) -> bool:
+    """Whether the Experiment's phase is final (``ExperimentPhase.finished``)."""
+    from kuberun.resource.status import ExperimentPhase  # pydantic: not on `kuberun list`'s path
+
+    try:
+        return ExperimentPhase(phase_of(obj)).finished
+    except ValueError:
+        return False
+
+
 def created_at(obj: Obj) -> datetime | None:
-    return parse_time((obj.get("metadata") or {}).get("creationTimestamp"))
+    return read_time((obj.get("metadata") or {}).get("creationTimestamp"))
 
 
-def parse_time(text: str | None) -> datetime | None:
+def read_time(text: str | None) -> datetime | None:
+    """A time from the record for display and filters: None when absent or unreadable, never an error."""
     if not text:
         return None
     try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        return parse_time(text)
     except ValueError:
         return None
 

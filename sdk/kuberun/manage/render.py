@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from kuberun.manage.query import Obj, created_at, parse_time, phase_of
+from kuberun.manage.query import Obj, created_at, phase_of, read_time
 from kuberun.resource.constants import LABEL_REPRODUCED_FROM
+from kuberun.resource.times import utcnow
 
 PHASE_STYLE = {"Succeeded": "green", "Failed": "red", "Cancelled": "yellow", "Running": "cyan", "Pending": "dim"}
 
@@ -30,7 +31,7 @@ def age(then: datetime | None, now: datetime | None = None) -> str:
     """kubectl-style age: 42s, 7m, 5h, 3d, 12d."""
     if then is None:
         return "-"
-    seconds = max(0, int(((now or datetime.now(timezone.utc)) - then).total_seconds()))
+    seconds = max(0, int(((now or utcnow()) - then).total_seconds()))
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size * (2 if unit != "d" else 1):
             return f"{seconds // size}{unit}"
@@ -54,7 +55,7 @@ def row(obj: Obj, wide: bool = False, namespaces: bool = False) -> list[str]:
               str(spec.get("submittedBy") or "-"), age(created_at(obj))]
     if wide:
         status = obj.get("status") or {}
-        cells += [str(spec.get("project") or "-"), age(parse_time(status.get("startTime"))),
+        cells += [str(spec.get("project") or "-"), age(read_time(status.get("startTime"))),
                   str((meta.get("labels") or {}).get(LABEL_REPRODUCED_FROM, "-")), str(spec.get("shutdown") or "-")]
     return cells
 
@@ -93,7 +94,7 @@ def _field(label: str, value: Any) -> str:
 
 
 def _when(text: str | None) -> str:
-    then = parse_time(text)
+    then = read_time(text)
     return f"{text} ({age(then)} ago)" if then else "-"
 
 
@@ -159,7 +160,7 @@ def attempts_table(task_status: dict[str, Any]) -> Table:
     for att in task_status.get("attempts") or []:
         ref = att.get("backendRef") or {}
         backend = ref.get("backend", "-") + (f"/{ref['cluster']}" if ref.get("cluster") else "")
-        table.add_row(str(att.get("attempt")), str(att.get("phase")), *(age(parse_time(att.get(k))) for k in ("submitTime", "startTime", "finishTime")),
+        table.add_row(str(att.get("attempt")), str(att.get("phase")), *(age(read_time(att.get(k))) for k in ("submitTime", "startTime", "finishTime")),
                       str(att.get("exitCode", "-")), backend, str(ref.get("id") or "-"), str(att.get("reason") or "-"))
     return table
 
@@ -169,7 +170,7 @@ def conditions_table(obj: Obj) -> Table:
     for header in ("TYPE", "STATUS", "REASON", "AGE", "MESSAGE"):
         table.add_column(header, no_wrap=header != "MESSAGE")
     for c in (obj.get("status") or {}).get("conditions") or []:
-        table.add_row(c.get("type", ""), c.get("status", ""), c.get("reason", ""), age(parse_time(c.get("lastTransitionTime"))), c.get("message", ""))
+        table.add_row(c.get("type", ""), c.get("status", ""), c.get("reason", ""), age(read_time(c.get("lastTransitionTime"))), c.get("message", ""))
     return table
 
 
@@ -179,7 +180,7 @@ def events_table(events: list[Obj]) -> Table:
         table.add_column(header, no_wrap=header != "MESSAGE")
     for e in events:
         when = e.get("lastTimestamp") or e.get("eventTime") or (e.get("metadata") or {}).get("creationTimestamp")
-        table.add_row(age(parse_time(when)), e.get("type", ""), e.get("reason", ""), e.get("message", ""))
+        table.add_row(age(read_time(when)), e.get("type", ""), e.get("reason", ""), e.get("message", ""))
     return table
 
 

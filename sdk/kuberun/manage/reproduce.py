@@ -11,7 +11,7 @@ Override rule (``KEY=VALUE``):
   ``'text'``); anything that is not a literal is taken as a string (``opt=adam``).
 
 Applying overrides needs the live Fiddle buildables, so reproduce imports the task callables
-(``Experiment.from_resource``), like the runner does: run it where the code is importable.
+(``ExperimentDefinition.from_resource``), like the runner does: run it where the code is importable.
 ``describe`` never does this: it renders the serialized JSON without importing user code.
 """
 
@@ -21,8 +21,8 @@ import ast
 import re
 from typing import Any
 
-from kuberun.manage.errors import InvalidOverrideError
-from kuberun.manage.kube import Kube
+from kuberun.api import Kube
+from kuberun.errors import InvalidOverrideError
 from kuberun.manage.query import Obj, config_map_data
 from kuberun.naming import experiment_name
 from kuberun.resource.constants import LABEL_PREFIX, LABEL_REPRODUCED_FROM
@@ -187,9 +187,9 @@ def _load(experiment_cls: Any, old: Obj, config_maps: dict[str, str]) -> Any:
 def build_reproduction(kube: Kube, old: Obj, overrides: dict[str, Any], *, name: str | None = None,
                        image: str | None = None, user: str | None = None) -> tuple[Obj, list[Obj]]:
     """The new Experiment (and its ConfigMaps) from ``old`` with ``overrides``, linked to ``old`` by label."""
-    from kuberun.experiment import Experiment
+    from kuberun.definition import ExperimentDefinition
 
-    exp = _load(Experiment, old, config_map_data(kube, old))
+    exp = _load(ExperimentDefinition, old, config_map_data(kube, old))
     apply_overrides(exp.tasks, overrides)
     if image:
         set_image(exp.tasks, image)
@@ -209,7 +209,7 @@ def build_reproduction(kube: Kube, old: Obj, overrides: dict[str, Any], *, name:
 
 def reproduce(kube: Kube, old: Obj, overrides: dict[str, Any], **kwargs: Any) -> Obj:
     """Create the reproduction; returns it as the API server stored it."""
-    from kuberun.manage.apply import create
+    from kuberun.manage.submit import create
 
     resource, maps = build_reproduction(kube, old, overrides, **kwargs)
     return create(kube, resource, maps)

@@ -12,7 +12,7 @@ import yaml
 
 from kuberun.resource.crd import build_crd, crd_yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def _schema() -> dict[str, Any]:

@@ -6,7 +6,6 @@ import pytest
 from pydantic import ValidationError
 
 from kuberun.resource import ExperimentResource, ExperimentSpec, KubernetesExecutor, TaskSpec
-from kuberun.resource.graph import find_cycle, topological_order
 
 
 def _task(name: str, deps: list[str] | None = None, **kw) -> dict:
@@ -69,9 +68,3 @@ def test_resource_round_trips_through_yaml():
     again = resource.to_dict()
     assert again["metadata"]["ownerReferences"] == [{"kind": "Foo"}]
     assert ExperimentResource.parse(again) == resource
-
-
-def test_cycle_detection_and_topological_order():
-    assert find_cycle({"a": ["b"], "b": ["c"], "c": ["a"]}) == ["a", "b", "c", "a"]
-    assert find_cycle({"a": [], "b": ["a"]}) is None
-    assert topological_order({"c": ["a", "b"], "a": [], "b": ["a"]}) == ["a", "b", "c"]

@@ -17,7 +17,7 @@ from kuberun.resource import ExperimentResource
 from kuberun.runner import task_document
 from tests.fixtures import tasks
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _run(doc: dict, tmp_path: Path, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess[str]:

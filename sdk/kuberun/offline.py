@@ -1,6 +1,8 @@
-"""Run an experiment's tasks on this machine with the runner, dependencies first, in parallel.
+"""Run an experiment offline: its tasks on this machine with the runner, no cluster, dependencies first.
 
-This is what ``python examples/hello.py --local`` does: no cluster, real processes. Each task is
+This is what ``python examples/hello.py --offline`` does: real processes, no API server, no
+operator. ("Offline" is this; "local" is only ``kr.LocalExecutor``, a process on the operator's host;
+the "sandbox" is the embedded control plane.) Each task is
 a ``python -m kuberun.runner`` subprocess; a task starts once all its dependencies succeeded, and
 dependents of a failed task are skipped.
 """
@@ -18,9 +20,9 @@ from kuberun.resource import ExperimentResource, TaskPhase
 from kuberun.runner import task_document
 
 
-def run_locally(resource: ExperimentResource, workdir: Path | None = None, echo: bool = True) -> dict[str, TaskPhase]:
+def run_offline(resource: ExperimentResource, workdir: Path | None = None, echo: bool = True) -> dict[str, TaskPhase]:
     """Run every task; returns each task's final phase."""
-    workdir = workdir or Path(tempfile.mkdtemp(prefix="kuberun-local-"))
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="kuberun-offline-"))
     spec = resource.spec
     phases = {t.name: TaskPhase.PENDING for t in spec.tasks}
     running: dict[str, subprocess.Popen[bytes]] = {}
@@ -29,7 +31,7 @@ def run_locally(resource: ExperimentResource, workdir: Path | None = None, echo:
             if phases[task.name] is not TaskPhase.PENDING:
                 continue
             deps = [phases[d] for d in task.depends_on]
-            if any(d in (TaskPhase.FAILED, TaskPhase.SKIPPED, TaskPhase.CANCELLED) for d in deps):
+            if any(d.finished and d is not TaskPhase.SUCCEEDED for d in deps):
                 phases[task.name] = TaskPhase.SKIPPED
                 _say(echo, f"{task.name}: skipped (a dependency failed)")
             elif all(d is TaskPhase.SUCCEEDED for d in deps):

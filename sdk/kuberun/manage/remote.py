@@ -1,4 +1,4 @@
-"""The SDK's manage surface: an Experiment already in the cluster, and listing them.
+"""``RemoteExperiment``: an Experiment already in the cluster, found by name or title, and listing them.
 
 Example::
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from kuberun.api import Kube, connect
 from kuberun.manage import lifecycle, query
-from kuberun.manage.kube import Kube, connect
 from kuberun.resource import ExperimentResource, ExperimentStatus
 
 
@@ -135,7 +135,7 @@ def get(name: str, namespace: str | None = None, kubeconfig: str | None = None, 
 
 def from_title(title: str, namespace: str | None = None, kubeconfig: str | None = None, context: str | None = None) -> RemoteExperiment:
     """The latest Experiment (by creation time) with this title. Same as ``kr.Experiment.from_title``."""
-    from kuberun.manage.errors import NotFoundError
+    from kuberun.errors import NotFoundError
 
     kube = connect(kubeconfig, context, namespace)
     obj = query.latest_by_title(kube, title)

@@ -1,0 +1,11 @@
+"""The SDK's one way to the Kubernetes API: ``connect()`` gives a ``Kube`` for a kubeconfig context.
+
+``kubeconfig.py`` reads kubeconfigs (and ``execplugin.py`` runs credential plugins); ``client.py``
+sends requests and turns failures into the typed errors of ``kuberun.errors``. urllib3 is imported
+only when a client is made, so importing this package costs nothing for ``kuberun --help``.
+"""
+
+from kuberun.api.client import MERGE_PATCH, Kube, Op, connect
+from kuberun.api.kubeconfig import Credentials, load_credentials
+
+__all__ = ["MERGE_PATCH", "Credentials", "Kube", "Op", "connect", "load_credentials"]
