@@ -21,14 +21,13 @@ from pathlib import Path
 from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec
 from kuberun.runner import task_document
 from kuberun_operator.actions import Observed
-from kuberun_operator.backends.base import BackendError, Submitted
-from kuberun_operator.backends.remote import active_attempts
+from kuberun_operator.backends.base import BackendError, Submitted, active_attempts
 from kuberun_operator.settings import Settings
 
 
 class LocalBackend:
     name = "local"
-    poll_interval = 0.5  # processes send no watch events: the controller looks again this often
+    poll_interval = 0.5  # Polled: processes send no watch events: the controller looks again this often
 
     def __init__(self, settings: Settings) -> None:
         self.root = settings.local_workdir
@@ -94,9 +93,6 @@ class LocalBackend:
         if pid_file.exists():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(int(pid_file.read_text()), signal.SIGTERM)
-
-    async def suspend(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef, suspended: bool) -> None:
-        return None  # local processes are not suspendable; reconcile only suspends Kubernetes Jobs
 
 
 def _alive(pid: int) -> bool:

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from kuberun.resource import LogRef
 from kuberun_operator.actions import Observed
-from kuberun_operator.backends.slurm_script import SACCT_FIELDS, SQUEUE_FIELDS
+from kuberun_operator.backends.slurm.script import SACCT_FIELDS, SQUEUE_FIELDS
 
 PENDING = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"})
 RUNNING = frozenset({"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING"})
