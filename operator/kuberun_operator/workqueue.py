@@ -56,6 +56,11 @@ class WorkQueue:
             self._dirty.discard(key)
             self.add(key)
 
+    def due_in(self, key: Key) -> float | None:
+        """Seconds until ``key``'s pending delayed add fires, or None when none is pending."""
+        timer = self._timers.get(key)
+        return None if timer is None else timer.when() - asyncio.get_running_loop().time()
+
     def depth(self) -> int:
         return self._queue.qsize()
 
