@@ -38,9 +38,11 @@ class BridgeLogs:
             module = importlib.import_module(f"kuberun_operator.backends.{kind}")
         except ImportError:
             raise LogSourceError(f"logs of {kind} tasks need the {kind} bridge: pip install 'kuberun[{kind}]'") from None
+        import yaml
+
         try:
             config = BackendConfig.load(Path(path))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, yaml.YAMLError) as exc:
             raise LogSourceError(f"backend config {path}: {str(exc).splitlines()[0]}") from None
         section = getattr(config, kind, None)
         if section is None:

@@ -15,10 +15,11 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec
+from kuberun.resource.times import format_time, parse_time, utcnow
 from kuberun.runner import task_document
 from kuberun_operator.actions import Observed
 from kuberun_operator.backends.base import BackendError, Submitted, active_attempts
@@ -116,11 +117,11 @@ def _tail(path: Path, limit: int = 512) -> str | None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return format_time(utcnow())
 
 
 def _parse(text: str) -> datetime | None:
     try:
-        return datetime.fromisoformat(text.strip())
+        return parse_time(text)
     except ValueError:
         return None

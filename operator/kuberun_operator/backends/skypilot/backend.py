@@ -21,6 +21,7 @@ import aiohttp
 import yaml
 
 from kuberun.resource import BackendRef, ExperimentResource, LogRef, SkypilotExecutor, TaskSpec
+from kuberun.resource.constants import MAX_MESSAGE
 from kuberun_operator.actions import Observed
 from kuberun_operator.backend_config import SkypilotConfig
 from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted, active_attempts
@@ -185,7 +186,7 @@ def observed(job: dict[str, Any], log: LogRef) -> Observed:
         return Observed("succeeded", exit_code=0, finish_time=epoch(job.get("end_at")), **common)
     if status in _FAILED:
         reason = job.get("failure_reason") or f"SkyPilot job ended {status}"
-        return Observed("failed", reason=_FAILED[status], message=str(reason)[:1024], finish_time=epoch(job.get("end_at")),
+        return Observed("failed", reason=_FAILED[status], message=str(reason)[:MAX_MESSAGE], finish_time=epoch(job.get("end_at")),
                         **common)
     return Observed("running" if status in _RUNNING else "pending", **common)
 
