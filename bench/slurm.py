@@ -62,7 +62,7 @@ def bridge(cluster: SlurmCluster, count: int, workdir: Path) -> tuple[float, flo
     """N Experiments through the operator; seconds to submitted, to finished, and remote commands."""
     from kubernetes import client, config
 
-    from kuberun_operator.backends import slurm_transport
+    from kuberun_operator.backends.slurm import transport as slurm_transport
     from kuberun_sandbox.apiserver import run_in_thread
     from kuberun_sandbox.kubeconfig import write_kubeconfig
 

@@ -1,31 +1,49 @@
-"""Assemble an operator: settings -> API client, backends, controller, kopf registry; run it."""
+"""Assemble an operator: settings -> API client, backends, controller, kopf registry; run it.
+
+Everything is built in ``run()`` before ``kopf.operator`` starts, and handed to the handlers
+explicitly: the controller, and the Kubernetes backend's caches that the watches feed.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import threading
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from typing import Any
 
 import kopf
 
+from kuberun.resource.times import format_time
 from kuberun_operator.actions import Event
 from kuberun_operator.backend_config import BackendConfig
+from kuberun_operator.backends.base import Backend
 from kuberun_operator.backends.kubernetes import JobCache, KubernetesBackend, PodCache
+from kuberun_operator.clock import Clock, SystemClock
 from kuberun_operator.connection import api_client
+from kuberun_operator.controller import Controller
 from kuberun_operator.handlers import make_registry
 from kuberun_operator.kube import Kube
 from kuberun_operator.metrics import Metrics, serve
-from kuberun_operator.runtime import Controller
 from kuberun_operator.settings import Settings
 
 log = logging.getLogger("kuberun.operator")
 
 
-def build_controller(settings: Settings, metrics: Metrics) -> Controller:
+@dataclass(frozen=True)
+class Assembly:
+    """One operator instance's parts: the controller, and the caches the child watches feed."""
+
+    controller: Controller
+    jobs: JobCache
+    pods: PodCache
+
+
+def build(settings: Settings, metrics: Metrics, clock: Clock | None = None) -> Assembly:
+    clock = clock or SystemClock()
     kube = Kube(api_client(settings), on_call=metrics.api_call)
-    backends: dict[str, Any] = {"kubernetes": KubernetesBackend(kube, JobCache(), settings, PodCache())}
+    jobs, pods = JobCache(), PodCache()
+    backends: dict[str, Backend] = {"kubernetes": KubernetesBackend(kube, jobs, settings, pods)}
     if settings.enable_local_executor:
         from kuberun_operator.backends.local import LocalBackend
 
@@ -34,7 +52,7 @@ def build_controller(settings: Settings, metrics: Metrics) -> Controller:
 
     async def post_event(body: dict[str, Any], event: Event) -> None:
         meta = body["metadata"]
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = format_time(clock.now())
         try:
             await kube.create_event(meta["namespace"], {
                 "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
@@ -47,12 +65,12 @@ def build_controller(settings: Settings, metrics: Metrics) -> Controller:
         except Exception as exc:  # an Event is informative; never fail a reconcile over it
             log.warning("could not post event %s on %s: %s", event.reason, meta["name"], exc)
 
-    return Controller(settings, kube, backends, post_event, metrics)
+    return Assembly(Controller(settings, kube, backends, post_event, metrics, clock), jobs, pods)
 
 
-def remote_backends(config: BackendConfig, settings: Settings) -> dict[str, Any]:
+def remote_backends(config: BackendConfig, settings: Settings) -> dict[str, Backend]:
     """The bridges the admin configured; each module is imported only when configured."""
-    found: dict[str, Any] = {}
+    found: dict[str, Backend] = {}
     if config.slurm.clusters:
         from kuberun_operator.backends.slurm import SlurmBackend
 
@@ -72,12 +90,12 @@ async def run(settings: Settings, stop_flag: asyncio.Event | threading.Event | N
               ready_flag: asyncio.Event | threading.Event | None = None, metrics: Metrics | None = None) -> None:
     """Run the operator until ``stop_flag`` is set (or forever)."""
     metrics = metrics or Metrics()
-    box: dict[str, Controller] = {}
-    registry = make_registry(settings, box, lambda: build_controller(settings, metrics))
+    parts = build(settings, metrics)
+    registry = make_registry(settings, parts.controller, parts.jobs, parts.pods)
     runner = None
     if settings.metrics_port:
         runner = await serve(metrics, settings.metrics_port,
-                             on_scrape=lambda: metrics.count_phases(box["controller"].experiments) if box else None)
+                             on_scrape=lambda: metrics.count_phases(parts.controller.experiments))
     metrics.ready = True
     try:
         await kopf.operator(

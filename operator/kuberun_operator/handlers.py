@@ -14,13 +14,17 @@ from typing import Any
 import kopf
 
 from kuberun.resource.constants import GROUP, LABEL_EXPERIMENT, PLURAL, VERSION
-from kuberun_operator.backends.kubernetes import KubernetesBackend
-from kuberun_operator.runtime import Controller
+from kuberun_operator.backends.kubernetes.caches import JobCache, PodCache
+from kuberun_operator.controller import Controller
 from kuberun_operator.settings import Settings
 
 
-def make_registry(settings: Settings, controller_box: dict[str, Controller], build_controller: Any) -> kopf.OperatorRegistry:
-    """A registry of this operator's handlers (one per operator instance, so tests can run several)."""
+def make_registry(settings: Settings, controller: Controller, jobs: JobCache, pods: PodCache) -> kopf.OperatorRegistry:
+    """A registry of this operator's handlers (one per operator instance, so tests can run several).
+
+    The controller and the caches are built before kopf starts and passed in; the handlers only
+    translate kopf's arguments into their calls.
+    """
     registry = kopf.OperatorRegistry()
 
     @kopf.on.startup(registry=registry)
@@ -38,8 +42,6 @@ def make_registry(settings: Settings, controller_box: dict[str, Controller], bui
             settings_.peering.standalone = False
         else:
             settings_.peering.standalone = True
-        controller = build_controller()
-        controller_box["controller"] = controller
         await controller.start()
         logger.info("kuberun operator started: namespaces=%s, local executor %s",
                     list(settings.namespaces) or "all", "on" if settings.enable_local_executor else "off")
@@ -52,34 +54,21 @@ def make_registry(settings: Settings, controller_box: dict[str, Controller], bui
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
-        controller = controller_box.get("controller")
-        if controller is not None:
-            await controller.stop()
+        await controller.stop()
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
     async def experiment_event(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
         # async: kopf runs sync handlers in its thread pool, which the controller's API calls need
-        controller = controller_box.get("controller")
-        if controller is not None:
-            controller.experiment_seen(dict(body), deleted=event.get("type") == "DELETED")
-
-    def kubernetes_backend() -> tuple[Controller, KubernetesBackend] | None:
-        controller = controller_box.get("controller")
-        return (controller, controller.backends["kubernetes"]) if controller is not None else None
+        controller.experiment_seen(dict(body), deleted=event.get("type") == "DELETED")
 
     @kopf.on.event("batch", "v1", "jobs", labels={LABEL_EXPERIMENT: kopf.PRESENT}, registry=registry)
     async def job_event(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
-        if (found := kubernetes_backend()) is not None:
-            controller, backend = found
-            cache = backend.cache
-            controller.child_changed(cache.remove(dict(body)) if event.get("type") == "DELETED" else cache.put(dict(body)))
+        controller.child_changed(jobs.remove(dict(body)) if event.get("type") == "DELETED" else jobs.put(dict(body)))
 
     @kopf.on.event("", "v1", "pods", labels={LABEL_EXPERIMENT: kopf.PRESENT}, registry=registry)
     async def pod_event(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
         # Pods tell what Jobs do not: an image that cannot be pulled, a missing Secret.
-        if (found := kubernetes_backend()) is not None:
-            controller, backend = found
-            controller.child_changed(backend.pods.put(dict(body), deleted=event.get("type") == "DELETED"))
+        controller.child_changed(pods.put(dict(body), deleted=event.get("type") == "DELETED"))
 
     logging.getLogger("kopf").setLevel(getattr(logging, settings.log_level.upper(), logging.INFO))
     return registry

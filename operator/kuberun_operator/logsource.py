@@ -1,10 +1,9 @@
-"""The bridges' log sources for ``kuberun logs``: entry points of the group ``kuberun.log_sources``.
+"""The operator's side of ``kuberun logs`` for bridged attempts: one entry point per bridge kind.
 
-The CLI runs on a user's machine and must not import the operator, so each bridge offers its
-``logs()`` through the typed contract ``kuberun.resource.logsource.LogSource``, registered in pyproject
-under its backend kind. Each factory builds the bridge from the admin's backend config file, as
-the operator does, and the source starts and stops it around one stream. Bridge failures
-(``BackendError``) leave as ``LogSourceError``, the one error the SDK knows.
+Registered in the ``kuberun.log_sources`` entry-point group (see ``kuberun.resource.logsource``):
+``slurm``, ``lepton`` and ``skypilot`` each build that bridge from the admin's backend config file,
+exactly as the operator would, and stream through its ``logs()``. The SDK looks the kind up in
+the group and never imports this package; errors reach it as ``LogSourceError``.
 """
 
 from __future__ import annotations
@@ -15,63 +14,76 @@ from pathlib import Path
 from typing import Any
 
 from kuberun.resource import BackendRef, LogRef
-from kuberun.resource.logsource import LogSourceError
+from kuberun.resource.logsource import LogSource, LogSourceError
+from kuberun_operator.backends.base import BackendError, Lifecycle
 
-# Backend kind -> (module under kuberun_operator.backends, class). The class is looked up when a
-# source is built, so the bridge's optional dependencies load only for the kind asked for.
-_BRIDGES = {"slurm": ("slurm", "SlurmBackend"), "skypilot": ("skypilot", "SkypilotBackend"),
-            "lepton": ("lepton", "LeptonBackend")}
+# kind -> the backend class, looked up on kuberun_operator.backends.<kind> when a log is asked for.
+_BRIDGES = {"slurm": "SlurmBackend", "lepton": "LeptonBackend", "skypilot": "SkypilotBackend"}
 
 
-class BridgeLogSource:
-    """One bridge backend, started for one log stream and stopped after it."""
+class BridgeLogs:
+    """A LogSource over one bridge: built on first use, started around one stream, stopped after."""
 
-    def __init__(self, kind: str, backend: Any) -> None:
-        self.kind, self.backend = kind, backend
+    def __init__(self, kind: str, config_file: str | None, *, start: bool) -> None:
+        self.kind, self.config_file, self._start = kind, config_file, start
 
-    async def logs(self, ref: BackendRef, where: LogRef, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
-        from kuberun_operator.backends.base import BackendError
+    def _build(self) -> Any:
+        from kuberun_operator.backend_config import BackendConfig
+        from kuberun_operator.settings import Settings
 
-        # Slurm's start() launches the operator's squeue pollers; its logs() opens its own connection.
-        if self.kind != "slurm":
-            await self.backend.start()
+        kind, path = self.kind, self.config_file
+        if not path:
+            raise LogSourceError(f"logs of {kind} tasks need the backend config file")
         try:
-            async for chunk in self.backend.logs(ref, where, follow, tail):
+            module = importlib.import_module(f"kuberun_operator.backends.{kind}")
+        except ImportError:
+            raise LogSourceError(f"logs of {kind} tasks need the {kind} bridge: pip install 'kuberun[{kind}]'") from None
+        import yaml
+
+        try:
+            config = BackendConfig.load(Path(path))
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            raise LogSourceError(f"backend config {path}: {str(exc).splitlines()[0]}") from None
+        section = getattr(config, kind, None)
+        if section is None:
+            raise LogSourceError(f"backend config {path} has no {kind!r} section")
+        return getattr(module, _BRIDGES[kind])(section, Settings(config_file=Path(path)))
+
+    async def logs(self, ref: BackendRef, log_ref: LogRef, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
+        backend = self._build()
+        lifecycle = isinstance(backend, Lifecycle)
+        if self._start and lifecycle:
+            await backend.start()
+        try:
+            async for chunk in backend.logs(ref, log_ref, follow, tail):
                 yield chunk
         except BackendError as exc:
             raise LogSourceError(f"{self.kind}: {exc.message}") from None
         finally:
-            await self.backend.stop()
+            if lifecycle:
+                await backend.stop()
 
 
-def _source(kind: str, config_file: str | None) -> BridgeLogSource:
-    from kuberun_operator.backend_config import BackendConfig
-    from kuberun_operator.settings import Settings
-
-    if not config_file:
-        raise LogSourceError(f"logs of {kind} tasks need the backend config file")
-    module_name, class_name = _BRIDGES[kind]
-    try:
-        module = importlib.import_module(f"kuberun_operator.backends.{module_name}")
-    except ImportError:
-        raise LogSourceError(f"logs of {kind} tasks need the {kind} bridge: pip install 'kuberun[{kind}]'") from None
-    try:
-        config = BackendConfig.load(Path(config_file))
-    except (OSError, ValueError) as exc:
-        raise LogSourceError(f"backend config {config_file}: {str(exc).splitlines()[0]}") from None
-    section = getattr(config, kind, None)
-    if section is None:
-        raise LogSourceError(f"backend config {config_file} has no {kind!r} section")
-    return BridgeLogSource(kind, getattr(module, class_name)(section, Settings(config_file=Path(config_file))))
+def slurm(config_file: str | None) -> LogSource:
+    # start() would launch the operator's squeue pollers, which a log stream does not need:
+    # the Slurm bridge's logs() opens its own connection.
+    return BridgeLogs("slurm", config_file, start=False)
 
 
-def slurm(config_file: str | None) -> BridgeLogSource:
-    return _source("slurm", config_file)
+def lepton(config_file: str | None) -> LogSource:
+    return BridgeLogs("lepton", config_file, start=True)  # start() opens the HTTP session
 
 
-def skypilot(config_file: str | None) -> BridgeLogSource:
-    return _source("skypilot", config_file)
+def skypilot(config_file: str | None) -> LogSource:
+    return BridgeLogs("skypilot", config_file, start=True)  # start() opens the HTTP session
 
 
-def lepton(config_file: str | None) -> BridgeLogSource:
-    return _source("lepton", config_file)
+_OPENERS = {"slurm": slurm, "lepton": lepton, "skypilot": skypilot}
+
+
+def open_log_source(kind: str, config_file: str | None) -> LogSource:
+    """The log source of bridge ``kind``, configured by the admin's backend config file."""
+    opener = _OPENERS.get(kind)
+    if opener is None:
+        raise LogSourceError(f"no log source for backend {kind!r} (known: {', '.join(sorted(_OPENERS))})")
+    return opener(config_file)

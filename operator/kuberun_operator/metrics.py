@@ -11,6 +11,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from kuberun.resource import ExperimentPhase
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -49,8 +51,8 @@ class Metrics:
         for body in experiments.values():
             phase = (body.get("status") or {}).get("phase", "Pending")
             counts[phase] = counts.get(phase, 0) + 1
-        for phase in ("Pending", "Running", "Succeeded", "Failed", "Cancelled"):
-            self.experiments.labels(phase).set(counts.get(phase, 0))
+        for phase in ExperimentPhase:
+            self.experiments.labels(phase.value).set(counts.get(phase.value, 0))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

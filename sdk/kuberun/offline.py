@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from kuberun.resource import ExperimentResource, TaskPhase
+from kuberun.resource.graph import ready_tasks
 from kuberun.runner import task_document
 
 
@@ -26,23 +27,21 @@ def run_offline(resource: ExperimentResource, workdir: Path | None = None, echo:
     spec = resource.spec
     phases = {t.name: TaskPhase.PENDING for t in spec.tasks}
     running: dict[str, subprocess.Popen[bytes]] = {}
+    by_name = {t.name: t for t in spec.tasks}
     while any(not p.finished for p in phases.values()):
-        for task in spec.tasks:
-            if phases[task.name] is not TaskPhase.PENDING:
-                continue
-            deps = [phases[d] for d in task.depends_on]
-            if any(d.finished and d is not TaskPhase.SUCCEEDED for d in deps):
-                phases[task.name] = TaskPhase.SKIPPED
-                _say(echo, f"{task.name}: skipped (a dependency failed)")
-            elif all(d is TaskPhase.SUCCEEDED for d in deps):
-                doc = workdir / f"{task.name}.json"
-                doc.write_text(json.dumps(task_document(task)))
-                log = open(workdir / f"{task.name}.log", "wb")  # noqa: SIM115 - closed with the process
-                running[task.name] = subprocess.Popen(
-                    [sys.executable, "-m", "kuberun.runner", "--config", str(doc)], stdout=log, stderr=subprocess.STDOUT
-                )
-                phases[task.name] = TaskPhase.RUNNING
-                _say(echo, f"{task.name}: started")
+        readiness = ready_tasks(spec.tasks, phases)  # the operator's reconcile uses the same rule
+        for name, dependency in readiness.blocked.items():
+            phases[name] = TaskPhase.SKIPPED
+            _say(echo, f"{name}: skipped (dependency {dependency} did not succeed)")
+        for name in readiness.ready:
+            doc = workdir / f"{name}.json"
+            doc.write_text(json.dumps(task_document(by_name[name])))
+            log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+            running[name] = subprocess.Popen(
+                [sys.executable, "-m", "kuberun.runner", "--config", str(doc)], stdout=log, stderr=subprocess.STDOUT
+            )
+            phases[name] = TaskPhase.RUNNING
+            _say(echo, f"{name}: started")
         for name, proc in list(running.items()):
             code = proc.poll()
             if code is not None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from kuberun_operator.backends.skypilot_client import RequestResult
+from kuberun_operator.backends.skypilot.client import RequestResult
 
 
 class FakeSkypilot:

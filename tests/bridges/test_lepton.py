@@ -18,8 +18,8 @@ import pytest
 import kuberun as kr
 from kuberun.resource import BackendRef
 from kuberun_operator.backend_config import LeptonConfig
+from kuberun_operator.backends.cloud import remote_name
 from kuberun_operator.backends.lepton import LeptonBackend, build_job
-from kuberun_operator.backends.remote import remote_name
 from kuberun_operator.settings import Settings
 from tests.bridges.fake_lepton import FakeLepton, serving
 from tests.bridges.helpers import event_reasons, run_in, submit, task_status, tool_python, write_config

@@ -25,8 +25,8 @@ import pytest
 
 import kuberun as kr
 from kuberun.resource import BackendRef
-from kuberun_operator.backends import skypilot as skypilot_backend
-from kuberun_operator.backends.remote import remote_name
+from kuberun_operator.backends.cloud import remote_name
+from kuberun_operator.backends.skypilot import backend as skypilot_backend
 from tests.bridges.fake_skypilot import FakeSkypilot
 from tests.bridges.helpers import ROOT, run_in, submit, task_status, tool_python, write_config
 from tests.helpers.operator import get_experiment, phase, running_operator, wait_for
@@ -135,7 +135,7 @@ def test_real_server_queue_and_cancel_of_unknown_jobs_are_not_errors(sky_server)
 
     import aiohttp
 
-    from kuberun_operator.backends.skypilot_client import SkypilotClient
+    from kuberun_operator.backends.skypilot.client import SkypilotClient
 
     async def talk() -> list[dict[str, Any]]:
         async with aiohttp.ClientSession() as session:

@@ -1,7 +1,8 @@
 """Fluent fixture builders, after JobSet's ``MakeJobSet(...).Obj()``: a test states only what matters.
 
     task = make_task("train").nodes(2).torchrun(procs=8).gpus(8).obj()
-    exp = make_experiment("llama").title("Llama 3 sweep").obj()
+    exp = make_experiment("llama").title("Llama 3 sweep").obj()        # the ExperimentRef manifests take
+    res = make_resource().task("a").task("b", after=["a"], retries=1).obj()  # an ExperimentResource
     job = make_job_status().condition("Failed", "BackoffLimitExceeded").obj()
     pod = make_pod("train-0").terminated(137, reason="OOMKilled").obj()
 """
@@ -11,8 +12,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from kuberun.resource import ExperimentResource
 from kuberun.resource.spec import TaskSpec
-from kuberun_operator.backends.kubernetes_manifests import ExperimentRef
+from kuberun_operator.backends.kubernetes.manifests import ExperimentRef
 
 T0 = "2026-01-01T00:00:00Z"
 
@@ -105,6 +107,35 @@ class ExperimentBuilder:
 
 def make_experiment(name: str = "hello-x7k2p") -> ExperimentBuilder:
     return ExperimentBuilder(name)
+
+
+class ResourceBuilder:
+    """An ExperimentResource as reconcile reads it: tasks with script payloads, any backend."""
+
+    def __init__(self, name: str) -> None:
+        self._tasks: list[dict[str, Any]] = []
+        self._spec: dict[str, Any] = {}
+        self._name = name
+
+    def task(self, name: str, after: list[str] | None = None, retries: int = 0, backend: str = "kubernetes",
+             **executor: object) -> ResourceBuilder:
+        self._tasks.append({"name": name, "script": {"command": ["true"]}, "dependsOn": after or [],
+                            "retries": {"limit": retries, "backoffSeconds": 10}, "executor": {backend: executor}})
+        return self
+
+    def spec(self, **fields: object) -> ResourceBuilder:
+        self._spec.update(fields)
+        return self
+
+    def obj(self) -> ExperimentResource:
+        return ExperimentResource.model_validate({
+            "metadata": {"name": self._name, "namespace": "ns", "uid": "uid-1", "generation": 1},
+            "spec": {"title": "t", "tasks": self._tasks, **self._spec},
+        })
+
+
+def make_resource(name: str = "exp") -> ResourceBuilder:
+    return ResourceBuilder(name)
 
 
 class JobStatusBuilder:

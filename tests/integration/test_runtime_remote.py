@@ -16,15 +16,15 @@ from kuberun.resource.constants import GROUP, PLURAL, VERSION
 from kuberun_operator.actions import Observed
 from kuberun_operator.backends.base import Submitted
 from kuberun_operator.connection import api_client
+from kuberun_operator.controller import REMOTE_FINALIZER, Controller
 from kuberun_operator.kube import Kube
-from kuberun_operator.runtime import REMOTE_FINALIZER, Controller
 from kuberun_operator.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("crd")
 
 
 class FakeRemote:
-    name, remote, poll_interval = "slurm", True, 0.2
+    name, finalizer, poll_interval = "slurm", REMOTE_FINALIZER, 0.2
 
     def __init__(self) -> None:
         self.submitted: list[str] = []

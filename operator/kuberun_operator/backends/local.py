@@ -15,20 +15,20 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec
+from kuberun.resource.times import format_time, parse_time, utcnow
 from kuberun.runner import task_document
 from kuberun_operator.actions import Observed
-from kuberun_operator.backends.base import BackendError, Submitted
-from kuberun_operator.backends.remote import active_attempts
+from kuberun_operator.backends.base import BackendError, Submitted, active_attempts
 from kuberun_operator.settings import Settings
 
 
 class LocalBackend:
     name = "local"
-    poll_interval = 0.5  # processes send no watch events: the controller looks again this often
+    poll_interval = 0.5  # Polled: processes send no watch events: the controller looks again this often
 
     def __init__(self, settings: Settings) -> None:
         self.root = settings.local_workdir
@@ -95,9 +95,6 @@ class LocalBackend:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(int(pid_file.read_text()), signal.SIGTERM)
 
-    async def suspend(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef, suspended: bool) -> None:
-        return None  # local processes are not suspendable; reconcile only suspends Kubernetes Jobs
-
 
 def _alive(pid: int) -> bool:
     try:
@@ -120,11 +117,11 @@ def _tail(path: Path, limit: int = 512) -> str | None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return format_time(utcnow())
 
 
 def _parse(text: str) -> datetime | None:
     try:
-        return datetime.fromisoformat(text.strip())
+        return parse_time(text)
     except ValueError:
         return None

@@ -1,9 +1,12 @@
-"""Checks of the task graph: unique names, known dependencies, no cycles."""
+"""The task graph: checks (unique names, known dependencies, no cycles) and the one readiness rule."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
+
+from kuberun.resource.status import TaskPhase
 
 
 class _Task(Protocol):
@@ -66,3 +69,39 @@ def topological_order(edges: dict[str, list[str]]) -> list[str]:
         done.extend(ready)
         placed.update(ready)
     return done
+
+
+# Dependency outcomes after which a dependent can never run.
+BAD_DEPENDENCY = frozenset({TaskPhase.FAILED, TaskPhase.SKIPPED, TaskPhase.CANCELLED})
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Which pending tasks may start now, and which never can."""
+
+    ready: list[str] = field(default_factory=list)              # pending; every dependency succeeded
+    blocked: dict[str, str] = field(default_factory=dict)       # pending -> a dependency that did not succeed
+
+
+def ready_tasks(tasks: Sequence[_Task], phases: Mapping[str, TaskPhase]) -> Readiness:
+    """The one DAG-readiness rule, for the operator's reconcile and the SDK's local runner alike.
+
+    A pending task is ready when all its dependencies succeeded, and blocked when one of them
+    failed, was skipped or cancelled — also through a chain of blocked tasks (they will be
+    skipped), so one call settles a whole failed branch whatever the declaration order.
+    Both lists keep declaration order.
+    """
+    effective = dict(phases)
+    blocked: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        for task in tasks:
+            if task.name in blocked or effective.get(task.name) is not TaskPhase.PENDING:
+                continue
+            bad = next((d for d in task.depends_on if effective.get(d) in BAD_DEPENDENCY), None)
+            if bad is not None:
+                blocked[task.name], effective[task.name], changed = bad, TaskPhase.SKIPPED, True
+    ready = [t.name for t in tasks if t.name not in blocked and effective.get(t.name) is TaskPhase.PENDING
+             and all(effective.get(d) is TaskPhase.SUCCEEDED for d in t.depends_on)]
+    return Readiness(ready=ready, blocked={t.name: blocked[t.name] for t in tasks if t.name in blocked})

@@ -9,10 +9,9 @@ of failing at exec time on a rented GPU.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
-from kuberun.resource import AttemptStatus, ExperimentResource, TaskPhase, TaskSpec
+from kuberun.resource import ExperimentResource, TaskSpec
 from kuberun.runner import BadTaskError, encode_task_env, task_document
 from kuberun_operator.backends.base import BackendError
 
@@ -42,15 +41,6 @@ def task_env(task: TaskSpec) -> str:
 def attempt_env(exp: ExperimentResource, task: TaskSpec, attempt: int) -> dict[str, str]:
     return {"KUBERUN_EXPERIMENT": exp.metadata.name or "", "KUBERUN_NAMESPACE": exp.metadata.namespace or "",
             "KUBERUN_TASK": task.name, "KUBERUN_ATTEMPT": str(attempt), TASK_ENV: task_env(task)}
-
-
-def active_attempts(exp: ExperimentResource, backend: str) -> Iterator[tuple[str, AttemptStatus]]:
-    """(task name, attempt) for each attempt on ``backend`` that may still be running."""
-    for record in exp.status.tasks if exp.status else []:
-        for attempt in record.attempts:
-            ref = attempt.backend_ref
-            if ref is not None and ref.backend == backend and attempt.phase in (TaskPhase.SUBMITTED, TaskPhase.RUNNING):
-                yield record.name, attempt
 
 
 def epoch(value: object) -> datetime | None:

@@ -4,39 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from kuberun.resource import ExperimentResource, TaskPhase
 from kuberun_operator.actions import Cancel, DeleteExperiment, Observed, Submit, Suspend
+from kuberun_operator.backends.kubernetes.status import STUCK_REASONS
 from kuberun_operator.reconcile import reconcile
+from kuberun_operator.traits import BackendTraits, Traits
+from tests.helpers.builders import make_resource as Exp
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
-
-
-class Exp:
-    """Fluent builder: Exp().task("a").task("b", after=["a"], retries=1).obj()"""
-
-    def __init__(self, name: str = "exp") -> None:
-        self._tasks: list[dict] = []
-        self._spec: dict = {}
-        self._name = name
-
-    def task(self, name: str, after: list[str] | None = None, retries: int = 0, backend: str = "kubernetes",
-             **executor: object) -> Exp:
-        self._tasks.append({"name": name, "script": {"command": ["true"]}, "dependsOn": after or [],
-                            "retries": {"limit": retries, "backoffSeconds": 10}, "executor": {backend: executor}})
-        return self
-
-    def spec(self, **fields: object) -> Exp:
-        self._spec.update(fields)
-        return self
-
-    def obj(self) -> ExperimentResource:
-        return ExperimentResource.model_validate({
-            "metadata": {"name": self._name, "namespace": "ns", "uid": "uid-1", "generation": 1},
-            "spec": {"title": "t", "tasks": self._tasks, **self._spec},
-        })
+# What the Kubernetes backend declares (test_traits.py checks the real backend declares exactly this).
+KUBERNETES = BackendTraits(suspendable=True, unretryable=STUCK_REASONS)
+REMOTE = BackendTraits(record_before_submit=True)
+TRAITS = Traits(backends={"kubernetes": KUBERNETES})
 
 
 def step(exp: ExperimentResource, observed: dict | None = None, now: datetime = T0, **kw):
+    kw.setdefault("traits", TRAITS)
     decision = reconcile(exp, observed or {}, now, **kw)
     exp.status = decision.status
     return decision
@@ -81,19 +66,24 @@ def test_recorded_attempt_missing_at_backend_is_resubmitted_under_the_same_key()
     assert len(exp.status.task("a").attempts) == 1
 
 
+# (seconds after T0, what the backend reports, submits expected, requeue expected)
+RETRY_SEQUENCE = [
+    (0, {("a", 1): Observed("failed", exit_code=3, finish_time=T0)}, [], 10),
+    (5, {}, [], 5),                                   # still backing off
+    (10, {}, [("a", 2)], None),                       # backoffSeconds elapsed
+    (20, {("a", 2): Observed("failed", exit_code=3, finish_time=T0 + timedelta(seconds=20))}, [], 20),  # doubled
+    (40, {}, [("a", 3)], None),
+    (50, {("a", 3): Observed("failed", exit_code=4)}, [], None),  # out of retries
+]
+
+
 def test_failed_attempt_is_retried_after_exponential_backoff():
     exp = Exp().task("a", retries=2).obj()
     step(exp)
-    d = step(exp, {("a", 1): Observed("failed", exit_code=3, finish_time=T0)})
-    assert submits(d) == [] and d.requeue_after == 10
-    assert exp.status.task("a").phase is TaskPhase.PENDING
-    assert submits(step(exp, {}, now=T0 + timedelta(seconds=5))) == []
-    assert submits(step(exp, {}, now=T0 + timedelta(seconds=10))) == [("a", 2)]
-    t2 = T0 + timedelta(seconds=20)
-    d = step(exp, {("a", 2): Observed("failed", exit_code=3, finish_time=t2)}, now=t2)
-    assert d.requeue_after == 20  # doubled
-    step(exp, {}, now=t2 + timedelta(seconds=20))
-    step(exp, {("a", 3): Observed("failed", exit_code=4)}, now=t2 + timedelta(seconds=30))
+    for seconds, observed, expected_submits, expected_requeue in RETRY_SEQUENCE:
+        d = step(exp, observed, now=T0 + timedelta(seconds=seconds))
+        assert (seconds, submits(d)) == (seconds, expected_submits)
+        assert (seconds, d.requeue_after) == (seconds, expected_requeue)
     record = exp.status.task("a")
     assert record.phase is TaskPhase.FAILED and record.exit_code == 4
     assert [a.attempt for a in record.attempts] == [1, 2, 3]
@@ -145,14 +135,38 @@ def test_stop_lets_running_tasks_finish_and_starts_nothing_new():
 
 def test_suspend_and_resume_running_jobs_but_never_queued_ones():
     exp = Exp().task("a").task("q", queue="team").obj()
-    step(exp)
+    traits = Traits(backends={"kubernetes": KUBERNETES}, suspend_owners={"q": "Kueue"})
+    step(exp, traits=traits)
     exp.spec.suspend = True
-    d = step(exp, {("a", 1): Observed("running"), ("q", 1): Observed("running")})
+    d = step(exp, {("a", 1): Observed("running"), ("q", 1): Observed("running")}, traits=traits)
     assert [(a.task, a.suspended) for a in d.actions if isinstance(a, Suspend)] == [("a", True)]
     assert exp.status.condition("Suspended").status == "True"
     exp.spec.suspend = False
-    d = step(exp, {("a", 1): Observed("suspended"), ("q", 1): Observed("running")})
+    d = step(exp, {("a", 1): Observed("suspended"), ("q", 1): Observed("running")}, traits=traits)
     assert [(a.task, a.suspended) for a in d.actions if isinstance(a, Suspend)] == [("a", False)]
+
+
+# (spec.suspend, what the backend reports, the backend's traits, who owns suspend, Suspend actions expected)
+SUSPEND_CASES = {
+    "suspend-running": (True, "running", KUBERNETES, None, [True]),
+    "already-suspended": (True, "suspended", KUBERNETES, None, []),
+    "resume-suspended": (False, "suspended", KUBERNETES, None, [False]),
+    "running-and-wanted-running": (False, "running", KUBERNETES, None, []),
+    "owned-by-kueue": (True, "running", KUBERNETES, "Kueue", []),
+    "backend-cannot-suspend": (True, "running", BackendTraits(), None, []),
+    "not-yet-observed": (True, None, KUBERNETES, None, []),
+}
+
+
+@pytest.mark.parametrize(("want", "state", "backend", "owner", "expected"), SUSPEND_CASES.values(), ids=SUSPEND_CASES.keys())
+def test_suspend_follows_the_spec_only_where_the_backend_can_and_kuberun_owns_it(want, state, backend, owner, expected):
+    exp = Exp().task("a").obj()
+    traits = Traits(backends={"kubernetes": backend}, suspend_owners={"a": owner} if owner else {})
+    step(exp, traits=traits)
+    step(exp, {("a", 1): Observed("running")}, traits=traits)
+    exp.spec.suspend = want
+    d = step(exp, {("a", 1): Observed(state)} if state else {}, traits=traits)
+    assert [a.suspended for a in d.actions if isinstance(a, Suspend)] == expected
 
 
 def test_ttl_deletes_finished_experiment_after_it_elapses():
@@ -203,3 +217,66 @@ def test_cancelled_attempt_still_alive_at_the_backend_is_cancelled_again():
     again = step(exp, {("a", 1): Observed("running")})
     assert [type(a) for a in again.actions] == [Cancel] and again.requeue_after == 10.0
     assert step(exp, {}).actions == []  # gone: nothing more to do
+
+
+def test_remote_attempt_is_recorded_one_reconcile_before_it_is_submitted():
+    exp = Exp().task("a", backend="slurm", cluster="c").obj()
+    traits = Traits(backends={"slurm": REMOTE})
+    first = step(exp, traits=traits)
+    assert submits(first) == [] and first.requeue_after == 0.0  # phase one: only the key, in status
+    attempt = exp.status.task("a").attempts[0]
+    assert attempt.backend_ref.idempotency_key == "uid-1-a-1" and attempt.phase is TaskPhase.SUBMITTED
+    second = step(exp, traits=traits)  # the key is stored and the backend knows nothing: submit it
+    assert submits(second) == [("a", 1)] and second.actions[0].ref.idempotency_key == "uid-1-a-1"
+    assert len(exp.status.task("a").attempts) == 1
+
+
+def test_without_declared_traits_a_backend_is_submitted_at_once():
+    exp = Exp().task("a", backend="slurm", cluster="c").obj()
+    assert submits(step(exp, traits=Traits())) == [("a", 1)]
+
+
+# (reason the attempt failed with, the backend's unretryable reasons, retried?, cancelled?)
+FAILURE_CASES = {
+    "stuck-pod-reason": ("ImagePullBackOff", STUCK_REASONS, False, True),
+    "missing-secret": ("CreateContainerConfigError", STUCK_REASONS, False, True),
+    "plain-failure": ("BackoffLimitExceeded", STUCK_REASONS, True, False),
+    "reason-not-declared": ("ImagePullBackOff", frozenset(), True, False),
+}
+
+
+@pytest.mark.parametrize(("reason", "unretryable", "retried", "cancelled"), FAILURE_CASES.values(), ids=FAILURE_CASES.keys())
+def test_failures_the_backend_declares_unretryable_are_cancelled_not_retried(reason, unretryable, retried, cancelled):
+    exp = Exp().task("a", retries=3).obj()
+    traits = Traits(backends={"kubernetes": BackendTraits(unretryable=unretryable)})
+    step(exp, traits=traits)
+    d = step(exp, {("a", 1): Observed("failed", reason=reason, finish_time=T0)}, traits=traits)
+    assert (exp.status.task("a").phase is TaskPhase.PENDING) == retried
+    assert ([type(a) for a in d.actions] == [Cancel]) == cancelled
+    if not retried:
+        assert exp.status.task("a").phase is TaskPhase.FAILED and exp.status.task("a").reason == reason
+
+
+def test_a_failed_branch_is_skipped_in_one_reconcile_whatever_the_declaration_order():
+    exp = Exp().task("c", after=["b"]).task("b", after=["a"]).task("a").obj()
+    step(exp)
+    step(exp, {("a", 1): Observed("failed", reason="Error")})
+    assert [(t.name, t.phase, t.reason) for t in exp.status.tasks] == [
+        ("c", TaskPhase.SKIPPED, "DependencyFailed"), ("b", TaskPhase.SKIPPED, "DependencyFailed"),
+        ("a", TaskPhase.FAILED, "Error")]
+    assert exp.status.phase.value == "Failed"
+
+
+def test_dependents_of_a_refused_local_task_are_skipped_in_the_same_reconcile():
+    exp = Exp().task("a", backend="local").task("b", after=["a"]).obj()
+    step(exp)
+    assert exp.status.task("a").reason == "LocalExecutorDisabled"
+    assert exp.status.task("b").phase is TaskPhase.SKIPPED and exp.status.phase.value == "Failed"
+
+
+def test_reconcile_does_not_change_the_status_it_was_given():
+    exp = Exp().task("a").obj()
+    step(exp)
+    before = exp.status.to_dict()
+    reconcile(exp, {("a", 1): Observed("succeeded")}, T0, traits=TRAITS)
+    assert exp.status.to_dict() == before

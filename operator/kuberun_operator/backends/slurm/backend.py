@@ -26,11 +26,10 @@ from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec
 from kuberun.runner import BadTaskError, task_document
 from kuberun_operator.actions import Observed
 from kuberun_operator.backend_config import SlurmCluster, SlurmConfig
-from kuberun_operator.backends import slurm_script as script
-from kuberun_operator.backends.base import BackendError, Submitted
-from kuberun_operator.backends.remote import active_attempts
-from kuberun_operator.backends.slurm_state import SlurmJob, lost, observed_from, parse_sacct, parse_squeue
-from kuberun_operator.backends.slurm_transport import UNAVAILABLE, CommandResult, Transport, make_transport
+from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted, active_attempts
+from kuberun_operator.backends.slurm import script
+from kuberun_operator.backends.slurm.state import SlurmJob, lost, observed_from, parse_sacct, parse_squeue
+from kuberun_operator.backends.slurm.transport import UNAVAILABLE, CommandResult, Transport, make_transport
 from kuberun_operator.settings import Settings
 
 log = logging.getLogger("kuberun.operator.slurm")
@@ -152,7 +151,7 @@ class ClusterPoller:
 
 class SlurmBackend:
     name = "slurm"
-    remote = True
+    finalizer = REMOTE_FINALIZER  # CancelOnDelete: sbatch jobs outlive a deleted Experiment otherwise
 
     def __init__(self, config: SlurmConfig, settings: Settings) -> None:
         self.config, self.settings = config, settings
@@ -161,7 +160,7 @@ class SlurmBackend:
         self._transports: dict[str, Transport] = {}
         self._pollers: dict[str, ClusterPoller] = {}
 
-    # -- lifecycle (the runtime calls these on operator start/stop) --------------------------------
+    # -- Lifecycle (the controller calls these on operator start/stop) --------------------------------
 
     async def start(self) -> None:
         for name in self.clusters:
@@ -203,7 +202,7 @@ class SlurmBackend:
         poller.start()  # also when the runtime never called start() (idempotent)
         return poller
 
-    # -- the protocol --------------------------------------------------------------------------------
+    # -- Backend, LogSource --------------------------------------------------------------------------------
 
     async def submit(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> Submitted:
         executor = task.executor.slurm
@@ -263,9 +262,6 @@ class SlurmBackend:
             poller.cancels[ref.idempotency_key] = job_id
             raise BackendError(UNAVAILABLE, f"Slurm cluster {cluster.name!r}: scancel will be retried: "
                                f"{result.stderr.strip()[:300]}", permanent=False)
-
-    async def suspend(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef, suspended: bool) -> None:
-        return None  # `scontrol suspend` is admin-only on Slurm; reconcile suspends only Kubernetes Jobs
 
     async def logs(self, ref: BackendRef, log_ref: LogRef, follow: bool = False, tail: int | None = None) -> AsyncIterator[bytes]:
         """The attempt's output (stdout and stderr), streamed; ``follow`` keeps going until the job ends."""

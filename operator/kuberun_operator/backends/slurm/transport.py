@@ -8,7 +8,7 @@ or asyncssh's default (``~/.ssh/known_hosts``) — never ``known_hosts=None``, w
 ``LocalTransport`` is for an operator running on the login node itself.
 
 Every failure to *reach* the cluster becomes ``BackendError("BackendUnavailable", ...,
-permanent=False)``: the runtime then posts a Warning Event and retries, and keeps serving other
+permanent=False)``: the controller then posts a Warning Event and retries, and keeps serving other
 experiments meanwhile. asyncssh is imported where it is used (it costs ~0.2 s to import).
 """
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from kuberun_operator.backends.kubernetes_manifests import exit_code_from_pods, task_phase_from_job
+from kuberun_operator.backends.kubernetes.manifests import exit_code_from_pods, task_phase_from_job
 from tests.helpers.builders import make_job_status, make_pod
 
 # --- Job status -> attempt state -----------------------------------------------------------------

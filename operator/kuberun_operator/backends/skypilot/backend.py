@@ -1,6 +1,6 @@
 """The SkyPilot bridge: an attempt is a managed job (default) or a job on a named cluster.
 
-The operator speaks to a SkyPilot API server over HTTP (``skypilot_client``); ``sky`` is never
+The operator speaks to a SkyPilot API server over HTTP (``client``); ``sky`` is never
 imported here. The task becomes a SkyPilot task YAML (``build_task``) whose ``run`` invokes
 ``python -m kuberun.runner --config-env KUBERUN_TASK_B64`` — under torchrun across nodes, wired
 from ``SKYPILOT_NODE_RANK``/``SKYPILOT_NODE_IPS``/``SKYPILOT_NUM_NODES``.
@@ -21,11 +21,12 @@ import aiohttp
 import yaml
 
 from kuberun.resource import BackendRef, ExperimentResource, LogRef, SkypilotExecutor, TaskSpec
+from kuberun.resource.constants import MAX_MESSAGE
 from kuberun_operator.actions import Observed
 from kuberun_operator.backend_config import SkypilotConfig
-from kuberun_operator.backends.base import BackendError, Submitted
-from kuberun_operator.backends.remote import TASK_ENV, active_attempts, attempt_env, epoch, remote_name
-from kuberun_operator.backends.skypilot_client import RequestResult, SkypilotApi, SkypilotClient
+from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted, active_attempts
+from kuberun_operator.backends.cloud import TASK_ENV, attempt_env, epoch, remote_name
+from kuberun_operator.backends.skypilot.client import RequestResult, SkypilotApi, SkypilotClient
 from kuberun_operator.settings import Settings
 
 _PENDING = {"PENDING", "SUBMITTED", "STARTING", "INIT", "SETTING_UP"}
@@ -42,7 +43,7 @@ _LAUNCH_ERRORS = {"NoCloudAccessError": "NoInfraAvailable", "ResourcesUnavailabl
 
 class SkypilotBackend:
     name = "skypilot"
-    remote = True
+    finalizer = REMOTE_FINALIZER  # CancelOnDelete: cloud jobs outlive a deleted Experiment otherwise
 
     def __init__(self, config: SkypilotConfig, settings: Settings, api: SkypilotApi | None = None) -> None:
         self.config, self.settings = config, settings
@@ -120,9 +121,6 @@ class SkypilotBackend:
         if job is not None:
             await self._api().cancel_on_cluster(ex.cluster_name or "", int(job["job_id"]))
 
-    async def suspend(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef, suspended: bool) -> None:
-        return None  # reconcile suspends only Kubernetes Jobs
-
     async def logs(self, ref: BackendRef, log_ref: LogRef | None, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
         """Managed jobs by name; cluster jobs by cluster and job id (``LogRef.path``)."""
         parts = (log_ref.path or "").split("/") if log_ref else []
@@ -188,7 +186,7 @@ def observed(job: dict[str, Any], log: LogRef) -> Observed:
         return Observed("succeeded", exit_code=0, finish_time=epoch(job.get("end_at")), **common)
     if status in _FAILED:
         reason = job.get("failure_reason") or f"SkyPilot job ended {status}"
-        return Observed("failed", reason=_FAILED[status], message=str(reason)[:1024], finish_time=epoch(job.get("end_at")),
+        return Observed("failed", reason=_FAILED[status], message=str(reason)[:MAX_MESSAGE], finish_time=epoch(job.get("end_at")),
                         **common)
     return Observed("running" if status in _RUNNING else "pending", **common)
 

@@ -20,16 +20,15 @@ import aiohttp
 from kuberun.resource import BackendRef, ExperimentResource, LeptonExecutor, LogRef, TaskSpec
 from kuberun_operator.actions import Observed
 from kuberun_operator.backend_config import LeptonConfig
-from kuberun_operator.backends.base import BackendError, Submitted
-from kuberun_operator.backends.lepton_client import LeptonClient
-from kuberun_operator.backends.remote import (
+from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted, active_attempts
+from kuberun_operator.backends.cloud import (
     RUNNER,
     TASK_ENV,
-    active_attempts,
     attempt_env,
     epoch,
     remote_name,
 )
+from kuberun_operator.backends.lepton.client import LeptonClient
 from kuberun_operator.settings import Settings
 
 KEY_LABEL = "kuberun-key"
@@ -39,7 +38,7 @@ _STOPPED = {"Stopped", "Deleted"}
 
 class LeptonBackend:
     name = "lepton"
-    remote = True
+    finalizer = REMOTE_FINALIZER  # CancelOnDelete: Lepton jobs outlive a deleted Experiment otherwise
 
     def __init__(self, config: LeptonConfig, settings: Settings) -> None:
         self.config, self.settings = config, settings
@@ -91,9 +90,6 @@ class LeptonBackend:
 
     async def cancel(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> None:
         await self._client(_executor(task).workspace).delete_job(remote_name(ref.idempotency_key))
-
-    async def suspend(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef, suspended: bool) -> None:
-        return None  # reconcile suspends only Kubernetes Jobs
 
     async def logs(self, ref: BackendRef, log_ref: LogRef | None, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
         """The logs of every replica of the attempt's job (replica 0 first); ``tail`` lines per replica."""

@@ -2,7 +2,7 @@
 
 One ConfigMap per Experiment holds every Kubernetes task's runner document; each attempt is a
 ``batch/v1`` Job (Indexed, with a headless Service, when ``nodes > 1``). Reading Job and pod
-state back into a task phase lives in ``kubernetes_status`` and is re-exported here.
+state back into a task phase lives in ``status`` and is re-exported here.
 
 Every user-supplied string goes into these manifests as data: no shell ever sees it, and ``$`` is
 escaped so Kubernetes' own ``$(VAR)`` expansion leaves it byte-for-byte as written.
@@ -27,7 +27,7 @@ from kuberun.resource.executors import KubernetesExecutor
 from kuberun.resource.spec import TaskSpec
 from kuberun.runner import task_document
 from kuberun_operator.backends.base import BackendError
-from kuberun_operator.backends.kubernetes_status import (
+from kuberun_operator.backends.kubernetes.status import (
     CONTAINER,
     LABEL_KUEUE_QUEUE,
     ObservedJob,

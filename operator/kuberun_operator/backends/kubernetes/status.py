@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from kuberun.resource.constants import MAX_MESSAGE
+from kuberun.resource.times import parse_time
 
 JobState = Literal["pending", "running", "succeeded", "failed", "suspended"]
 
@@ -33,15 +34,12 @@ class ObservedJob:
     message: str | None = None
 
 
-def parse_time(value: Any) -> datetime | None:
-    """An RFC 3339 timestamp as Kubernetes writes it ('2026-01-01T00:00:00Z'), timezone-aware."""
-    if not isinstance(value, str) or not value:
-        return None
+def _time(value: Any) -> datetime | None:
+    """A timestamp field of a Job or pod, or None when it is absent or not one."""
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_time(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def _true_conditions(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -52,15 +50,15 @@ def task_phase_from_job(job: dict[str, Any]) -> ObservedJob:
     """The attempt's state from its Job: terminal conditions first, then suspension, then pods."""
     spec, status = job.get("spec") or {}, job.get("status") or {}
     conditions = _true_conditions(status)
-    start = parse_time(status.get("startTime"))
+    start = _time(status.get("startTime"))
     for kind in _SUCCEEDED:
         if (c := conditions.get(kind)) is not None:
-            finish = parse_time(status.get("completionTime")) or parse_time(c.get("lastTransitionTime"))
+            finish = _time(status.get("completionTime")) or _time(c.get("lastTransitionTime"))
             return ObservedJob("succeeded", start, finish, c.get("reason") or "Completed", c.get("message"))
     for kind in _FAILED:
         if (c := conditions.get(kind)) is not None:
             # Failed Jobs have no completionTime; the condition's transition is when it failed.
-            return ObservedJob("failed", start, parse_time(c.get("lastTransitionTime")),
+            return ObservedJob("failed", start, _time(c.get("lastTransitionTime")),
                                c.get("reason") or "JobFailed", c.get("message"))
     if spec.get("suspend"):
         return _suspended(job, conditions.get("Suspended"))
@@ -121,7 +119,7 @@ def exit_code_from_pods(pods: list[dict[str, Any]]) -> tuple[int | None, str | N
     seen = [((pod.get("metadata") or {}).get("name", ""), t) for pod in pods for t in _terminations(pod)]
     if seen:
         failures = [(n, t) for n, t in seen if t.get("exitCode") != 0] or seen
-        name, terminated = max(failures, key=lambda s: parse_time(s[1].get("finishedAt")) or _EPOCH)
+        name, terminated = max(failures, key=lambda s: _time(s[1].get("finishedAt")) or _EPOCH)
         code = terminated.get("exitCode")
         return (code if isinstance(code, int) else None), name, _describe(name, terminated)
     return _pod_level_failure(pods)
@@ -131,7 +129,7 @@ def _pod_level_failure(pods: list[dict[str, Any]]) -> tuple[int | None, str | No
     failed = [p for p in pods if (p.get("status") or {}).get("phase") == "Failed"]
     if not failed:
         return None, None, None
-    pod = max(failed, key=lambda p: parse_time((p.get("status") or {}).get("startTime")) or _EPOCH)
+    pod = max(failed, key=lambda p: _time((p.get("status") or {}).get("startTime")) or _EPOCH)
     name, status = pod["metadata"].get("name", ""), pod.get("status") or {}
     reason, detail = status.get("reason") or "Failed", status.get("message") or ""
     return None, name, f"pod {name} failed: {reason}{': ' + detail if detail else ''}"[:MAX_MESSAGE]
@@ -148,5 +146,5 @@ def stuck_reason(pods: list[dict[str, Any]]) -> tuple[str, str, str] | None:
         for status in (pod.get("status") or {}).get("containerStatuses") or []:
             waiting = (status.get("state") or {}).get("waiting") or {}
             if waiting.get("reason") in STUCK_REASONS:
-                return waiting["reason"], (waiting.get("message") or waiting["reason"])[:1024], pod["metadata"]["name"]
+                return waiting["reason"], (waiting.get("message") or waiting["reason"])[:MAX_MESSAGE], pod["metadata"]["name"]
     return None

@@ -11,8 +11,8 @@ import pytest
 
 from kuberun.resource import TaskSpec
 from kuberun_operator.backend_config import SlurmCluster
-from kuberun_operator.backends import slurm_script as script
-from kuberun_operator.backends.slurm_state import SlurmJob, observed_from, parse_sacct, parse_squeue
+from kuberun_operator.backends.slurm import script
+from kuberun_operator.backends.slurm.state import SlurmJob, observed_from, parse_sacct, parse_squeue
 
 HOSTILE = ["$(touch /tmp/pwned)", "`touch /tmp/pwned`", "'; touch /tmp/pwned; '", "a\ntouch /tmp/pwned", "x\" y"]
 PLACE = script.AttemptPlace("ns", "exp", "train", 2, "uid-1-train-2")

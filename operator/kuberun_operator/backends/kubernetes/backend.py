@@ -1,6 +1,6 @@
 """The Kubernetes backend: an attempt is a ``batch/v1`` Job (plus a headless Service when multi-node).
 
-Effects only; the manifests come from the pure builders in ``kubernetes_manifests``. Job names
+Effects only; the manifests come from the pure builders in ``manifests``. Job names
 are deterministic (`<experiment>-<task>-<attempt>`), so submitting twice finds the first Job
 (409) instead of making a second. Observation reads the Job cache that the operator's watch
 keeps, and asks for pods only when a Job failed (for the exit code).
@@ -9,14 +9,14 @@ keeps, and asks for pods only when a Job failed (for the exit code).
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from typing import Any
 
 from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec
-from kuberun.resource.constants import LABEL_ATTEMPT, LABEL_EXPERIMENT, LABEL_TASK
+from kuberun.resource.constants import LABEL_ATTEMPT, LABEL_TASK
 from kuberun_operator.actions import Observed
 from kuberun_operator.backends.base import BackendError, Submitted
-from kuberun_operator.backends.kubernetes_manifests import (
+from kuberun_operator.backends.kubernetes.caches import JobCache, PodCache
+from kuberun_operator.backends.kubernetes.manifests import (
     ExperimentRef,
     build_headless_service,
     build_job,
@@ -27,8 +27,8 @@ from kuberun_operator.backends.kubernetes_manifests import (
     task_config_map,
     task_phase_from_job,
 )
-from kuberun_operator.backends.kubernetes_status import stuck_reason
-from kuberun_operator.kube import ApiError, Kube, resource_version
+from kuberun_operator.backends.kubernetes.status import STUCK_REASONS, stuck_reason
+from kuberun_operator.kube import ApiError, Kube
 from kuberun_operator.settings import Settings
 
 
@@ -37,61 +37,11 @@ def experiment_ref(exp: ExperimentResource) -> ExperimentRef:
     return ExperimentRef(name=meta.name or "", namespace=meta.namespace or "default", uid=meta.uid or "", title=exp.spec.title)
 
 
-class JobCache:
-    """Jobs by (namespace, experiment), fed by the operator's watch on kuberun-labelled Jobs."""
-
-    def __init__(self) -> None:
-        self._jobs: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
-
-    @staticmethod
-    def _key(job: dict[str, Any]) -> tuple[str, str] | None:
-        meta = job.get("metadata", {})
-        experiment = meta.get("labels", {}).get(LABEL_EXPERIMENT)
-        return (meta.get("namespace", ""), experiment) if experiment else None
-
-    def put(self, job: dict[str, Any]) -> tuple[str, str] | None:
-        key = self._key(job)
-        if key is not None:
-            old = self._jobs[key].get(job["metadata"]["name"])
-            if old is None or resource_version(job) >= resource_version(old):
-                self._jobs[key][job["metadata"]["name"]] = job
-        return key
-
-    def remove(self, job: dict[str, Any]) -> tuple[str, str] | None:
-        key = self._key(job)
-        if key is not None:
-            self._jobs[key].pop(job["metadata"]["name"], None)
-        return key
-
-    def jobs(self, namespace: str, experiment: str) -> list[dict[str, Any]]:
-        return list(self._jobs.get((namespace, experiment), {}).values())
-
-
-class PodCache:
-    """Pods of kuberun Jobs by (namespace, job name), fed by the operator's watch on labelled pods."""
-
-    def __init__(self) -> None:
-        self._pods: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
-
-    def put(self, pod: dict[str, Any], deleted: bool = False) -> tuple[str, str] | None:
-        meta = pod.get("metadata", {})
-        job = meta.get("labels", {}).get("job-name")
-        if not job:
-            return None
-        pods = self._pods[(meta.get("namespace", ""), job)]
-        if deleted:
-            pods.pop(meta["name"], None)
-        else:
-            pods[meta["name"]] = pod
-        experiment = meta.get("labels", {}).get(LABEL_EXPERIMENT)
-        return (meta.get("namespace", ""), experiment) if experiment else None
-
-    def pods(self, namespace: str, job: str) -> list[dict[str, Any]]:
-        return list(self._pods.get((namespace, job), {}).values())
-
-
 class KubernetesBackend:
+    """Backend, Suspendable, OwnsSuspend (Kueue owns queued Jobs) and DeclaresUnretryable (stuck pods)."""
+
     name = "kubernetes"
+    unretryable_reasons = STUCK_REASONS
 
     def __init__(self, kube: Kube, cache: JobCache, settings: Settings, pods: PodCache | None = None) -> None:
         self.kube, self.cache, self.settings = kube, cache, settings
@@ -183,3 +133,8 @@ class KubernetesBackend:
         except ApiError as exc:
             if exc.status != 404:
                 raise BackendError("ApiUnavailable", f"suspending: {exc}", permanent=False) from None
+
+    def suspend_owner(self, task: TaskSpec) -> str | None:
+        """Kueue owns ``suspend`` of a Job in a LocalQueue (it admits and preempts by it): never fight it."""
+        executor = task.executor.kubernetes
+        return "Kueue" if executor is not None and executor.queue else None

@@ -7,11 +7,12 @@ local time without an offset).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from kuberun.resource import LogRef
+from kuberun.resource.times import parse_time
 from kuberun_operator.actions import Observed
-from kuberun_operator.backends.slurm_script import SACCT_FIELDS, SQUEUE_FIELDS
+from kuberun_operator.backends.slurm.script import SACCT_FIELDS, SQUEUE_FIELDS
 
 PENDING = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"})
 RUNNING = frozenset({"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING"})
@@ -112,7 +113,7 @@ def _time(text: str) -> datetime | None:
     if not text or text in ("N/A", "None", "Unknown"):
         return None
     try:
-        return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+        return parse_time(text)  # Slurm prints its local time without a zone: taken as UTC
     except ValueError:
         return None
 

@@ -15,7 +15,7 @@ import pytest
 
 from kuberun import runner
 from kuberun_operator.backends.base import BackendError
-from kuberun_operator.backends.kubernetes_manifests import (
+from kuberun_operator.backends.kubernetes.manifests import (
     ExperimentRef,
     ManifestError,
     build_headless_service,

@@ -1,0 +1,288 @@
+"""The controller: carries out what reconcile decides, and writes the status. It decides nothing.
+
+kopf watches Experiments and their children and feeds the work queue (``handlers.py``);
+workers take a key, read the cached object, ask the backends what they observe, call the pure
+``reconcile``, perform its actions, fold their outcomes back in (the pure ``fold_outcomes``) and
+write the status once — only when it changed, as a patch guarded by resourceVersion. The same
+key is never reconciled concurrently; a key enqueued while in progress is reconciled again
+after (level-triggered). Backends' optional capabilities are checked with ``isinstance``
+against the protocols in ``backends.base``; time comes from an injected ``Clock``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from kuberun.resource import ExperimentPhase, ExperimentResource
+from kuberun.resource.constants import MAX_MESSAGE
+from kuberun.resource.errors_format import format_validation_error
+from kuberun.resource.times import format_time
+from kuberun_operator.actions import (
+    Action,
+    Cancel,
+    Decision,
+    DeleteExperiment,
+    Event,
+    Observed,
+    Submit,
+    Suspend,
+)
+from kuberun_operator.backends.base import (
+    REMOTE_FINALIZER,
+    Backend,
+    BackendError,
+    BackendNotConfigured,
+    CancelOnDelete,
+    Lifecycle,
+    Polled,
+    Suspendable,
+)
+from kuberun_operator.clock import Clock, SystemClock
+from kuberun_operator.kube import ApiError, Kube, resource_version
+from kuberun_operator.policy.submission import Done, Outcome, fold_outcomes
+from kuberun_operator.reconcile import reconcile
+from kuberun_operator.settings import Settings
+from kuberun_operator.traits import traits_for
+from kuberun_operator.workqueue import Key, WorkQueue
+
+__all__ = ["REMOTE_FINALIZER", "Controller"]
+
+log = logging.getLogger("kuberun.operator")
+EventSink = Callable[[dict[str, Any], Event], Awaitable[None]]
+WARNING_EVERY = timedelta(minutes=5)  # the same Warning on the same Experiment at most this often
+
+
+class Controller:
+    # Seconds before a key is reconciled again after a failed reconcile (instances may lower them in tests).
+    retry_conflict = 1.0     # 409/422: someone wrote first; read the new object and decide again
+    retry_api_error = 5.0
+    retry_backend = 10.0     # a backend's observe or a finalizer's cancel failed
+    retry_unexpected = 10.0
+
+    def __init__(self, settings: Settings, kube: Kube, backends: Mapping[str, Backend], post_event: EventSink,
+                 metrics: Any = None, clock: Clock | None = None) -> None:
+        self.settings, self.kube, self.backends, self.post_event = settings, kube, dict(backends), post_event
+        self.metrics = metrics
+        self.clock: Clock = clock or SystemClock()
+        self.queue = WorkQueue()
+        self.experiments: dict[Key, dict[str, Any]] = {}
+        self._workers: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Future[None]] = set()
+        self._warned: dict[tuple[Any, str, str], datetime] = {}
+
+    # -- feeding -------------------------------------------------------------------------------
+
+    def experiment_seen(self, body: dict[str, Any], deleted: bool = False) -> None:
+        meta = body.get("metadata", {})
+        key = (meta.get("namespace", ""), meta.get("name", ""))
+        if deleted:
+            self.experiments.pop(key, None)
+            return
+        old = self.experiments.get(key)
+        if old is None or resource_version(body) >= resource_version(old) or old["metadata"].get("uid") != meta.get("uid"):
+            self.experiments[key] = body
+        self.queue.add(key)
+
+    def child_changed(self, key: Key | None) -> None:
+        if key is not None and key in self.experiments:
+            self.queue.add(key)
+
+    # -- running -------------------------------------------------------------------------------
+
+    def _warn(self, body: dict[str, Any], event: Event) -> None:
+        """Post a Warning, but the same one on the same Experiment at most every WARNING_EVERY."""
+        key = (body["metadata"].get("uid"), event.reason, event.message)
+        now = self.clock.now()
+        last = self._warned.get(key)
+        if last is not None and now - last < WARNING_EVERY:
+            return
+        self._warned[key] = now
+        self._spawn(self.post_event(body, event))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:  # informative work never holds a worker
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def start(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # The official client blocks: give every worker (and event posting) a thread.
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(self.settings.workers * 2 + 4))
+        for backend in self.backends.values():
+            if isinstance(backend, Lifecycle):
+                await backend.start()
+        self._workers = [asyncio.create_task(self._work(), name=f"kuberun-worker-{i}") for i in range(self.settings.workers)]
+
+    async def stop(self) -> None:
+        self.queue.close()
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, *self._background, return_exceptions=True)
+        for backend in self.backends.values():
+            if isinstance(backend, Lifecycle):
+                await backend.stop()
+
+    async def _work(self) -> None:
+        while True:
+            key = await self.queue.get()
+            started = time.perf_counter()
+            try:
+                await self.reconcile_key(key)
+            except ApiError as exc:
+                log.warning("reconcile %s/%s: API error %s; retrying", *key, exc)
+                self.queue.add_after(key, self.retry_conflict if exc.status in (409, 422) else self.retry_api_error)
+            except Exception:
+                log.exception("reconcile %s/%s failed unexpectedly; retrying in %.0fs", *key, self.retry_unexpected)
+                self.queue.add_after(key, self.retry_unexpected)
+            finally:
+                self.queue.done(key)
+                if self.metrics is not None:
+                    self.metrics.reconciled(time.perf_counter() - started, self.queue.depth())
+
+    async def reconcile_key(self, key: Key) -> None:
+        body = self.experiments.get(key)
+        if body is None:
+            return
+        try:
+            exp = ExperimentResource.model_validate(body)
+        except ValidationError as exc:
+            if not body["metadata"].get("deletionTimestamp"):
+                await self._reject(body, format_validation_error(exc, []))
+            return
+        if body["metadata"].get("deletionTimestamp"):
+            await self._finalize(body, exp)  # owner references collect the Kubernetes children
+            return
+        if not await self._ensure_finalizers(body, exp):
+            return  # the finalizer write triggers another reconcile with the new object
+        observed = await self._observe(key, body, exp)
+        decision = reconcile(exp, observed, self.clock.now(), traits=traits_for(exp, self.backends),
+                             max_backoff=self.settings.max_backoff_seconds,
+                             local_enabled=self.settings.enable_local_executor)
+        outcomes = await self._perform(exp, decision)
+        decision = fold_outcomes(decision, outcomes, self.clock.now())
+        await self._write_status(body, exp, decision)
+        for event in decision.events:
+            self._warn(body, event) if event.type == "Warning" else self._spawn(self.post_event(body, event))
+        if decision.requeue_after is not None:
+            self.queue.add_after(key, decision.requeue_after)
+        polls = [b.poll_interval for b in self._active_backends(decision) if isinstance(b, Polled) and b.poll_interval]
+        if polls:
+            self.queue.add_after(key, min(polls))
+
+    async def _observe(self, key: Key, body: dict[str, Any], exp: ExperimentResource) -> dict[tuple[str, int], Observed]:
+        observed: dict[tuple[str, int], Observed] = {}
+        for name in {t.executor.backend for t in exp.spec.tasks} & set(self.backends):
+            try:
+                observed.update(await self.backends[name].observe(exp))
+            except BackendError as exc:  # unseen attempts are resubmitted (idempotently) or waited for
+                self._warn(body, Event("Warning", exc.reason, exc.message))
+                self.queue.add_after(key, self.retry_backend)
+        return observed
+
+    def _active_backends(self, decision: Decision) -> list[Backend]:
+        """Backends running an attempt of this experiment (the Polled ones send no events)."""
+        names = {t.attempts[-1].backend_ref.backend for t in decision.status.tasks
+                 if t.attempts and t.attempts[-1].backend_ref is not None and not t.attempts[-1].phase.finished}
+        return [self.backends[n] for n in sorted(names) if n in self.backends]
+
+    def _finalizers_for(self, exp: ExperimentResource) -> set[str]:
+        """The finalizers the backends of ``exp``'s tasks declare (CancelOnDelete)."""
+        return {b.finalizer for t in exp.spec.tasks if isinstance(b := self.backends.get(t.executor.backend), CancelOnDelete)}
+
+    async def _ensure_finalizers(self, body: dict[str, Any], exp: ExperimentResource) -> bool:
+        """Remote work gets its finalizer before anything is submitted, so deletion can cancel it."""
+        finalizers = list(body["metadata"].get("finalizers") or [])
+        missing = sorted(self._finalizers_for(exp) - set(finalizers))
+        if not missing:
+            return True
+        meta = body["metadata"]
+        written = await self.kube.set_experiment_finalizers(meta["namespace"], meta["name"], meta["resourceVersion"],
+                                                            [*finalizers, *missing])
+        self.experiments[(meta["namespace"], meta["name"])] = written
+        return False
+
+    async def _finalize(self, body: dict[str, Any], exp: ExperimentResource) -> None:
+        """Cancel every unfinished attempt on a CancelOnDelete backend, then release the Experiment."""
+        finalizers = list(body["metadata"].get("finalizers") or [])
+        ours = {b.finalizer for b in self.backends.values() if isinstance(b, CancelOnDelete)} | {REMOTE_FINALIZER}
+        if not ours & set(finalizers):
+            return
+        for record in exp.status.tasks if exp.status else []:
+            for attempt in record.attempts:
+                ref = attempt.backend_ref
+                backend = self.backends.get(ref.backend) if ref is not None else None
+                if ref is None or attempt.phase.finished or not isinstance(backend, CancelOnDelete):
+                    continue
+                try:
+                    await backend.cancel(exp, exp.spec.task(record.name), attempt.attempt, ref)
+                except BackendError as exc:
+                    await self.post_event(body, Event("Warning", exc.reason, f"cannot cancel {record.name!r} yet: {exc.message}"))
+                    self.queue.add_after((body["metadata"]["namespace"], body["metadata"]["name"]), self.retry_backend)
+                    return
+        meta = body["metadata"]
+        await self.kube.set_experiment_finalizers(meta["namespace"], meta["name"], meta["resourceVersion"],
+                                                  [f for f in finalizers if f not in ours])
+
+    async def _perform(self, exp: ExperimentResource, decision: Decision) -> list[tuple[Action, Outcome]]:
+        """Carry out each action; return what each came to, for ``fold_outcomes`` to record."""
+        outcomes: list[tuple[Action, Outcome]] = []
+        for action in decision.actions:
+            if isinstance(action, DeleteExperiment):
+                await self.kube.delete_experiment(exp.metadata.namespace or "", exp.metadata.name or "")
+                outcomes.append((action, Done()))
+                continue
+            backend = self.backends.get(action.ref.backend)
+            if backend is None:
+                outcomes.append((action, BackendNotConfigured(action.ref.backend)))
+                continue
+            try:
+                outcomes.append((action, await self._carry_out(exp, backend, action)))
+            except BackendError as exc:
+                if self.metrics is not None:
+                    self.metrics.backend_error(action.ref.backend, exc.reason)
+                outcomes.append((action, exc))
+        return outcomes
+
+    async def _carry_out(self, exp: ExperimentResource, backend: Backend, action: Submit | Cancel | Suspend) -> Outcome:
+        task = exp.spec.task(action.task)
+        if isinstance(action, Submit):
+            return await backend.submit(exp, task, action.attempt, action.ref)
+        if isinstance(action, Cancel):
+            await backend.cancel(exp, task, action.attempt, action.ref)
+        elif isinstance(backend, Suspendable):
+            await backend.suspend(exp, task, action.attempt, action.ref, action.suspended)
+        else:  # reconcile suspends only where the traits say Suspendable: a bug if reached
+            log.error("backend %s cannot suspend; ignoring %s", action.ref.backend, action)
+        return Done()
+
+    async def _write_status(self, body: dict[str, Any], exp: ExperimentResource, decision: Decision) -> None:
+        new = decision.status.to_dict()
+        if new == (body.get("status") or {}):
+            return
+        meta = body["metadata"]
+        written = await self.kube.replace_experiment_status(meta["namespace"], meta["name"], meta["resourceVersion"], new)
+        if self.metrics is not None:
+            self.metrics.status_written(exp, body.get("status") or {}, new)
+        self.experiments[(meta["namespace"], meta["name"])] = written
+
+    async def _reject(self, body: dict[str, Any], message: str) -> None:
+        """A spec the operator cannot accept: Failed with reason InvalidSpec, once, and no retry loop."""
+        now = format_time(self.clock.now())
+        meta = body["metadata"]
+        old = body.get("status") or {}
+        if old.get("phase") == ExperimentPhase.FAILED.value and any(c.get("reason") == "InvalidSpec" for c in old.get("conditions", [])):
+            return
+        status = {"phase": ExperimentPhase.FAILED.value, "observedGeneration": meta.get("generation"), "completionTime": now,
+                  "conditions": [{"type": "Failed", "status": "True", "reason": "InvalidSpec", "message": message[:32768],
+                                  "lastTransitionTime": now, "observedGeneration": meta.get("generation")}]}
+        written = await self.kube.replace_experiment_status(meta["namespace"], meta["name"], meta["resourceVersion"], status)
+        self.experiments[(meta["namespace"], meta["name"])] = written
+        await self.post_event(body, Event("Warning", "InvalidSpec", message[:MAX_MESSAGE]))

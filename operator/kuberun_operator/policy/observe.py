@@ -1,0 +1,57 @@
+"""Observation: what a backend reports about an active task's latest attempt, folded into status."""
+
+from __future__ import annotations
+
+from kuberun.resource import AttemptStatus, TaskPhase, TaskSpec, TaskStatus
+from kuberun.resource.constants import MAX_MESSAGE
+from kuberun_operator.actions import Observed, Submit
+from kuberun_operator.policy.retries import after_failure
+from kuberun_operator.policy.round import ACTIVE, Round
+
+
+def observe_task(r: Round, task: TaskSpec) -> None:
+    record = r.record(task.name)
+    if not record.attempts or record.phase not in ACTIVE:
+        return
+    current = record.attempts[-1]
+    seen = r.observed.get((task.name, current.attempt))
+    if seen is None:
+        # Recorded but not visible at the backend: (re)submit. Submission is idempotent under the
+        # attempt's key, so a Job created just before a crash is found, not doubled. This is also
+        # the second phase of the two-phase submit (see dag.new_attempt).
+        if current.backend_ref is not None:
+            r.act(Submit(task.name, current.attempt, current.backend_ref))
+        return
+    if current.backend_ref is not None and seen.backend_id and current.backend_ref.id != seen.backend_id:
+        current.backend_ref.id = seen.backend_id  # e.g. a launch request id becomes the job id
+    current.log_ref = seen.log_ref or current.log_ref
+    if seen.start_time and not current.start_time:
+        current.start_time = seen.start_time
+    if seen.state == "running":
+        current.phase = TaskPhase.RUNNING
+    elif seen.state in ("succeeded", "failed"):
+        _attempt_finished(r, task, record, current, seen)
+    sync_task(record, current)
+
+
+def _attempt_finished(r: Round, task: TaskSpec, record: TaskStatus, current: AttemptStatus, seen: Observed) -> None:
+    ok = seen.state == "succeeded"
+    current.phase = TaskPhase.SUCCEEDED if ok else TaskPhase.FAILED
+    current.finish_time = seen.finish_time or r.now
+    current.exit_code = seen.exit_code if seen.exit_code is not None else (0 if ok else None)
+    current.reason = seen.reason or ("Completed" if ok else "Failed")
+    current.message = (seen.message or None) and seen.message[:MAX_MESSAGE]
+    if not ok:
+        after_failure(r, task, record, current)
+
+
+def sync_task(record: TaskStatus, current: AttemptStatus) -> None:
+    """The task's summary fields follow its latest attempt."""
+    record.attempt = current.attempt
+    record.start_time = record.start_time or current.start_time
+    record.exit_code, record.reason, record.message = current.exit_code, current.reason, current.message
+    if record.phase is TaskPhase.PENDING and record.next_retry_time:
+        return  # waiting to retry
+    record.phase = current.phase
+    if current.phase.finished:
+        record.finish_time = current.finish_time

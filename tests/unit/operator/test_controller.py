@@ -1,0 +1,269 @@
+"""The controller against an in-memory API (``tests/helpers/fake_kube.py``): it carries out what
+reconcile decides, creates children idempotently, writes the status once per reconcile and only
+on change, retries after a conflict, reads time from its injected clock, and uses a backend's
+optional capabilities only when the backend declares them."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from kuberun_operator.actions import Event, Observed
+from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted
+from kuberun_operator.backends.kubernetes import JobCache, KubernetesBackend, PodCache
+from kuberun_operator.controller import Controller
+from kuberun_operator.settings import Settings
+from tests.helpers.builders import make_job_status
+from tests.helpers.fake_kube import FakeKube
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+KEY = ("ns", "exp")
+SETTINGS = Settings(workers=1, metrics_port=0)
+
+
+@dataclass
+class FakeClock:
+    t: datetime = T0
+
+    def now(self) -> datetime:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += timedelta(seconds=seconds)
+
+
+@dataclass
+class Harness:
+    kube: FakeKube
+    controller: Controller
+    clock: FakeClock
+    jobs: JobCache
+    events: list[Event] = field(default_factory=list)
+
+    async def reconcile(self) -> None:
+        self.controller.experiment_seen(self.kube.experiments[KEY])
+        await self.controller.reconcile_key(KEY)
+        await asyncio.sleep(0)  # let background Event posting run
+
+    def status(self) -> dict[str, Any]:
+        return self.kube.experiments[KEY].get("status") or {}
+
+    def task(self, name: str = "t") -> dict[str, Any]:
+        return next(t for t in self.status()["tasks"] if t["name"] == name)
+
+
+def harness(extra_backends: dict[str, Any] | None = None) -> Harness:
+    kube, clock, jobs = FakeKube(), FakeClock(), JobCache()
+    events: list[Event] = []
+
+    async def post_event(body: dict[str, Any], event: Event) -> None:
+        events.append(event)
+
+    backends: dict[str, Any] = {"kubernetes": KubernetesBackend(kube, jobs, SETTINGS, PodCache())}  # type: ignore[arg-type]
+    backends.update(extra_backends or {})
+    controller = Controller(SETTINGS, kube, backends, post_event, clock=clock)  # type: ignore[arg-type]
+    kube.on_write = controller.experiment_seen  # what the watch does
+    return Harness(kube, controller, clock, jobs, events)
+
+
+def k8s_task(name: str = "t", **extra: Any) -> dict[str, Any]:
+    return {"name": name, "script": {"command": ["true"]}, "executor": {"kubernetes": {}}, **extra}
+
+
+def job_named(h: Harness, name: str) -> dict[str, Any]:
+    return h.kube.children[("Job", "ns", name)]
+
+
+async def test_a_reconcile_creates_the_config_map_and_the_job_once_and_writes_status_once():
+    h = harness()
+    h.kube.add_experiment("exp", [k8s_task()])
+    await h.reconcile()
+    assert h.kube.created("ConfigMap") == ["exp-tasks"] and h.kube.created("Job") == ["exp-t-1"]
+    assert len(h.kube.status_writes) == 1
+    attempt = h.task()["attempts"][0]
+    assert attempt["backendRef"]["id"] == "exp-t-1"  # the submission's result, folded into status
+    assert attempt["submitTime"] == "2026-01-01T12:00:00Z"  # the injected clock's time
+    assert h.status()["phase"] == "Running" and h.status()["startTime"] == "2026-01-01T12:00:00Z"
+
+
+async def test_reconciling_again_without_news_writes_nothing_and_creates_nothing():
+    h = harness()
+    h.kube.add_experiment("exp", [k8s_task()])
+    await h.reconcile()
+    calls = len(h.kube.calls)
+    h.clock.advance(30)
+    await h.reconcile()
+    assert len(h.kube.status_writes) == 1 and len(h.kube.calls) == calls
+
+
+async def test_a_job_created_before_a_crash_is_found_not_created_twice():
+    h = harness()
+    h.kube.add_experiment("exp", [k8s_task()])
+    await h.reconcile()
+    h.jobs.remove(job_named(h, "exp-t-1"))  # the operator restarted: its caches are empty again
+    h.controller.backends["kubernetes"]._config_maps.clear()
+    await h.reconcile()  # reconcile resubmits under the same key; the API answers 409 for both
+    assert h.kube.created("Job") == ["exp-t-1", "exp-t-1"] and len(h.kube.children) == 2
+    assert [a["attempt"] for a in h.task()["attempts"]] == [1]
+
+
+async def test_the_job_s_outcome_in_the_cache_finishes_the_experiment():
+    h = harness()
+    h.kube.add_experiment("exp", [k8s_task()])
+    await h.reconcile()
+    done = make_job_status("exp-t-1").condition("Complete").obj()
+    done["metadata"].update(namespace="ns", resourceVersion="999", ownerReferences=[{"uid": "uid-exp"}],
+                            labels=job_named(h, "exp-t-1")["metadata"]["labels"])
+    assert h.jobs.put(done) == KEY  # the handler's job_event does this, then enqueues the key
+    h.clock.advance(5)
+    await h.reconcile()
+    assert h.status()["phase"] == "Succeeded" and h.status()["completionTime"] == "2026-01-01T12:00:05Z"
+    assert [e.reason for e in h.events] == ["TaskSucceeded", "ExperimentSucceeded"]
+
+
+async def test_a_conflicting_status_write_is_retried_with_the_newer_object():
+    h = harness()
+    h.controller.retry_conflict = 0.0
+    h.kube.add_experiment("exp", [k8s_task()])
+    h.kube.conflict_next_status_write = True
+    h.controller.experiment_seen(h.kube.experiments[KEY])
+    await h.controller.start()
+    try:
+        for _ in range(200):  # bounded: the worker retries after the 409
+            if h.kube.status_writes:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await h.controller.stop()
+    assert len(h.kube.status_writes) == 1 and h.status()["phase"] == "Running"
+    assert h.kube.created("Job") == ["exp-t-1", "exp-t-1"]  # the retry found the Job, did not double it
+    assert len([k for k in h.kube.children if k[0] == "Job"]) == 1
+
+
+async def test_an_invalid_spec_fails_once_with_the_clock_s_time_and_no_retry_loop():
+    h = harness()
+    h.kube.add_experiment("exp", [{"name": "Bad_Name", "script": {"command": ["true"]}, "executor": {"kubernetes": {}}}])
+    await h.reconcile()
+    await h.reconcile()
+    assert len(h.kube.calls) == 1  # rejected once; the second reconcile sees it already rejected
+    condition = h.status()["conditions"][0]
+    assert (h.status()["phase"], condition["reason"]) == ("Failed", "InvalidSpec")
+    assert condition["lastTransitionTime"] == "2026-01-01T12:00:00Z"
+    assert [e.reason for e in h.events] == ["InvalidSpec"]
+
+
+class Recording:
+    """A backend with only the required protocol; ``fail`` makes submit raise."""
+
+    name = "slurm"
+
+    def __init__(self, fail: BackendError | None = None) -> None:
+        self.fail, self.submitted, self.cancelled = fail, [], []
+
+    async def submit(self, exp: Any, task: Any, attempt: int, ref: Any) -> Submitted:
+        if self.fail is not None:
+            raise self.fail
+        self.submitted.append(ref.idempotency_key)
+        return Submitted(id="job-7", cluster="c")
+
+    async def observe(self, exp: Any) -> dict[tuple[str, int], Observed]:
+        return {}
+
+    async def cancel(self, exp: Any, task: Any, attempt: int, ref: Any) -> None:
+        self.cancelled.append(ref.idempotency_key)
+
+
+class Remote(Recording):
+    """Declares CancelOnDelete (a finalizer), Polled and Lifecycle."""
+
+    finalizer = REMOTE_FINALIZER
+    poll_interval = 7.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lifecycle: list[str] = []
+
+    async def start(self) -> None:
+        self.lifecycle.append("start")
+
+    async def stop(self) -> None:
+        self.lifecycle.append("stop")
+
+
+def slurm_task(name: str = "t") -> dict[str, Any]:
+    return {"name": name, "script": {"command": ["true"]}, "executor": {"slurm": {"cluster": "c"}}}
+
+
+# (what the backend's submit raises, the task's phase after, its reason, Warning reasons posted)
+SUBMIT_ERRORS = {
+    "permanent": (BackendError("SubmissionRejected", "sbatch said no", permanent=True), "Failed", "SubmissionRejected",
+                  ["SubmissionRejected"]),
+    "transient": (BackendError("BackendUnavailable", "cluster down", permanent=False), "Submitted", None,
+                  ["BackendUnavailable"]),
+}
+
+
+@pytest.mark.parametrize(("error", "phase", "reason", "warnings"), SUBMIT_ERRORS.values(), ids=SUBMIT_ERRORS.keys())
+async def test_a_submission_error_is_folded_into_the_status_by_its_kind(error, phase, reason, warnings):
+    h = harness({"slurm": Recording(fail=error)})
+    h.kube.add_experiment("exp", [slurm_task()])
+    await h.reconcile()
+    assert h.task()["phase"] == phase and h.task().get("reason") == reason
+    assert [e.reason for e in h.events if e.type == "Warning"] == warnings
+
+
+async def test_a_task_on_a_backend_this_operator_lacks_fails_with_backend_not_configured():
+    h = harness()
+    h.kube.add_experiment("exp", [slurm_task()])
+    await h.reconcile()
+    assert (h.task()["phase"], h.task()["reason"]) == ("Failed", "BackendNotConfigured")
+    assert "no 'slurm' backend configured" in h.task()["message"]
+
+
+async def test_a_backend_with_only_the_required_protocol_gets_no_finalizer_and_is_submitted_at_once():
+    plain = Recording()
+    h = harness({"slurm": plain})
+    h.kube.add_experiment("exp", [slurm_task()])
+    await h.reconcile()
+    assert "finalizers" not in h.kube.experiments[KEY]["metadata"]
+    assert plain.submitted == ["uid-exp-t-1"]
+    attempt = h.task()["attempts"][0]
+    assert (attempt["backendRef"]["id"], attempt["backendRef"]["cluster"]) == ("job-7", "c")
+
+
+async def test_a_cancel_on_delete_backend_gets_its_finalizer_then_the_key_then_the_submit():
+    remote = Remote()
+    h = harness({"slurm": remote})
+    h.kube.add_experiment("exp", [slurm_task()])
+    await h.reconcile()
+    assert h.kube.experiments[KEY]["metadata"]["finalizers"] == [REMOTE_FINALIZER] and "status" not in h.kube.experiments[KEY]
+    await h.reconcile()
+    assert remote.submitted == [] and h.task()["attempts"][0]["backendRef"]["idempotencyKey"] == "uid-exp-t-1"
+    await h.reconcile()
+    assert remote.submitted == ["uid-exp-t-1"]
+    await asyncio.sleep(0.01)  # the phase-one requeue (0 s) fires
+    await h.reconcile()
+    # Polled: the running attempt is looked at again after poll_interval, without any event.
+    assert h.controller.queue.due_in(KEY) > 5.0
+    await h.controller.start()
+    await h.controller.stop()
+    assert remote.lifecycle == ["start", "stop"]  # Lifecycle
+    await h.kube.delete_experiment("ns", "exp")
+    await h.reconcile()
+    assert remote.cancelled == ["uid-exp-t-1"] and KEY not in h.kube.experiments
+
+
+async def test_the_same_warning_is_posted_at_most_every_five_minutes_by_the_clock():
+    h = harness({"slurm": Recording(fail=BackendError("BackendUnavailable", "down", permanent=False))})
+    h.kube.add_experiment("exp", [slurm_task()])
+    await h.reconcile()
+    h.clock.advance(60)
+    await h.reconcile()
+    assert [e.reason for e in h.events] == ["BackendUnavailable"]
+    h.clock.advance(300)
+    await h.reconcile()
+    assert [e.reason for e in h.events] == ["BackendUnavailable", "BackendUnavailable"]
