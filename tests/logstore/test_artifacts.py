@@ -14,6 +14,7 @@ from kuberun_operator.logstore import (
     Manifest,
     ManifestEntry,
     UnsafePathError,
+    artifacts,
     paths,
     read_manifest,
 )
@@ -50,7 +51,7 @@ async def test_a_second_sync_uploads_only_what_changed(backend: Backend, tmp_pat
     write(out / "ckpt" / "step-100.pt", b"\x00weights-100" * 1000)
     write(out / "ckpt" / "notes.txt", "same bytes")
 
-    first = await backend.store.sync_dir(out, PREFIX)
+    first = await artifacts.sync_dir(backend.store, out, PREFIX)
     assert artifact_uploads(uploads) == ["ckpt/notes.txt", "ckpt/step-100.pt", "metrics.json"]
     assert first.uploaded == ["ckpt/notes.txt", "ckpt/step-100.pt", "metrics.json"]
     assert [(e.path, e.size, e.sha256) for e in first.entries] == [
@@ -61,7 +62,7 @@ async def test_a_second_sync_uploads_only_what_changed(backend: Backend, tmp_pat
     assert first.skipped == [] and first.skipped_total == 0
 
     uploads.clear()
-    again = await backend.store.sync_dir(out, PREFIX, first)
+    again = await artifacts.sync_dir(backend.store, out, PREFIX, first)
     assert artifact_uploads(uploads) == [] and again.uploaded == []
     assert again.entries == first.entries
 
@@ -70,7 +71,7 @@ async def test_a_second_sync_uploads_only_what_changed(backend: Backend, tmp_pat
     bump_mtime(out / "ckpt" / "notes.txt")  # touched, same bytes: hashed, not uploaded
     write(out / "ckpt" / "step-200.pt", b"\x00weights-200" * 1000)  # new
     (out / "ckpt" / "step-100.pt").unlink()  # rotated away locally: stays stored and listed
-    third = await backend.store.sync_dir(out, PREFIX, again)
+    third = await artifacts.sync_dir(backend.store, out, PREFIX, again)
     assert artifact_uploads(uploads) == ["ckpt/step-200.pt", "metrics.json"]
     assert third.uploaded == ["ckpt/step-200.pt", "metrics.json"]
     assert [e.path for e in third.entries] == ["ckpt/notes.txt", "ckpt/step-100.pt", "ckpt/step-200.pt", "metrics.json"]
@@ -87,11 +88,11 @@ async def test_bounds_are_reported_not_silently_dropped(backend: Backend, tmp_pa
     for name, size in [("a.bin", 400), ("b.bin", 400), ("c.bin", 100), ("d.bin", 50), ("e.bin", 10)]:
         write(out / name, b"x" * size)
 
-    by_bytes = await backend.store.sync_dir(out, PREFIX, max_bytes=850)  # first fit, in path order
+    by_bytes = await artifacts.sync_dir(backend.store, out, PREFIX, max_bytes=850)  # first fit, in path order
     assert [e.path for e in by_bytes.entries] == ["a.bin", "b.bin", "d.bin"]
     assert [(s.path, s.reason, s.size) for s in by_bytes.skipped] == [("c.bin", "max-bytes", 100), ("e.bin", "max-bytes", 10)]
 
-    by_count = await backend.store.sync_dir(out, PREFIX + "-2", max_files=2)
+    by_count = await artifacts.sync_dir(backend.store, out, PREFIX + "-2", max_files=2)
     assert [e.path for e in by_count.entries] == ["a.bin", "b.bin"]
     assert [(s.path, s.reason) for s in by_count.skipped] == [("c.bin", "max-files"), ("d.bin", "max-files"), ("e.bin", "max-files")]
     assert by_count.skipped_total == 3
@@ -113,7 +114,7 @@ async def test_hostile_names_and_escaping_symlinks_are_refused_and_reported(back
     os.symlink("nowhere", out / "dangling")
     os.mkfifo(out / "fifo")
 
-    manifest = await backend.store.sync_dir(out, PREFIX)
+    manifest = await artifacts.sync_dir(backend.store, out, PREFIX)
 
     assert sorted(e.path for e in manifest.entries) == ["deep/inside.txt", "good-link", "ok.txt"]
     assert manifest.by_path()["good-link"].sha256 == sha(b"inside")
@@ -139,16 +140,16 @@ async def test_fetch_downloads_and_verifies_every_file(backend: Backend, tmp_pat
     write(out / "a.txt", "alpha")
     write(out / "x" / "y" / "z.bin", bytes(range(256)) * 100)
     write(out / "odd ?#*[1] ünï.txt", "odd but legal")  # URL and glob characters are just characters
-    manifest = await backend.store.sync_dir(out, PREFIX)
+    manifest = await artifacts.sync_dir(backend.store, out, PREFIX)
 
     dest = tmp_path / "dl"
-    written = await backend.store.fetch(PREFIX, dest)  # manifest read from the store
+    written = await artifacts.fetch(backend.store, PREFIX, dest)  # manifest read from the store
     assert sorted(written) == [dest / "a.txt", dest / "odd ?#*[1] ünï.txt", dest / "x" / "y" / "z.bin"]
     assert (dest / "x" / "y" / "z.bin").read_bytes() == bytes(range(256)) * 100
     assert (dest / "odd ?#*[1] ünï.txt").read_text() == "odd but legal"
     assert sorted(p.name for p in dest.rglob("*") if p.is_file()) == ["a.txt", "odd ?#*[1] ünï.txt", "z.bin"]  # no temp files
 
-    again = await backend.store.fetch(PREFIX, dest, manifest)  # over existing files
+    again = await artifacts.fetch(backend.store, PREFIX, dest, manifest)  # over existing files
     assert sorted(again) == sorted(written)
 
 
@@ -158,34 +159,34 @@ async def test_fetch_downloads_and_verifies_every_file(backend: Backend, tmp_pat
 )
 async def test_fetch_refuses_a_manifest_that_leaves_the_destination(backend: Backend, tmp_path: Path, hostile: str) -> None:
     write(tmp_path / "out" / "a.txt", "alpha")
-    good = await backend.store.sync_dir(tmp_path / "out", PREFIX)
+    good = await artifacts.sync_dir(backend.store, tmp_path / "out", PREFIX)
     evil = Manifest(entries=[*good.entries, ManifestEntry(path=hostile, size=5, sha256=sha(b"alpha"))])
     dest = tmp_path / "deep" / "dl"
     with pytest.raises(UnsafePathError, match="manifest path"):
-        await backend.store.fetch(PREFIX, dest, evil)
+        await artifacts.fetch(backend.store, PREFIX, dest, evil)
     assert not dest.exists()  # refused before anything was written
     assert not (tmp_path / "deep" / "escape.txt").exists() and not Path("/tmp/escape.txt").exists()
 
 
 async def test_fetch_does_not_write_through_a_symlink_in_the_destination(backend: Backend, tmp_path: Path) -> None:
     write(tmp_path / "out" / "sub" / "a.txt", "alpha")
-    await backend.store.sync_dir(tmp_path / "out", PREFIX)
+    await artifacts.sync_dir(backend.store, tmp_path / "out", PREFIX)
     dest, elsewhere = tmp_path / "dl", tmp_path / "elsewhere"
     dest.mkdir()
     elsewhere.mkdir()
     os.symlink(elsewhere, dest / "sub")
     with pytest.raises(UnsafePathError, match="not a plain directory"):
-        await backend.store.fetch(PREFIX, dest)
+        await artifacts.fetch(backend.store, PREFIX, dest)
     assert list(elsewhere.iterdir()) == []
 
 
 async def test_fetch_refuses_bytes_that_do_not_match_the_manifest(backend: Backend, tmp_path: Path) -> None:
     write(tmp_path / "out" / "model.pt", "the real weights")
-    manifest = await backend.store.sync_dir(tmp_path / "out", PREFIX)
+    manifest = await artifacts.sync_dir(backend.store, tmp_path / "out", PREFIX)
     await backend.store.put_bytes(f"{PREFIX}/model.pt", b"the fake weights")  # same size, other bytes
     dest = tmp_path / "dl"
     with pytest.raises(IntegrityError, match="do not match the manifest"):
-        await backend.store.fetch(PREFIX, dest, manifest)
+        await artifacts.fetch(backend.store, PREFIX, dest, manifest)
     assert list(dest.rglob("*")) == []
 
 
@@ -193,7 +194,7 @@ async def test_sync_refuses_a_prefix_that_could_escape(backend: Backend, tmp_pat
     (tmp_path / "out").mkdir()
     for prefix in ("../other", "/abs", "a/./b", ""):
         with pytest.raises(UnsafePathError):
-            await backend.store.sync_dir(tmp_path / "out", prefix)
+            await artifacts.sync_dir(backend.store, tmp_path / "out", prefix)
     assert backend.objects() == []
 
 
@@ -218,7 +219,7 @@ async def test_a_file_swapped_for_a_symlink_after_the_scan_is_not_followed(
         return listing
 
     monkeypatch.setattr(localfs, "scan", scan_then_swap)
-    manifest = await backend.store.sync_dir(out, PREFIX)
+    manifest = await artifacts.sync_dir(backend.store, out, PREFIX)
     assert [e.path for e in manifest.entries] == ["other.txt"]
     assert [(s.path, s.reason) for s in manifest.skipped] == [("sub/model.pt", "changed")]
     assert f"{PREFIX}/sub/model.pt" not in backend.objects()
@@ -235,9 +236,9 @@ async def test_overlapping_syncs_of_one_prefix_run_one_after_the_other(
         write(tmp_path / "out" / f"f{i}.txt", str(i) * 1000)
     active: dict[str, int] = {}
     most: dict[str, int] = {}
-    real = artifacts.sync_dir
+    real = artifacts._sync_dir  # the work inside the lock; the public sync_dir takes the lock
 
-    async def counted(store, local_dir, prefix, previous, **bounds):
+    async def counted(store, local_dir, prefix, previous=None, **bounds):
         active[prefix] = active.get(prefix, 0) + 1
         most[prefix] = max(most.get(prefix, 0), active[prefix])
         try:
@@ -245,13 +246,13 @@ async def test_overlapping_syncs_of_one_prefix_run_one_after_the_other(
         finally:
             active[prefix] -= 1
 
-    monkeypatch.setattr(artifacts, "sync_dir", counted)
+    monkeypatch.setattr(artifacts, "_sync_dir", counted)
     other = PREFIX.replace("/1/", "/2/")
     results = await asyncio.gather(
-        backend.store.sync_dir(tmp_path / "out", PREFIX),
-        backend.store.sync_dir(tmp_path / "out", PREFIX),
-        backend.store.sync_dir(tmp_path / "out", other),
-        backend.store.sync_dir(tmp_path / "out", other),
+        artifacts.sync_dir(backend.store, tmp_path / "out", PREFIX),
+        artifacts.sync_dir(backend.store, tmp_path / "out", PREFIX),
+        artifacts.sync_dir(backend.store, tmp_path / "out", other),
+        artifacts.sync_dir(backend.store, tmp_path / "out", other),
     )
     assert most == {PREFIX: 1, other: 1}  # one at a time per prefix...
     assert all(r.entries == results[0].entries for r in results)

@@ -10,7 +10,7 @@ See docs/logstore.md for the layout, URLs and the Secret's shape.
     key = paths.log_key(namespace, name, uid, task, attempt)
     location = await store.put_log(key, chunks)          # -> Location(url, size, sha256)
     async for chunk in await store.open_log(key, tail_lines=100): ...
-    manifest = await store.sync_dir(output_dir, paths.artifacts_prefix(...), previous_manifest)
+    manifest = await artifacts.sync_dir(store, output_dir, paths.artifacts_prefix(...), previous_manifest)
 """
 
 from kuberun_operator.logstore import paths

@@ -90,6 +90,20 @@ async def _hash(root: Path, source: str, chunk_size: int) -> str:
 
 async def sync_dir(
     store: LogStore,
+    local_dir: Path | str,
+    prefix: str,
+    previous: Manifest | None = None,
+    *,
+    max_files: int | None = None,
+    max_bytes: int | None = None,
+) -> Manifest:
+    """Upload what changed under ``local_dir`` to ``prefix`` (one sync of a prefix at a time)."""
+    async with store.sync_lock(prefix):
+        return await _sync_dir(store, Path(local_dir), prefix, previous, max_files=max_files, max_bytes=max_bytes)
+
+
+async def _sync_dir(
+    store: LogStore,
     local_dir: Path,
     prefix: str,
     previous: Manifest | None = None,
@@ -167,8 +181,9 @@ async def read_manifest(store: LogStore, prefix: str) -> Manifest:
         raise errors.LogStoreError(f"manifest {key!r}: not a valid manifest ({exc.errors()[0]['msg']})") from None
 
 
-async def fetch(store: LogStore, prefix: str, dest_dir: Path, manifest: Manifest | None = None) -> list[Path]:
+async def fetch(store: LogStore, prefix: str, dest_dir: Path | str, manifest: Manifest | None = None) -> list[Path]:
     """Download every manifest entry under ``prefix`` into ``dest_dir``; returns the files written."""
+    dest_dir = Path(dest_dir)
     paths.parts(prefix, "prefix")
     if manifest is None:
         manifest = await read_manifest(store, prefix)

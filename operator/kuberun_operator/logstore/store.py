@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import os
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -280,23 +279,18 @@ class LogStore:
         if await self.exists(key):
             await self._call("delete", key, self._fs.rm_file, self._path(key))
 
-    # --- artifacts (the logic is in artifacts.py; these are the store's face for it) -----------
+    # --- artifacts: the logic is in artifacts.py, which takes the store; the store only serialises syncs ----
 
-    async def sync_dir(self, local_dir: str | os.PathLike[str], prefix: str, previous_manifest: Any = None, **bounds: int) -> Any:
-        from kuberun_operator.logstore import artifacts
-
+    @contextlib.asynccontextmanager
+    async def sync_lock(self, prefix: str) -> AsyncIterator[None]:
+        """Held while one artifact sync of ``prefix`` runs, so a periodic and a final sync never interleave."""
         lock = self._sync_locks.setdefault(prefix, asyncio.Lock())
         try:
             async with lock:
-                return await artifacts.sync_dir(self, Path(local_dir), prefix, previous_manifest, **bounds)
+                yield
         finally:
             if not lock.locked() and self._sync_locks.get(prefix) is lock:
                 del self._sync_locks[prefix]
-
-    async def fetch(self, prefix: str, dest_dir: str | os.PathLike[str], manifest: Any = None) -> list[Path]:
-        from kuberun_operator.logstore import artifacts
-
-        return await artifacts.fetch(self, prefix, Path(dest_dir), manifest)
 
 
 def _quietly(fn: Callable[[], object]) -> None:
