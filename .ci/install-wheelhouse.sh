@@ -11,7 +11,9 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HOUSE="${KUBERUN_TOOLS:-$ROOT/.tools}/wheelhouse"
 STAMP="$HOUSE/.pyproject.sha256"
-PY=${PYTHON:-python3}
+# The project's venv has a current pip (make setup upgrades it); an older pip's resolver gives up on
+# s3fs/aiobotocore/botocore's narrow pins. Outside make, python3.
+if [ -z "${PYTHON:-}" ] && [ -x "$ROOT/.venv/bin/python" ]; then PY="$ROOT/.venv/bin/python"; else PY=${PYTHON:-python3}; fi
 want=$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)
 
 if [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; then
