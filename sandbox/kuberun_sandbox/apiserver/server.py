@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from . import discovery, openapi
+from .durable import DataDirInUse
 from .errors import ApiError, injected, method_not_allowed, not_found
 from .faults import Fault, RequestRecord
 from .handlers import Handlers, Target, respond
@@ -44,9 +45,11 @@ class ServerStartError(OSError):
 class ApiServer:
     """A Kubernetes API server emulator over real HTTP on 127.0.0.1."""
 
-    def __init__(self, data_dir: pathlib.Path | None = None, history_size: int = 10_000) -> None:
+    def __init__(self, data_dir: pathlib.Path | None = None, history_size: int = 10_000,
+                 sync: str | None = None) -> None:
         self.registry = Registry()
-        self.store = Store(history_size=history_size, data_dir=pathlib.Path(data_dir) if data_dir else None)
+        self.store = Store(history_size=history_size, data_dir=pathlib.Path(data_dir) if data_dir else None,
+                           sync=sync)  # sync: durability level, see durable.py
         self.handlers = Handlers(self.store, self.registry)
         self.request_log: list[RequestRecord] = []
         self.faults: list[Fault] = []
@@ -58,7 +61,10 @@ class ApiServer:
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.store.load()
+        try:
+            self.store.load()
+        except DataDirInUse as e:
+            raise ServerStartError(errno.EBUSY, str(e)) from e
         for key, obj in self.store.items():
             if key[:2] == ("apiextensions.k8s.io", "customresourcedefinitions"):
                 self.registry.register_crd(obj)
@@ -73,6 +79,7 @@ class ApiServer:
         except OSError as e:
             await self._runner.cleanup()
             self._runner = None
+            self.store.close()
             hint = " (port already in use)" if e.errno == errno.EADDRINUSE else ""
             raise ServerStartError(e.errno, f"cannot listen on {host}:{port}{hint}: {e.strerror}") from e
         sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
@@ -83,7 +90,7 @@ class ApiServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        self.store.save_now()
+        self.store.close()
 
     def _bootstrap(self) -> None:
         rt = self.registry.get("", "v1", "namespaces")

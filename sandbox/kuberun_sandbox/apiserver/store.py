@@ -7,6 +7,13 @@ resourceVersion and events between the list snapshot and the subscription can be
 exactly the semantics kopf and informers rely on, so the storage is written here: every mutation
 gets the next resourceVersion, is appended to a bounded history and pushed to subscribers in the
 same synchronous step (no ``await`` in between), which makes "snapshot + subscribe" atomic.
+
+Durability (``durable.py``): with a data directory, each mutation is committed to SQLite *first*,
+still in that synchronous step, and only then applied in memory, pushed to watches and answered.
+So nothing a client or a watch has seen can be missing after a crash, the resourceVersion counter
+never goes backwards across restarts, and a write that cannot be stored changes nothing (a 500).
+The in-memory objects and history stay the read path; the database is the source on restart.
+The history is not persisted: after a restart, watches from before it get 410 and relist.
 """
 
 from __future__ import annotations
@@ -16,16 +23,16 @@ import collections
 import copy
 import json
 import logging
-import os
 import pathlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .durable import DurableState, Key, encode
+
 logger = logging.getLogger(__name__)
 
-Key = tuple[str, str, str, str]  # group, plural, namespace ("" when cluster-scoped), name
-STATE_FILE = "apiserver-state.json"
+__all__ = ["Event", "Key", "Store"]
 
 
 @dataclass(frozen=True)
@@ -41,16 +48,17 @@ class Event:
 
 
 class Store:
-    """In-memory objects + resourceVersion counter + event history + watch subscribers."""
+    """In-memory objects + resourceVersion counter + event history + watch subscribers (+ durable state)."""
 
-    def __init__(self, history_size: int = 10_000, data_dir: pathlib.Path | None = None) -> None:
+    def __init__(self, history_size: int = 10_000, data_dir: pathlib.Path | None = None,
+                 sync: str | None = None) -> None:
         self._objects: dict[Key, dict[str, Any]] = {}
         self._rv = 1
         self._history: collections.deque[Event] = collections.deque(maxlen=history_size)
         self._compacted_rv = 0  # events at or below this RV are no longer in history
         self._subscribers: set[asyncio.Queue[Event]] = set()
-        self._data_dir = data_dir
-        self._save_handle: asyncio.TimerHandle | None = None
+        self._rv_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._durable = DurableState(data_dir, sync) if data_dir is not None else None
 
     # --- reading ---------------------------------------------------------------------------
     @property
@@ -77,21 +85,31 @@ class Store:
     # --- writing ---------------------------------------------------------------------------
     def put(self, key: Key, obj: dict[str, Any], event_type: str) -> dict[str, Any]:
         """Store ``obj`` under the next resourceVersion and emit the event; returns a copy."""
-        self._rv += 1
-        obj = copy.deepcopy(obj)
-        obj.setdefault("metadata", {})["resourceVersion"] = str(self._rv)
+        rv = self._rv + 1
+        body = encode({**obj, "metadata": {**obj.get("metadata", {}), "resourceVersion": str(rv)}})
+        self._commit(rv, key, body)
         old = self._objects.get(key)
-        self._objects[key] = obj
-        self._emit(Event(self._rv, event_type, key[0], key[1], copy.deepcopy(obj), old))
-        return copy.deepcopy(obj)
+        # Copies by decoding what was stored: a read now is what a read after a restart gives.
+        self._objects[key] = json.loads(body)
+        self._emit(Event(rv, event_type, key[0], key[1], json.loads(body), old))
+        return json.loads(body)
 
     def remove(self, key: Key) -> dict[str, Any]:
         """Delete the object; the DELETED event carries a new resourceVersion, as etcd's does."""
-        obj = self._objects.pop(key)
-        self._rv += 1
-        obj["metadata"]["resourceVersion"] = str(self._rv)
-        self._emit(Event(self._rv, "DELETED", key[0], key[1], copy.deepcopy(obj)))
-        return copy.deepcopy(obj)
+        current = self._objects[key]
+        rv = self._rv + 1
+        self._commit(rv, key, None)
+        del self._objects[key]
+        # A new dict: the removed one may still sit in a list snapshot being paged through.
+        body = encode({**current, "metadata": {**current["metadata"], "resourceVersion": str(rv)}})
+        self._emit(Event(rv, "DELETED", key[0], key[1], json.loads(body)))
+        return json.loads(body)
+
+    def _commit(self, rv: int, key: Key, body: str | None) -> None:
+        """Durable before anything else sees the change; raises (a 500) and changes nothing if it cannot be."""
+        if self._durable is not None:
+            self._durable.write(rv, key, body)
+        self._rv = rv
 
     def _emit(self, event: Event) -> None:
         if len(self._history) == self._history.maxlen:
@@ -99,7 +117,33 @@ class Store:
         self._history.append(event)
         for queue in self._subscribers:
             queue.put_nowait(event)
-        self._schedule_save()
+        if self._rv_waiters:
+            self._wake_waiters()
+
+    # --- waiting for a resourceVersion -----------------------------------------------------
+    async def wait_for(self, rv: int, timeout: float) -> bool:
+        """Wait until the store has reached resourceVersion ``rv``; False if ``timeout`` passed first."""
+        if rv <= self._rv:
+            return True
+        entry: tuple[int, asyncio.Future[None]] = (rv, asyncio.get_running_loop().create_future())
+        self._rv_waiters.append(entry)
+        try:
+            await asyncio.wait_for(entry[1], timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            if entry in self._rv_waiters:
+                self._rv_waiters.remove(entry)
+
+    def _wake_waiters(self) -> None:
+        still = []
+        for rv, future in self._rv_waiters:
+            if rv > self._rv:
+                still.append((rv, future))
+            elif not future.done():
+                future.set_result(None)
+        self._rv_waiters = still
 
     # --- watching --------------------------------------------------------------------------
     def subscribe(self) -> asyncio.Queue[Event]:
@@ -124,37 +168,13 @@ class Store:
 
     # --- persistence -----------------------------------------------------------------------
     def load(self) -> None:
-        if self._data_dir is None:
+        """Open the data directory (migrating a legacy JSON snapshot) and take its state as current."""
+        if self._durable is None:
             return
-        path = self._data_dir / STATE_FILE
-        if not path.exists():
-            return
-        state = json.loads(path.read_text())
-        self._rv = int(state["resourceVersion"])
+        self._rv, self._objects = self._durable.open()
         self._compacted_rv = self._rv  # history is not persisted: older watches must relist
-        for item in state["objects"]:
-            self._objects[tuple(item["key"])] = item["object"]  # type: ignore[index]
 
-    def save_now(self) -> None:
-        if self._save_handle is not None:
-            self._save_handle.cancel()
-            self._save_handle = None
-        if self._data_dir is None:
-            return
-        self._data_dir.mkdir(parents=True, exist_ok=True)
-        state = {"resourceVersion": self._rv,
-                 "objects": [{"key": list(k), "object": v} for k, v in self._objects.items()]}
-        tmp = self._data_dir / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps(state))
-        os.replace(tmp, self._data_dir / STATE_FILE)  # atomic: a crash never leaves half a file
-
-    def _schedule_save(self) -> None:
-        # Debounced: a burst of writes (an operator reconciling) costs one file write.
-        if self._data_dir is None or self._save_handle is not None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.save_now()
-            return
-        self._save_handle = loop.call_later(0.2, self.save_now)
+    def close(self) -> None:
+        """Release the data directory; every write was committed before it was answered."""
+        if self._durable is not None:
+            self._durable.close()

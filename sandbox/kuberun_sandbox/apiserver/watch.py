@@ -65,6 +65,7 @@ class WatchStream:
         self.matches: Matcher = lambda obj: labels(obj) and fields(obj)
         self.table = tables.wants_table(request)
         self.columns_sent = False
+        self.since = 0  # only events after this resourceVersion (one not reached yet waits for it)
 
     def _initial(self) -> list[dict[str, Any]] | None:
         """Events to send first; None if the requested resourceVersion is too old (410)."""
@@ -75,6 +76,7 @@ class WatchStream:
         rv = int(rv_param) if rv_param.isdigit() else -1
         if rv < 0 or not store.can_resume(rv):
             return None
+        self.since = rv
         events = [_translate(e, self.matches) for e in store.events_after(rv) if _in_scope(self.target, e)]
         return [{"type": t, "object": o} for t, o in filter(None, events)]
 
@@ -129,7 +131,7 @@ class WatchStream:
                 continue
             if event is None:
                 return  # server shutdown
-            if not _in_scope(self.target, event):
+            if event.rv <= self.since or not _in_scope(self.target, event):
                 continue
             translated = _translate(event, self.matches)
             if translated is not None:

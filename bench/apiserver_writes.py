@@ -1,0 +1,153 @@
+"""API server write throughput per durability level, and restart time with many objects. Prints ratios.
+
+Each level runs the emulator as its own process (``python -m kuberun_sandbox.apiserver``) on
+127.0.0.1, so the client here never shares its interpreter. The load is ConfigMap creates and
+updates (half each) from a few concurrent HTTP clients, bounded in count and in time.
+
+    python bench/apiserver_writes.py [--n 2000] [--concurrency 8] [--restart-objects 10000]
+
+Levels: ``memory`` (no data directory: nothing on disk — the floor, and what the old debounced
+JSON snapshot cost per write for a small store), ``normal`` (SQLite WAL, synchronous=NORMAL: each
+write reaches the OS before the answer, survives kill -9) and ``full`` (synchronous=FULL: each
+write is fsync'd, survives a power loss too). Then the restart: ``--restart-objects`` ConfigMaps
+written at level normal, the server stopped, and the time until a new one on that data directory
+answers its first list (which holds them all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+import aiohttp
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CMS = "/api/v1/namespaces/default/configmaps"
+DEADLINE_S = 300  # the whole bench stops by itself after this
+
+
+class Server:
+    """One emulator process; ``url`` once it listens."""
+
+    def __init__(self, data_dir: pathlib.Path | None, sync: str | None) -> None:
+        cmd = [sys.executable, "-m", "kuberun_sandbox.apiserver", "--port", "0"]
+        if data_dir is not None:
+            cmd += ["--data-dir", str(data_dir)]
+        if sync is not None:
+            cmd += ["--sync", sync]
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if not line.startswith("listening on "):
+            self.proc.kill()
+            raise SystemExit(f"the API server did not start: {line!r}")
+        self.url = line.split()[-1]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+
+
+async def _load(url: str, n: int, concurrency: int, prefix: str, deadline: float) -> tuple[int, float]:
+    """``n`` writes (create then update of n/2 ConfigMaps); returns (writes answered 2xx, seconds)."""
+    names = [f"{prefix}-{i}" for i in range(n // 2)]
+    done = 0
+
+    async def worker(http: aiohttp.ClientSession, mine: list[str]) -> None:
+        nonlocal done
+        for name in mine:
+            if time.monotonic() > deadline:
+                return
+            resp = await http.post(CMS, json={"metadata": {"name": name}, "data": {"v": "0" * 200}})
+            created = await resp.json()
+            done += resp.status == 201
+            created["data"] = {"v": "1" * 200}
+            resp = await http.put(f"{CMS}/{name}", json=created)
+            await resp.read()
+            done += resp.status == 200
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(url, connector=connector) as http:
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(http, names[i::concurrency]) for i in range(concurrency)))
+        return done, time.perf_counter() - start
+
+
+async def _creates(url: str, n: int, concurrency: int, deadline: float) -> int:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(url, connector=connector) as http:
+        async def one(i: int) -> int:
+            if time.monotonic() > deadline:
+                return 0
+            resp = await http.post(CMS, json={"metadata": {"name": f"restart-{i}"}, "data": {"v": "x" * 200}})
+            await resp.read()
+            return int(resp.status == 201)
+        total = 0
+        for batch in range(0, n, 500):
+            total += sum(await asyncio.gather(*(one(i) for i in range(batch, min(n, batch + 500)))))
+        return total
+
+
+async def _first_list(url: str) -> int:
+    async with aiohttp.ClientSession(url) as http:
+        body = await (await http.get(CMS)).json()
+        return len(body["items"])
+
+
+def _measure(level: str, tmp: pathlib.Path, args: argparse.Namespace, deadline: float) -> float:
+    data_dir = None if level == "memory" else tmp / level
+    server = Server(data_dir, None if level == "memory" else level)
+    try:
+        done, secs = asyncio.run(_load(server.url, args.n, args.concurrency, level, deadline))
+    finally:
+        server.stop()
+    rate = done / secs
+    print(f"{level:>7}: {done} writes answered in {secs:.2f} s = {rate:,.0f} writes/s")
+    return rate
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=2000, help="writes per level")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--restart-objects", type=int, default=10_000)
+    parser.add_argument("--levels", default="memory,normal,full")
+    args = parser.parse_args()
+    deadline = time.monotonic() + DEADLINE_S
+    with tempfile.TemporaryDirectory(prefix="kuberun-bench-") as tmp:
+        rates = {level: _measure(level, pathlib.Path(tmp), args, deadline) for level in args.levels.split(",")}
+        floor = rates.get("memory")
+        for level, rate in rates.items():
+            if floor and level != "memory":
+                print(f"ratio {level}/memory: {rate / floor:.2f}")
+        if "normal" in rates and "full" in rates:
+            print(f"ratio full/normal: {rates['full'] / rates['normal']:.2f}")
+        if args.restart_objects:
+            data_dir = pathlib.Path(tmp) / "restart"
+            server = Server(data_dir, "normal")
+            try:
+                made = asyncio.run(_creates(server.url, args.restart_objects, args.concurrency, deadline))
+            finally:
+                server.stop()
+            server = Server(data_dir, "normal")
+            try:
+                listed = asyncio.run(_first_list(server.url))
+                secs = time.perf_counter() - server.started
+            finally:
+                server.stop()
+            empty = Server(None, None)
+            asyncio.run(_first_list(empty.url))
+            base = time.perf_counter() - empty.started
+            empty.stop()
+            print(f"restart with {made} objects: first list ({listed} items) after {secs:.2f} s; "
+                  f"empty server: {base:.2f} s; ratio {secs / base:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
