@@ -34,10 +34,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    server = ApiServer(data_dir=args.data_dir, sync=args.sync)
     try:
+        server = ApiServer(data_dir=args.data_dir, sync=args.sync)
         await server.start(port=args.port)
-    except ServerStartError as e:
+    except (ServerStartError, ValueError) as e:  # ValueError: a bad $KUBERUN_APISERVER_SYNC
         print(f"error: {e}", file=sys.stderr)
         return 1
     stop = asyncio.Event()

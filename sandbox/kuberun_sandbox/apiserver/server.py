@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from . import discovery, openapi
-from .durable import DataDirInUse
+from .durable import DataDirInUse, StateError
 from .errors import ApiError, injected, method_not_allowed, not_found
 from .faults import Fault, RequestRecord
 from .handlers import Handlers, Target, respond
@@ -63,8 +63,8 @@ class ApiServer:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         try:
             self.store.load()
-        except DataDirInUse as e:
-            raise ServerStartError(errno.EBUSY, str(e)) from e
+        except (DataDirInUse, StateError) as e:
+            raise ServerStartError(errno.EBUSY if isinstance(e, DataDirInUse) else errno.EIO, str(e)) from e
         for key, obj in self.store.items():
             if key[:2] == ("apiextensions.k8s.io", "customresourcedefinitions"):
                 self.registry.register_crd(obj)

@@ -1,0 +1,143 @@
+"""The emulator's durable state: restarts keep the counter, a legacy snapshot migrates once, failures are clear.
+
+Emulator-only (a real cluster's etcd is not restarted here); the SIGKILL test is test_apiserver_crash.py.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sqlite3
+from typing import Any
+
+import aiohttp
+import pytest
+
+from kuberun_sandbox.apiserver import ApiServer, ServerStartError
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")  # the same loop as the fixtures (pyproject)
+
+CMS = "/api/v1/namespaces/default/configmaps"
+
+
+async def _started(data_dir: pathlib.Path, **kwargs: Any) -> ApiServer:
+    server = ApiServer(data_dir=data_dir, **kwargs)
+    await server.start()
+    return server
+
+
+async def _create(http: aiohttp.ClientSession, name: str, **data: str) -> dict[str, Any]:
+    resp = await http.post(CMS, json={"metadata": {"name": name}, "data": data})
+    assert resp.status == 201, await resp.text()
+    return await resp.json()
+
+
+@pytest.mark.parametrize("sync", ["normal", "full"])
+async def test_restart_keeps_objects_deletions_and_the_resource_version_counter(
+        tmp_path: pathlib.Path, sync: str) -> None:
+    first = await _started(tmp_path, sync=sync)
+    async with aiohttp.ClientSession(first.url) as http:
+        kept = await _create(http, "kept", v="1")
+        await _create(http, "gone")
+        resp = await http.delete(f"{CMS}/gone")
+        assert resp.status == 200
+        last = first.store.resource_version
+    await first.stop()
+    second = await _started(tmp_path, sync=sync)
+    try:
+        async with aiohttp.ClientSession(second.url) as http:
+            listed = await (await http.get(CMS)).json()
+            new = await _create(http, "after")
+        assert [o["metadata"]["name"] for o in listed["items"]] == ["kept"]
+        assert listed["items"][0] == kept
+        assert int(listed["metadata"]["resourceVersion"]) == last  # the delete's bump is kept too
+        assert int(new["metadata"]["resourceVersion"]) == last + 1
+    finally:
+        await second.stop()
+
+
+async def test_a_watch_from_before_the_restart_is_told_to_relist(tmp_path: pathlib.Path) -> None:
+    first = await _started(tmp_path)
+    async with aiohttp.ClientSession(first.url) as http:
+        created = await _create(http, "w")
+        await _create(http, "w2")
+    await first.stop()
+    second = await _started(tmp_path)
+    try:
+        async with aiohttp.ClientSession(second.url) as http:
+            rv = created["metadata"]["resourceVersion"]
+            resp = await http.get(CMS, params={"watch": "1", "resourceVersion": rv, "timeoutSeconds": "5"})
+            first_line = json.loads(await resp.content.readline())
+        assert first_line["type"] == "ERROR" and first_line["object"]["code"] == 410
+    finally:
+        await second.stop()
+
+
+async def test_a_legacy_json_snapshot_is_migrated_once(tmp_path: pathlib.Path) -> None:
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"v": "old"},
+           "metadata": {"name": "legacy", "namespace": "default", "uid": "u-1", "resourceVersion": "480",
+                        "creationTimestamp": "2026-01-01T00:00:00Z"}}
+    ns = {"apiVersion": "v1", "kind": "Namespace", "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"},
+          "metadata": {"name": "default", "uid": "u-0", "resourceVersion": "2", "creationTimestamp": "2026-01-01T00:00:00Z"}}
+    (tmp_path / "apiserver-state.json").write_text(json.dumps({"resourceVersion": 500, "objects": [
+        {"key": ["", "namespaces", "", "default"], "object": ns},
+        {"key": ["", "configmaps", "default", "legacy"], "object": obj}]}))
+    first = await _started(tmp_path)
+    async with aiohttp.ClientSession(first.url) as http:
+        got = await (await http.get(f"{CMS}/legacy")).json()
+        new = await _create(http, "new")
+        assert (await http.delete(f"{CMS}/legacy")).status == 200
+    await first.stop()
+    assert got == obj
+    assert int(new["metadata"]["resourceVersion"]) > 500
+    assert not (tmp_path / "apiserver-state.json").exists()
+    assert (tmp_path / "apiserver-state.json.migrated").exists()
+    (tmp_path / "apiserver-state.json.migrated").rename(tmp_path / "apiserver-state.json")  # a stray old file
+    second = await _started(tmp_path)
+    try:
+        async with aiohttp.ClientSession(second.url) as http:
+            assert (await http.get(f"{CMS}/legacy")).status == 404  # the database wins: not imported again
+    finally:
+        await second.stop()
+
+
+async def test_a_corrupt_legacy_snapshot_is_a_clear_start_error(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "apiserver-state.json").write_text('{"resourceVersion": 5, "objects": [{"key"')
+    with pytest.raises(ServerStartError, match=r"cannot migrate .*apiserver-state\.json.*move it away"):
+        await _started(tmp_path)
+
+
+async def test_a_second_server_on_the_same_data_dir_is_refused(tmp_path: pathlib.Path) -> None:
+    first = await _started(tmp_path)
+    try:
+        with pytest.raises(ServerStartError, match="another API server is using"):
+            await _started(tmp_path)
+    finally:
+        await first.stop()
+    again = await _started(tmp_path)  # the lock goes with the server
+    await again.stop()
+
+
+async def test_a_write_that_cannot_be_stored_is_a_500_and_changes_nothing(tmp_path: pathlib.Path) -> None:
+    server = await _started(tmp_path)
+    try:
+        async with aiohttp.ClientSession(server.url) as http:
+            await _create(http, "small")
+            before = server.store.resource_version
+            # The disk is "full": the database may not grow by another page.
+            conn = sqlite3.connect(tmp_path / "apiserver.sqlite3")
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            conn.close()
+            server.store._durable._conn.execute(f"PRAGMA max_page_count = {pages}")  # type: ignore[union-attr]
+            resp = await http.post(CMS, json={"metadata": {"name": "big"}, "data": {"v": "x" * 200_000}})
+            body = await resp.json()
+            missing = await http.get(f"{CMS}/big")
+            assert resp.status == 500 and body["reason"] == "InternalError", body
+            assert "could not be stored" in body["message"]
+            assert missing.status == 404
+            assert server.store.resource_version == before
+            server.store._durable._conn.execute("PRAGMA max_page_count = 1073741823")  # type: ignore[union-attr]
+            stored = await _create(http, "big", v="x" * 200_000)
+            assert int(stored["metadata"]["resourceVersion"]) == before + 1
+    finally:
+        await server.stop()
