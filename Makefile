@@ -44,6 +44,7 @@ bench: setup  ## benchmarks that print ratios (bench/slurm.py runs in tests/slur
 	$(BIN)/python bench/import_time.py
 	$(BIN)/python bench/reconcile.py --n 1000
 	$(BIN)/python bench/cli.py
+	$(BIN)/python bench/apiserver_writes.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
