@@ -5,6 +5,7 @@ Emulator-only (a real cluster's etcd is not restarted here); the SIGKILL test is
 
 from __future__ import annotations
 
+import asyncio
 import json
 import pathlib
 import sqlite3
@@ -14,6 +15,7 @@ import aiohttp
 import pytest
 
 from kuberun_sandbox.apiserver import ApiServer, ServerStartError
+from kuberun_sandbox.apiserver.errors import ApiError
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the same loop as the fixtures (pyproject)
 
@@ -141,3 +143,67 @@ async def test_a_write_that_cannot_be_stored_is_a_500_and_changes_nothing(tmp_pa
             assert int(stored["metadata"]["resourceVersion"]) == before + 1
     finally:
         await server.stop()
+
+
+async def test_concurrent_writes_share_commits_and_each_is_answered_after_its_commit(tmp_path: pathlib.Path) -> None:
+    server = await _started(tmp_path)
+    durable = server.store._durable
+    assert durable is not None
+    commits: list[int] = []  # the committed resourceVersion at each commit
+    real_commit = durable.commit
+
+    def counting_commit() -> None:
+        real_commit()
+        commits.append(server.store.resource_version)
+
+    durable.commit = counting_commit  # type: ignore[method-assign]
+    try:
+        async with aiohttp.ClientSession(server.url) as http:
+            async def create(i: int) -> int:
+                created = await _create(http, f"c-{i}")
+                rv = int(created["metadata"]["resourceVersion"])
+                assert any(c >= rv for c in commits), "answered before its write was committed"
+                return rv
+
+            rvs = await asyncio.gather(*(create(i) for i in range(40)))
+        assert sorted(rvs) == list(range(min(rvs), min(rvs) + 40))
+        assert 0 < len(commits) < 40  # group commit: fewer commits than writes
+    finally:
+        await server.stop()
+
+
+async def test_a_group_whose_commit_fails_is_undone_and_each_of_its_requests_answers_500(
+        tmp_path: pathlib.Path) -> None:
+    server = await _started(tmp_path)
+    durable = server.store._durable
+    assert durable is not None
+    real_commit = durable.commit
+    failures = [ApiError(500, "InternalError", "the write could not be stored: disk I/O error")]
+
+    def failing_once() -> None:
+        if failures:
+            durable._conn.execute("ROLLBACK")  # type: ignore[union-attr]  # as SQLite does on an I/O error
+            raise failures.pop()
+        real_commit()
+
+    try:
+        async with aiohttp.ClientSession(server.url) as http:
+            await _create(http, "before")
+            before = server.store.resource_version
+            durable.commit = failing_once  # type: ignore[method-assign]
+            answers = await asyncio.gather(*(http.post(CMS, json={"metadata": {"name": f"g-{i}"}}) for i in range(5)))
+            codes = [a.status for a in answers]
+            listed = await (await http.get(CMS)).json()
+            after = await _create(http, "after")
+        names = {o["metadata"]["name"] for o in listed["items"]}
+        ok = {f"g-{i}" for i, code in enumerate(codes) if code == 201}
+        assert 500 in codes and set(codes) <= {201, 500}
+        assert names == {"before"} | ok  # nothing of the failed group stayed, the rest did
+        assert int(after["metadata"]["resourceVersion"]) == before + len(ok) + 1
+    finally:
+        await server.stop()
+    reopened = await _started(tmp_path)
+    try:
+        assert {k[3] for k, _ in reopened.store.items() if k[1] == "configmaps"} == {"before", "after"} | ok
+    finally:
+        await reopened.stop()

@@ -156,23 +156,38 @@ class DurableState:
             logger.info("migrated %d objects from %s into %s", len(items), legacy, DB_FILE)
 
     # --- writing ---------------------------------------------------------------------------
-    def write(self, rv: int, key: Key, body: str | None) -> None:
-        """Commit the object's new ``body`` (None: its removal) and the counter, or raise a 500."""
+    def stage(self, rv: int, key: Key, body: str | None) -> None:
+        """Write the object's new ``body`` (None: its removal) and the counter into the open transaction.
+
+        Nothing is durable until ``commit``; a statement that fails undoes only itself (SQLite's
+        statement journal), so the writes staged before it stay, and this one raises a 500.
+        """
         conn = self._conn
         if conn is None:
             raise ApiError(500, "InternalError", "the API server's storage is closed")
         try:
-            conn.execute("BEGIN")
+            if not conn.in_transaction:
+                conn.execute("BEGIN")
             if body is None:
                 conn.execute(_DELETE, key)
             else:
                 conn.execute(_UPSERT, (*key, rv, body))
             conn.execute(_SET_RV, (_RV, rv))
+        except sqlite3.Error as e:
+            logger.error("storage write failed at resourceVersion %d: %s", rv, e)
+            raise ApiError(500, "InternalError", f"the write could not be stored: {e}") from e
+
+    def commit(self) -> None:
+        """Make every staged write durable at once (one fsync at ``full``); on failure none is, and it raises."""
+        conn = self._conn
+        if conn is None or not conn.in_transaction:
+            return
+        try:
             conn.execute("COMMIT")
         except sqlite3.Error as e:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            logger.error("storage write failed at resourceVersion %d: %s", rv, e)
+            logger.error("storage commit failed: %s", e)
             raise ApiError(500, "InternalError", f"the write could not be stored: {e}") from e
 
     def close(self) -> None:

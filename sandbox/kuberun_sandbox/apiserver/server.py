@@ -147,6 +147,10 @@ class ApiServer:
         except Exception as e:  # a bug here must reach the client as a 500 Status, not a dropped connection
             logger.exception("internal error serving %s %s", request.method, request.path)
             response = respond(ApiError(500, "InternalError", f"internal error: {e!r}").body(), 500)
+        try:
+            await self.store.barrier()  # answer only once every write it could have seen is committed
+        except ApiError as e:
+            response = respond(e.body(), e.code)
         self.request_log.append(_with_code(record, response.status))
         return response
 

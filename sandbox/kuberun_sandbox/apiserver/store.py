@@ -5,15 +5,23 @@ of dicts (a create and a patch are the same deep merge), has no resourceVersion 
 watches from an ``aiobus.Bus`` that has no history — so a watch cannot resume from a given
 resourceVersion and events between the list snapshot and the subscription can be lost. Those are
 exactly the semantics kopf and informers rely on, so the storage is written here: every mutation
-gets the next resourceVersion, is appended to a bounded history and pushed to subscribers in the
-same synchronous step (no ``await`` in between), which makes "snapshot + subscribe" atomic.
+gets the next resourceVersion and is applied in memory synchronously, and its event is appended
+to a bounded history and pushed to subscribers in one synchronous step (no ``await`` in between),
+which makes "snapshot + subscribe" atomic.
 
-Durability (``durable.py``): with a data directory, each mutation is committed to SQLite *first*,
-still in that synchronous step, and only then applied in memory, pushed to watches and answered.
-So nothing a client or a watch has seen can be missing after a crash, the resourceVersion counter
-never goes backwards across restarts, and a write that cannot be stored changes nothing (a 500).
-The in-memory objects and history stay the read path; the database is the source on restart.
-The history is not persisted: after a restart, watches from before it get 410 and relist.
+Durability (``durable.py``), with a data directory: nothing leaves the process before it is
+committed. A mutation is staged in an open SQLite transaction and applied in memory at once (so
+the handler, and the next request, see it), but its event is held back, and the commit comes in a
+``call_soon`` callback — one commit for every write made in that turn of the event loop (group
+commit: with several clients, several requests' writes share it, and at ``sync=full`` one fsync).
+Only after the commit are the events pushed to watches; the server answers every request only
+after ``barrier()`` (``server.py``), i.e. after the commit of every write it could have seen, and
+a watch commits what is staged before it takes its snapshot. So nothing a client or a watch was
+shown can be missing after a crash, and the resourceVersion counter never goes backwards across
+restarts. A commit that fails undoes the whole group in memory and answers each request that
+waited on it 500. The database is read only at start; the history is not persisted (after a
+restart, watches from before it get 410 and relist). Without a data directory the same order
+holds with nothing to commit.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .durable import DurableState, Key, encode
+from .errors import ApiError
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +68,12 @@ class Store:
         self._subscribers: set[asyncio.Queue[Event]] = set()
         self._rv_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._durable = DurableState(data_dir, sync) if data_dir is not None else None
+        # The group being committed: its events (held back), how to undo it, the callback and waiters.
+        self._staged: list[Event] = []
+        self._undo: list[tuple[Key, dict[str, Any] | None]] = []
+        self._committed_rv = 1
+        self._flush_handle: asyncio.Handle | None = None
+        self._flushed: asyncio.Future[None] | None = None
 
     # --- reading ---------------------------------------------------------------------------
     @property
@@ -87,8 +102,8 @@ class Store:
         """Store ``obj`` under the next resourceVersion and emit the event; returns a copy."""
         rv = self._rv + 1
         body = encode({**obj, "metadata": {**obj.get("metadata", {}), "resourceVersion": str(rv)}})
-        self._commit(rv, key, body)
         old = self._objects.get(key)
+        self._stage(rv, key, body, old)
         # Copies by decoding what was stored: a read now is what a read after a restart gives.
         self._objects[key] = json.loads(body)
         self._emit(Event(rv, event_type, key[0], key[1], json.loads(body), old))
@@ -98,32 +113,83 @@ class Store:
         """Delete the object; the DELETED event carries a new resourceVersion, as etcd's does."""
         current = self._objects[key]
         rv = self._rv + 1
-        self._commit(rv, key, None)
+        self._stage(rv, key, None, current)
         del self._objects[key]
         # A new dict: the removed one may still sit in a list snapshot being paged through.
         body = encode({**current, "metadata": {**current["metadata"], "resourceVersion": str(rv)}})
         self._emit(Event(rv, "DELETED", key[0], key[1], json.loads(body)))
         return json.loads(body)
 
-    def _commit(self, rv: int, key: Key, body: str | None) -> None:
-        """Durable before anything else sees the change; raises (a 500) and changes nothing if it cannot be."""
+    def _stage(self, rv: int, key: Key, body: str | None, old: dict[str, Any] | None) -> None:
+        """Into the open transaction, or a 500 with nothing changed; the commit follows this turn."""
         if self._durable is not None:
-            self._durable.write(rv, key, body)
+            self._durable.stage(rv, key, body)
+        self._undo.append((key, old))
         self._rv = rv
 
     def _emit(self, event: Event) -> None:
+        self._staged.append(event)
+        if self._flush_handle is None:
+            try:
+                self._flush_handle = asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no event loop (a synchronous caller): commit now
+                self.flush()
+
+    # --- committing ------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Commit what is staged, then publish it (history, watches, waiters); on failure undo it all."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        staged, undo, waiter = self._staged, self._undo, self._flushed
+        self._staged, self._undo, self._flushed = [], [], None
+        if not staged:
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+            return
+        try:
+            if self._durable is not None:
+                self._durable.commit()
+        except Exception as e:  # an ApiError 500, or a bug: either way nothing of the group may stay
+            if not isinstance(e, ApiError):
+                logger.exception("commit failed")
+                e = ApiError(500, "InternalError", f"the write could not be stored: {e!r}")
+            for key, old in reversed(undo):
+                if old is None:
+                    self._objects.pop(key, None)
+                else:
+                    self._objects[key] = old
+            self._rv = self._committed_rv
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(e)
+            return
+        self._committed_rv = self._rv
+        for event in staged:
+            self._publish(event)
+        if self._rv_waiters:
+            self._wake_waiters()
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def barrier(self) -> None:
+        """Return once every write made so far is committed; raises its 500 if that commit failed."""
+        if not self._staged:
+            return
+        if self._flushed is None:
+            self._flushed = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._flushed)
+
+    def _publish(self, event: Event) -> None:
         if len(self._history) == self._history.maxlen:
             self._compacted_rv = self._history[0].rv
         self._history.append(event)
         for queue in self._subscribers:
             queue.put_nowait(event)
-        if self._rv_waiters:
-            self._wake_waiters()
 
     # --- waiting for a resourceVersion -----------------------------------------------------
     async def wait_for(self, rv: int, timeout: float) -> bool:
-        """Wait until the store has reached resourceVersion ``rv``; False if ``timeout`` passed first."""
-        if rv <= self._rv:
+        """Wait until the store has committed resourceVersion ``rv``; False if ``timeout`` passed first."""
+        if rv <= self._committed_rv:
             return True
         entry: tuple[int, asyncio.Future[None]] = (rv, asyncio.get_running_loop().create_future())
         self._rv_waiters.append(entry)
@@ -139,7 +205,7 @@ class Store:
     def _wake_waiters(self) -> None:
         still = []
         for rv, future in self._rv_waiters:
-            if rv > self._rv:
+            if rv > self._committed_rv:
                 still.append((rv, future))
             elif not future.done():
                 future.set_result(None)
@@ -172,9 +238,11 @@ class Store:
         if self._durable is None:
             return
         self._rv, self._objects = self._durable.open()
+        self._committed_rv = self._rv
         self._compacted_rv = self._rv  # history is not persisted: older watches must relist
 
     def close(self) -> None:
-        """Release the data directory; every write was committed before it was answered."""
+        """Commit what is staged and release the data directory."""
+        self.flush()
         if self._durable is not None:
             self._durable.close()

@@ -89,12 +89,14 @@ class WatchStream:
         return json.dumps(event).encode() + b"\n"
 
     def _bookmark(self) -> dict[str, Any]:
+        self.handlers.store.flush()  # never show a resourceVersion that is not committed
         rv = str(self.handlers.store.resource_version)
         return {"type": "BOOKMARK", "object": {"kind": self.target.rt.kind, "apiVersion": self.target.rt.api_version,
                                                "metadata": {"resourceVersion": rv}}}
 
     async def serve(self) -> web.StreamResponse:
         store = self.handlers.store
+        store.flush()  # commit what is staged: the snapshot shows only committed state, and no event twice
         queue = store.subscribe()  # subscribe and snapshot in the same tick: nothing is lost
         try:
             initial = self._initial()
