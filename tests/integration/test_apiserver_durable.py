@@ -9,12 +9,13 @@ import asyncio
 import json
 import pathlib
 import sqlite3
+import time
 from typing import Any
 
 import aiohttp
 import pytest
 
-from kuberun_sandbox.apiserver import ApiServer, ServerStartError
+from kuberun_sandbox.apiserver import ApiServer, ServerStartError, run_in_thread
 from kuberun_sandbox.apiserver.errors import ApiError
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the same loop as the fixtures (pyproject)
@@ -146,30 +147,29 @@ async def test_a_write_that_cannot_be_stored_is_a_500_and_changes_nothing(tmp_pa
 
 
 async def test_concurrent_writes_share_commits_and_each_is_answered_after_its_commit(tmp_path: pathlib.Path) -> None:
-    server = await _started(tmp_path)
-    durable = server.store._durable
-    assert durable is not None
-    commits: list[int] = []  # the committed resourceVersion at each commit
-    real_commit = durable.commit
+    commits: list[int] = []  # the resourceVersion covered by each commit, in the server's thread
 
-    def counting_commit() -> None:
-        real_commit()
-        commits.append(server.store.resource_version)
+    with run_in_thread(data_dir=tmp_path) as server:
+        durable = server.store._durable
+        assert durable is not None
+        real_commit = durable.commit
 
-    durable.commit = counting_commit  # type: ignore[method-assign]
-    try:
+        def slow_commit() -> None:
+            time.sleep(0.02)  # a slow disk: an answer sent before the commit would arrive first
+            real_commit()
+            commits.append(server.store.resource_version)
+
+        durable.commit = slow_commit  # type: ignore[method-assign]
         async with aiohttp.ClientSession(server.url) as http:
             async def create(i: int) -> int:
                 created = await _create(http, f"c-{i}")
                 rv = int(created["metadata"]["resourceVersion"])
-                assert any(c >= rv for c in commits), "answered before its write was committed"
+                assert commits and max(commits) >= rv, "answered before its write was committed"
                 return rv
 
             rvs = await asyncio.gather(*(create(i) for i in range(40)))
-        assert sorted(rvs) == list(range(min(rvs), min(rvs) + 40))
-        assert 0 < len(commits) < 40  # group commit: fewer commits than writes
-    finally:
-        await server.stop()
+    assert sorted(rvs) == list(range(min(rvs), min(rvs) + 40))
+    assert 0 < len(commits) < 40  # group commit: fewer commits than writes
 
 
 async def test_a_group_whose_commit_fails_is_undone_and_each_of_its_requests_answers_500(
