@@ -207,3 +207,31 @@ async def test_a_group_whose_commit_fails_is_undone_and_each_of_its_requests_ans
         assert {k[3] for k, _ in reopened.store.items() if k[1] == "configmaps"} == {"before", "after"} | ok
     finally:
         await reopened.stop()
+
+
+async def test_a_crd_whose_commit_fails_is_not_served(tmp_path: pathlib.Path) -> None:
+    from tests.helpers.widgets import GROUP, PLURAL, VERSION, WIDGET_CRD
+
+    server = await _started(tmp_path)
+    durable = server.store._durable
+    assert durable is not None
+    real_commit = durable.commit
+
+    def failing() -> None:
+        durable._conn.execute("ROLLBACK")  # type: ignore[union-attr]
+        raise ApiError(500, "InternalError", "the write could not be stored: disk I/O error")
+
+    widgets = f"/apis/{GROUP}/{VERSION}/namespaces/default/{PLURAL}"
+    try:
+        async with aiohttp.ClientSession(server.url) as http:
+            durable.commit = failing  # type: ignore[method-assign]
+            refused = await http.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=WIDGET_CRD)
+            durable.commit = real_commit  # type: ignore[method-assign]
+            served = await http.get(widgets)
+            again = await http.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=WIDGET_CRD)
+            now = await http.get(widgets)
+        assert refused.status == 500
+        assert served.status == 404
+        assert again.status == 201 and now.status == 200
+    finally:
+        await server.stop()

@@ -50,6 +50,7 @@ class ApiServer:
         self.registry = Registry()
         self.store = Store(history_size=history_size, data_dir=pathlib.Path(data_dir) if data_dir else None,
                            sync=sync)  # sync: durability level, see durable.py
+        self.store.undo_hook = self._undo_crd
         self.handlers = Handlers(self.store, self.registry)
         self.request_log: list[RequestRecord] = []
         self.faults: list[Fault] = []
@@ -102,6 +103,16 @@ class ApiServer:
                 obj = prepare_create(rt, {"metadata": {"name": name}}, None)
                 obj.update(spec={"finalizers": ["kubernetes"]}, status={"phase": "Active"})
                 self.store.put(("", "namespaces", "", name), obj, "ADDED")
+
+    def _undo_crd(self, key: tuple[str, str, str, str], restored: dict[str, Any] | None,
+                  undone: dict[str, Any] | None) -> None:
+        """A commit failed: the CRD-defined types follow the store back (see ``Store.flush``)."""
+        if key[:2] != ("apiextensions.k8s.io", "customresourcedefinitions"):
+            return
+        if undone is not None:
+            self.registry.unregister_crd(undone)
+        if restored is not None:
+            self.registry.register_crd(restored)
 
     @property
     def url(self) -> str:

@@ -32,7 +32,7 @@ import copy
 import json
 import logging
 import pathlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +74,9 @@ class Store:
         self._committed_rv = 1
         self._flush_handle: asyncio.Handle | None = None
         self._flushed: asyncio.Future[None] | None = None
+        # Called as (key, restored, undone) for each write a failed commit takes back, so state kept
+        # beside the store (the server's registry of CRD-defined types) follows it back.
+        self.undo_hook: Callable[[Key, dict[str, Any] | None, dict[str, Any] | None], None] | None = None
 
     # --- reading ---------------------------------------------------------------------------
     @property
@@ -155,10 +158,11 @@ class Store:
                 logger.exception("commit failed")
                 e = ApiError(500, "InternalError", f"the write could not be stored: {e!r}")
             for key, old in reversed(undo):
-                if old is None:
-                    self._objects.pop(key, None)
-                else:
+                undone = self._objects.pop(key, None)
+                if old is not None:
                     self._objects[key] = old
+                if self.undo_hook is not None:
+                    self.undo_hook(key, old, undone)
             self._rv = self._committed_rv
             if waiter is not None and not waiter.done():
                 waiter.set_exception(e)
