@@ -235,3 +235,23 @@ async def test_a_crd_whose_commit_fails_is_not_served(tmp_path: pathlib.Path) ->
         assert again.status == 201 and now.status == 200
     finally:
         await server.stop()
+
+
+async def test_a_transaction_sqlite_rolled_back_on_its_own_fails_the_commit(tmp_path: pathlib.Path) -> None:
+    from kuberun_sandbox.apiserver.durable import DurableState, encode
+
+    state = DurableState(tmp_path)
+    state.open()
+    try:
+        state.stage(2, ("", "configmaps", "default", "a"), encode({"metadata": {"name": "a"}}))
+        state._conn.execute("ROLLBACK")  # type: ignore[union-attr]  # what SQLite does on some I/O errors
+        with pytest.raises(ApiError, match="could not be stored"):
+            state.commit()
+        state.stage(3, ("", "configmaps", "default", "b"), encode({"metadata": {"name": "b"}}))
+        state.commit()
+    finally:
+        state.close()
+    reopened = DurableState(tmp_path)
+    rv, objects = reopened.open()
+    reopened.close()
+    assert (rv, [k[3] for k in objects]) == (3, ["b"])

@@ -86,6 +86,8 @@ class DurableState:
         self.sync = sync_mode(sync)
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
+        self._staged = 0  # writes in the open transaction
+        self._lost: sqlite3.Error | None = None  # why the open transaction's writes were rolled back
 
     # --- opening ---------------------------------------------------------------------------
     def open(self) -> tuple[int, dict[Key, dict[str, Any]]]:
@@ -173,13 +175,22 @@ class DurableState:
             else:
                 conn.execute(_UPSERT, (*key, rv, body))
             conn.execute(_SET_RV, (_RV, rv))
+            self._staged += 1
         except sqlite3.Error as e:
+            if self._staged and not conn.in_transaction and self._lost is None:
+                self._lost = e  # SQLite rolled the whole transaction back (I/O error, ...): so must commit
             logger.error("storage write failed at resourceVersion %d: %s", rv, e)
             raise ApiError(500, "InternalError", f"the write could not be stored: {e}") from e
 
     def commit(self) -> None:
         """Make every staged write durable at once (one fsync at ``full``); on failure none is, and it raises."""
-        conn = self._conn
+        conn, staged, lost = self._conn, self._staged, self._lost
+        self._staged, self._lost = 0, None
+        if staged and (conn is None or lost is not None or not conn.in_transaction):
+            if conn is not None and conn.in_transaction:
+                conn.execute("ROLLBACK")
+            why = lost or "the transaction was rolled back"
+            raise ApiError(500, "InternalError", f"the write could not be stored: {why}")
         if conn is None or not conn.in_transaction:
             return
         try:

@@ -162,7 +162,10 @@ class Store:
                 if old is not None:
                     self._objects[key] = old
                 if self.undo_hook is not None:
-                    self.undo_hook(key, old, undone)
+                    try:
+                        self.undo_hook(key, old, undone)
+                    except Exception:  # the waiters below must hear back whatever happens here
+                        logger.exception("undo hook failed for %s", key)
             self._rv = self._committed_rv
             if waiter is not None and not waiter.done():
                 waiter.set_exception(e)
