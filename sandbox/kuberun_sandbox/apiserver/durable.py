@@ -1,10 +1,11 @@
-"""The API server's durable state: SQLite in WAL mode, one committed transaction per mutation.
+"""The API server's durable state: SQLite in WAL mode, committed before anything is shown or answered.
 
 Why: the store used to keep everything in memory and dump it as JSON at most every 0.2 s, so a
 ``kill -9`` lost writes that had been answered 201 and moved the resourceVersion counter
-backwards. Here every mutation (the object's new body, or its removal, and the counter) is one
-SQLite transaction, committed before the store applies it in memory, pushes it to watches or the
-handler answers. The in-memory objects stay the read path; this file is the source on restart.
+backwards. Here every mutation (the object's new body, or its removal, and the counter) is staged
+in an open SQLite transaction, and ``store.py`` commits the writes of each event-loop turn at once
+(group commit) before their watch events go out and before any request that could have seen them
+is answered. The in-memory objects stay the read path; this file is the source on restart.
 
 Why SQLite rather than an fsync'd append-only log: it is in the standard library, a commit is
 atomic (a crash mid-write leaves the previous state, never half a record), the table keeps one
@@ -19,7 +20,7 @@ Durability levels (``sync``):
   exception, OOM). A power loss or kernel crash can lose the last commits (never corrupt the
   file). That is the sandbox's failure model: a laptop's or CI machine's process, not a datacentre.
 - ``full``: ``synchronous=FULL``. Each commit is also fsync'd: it survives a power loss too, at
-  the cost of one fsync per write (see bench/apiserver_writes.py for the ratio on this disk).
+  the cost of one fsync per group (see bench/apiserver_writes.py for the ratio on this disk).
 
 Choose with ``ApiServer(sync=...)``, ``python -m kuberun_sandbox.apiserver --sync`` or
 ``KUBERUN_APISERVER_SYNC``. A lock file keeps a second server off the same data directory (two
