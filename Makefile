@@ -44,6 +44,7 @@ crds: setup  ## regenerate crds/ from the SDK models
 	$(BIN)/kuberun crd -o crds/kuberun.dev_experiments.yaml
 
 bench: setup  ## benchmarks that print ratios (bench/slurm.py runs in tests/slurm/netns-run)
+	$(BIN)/python bench/apiserver_writes.py
 	$(BIN)/python bench/import_time.py
 	$(BIN)/python bench/reconcile.py --n 1000
 	$(BIN)/python bench/cli.py

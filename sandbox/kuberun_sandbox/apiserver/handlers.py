@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import crds, gc, patch, tables, versioning
+from . import crds, freshness, gc, patch, tables, versioning
 from .errors import ApiError, already_exists, bad_request, not_found, qualified
 from .resources import Registry, ResourceType
 from .selection import Paginator, field_selector, label_selector
@@ -59,6 +59,7 @@ class Handlers:
         return obj
 
     async def get(self, request: web.Request, target: Target) -> web.StreamResponse:
+        await freshness.ensure_reached(self.store, request)
         obj = self._existing(target)
         if tables.wants_table(request):
             return respond(tables.render(target.rt, [obj], request, {"resourceVersion": obj["metadata"]["resourceVersion"]}))
@@ -78,6 +79,7 @@ class Handlers:
         if token:
             page = self.paginator.next(token, limit)
         else:
+            await freshness.ensure_reached(self.store, request)
             # The snapshot holds the stored objects (replaced, never mutated, on write); only the
             # page served is copied — a list of 50 out of 10,000 copies 50, as etcd reads 50.
             page = self.paginator.first(self.matching(request, target, copies=False), str(self.store.resource_version), limit)

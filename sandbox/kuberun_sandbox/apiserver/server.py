@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from . import discovery, openapi
+from .durable import DataDirInUse, StateError
 from .errors import ApiError, injected, method_not_allowed, not_found
 from .faults import Fault, RequestRecord
 from .handlers import Handlers, Target, respond
@@ -44,9 +45,12 @@ class ServerStartError(OSError):
 class ApiServer:
     """A Kubernetes API server emulator over real HTTP on 127.0.0.1."""
 
-    def __init__(self, data_dir: pathlib.Path | None = None, history_size: int = 10_000) -> None:
+    def __init__(self, data_dir: pathlib.Path | None = None, history_size: int = 10_000,
+                 sync: str | None = None) -> None:
         self.registry = Registry()
-        self.store = Store(history_size=history_size, data_dir=pathlib.Path(data_dir) if data_dir else None)
+        self.store = Store(history_size=history_size, data_dir=pathlib.Path(data_dir) if data_dir else None,
+                           sync=sync)  # sync: durability level, see durable.py
+        self.store.undo_hook = self._undo_crd
         self.handlers = Handlers(self.store, self.registry)
         self.request_log: list[RequestRecord] = []
         self.faults: list[Fault] = []
@@ -58,7 +62,10 @@ class ApiServer:
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.store.load()
+        try:
+            self.store.load()
+        except (DataDirInUse, StateError) as e:
+            raise ServerStartError(errno.EBUSY if isinstance(e, DataDirInUse) else errno.EIO, str(e)) from e
         for key, obj in self.store.items():
             if key[:2] == ("apiextensions.k8s.io", "customresourcedefinitions"):
                 self.registry.register_crd(obj)
@@ -75,6 +82,7 @@ class ApiServer:
         except OSError as e:
             await self._runner.cleanup()
             self._runner = None
+            self.store.close()
             hint = " (port already in use)" if e.errno == errno.EADDRINUSE else ""
             raise ServerStartError(e.errno, f"cannot listen on {host}:{port}{hint}: {e.strerror}") from e
         sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
@@ -85,7 +93,7 @@ class ApiServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        self.store.save_now()
+        self.store.close()
 
     def _bootstrap(self) -> None:
         rt = self.registry.get("", "v1", "namespaces")
@@ -97,6 +105,16 @@ class ApiServer:
                 obj = prepare_create(rt, {"metadata": {"name": name}}, None)
                 obj.update(spec={"finalizers": ["kubernetes"]}, status={"phase": "Active"})
                 self.store.put(("", "namespaces", "", name), obj, "ADDED")
+
+    def _undo_crd(self, key: tuple[str, str, str, str], restored: dict[str, Any] | None,
+                  undone: dict[str, Any] | None) -> None:
+        """A commit failed: the CRD-defined types follow the store back (see ``Store.flush``)."""
+        if key[:2] != ("apiextensions.k8s.io", "customresourcedefinitions"):
+            return
+        if undone is not None:
+            self.registry.unregister_crd(undone)
+        if restored is not None:
+            self.registry.register_crd(restored)
 
     @property
     def url(self) -> str:
@@ -142,6 +160,10 @@ class ApiServer:
         except Exception as e:  # a bug here must reach the client as a 500 Status, not a dropped connection
             logger.exception("internal error serving %s %s", request.method, request.path)
             response = respond(ApiError(500, "InternalError", f"internal error: {e!r}").body(), 500)
+        try:
+            await self.store.barrier()  # answer only once every write it could have seen is committed
+        except ApiError as e:
+            response = respond(e.body(), e.code)
         self.request_log.append(_with_code(record, response.status))
         return response
 

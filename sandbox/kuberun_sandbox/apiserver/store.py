@@ -5,8 +5,23 @@ of dicts (a create and a patch are the same deep merge), has no resourceVersion 
 watches from an ``aiobus.Bus`` that has no history — so a watch cannot resume from a given
 resourceVersion and events between the list snapshot and the subscription can be lost. Those are
 exactly the semantics kopf and informers rely on, so the storage is written here: every mutation
-gets the next resourceVersion, is appended to a bounded history and pushed to subscribers in the
-same synchronous step (no ``await`` in between), which makes "snapshot + subscribe" atomic.
+gets the next resourceVersion and is applied in memory synchronously, and its event is appended
+to a bounded history and pushed to subscribers in one synchronous step (no ``await`` in between),
+which makes "snapshot + subscribe" atomic.
+
+Durability (``durable.py``), with a data directory: nothing leaves the process before it is
+committed. A mutation is staged in an open SQLite transaction and applied in memory at once (so
+the handler, and the next request, see it), but its event is held back, and the commit comes in a
+``call_soon`` callback — one commit for every write made in that turn of the event loop (group
+commit: with several clients, several requests' writes share it, and at ``sync=full`` one fsync).
+Only after the commit are the events pushed to watches; the server answers every request only
+after ``barrier()`` (``server.py``), i.e. after the commit of every write it could have seen, and
+a watch commits what is staged before it takes its snapshot. So nothing a client or a watch was
+shown can be missing after a crash, and the resourceVersion counter never goes backwards across
+restarts. A commit that fails undoes the whole group in memory and answers each request that
+waited on it 500. The database is read only at start; the history is not persisted (after a
+restart, watches from before it get 410 and relist). Without a data directory the same order
+holds with nothing to commit.
 """
 
 from __future__ import annotations
@@ -16,16 +31,17 @@ import collections
 import copy
 import json
 import logging
-import os
 import pathlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .durable import DurableState, Key, encode
+from .errors import ApiError
+
 logger = logging.getLogger(__name__)
 
-Key = tuple[str, str, str, str]  # group, plural, namespace ("" when cluster-scoped), name
-STATE_FILE = "apiserver-state.json"
+__all__ = ["Event", "Key", "Store"]
 
 
 @dataclass(frozen=True)
@@ -41,16 +57,26 @@ class Event:
 
 
 class Store:
-    """In-memory objects + resourceVersion counter + event history + watch subscribers."""
+    """In-memory objects + resourceVersion counter + event history + watch subscribers (+ durable state)."""
 
-    def __init__(self, history_size: int = 10_000, data_dir: pathlib.Path | None = None) -> None:
+    def __init__(self, history_size: int = 10_000, data_dir: pathlib.Path | None = None,
+                 sync: str | None = None) -> None:
         self._objects: dict[Key, dict[str, Any]] = {}
         self._rv = 1
         self._history: collections.deque[Event] = collections.deque(maxlen=history_size)
         self._compacted_rv = 0  # events at or below this RV are no longer in history
         self._subscribers: set[asyncio.Queue[Event]] = set()
-        self._data_dir = data_dir
-        self._save_handle: asyncio.TimerHandle | None = None
+        self._rv_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._durable = DurableState(data_dir, sync) if data_dir is not None else None
+        # The group being committed: its events (held back), how to undo it, the callback and waiters.
+        self._staged: list[Event] = []
+        self._undo: list[tuple[Key, dict[str, Any] | None]] = []
+        self._committed_rv = 1
+        self._flush_handle: asyncio.Handle | None = None
+        self._flushed: asyncio.Future[None] | None = None
+        # Called as (key, restored, undone) for each write a failed commit takes back, so state kept
+        # beside the store (the server's registry of CRD-defined types) follows it back.
+        self.undo_hook: Callable[[Key, dict[str, Any] | None, dict[str, Any] | None], None] | None = None
 
     # --- reading ---------------------------------------------------------------------------
     @property
@@ -77,29 +103,120 @@ class Store:
     # --- writing ---------------------------------------------------------------------------
     def put(self, key: Key, obj: dict[str, Any], event_type: str) -> dict[str, Any]:
         """Store ``obj`` under the next resourceVersion and emit the event; returns a copy."""
-        self._rv += 1
-        obj = copy.deepcopy(obj)
-        obj.setdefault("metadata", {})["resourceVersion"] = str(self._rv)
+        rv = self._rv + 1
+        body = encode({**obj, "metadata": {**obj.get("metadata", {}), "resourceVersion": str(rv)}})
         old = self._objects.get(key)
-        self._objects[key] = obj
-        self._emit(Event(self._rv, event_type, key[0], key[1], copy.deepcopy(obj), old))
-        return copy.deepcopy(obj)
+        self._stage(rv, key, body, old)
+        # Copies by decoding what was stored: a read now is what a read after a restart gives.
+        self._objects[key] = json.loads(body)
+        self._emit(Event(rv, event_type, key[0], key[1], json.loads(body), old))
+        return json.loads(body)
 
     def remove(self, key: Key) -> dict[str, Any]:
         """Delete the object; the DELETED event carries a new resourceVersion, as etcd's does."""
-        obj = self._objects.pop(key)
-        self._rv += 1
-        obj["metadata"]["resourceVersion"] = str(self._rv)
-        self._emit(Event(self._rv, "DELETED", key[0], key[1], copy.deepcopy(obj)))
-        return copy.deepcopy(obj)
+        current = self._objects[key]
+        rv = self._rv + 1
+        self._stage(rv, key, None, current)
+        del self._objects[key]
+        # A new dict: the removed one may still sit in a list snapshot being paged through.
+        body = encode({**current, "metadata": {**current["metadata"], "resourceVersion": str(rv)}})
+        self._emit(Event(rv, "DELETED", key[0], key[1], json.loads(body)))
+        return json.loads(body)
+
+    def _stage(self, rv: int, key: Key, body: str | None, old: dict[str, Any] | None) -> None:
+        """Into the open transaction, or a 500 with nothing changed; the commit follows this turn."""
+        if self._durable is not None:
+            self._durable.stage(rv, key, body)
+        self._undo.append((key, old))
+        self._rv = rv
 
     def _emit(self, event: Event) -> None:
+        self._staged.append(event)
+        if self._flush_handle is None:
+            try:
+                self._flush_handle = asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no event loop (a synchronous caller): commit now
+                self.flush()
+
+    # --- committing ------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Commit what is staged, then publish it (history, watches, waiters); on failure undo it all."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        staged, undo, waiter = self._staged, self._undo, self._flushed
+        self._staged, self._undo, self._flushed = [], [], None
+        if not staged:
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+            return
+        try:
+            if self._durable is not None:
+                self._durable.commit()
+        except Exception as e:  # an ApiError 500, or a bug: either way nothing of the group may stay
+            if not isinstance(e, ApiError):
+                logger.exception("commit failed")
+                e = ApiError(500, "InternalError", f"the write could not be stored: {e!r}")
+            for key, old in reversed(undo):
+                undone = self._objects.pop(key, None)
+                if old is not None:
+                    self._objects[key] = old
+                if self.undo_hook is not None:
+                    try:
+                        self.undo_hook(key, old, undone)
+                    except Exception:  # the waiters below must hear back whatever happens here
+                        logger.exception("undo hook failed for %s", key)
+            self._rv = self._committed_rv
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(e)
+            return
+        self._committed_rv = self._rv
+        for event in staged:
+            self._publish(event)
+        if self._rv_waiters:
+            self._wake_waiters()
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def barrier(self) -> None:
+        """Return once every write made so far is committed; raises its 500 if that commit failed."""
+        if not self._staged:
+            return
+        if self._flushed is None:
+            self._flushed = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._flushed)
+
+    def _publish(self, event: Event) -> None:
         if len(self._history) == self._history.maxlen:
             self._compacted_rv = self._history[0].rv
         self._history.append(event)
         for queue in self._subscribers:
             queue.put_nowait(event)
-        self._schedule_save()
+
+    # --- waiting for a resourceVersion -----------------------------------------------------
+    async def wait_for(self, rv: int, timeout: float) -> bool:
+        """Wait until the store has committed resourceVersion ``rv``; False if ``timeout`` passed first."""
+        if rv <= self._committed_rv:
+            return True
+        entry: tuple[int, asyncio.Future[None]] = (rv, asyncio.get_running_loop().create_future())
+        self._rv_waiters.append(entry)
+        try:
+            await asyncio.wait_for(entry[1], timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            if entry in self._rv_waiters:
+                self._rv_waiters.remove(entry)
+
+    def _wake_waiters(self) -> None:
+        still = []
+        for rv, future in self._rv_waiters:
+            if rv > self._committed_rv:
+                still.append((rv, future))
+            elif not future.done():
+                future.set_result(None)
+        self._rv_waiters = still
 
     # --- watching --------------------------------------------------------------------------
     def subscribe(self) -> asyncio.Queue[Event]:
@@ -124,37 +241,15 @@ class Store:
 
     # --- persistence -----------------------------------------------------------------------
     def load(self) -> None:
-        if self._data_dir is None:
+        """Open the data directory (migrating a legacy JSON snapshot) and take its state as current."""
+        if self._durable is None:
             return
-        path = self._data_dir / STATE_FILE
-        if not path.exists():
-            return
-        state = json.loads(path.read_text())
-        self._rv = int(state["resourceVersion"])
+        self._rv, self._objects = self._durable.open()
+        self._committed_rv = self._rv
         self._compacted_rv = self._rv  # history is not persisted: older watches must relist
-        for item in state["objects"]:
-            self._objects[tuple(item["key"])] = item["object"]  # type: ignore[index]
 
-    def save_now(self) -> None:
-        if self._save_handle is not None:
-            self._save_handle.cancel()
-            self._save_handle = None
-        if self._data_dir is None:
-            return
-        self._data_dir.mkdir(parents=True, exist_ok=True)
-        state = {"resourceVersion": self._rv,
-                 "objects": [{"key": list(k), "object": v} for k, v in self._objects.items()]}
-        tmp = self._data_dir / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps(state))
-        os.replace(tmp, self._data_dir / STATE_FILE)  # atomic: a crash never leaves half a file
-
-    def _schedule_save(self) -> None:
-        # Debounced: a burst of writes (an operator reconciling) costs one file write.
-        if self._data_dir is None or self._save_handle is not None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.save_now()
-            return
-        self._save_handle = loop.call_later(0.2, self.save_now)
+    def close(self) -> None:
+        """Commit what is staged and release the data directory."""
+        self.flush()
+        if self._durable is not None:
+            self._durable.close()

@@ -65,6 +65,7 @@ class WatchStream:
         self.matches: Matcher = lambda obj: labels(obj) and fields(obj)
         self.table = tables.wants_table(request)
         self.columns_sent = False
+        self.since = 0  # only events after this resourceVersion (one not reached yet waits for it)
 
     def _initial(self) -> list[dict[str, Any]] | None:
         """Events to send first; None if the requested resourceVersion is too old (410)."""
@@ -75,6 +76,7 @@ class WatchStream:
         rv = int(rv_param) if rv_param.isdigit() else -1
         if rv < 0 or not store.can_resume(rv):
             return None
+        self.since = rv
         events = [_translate(e, self.matches) for e in store.events_after(rv) if _in_scope(self.target, e)]
         return [{"type": t, "object": o} for t, o in filter(None, events)]
 
@@ -87,12 +89,14 @@ class WatchStream:
         return json.dumps(event).encode() + b"\n"
 
     def _bookmark(self) -> dict[str, Any]:
+        self.handlers.store.flush()  # never show a resourceVersion that is not committed
         rv = str(self.handlers.store.resource_version)
         return {"type": "BOOKMARK", "object": {"kind": self.target.rt.kind, "apiVersion": self.target.rt.api_version,
                                                "metadata": {"resourceVersion": rv}}}
 
     async def serve(self) -> web.StreamResponse:
         store = self.handlers.store
+        store.flush()  # commit what is staged: the snapshot shows only committed state, and no event twice
         queue = store.subscribe()  # subscribe and snapshot in the same tick: nothing is lost
         try:
             initial = self._initial()
@@ -129,7 +133,7 @@ class WatchStream:
                 continue
             if event is None:
                 return  # server shutdown
-            if not _in_scope(self.target, event):
+            if event.rv <= self.since or not _in_scope(self.target, event):
                 continue
             translated = _translate(event, self.matches)
             if translated is not None:
