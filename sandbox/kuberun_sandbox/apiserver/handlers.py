@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import crds, gc, patch, tables, versioning
+from . import builtin, crds, gc, patch, tables, versioning
 from .errors import ApiError, already_exists, bad_request, not_found, qualified
 from .resources import Registry, ResourceType
 from .selection import Paginator, field_selector, label_selector
@@ -130,11 +130,16 @@ class Handlers:
 
     def _admit(self, request: web.Request, rt: ResourceType, obj: dict[str, Any],
                old: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
+        field_validation = request.query.get("fieldValidation", "Warn")
         if (rt.group, rt.plural) == (CRD_GROUP, CRD_PLURAL):
             crds.check_crd(obj)
         if rt.crd is None:
-            return obj, []
-        return crds.admit_custom(rt, obj, old, request.query.get("fieldValidation", "Warn"))
+            return builtin.admit(rt, obj, old, field_validation, self._cluster_ips)
+        return crds.admit_custom(rt, obj, old, field_validation)
+
+    def _cluster_ips(self) -> list[str]:
+        return [ip for svc in self.store.list_refs("", "services", None)
+                for ip in (svc.get("spec") or {}).get("clusterIPs") or []]
 
     # --- updating --------------------------------------------------------------------------
     async def update(self, request: web.Request, target: Target) -> web.StreamResponse:
