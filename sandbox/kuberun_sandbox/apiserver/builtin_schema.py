@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib.resources
 import json
 from typing import Any
 
-import importlib_resources
+import fastjsonschema
 import jsonschema
 import referencing
 import referencing.jsonschema
@@ -34,7 +35,7 @@ SCHEMA_VERSION = "1.32.0"
 
 @functools.lru_cache(maxsize=1)
 def _definitions() -> dict[str, Any]:
-    root = importlib_resources.files("kubernetes_validate") / "kubernetes-json-schema"
+    root = importlib.resources.files("kubernetes_validate") / "kubernetes-json-schema"
     text = (root / f"v{SCHEMA_VERSION}-local-strict" / "_definitions.json").read_text()
     doc: dict[str, Any] = json.loads(text)
     return doc
@@ -78,6 +79,20 @@ def _validator(name: str) -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
+@functools.lru_cache(maxsize=128)
+def _fast(name: str) -> Any:
+    # Compiled once per kind (0.02-0.4 s: Pod and Job reach most of the core schemas).
+    return fastjsonschema.compile({"$defs": _definitions()["$defs"], "$ref": f"#/$defs/{name}"})
+
+
+def _valid(name: str, obj: dict[str, Any]) -> bool:
+    try:
+        _fast(name)(obj)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
 def _leaves(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
     """The innermost errors of a ``oneOf``/``anyOf`` (int-or-string, quantities)."""
     if error.context:
@@ -103,7 +118,7 @@ def check(rt: ResourceType, obj: dict[str, Any], field_validation: str) -> tuple
     Raises 400 for type errors and, with ``fieldValidation=Strict``, for unknown fields.
     """
     name = definition_name(rt)
-    if name is None:
+    if name is None or _valid(name, obj):
         return obj, [], []
     errors = list(_validator(name).iter_errors(obj))
     unknown: list[list[str | int]] = []
