@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import builtin, crds, gc, patch, tables, versioning
+from . import builtin, crds, deletion, gc, managed, patch, tables, versioning
 from .errors import ApiError, already_exists, bad_request, not_found, qualified
 from .resources import Registry, ResourceType
 from .selection import Paginator, field_selector, label_selector
@@ -103,11 +103,18 @@ class Handlers:
         obj = versioning.prepare_create(target.rt, body, target.namespace)
         return await self._create_object(request, target, obj)
 
-    async def _create_object(self, request: web.Request, target: Target, obj: dict[str, Any]) -> web.StreamResponse:
+    async def _create_object(self, request: web.Request, target: Target, obj: dict[str, Any],
+                             applied: dict[str, Any] | None = None) -> web.StreamResponse:
         rt, meta = target.rt, obj["metadata"]
+        manager = managed.manager_name(request.query, request.headers.get("User-Agent", ""), applied is not None)
         if rt.namespaced:
             self._check_namespace_open(meta["namespace"])
+        deletion.refuse_create_while_crd_terminating(rt, self.store)
         obj, warnings = self._admit(request, rt, obj, None)
+        if applied is not None:
+            managed.record_applied_create(rt, obj, applied, manager)
+        else:
+            managed.record(rt, None, obj, manager, None)
         key = target.key(meta["name"], meta.get("namespace"))
         if self.store.get(key) is not None:
             raise already_exists(rt.group, rt.plural, meta["name"])
@@ -152,30 +159,53 @@ class Handlers:
         content_type = request.content_type
         body = patch.parse_body(content_type, await request.read())
         old = self.store.get(target.key())
-        if old is None and content_type == patch.APPLY_PATCH and not target.subresource:
-            # Server-side apply creates what does not exist yet.
-            obj = versioning.prepare_create(target.rt, body, target.namespace)
-            if obj["metadata"]["name"] != target.name:
-                raise bad_request("the name of the object does not match the name on the URL")
-            return await self._create_object(request, target, obj)
+        if content_type == patch.APPLY_PATCH:
+            return await self._apply(request, target, old, body)
         if old is None:
             raise not_found(target.rt.group, target.rt.plural, target.name)
-        patched = patch.apply_patch(content_type, copy.deepcopy(old), body)
+        patched = patch.apply_patch(content_type, copy.deepcopy(old), body, target.rt)
         new = versioning.prepare_update(target.rt, old, patched, target.subresource, target.name or "")
         return self._store_update(request, target, old, new)
 
+    async def _apply(self, request: web.Request, target: Target, old: dict[str, Any] | None,
+                     body: Any) -> web.StreamResponse:
+        """Server-side apply (``managed.apply``): create what does not exist, else merge with ownership."""
+        if not isinstance(body, dict):
+            raise bad_request("the apply configuration must be an object")
+        manager = managed.manager_name(request.query, request.headers.get("User-Agent", ""), apply=True)
+        if old is None and not target.subresource:
+            obj = versioning.prepare_create(target.rt, body, target.namespace)
+            if obj["metadata"]["name"] != target.name:
+                raise bad_request("the name of the object does not match the name on the URL")
+            return await self._create_object(request, target, obj, applied=body)
+        if old is None:
+            raise not_found(target.rt.group, target.rt.plural, target.name)
+        force = request.query.get("force", "").lower() in ("1", "t", "true")
+        merged = managed.apply(target.rt, old, body, manager, force, target.subresource)
+        owners = merged["metadata"].get("managedFields")
+        new = versioning.prepare_update(target.rt, old, merged, target.subresource, target.name or "")
+        if owners:
+            new["metadata"]["managedFields"] = owners
+        return self._store_update(request, target, old, new, manager=None)
+
     def _store_update(self, request: web.Request, target: Target, old: dict[str, Any],
-                      new: dict[str, Any]) -> web.StreamResponse:
+                      new: dict[str, Any], manager: str | None = "") -> web.StreamResponse:
+        """Admit and store an update; ``manager=None`` when ownership was already worked out (apply)."""
         warnings: list[str] = []
         if target.subresource != "status" or target.rt.crd is not None:
             new, warnings = self._admit(request, target.rt, new, old)
+        if target.subresource != "status":
+            deletion.check_finalizers(target.rt, old, new)
         if (target.rt.group, target.rt.plural) == (CRD_GROUP, CRD_PLURAL) and target.subresource != "status":
             new["status"] = crds.crd_status(new)
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         if _dry_run(request):
             return respond(new, 200, warnings)
-        if new == old:
+        if managed.without_managed_fields(new) == managed.without_managed_fields(old):
             return respond(old, 200, warnings)  # a no-op write does not bump resourceVersion
+        if manager is not None:
+            name = manager or managed.manager_name(request.query, request.headers.get("User-Agent", ""), False)
+            managed.record(target.rt, old, new, name, target.subresource)
         key = target.key()
         if gc.released(new):
             stored = self.store.remove(key)
@@ -205,10 +235,17 @@ class Handlers:
         policy = options.get("propagationPolicy") or ("Orphan" if options.get("orphanDependents") else "Background")
         if policy == "Orphan":
             gc.orphan_dependents(self.store, obj["metadata"]["uid"])
+        grace = deletion.grace_period(rt, obj, options)
         if (rt.group, rt.plural) == ("", "namespaces"):
             obj.setdefault("spec", {})["finalizers"] = ["kubernetes"]
             obj["status"] = {"phase": "Terminating"}
             result, deleted = gc.mark_deleting(self.store, key, obj), False
+        elif (rt.group, rt.plural) == (CRD_GROUP, CRD_PLURAL):
+            result, deleted = deletion.mark_crd(self.store, key, obj), False
+        elif policy == "Foreground":
+            result, deleted = deletion.mark_foreground(self.store, key, obj), False
+        elif grace > 0:
+            result, deleted = deletion.mark_graceful(self.store, key, obj, grace), False
         else:
             result, deleted = gc.delete_or_mark(self.store, key, obj)
         if deleted:
@@ -258,6 +295,14 @@ async def _delete_options(request: web.Request) -> dict[str, Any]:
     for name in ("propagationPolicy", "orphanDependents"):
         if name in request.query:
             options[name] = request.query[name] if name == "propagationPolicy" else request.query[name] == "true"
+    if "gracePeriodSeconds" in request.query:
+        try:
+            options["gracePeriodSeconds"] = int(request.query["gracePeriodSeconds"])
+        except ValueError:
+            raise bad_request(f"gracePeriodSeconds: invalid value {request.query['gracePeriodSeconds']!r}") from None
+    if options.get("propagationPolicy") not in (None, "Orphan", "Background", "Foreground"):
+        raise bad_request(f"propagationPolicy: Unsupported value: {options['propagationPolicy']!r}: supported values: "
+                          '"Orphan", "Background", "Foreground"')
     return options
 
 
