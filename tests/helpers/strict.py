@@ -24,9 +24,14 @@ GADGET_CRD: dict[str, Any] = {
         "names": {"plural": GADGET_PLURAL, "singular": "gadget", "kind": GADGET_KIND},
         "versions": [{
             "name": GADGET_VERSION, "served": True, "storage": True,
-            "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": {
+            "subresources": {"status": {}, "scale": {"specReplicasPath": ".spec.replicas",
+                                                     "statusReplicasPath": ".status.replicas"}},
+            "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+              "status": {"type": "object", "properties": {"replicas": {"type": "integer"}}},
+              "spec": {
                 "type": "object",
                 "properties": {
+                    "replicas": {"type": "integer", "minimum": 0},
                     "title": {"type": "string", "minLength": 1, "maxLength": 10},
                     "retries": {"type": "integer", "minimum": 0, "maximum": 5},
                     "tasks": {"type": "array", "minItems": 1, "maxItems": 3, "items": {"type": "string"}},
@@ -67,3 +72,19 @@ def pod(name: str, **container: Any) -> dict[str, Any]:
     main = {"name": "main", "image": "busybox:1.36", "command": ["sleep", "3600"], **container}
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
             "spec": {"restartPolicy": "Never", "containers": [main]}}
+
+
+def gadget(name: str, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": f"{GADGET_GROUP}/{GADGET_VERSION}", "kind": GADGET_KIND, "metadata": {"name": name},
+            "spec": spec}
+
+
+def holder_crd(plural: str) -> dict[str, Any]:
+    """A throw-away CRD (deleting it is part of a test), cluster-scoped names kept unique by ``plural``."""
+    kind = plural.capitalize()
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.{GADGET_GROUP}"},
+            "spec": {"group": GADGET_GROUP, "scope": "Namespaced",
+                     "names": {"plural": plural, "singular": plural, "kind": kind},
+                     "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                         "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import builtin, crds, deletion, gc, managed, patch, tables, versioning
+from . import builtin, crds, deletion, gc, managed, patch, scale, tables, versioning
 from .errors import ApiError, already_exists, bad_request, not_found, qualified
 from .resources import Registry, ResourceType
 from .selection import Paginator, field_selector, label_selector
@@ -60,6 +60,8 @@ class Handlers:
 
     async def get(self, request: web.Request, target: Target) -> web.StreamResponse:
         obj = self._existing(target)
+        if target.subresource == "scale":
+            return respond(scale.to_scale(target.rt, obj))
         if tables.wants_table(request):
             return respond(tables.render(target.rt, [obj], request, {"resourceVersion": obj["metadata"]["resourceVersion"]}))
         return respond(obj)
@@ -152,6 +154,8 @@ class Handlers:
     async def update(self, request: web.Request, target: Target) -> web.StreamResponse:
         body = await _json_body(request)
         old = self._existing(target)
+        if target.subresource == "scale":
+            return self._write_scale(request, target, old, body)
         new = versioning.prepare_update(target.rt, old, body, target.subresource, target.name or "")
         return self._store_update(request, target, old, new)
 
@@ -163,6 +167,11 @@ class Handlers:
             return await self._apply(request, target, old, body)
         if old is None:
             raise not_found(target.rt.group, target.rt.plural, target.name)
+        if target.subresource == "scale":
+            if content_type == patch.STRATEGIC_PATCH:
+                content_type = patch.MERGE_PATCH  # a Scale is a built-in type: its patch has no lists to merge
+            wanted = patch.apply_patch(content_type, scale.to_scale(target.rt, old), body, target.rt)
+            return self._write_scale(request, target, old, wanted)
         patched = patch.apply_patch(content_type, copy.deepcopy(old), body, target.rt)
         new = versioning.prepare_update(target.rt, old, patched, target.subresource, target.name or "")
         return self._store_update(request, target, old, new)
@@ -187,6 +196,13 @@ class Handlers:
         if owners:
             new["metadata"]["managedFields"] = owners
         return self._store_update(request, target, old, new, manager=None)
+
+    def _write_scale(self, request: web.Request, target: Target, old: dict[str, Any], wanted: Any) -> web.StreamResponse:
+        main = dataclasses.replace(target, subresource=None)
+        new = versioning.prepare_update(target.rt, old, scale.with_replicas(target.rt, old, wanted), None, target.name or "")
+        self._store_update(request, main, old, new)
+        stored = self.store.get(target.key()) or new
+        return respond(scale.to_scale(target.rt, stored))
 
     def _store_update(self, request: web.Request, target: Target, old: dict[str, Any],
                       new: dict[str, Any], manager: str | None = "") -> web.StreamResponse:
