@@ -36,7 +36,9 @@ class Target:
 
 def respond(obj: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
     headers = {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)} if warnings else None
-    return web.Response(body=json.dumps(obj), status=status, content_type="application/json", headers=headers)
+    # Compact, as the real server encodes: no spaces after separators.
+    body = json.dumps(obj, separators=(",", ":"))
+    return web.Response(body=body, status=status, content_type="application/json", headers=headers)
 
 
 def _dry_run(request: web.Request) -> bool:
@@ -69,7 +71,7 @@ class Handlers:
     def matching(self, request: web.Request, target: Target, *, copies: bool = True) -> list[dict[str, Any]]:
         """Objects the request's selectors match; ``copies=False`` gives the stored ones, read-only."""
         labels = label_selector(request.query.get("labelSelector"))
-        fields = field_selector(request.query.get("fieldSelector"), builtin=target.rt.crd is None)
+        fields = field_selector(request.query.get("fieldSelector"), target.rt.selectable_fields)
         objs = self.store.list_refs(target.rt.group, target.rt.plural, target.namespace if target.rt.namespaced else None)
         found = [o for o in objs if labels(o) and fields(o)]
         return [copy.deepcopy(o) for o in found] if copies else found
@@ -294,7 +296,23 @@ class Handlers:
         asyncio.get_running_loop().call_soon(gc.collect, self.store, self.registry)
 
 
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+CBOR = "application/cbor"
+
+
+def refuse_binary_body(content_type: str) -> None:
+    """415 for protobuf and CBOR bodies: the sandbox speaks JSON (client-go falls back to JSON on 415 for
+    CBOR, not for protobuf, which kubectl's typed commands send for built-ins)."""
+    if content_type.startswith(PROTOBUF) or content_type.startswith(CBOR):
+        raise ApiError(415, "UnsupportedMediaType",
+                       f"the kuberun sandbox API server speaks JSON only: request bodies in {content_type} are not "
+                       "supported (kubectl create namespace|configmap|secret|job send protobuf). Send JSON or YAML "
+                       "instead, e.g. `kubectl create configmap NAME --from-literal=k=v --dry-run=client -o yaml | "
+                       "kubectl apply -f -` or `kubectl apply -f FILE`")
+
+
 async def _json_body(request: web.Request) -> Any:
+    refuse_binary_body(request.content_type)
     raw = await request.read()
     try:
         return json.loads(raw) if raw else None
@@ -303,6 +321,7 @@ async def _json_body(request: web.Request) -> Any:
 
 
 async def _delete_options(request: web.Request) -> dict[str, Any]:
+    refuse_binary_body(request.content_type)
     raw = await request.read()
     try:
         options: dict[str, Any] = json.loads(raw) if raw.strip() else {}

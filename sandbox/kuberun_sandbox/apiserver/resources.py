@@ -38,6 +38,12 @@ class ResourceType:
         return f"{self.group}/{self.version}" if self.group else self.version
 
     @property
+    def selectable_fields(self) -> frozenset[str]:
+        from .selection import selectable_fields
+
+        return selectable_fields(self.group, self.kind, self.crd_version if self.crd is not None else None)
+
+    @property
     def has_status(self) -> bool:
         return "status" in self.subresources
 

@@ -61,7 +61,7 @@ class WatchStream:
         self.target = target
         self.bookmark_interval = bookmark_interval
         labels = label_selector(request.query.get("labelSelector"))
-        fields = field_selector(request.query.get("fieldSelector"), builtin=target.rt.crd is None)
+        fields = field_selector(request.query.get("fieldSelector"), target.rt.selectable_fields)
         self.matches: Matcher = lambda obj: labels(obj) and fields(obj)
         self.table = tables.wants_table(request)
         self.columns_sent = False
@@ -70,6 +70,13 @@ class WatchStream:
         """Events to send first; None if the requested resourceVersion is too old (410)."""
         store = self.handlers.store
         rv_param = self.request.query.get("resourceVersion", "")
+        if self.request.query.get("sendInitialEvents", "").lower() in ("1", "t", "true"):
+            # A watch-list (client-go 1.35's informers and `kubectl delete --wait`): the current state as
+            # ADDED events, then a bookmark marking its end, then changes.
+            snapshot = [{"type": "ADDED", "object": o} for o in self.handlers.matching(self.request, self.target)]
+            end = self._bookmark()
+            end["object"]["metadata"]["annotations"] = {"k8s.io/initial-events-end": "true"}
+            return [*snapshot, end]
         if rv_param in ("", "0"):
             return [{"type": "ADDED", "object": o} for o in self.handlers.matching(self.request, self.target)]
         rv = int(rv_param) if rv_param.isdigit() else -1
@@ -84,7 +91,7 @@ class WatchStream:
             table = tables.render(self.target.rt, [event["object"]], self.request, meta, not self.columns_sent)
             self.columns_sent = True
             event = {"type": event["type"], "object": table}
-        return json.dumps(event).encode() + b"\n"
+        return json.dumps(event, separators=(",", ":")).encode() + b"\n"
 
     def _bookmark(self) -> dict[str, Any]:
         rv = str(self.handlers.store.resource_version)
@@ -101,7 +108,8 @@ class WatchStream:
             await response.prepare(self.request)
             if initial is None:
                 rv = self.request.query.get("resourceVersion", "")
-                await response.write(json.dumps(_expired(int(rv) if rv.isdigit() else 0, store.resource_version)).encode() + b"\n")
+                expired = _expired(int(rv) if rv.isdigit() else 0, store.resource_version)
+                await response.write(json.dumps(expired, separators=(",", ":")).encode() + b"\n")
                 return response
             try:
                 for event in initial:
