@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import builtin, crds, deletion, gc, managed, patch, scale, tables, versioning
+from . import builtin, codec, crds, deletion, gc, managed, patch, scale, tables, versioning
 from .errors import ApiError, already_exists, bad_request, not_found, qualified
 from .resources import Registry, ResourceType
 from .selection import Paginator, field_selector, label_selector
@@ -31,7 +31,7 @@ class Target:
 
     def key(self, name: str | None = None, namespace: str | None = None) -> Key:
         ns = (namespace if namespace is not None else self.namespace) if self.rt.namespaced else ""
-        return self.rt.group, self.rt.plural, ns or "", name or self.name or ""
+        return codec.storage_group(self.rt), self.rt.plural, ns or "", name or self.name or ""
 
 
 def respond(obj: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
@@ -66,13 +66,14 @@ class Handlers:
             return respond(scale.to_scale(target.rt, obj))
         if tables.wants_table(request):
             return respond(tables.render(target.rt, [obj], request, {"resourceVersion": obj["metadata"]["resourceVersion"]}))
-        return respond(obj)
+        return respond(codec.view(obj, target.rt))
 
     def matching(self, request: web.Request, target: Target, *, copies: bool = True) -> list[dict[str, Any]]:
         """Objects the request's selectors match; ``copies=False`` gives the stored ones, read-only."""
         labels = label_selector(request.query.get("labelSelector"))
         fields = field_selector(request.query.get("fieldSelector"), target.rt.selectable_fields)
-        objs = self.store.list_refs(target.rt.group, target.rt.plural, target.namespace if target.rt.namespaced else None)
+        objs = self.store.list_refs(codec.storage_group(target.rt), target.rt.plural,
+                                    target.namespace if target.rt.namespaced else None)
         found = [o for o in objs if labels(o) and fields(o)]
         return [copy.deepcopy(o) for o in found] if copies else found
 
@@ -85,21 +86,15 @@ class Handlers:
             # The snapshot holds the stored objects (replaced, never mutated, on write); only the
             # page served is copied — a list of 50 out of 10,000 copies 50, as etcd reads 50.
             page = self.paginator.first(self.matching(request, target, copies=False), str(self.store.resource_version), limit)
-        page = dataclasses.replace(page, items=[self._as_version(copy.deepcopy(o), target.rt) for o in page.items])
         meta: dict[str, Any] = {"resourceVersion": page.resource_version}
         if page.continue_token:
             meta["continue"] = page.continue_token
             meta["remainingItemCount"] = page.remaining
-        if tables.wants_table(request):
-            return respond(tables.render(target.rt, page.items, request, meta))
+        if tables.wants_table(request):  # printers read the stored shape
+            return respond(tables.render(target.rt, [copy.deepcopy(o) for o in page.items], request, meta))
+        page = dataclasses.replace(page, items=[codec.view(copy.deepcopy(o), target.rt) for o in page.items])
         return respond({"kind": target.rt.kind + "List", "apiVersion": target.rt.api_version,
                         "metadata": meta, "items": page.items})
-
-    @staticmethod
-    def _as_version(obj: dict[str, Any], rt: ResourceType) -> dict[str, Any]:
-        # Objects are stored once per group/plural; reading at another served version only relabels.
-        obj["apiVersion"] = rt.api_version
-        return obj
 
     # --- creating --------------------------------------------------------------------------
     async def create(self, request: web.Request, target: Target) -> web.StreamResponse:
@@ -126,10 +121,10 @@ class Handlers:
             obj["status"] = crds.crd_status(obj)
         if _dry_run(request):
             return respond(obj, 201, warnings)
-        stored = self.store.put(key, obj, "ADDED")
+        stored = self.store.put(key, codec.storage(obj, rt), "ADDED")
         if (rt.group, rt.plural) == (CRD_GROUP, CRD_PLURAL):
             self.registry.register_crd(stored)
-        return respond(stored, 201, warnings)
+        return respond(codec.view(stored, rt), 201, warnings)
 
     def _check_namespace_open(self, namespace: str) -> None:
         ns = self.store.get(("", "namespaces", "", namespace))
@@ -155,7 +150,7 @@ class Handlers:
     # --- updating --------------------------------------------------------------------------
     async def update(self, request: web.Request, target: Target) -> web.StreamResponse:
         body = await _json_body(request)
-        old = self._existing(target)
+        old = codec.view(self._existing(target), target.rt)
         if target.subresource == "scale":
             return self._write_scale(request, target, old, body)
         new = versioning.prepare_update(target.rt, old, body, target.subresource, target.name or "")
@@ -165,6 +160,7 @@ class Handlers:
         content_type = request.content_type
         body = patch.parse_body(content_type, await request.read())
         old = self.store.get(target.key())
+        old = codec.view(old, target.rt) if old is not None else None
         if content_type == patch.APPLY_PATCH:
             return await self._apply(request, target, old, body)
         if old is None:
@@ -228,11 +224,11 @@ class Handlers:
         if gc.released(new):
             stored = self.store.remove(key)
             self._after_removal(stored, target.rt)
-            return respond(stored, 200, warnings)
-        stored = self.store.put(key, new, "MODIFIED")
+            return respond(codec.view(stored, target.rt), 200, warnings)
+        stored = self.store.put(key, codec.storage(new, target.rt), "MODIFIED")
         if (target.rt.group, target.rt.plural) == (CRD_GROUP, CRD_PLURAL):
             self.registry.register_crd(stored)
-        return respond(stored, 200, warnings)
+        return respond(codec.view(stored, target.rt), 200, warnings)
 
     # --- deleting --------------------------------------------------------------------------
     async def delete(self, request: web.Request, target: Target) -> web.StreamResponse:
@@ -243,7 +239,7 @@ class Handlers:
             return respond(obj)
         result, deleted = self._delete_one(target.key(), obj, target.rt, options)
         if not deleted or target.rt.crd is not None or target.rt.plural == "pods":
-            return respond(result)
+            return respond(codec.view(result, target.rt))
         details = {"name": obj["metadata"]["name"], "group": target.rt.group, "kind": target.rt.plural,
                    "uid": obj["metadata"]["uid"]}
         return respond({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
@@ -280,7 +276,8 @@ class Handlers:
                 meta = obj["metadata"]
                 self._delete_one(target.key(meta["name"], meta.get("namespace")), obj, target.rt, options)
         return respond({"kind": target.rt.kind + "List", "apiVersion": target.rt.api_version,
-                        "metadata": {"resourceVersion": str(self.store.resource_version)}, "items": objs})
+                        "metadata": {"resourceVersion": str(self.store.resource_version)},
+                        "items": [codec.view(o, target.rt) for o in objs]})
 
     def _after_removal(self, obj: dict[str, Any], rt: ResourceType) -> None:
         if (rt.group, rt.plural) == (CRD_GROUP, CRD_PLURAL):

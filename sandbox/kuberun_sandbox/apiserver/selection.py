@@ -72,12 +72,19 @@ SELECTABLE: dict[tuple[str, str], frozenset[str]] = {
     ("", "Pod"): frozenset({"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
                             "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"}),
     ("", "Event"): _EVENT_FIELDS,
-    ("events.k8s.io", "Event"): _EVENT_FIELDS,  # one store: selected in the core/v1 field names, as upstream
+    ("events.k8s.io", "Event"): _EVENT_FIELDS | {"regarding.kind", "regarding.namespace", "regarding.name",
+                                                 "regarding.uid", "regarding.apiVersion", "regarding.resourceVersion",
+                                                 "regarding.fieldPath", "reportingController", "deprecatedSource"},
     ("", "Secret"): frozenset({"type"}),
     ("", "Namespace"): frozenset({"status.phase"}),
     ("batch", "Job"): frozenset({"status.successful"}),
 }
 """Field labels each built-in kind supports beyond metadata.name/namespace (the registries' ToSelectableFields)."""
+
+_ALIASES = {"reportingController": "reportingComponent", "deprecatedSource": "source",
+            **{f"regarding.{f}": f"involvedObject.{f}" for f in ("kind", "namespace", "name", "uid", "apiVersion",
+                                                                 "resourceVersion", "fieldPath")}}
+"""events.k8s.io/v1 field labels in the core/v1 names Events are stored (and selected) under."""
 
 _COMPUTED = {
     "source": lambda o: (o.get("source") or {}).get("component") or o.get("reportingComponent") or "",
@@ -117,6 +124,7 @@ def field_selector(selector: str | None, allowed: frozenset[str]) -> Matcher:
         path, op, value = m.groups()
         if path not in allowed:
             raise bad_request(f"field label not supported: {path}")
+        path = _ALIASES.get(path, path)
         if op == "!=":
             matchers.append(lambda obj, p=path, v=value: _field_value(obj, p) != v)
         else:

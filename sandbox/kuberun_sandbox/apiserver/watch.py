@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import tables
+from . import codec, tables
 from .handlers import Handlers, Target
 from .selection import field_selector, label_selector
 from .store import Event
@@ -25,7 +25,7 @@ Matcher = Callable[[dict[str, Any]], bool]
 
 
 def _in_scope(target: Target, event: Event) -> bool:
-    if (event.group, event.plural) != (target.rt.group, target.rt.plural):
+    if (event.group, event.plural) != (codec.storage_group(target.rt), target.rt.plural):
         return False
     meta = event.obj["metadata"]
     if target.rt.namespaced and target.namespace and meta.get("namespace") != target.namespace:
@@ -91,6 +91,8 @@ class WatchStream:
             table = tables.render(self.target.rt, [event["object"]], self.request, meta, not self.columns_sent)
             self.columns_sent = True
             event = {"type": event["type"], "object": table}
+        elif event["type"] in ("ADDED", "MODIFIED", "DELETED"):
+            event = {"type": event["type"], "object": codec.view(event["object"], self.target.rt)}
         return json.dumps(event, separators=(",", ":")).encode() + b"\n"
 
     def _bookmark(self) -> dict[str, Any]:
