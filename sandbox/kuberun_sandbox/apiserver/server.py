@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import discovery, openapi
+from . import discovery, openapi, tls
 from .errors import ApiError, injected, method_not_allowed, not_found
 from .faults import Fault, RequestRecord
 from .handlers import Handlers, Target, respond
@@ -44,7 +44,10 @@ class ServerStartError(OSError):
 class ApiServer:
     """A Kubernetes API server emulator over real HTTP on 127.0.0.1."""
 
-    def __init__(self, data_dir: pathlib.Path | None = None, history_size: int = 10_000) -> None:
+    def __init__(self, data_dir: pathlib.Path | None = None, history_size: int = 10_000,
+                 tls_dir: pathlib.Path | None = None) -> None:
+        """``tls_dir``: serve HTTPS with the CA and certificate kept there (``tls.ensure``); plain HTTP without."""
+        self.tls = tls.ensure(pathlib.Path(tls_dir)) if tls_dir is not None else None
         self.registry = Registry()
         self.store = Store(history_size=history_size, data_dir=pathlib.Path(data_dir) if data_dir else None)
         self.handlers = Handlers(self.store, self.registry)
@@ -67,7 +70,8 @@ class ApiServer:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, reuse_address=False)
+        site = web.TCPSite(self._runner, host, port, ssl_context=self.tls.server_context() if self.tls else None,
+                           reuse_address=False)
         try:
             await site.start()
         except OSError as e:
@@ -98,7 +102,7 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self._host}:{self._port}"
+        return f"{'https' if self.tls else 'http'}://{self._host}:{self._port}"
 
     @property
     def port(self) -> int:
