@@ -219,3 +219,19 @@ def test_crd_date_time_accepts_rfc3339(co: Any, ns: str) -> None:
             "spec": {"deadline": "2026-12-01T10:00:00Z", "tasks": ["a"], "title": "ok"}}
     got = co.create_namespaced_custom_object(GADGET_GROUP, GADGET_VERSION, ns, GADGET_PLURAL, body)
     assert got["spec"]["deadline"] == "2026-12-01T10:00:00Z"
+
+
+@pytest.mark.parametrize(("spec", "field"), [
+    ({"title": "", "tasks": [{"name": "t", "script": {"inline": "true"}}]}, "spec.title"),
+    ({"title": "x", "tasks": []}, "spec.tasks"),
+    ({"title": "x", "tasks": [{"name": "t" * 70, "script": {"inline": "true"}}]}, "spec.tasks[0].name"),
+])
+def test_kuberuns_own_crd_bounds_are_422_not_500(k8s_api_client: Any, co: Any, ns: str, spec: dict[str, Any],
+                                                 field: str) -> None:
+    from tests.helpers.operator import ensure_crd
+
+    ensure_crd(k8s_api_client)
+    body = {"apiVersion": "kuberun.dev/v1alpha1", "kind": "Experiment", "metadata": {"name": unique("exp")},
+            "spec": spec}
+    code, status = refused(co.create_namespaced_custom_object, "kuberun.dev", "v1alpha1", ns, "experiments", body)
+    assert code == 422 and field in causes(status)
