@@ -54,7 +54,7 @@ class Kubelet:
         if not self.owns(pod):
             return
         if meta.get("deletionTimestamp"):
-            self.forget(pod)
+            self._spawn_task(self._finish_deletion(pod))
             return
         phase = (pod.get("status") or {}).get("phase", "Pending")
         if uid in self.procs or uid in self.job_of or phase != "Pending":
@@ -68,6 +68,19 @@ class Kubelet:
         proc = self.procs.get(meta["uid"])
         if proc is not None:
             self._spawn_task(proc.kill(self._grace(pod)))
+
+    async def _finish_deletion(self, pod: dict[str, Any]) -> None:
+        """A pod being deleted gracefully: stop its process, then confirm with a grace-0 delete, as a kubelet does."""
+        meta = pod["metadata"]
+        proc = self.procs.get(meta["uid"])
+        if proc is not None:
+            await proc.kill(self._grace(pod))
+        try:
+            await self.rest.request("DELETE", path("", "v1", "pods", meta["namespace"], meta["name"]),
+                                    {"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}})
+        except KubeError as e:
+            if e.code not in (404, 409):  # gone already, or a new pod of the same name
+                log.warning("cannot confirm deletion of pod %s/%s: %s", meta["namespace"], meta["name"], e)
 
     def deleted(self, pod: dict[str, Any]) -> None:
         self.forget(pod)

@@ -131,14 +131,20 @@ async def test_deleting_crd_stops_serving_its_resources(server: Any) -> None:
     assert GROUP not in {g["name"] for g in groups["groups"]}
 
 
-async def test_server_side_apply_creates_then_merges(server: Any) -> None:
+async def test_server_side_apply_creates_merges_across_managers_and_prunes_what_one_dropped(server: Any) -> None:
     _, http = server
     headers = {"Content-Type": "application/apply-patch+yaml"}
     url = "/api/v1/namespaces/default/configmaps/applied"
-    first = await http.patch(url, data="metadata: {name: applied}\ndata: {a: '1'}\n", params={"fieldManager": "t"}, headers=headers)
-    second = await http.patch(url, data="metadata: {name: applied}\ndata: {b: '2'}\n", params={"fieldManager": "t"}, headers=headers)
+
+    async def apply(manager: str, data: str) -> Any:
+        return await http.patch(url, data=f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: applied}}\ndata: {data}\n",
+                                params={"fieldManager": manager}, headers=headers)
+
+    first, second = await apply("t", "{a: '1'}"), await apply("u", "{b: '2'}")
     assert first.status == 201 and second.status == 200
     assert (await second.json())["data"] == {"a": "1", "b": "2"}
+    third = await apply("t", "{c: '3'}")  # t dropped a: nobody else owns it, so it goes
+    assert (await third.json())["data"] == {"b": "2", "c": "3"}
 
 
 async def test_pod_log_served_by_pluggable_provider(server: Any) -> None:

@@ -93,8 +93,13 @@ def gone(message: str) -> ApiError:
     return ApiError(410, "Expired", message)
 
 
-def unsupported_media_type(content_type: str) -> ApiError:
-    return ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted media types include: application/json, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {content_type})")
+_ACCEPTED = ("application/json", "application/json-patch+json", "application/merge-patch+json",
+             "application/strategic-merge-patch+json", "application/apply-patch+yaml")
+
+
+def unsupported_media_type(content_type: str, accepted: tuple[str, ...] = _ACCEPTED) -> ApiError:
+    return ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media "
+                                                 f"types include: {', '.join(accepted)}")
 
 
 def method_not_allowed(method: str) -> ApiError:

@@ -18,21 +18,15 @@ from typing import Any
 import jsonpatch
 import yaml
 
+from . import builtin_schema, strategic
 from .errors import ApiError, bad_request, unsupported_media_type
+from .resources import ResourceType
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
-
-# Merge keys of the list fields kubectl touches on built-in kinds (from the types' patchMergeKey tags).
-_MERGE_KEYS = {
-    "containers": "name", "initContainers": "name", "ephemeralContainers": "name", "env": "name",
-    "volumes": "name", "volumeMounts": "name", "imagePullSecrets": "name", "envFrom": None,
-    "ports": "containerPort", "conditions": "type", "ownerReferences": "uid", "tolerations": None,
-    "hostAliases": "ip", "volumeDevices": "devicePath",
-}
-
+CUSTOM_PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, APPLY_PATCH)
 
 def parse_body(content_type: str, raw: bytes) -> Any:
     try:
@@ -43,13 +37,20 @@ def parse_body(content_type: str, raw: bytes) -> Any:
         raise bad_request(f"error decoding patch: {e}") from None
 
 
-def apply_patch(content_type: str, original: dict[str, Any], body: Any) -> dict[str, Any]:
+def apply_patch(content_type: str, original: dict[str, Any], body: Any, rt: ResourceType) -> dict[str, Any]:
     if content_type == JSON_PATCH:
         return _json_patch(original, body)
     if content_type == MERGE_PATCH:
         return merge_patch(original, body)
-    if content_type in (STRATEGIC_PATCH, APPLY_PATCH):
-        return strategic_merge(original, body)
+    if content_type == STRATEGIC_PATCH:
+        if rt.crd is not None:
+            # Custom resources have no Go struct tags to merge by: the real server refuses the type.
+            raise unsupported_media_type(content_type, CUSTOM_PATCH_TYPES)
+        if not isinstance(body, dict):
+            raise bad_request("strategic merge patch must be a JSON object")
+        name = builtin_schema.definition_name(rt)
+        merged: dict[str, Any] = strategic.merge(original, body, builtin_schema.definition(name) if name else None)
+        return merged
     raise unsupported_media_type(content_type)
 
 
@@ -75,41 +76,4 @@ def merge_patch(original: Any, patch: Any) -> Any:
             result.pop(key, None)
         else:
             result[key] = merge_patch(result.get(key), value)
-    return result
-
-
-def strategic_merge(original: Any, patch: Any, field: str = "") -> Any:
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    if patch.get("$patch") == "replace":
-        return {k: v for k, v in patch.items() if k != "$patch"}
-    result = copy.deepcopy(original) if isinstance(original, dict) else {}
-    for key, value in patch.items():
-        if key.startswith("$deleteFromPrimitiveList/"):
-            name = key.split("/", 1)[1]
-            result[name] = [x for x in result.get(name, []) if x not in value]
-        elif key.startswith("$"):
-            continue
-        elif value is None:
-            result.pop(key, None)
-        elif isinstance(value, list) and isinstance(result.get(key), list) and _MERGE_KEYS.get(key):
-            result[key] = _merge_list(result[key], value, _MERGE_KEYS[key])
-        else:
-            result[key] = strategic_merge(result.get(key), value, key)
-    return result
-
-
-def _merge_list(original: list[Any], patch: list[Any], merge_key: str) -> list[Any]:
-    result = copy.deepcopy(original)
-    for item in patch:
-        if not isinstance(item, dict) or merge_key not in item:
-            continue
-        index = next((i for i, x in enumerate(result) if isinstance(x, dict) and x.get(merge_key) == item[merge_key]), None)
-        if item.get("$patch") == "delete":
-            if index is not None:
-                del result[index]
-        elif index is None:
-            result.append(strategic_merge({}, item))
-        else:
-            result[index] = strategic_merge(result[index], item)
     return result

@@ -2,7 +2,11 @@
 
 Built-in resources come from kmock's bundled discovery catalogue (the raw ``APIResourceList``
 documents captured from a K3s cluster), so discovery answers for built-ins are the ones a real
-server gives. Custom resources are added when a CRD is created and removed when it is deleted.
+server gives — but only for ``SERVED``: the kinds the sandbox acts on (its node runs Jobs and Pods;
+its garbage collector, namespaces and CRDs) and plain data a workload needs (ConfigMaps, Secrets,
+ServiceAccounts, RBAC, Leases, Events). A Deployment is refused (404, as for an unknown kind)
+rather than stored and never rolled out. Custom resources are added when a CRD is created and
+removed when it is deleted.
 """
 
 from __future__ import annotations
@@ -12,6 +16,18 @@ import importlib.resources
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+SERVED: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
+    ("", "v1"): {"configmaps": (), "events": (), "namespaces": ("status",), "pods": ("log", "status"),
+                 "secrets": (), "serviceaccounts": (), "services": ("status",)},
+    ("batch", "v1"): {"jobs": ("status",)},
+    ("events.k8s.io", "v1"): {"events": ()},
+    ("apiextensions.k8s.io", "v1"): {"customresourcedefinitions": ("status",)},
+    ("rbac.authorization.k8s.io", "v1"): {"clusterrolebindings": (), "clusterroles": (), "rolebindings": (),
+                                          "roles": ()},
+    ("coordination.k8s.io", "v1"): {"leases": ()},
+}
+"""Built-in group/version -> resource -> subresources the sandbox serves (see the module docstring)."""
 
 _LIST_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
@@ -36,6 +52,12 @@ class ResourceType:
     @property
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def selectable_fields(self) -> frozenset[str]:
+        from .selection import selectable_fields
+
+        return selectable_fields(self.group, self.kind, self.crd_version if self.crd is not None else None)
 
     @property
     def has_status(self) -> bool:
@@ -64,14 +86,16 @@ def _builtin_types(docs: list[dict[str, Any]]) -> list[ResourceType]:
             if "/" in e["name"]:
                 plural, sub = e["name"].split("/", 1)
                 subs.setdefault(plural, {})[sub] = e["kind"]
+        served = SERVED.get((group, version), {})
         for e in entries:
-            if "/" in e["name"] or "list" not in e.get("verbs", []):
+            if "/" in e["name"] or "list" not in e.get("verbs", []) or e["name"] not in served:
                 continue
             types.append(ResourceType(
                 group=group, version=version, plural=e["name"], kind=e["kind"],
                 singular=e.get("singularName") or e["kind"].lower(), namespaced=e["namespaced"],
                 verbs=list(e.get("verbs", [])), short_names=list(e.get("shortNames", [])),
-                categories=list(e.get("categories", [])), subresources=subs.get(e["name"], {}),
+                categories=list(e.get("categories", [])),
+                subresources={k: v for k, v in subs.get(e["name"], {}).items() if k in served[e["name"]]},
             ))
     return types
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import jsonschema
 
+from . import formats
 from .errors import Cause
 
 _ROOT_KEYS = ("apiVersion", "kind", "metadata")
@@ -83,7 +84,7 @@ def _validator(schema_json: str) -> jsonschema.Draft4Validator:
     schema = _to_json_schema(json.loads(schema_json))
     root_props = schema.get("properties") or {}
     schema["properties"] = {k: v for k, v in root_props.items() if k not in _ROOT_KEYS}
-    return jsonschema.Draft4Validator(schema)
+    return jsonschema.Draft4Validator(schema, format_checker=formats.checker)
 
 
 def field_path(parts: Iterable[str | int]) -> str:
@@ -106,7 +107,31 @@ def _json_type(value: Any) -> str:
     return "null" if value is None else names.get(type(value), "object")
 
 
+def _message(kw: str, where: str, v: Any, inst: Any) -> str:
+    """kube-openapi's text for one failed keyword (``k8s.io/kube-openapi/pkg/validation/errors``)."""
+    if kw == "type":
+        wanted = v if isinstance(v, str) else next((t for t in v if t != "null"), "object")
+        return f'{where} in body must be of type {wanted}: "{_json_type(inst)}"'
+    if kw == "format":
+        return f"{where} in body must be of type {v}: {json.dumps(inst)}"
+    templates = {
+        "pattern": "{w} in body should match '{v}'",
+        "maximum": "{w} in body should be less than or equal to {v}",
+        "minimum": "{w} in body should be greater than or equal to {v}",
+        "exclusiveMaximum": "{w} in body should be less than {v}",
+        "exclusiveMinimum": "{w} in body should be greater than {v}",
+        "multipleOf": "{w} in body should be a multiple of {v}",
+        "minLength": "{w} in body should be at least {v} chars long",
+        "minItems": "{w} in body should have at least {v} items",
+        "minProperties": "{w} in body should have at least {v} properties",
+        "uniqueItems": "{w} in body shouldn't contain duplicates",
+    }
+    template = templates.get(kw)
+    return template.format(w=where, v=v) if template else f"{where} in body is invalid: {kw}"
+
+
 def _cause(error: jsonschema.ValidationError) -> Cause:
+    """One jsonschema error as kube-apiserver's field error (``kubeOpenAPIResultToFieldErrors``)."""
     path = field_path(error.absolute_path)
     where = path or "<root>"
     v, inst, kw = error.validator_value, error.instance, error.validator
@@ -117,20 +142,18 @@ def _cause(error: jsonschema.ValidationError) -> Cause:
         supported = ", ".join(json.dumps(x) for x in v)
         return Cause(path, f"Unsupported value: {json.dumps(inst)}: supported values: {supported}",
                      "FieldValueNotSupported")
-    texts = {
-        "pattern": f"{where} in body should match '{v}'",
-        "type": f"{where} in body must be of type {v if isinstance(v, str) else v[0]}: \"{_json_type(inst)}\"",
-        "maximum": f"{where} in body should be less than or equal to {v}",
-        "minimum": f"{where} in body should be greater than or equal to {v}",
-        "maxLength": f"{where} in body should be at most {v} chars long",
-        "minLength": f"{where} in body should be at least {v} chars long",
-        "maxItems": f"{where} in body should have at most {v} items",
-        "minItems": f"{where} in body should have at least {v} items",
-        "maxProperties": f"{where} in body should have at most {v} properties",
-        "minProperties": f"{where} in body should have at least {v} properties",
-    }
-    shown = f'"{_json_type(inst)}"' if kw == "type" else _go_value(inst)
-    return Cause(path, f"Invalid value: {shown}: {texts.get(kw, error.message)}")
+    if kw == "maxLength":
+        return Cause(path, f"Too long: may not be more than {v} {'byte' if v == 1 else 'bytes'}", "FieldValueTooLong")
+    if kw in ("maxItems", "maxProperties"):
+        actual = len(inst) if isinstance(inst, (list, dict)) else -1
+        return Cause(path, f"Too many: {actual}: must have at most {v} {'item' if v == 1 else 'items'}",
+                     "FieldValueTooMany")
+    if kw in ("minItems", "minProperties"):
+        shown = str(len(inst)) if isinstance(inst, (list, dict)) else _go_value(inst)
+    else:
+        shown = f'"{_json_type(inst)}"' if kw == "type" else _go_value(inst)
+    reason = "FieldValueTypeInvalid" if kw in ("type", "format") else "FieldValueInvalid"
+    return Cause(path, f"Invalid value: {shown}: {_message(kw, where, v, inst)}", reason)
 
 
 def validate(obj: dict[str, Any], schema: dict[str, Any]) -> list[Cause]:

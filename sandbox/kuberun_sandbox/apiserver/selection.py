@@ -65,30 +65,66 @@ def label_selector(selector: str | None) -> Matcher:
     return lambda obj: all(term(obj) for term in terms)
 
 
+_EVENT_FIELDS = frozenset({"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+                           "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
+                           "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"})
+SELECTABLE: dict[tuple[str, str], frozenset[str]] = {
+    ("", "Pod"): frozenset({"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+                            "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"}),
+    ("", "Event"): _EVENT_FIELDS,
+    ("events.k8s.io", "Event"): _EVENT_FIELDS | {"regarding.kind", "regarding.namespace", "regarding.name",
+                                                 "regarding.uid", "regarding.apiVersion", "regarding.resourceVersion",
+                                                 "regarding.fieldPath", "reportingController", "deprecatedSource"},
+    ("", "Secret"): frozenset({"type"}),
+    ("", "Namespace"): frozenset({"status.phase"}),
+    ("batch", "Job"): frozenset({"status.successful"}),
+}
+"""Field labels each built-in kind supports beyond metadata.name/namespace (the registries' ToSelectableFields)."""
+
+_ALIASES = {"reportingController": "reportingComponent", "deprecatedSource": "source",
+            **{f"regarding.{f}": f"involvedObject.{f}" for f in ("kind", "namespace", "name", "uid", "apiVersion",
+                                                                 "resourceVersion", "fieldPath")}}
+"""events.k8s.io/v1 field labels in the core/v1 names Events are stored (and selected) under."""
+
+_COMPUTED = {
+    "source": lambda o: (o.get("source") or {}).get("component") or o.get("reportingComponent") or "",
+    "status.successful": lambda o: str((o.get("status") or {}).get("succeeded") or 0),
+    "spec.hostNetwork": lambda o: "true" if (o.get("spec") or {}).get("hostNetwork") else "false",
+}
+
+
 def _field_value(obj: dict[str, Any], path: str) -> str:
+    if path in _COMPUTED:
+        return str(_COMPUTED[path](obj))
     value: Any = obj
     for part in path.split("."):
         value = value.get(part) if isinstance(value, dict) else None
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return "" if value is None else str(value)
 
 
-def field_selector(selector: str | None, builtin: bool) -> Matcher:
-    """Field selectors: metadata.name/namespace everywhere; other fields only for built-ins.
+def selectable_fields(group: str, kind: str, crd_version: dict[str, Any] | None) -> frozenset[str]:
+    """The field labels a list or watch of this kind may select on."""
+    if crd_version is not None:  # CRDs declare theirs (selectableFields, Kubernetes 1.31+)
+        declared = {f.get("jsonPath", "").lstrip(".") for f in crd_version.get("selectableFields") or []}
+        return frozenset({"metadata.name", "metadata.namespace", *declared})
+    return frozenset({"metadata.name", "metadata.namespace", *SELECTABLE.get((group, kind), ())})
 
-    A real server supports a per-kind set of fields for built-ins (``involvedObject.*`` for events,
-    ``status.phase`` for pods, ...); any dotted path is accepted for built-ins here, so that
-    ``kubectl describe`` (which selects events by involvedObject) works.
-    """
+
+def field_selector(selector: str | None, allowed: frozenset[str]) -> Matcher:
+    """Field selectors over the fields a kind supports; any other label is 400, as on a real server."""
     if not selector:
         return lambda obj: True
     matchers: list[Matcher] = []
     for term in _split_terms(selector):
-        m = re.match(r"^\s*([\w.]+)\s*(==|=|!=)\s*(.*?)\s*$", term)
+        m = re.match(r"^\s*([\w./-]+)\s*(==|=|!=)\s*(.*?)\s*$", term)
         if m is None:
             raise bad_request(f"invalid field selector: {term!r}")
         path, op, value = m.groups()
-        if not builtin and path not in ("metadata.name", "metadata.namespace"):
-            raise bad_request(f'field label not supported: {path}')
+        if path not in allowed:
+            raise bad_request(f"field label not supported: {path}")
+        path = _ALIASES.get(path, path)
         if op == "!=":
             matchers.append(lambda obj, p=path, v=value: _field_value(obj, p) != v)
         else:

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import discovery, openapi
+from . import discovery, openapi, tls
 from .durable import DataDirInUse, StateError
 from .errors import ApiError, injected, method_not_allowed, not_found
 from .faults import Fault, RequestRecord
@@ -46,7 +46,10 @@ class ApiServer:
     """A Kubernetes API server emulator over real HTTP on 127.0.0.1."""
 
     def __init__(self, data_dir: pathlib.Path | None = None, history_size: int = 10_000,
-                 sync: str | None = None) -> None:
+                 sync: str | None = None, tls_dir: pathlib.Path | None = None) -> None:
+        """``sync``: durability level (durable.py); ``tls_dir``: serve HTTPS with the CA and certificate kept
+        there (``tls.ensure``), plain HTTP without."""
+        self.tls = tls.ensure(pathlib.Path(tls_dir)) if tls_dir is not None else None
         self.registry = Registry()
         self.store = Store(history_size=history_size, data_dir=pathlib.Path(data_dir) if data_dir else None,
                            sync=sync)  # sync: durability level, see durable.py
@@ -76,7 +79,8 @@ class ApiServer:
         await self._runner.setup()
         # SO_REUSEADDR: a restart can bind while old connections sit in TIME_WAIT; on Linux it still refuses
         # a port that another socket listens on, so "port already in use" stays a real answer.
-        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        site = web.TCPSite(self._runner, host, port, ssl_context=self.tls.server_context() if self.tls else None,
+                           reuse_address=True)
         try:
             await site.start()
         except OSError as e:
@@ -118,7 +122,7 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self._host}:{self._port}"
+        return f"{'https' if self.tls else 'http'}://{self._host}:{self._port}"
 
     @property
     def port(self) -> int:

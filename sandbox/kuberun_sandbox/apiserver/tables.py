@@ -2,32 +2,25 @@
 
 Custom resources get Name + the CRD's ``additionalPrinterColumns`` (or Name + Age when it
 declares none), evaluated with ``jsonpath-ng``; ``date`` columns are rendered as ages, as the
-real table convertor does. Built-ins get Name + Age, plus a few well-known columns (Pod, Job,
-Namespace).
+real table convertor does. Built-ins with a printer (``printers``: pods, jobs, events, services,
+configmaps, secrets, namespaces) get the real server's columns; others get Name + Age.
 """
 
 from __future__ import annotations
 
-import datetime
 from functools import lru_cache
 from typing import Any
 
 from aiohttp import web
 from jsonpath_ng.ext import parse as jsonpath_parse
 
+from . import printers
 from .resources import ResourceType
+from .timefmt import age
 
 _NAME = {"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}
 _AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp", "priority": 0,
         "description": "CreationTimestamp is a timestamp representing the server time when this object was created."}
-_BUILTIN_COLUMNS: dict[str, list[dict[str, Any]]] = {
-    "Pod": [{"name": "Status", "type": "string", "jsonPath": ".status.phase"},
-            {"name": "Restarts", "type": "integer", "jsonPath": ".status.containerStatuses[0].restartCount"}],
-    "Job": [{"name": "Completions", "type": "string", "jsonPath": ".status.succeeded"}],
-    "Namespace": [{"name": "Status", "type": "string", "jsonPath": ".status.phase"}],
-}
-
-
 def wants_table(request: web.Request) -> bool:
     return "as=Table" in request.headers.get("Accept", "")
 
@@ -37,23 +30,11 @@ def _compiled(path: str) -> Any:
     return jsonpath_parse(path.strip("{}").lstrip("."))
 
 
-def age(timestamp: str | None) -> str:
-    """The server's ``HumanDuration`` (short form): 45s, 5m, 3h, 2d, 1y."""
-    if not timestamp:
-        return "<unknown>"
-    then = datetime.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-    seconds = int((datetime.datetime.now(datetime.timezone.utc) - then).total_seconds())
-    for unit, size in (("y", 31536000), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= 2 * size or (unit == "m" and seconds >= 120):
-            return f"{seconds // size}{unit}"
-    return f"{max(seconds, 0)}s"
-
-
 def columns(rt: ResourceType) -> list[dict[str, Any]]:
     if rt.crd is not None:
         declared = rt.crd_version.get("additionalPrinterColumns")
         return [_NAME, *(declared if declared else [_AGE])]
-    return [_NAME, *_BUILTIN_COLUMNS.get(rt.kind, []), _AGE]
+    return [_NAME, _AGE]
 
 
 def _cell(obj: dict[str, Any], column: dict[str, Any]) -> Any:
@@ -80,8 +61,16 @@ def _row_object(obj: dict[str, Any], include: str) -> dict[str, Any] | None:
 
 def render(rt: ResourceType, objs: list[dict[str, Any]], request: web.Request,
            list_meta: dict[str, Any], with_columns: bool = True) -> dict[str, Any]:
-    cols = columns(rt)
     include = request.query.get("includeObject", "Metadata")
+    printer = printers.PRINTERS.get((rt.group, rt.kind)) if rt.crd is None else None
+    if printer is not None:
+        definitions = [{"name": name, "type": "integer" if name == "Count" else "string",
+                        "format": "name" if name == "Name" else "", "description": "", "priority": priority}
+                       for name, priority in printer.columns]
+        rows = [{"cells": printer.cells(o), "object": _row_object(o, include)} for o in objs]
+        return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta,
+                "columnDefinitions": definitions if with_columns else [], "rows": rows}
+    cols = columns(rt)
     definitions = [{"name": c["name"], "type": "string" if c["type"] == "date" else c["type"],
                     "format": c.get("format", ""), "description": c.get("description", ""),
                     "priority": c.get("priority", 0)} for c in cols]

@@ -12,12 +12,13 @@ from .server import ApiServer
 
 
 @contextlib.contextmanager
-def run_in_thread(data_dir: pathlib.Path | None = None, host: str = "127.0.0.1", port: int = 0) -> Iterator[ApiServer]:
-    """Start an ``ApiServer`` in a background thread; stop it (and its loop) on exit."""
+def run_in_thread(data_dir: pathlib.Path | None = None, host: str = "127.0.0.1", port: int = 0,
+                  tls_dir: pathlib.Path | None = None) -> Iterator[ApiServer]:
+    """Start an ``ApiServer`` in a background thread (HTTPS with ``tls_dir``); stop it (and its loop) on exit."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="kuberun-apiserver", daemon=True)
     thread.start()
-    server = ApiServer(data_dir=data_dir)
+    server = ApiServer(data_dir=data_dir, tls_dir=tls_dir)
     try:
         asyncio.run_coroutine_threadsafe(server.start(host=host, port=port), loop).result(timeout=30)
         server.loop = loop  # type: ignore[attr-defined]  # lets tests schedule work on the server's loop

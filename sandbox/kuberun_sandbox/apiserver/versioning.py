@@ -5,14 +5,13 @@ from __future__ import annotations
 import copy
 import datetime
 import random
-import re
 import uuid
 from typing import Any
 
+from . import rules
 from .errors import Cause, bad_request, invalid, stale_conflict
 from .resources import ResourceType
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the server's: no vowels, no look-alikes
 _SERVER_FIELDS = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "resourceVersion")
 
@@ -22,13 +21,8 @@ def now() -> str:
 
 
 def _name_causes(rt: ResourceType, name: str) -> list[Cause]:
-    if rt.crd is None and (len(name) > 253 or not _DNS_SUBDOMAIN.match(name)):
-        msg = (f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric '
-               "characters, '-' or '.', and must start and end with an alphanumeric character")
-        return [Cause("metadata.name", msg)]
-    if name in (".", "..") or "/" in name or "%" in name:
-        return [Cause("metadata.name", f'Invalid value: "{name}": may not contain \'/\' or \'%\'')]
-    return []
+    # Custom resources too: their names are DNS-1123 subdomains on a real server (``Bad_Name`` is 422).
+    return rules.name_causes(rt, name)
 
 
 def _check_namespace(rt: ResourceType, meta: dict[str, Any], url_namespace: str | None) -> None:

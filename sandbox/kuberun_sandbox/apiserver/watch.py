@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import tables
+from . import codec, tables
 from .handlers import Handlers, Target
 from .selection import field_selector, label_selector
 from .store import Event
@@ -25,7 +25,7 @@ Matcher = Callable[[dict[str, Any]], bool]
 
 
 def _in_scope(target: Target, event: Event) -> bool:
-    if (event.group, event.plural) != (target.rt.group, target.rt.plural):
+    if (event.group, event.plural) != (codec.storage_group(target.rt), target.rt.plural):
         return False
     meta = event.obj["metadata"]
     if target.rt.namespaced and target.namespace and meta.get("namespace") != target.namespace:
@@ -61,7 +61,7 @@ class WatchStream:
         self.target = target
         self.bookmark_interval = bookmark_interval
         labels = label_selector(request.query.get("labelSelector"))
-        fields = field_selector(request.query.get("fieldSelector"), builtin=target.rt.crd is None)
+        fields = field_selector(request.query.get("fieldSelector"), target.rt.selectable_fields)
         self.matches: Matcher = lambda obj: labels(obj) and fields(obj)
         self.table = tables.wants_table(request)
         self.columns_sent = False
@@ -71,6 +71,13 @@ class WatchStream:
         """Events to send first; None if the requested resourceVersion is too old (410)."""
         store = self.handlers.store
         rv_param = self.request.query.get("resourceVersion", "")
+        if self.request.query.get("sendInitialEvents", "").lower() in ("1", "t", "true"):
+            # A watch-list (client-go 1.35's informers and `kubectl delete --wait`): the current state as
+            # ADDED events, then a bookmark marking its end, then changes.
+            snapshot = [{"type": "ADDED", "object": o} for o in self.handlers.matching(self.request, self.target)]
+            end = self._bookmark()
+            end["object"]["metadata"]["annotations"] = {"k8s.io/initial-events-end": "true"}
+            return [*snapshot, end]
         if rv_param in ("", "0"):
             return [{"type": "ADDED", "object": o} for o in self.handlers.matching(self.request, self.target)]
         rv = int(rv_param) if rv_param.isdigit() else -1
@@ -86,7 +93,9 @@ class WatchStream:
             table = tables.render(self.target.rt, [event["object"]], self.request, meta, not self.columns_sent)
             self.columns_sent = True
             event = {"type": event["type"], "object": table}
-        return json.dumps(event).encode() + b"\n"
+        elif event["type"] in ("ADDED", "MODIFIED", "DELETED"):
+            event = {"type": event["type"], "object": codec.view(event["object"], self.target.rt)}
+        return json.dumps(event, separators=(",", ":")).encode() + b"\n"
 
     def _bookmark(self) -> dict[str, Any]:
         self.handlers.store.flush()  # never show a resourceVersion that is not committed
@@ -105,7 +114,8 @@ class WatchStream:
             await response.prepare(self.request)
             if initial is None:
                 rv = self.request.query.get("resourceVersion", "")
-                await response.write(json.dumps(_expired(int(rv) if rv.isdigit() else 0, store.resource_version)).encode() + b"\n")
+                expired = _expired(int(rv) if rv.isdigit() else 0, store.resource_version)
+                await response.write(json.dumps(expired, separators=(",", ":")).encode() + b"\n")
                 return response
             try:
                 for event in initial:
