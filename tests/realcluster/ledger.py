@@ -3,7 +3,8 @@ and which passed on one but not on the other. Printed at the end of every pytest
 
 A test counts for a control plane when it says so through its fixtures: the emulator's ``apiserver``
 (and everything built on it: ``kubeconfig``, ``k8s_api_client``), the real ``real_control_plane`` /
-``cluster_kubeconfig``, or the parametrized ``control_plane`` fixture. One scenario is one test
+``cluster_kubeconfig``, or a fixture parametrized by control plane (``control_plane``, the node
+tests' ``sandbox``). One scenario is one test
 function (its module of definition and name, so a function re-imported by tests/cluster is the same
 scenario) with its other parameters; a difference between the two is an emulator bug to fix or to
 list in docs/sandbox.md.
@@ -16,15 +17,17 @@ from typing import Any
 
 import pytest
 
-REAL_FIXTURES = ("real_control_plane", "cluster_kubeconfig", "real_sandbox")
+REAL_FIXTURES = ("real_control_plane", "cluster_kubeconfig")
+PARAM_FIXTURES = ("control_plane", "sandbox")  # parametrized by control plane ("emulator" | "real")
 _where: dict[str, tuple[str, str]] = {}                     # nodeid -> (scenario, control plane)
 _outcomes: dict[tuple[str, str], str] = {}                  # (scenario, control plane) -> outcome
 
 
 def _plane(item: pytest.Item) -> str | None:
     callspec = getattr(item, "callspec", None)
-    if callspec is not None and "control_plane" in callspec.params:
-        return str(callspec.params["control_plane"])
+    for key in PARAM_FIXTURES:
+        if callspec is not None and callspec.params.get(key) in ("emulator", "real"):
+            return str(callspec.params[key])
     names = set(getattr(item, "fixturenames", ()))
     if names.intersection(REAL_FIXTURES):
         return "real"
