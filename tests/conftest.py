@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-
 # The real control plane's fixtures, the `cluster` marker's rule, and the fidelity ledger.
 pytest_plugins = ["tests.realcluster.plugin", "tests.realcluster.ledger"]
 

@@ -36,7 +36,7 @@ def resolve(control_plane: str) -> str:
     return "real"
 
 
-def start_control_plane(data_dir: pathlib.Path, host: str, port: int, durable: bool) -> Any:
+def start_control_plane(data_dir: pathlib.Path, host: str, port: int, durable: bool, audit: bool = False) -> Any:
     """Start etcd, kube-apiserver and kube-controller-manager under ``data_dir/realcp``."""
     from .realcp import ControlPlane, ControlPlaneError
 
@@ -46,7 +46,7 @@ def start_control_plane(data_dir: pathlib.Path, host: str, port: int, durable: b
                 s.bind((host, port))
             except OSError:
                 raise ControlPlaneError(f"port {port} on {host} is already in use") from None
-    return ControlPlane(workdir=data_dir / "realcp", host=host, port=port, durable=durable).start()
+    return ControlPlane(workdir=data_dir / "realcp", host=host, port=port, durable=durable, audit=audit).start()
 
 
 def write_admin_kubeconfig(control_plane: Any, path: pathlib.Path) -> pathlib.Path:

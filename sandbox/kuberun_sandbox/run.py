@@ -38,7 +38,7 @@ class Sandbox:
 
     def __init__(self, data_dir: pathlib.Path | str | None = None, port: int = 0, *, operator: bool = True,
                  complete_immediately: bool = False, host: str = "127.0.0.1", control_plane: str = "emulator",
-                 durable: bool = False) -> None:
+                 durable: bool = False, audit: bool = False) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="kuberun-sandbox-") if data_dir is None else None
         self.data_dir = pathlib.Path(self._tmp.name if self._tmp else data_dir).expanduser()  # type: ignore[arg-type]
         self.port, self.host = port, host
@@ -47,6 +47,7 @@ class Sandbox:
         self.operator_error: str | None = None   # why the operator is not running, if it is not
         self.control_plane_kind = realmode.resolve(control_plane)
         self.durable = durable             # real control plane: fsync etcd (the CLI); tests need not
+        self.audit = audit                 # real control plane: keep the API server's audit log
         self.server: Any = None            # the emulator (control_plane "emulator")
         self.control_plane: Any = None     # realcp.ControlPlane (control_plane "real")
         self.node: Any = None
@@ -78,7 +79,8 @@ class Sandbox:
         self._thread.start()
         try:
             if self.control_plane_kind == "real":
-                self.control_plane = realmode.start_control_plane(self.data_dir, self.host, self.port, self.durable)
+                self.control_plane = realmode.start_control_plane(self.data_dir, self.host, self.port, self.durable,
+                                                                 self.audit)
             asyncio.run_coroutine_threadsafe(self._start_async(), self._loop).result(timeout=60)
         except BaseException:
             self.stop()
