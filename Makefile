@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # tests can start their daemons (tests/slurm/README.md). Elsewhere those tests skip with a reason.
 NETNS := $(shell unshare --net --pid --fork --mount-proc true 2>/dev/null && echo tests/slurm/netns-run)
 
-.PHONY: setup demo sandbox test test-unit test-integration test-slurm lint crds bench clean
+.PHONY: setup demo sandbox test test-unit test-integration test-slurm lint crds bench clean kube-tools
 
 setup: $(STAMP)
 
@@ -24,8 +24,15 @@ demo: setup  ## run examples/hello.py end to end in the embedded sandbox (API se
 sandbox: setup  ## a long-running local control plane: export KUBECONFIG=~/.kuberun/sandbox/kubeconfig
 	$(BIN)/kuberun sandbox
 
-test: setup lint  ## everything CI runs
+test: setup lint kube-tools  ## everything CI runs
 	$(NETNS) $(BIN)/python -m pytest tests
+
+# A real etcd, kube-apiserver and kube-controller-manager for tests/realcluster, the `cluster` suite
+# and `kuberun sandbox --control-plane real`: built from their Go modules once (minutes), cached in
+# ~/.cache/kuberun outside the clone; a no-op when built, and when there is no Go toolchain (those
+# tests then skip, saying why).
+kube-tools:
+	sh .ci/install-kube.sh
 
 test-slurm: setup
 	tests/slurm/netns-run $(BIN)/python -m pytest -m slurm tests/slurm
