@@ -42,6 +42,9 @@ def start_control_plane(data_dir: pathlib.Path, host: str, port: int, durable: b
 
     if port:
         with socket.socket() as s:
+            # SO_REUSEADDR as the API server sets it: a previous run's TIME_WAIT socket is no obstacle,
+            # a listening one still is.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind((host, port))
             except OSError:
