@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # tests can start their daemons (tests/slurm/README.md). Elsewhere those tests skip with a reason.
 NETNS := $(shell unshare --net --pid --fork --mount-proc true 2>/dev/null && echo tests/slurm/netns-run)
 
-.PHONY: setup tools demo sandbox test test-unit test-integration test-slurm lint crds bench clean
+.PHONY: setup tools kube-tools demo sandbox test test-unit test-integration test-slurm lint crds bench clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,13 @@ tools:  ## what the suites need: Slurm, helm, tool venvs, a real control plane (
 
 test: setup tools lint  ## everything CI runs: installs what the suites need, then every suite
 	$(NETNS) $(BIN)/python -m pytest tests
+
+# A real etcd, kube-apiserver and kube-controller-manager for tests/realcluster, the `cluster` suite
+# and `kuberun sandbox --control-plane real`: built from their Go modules once (minutes), cached in
+# ~/.cache/kuberun outside the clone; a no-op when built, and when there is no Go toolchain (those
+# tests then skip, saying why).
+kube-tools:
+	sh .ci/install-kube.sh
 
 test-slurm: setup
 	tests/slurm/netns-run $(BIN)/python -m pytest -m slurm tests/slurm

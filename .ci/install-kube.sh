@@ -13,6 +13,9 @@
 #
 # The binaries live in the user cache directory, outside any clone (CI clones afresh each run):
 #   ${XDG_CACHE_HOME:-~/.cache}/kuberun/kube-<version>/bin/{kube-apiserver,kube-controller-manager,etcd}
+# (or $KUBERUN_KUBE_BIN) — the same rule as kuberun_sandbox.realcp.binaries.kube_bin_dir, which the
+# tests and `kuberun sandbox --control-plane real` use to find them; `--print-bin-dir` prints it
+# (tests/unit/test_realcp.py checks that both agree).
 # A stamp records what was built; a second run is a no-op. Go's own build and module caches make a
 # rebuild after a version bump incremental. A fresh build takes about 15-25 min on 2 cores.
 # Prints the bin directory as its last line.
@@ -21,7 +24,11 @@ set -eu
 KUBE_VERSION=${KUBE_VERSION:-v1.35.4}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.5}
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/kuberun/kube-$KUBE_VERSION
-BIN="$CACHE/bin"
+BIN="${KUBERUN_KUBE_BIN:-$CACHE/bin}"
+if [ "${1:-}" = "--print-bin-dir" ]; then
+    echo "$BIN"
+    exit 0
+fi
 STAMP="$BIN/.built"
 WANT="kubernetes=$KUBE_VERSION etcd=$ETCD_VERSION"
 

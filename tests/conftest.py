@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import pathlib
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.environ.get("KUBECONFIG") and os.environ.get("KUBERUN_TEST_CLUSTER") == "1":
-        return
-    skip = pytest.mark.skip(reason="real-cluster test: set KUBECONFIG and KUBERUN_TEST_CLUSTER=1 to run it")
-    for item in items:
-        if "cluster" in item.keywords:
-            item.add_marker(skip)
+# The real control plane's fixtures, the `cluster` marker's rule, and the fidelity ledger.
+pytest_plugins = ["tests.realcluster.plugin", "tests.realcluster.ledger"]
 
 
 @pytest.fixture(scope="session")

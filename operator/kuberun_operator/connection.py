@@ -40,7 +40,10 @@ def api_client(settings: Settings) -> Any:
 
 def connection_info(settings: Settings) -> kopf.ConnectionInfo:
     cfg = _configuration(settings)
-    token = (cfg.api_key or {}).get("authorization", "")
+    # kubernetes >= 36 keeps the token under "BearerToken" (older: "authorization"); missing it, kopf
+    # connects as system:anonymous, which only an emulator that authorizes everyone lets pass.
+    api_key = cfg.api_key or {}
+    token = api_key.get("BearerToken") or api_key.get("authorization") or ""
     scheme, _, value = token.partition(" ")
     return kopf.ConnectionInfo(
         server=cfg.host,

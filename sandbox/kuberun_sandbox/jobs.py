@@ -62,14 +62,15 @@ def _is_active(pod: dict[str, Any]) -> bool:
 
 
 def compress_indexes(indexes: set[int]) -> str:
-    """Kubernetes' ``completedIndexes`` format: ``0-2,5``."""
-    parts: list[str] = []
+    """Kubernetes' ``completedIndexes`` format: ``0-2,5,7,8`` (a run of two is written ``7,8``, as the
+    real Job controller's ``orderedIntervals.String`` does)."""
+    runs: list[list[int]] = []
     for i in sorted(indexes):
-        if parts and parts[-1].split("-")[-1] == str(i - 1):
-            parts[-1] = f"{parts[-1].split('-')[0]}-{i}"
+        if runs and runs[-1][1] == i - 1:
+            runs[-1][1] = i
         else:
-            parts.append(str(i))
-    return ",".join(parts)
+            runs.append([i, i])
+    return ",".join(str(a) if a == b else f"{a},{b}" if b == a + 1 else f"{a}-{b}" for a, b in runs)
 
 
 def complete_immediately(job: dict[str, Any], at: datetime) -> Plan:

@@ -1,4 +1,10 @@
-"""The sandbox's kubelet: runs each pod bound to this node as a local process and reports its status."""
+"""The sandbox's kubelet: runs each pod bound to this node as a local process and reports its status.
+
+Against the emulator it also runs pods nobody bound (there is no scheduler there); against a real
+API server (``bound_only``) it runs only pods bound to its node. With both, as a kubelet must, it ends
+a graceful deletion: once the process is dead and its final status written, it deletes the pod with
+grace period 0 (otherwise the pod stays Terminating for ever).
+"""
 
 from __future__ import annotations
 
@@ -20,8 +26,10 @@ KILL_GRACE_MAX = 5.0  # cap on terminationGracePeriodSeconds: a sandbox should s
 
 
 class Kubelet:
-    def __init__(self, rest: Rest, data_dir: pathlib.Path, node_name: str) -> None:
+    def __init__(self, rest: Rest, data_dir: pathlib.Path, node_name: str, *, bound_only: bool = False) -> None:
         self.rest, self.data_dir, self.node_name = rest, data_dir, node_name
+        self.bound_only = bound_only
+        self._confirming: set[str] = set()
         self.procs: dict[str, PodProcess] = {}            # pod uid -> process
         self.names: dict[tuple[str, str], str] = {}        # (namespace, name) -> uid of the pod we run
         self.containers: dict[tuple[str, str], str] = {}   # (namespace, name) -> container name
@@ -38,7 +46,8 @@ class Kubelet:
 
     # --- events ----------------------------------------------------------------------------
     def owns(self, pod: dict[str, Any]) -> bool:
-        return (pod.get("spec") or {}).get("nodeName") in (None, self.node_name)
+        node = (pod.get("spec") or {}).get("nodeName")
+        return node == self.node_name or (node is None and not self.bound_only)
 
     async def recover(self, pods: list[dict[str, Any]]) -> None:
         """After a restart: a pod that says Running but has no process here lost it with the sandbox."""
@@ -54,7 +63,10 @@ class Kubelet:
         if not self.owns(pod):
             return
         if meta.get("deletionTimestamp"):
-            self._spawn_task(self._finish_deletion(pod))
+            self.forget(pod)
+            if uid not in self._confirming:  # both API servers delete pods gracefully
+                self._confirming.add(uid)
+                self._spawn_task(self._confirm_deletion(pod))
             return
         phase = (pod.get("status") or {}).get("phase", "Pending")
         if uid in self.procs or uid in self.job_of or phase != "Pending":
@@ -68,19 +80,6 @@ class Kubelet:
         proc = self.procs.get(meta["uid"])
         if proc is not None:
             self._spawn_task(proc.kill(self._grace(pod)))
-
-    async def _finish_deletion(self, pod: dict[str, Any]) -> None:
-        """A pod being deleted gracefully: stop its process, then confirm with a grace-0 delete, as a kubelet does."""
-        meta = pod["metadata"]
-        proc = self.procs.get(meta["uid"])
-        if proc is not None:
-            await proc.kill(self._grace(pod))
-        try:
-            await self.rest.request("DELETE", path("", "v1", "pods", meta["namespace"], meta["name"]),
-                                    {"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}})
-        except KubeError as e:
-            if e.code not in (404, 409):  # gone already, or a new pod of the same name
-                log.warning("cannot confirm deletion of pod %s/%s: %s", meta["namespace"], meta["name"], e)
 
     def deleted(self, pod: dict[str, Any]) -> None:
         self.forget(pod)
@@ -106,6 +105,28 @@ class Kubelet:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(p.kill(1.0) for p in self.procs.values()), return_exceptions=True)
 
+    async def _confirm_deletion(self, pod: dict[str, Any]) -> None:
+        """Finish a graceful deletion: wait for the process and its final status, then delete for good."""
+        meta = pod["metadata"]
+        uid = meta["uid"]
+        try:
+            proc = self.procs.get(uid)
+            if proc is not None:
+                await proc.kill(self._grace(pod))
+            for _ in range(100):  # bounded: _run writes the terminal status right after the exit
+                if uid not in self.procs:
+                    break
+                await asyncio.sleep(0.05)
+            body = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
+                    "preconditions": {"uid": uid}}
+            try:
+                await self.rest.request("DELETE", path("", "v1", "pods", meta["namespace"], meta["name"]), body)
+            except KubeError as e:
+                if e.code not in (404, 409):  # gone already, or a new pod of the same name
+                    log.warning("cannot delete pod %s/%s: %s", meta["namespace"], meta["name"], e)
+        finally:
+            self._confirming.discard(uid)
+
     # --- running a pod ---------------------------------------------------------------------
     async def _run(self, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
@@ -113,8 +134,9 @@ class Kubelet:
         container = pod["spec"]["containers"][0] if pod["spec"].get("containers") else {}
         self.names[key] = meta["uid"]
         self.containers[key] = container.get("name", "")
-        await self._patch_status(pod, {"phase": "Pending", "hostIP": "127.0.0.1", "conditions": [
-            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now_iso()}]})
+        await self._patch_status(pod, {"phase": "Pending", "hostIP": "127.0.0.1",
+                                       "hostIPs": [{"ip": "127.0.0.1"}],
+                                       "conditions": _conditions(now_iso(), ready=False, started=False)})
         pod_dir = self.pod_dir(*key)
         shutil.rmtree(pod_dir, ignore_errors=True)  # a pod of the same name may have run before
         try:
@@ -194,8 +216,9 @@ def _container_name(pod: dict[str, Any]) -> str:
 
 
 def _running(pod: dict[str, Any], started: str) -> dict[str, Any]:
-    return {"phase": "Running", "startTime": started, "podIP": "127.0.0.1", "hostIP": "127.0.0.1",
-            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": started}],
+    return {"phase": "Running", "startTime": started, "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}],
+            "hostIP": "127.0.0.1", "hostIPs": [{"ip": "127.0.0.1"}],
+            "conditions": _conditions(started, ready=True, started=True),
             "containerStatuses": [{"name": _container_name(pod), "image": _image(pod), "imageID": "", "ready": True,
                                    "restartCount": 0, "started": True, "state": {"running": {"startedAt": started}}}]}
 
@@ -212,7 +235,8 @@ def _terminated(pod: dict[str, Any], code: int, reason: str, message: str, start
         state["message"] = message
     status: dict[str, Any] = {
         "phase": "Succeeded" if code == 0 else "Failed",
-        "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": finished}],
+        "conditions": _conditions(finished, ready=False, started=started is not None,
+                                  reason="PodCompleted" if code == 0 else "PodFailed"),
         "containerStatuses": [{"name": _container_name(pod), "image": _image(pod), "imageID": "", "ready": False,
                                "restartCount": 0, "started": False, "state": {"terminated": state}}]}
     if reason not in ("Completed", "Error"):
@@ -220,6 +244,19 @@ def _terminated(pod: dict[str, Any], code: int, reason: str, message: str, start
     if started:
         status["startTime"] = started
     return status
+
+
+def _conditions(at: str, *, ready: bool, started: bool, reason: str = "") -> list[dict[str, str]]:
+    """The five pod conditions a kubelet reports (PodScheduled as the binding left it)."""
+    def cond(kind: str, ok: bool, why: str = "") -> dict[str, str]:
+        c = {"type": kind, "status": "True" if ok else "False", "lastTransitionTime": at}
+        if why:
+            c["reason"] = why
+        return c
+
+    not_ready = reason or ("" if ready else "ContainersNotReady")
+    return [cond("PodReadyToStartContainers", started), cond("Initialized", True),
+            cond("Ready", ready, not_ready), cond("ContainersReady", ready, not_ready), cond("PodScheduled", True)]
 
 
 def _image(pod: dict[str, Any]) -> str:

@@ -4,6 +4,11 @@ It watches batch/v1 Jobs and core/v1 Pods in all namespaces. The Job controller 
 decides, this module applies) creates pods for Jobs and writes Job status; the kubelet half
 (``kubelet.py``) runs each pod's container command as a local process and writes pod status.
 
+``kubelet_only=True`` is the mode for a real API server (``kuberun_sandbox.realcp``), whose own
+kube-controller-manager creates and counts the pods: the node registers a Ready Node object
+(``registration.py``), binds unscheduled pods to itself (``scheduler.py``), runs and reports them,
+and serves their logs on a kubelet endpoint the API server proxies to (``kubelet_server.py``).
+
 Example (inside a running event loop)::
 
     node = SandboxNode(server.url, data_dir)
@@ -20,13 +25,15 @@ import copy
 import logging
 import pathlib
 import secrets
+import ssl
 import string
 import tempfile
 from datetime import datetime, timezone
 from typing import Any
 
-from . import jobs
+from . import jobs, registration, scheduler
 from .kubelet import Kubelet
+from .kubelet_server import KubeletServer, KubeletTLS
 from .rest import KubeError, Rest, path, watch_forever
 
 log = logging.getLogger("kuberun_sandbox.node")
@@ -40,34 +47,45 @@ class SandboxNode:
     """Plays kubelet + Job controller for one sandbox API server."""
 
     def __init__(self, api_url: str, data_dir: pathlib.Path | str | None = None, *, complete_immediately: bool = False,
-                 node_name: str = NODE_NAME, token: str | None = "sandbox") -> None:
+                 node_name: str = NODE_NAME, token: str | None = "sandbox", kubelet_only: bool = False,
+                 ssl_context: ssl.SSLContext | None = None, kubelet_tls: KubeletTLS | None = None) -> None:
+        if kubelet_only and kubelet_tls is None:
+            raise ValueError("kubelet_only needs kubelet_tls: the API server reaches pod logs over HTTPS")
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="kuberun-node-")
             data_dir = self._tmp.name
         self.data_dir = pathlib.Path(data_dir)
         self.complete_immediately = complete_immediately
-        self.rest = Rest(api_url, token)
-        self.kubelet = Kubelet(self.rest, self.data_dir, node_name)
+        self.rest = Rest(api_url, token, ssl_context)
+        self.kubelet_only = kubelet_only
+        self.kubelet = Kubelet(self.rest, self.data_dir, node_name, bound_only=kubelet_only)
+        self.kubelet_server = KubeletServer(self.logs, kubelet_tls) if kubelet_tls is not None else None
         self.node_name = node_name
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._queued: set[tuple[str, str]] = set()
         self._deadlines: dict[tuple[str, str], datetime] = {}
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._synced = {"jobs": asyncio.Event(), "pods": asyncio.Event()}
+        self._synced = {"pods": asyncio.Event()} if kubelet_only else {"jobs": asyncio.Event(), "pods": asyncio.Event()}
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self, wait_synced: float = 10.0) -> None:
         """Start watching; returns once both watches have listed (so the node is caught up)."""
         loop = asyncio.get_running_loop()
+        if self.kubelet_server is not None:
+            await self.kubelet_server.start()
+            if self.kubelet_only:
+                await registration.register(self.rest, self.node_name, self.kubelet_server.port)
         self._tasks = [
             loop.create_task(watch_forever(self.rest, path("", "v1", "pods"), self._on_pod_list,
-                                           self._on_pod_event, self._stop), name="sandbox-pods"),
-            loop.create_task(self._start_jobs_after_pods(), name="sandbox-jobs"),
-            loop.create_task(self._worker(), name="sandbox-job-worker"),
-            loop.create_task(self._ticker(), name="sandbox-deadlines"),
-        ]
+                                           self._on_pod_event, self._stop), name="sandbox-pods")]
+        if not self.kubelet_only:
+            self._tasks += [
+                loop.create_task(self._start_jobs_after_pods(), name="sandbox-jobs"),
+                loop.create_task(self._worker(), name="sandbox-job-worker"),
+                loop.create_task(self._ticker(), name="sandbox-deadlines"),
+            ]
         await asyncio.wait_for(asyncio.gather(*(e.wait() for e in self._synced.values())), wait_synced)
 
     async def stop(self) -> None:
@@ -77,6 +95,8 @@ class SandboxNode:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.kubelet.stop()
+        if self.kubelet_server is not None:
+            await self.kubelet_server.stop()
         await self.rest.close()
         if self._tmp is not None:
             self._tmp.cleanup()
@@ -95,15 +115,21 @@ class SandboxNode:
     async def _on_pod_list(self, pods: list[dict[str, Any]]) -> None:
         await self.kubelet.recover(pods)
         for pod in pods:
-            self._on_pod(pod)
+            await self._on_pod(pod)
         self._synced["pods"].set()
 
     async def _on_pod_event(self, kind: str, pod: dict[str, Any]) -> None:
         if kind == "DELETED":
             self.kubelet.deleted(pod)
-        self._on_pod(pod, sync=kind != "DELETED")
+        await self._on_pod(pod, sync=kind != "DELETED")
 
-    def _on_pod(self, pod: dict[str, Any], sync: bool = True) -> None:
+    async def _on_pod(self, pod: dict[str, Any], sync: bool = True) -> None:
+        if self.kubelet_only:
+            if sync and scheduler.wants_binding(pod):
+                await scheduler.bind(self.rest, pod, self.node_name)  # its MODIFIED event starts it
+            elif sync:
+                self.kubelet.sync(pod)
+            return
         if sync:
             self.kubelet.sync(pod)
         labels = pod["metadata"].get("labels") or {}

@@ -14,6 +14,7 @@ import re
 import sys
 from typing import Any
 
+from . import projected
 from .rest import Rest, path
 
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
@@ -109,7 +110,6 @@ async def container_env(rest: Rest, pod: dict[str, Any], container: dict[str, An
 async def materialize_volumes(rest: Rest, pod: dict[str, Any], container: dict[str, Any],
                               pod_dir: pathlib.Path) -> dict[str, pathlib.Path]:
     """Write ConfigMap/Secret volumes, create emptyDirs; return {mountPath: local path}."""
-    namespace = pod["metadata"]["namespace"]
     volumes = {v["name"]: v for v in (pod.get("spec") or {}).get("volumes") or []}
     mounts: dict[str, pathlib.Path] = {}
     for mount in container.get("volumeMounts") or []:
@@ -117,7 +117,7 @@ async def materialize_volumes(rest: Rest, pod: dict[str, Any], container: dict[s
         if volume is None:
             raise SpecError(f"volumeMount {mount['name']!r} names no volume")
         source_dir = pod_dir / "volumes" / mount["name"]
-        await _fill_volume(rest, namespace, volume, source_dir)
+        await _fill_volume(rest, pod, volume, source_dir)
         local = source_dir / mount["subPath"] if mount.get("subPath") else source_dir
         mount_path = mount["mountPath"].rstrip("/") or "/"
         target = pod_dir / "mounts" / mount_path.lstrip("/")
@@ -128,10 +128,20 @@ async def materialize_volumes(rest: Rest, pod: dict[str, Any], container: dict[s
     return mounts
 
 
-async def _fill_volume(rest: Rest, namespace: str, volume: dict[str, Any], directory: pathlib.Path) -> None:
+async def _fill_volume(rest: Rest, pod: dict[str, Any], volume: dict[str, Any], directory: pathlib.Path) -> None:
     if directory.exists():
         return  # mounted twice (two subPaths): already written
     directory.mkdir(parents=True)
+    namespace = pod["metadata"]["namespace"]
+    if "projected" in volume:
+        try:
+            await projected.fill_projected(rest, pod, volume, directory, _source_data, field_value)
+        except projected.ProjectionError as e:
+            raise SpecError(str(e)) from None
+        return
+    if "downwardAPI" in volume:
+        projected.fill_downward(pod, volume["downwardAPI"].get("items") or [], directory, field_value)
+        return
     for kind in ("configMap", "secret"):
         if kind in volume:
             source = volume[kind]
@@ -146,7 +156,8 @@ async def _fill_volume(rest: Rest, namespace: str, volume: dict[str, Any], direc
                 file.write_text(data[item["key"]])
             return
     if "emptyDir" not in volume:
-        raise SpecError(f"volume {volume['name']!r}: only configMap, secret and emptyDir run in the sandbox")
+        raise SpecError(f"volume {volume['name']!r}: only configMap, secret, projected, downwardAPI and emptyDir "
+                        "run in the sandbox")
 
 
 def rewrite_paths(value: str, mounts: dict[str, pathlib.Path]) -> str:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -42,10 +43,11 @@ path = api_path  # (kept under its short name: the node calls it everywhere)
 
 
 class Rest:
-    """JSON requests against one API server URL."""
+    """JSON requests against one API server URL (``ssl``: a client TLS context for an https URL)."""
 
-    def __init__(self, url: str, token: str | None = "sandbox") -> None:
+    def __init__(self, url: str, token: str | None = "sandbox", ssl_context: ssl.SSLContext | None = None) -> None:
         self.url = url.rstrip("/")
+        self._ssl = ssl_context
         self._headers = {"Accept": "application/json"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
@@ -61,7 +63,9 @@ class Rest:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             # Large Jobs (inline scripts, configs in args) make long watch lines: allow 8 MiB.
-            self._session = aiohttp.ClientSession(headers=self._headers, read_bufsize=8 * 1024 * 1024)
+            connector = aiohttp.TCPConnector(ssl=self._ssl) if self._ssl is not None else None
+            self._session = aiohttp.ClientSession(headers=self._headers, read_bufsize=8 * 1024 * 1024,
+                                                  connector=connector)
         return self._session
 
     async def close(self) -> None:

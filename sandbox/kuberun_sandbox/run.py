@@ -6,6 +6,9 @@ Example::
 
     with Sandbox(data_dir=tmp, operator=True) as sb:
         print(sb.url, sb.kubeconfig)      # point kubectl / the SDK at sb.kubeconfig
+
+``control_plane="real"`` runs a real etcd, kube-apiserver and kube-controller-manager instead of the
+emulator (``realmode.py``); ``"auto"`` does so when their binaries are installed.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
+from . import realmode
 from .kubeconfig import write_kubeconfig
 
 log = logging.getLogger("kuberun_sandbox")
@@ -33,14 +37,19 @@ class Sandbox:
     """A local control plane on 127.0.0.1, run on background threads; ``with`` starts and stops it."""
 
     def __init__(self, data_dir: pathlib.Path | str | None = None, port: int = 0, *, operator: bool = True,
-                 complete_immediately: bool = False, host: str = "127.0.0.1") -> None:
+                 complete_immediately: bool = False, host: str = "127.0.0.1", control_plane: str = "emulator",
+                 durable: bool = False, audit: bool = False) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="kuberun-sandbox-") if data_dir is None else None
         self.data_dir = pathlib.Path(self._tmp.name if self._tmp else data_dir).expanduser()  # type: ignore[arg-type]
         self.port, self.host = port, host
         self.want_operator, self.complete_immediately = operator, complete_immediately
         self.kubeconfig = self.data_dir / "kubeconfig"
         self.operator_error: str | None = None   # why the operator is not running, if it is not
-        self.server: Any = None
+        self.control_plane_kind = realmode.resolve(control_plane)
+        self.durable = durable             # real control plane: fsync etcd (the CLI); tests need not
+        self.audit = audit                 # real control plane: keep the API server's audit log
+        self.server: Any = None            # the emulator (control_plane "emulator")
+        self.control_plane: Any = None     # realcp.ControlPlane (control_plane "real")
         self.node: Any = None
         self._loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
@@ -49,7 +58,7 @@ class Sandbox:
 
     @property
     def url(self) -> str:
-        return str(self.server.url)
+        return str(self.control_plane.url if self.control_plane is not None else self.server.url)
 
     @property
     def operator_running(self) -> bool:
@@ -69,6 +78,9 @@ class Sandbox:
         self._thread = threading.Thread(target=self._loop.run_forever, name="kuberun-sandbox", daemon=True)
         self._thread.start()
         try:
+            if self.control_plane_kind == "real":
+                self.control_plane = realmode.start_control_plane(self.data_dir, self.host, self.port, self.durable,
+                                                                 self.audit)
             asyncio.run_coroutine_threadsafe(self._start_async(), self._loop).result(timeout=60)
         except BaseException:
             self.stop()
@@ -89,6 +101,8 @@ class Sandbox:
             finally:
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 self._thread.join(timeout=10)
+        if self.control_plane is not None:
+            self.control_plane.stop()
         if not self._loop.is_running() and not self._loop.is_closed():
             self._loop.close()
         if self._tmp is not None:
@@ -98,6 +112,12 @@ class Sandbox:
         from .apiserver import ApiServer
         from .node import SandboxNode
 
+        if self.control_plane is not None:
+            realmode.write_admin_kubeconfig(self.control_plane, self.kubeconfig)
+            self.node = realmode.node_for(self.control_plane, self.data_dir)
+            await _install_crd(self.node.rest)
+            await self.node.start()
+            return
         self.server = ApiServer(data_dir=self.data_dir / "api")
         await self.server.start(self.host, self.port)
         write_kubeconfig(self.kubeconfig, self.server.url)
@@ -138,23 +158,27 @@ async def _install_crd(rest: Any) -> None:
     from kuberun.resource.crd import build_crd
 
     crd = build_crd()
-    if await rest.get_or_none(f"{CRDS_PATH}/{crd['metadata']['name']}") is None:
+    crd_path = f"{CRDS_PATH}/{crd['metadata']['name']}"
+    if await rest.get_or_none(crd_path) is None:
         await rest.request("POST", CRDS_PATH, crd)
+    await realmode.wait_established(rest, crd_path)
 
 
 # --- the command line ----------------------------------------------------------------------
-def serve(port: int = DEFAULT_PORT, data_dir: pathlib.Path | str = DEFAULT_DATA_DIR, operator: bool = True) -> int:
+def serve(port: int = DEFAULT_PORT, data_dir: pathlib.Path | str = DEFAULT_DATA_DIR, operator: bool = True,
+          control_plane: str = "emulator") -> int:
     """``kuberun sandbox``: run until SIGINT/SIGTERM; 1 when the sandbox cannot start."""
     from .apiserver import ServerStartError
+    from .realcp import BinariesMissing, ControlPlaneError
 
     _configure_logging()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    sandbox = Sandbox(data_dir=data_dir, port=port, operator=operator)
     try:
+        sandbox = Sandbox(data_dir=data_dir, port=port, operator=operator, control_plane=control_plane, durable=True)
         sandbox.start()
-    except ServerStartError as e:
+    except (ServerStartError, ControlPlaneError, BinariesMissing) as e:
         print(f"error: kuberun sandbox: {e}", file=sys.stderr)
         return 1
     _print_hint(sandbox)
@@ -169,7 +193,9 @@ def serve(port: int = DEFAULT_PORT, data_dir: pathlib.Path | str = DEFAULT_DATA_
 def _print_hint(sandbox: Sandbox) -> None:
     operator = "not running" if not sandbox.want_operator else ("running" if sandbox.operator_running else
                                                                   f"not running ({sandbox.operator_error})")
-    print(f"kuberun sandbox: API server at {sandbox.url} (state in {sandbox.data_dir}); operator {operator}.\n"
+    kind = ("a real kube-apiserver, etcd and kube-controller-manager" if sandbox.control_plane is not None
+            else "the kuberun API emulator")
+    print(f"kuberun sandbox: API server at {sandbox.url} ({kind}; state in {sandbox.data_dir}); operator {operator}.\n"
           f"Point kubectl and the kuberun SDK at it with:\n\n"
           f"    export KUBECONFIG={sandbox.kubeconfig}\n\n"
           f"then e.g. `kubectl get experiments`. Ctrl-C stops the sandbox.", flush=True)

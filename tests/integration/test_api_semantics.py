@@ -288,7 +288,9 @@ def test_background_deletion_collects_dependents(co: Any, core: Any, ns: str) ->
     owner = create(co, ns, widget(unique()))
     child = _owned_config_map(core, ns, owner)
     co.delete_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, owner["metadata"]["name"])
-    eventually(lambda: not _exists(core, ns, child), timeout=30)
+    # A real garbage collector watches a new CRD's kind only after its next discovery resync (every
+    # 30 s in kube-controller-manager), so against a real control plane this takes up to ~45 s.
+    eventually(lambda: not _exists(core, ns, child), timeout=75)
 
 
 def test_orphan_deletion_keeps_dependents_without_owner_reference(co: Any, core: Any, ns: str) -> None:

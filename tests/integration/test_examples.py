@@ -13,11 +13,11 @@ KUBECTL = "/usr/bin/kubectl"
 
 
 @pytest.mark.skipif(not Path(KUBECTL).exists(), reason="kubectl is not installed")
-def test_kubectl_apply_of_the_yaml_example_runs_it_to_succeeded(tmp_path):
+def test_kubectl_apply_of_the_yaml_example_runs_it_to_succeeded(tmp_path, control_plane):
     from kuberun_sandbox import Sandbox
     from tests.helpers.operator import wait_for
 
-    with Sandbox(data_dir=tmp_path, operator=True) as sandbox:
+    with Sandbox(data_dir=tmp_path, operator=True, control_plane=control_plane) as sandbox:
         kubectl = [KUBECTL, "--kubeconfig", str(sandbox.kubeconfig)]
         applied = subprocess.run([*kubectl, "apply", "-f", str(ROOT / "examples" / "hello.yaml")],
                                  capture_output=True, text=True, timeout=60)
@@ -46,14 +46,14 @@ def test_kubectl_apply_of_the_yaml_example_runs_it_to_succeeded(tmp_path):
      "exactly one of kubernetes, slurm, skypilot, lepton, local is required"),
     (lambda spec: spec["tasks"][2].update(dependsOn=["nope"]), "dependsOn must name other tasks of this experiment"),
 ])
-def test_invalid_experiment_is_rejected_at_apply_like_a_real_server(tmp_path, break_it, message):
+def test_invalid_experiment_is_rejected_at_apply_like_a_real_server(tmp_path, break_it, message, control_plane):
     from kuberun_sandbox import Sandbox
 
     bad = yaml.safe_load((ROOT / "examples" / "hello.yaml").read_text())
     break_it(bad["spec"])
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(bad))
-    with Sandbox(data_dir=tmp_path / "sb", operator=False) as sandbox:
+    with Sandbox(data_dir=tmp_path / "sb", operator=False, control_plane=control_plane) as sandbox:
         done = subprocess.run([KUBECTL, "--kubeconfig", str(sandbox.kubeconfig), "apply", "-f", str(path)],
                               capture_output=True, text=True, timeout=60)
     assert done.returncode != 0

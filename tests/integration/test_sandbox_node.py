@@ -1,7 +1,9 @@
 """The sandbox node (kubelet + Job controller) and ``kuberun sandbox``, over real HTTP.
 
 These tests start their own ``Sandbox`` rather than the session ``apiserver`` fixture: the node runs
-every pod it sees, and the session server is shared with tests whose pods must stay inert.
+every pod it sees, and the session server is shared with tests whose pods must stay inert. The
+module's sandbox runs both ways: on the emulator (the node also plays Job controller) and on a real
+control plane (the node is kubelet and scheduler only; the real Job controller counts the pods).
 """
 
 from __future__ import annotations
@@ -23,14 +25,17 @@ import pytest
 from kubernetes import client, config
 
 from kuberun_sandbox import Sandbox
+from tests.realcluster.plugin import CONTROL_PLANES, binaries_missing
 
 KUBECTL = "/usr/bin/kubectl"
 NS = "default"
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with Sandbox(data_dir=tmp_path_factory.mktemp("sandbox"), operator=False) as sb:
+@pytest.fixture(scope="module", params=CONTROL_PLANES)
+def sandbox(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    if request.param == "real" and (reason := binaries_missing()) is not None:
+        pytest.skip(reason)
+    with Sandbox(data_dir=tmp_path_factory.mktemp("sandbox"), operator=False, control_plane=request.param) as sb:
         yield sb
 
 
@@ -150,7 +155,7 @@ def test_indexed_job_gives_each_pod_its_completion_index(batch: Any, core: Any) 
         seen.add(log_of(core, pod.metadata.name))
         assert log_of(core, pod.metadata.name) == f"{index} {index} {pod.metadata.name}\n"
     assert len(seen) == 2
-    assert batch.read_namespaced_job_status(name, NS).status.completed_indexes == "0-1"
+    assert batch.read_namespaced_job_status(name, NS).status.completed_indexes == "0,1"  # a real Job controller writes a run of two as "0,1"
 
 
 def test_suspend_kills_the_process_and_resume_starts_a_new_pod(batch: Any, core: Any, tmp_path: pathlib.Path) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from kuberun.resource.base import KubeModel
 from kuberun.resource.constants import (
@@ -77,7 +77,10 @@ class TaskSpec(KubeModel):
     fiddle: FiddleSource | None = None
     script: ScriptSource | None = None
     executor: Executor
-    depends_on: list[str] = Field(default_factory=list, max_length=MAX_DEPENDENCIES)
+    # Bounded items, not only a bounded list: a real API server refuses the CRD's dependsOn CEL rule
+    # when its estimated cost (which grows with the longest possible string) exceeds the budget.
+    depends_on: list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME, pattern=DNS1123_LABEL)]] = Field(
+        default_factory=list, max_length=MAX_DEPENDENCIES)
     retries: RetryPolicy = Field(default_factory=RetryPolicy)
 
     @model_validator(mode="after")

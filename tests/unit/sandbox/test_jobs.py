@@ -128,7 +128,7 @@ def test_unchanged_conditions_keep_their_times_so_status_is_not_rewritten():
     assert status["conditions"][0]["lastTransitionTime"] == STAMP and len(status["conditions"]) == 1
 
 
-@pytest.mark.parametrize(("indexes", "text"), [(set(), ""), ({3}, "3"), ({0, 1, 2, 5, 7, 8}, "0-2,5,7-8")])
+@pytest.mark.parametrize(("indexes", "text"), [(set(), ""), ({3}, "3"), ({0, 1, 2, 5, 7, 8}, "0-2,5,7,8")])
 def test_completed_indexes_use_kubernetes_range_format(indexes, text):
     assert jobs.compress_indexes(indexes) == text
 
