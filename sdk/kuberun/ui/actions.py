@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from kuberun.ui import data, render, security
+from kuberun.ui import render, security
 
 DESCRIPTIONS = {
     "cancel": "Terminate its running tasks and start nothing new (spec.shutdown: Terminate). This cannot be undone.",

@@ -76,9 +76,11 @@ def layout(tasks: list[dict[str, Any]], statuses: dict[str, dict[str, Any]]) -> 
     for number in sorted(by_layer):
         names = by_layer[number]
         if number > 0:
-            def centre(name: str, names: list[str] = names) -> tuple[float, int]:
+            declared = {name: i for i, name in enumerate(names)}
+
+            def centre(name: str, declared: dict[str, int] = declared) -> tuple[float, int]:
                 parents = [order[d] for d in deps[name] if d in order]
-                return (sum(parents) / len(parents) if parents else float(len(order)), names.index(name))
+                return (sum(parents) / len(parents) if parents else float(len(order)), declared[name])
             names.sort(key=centre)
         for index, name in enumerate(names):
             order[name] = index

@@ -45,7 +45,7 @@ def _rows(items: list[dict[str, Any]], params: dict[str, str]) -> tuple[list[dic
     metrics = [data.last_values(o) for o in items]
     names = sorted({n for m in metrics for n in m})[:MAX_METRIC_COLUMNS]
     rows = []
-    for obj, values in zip(items, metrics):
+    for obj, values in zip(items, metrics, strict=True):
         meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
         rows.append({"namespace": meta.get("namespace", ""), "name": meta.get("name", ""), "title": str(spec.get("title", "")),
                      "phase": data.phase_of(obj), "progress": data.progress(obj), "submitter": str(spec.get("submittedBy") or "-"),

@@ -68,7 +68,9 @@ def middleware(keys: Secrets, deny: Callable[[web.Request, int, str], web.Stream
             return deny(request, 421, "This dashboard answers only to 127.0.0.1 or localhost.")
         offered = request.query.get("token")
         if offered is not None and hmac.compare_digest(offered.encode(), keys.access.encode()):
-            target = request.rel_url.without_query("token")
+            rest = request.rel_url.query.copy()
+            rest.popall("token")
+            target = request.rel_url.with_query(rest)
             response: web.StreamResponse = web.Response(status=303, headers={"Location": str(target)})
             response.set_cookie(COOKIE, keys.access, httponly=True, samesite="Strict", path="/")
             return response

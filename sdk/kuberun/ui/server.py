@@ -80,9 +80,9 @@ class Running:
 async def start(record: data.Record, port: int = 0, keys: security.Secrets | None = None) -> Running:
     """Serve on 127.0.0.1:``port`` (0: any free port) until ``stop()``."""
     keys = keys or security.Secrets()
-    runner = web.AppRunner(create_app(record, keys), access_log=None, handler_cancellation=True)
+    runner = web.AppRunner(create_app(record, keys), access_log=None, handler_cancellation=True, shutdown_timeout=2.0)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port, shutdown_timeout=2.0)
+    site = web.TCPSite(runner, "127.0.0.1", port)
     try:
         await site.start()
     except OSError:
