@@ -36,8 +36,11 @@ def _read(record: data.Record, refs: list[tuple[str, str]]) -> list[dict[str, An
     for namespace, name in refs:
         obj = record.get(namespace, name)
         maps = record.config_maps(obj)
+        tasks = data.task_specs(obj)
         out.append({"obj": obj, "name": name, "namespace": namespace,
-                    "configs": {t["name"]: data.config_lines(t, maps) for t in data.task_specs(obj)},
+                    # a Fiddle config's first line is its digest and size: shown apart, not diffed line by line
+                    "configs": {t["name"]: data.config_lines(t, maps)[1 if t.get("fiddle") else 0:] for t in tasks},
+                    "digests": {t["name"]: str((t.get("fiddle") or {}).get("sha256") or "")[:12] for t in tasks},
                     "metrics": data.metrics_of(obj)})
     return out
 
@@ -60,7 +63,8 @@ async def compare(request: web.Request) -> web.Response:
     for other in runs[1:]:
         for task in dict.fromkeys([*base["configs"], *other["configs"]]):
             rows = align(base["configs"].get(task, []), other["configs"].get(task, []))
-            diffs.append({"task": task, "other": other["name"], "rows": rows, "changed": sum(1 for r in rows if r[2])})
+            diffs.append({"task": task, "other": other["name"], "rows": rows, "changed": sum(1 for r in rows if r[2]),
+                          "digests": (base["digests"].get(task, ""), other["digests"].get(task, ""))})
     metric_names = sorted({m for run in runs for m in run["metrics"]})
     table = [(m, [run["metrics"][m][-1][1] if m in run["metrics"] else None for run in runs]) for m in metric_names]
     plots = [plot.build(m, [(run["name"], run["metrics"][m]) for run in runs if m in run["metrics"]])

@@ -93,5 +93,5 @@ async def past_log(request: web.Request) -> web.Response:
             return [], str(exc).splitlines()[0]
 
     lines, problem = await asyncio.to_thread(read)
-    return render.html(request, "log.html", namespace=namespace, name=name, task=task, attempt=attempt, lines=lines,
+    return render.html(request, "log.html", ns=namespace, name=name, task=task, attempt=attempt, lines=lines,
                        problem=problem, limit=PAST_LOG_LINES)

@@ -24,7 +24,7 @@ QUEUE_HIGH = 2000
 KEEPALIVE = 15.0
 
 
-@dataclass
+@dataclass(eq=False)  # kept in a set by identity
 class Follower:
     queue: asyncio.Queue[tuple[str, str]]
     stop: threading.Event = field(default_factory=threading.Event)

@@ -91,5 +91,6 @@ def add_headers(response: web.StreamResponse) -> None:
     """Security headers for every page (the event stream sets them itself before it starts)."""
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    # not "no-referrer": with it Chromium sends "Origin: null" on our own form POSTs
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Cache-Control", "no-store")
