@@ -94,14 +94,19 @@ async def start(record: data.Record, port: int = 0, keys: security.Secrets | Non
 
 def serve(record: data.Record, port: int, announce: Callable[[str], Any] = print) -> None:
     """Run until interrupted (Ctrl-C or SIGTERM), then stop the streams and the server."""
+    import signal
 
     async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         running = await start(record, port)
         announce(f"kuberun ui: {running.url}")
         announce(f"reading experiments in {'all namespaces' if record.all_namespaces else record.namespace!r} as "
                  f"{record.user or 'the kubeconfig user'}; Ctrl-C stops")
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
             with contextlib.suppress(Exception):
                 await running.stop()
