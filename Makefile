@@ -56,6 +56,7 @@ bench: setup  ## benchmarks that print ratios (bench/slurm.py runs in tests/slur
 	$(BIN)/python bench/reconcile.py --n 1000
 	$(BIN)/python bench/cli.py
 	$(BIN)/python bench/logstore.py
+	$(BIN)/python bench/ui.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

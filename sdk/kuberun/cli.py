@@ -75,6 +75,22 @@ def sandbox(ctx: typer.Context) -> None:
     raise typer.Exit(command(list(ctx.args)))
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+def ui(ctx: typer.Context) -> None:
+    """Serve a web dashboard of the experiments on 127.0.0.1 (``kuberun ui --help`` lists its options).
+
+    Provided by the ``kuberun.ui`` package (``pip install 'kuberun[ui]'``).
+    """
+    from kuberun.errors import KuberunError
+    from kuberun.plugins import load_command
+
+    try:
+        command = load_command("ui")
+    except KuberunError as exc:
+        _fail(str(exc))
+    raise typer.Exit(command(list(ctx.args)))
+
+
 def _register_manage_commands() -> None:
     from kuberun.manage.commands import register  # typer only at import; each command imports its own needs
 

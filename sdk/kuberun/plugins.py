@@ -15,7 +15,7 @@ from kuberun.errors import KuberunError
 
 GROUP = "kuberun.commands"
 # Which extra provides each known command, for the error message when it is missing.
-PROVIDERS = {"sandbox": "kuberun[sandbox]"}
+PROVIDERS = {"sandbox": "kuberun[sandbox]", "ui": "kuberun[ui]"}
 
 
 def load_command(name: str) -> Callable[[list[str]], int]:

@@ -1,0 +1,194 @@
+"""The dashboard's one door into the SDK: every read and write of the record goes through here.
+
+Why one module: the SDK's manage layer is being reshaped (one API client, renamed modules), and the
+dashboard must not be scattered across its internals. Pages and actions call the functions below;
+only this file names SDK modules other than ``kuberun`` itself, so re-pointing the dashboard after
+a refactor is an edit of this file alone.
+
+All functions are synchronous (the SDK's client is); the server runs them in worker threads.
+They return the API's plain dicts, which is what the pages render.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kuberun.api import Kube, connect
+from kuberun.errors import ForbiddenError, InvalidOverrideError, KuberunError, NotFoundError
+from kuberun.manage import query
+from kuberun.manage.remote import RemoteExperiment
+from kuberun.manage.render import age, config_lines, progress
+from kuberun.manage.reproduce import parse_overrides
+from kuberun.resource.constants import LABEL_REPRODUCED_FROM, LABEL_SUBMITTER, LABEL_TITLE
+
+Obj = dict[str, Any]
+__all__ = [
+    "LABEL_REPRODUCED_FROM", "LABEL_SUBMITTER", "LABEL_TITLE", "METRICS_ANNOTATION", "Forbidden", "InvalidOverride",
+    "KuberunError", "NotFound", "Page", "Record", "age", "config_lines", "created_at", "parse_duration", "parse_time",
+    "phase_of", "progress",
+]
+
+Forbidden = ForbiddenError
+NotFound = NotFoundError
+InvalidOverride = InvalidOverrideError
+phase_of = query.phase_of
+created_at = query.created_at
+parse_time = query.parse_time
+parse_duration = query.parse_duration
+
+# Where the dashboard looks for metrics until the status model carries them: a JSON annotation
+# {"<task>": {"<metric>": number | [[step, value], ...]}} (annotations survive schema pruning).
+# ``status.metrics`` / ``status.tasks[].metrics`` in the same shape are read too, so the pages
+# light up unchanged once the operator records metrics there.
+METRICS_ANNOTATION = "kuberun.dev/metrics"
+MAX_SERIES, MAX_POINTS = 64, 2000
+
+
+@dataclass
+class Page:
+    """One page of the list: experiments newest first, the next page's token, how many remain."""
+
+    items: list[Obj]
+    continue_token: str | None
+    remaining: int | None
+
+
+class Record:
+    """The cluster as the dashboard user sees it: one API client on the user's kubeconfig (RBAC applies)."""
+
+    def __init__(self, kubeconfig: str | None = None, context: str | None = None, namespace: str | None = None,
+                 all_namespaces: bool = False) -> None:
+        self.kube: Kube = connect(kubeconfig, context, namespace)
+        self.all_namespaces = all_namespaces
+
+    @property
+    def namespace(self) -> str:
+        return self.kube.namespace
+
+    @property
+    def user(self) -> str | None:
+        return self.kube.user
+
+    # -- reads ----------------------------------------------------------------------------------
+    def list_page(self, *, title: str | None = None, user: str | None = None, phase: str | None = None,
+                  selector: str | None = None, since: str | None = None, limit: int = 50,
+                  continue_token: str | None = None) -> Page:
+        """A page of matches read from the server ``limit`` at a time (the server pages, not us)."""
+        flt = query.ListFilter(title=title or None, user=user or None, phase=phase or None, selector=selector or None,
+                               since=query.parse_duration(since) if since else None)
+        page = query.list_page(self.kube, flt, all_namespaces=self.all_namespaces, limit=limit,
+                               continue_token=continue_token or None)
+        return Page(page.items, page.continue_token, page.remaining)
+
+    def get(self, namespace: str, name: str) -> Obj:
+        return query.get_experiment(self.kube, name, namespace)
+
+    def remote(self, namespace: str, name: str) -> RemoteExperiment:
+        """The SDK's handle on one Experiment (what ``kr.Experiment.get`` returns), on this client."""
+        return RemoteExperiment(self.kube, self.get(namespace, name))
+
+    def events(self, obj: Obj) -> list[Obj]:
+        return query.events_for(self.kube, obj, limit=50)
+
+    def reproductions(self, obj: Obj) -> list[Obj]:
+        meta = obj["metadata"]
+        return query.reproductions(self.kube, meta["name"], meta["namespace"])
+
+    def config_maps(self, obj: Obj) -> dict[str, str]:
+        """Config data kept outside the spec; empty (the page says why) when it cannot be read."""
+        try:
+            return query.config_map_data(self.kube, obj)
+        except KuberunError:
+            return {}
+
+    def log_lines(self, namespace: str, name: str, task: str, attempt: int | None, *, follow: bool,
+                  tail: int | None = None) -> Iterator[str]:
+        """Lines of one attempt's log, through the SDK's log reader (pods, files, bridges)."""
+        return self.remote(namespace, name).logs(task, attempt=attempt, follow=follow, tail=tail)
+
+    # -- writes (the only spec changes the CRD allows, and reproduce) ---------------------------
+    def act(self, namespace: str, name: str, action: str, overrides: str = "") -> str:
+        """Perform ``action``; returns the name of the experiment to show next."""
+        handle = self.remote(namespace, name)
+        if action == "cancel":
+            handle.cancel()
+        elif action == "stop":
+            handle.cancel(stop=True)
+        elif action == "suspend":
+            handle.suspend()
+        elif action == "resume":
+            handle.resume()
+        elif action == "reproduce":
+            parsed = parse_overrides([line for line in overrides.splitlines() if line.strip()])
+            return handle.reproduce(**parsed).name
+        else:
+            raise KuberunError(f"unknown action {action!r}")
+        return name
+
+
+def task_specs(obj: Obj) -> list[Obj]:
+    return list((obj.get("spec") or {}).get("tasks") or [])
+
+
+def task_statuses(obj: Obj) -> dict[str, Obj]:
+    return {t["name"]: t for t in (obj.get("status") or {}).get("tasks") or [] if isinstance(t, dict) and "name" in t}
+
+
+def _series(raw: Any) -> list[tuple[int, float]] | None:
+    """A number (one point at step 0) or [[step, value], ...]; None when it is neither."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, (int, float)):
+        return [(0, float(raw))]
+    if not isinstance(raw, list):
+        return None
+    points: list[tuple[int, float]] = []
+    for item in raw[:MAX_POINTS]:
+        if isinstance(item, (list, tuple)) and len(item) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in item):
+            points.append((int(item[0]), float(item[1])))
+        elif isinstance(item, dict) and isinstance(item.get("value"), (int, float)):
+            points.append((int(item.get("step") or 0), float(item["value"])))
+    return sorted(points) or None
+
+
+def metrics_of(obj: Obj) -> dict[str, list[tuple[int, float]]]:
+    """``{"task/metric": [(step, value), ...]}`` from the record; malformed parts are skipped, never fatal."""
+    found: dict[str, list[tuple[int, float]]] = {}
+
+    def add(task: str, metrics: Any) -> None:
+        if not isinstance(metrics, dict):
+            return
+        for metric, raw in metrics.items():
+            series = _series(raw)
+            if series is not None and len(found) < MAX_SERIES:
+                found[f"{task}/{metric}" if task else str(metric)] = series
+
+    text = ((obj.get("metadata") or {}).get("annotations") or {}).get(METRICS_ANNOTATION)
+    if text:
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            doc = None
+        for task, metrics in (doc.items() if isinstance(doc, dict) else ()):
+            add(str(task), metrics)
+    status = obj.get("status") or {}
+    add("", status.get("metrics"))
+    for task in status.get("tasks") or []:
+        if isinstance(task, dict):
+            add(str(task.get("name", "")), task.get("metrics"))
+    return found
+
+
+def last_values(obj: Obj) -> dict[str, float]:
+    """The latest value of every metric series (what the list's metric columns show)."""
+    return {name: series[-1][1] for name, series in metrics_of(obj).items()}
+
+
+def format_number(value: float) -> str:
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    return f"{value:.4g}"

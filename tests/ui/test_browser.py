@@ -1,0 +1,256 @@
+"""The dashboard in a real browser (Debian's Chromium driven by Playwright) against the sandbox running experiments.
+
+Skips, saying why, when Chromium (``.ci/install-chromium.sh``) or Playwright is missing. Screenshots
+of the main pages go to ``$KUBERUN_SCREENSHOTS`` (default ``tests/.artifacts/screenshots``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.ui.conftest import ROOT
+from tests.ui.helpers import DashboardThread, get_experiment, metrics_annotation, patch_experiment
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+SHOTS = Path(os.environ.get("KUBERUN_SCREENSHOTS") or ROOT / "tests" / ".artifacts" / "screenshots")
+WAIT_MS = 60_000
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium: run .ci/install-chromium.sh (as root)"),
+]
+
+
+def _wait(predicate, timeout: float = 90.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+def _phase(kubeconfig: Path, name: str) -> str:
+    return str((get_experiment(kubeconfig, "default", name).get("status") or {}).get("phase") or "")
+
+
+def _task(kubeconfig: Path, name: str, task: str) -> dict:
+    for t in (get_experiment(kubeconfig, "default", name).get("status") or {}).get("tasks") or []:
+        if t["name"] == task:
+            return t
+    return {}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    with sync_api.sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(live_sandbox, tmp_path_factory) -> Iterator[dict]:
+    """Runs started once for the module: hello (to the end), a flaky task retried, a slow logger, a sleeper, a title with markup."""
+    import kuberun as kr
+    from examples.hello import build
+
+    kubeconfig = live_sandbox.kubeconfig
+    hello = build().run(kubeconfig=str(kubeconfig))["metadata"]["name"]
+    marker = tmp_path_factory.mktemp("flaky") / "tried"
+    with kr.Experiment("flaky") as exp:
+        exp.add(kr.Script(inline=f"if [ -e {shlex.quote(str(marker))} ]; then echo second try ok; else touch {shlex.quote(str(marker))}; "
+                                 "echo first try fails >&2; sleep 1; exit 3; fi"), name="flaky", retries=2, backoff_seconds=1)
+    flaky = exp.run(kubeconfig=str(kubeconfig))["metadata"]["name"]
+    names = {"hello": hello, "flaky": flaky}
+    # timestamps in status have one-second resolution: the failed try lasts 1 s and the retry waits 1 s,
+    # so the two bars are apart on the time axis
+    _wait(lambda: _phase(kubeconfig, hello) == "Succeeded", what="hello to succeed")
+    with DashboardThread(kubeconfig) as dashboard:
+        yield {"kubeconfig": kubeconfig, "names": names, "dashboard": dashboard}
+
+
+@pytest.fixture
+def page(browser, cluster) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(WAIT_MS)
+    tab.goto(cluster["dashboard"].url)  # the access token becomes a cookie; then the list
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+def _shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _start(kubeconfig: Path, title: str, inline: str, task: str) -> str:
+    import kuberun as kr
+
+    with kr.Experiment(title) as exp:
+        exp.add(kr.Script(inline=inline), name=task)
+    return exp.run(kubeconfig=str(kubeconfig))["metadata"]["name"]
+
+
+def test_the_list_shows_the_experiments(page, cluster):
+    hello = cluster["names"]["hello"]
+    row = page.locator(f'tr[data-name="{hello}"]')
+    row.wait_for()
+    assert row.locator(".title").inner_text() == "hello"
+    assert row.get_attribute("data-phase") == "Succeeded" and "3/3" in row.inner_text()
+    assert page.locator(f'tr[data-name="{cluster["names"]["flaky"]}"]').count() == 1
+    assert page.locator("table#experiments thead th[scope=col]").count() >= 7
+    _shot(page, "list")
+
+
+def test_the_dag_of_hello_has_its_tasks_and_dependencies(page, cluster):
+    page.goto(f'{cluster["dashboard"].base}/exp/default/{cluster["names"]["hello"]}')
+    nodes = page.locator("svg#dag a.node")
+    assert sorted(nodes.evaluate_all("els => els.map(e => e.dataset.task)")) == ["pi", "primes", "report"]
+    assert nodes.evaluate_all("els => els.map(e => e.dataset.phase)") == ["Succeeded"] * 3
+    edges = page.locator("svg#dag path.edge").evaluate_all("els => els.map(e => [e.dataset.source, e.dataset.target])")
+    assert sorted(edges) == [["pi", "report"], ["primes", "report"]]
+    layers = {t: page.locator(f"#node-{t}").get_attribute("data-layer") for t in ("pi", "primes", "report")}
+    assert layers == {"pi": "0", "primes": "0", "report": "1"}
+    # the graph is drawn: report sits to the right of both parents
+    x = {t: page.locator(f"#node-{t} rect").bounding_box()["x"] for t in ("pi", "primes", "report")}
+    assert x["report"] > x["pi"] and x["report"] > x["primes"]
+    assert "Partial[examples.hello:estimate_pi]" in page.locator('pre.config[data-task="pi"]').inner_text()
+    assert "samples = 200000" in page.locator('pre.config[data-task="pi"]').inner_text()
+    assert page.locator("svg#timeline rect.bar").count() == 3
+    _shot(page, "experiment")
+
+
+def test_the_timeline_shows_a_retried_tasks_attempts(page, cluster):
+    kubeconfig, flaky = cluster["kubeconfig"], cluster["names"]["flaky"]
+    _wait(lambda: _phase(kubeconfig, flaky) in ("Succeeded", "Failed"), what="flaky to finish")
+    assert _phase(kubeconfig, flaky) == "Succeeded"
+    page.goto(f'{cluster["dashboard"].base}/exp/default/{flaky}')
+    bars = page.locator('svg#timeline rect.bar[data-task="flaky"]')
+    assert bars.evaluate_all("els => els.map(e => [e.dataset.attempt, e.dataset.phase, e.dataset.backend])") == [
+        ["1", "Failed", "kubernetes"], ["2", "Succeeded", "kubernetes"]]
+    first, second = (bars.nth(i).bounding_box() for i in range(2))
+    assert first["y"] == second["y"] and first["x"] + first["width"] <= second["x"] + 0.5
+    rows = page.locator('table.attempts[data-task="flaky"] tbody tr')
+    assert rows.count() == 2
+    assert rows.nth(0).locator("td.exit").inner_text() == "3" and rows.nth(1).locator("td.exit").inner_text() == "0"
+    assert "2 attempts" in page.locator("#node-flaky text.sub").text_content()
+    page.locator('a[href*="/logs/flaky?attempt=1"]').click()
+    assert "first try fails" in page.locator("#past-log").inner_text()
+    _shot(page, "retries")
+
+
+def test_a_running_tasks_log_streams_into_the_page(page, cluster):
+    kubeconfig = cluster["kubeconfig"]
+    name = _start(kubeconfig, "ticker", 'for i in $(seq 1 60); do echo "tick $i"; sleep 0.25; done', "ticker")
+    _wait(lambda: _task(kubeconfig, name, "ticker").get("phase") == "Running", what="ticker to run")
+    page.goto(f'{cluster["dashboard"].base}/exp/default/{name}')
+    page.locator('button.follow[data-task="ticker"]').click()
+    output = page.locator("#log-output")
+    page.wait_for_function("() => /tick \\d+/.test(document.getElementById('log-output').textContent)")
+    seen = max(int(n) for n in re.findall(r"tick (\d+)", output.inner_text()))
+    assert seen < 60, "the task ended before the page followed it"
+    # more lines arrive while the task runs, without reloading the page
+    page.wait_for_function(f"() => document.getElementById('log-output').textContent.includes('tick {seen + 4}\\n')")
+    assert _task(kubeconfig, name, "ticker").get("phase") == "Running" or seen + 4 <= 60
+    assert "Following ticker" in page.locator("#log-status").inner_text()
+    _shot(page, "log-follow")
+    page.locator("#follow-stop").click()
+
+
+def test_cancel_works_through_the_confirmation(page, cluster):
+    kubeconfig = cluster["kubeconfig"]
+    name = _start(kubeconfig, "sleeper", "sleep 120", "sleeper")
+    _wait(lambda: _task(kubeconfig, name, "sleeper").get("phase") == "Running", what="sleeper to run")
+    page.goto(f'{cluster["dashboard"].base}/exp/default/{name}')
+    page.locator("#action-cancel").click()
+    assert page.locator("h1").inner_text() == f"Cancel {name}?"
+    assert get_experiment(kubeconfig, "default", name)["spec"].get("shutdown") is None  # nothing happens before confirming
+    _shot(page, "confirm-cancel")
+    page.locator("#confirm").click()
+    page.locator("#done-notice").wait_for()
+    assert get_experiment(kubeconfig, "default", name)["spec"]["shutdown"] == "Terminate"
+    # the page follows the record live until the operator has cancelled it
+    page.wait_for_function("() => document.getElementById('exp-phase').textContent === 'Cancelled'")
+    assert _phase(kubeconfig, name) == "Cancelled"
+
+
+def test_reproduce_with_overrides_then_compare_configs_and_metrics(page, cluster):
+    kubeconfig, hello = cluster["kubeconfig"], cluster["names"]["hello"]
+    page.goto(f'{cluster["dashboard"].base}/exp/default/{hello}/confirm/reproduce')
+    page.locator("#overrides").fill("pi.samples=1000")
+    page.locator("#confirm").click()
+    page.locator("#done-notice").wait_for()
+    child = page.url.rsplit("/", 1)[1].split("?")[0]
+    assert child != hello and page.locator("#origin-link").inner_text() == hello
+    for name, losses in ((hello, [[0, 1.0], [1, 0.6], [2, 0.4]]), (child, [[0, 1.2], [1, 0.9], [2, 0.7]])):
+        patch_experiment(kubeconfig, "default", name, metrics_annotation({"pi": {"loss": losses, "error": losses[-1][1] / 10}}))
+    page.goto(f'{cluster["dashboard"].base}/compare?e=default/{hello}&e=default/{child}')
+    changed = page.locator('table.diff[data-task="pi"] tr.changed')
+    assert changed.count() == 1
+    assert changed.locator("td").all_inner_texts() == ["samples = 200000", "samples = 1000"]
+    assert page.locator('table.diff[data-task="primes"]').get_attribute("data-changed") == "0"
+    loss = page.locator('#compare-metrics tr[data-metric="pi/loss"] td').all_inner_texts()
+    assert loss == ["0.4", "0.7"]
+    lines = page.locator('svg.metric-plot[data-metric="pi/loss"] polyline.series')
+    assert lines.evaluate_all("els => els.map(e => [e.dataset.run, e.getAttribute('points').split(' ').length])") == [
+        [hello, 3], [child, 3]]
+    _shot(page, "compare")
+    page.goto(f'{cluster["dashboard"].base}/exp/default/{hello}')
+    assert child in page.locator("#lineage").inner_text()
+
+
+def test_a_title_with_markup_renders_as_text_and_runs_nothing(page, cluster):
+    import kuberun as kr
+
+    title = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
+    with kr.Experiment(title) as exp:
+        exp.add(kr.Script(inline="true"), name="t")
+    name = exp.run(kubeconfig=str(cluster["kubeconfig"]))["metadata"]["name"]
+    for path in ("/", f"/exp/default/{name}"):
+        page.goto(cluster["dashboard"].base + path)
+        shown = page.locator(f'tr[data-name="{name}"] .title') if path == "/" else page.locator("#exp-title")
+        assert shown.inner_text() == title
+        assert shown.locator("img, script").count() == 0
+        assert page.evaluate("() => window.__pwned") is None
+
+
+def test_keyboard_reaches_search_rows_and_opens_one(page, cluster):
+    page.keyboard.press("/")
+    assert page.evaluate("() => document.activeElement.id") == "f-title"
+    page.locator("h1").click()  # leave the input
+    page.keyboard.press("j")
+    focused = page.evaluate("() => document.activeElement.className")
+    assert focused == "row-link"
+    target = page.evaluate("() => document.activeElement.getAttribute('href')")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**{target}")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent") == "Skip to content"
+
+
+def test_an_action_the_users_rbac_forbids_is_refused_in_the_page(browser, cluster):
+    from kuberun_sandbox import Sandbox
+
+    mint = getattr(Sandbox, "mint_user", None)
+    if mint is None:
+        pytest.skip("the sandbox cannot mint a restricted user yet (no Sandbox.mint_user; issue 13 item 5, sandbox-auth) — "
+                    "the refusal itself is covered over HTTP in test_server.py::test_a_forbidden_action_shows_the_rbac_message")
+    pytest.skip("Sandbox.mint_user exists but this test has not been wired to its signature yet")
