@@ -15,6 +15,7 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from kuberun.api import Kube, connect
@@ -23,6 +24,7 @@ from kuberun.manage import query
 from kuberun.manage.remote import RemoteExperiment
 from kuberun.manage.render import age, config_lines, progress
 from kuberun.manage.reproduce import parse_overrides
+from kuberun.resource import times
 from kuberun.resource.constants import LABEL_REPRODUCED_FROM, LABEL_SUBMITTER, LABEL_TITLE
 
 Obj = dict[str, Any]
@@ -37,7 +39,12 @@ NotFound = NotFoundError
 InvalidOverride = InvalidOverrideError
 phase_of = query.phase_of
 created_at = query.created_at
-parse_time = query.parse_time
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """A record's timestamp, or None where the record has none yet (an attempt not started)."""
+    return times.parse_time(text) if text else None
+
 parse_duration = query.parse_duration
 
 # Where the dashboard looks for metrics until the status model carries them: a JSON annotation
