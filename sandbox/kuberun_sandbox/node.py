@@ -68,7 +68,7 @@ class SandboxNode:
         self._queued: set[tuple[str, str]] = set()
         self._busy: set[tuple[str, str]] = set()    # being reconciled now
         self._dirty: set[tuple[str, str]] = set()   # changed while busy: reconcile again after
-        self._written: dict[tuple[str, str], str | None] = {}  # Job -> resourceVersion of our last status write
+        self._written: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {}  # Job -> (generation, status) we wrote
         self._pod_seen: dict[str, tuple[str, bool]] = {}     # pod uid -> (phase, terminating) last enqueued for
         self._deadlines: dict[tuple[str, str], datetime] = {}
         self._stop = asyncio.Event()
@@ -167,7 +167,7 @@ class SandboxNode:
             self._deadlines.pop(key, None)
             self._written.pop(key, None)
             return
-        if self._written.get(key) == meta.get("resourceVersion"):
+        if self._written.get(key) == (meta.get("generation"), job.get("status") or {}):
             return  # the echo of this node's own status write: nothing new to decide
         self._enqueue(*key)
 
@@ -234,10 +234,12 @@ class SandboxNode:
             if plan.status == (job.get("status") or {}):
                 return
             try:
-                written = await self.rest.request("PUT", url + "/status", {**job, "status": plan.status})
-                self._written[(namespace, name)] = ((written or {}).get("metadata") or {}).get("resourceVersion")
+                # Noted before the write: its watch echo may arrive before the answer does.
+                self._written[(namespace, name)] = (job["metadata"].get("generation"), plan.status)
+                await self.rest.request("PUT", url + "/status", {**job, "status": plan.status})
                 return
             except KubeError as e:
+                self._written.pop((namespace, name), None)
                 if e.code != 409:  # 409: someone else wrote the Job; recompute from a fresh read
                     raise
         log.warning("job %s/%s: status still conflicting after %d attempts", namespace, name, STATUS_RETRIES)
