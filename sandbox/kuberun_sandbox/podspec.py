@@ -2,13 +2,15 @@
 
 There is no container here, so volume ``mountPath``s cannot exist as such: each one is materialized
 under ``<pod dir>/mounts/<mountPath>`` and every occurrence of the mount path in argv and env values
-is rewritten to that directory, so ``--config /etc/kuberun/task/x.json`` finds its file.
+is rewritten to that directory, so ``--config /etc/kuberun/task/x.json`` finds its file; so are
+whole-path string values inside mounted JSON documents (``rewrite_documents``).
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 import pathlib
 import re
 import sys
@@ -17,6 +19,7 @@ from typing import Any
 from . import projected
 from .rest import Rest, path
 
+DOCUMENT_MAX = 1024 * 1024  # bytes: larger mounted files are data, not documents naming paths
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 _FIELD_KEY = re.compile(r"^metadata\.(annotations|labels)\[['\"](.+)['\"]\]$")
 
@@ -170,6 +173,43 @@ def rewrite_paths(value: str, mounts: dict[str, pathlib.Path]) -> str:
     return value
 
 
+def _rewrite_json(value: Any, mounts: dict[str, pathlib.Path]) -> Any:
+    """Rewrite string values that are paths under a mount (the whole value, never inside text)."""
+    if isinstance(value, dict):
+        return {k: _rewrite_json(v, mounts) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rewrite_json(v, mounts) for v in value]
+    if isinstance(value, str) and value.startswith("/"):
+        for mount_path in sorted(mounts, key=len, reverse=True):
+            if mount_path != "/" and (value == mount_path or value.startswith(mount_path + "/")):
+                return str(mounts[mount_path]) + value[len(mount_path):]
+    return value
+
+
+def rewrite_documents(volumes_dir: pathlib.Path, mounts: dict[str, pathlib.Path]) -> None:
+    """Map mount paths named inside mounted JSON documents, as argv and env are mapped.
+
+    A document in one volume may name a file in another by its mount path: kuberun's task document
+    lists a spilled config's chunks as ``/etc/kuberun/config/<i>/config``. Only JSON files are read,
+    and only string values that are whole paths under a mount change; other files are left as written.
+    """
+    if not volumes_dir.is_dir():
+        return
+    for file in sorted(volumes_dir.rglob("*")):
+        if not file.is_file() or file.is_symlink() or file.stat().st_size > DOCUMENT_MAX:
+            continue
+        text = file.read_text(errors="replace")
+        if not text.lstrip().startswith(("{", "[")):
+            continue
+        try:
+            document = json.loads(text)
+        except ValueError:
+            continue  # not JSON after all (a chunk of a larger config, say)
+        rewritten = _rewrite_json(document, mounts)
+        if rewritten != document:
+            file.write_text(json.dumps(rewritten))
+
+
 def build_argv(container: dict[str, Any], env: dict[str, str], mounts: dict[str, pathlib.Path]) -> list[str]:
     if not container.get("command"):
         raise SpecError(f"container {container.get('name')!r} has no command: the sandbox cannot run an "
@@ -191,6 +231,7 @@ async def prepare(rest: Rest, pod: dict[str, Any], pod_dir: pathlib.Path) -> Lau
     pod_dir.mkdir(parents=True, exist_ok=True)
     env = await container_env(rest, pod, container)
     mounts = await materialize_volumes(rest, pod, container, pod_dir)
+    rewrite_documents(pod_dir / "volumes", mounts)
     env = {k: rewrite_paths(v, mounts) for k, v in env.items()}
     env.setdefault("HOSTNAME", pod["metadata"]["name"])
     return Launch(argv=build_argv(container, env, mounts), env=env, cwd=pod_dir)
