@@ -28,6 +28,34 @@ class SpecError(Exception):
     """The pod cannot be started (missing command, missing ConfigMap key, ...): the pod fails."""
 
 
+class MissingSource(SpecError):
+    """A ConfigMap or Secret the pod needs is not there (yet). The kubelet waits and tries again, as
+    Kubernetes does: a container's env source gives ``CreateContainerConfigError``, a volume's
+    ``ContainerCreating`` (``volume`` says which)."""
+
+    def __init__(self, message: str, volume: bool = False) -> None:
+        super().__init__(message)
+        self.volume = volume
+
+
+class InvalidImage(SpecError):
+    """The container's image is not a valid reference: ``InvalidImageName`` (it waits for ever)."""
+
+
+# The image reference grammar of distribution/reference: [domain[:port]/]path[:tag][@digest].
+_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?"
+_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+_IMAGE = re.compile(_DOMAIN + _PATH + r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*"
+                    r":[0-9a-fA-F]{32,})?")
+
+
+def check_image(image: str | None) -> None:
+    """Raise ``InvalidImage`` for an image reference a container runtime would refuse to parse."""
+    if image and not _IMAGE.fullmatch(image):
+        raise InvalidImage(f'Failed to apply default image tag "{image}": couldn\'t parse image name "{image}": '
+                           "invalid reference format")
+
+
 @dataclasses.dataclass
 class Launch:
     argv: list[str]
@@ -68,7 +96,7 @@ async def _source_data(rest: Rest, namespace: str, kind: str, name: str, optiona
     if obj is None:
         if optional:
             return {}
-        raise SpecError(f"{plural[:-1]} {namespace}/{name} not found")
+        raise MissingSource(f'{plural[:-1]} "{name}" not found')
     data: dict[str, str] = dict(obj.get("data") or {})
     if plural == "secrets":
         data = {k: base64.b64decode(v).decode(errors="replace") for k, v in data.items()}
@@ -149,7 +177,10 @@ async def _fill_volume(rest: Rest, pod: dict[str, Any], volume: dict[str, Any], 
         if kind in volume:
             source = volume[kind]
             name = source.get("name") or source.get("secretName")
-            data = await _source_data(rest, namespace, kind, name, bool(source.get("optional")))
+            try:
+                data = await _source_data(rest, namespace, kind, name, bool(source.get("optional")))
+            except MissingSource as e:
+                raise MissingSource(f'MountVolume.SetUp failed for volume "{volume["name"]}": {e}', volume=True) from None
             items = source.get("items") or [{"key": k, "path": k} for k in data]
             for item in items:
                 if item["key"] not in data:
@@ -228,6 +259,7 @@ async def prepare(rest: Rest, pod: dict[str, Any], pod_dir: pathlib.Path) -> Lau
     if len(containers) != 1:
         raise SpecError(f"the sandbox runs pods with exactly one container, not {len(containers)}")
     container = containers[0]
+    check_image(container.get("image"))
     pod_dir.mkdir(parents=True, exist_ok=True)
     env = await container_env(rest, pod, container)
     mounts = await materialize_volumes(rest, pod, container, pod_dir)

@@ -148,3 +148,70 @@ def test_a_job_deleted_mid_reconcile_is_no_error(tmp_path: pathlib.Path, caplog:
     assert deleted, "the Job's status was never written"
     noisy = [r for r in caplog.records if r.levelno >= logging.WARNING and "gone" in r.getMessage()]
     assert not noisy and not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in noisy]
+
+
+# --- kubelet behaviours (issue 19): what a pod does when what it needs is missing ----------------
+async def _container_state(node: SandboxNode, job_name: str, timeout: float = 20.0) -> tuple[str, dict[str, Any]]:
+    """(phase, state) of the Job's pod once its container reports a state."""
+    async def poll() -> tuple[str, dict[str, Any]]:
+        async with Rest(node.rest.url) as rest:
+            while True:
+                pods = (await rest.get(path("", "v1", "pods", NS), labelSelector=f"job-name={job_name}"))["items"]
+                for pod in pods:
+                    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+                    if statuses and statuses[0].get("state"):
+                        return pod["status"]["phase"], statuses[0]["state"]
+                await asyncio.sleep(0.05)
+
+    return await asyncio.wait_for(poll(), timeout)
+
+
+def _with_secret_env(job: dict[str, Any], secret: str) -> dict[str, Any]:
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    container["env"] = [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": secret, "key": "token"}}}]
+    return job
+
+
+def _with_configmap_volume(job: dict[str, Any], configmap: str) -> dict[str, Any]:
+    spec = job["spec"]["template"]["spec"]
+    spec["volumes"] = [{"name": "cfg", "configMap": {"name": configmap}}]
+    spec["containers"][0]["volumeMounts"] = [{"name": "cfg", "mountPath": "/etc/cfg"}]
+    spec["containers"][0]["command"] = [sys.executable, "-c", "print(open('/etc/cfg/greeting').read())"]
+    return job
+
+
+def test_a_missing_secret_is_create_container_config_error(tmp_path: pathlib.Path) -> None:
+    async def scenario() -> tuple[str, dict[str, Any]]:
+        async with _node(tmp_path) as node:
+            await node.rest.request("POST", JOBS, _with_secret_env(_job("nosecret"), "absent"))
+            return await _container_state(node, "nosecret")
+
+    phase, state = asyncio.run(scenario())
+    assert phase == "Pending" and state["waiting"]["reason"] == "CreateContainerConfigError", state
+    assert "absent" in state["waiting"]["message"]
+
+
+def test_a_missing_configmap_volume_waits_then_runs_once_it_exists(tmp_path: pathlib.Path) -> None:
+    async def scenario() -> tuple[tuple[str, dict[str, Any]], str]:
+        async with _node(tmp_path) as node:
+            await node.rest.request("POST", JOBS, _with_configmap_volume(_job("later"), "late"))
+            waiting = await _container_state(node, "later")
+            await node.rest.request("POST", path("", "v1", "configmaps", NS),
+                                    {"metadata": {"name": "late"}, "data": {"greeting": "hello"}})
+            return waiting, await _finished(node, "later")
+
+    (phase, state), outcome = asyncio.run(scenario())
+    assert phase == "Pending" and state["waiting"]["reason"] == "ContainerCreating", state
+    assert outcome == "Complete"
+
+
+def test_an_invalid_image_name_is_invalid_image_name(tmp_path: pathlib.Path) -> None:
+    async def scenario() -> tuple[str, dict[str, Any]]:
+        async with _node(tmp_path) as node:
+            job = _job("badimage")
+            job["spec"]["template"]["spec"]["containers"][0]["image"] = "Not A Valid/Image!"
+            await node.rest.request("POST", JOBS, job)
+            return await _container_state(node, "badimage")
+
+    phase, state = asyncio.run(scenario())
+    assert phase == "Pending" and state["waiting"]["reason"] == "InvalidImageName", state
