@@ -9,7 +9,7 @@ its process exited. This measures, per pod, the two latencies the node adds (no 
 Both are printed as median and p95, divided by the process's own runtime (``--sleep``), so they do
 not depend on the machine's speed. Target (issue 12): both under 1 s, i.e. ratio < 1.0 at sleep 1.
 
-    python bench/node.py [--n 64] [--sleep 1]
+    python bench/node.py [--n 64] [--sleep 1] [--python]
 """
 
 from __future__ import annotations
@@ -32,10 +32,15 @@ from typing import Any
 NS = "default"
 
 
-def _job(name: str, stamp_dir: Path, sleep: float) -> dict[str, Any]:
+def _job(name: str, stamp_dir: Path, sleep: float, python: bool) -> dict[str, Any]:
     # The timestamp is the process's last act: the finish latency starts when it is written.
-    script = f'sleep {sleep}; date +%s.%N > "{stamp_dir}/{name}"'
-    container = {"name": "main", "image": "busybox", "command": ["sh", "-c", script]}
+    if python:  # an interpreter importing kuberun, as the runner does: CPU the node competes with
+        code = (f"import time, kuberun; time.sleep({sleep}); "
+                f"open({str(stamp_dir / name)!r}, 'w').write(repr(time.time()))")
+        command = ["python", "-c", code]
+    else:
+        command = ["sh", "-c", f'sleep {sleep}; date +%s.%N > "{stamp_dir}/{name}"']
+    container = {"name": "main", "image": "busybox", "command": command}
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
             "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never", "containers": [container]}}}}
 
@@ -83,7 +88,7 @@ def _sandbox(tmp: Path) -> Iterator[Path]:
             proc.wait()
 
 
-def run(n: int, sleep: float, timeout: float) -> dict[str, float]:
+def run(n: int, sleep: float, timeout: float, python: bool = False) -> dict[str, float]:
     from kubernetes import client, config
 
     with tempfile.TemporaryDirectory(prefix="bench-node-") as tmp, _sandbox(Path(tmp)) as kubeconfig:
@@ -117,7 +122,7 @@ def run(n: int, sleep: float, timeout: float) -> dict[str, float]:
 
         def create(i: int) -> None:
             name = f"pace-{i}"
-            batch.create_namespaced_job(NS, _job(name, stamps, sleep))
+            batch.create_namespaced_job(NS, _job(name, stamps, sleep, python))
             created[name] = time.time()  # admitted: the clock of "starts within 1 s" starts here
 
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -142,9 +147,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--sleep", type=float, default=1.0, help="each process's runtime, seconds")
     parser.add_argument("--timeout", type=float, default=180.0)
+    parser.add_argument("--python", action="store_true", help="processes are Python importing kuberun, not sh")
     args = parser.parse_args()
-    r = run(args.n, args.sleep, args.timeout)
-    print(f"{args.n} one-pod Jobs, process runtime {args.sleep:g} s (ratios: latency / runtime; target < 1.0)")
+    r = run(args.n, args.sleep, args.timeout, args.python)
+    kind = "python" if args.python else "sh"
+    print(f"{args.n} one-pod Jobs ({kind}), process runtime {args.sleep:g} s (ratios: latency / runtime; target < 1.0)")
     print(f"  Job created -> pod Running : median {r['start_median']:.2f}x  p95 {r['start_p95']:.2f}x")
     print(f"  process exit -> Job Complete: median {r['finish_median']:.2f}x  p95 {r['finish_p95']:.2f}x")
 
