@@ -56,9 +56,14 @@ def list_(
     with _one_line_errors():
         from kuberun.errors import UsageError
         from kuberun.manage import query, render
+        from kuberun.resource.status import ExperimentPhase
 
         if output not in (None, "json", "yaml", "wide"):
             raise UsageError(f"unknown output format {output!r}: use json, yaml or wide")
+        phases = [p.value for p in ExperimentPhase]
+        if phase is not None and phase.lower() not in (p.lower() for p in phases):
+            typer.echo(f"error: invalid value for --phase: {phase!r} is not one of {', '.join(phases)}", err=True)
+            raise typer.Exit(2)
         try:
             since_delta = query.parse_duration(since) if since else None
         except ValueError as exc:
@@ -119,9 +124,14 @@ def cancel(
 ) -> None:
     """Cancel an experiment (spec.shutdown: Terminate, or Stop with --stop)."""
     with _one_line_errors():
-        from kuberun.manage import lifecycle
+        from kuberun.manage import lifecycle, query
 
-        lifecycle.cancel(_kube(kubeconfig, context, namespace), name, stop=stop)
+        kube = _kube(kubeconfig, context, namespace)
+        noop = lifecycle.cancel_noop(query.get_experiment(kube, name), stop=stop)
+        if noop is not None:  # as kubectl says "unchanged": exit 0, but say that nothing was done
+            typer.echo(f"experiment {name} {noop}")
+            return
+        lifecycle.cancel(kube, name, stop=stop)
         typer.echo(f"experiment {name} {'stopping' if stop else 'cancelled'}")
 
 
