@@ -3,19 +3,23 @@
 4: ``kuberun apply -f examples/hello.py`` created nothing (the script's SystemExit escaped);
 5: a task function defined in the applied script could not be found (``__main__`` had moved on);
 6: ``cancel`` said "cancelled"/"stopping" for requests that did nothing, ``list --phase Bogus`` listed
-nothing instead of refusing, and running one ``kr.Experiment`` twice was a raw 409.
+nothing instead of refusing, and running one ``kr.Experiment`` twice was a raw 409;
+7: ``logs -f`` of a retried task stopped after attempt 1, and a deleted Job's log was "no pod yet".
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import kuberun as kr
 from kuberun.errors import AlreadyExistsError, ConflictError
 from kuberun.resource import ExperimentResource, TaskPhase
-from tests.helpers.jobs import list_jobs
+from tests.fixtures import tasks
+from tests.helpers.jobs import finish_job, list_jobs
 from tests.helpers.manage import cli, submit
 from tests.helpers.operator import get_experiment, phase, wait_for
 from tests.integration.test_manage_cli import run_to_success
@@ -107,3 +111,53 @@ def test_running_one_experiment_twice_is_a_clear_already_exists_error(kubeconfig
     assert isinstance(caught.value, ConflictError) and caught.value.code == 409
     assert str(caught.value) == (f"experiment {exp.name!r} already exists in namespace {namespace!r}: each kr.Experiment "
                                  "runs once; build a new one (or reproduce it) to run again")
+
+
+# -- 7: logs across attempts, and after the Job is gone ------------------------------------------
+
+
+def _jobs(api: Any, ns: str, name: str) -> list[str]:
+    return sorted(j["metadata"]["name"] for j in list_jobs(api, ns, f"kuberun.dev/experiment={name}"))
+
+
+def test_logs_follow_streams_every_attempt_of_a_retried_task_until_it_finishes(operator, kubeconfig, k8s_api_client, namespace,
+                                                                                logserver):
+    name = submit(kubeconfig, namespace, "retried",
+                  build=lambda e: e.add(kr.Partial(tasks.add, a=1), name="t", retries=1, backoff_seconds=0))
+    (first,) = wait_for(lambda: _jobs(k8s_api_client, namespace, name), what="attempt 1 job")
+    failures: list[BaseException] = []
+
+    def play_two_attempts() -> None:
+        try:
+            logserver.add(namespace, f"{first}-pod", ["attempt one"])
+            finish_job(k8s_api_client, namespace, first, exit_code=1)
+            second = wait_for(lambda: [j for j in _jobs(k8s_api_client, namespace, name) if j != first], what="attempt 2 job")[0]
+            logserver.add(namespace, f"{second}-pod", ["attempt two"])
+            finish_job(k8s_api_client, namespace, second)
+        except BaseException as exc:  # surfaced in the test's thread
+            failures.append(exc)
+
+    player = threading.Thread(target=play_two_attempts)
+    player.start()
+    result = cli("logs", name, "-f", kubeconfig=kubeconfig, namespace=namespace)
+    player.join(timeout=60)
+    assert not failures and not player.is_alive()
+    assert result.code == 0, result.stderr
+    assert result.stdout == "attempt one\nattempt two\n" and "--- attempt 2 ---" in result.stderr
+    assert phase(k8s_api_client, namespace, name) == "Succeeded"
+
+
+def test_logs_after_the_job_is_gone_say_the_pod_is_gone_not_that_it_has_none_yet(operator, kubeconfig, k8s_api_client, namespace,
+                                                                                  logserver):
+    from kubernetes import client
+
+    name = submit(kubeconfig, namespace, "deleted-job")
+    run_to_success(k8s_api_client, namespace, name, logserver)
+    (job,) = _jobs(k8s_api_client, namespace, name)
+    client.CoreV1Api(k8s_api_client).delete_namespaced_pod(f"{job}-pod", namespace)
+    client.BatchV1Api(k8s_api_client).delete_namespaced_job(job, namespace)
+    wait_for(lambda: not _jobs(k8s_api_client, namespace, name), what="job deleted")
+    for args in ((), ("-f",)):
+        result = cli("logs", name, *args, kubeconfig=kubeconfig, namespace=namespace)
+        assert result.code == 1 and result.stderr == (
+            f"error: the pod of Job {job!r} is gone (the attempt finished and its Job was deleted) and its log was not archived: no logs\n")

@@ -98,7 +98,7 @@ def logs(
     name: Name,
     task: Annotated[str | None, typer.Argument(help="The task (optional for single-task experiments).")] = None,
     attempt: Annotated[int | None, typer.Option("--attempt", help="Attempt number (default: the latest).")] = None,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep streaming until the attempt ends.")] = False,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep streaming until the task ends (across its retries; with --attempt, until that attempt ends).")] = False,
     tail: Annotated[int | None, typer.Option("--tail", help="Only the last N lines.")] = None,
     backend_config: Annotated[str | None, typer.Option("--backend-config", envvar="KUBERUN_BACKEND_CONFIG",
                                                        help="Backend config file, for Slurm/SkyPilot/Lepton logs.")] = None,
@@ -107,12 +107,17 @@ def logs(
     """Stream a task's logs from whichever backend ran it."""
     with _one_line_errors():
         from kuberun.manage import query
-        from kuberun.manage.logs import stream_logs
+        from kuberun.manage.logs import follow_task, stream_logs
 
         kube = _kube(kubeconfig, context, namespace)
         out = sys.stdout.buffer
-        for chunk in stream_logs(kube, query.get_experiment(kube, name), task, attempt, follow=follow, tail=tail,
-                                 backend_config=backend_config):
+        obj = query.get_experiment(kube, name)
+        if follow and attempt is None:  # the task across its retries, until it has finished
+            chunks = follow_task(kube, obj, task, tail=tail, backend_config=backend_config,
+                                 on_attempt=lambda n: typer.echo(f"--- attempt {n} ---", err=True))
+        else:
+            chunks = stream_logs(kube, obj, task, attempt, follow=follow, tail=tail, backend_config=backend_config)
+        for chunk in chunks:
             out.write(chunk)
             out.flush()
 
