@@ -75,7 +75,7 @@ def follow_task(kube: Kube, obj: Obj, task: str | None = None, *, tail: int | No
 
     A retried task's first attempt ends long before the task does; stopping there (exit 0) looked
     like success. After each attempt's stream ends, the record is read again: a newer attempt is
-    followed next (``on_attempt(n)`` first, for a separator on stderr), and the loop ends only when
+    followed next (``on_attempt(n)`` before each attempt's first chunk), and the loop ends only when
     the task's phase is final with no newer attempt, or the experiment has finished.
     """
     name = pick_task(obj, task)
@@ -84,8 +84,7 @@ def follow_task(kube: Kube, obj: Obj, task: str | None = None, *, tail: int | No
     while True:
         att = _latest_attempt(obj, name)
         if att is not None and att["attempt"] > streamed:
-            if streamed:
-                on_attempt(att["attempt"])
+            on_attempt(att["attempt"])
             yield from stream_logs(kube, obj, name, att["attempt"], follow=True, tail=None if streamed else tail,
                                    backend_config=backend_config)
             streamed = att["attempt"]
@@ -123,6 +122,14 @@ def _experiment_finished(obj: Obj) -> bool:
     from kuberun.manage.query import finished
 
     return finished(obj)
+
+
+def json_lines(chunks: Iterator[bytes], task: str, attempt: Callable[[], int | None]) -> Iterator[bytes]:
+    """``logs -o json``: each log line as one JSON object ``{"task", "attempt", "line"}`` and a newline."""
+    import json
+
+    for line in lines(chunks):
+        yield json.dumps({"task": task, "attempt": attempt(), "line": line}).encode() + b"\n"
 
 
 def lines(chunks: Iterator[bytes]) -> Iterator[str]:
