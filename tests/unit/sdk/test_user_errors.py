@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 import kuberun as kr
-from kuberun.errors import InvalidExecutorError, InvalidOverrideError, InvalidScriptError, KuberunError
+from kuberun.errors import (
+    InvalidExecutorError,
+    InvalidExperimentError,
+    InvalidOverrideError,
+    InvalidScriptError,
+    KuberunError,
+)
 from kuberun.manage.reproduce import apply_overrides
 from tests.fixtures import tasks
 
@@ -33,6 +39,25 @@ def test_bad_executor_fields_raise_one_line_naming_the_field(build, expected):
         build()
     assert isinstance(caught.value, KuberunError) and isinstance(caught.value, ValueError)
     assert str(caught.value).startswith(expected) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("build", [
+    lambda: kr.Experiment("x", executor="banana"),
+    lambda: kr.Experiment("x").add(kr.Script(command=["true"]), executor={"cpu": 1}),
+])
+def test_something_that_is_not_an_executor_is_refused_when_given_not_at_build(build):
+    with pytest.raises(InvalidExecutorError, match=r"^invalid executor: expected one of kr\.KubernetesExecutor, .*, got (str|dict) "):
+        build()
+
+
+@pytest.mark.parametrize(("kwargs", "expected"), [
+    ({"retries": -1}, "invalid task 't': retries: Input should be greater than or equal to 0"),
+    ({"backoff_seconds": 10**6}, "invalid task 't': backoff_seconds: Input should be less than or equal to 3600"),
+])
+def test_bad_retry_arguments_name_the_argument_of_add(kwargs, expected):
+    with pytest.raises(InvalidExperimentError) as caught:
+        kr.Experiment("x").add(kr.Script(command=["true"]), name="t", **kwargs)
+    assert str(caught.value) == expected
 
 
 def test_assigning_a_bad_executor_field_is_the_same_one_line_error():
