@@ -106,7 +106,7 @@ def follow(kube: Kube, name: str, namespace: str | None = None, *, interval: flo
     if not live and output is None:
         return _poll(kube, obj, interval, deadline, timeout, lambda _: None)
     out = console or stdout_console()
-    if output is not None or not out.is_terminal:
+    if output is not None or not (out.is_terminal or out.is_jupyter):  # a notebook draws the live view too
         show = _Lines(out, output)
         show(obj)
         return _poll(kube, obj, interval, deadline, timeout, show)
