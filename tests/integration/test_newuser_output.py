@@ -131,13 +131,12 @@ def test_list_of_a_dependency_cycle_shows_zero_of_its_task_count(operator, kubec
     assert row.split()[:4] == [exp.name, "cycle", "Failed", "0/2"]
 
 
-def test_on_a_terminal_the_output_is_rich(operator, kubeconfig, k8s_api_client, namespace):
-    name = _script_experiment(kubeconfig, namespace, "tty")
-    wait_for(lambda: phase(k8s_api_client, namespace, name) == "Running", what="Running")
+def _on_a_terminal(kubeconfig: Path, namespace: str, *args: str) -> str:
+    """``kuberun ARGS`` with stdout on a pseudo-terminal; what it drew there."""
     leader, follower = pty.openpty()
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "40"}
     env.pop("NO_COLOR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "kuberun.cli", "list", "--kubeconfig", str(kubeconfig), "-n", namespace],
+    proc = subprocess.Popen([sys.executable, "-m", "kuberun.cli", *args, "--kubeconfig", str(kubeconfig), "-n", namespace],
                             stdout=follower, stderr=subprocess.PIPE, cwd=ROOT, env=env)
     os.close(follower)
     out, deadline = b"", time.monotonic() + 60
@@ -164,5 +163,14 @@ def test_on_a_terminal_the_output_is_rich(operator, kubeconfig, k8s_api_client, 
     if proc.stderr:
         proc.stderr.close()
     assert proc.returncode == 0, errors
-    text = out.decode()
-    assert "\x1b[1m" in text and name in text  # rich's bold header: drawn for a person
+    return out.decode()
+
+
+def test_on_a_terminal_list_and_watch_are_drawn_with_rich(operator, kubeconfig, k8s_api_client, namespace):
+    name = _script_experiment(kubeconfig, namespace, "tty")
+    wait_for(lambda: phase(k8s_api_client, namespace, name) == "Running", what="Running")
+    listed = _on_a_terminal(kubeconfig, namespace, "list")
+    assert "\x1b[1m" in listed and name in listed  # rich's bold header: drawn for a person
+    run_to_success(k8s_api_client, namespace, name)
+    watched = _on_a_terminal(kubeconfig, namespace, "watch", name)
+    assert "\u2501" in watched and "\x1b[" in watched and "1/1 tasks" in watched  # the live view's progress bar
