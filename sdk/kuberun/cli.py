@@ -93,7 +93,14 @@ _register_manage_commands()
 
 
 def main() -> None:
-    app()
+    """The console script: any KuberunError that reaches here (e.g. from a user's script) is one line, exit 1."""
+    from kuberun.errors import KuberunError
+
+    try:
+        app()
+    except KuberunError as exc:  # outside typer's app: typer.Exit would be a traceback here
+        typer.echo(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
