@@ -116,13 +116,43 @@ async def test_the_job_s_outcome_in_the_cache_finishes_the_experiment():
     h.kube.add_experiment("exp", [k8s_task()])
     await h.reconcile()
     done = make_job_status("exp-t-1").condition("Complete").obj()
-    done["metadata"].update(namespace="ns", resourceVersion="999", ownerReferences=[{"uid": "uid-exp"}],
-                            labels=job_named(h, "exp-t-1")["metadata"]["labels"])
+    created = job_named(h, "exp-t-1")["metadata"]
+    done["metadata"].update(namespace="ns", resourceVersion="999", ownerReferences=created["ownerReferences"],
+                            labels=created["labels"])
     assert h.jobs.put(done) == KEY  # the handler's job_event does this, then enqueues the key
     h.clock.advance(5)
     await h.reconcile()
     assert h.status()["phase"] == "Succeeded" and h.status()["completionTime"] == "2026-01-01T12:00:05Z"
     assert [e.reason for e in h.events] == ["TaskSucceeded", "ExperimentSucceeded"]
+
+
+@pytest.mark.parametrize("length", [63, 64, 200, 240])
+async def test_an_experiment_of_any_valid_name_length_sees_its_job_finish(length):
+    # The experiment label is hashed down past 63 characters; the cache files Jobs by owner UID.
+    name = ("e" * length)
+    key = ("ns", name)
+    h = harness()
+    h.kube.add_experiment(name, [k8s_task()])
+    h.controller.experiment_seen(h.kube.experiments[key])
+    await h.controller.reconcile_key(key)
+    (job,) = [v for k, v in h.kube.children.items() if k[0] == "Job"]
+    done = make_job_status(job["metadata"]["name"]).condition("Complete").obj()
+    done["metadata"].update(namespace="ns", resourceVersion="999", ownerReferences=job["metadata"]["ownerReferences"],
+                            labels=job["metadata"]["labels"])
+    assert h.jobs.put(done) == key  # the key the controller knows the Experiment by
+    h.controller.child_changed(h.jobs.put(done))
+    assert h.controller.queue.depth() >= 1
+    await h.controller.reconcile_key(key)
+    assert h.kube.experiments[key]["status"]["phase"] == "Succeeded"
+
+
+def test_pods_find_their_experiment_through_their_job():
+    jobs, pods = JobCache(), PodCache()
+    owner = {"apiVersion": "kuberun.dev/v1alpha1", "kind": "Experiment", "name": "x" * 200, "uid": "u1", "controller": True}
+    jobs.put({"metadata": {"name": "j", "namespace": "ns", "resourceVersion": "1", "ownerReferences": [owner]}})
+    slot = pods.put({"metadata": {"name": "p", "namespace": "ns", "labels": {"job-name": "j"}}})
+    assert jobs.experiment_of(*slot) == ("ns", "x" * 200)
+    assert jobs.jobs("ns", "u1") and jobs.jobs("ns", "other-uid") == []
 
 
 async def test_a_conflicting_status_write_is_retried_with_the_newer_object():

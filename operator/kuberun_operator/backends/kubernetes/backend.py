@@ -21,7 +21,6 @@ from kuberun_operator.backends.kubernetes.manifests import (
     build_headless_service,
     build_job,
     exit_code_from_pods,
-    experiment_label,
     job_name,
     service_name,
     task_config_map,
@@ -83,11 +82,8 @@ class KubernetesBackend:
     async def observe(self, exp: ExperimentResource) -> dict[tuple[str, int], Observed]:
         ref_ = experiment_ref(exp)
         seen: dict[tuple[str, int], Observed] = {}
-        for job in self.cache.jobs(ref_.namespace, experiment_label(ref_.name)):
+        for job in self.cache.jobs(ref_.namespace, ref_.uid):  # filed by owner UID: never an earlier namesake's
             labels = job["metadata"].get("labels", {})
-            owners = job["metadata"].get("ownerReferences", [])
-            if ref_.uid and owners and all(o.get("uid") != ref_.uid for o in owners):
-                continue  # a Job of an earlier Experiment with the same name
             try:
                 key = (labels[LABEL_TASK], int(labels[LABEL_ATTEMPT]))
             except (KeyError, ValueError):
