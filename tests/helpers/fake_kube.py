@@ -27,6 +27,7 @@ class FakeKube:
         self.on_write: Callable[[dict[str, Any]], None] | None = None
         self.conflict_next_status_write = False
         self._version = 100
+        self._uids = 0
 
     def _bump(self, obj: dict[str, Any]) -> dict[str, Any]:
         self._version += 1
@@ -96,8 +97,25 @@ class FakeKube:
         self.calls.append(("create", obj["kind"], meta["name"]))
         if key in self.children:
             raise ApiError(409, "AlreadyExists", f"{obj['kind']} {meta['name']!r} already exists")
+        self._uids += 1
         self.children[key] = self._bump(copy.deepcopy(obj))
+        self.children[key]["metadata"]["uid"] = f"{obj['kind'].lower()}-uid-{self._uids}"
         return copy.deepcopy(self.children[key])
+
+    async def get_job(self, namespace: str, name: str) -> dict[str, Any]:
+        self.calls.append(("get", "jobs", name))
+        job = self.children.get(("Job", namespace, name))
+        if job is None:
+            raise ApiError(404, "NotFound", name)
+        return copy.deepcopy(job)
+
+    async def get_experiment(self, namespace: str, name: str) -> dict[str, Any]:
+        self.calls.append(("get", "experiments", name))
+        return copy.deepcopy(self._stored(namespace, name))
+
+    async def list_experiments(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        self.calls.append(("list", "experiments", namespace or ""))
+        return [copy.deepcopy(o) for (ns, _), o in self.experiments.items() if namespace in (None, "", ns)]
 
     async def patch_job(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         self.calls.append(("patch", "jobs", name))

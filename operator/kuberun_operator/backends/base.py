@@ -33,6 +33,7 @@ class Submitted:
     id: str
     log_ref: LogRef | None = None
     cluster: str | None = None  # Slurm cluster, SkyPilot cluster, Lepton workspace
+    uid: str | None = None      # the child's own identity when the backend has one (a Job's metadata.uid)
 
 
 class BackendError(Exception):

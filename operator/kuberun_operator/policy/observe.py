@@ -8,6 +8,8 @@ from kuberun_operator.actions import Observed, Submit
 from kuberun_operator.policy.retries import after_failure
 from kuberun_operator.policy.round import ACTIVE, Round
 
+LOOK_AGAIN = 10.0  # seconds: a recorded child the backend does not show right now is looked for again
+
 
 def observe_task(r: Round, task: TaskSpec) -> None:
     record = r.record(task.name)
@@ -16,12 +18,24 @@ def observe_task(r: Round, task: TaskSpec) -> None:
     current = record.attempts[-1]
     seen = r.observed.get((task.name, current.attempt))
     if seen is None:
-        # Recorded but not visible at the backend: (re)submit. Submission is idempotent under the
+        if current.backend_ref is not None and current.backend_ref.uid:
+            # The child existed (its identity is recorded) and is not visible right now: wait for
+            # the backend to see it or to confirm it gone ("lost"). Never create it again under
+            # the same attempt: that would run the task a second time and hide the first run.
+            r.requeue(LOOK_AGAIN)
+            return
+        # Recorded but never seen at the backend: (re)submit. Submission is idempotent under the
         # attempt's key, so a Job created just before a crash is found, not doubled. This is also
         # the second phase of the two-phase submit (see dag.new_attempt).
         if current.backend_ref is not None:
             r.act(Submit(task.name, current.attempt, current.backend_ref))
         return
+    if seen.state == "lost":
+        _attempt_lost(r, task, record, current, seen)
+        sync_task(record, current)
+        return
+    if current.backend_ref is not None and seen.backend_uid and not current.backend_ref.uid:
+        current.backend_ref.uid = seen.backend_uid  # at-most-once from here on: this child, and no other
     if current.backend_ref is not None and seen.backend_id and current.backend_ref.id != seen.backend_id:
         current.backend_ref.id = seen.backend_id  # e.g. a launch request id becomes the job id
     current.log_ref = seen.log_ref or current.log_ref
@@ -43,6 +57,16 @@ def _attempt_finished(r: Round, task: TaskSpec, record: TaskStatus, current: Att
     current.message = (seen.message or None) and seen.message[:MAX_MESSAGE]
     if not ok:
         after_failure(r, task, record, current)
+
+
+def _attempt_lost(r: Round, task: TaskSpec, record: TaskStatus, current: AttemptStatus, seen: Observed) -> None:
+    """The attempt's child vanished after it was created: the attempt failed (JobLost); retries decide."""
+    current.phase, current.finish_time, current.exit_code = TaskPhase.FAILED, r.now, None
+    current.reason = seen.reason or "JobLost"
+    what = current.backend_ref.id if current.backend_ref is not None and current.backend_ref.id else "its child"
+    current.message = (seen.message or f"{what} disappeared after it was created (deleted or garbage-collected); "
+                       "the attempt is not run again under the same number")[:MAX_MESSAGE]
+    after_failure(r, task, record, current)
 
 
 def sync_task(record: TaskStatus, current: AttemptStatus) -> None:

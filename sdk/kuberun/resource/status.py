@@ -60,6 +60,9 @@ class BackendRef(KubeModel):
     idempotency_key: str = Field(..., max_length=253, description="experiment UID + task + attempt; recorded before submission.")
     id: str | None = Field(None, max_length=253, description="The backend's id: Job name, Slurm job id, SkyPilot job id, Lepton job id, pid.")
     cluster: str | None = Field(None, max_length=MAX_NAME, description="Slurm cluster, SkyPilot cluster or Lepton workspace.")
+    uid: str | None = Field(None, max_length=253, description=(
+        "The child's own identity (a Job's metadata.uid), recorded as soon as it exists: a child that disappears "
+        "after that ends its attempt Failed/JobLost and is never re-created under the same attempt."))
 
 
 class LogRef(KubeModel):

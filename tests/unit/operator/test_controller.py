@@ -16,6 +16,7 @@ from kuberun_operator.actions import Event, Observed
 from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted
 from kuberun_operator.backends.kubernetes import JobCache, KubernetesBackend, PodCache
 from kuberun_operator.controller import Controller
+from kuberun_operator.kube import ApiError
 from kuberun_operator.settings import Settings
 from tests.helpers.builders import make_job_status
 from tests.helpers.fake_kube import FakeKube
@@ -106,9 +107,21 @@ async def test_a_job_created_before_a_crash_is_found_not_created_twice():
     await h.reconcile()
     h.jobs.remove(job_named(h, "exp-t-1"))  # the operator restarted: its caches are empty again
     h.controller.backends["kubernetes"]._config_maps.clear()
-    await h.reconcile()  # reconcile resubmits under the same key; the API answers 409 for both
-    assert h.kube.created("Job") == ["exp-t-1", "exp-t-1"] and len(h.kube.children) == 2
-    assert [a["attempt"] for a in h.task()["attempts"]] == [1]
+    await h.reconcile()  # the Job's UID is recorded: it is looked up, not created again
+    assert h.kube.created("Job") == ["exp-t-1"] and ("get", "jobs", "exp-t-1") in h.kube.calls
+    assert len(h.kube.children) == 2 and [a["attempt"] for a in h.task()["attempts"]] == [1]
+    assert h.task()["phase"] == "Submitted"
+
+
+async def test_a_job_created_before_the_status_recorded_it_is_found_by_a_409_not_doubled():
+    h = harness()
+    h.kube.add_experiment("exp", [k8s_task()])
+    h.kube.conflict_next_status_write = True
+    with pytest.raises(ApiError):
+        await h.reconcile()  # the Job exists; the status naming it was not written
+    h.jobs.remove(job_named(h, "exp-t-1"))  # and the operator restarted
+    await h.reconcile()  # no UID recorded: resubmitted under the same key; the API answers 409
+    assert h.kube.created("Job") == ["exp-t-1", "exp-t-1"] and len([k for k in h.kube.children if k[0] == "Job"]) == 1
 
 
 async def test_the_job_s_outcome_in_the_cache_finishes_the_experiment():
@@ -169,7 +182,7 @@ async def test_a_conflicting_status_write_is_retried_with_the_newer_object():
             await asyncio.sleep(0.01)
     finally:
         await h.controller.stop()
-    assert len(h.kube.status_writes) == 1 and h.status()["phase"] == "Running"
+    assert h.kube.status_writes[0]["phase"] == "Running"
     assert h.kube.created("Job") == ["exp-t-1", "exp-t-1"]  # the retry found the Job, did not double it
     assert len([k for k in h.kube.children if k[0] == "Job"]) == 1
 
@@ -297,3 +310,29 @@ async def test_the_same_warning_is_posted_at_most_every_five_minutes_by_the_cloc
     h.clock.advance(300)
     await h.reconcile()
     assert [e.reason for e in h.events] == ["BackendUnavailable", "BackendUnavailable"]
+
+
+async def test_a_job_deleted_after_its_uid_was_recorded_is_lost_and_the_retry_is_a_new_job():
+    h = harness()
+    h.kube.add_experiment("exp", [k8s_task(retries={"limit": 1, "backoffSeconds": 0})])
+    await h.reconcile()
+    assert h.task()["attempts"][0]["backendRef"]["uid"] == job_named(h, "exp-t-1")["metadata"]["uid"]
+    job = job_named(h, "exp-t-1")
+    await h.kube.delete_job("ns", "exp-t-1")  # behind the operator's back
+    h.jobs.remove(job)
+    await h.reconcile()  # attempt 1: JobLost, confirmed by a 404 on the direct lookup
+    await h.reconcile()  # the retry (no backoff) is attempt 2, a new Job
+    assert h.kube.created("Job") == ["exp-t-1", "exp-t-2"]
+    assert [(a["attempt"], a["phase"], a.get("reason")) for a in h.task()["attempts"]] == [
+        (1, "Failed", "JobLost"), (2, "Submitted", None)]
+
+
+async def test_a_job_replaced_under_the_same_name_is_lost_too():
+    h = harness()
+    h.kube.add_experiment("exp", [k8s_task()])
+    await h.reconcile()
+    replacement = job_named(h, "exp-t-1") | {}
+    replacement["metadata"] = {**replacement["metadata"], "uid": "someone-else", "resourceVersion": "5000"}
+    h.jobs.put(replacement)
+    await h.reconcile()
+    assert (h.task()["phase"], h.task()["reason"]) == ("Failed", "JobLost") and h.kube.created("Job") == ["exp-t-1"]

@@ -14,7 +14,7 @@ from typing import Any
 from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec
 from kuberun.resource.constants import LABEL_ATTEMPT, LABEL_TASK
 from kuberun_operator.actions import Observed
-from kuberun_operator.backends.base import BackendError, Submitted
+from kuberun_operator.backends.base import BackendError, Submitted, active_attempts
 from kuberun_operator.backends.kubernetes.caches import JobCache, PodCache
 from kuberun_operator.backends.kubernetes.manifests import (
     ExperimentRef,
@@ -58,7 +58,8 @@ class KubernetesBackend:
         if created is not None:
             self.cache.put(created)
         name = job["metadata"]["name"]
-        return Submitted(id=name, log_ref=LogRef(kind="pod", container="task", pod=None))
+        uid = (created or {}).get("metadata", {}).get("uid")  # on 409 the watch brings it (observe records it)
+        return Submitted(id=name, log_ref=LogRef(kind="pod", container="task", pod=None), uid=uid)
 
     async def _ensure_task_config_map(self, exp: ExperimentResource, ref_: ExperimentRef) -> None:
         key = (ref_.namespace, ref_.uid)
@@ -89,7 +90,34 @@ class KubernetesBackend:
             except (KeyError, ValueError):
                 continue
             seen[key] = await self._observed(job)
+        await self._confirm_recorded(exp, ref_, seen)
         return seen
+
+    async def _confirm_recorded(self, exp: ExperimentResource, ref_: ExperimentRef,
+                                seen: dict[tuple[str, int], Observed]) -> None:
+        """Attempts whose Job UID is recorded: report "lost" when that Job is gone or is another one.
+
+        A Job missing from the cache is looked up directly first (the cache may not have caught
+        up, e.g. right after a restart); only a 404 — or a Job of the same name with another UID
+        — counts as lost. Any other error leaves the attempt unobserved (reconcile waits).
+        """
+        for task, attempt in active_attempts(exp, self.name):
+            recorded = attempt.backend_ref.uid if attempt.backend_ref is not None else None
+            if not recorded:
+                continue
+            key, name = (task, attempt.attempt), job_name(ref_, task, attempt.attempt)
+            found = seen.get(key)
+            if found is None:
+                try:
+                    job = await self.kube.get_job(ref_.namespace, name)
+                except ApiError as exc:
+                    if exc.status == 404:
+                        seen[key] = _lost(name, "was deleted or garbage-collected")
+                    continue
+                self.cache.put(job)
+                found = seen[key] = await self._observed(job)
+            if found.backend_uid and found.backend_uid != recorded:
+                seen[key] = _lost(name, f"was replaced by another Job of the same name (uid {found.backend_uid})")
 
     async def _observed(self, job: dict[str, Any]) -> Observed:
         state = task_phase_from_job(job)
@@ -98,7 +126,7 @@ class KubernetesBackend:
         stuck = stuck_reason(self.pods.pods(job["metadata"]["namespace"], name)) if state.state not in ("succeeded", "failed") else None
         if stuck is not None:  # e.g. an image that cannot be pulled, a Secret that does not exist
             reason, message, pod = stuck
-            return Observed(state="failed", backend_id=name, start_time=state.start_time, reason=reason, message=message,
+            return Observed(state="failed", backend_id=name, backend_uid=job["metadata"].get("uid"), start_time=state.start_time, reason=reason, message=message,
                             log_ref=LogRef(kind="pod", container="task", pod=pod))
         exit_code, pod, message = (0 if state.state == "succeeded" else None), None, state.message
         if state.state == "failed":
@@ -109,7 +137,7 @@ class KubernetesBackend:
             exit_code, pod, pod_message = exit_code_from_pods(pods)
             message = pod_message or message
             log_ref = LogRef(kind="pod", container="task", pod=pod)
-        return Observed(state=state.state, backend_id=name, start_time=state.start_time, finish_time=state.finish_time,
+        return Observed(state=state.state, backend_id=name, backend_uid=job["metadata"].get("uid"), start_time=state.start_time, finish_time=state.finish_time,
                         exit_code=exit_code, reason=state.reason, message=message, log_ref=log_ref)
 
     async def cancel(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> None:
@@ -134,3 +162,8 @@ class KubernetesBackend:
         """Kueue owns ``suspend`` of a Job in a LocalQueue (it admits and preempts by it): never fight it."""
         executor = task.executor.kubernetes
         return "Kueue" if executor is not None and executor.queue else None
+
+
+def _lost(job: str, how: str) -> Observed:
+    return Observed(state="lost", backend_id=job, reason="JobLost",
+                    message=f"Job {job} {how} after it was created; its attempt is not run again under the same number")
