@@ -48,6 +48,7 @@ from kuberun_operator.clock import Clock, SystemClock
 from kuberun_operator.kube import ApiError, Kube, resource_version
 from kuberun_operator.policy.submission import Done, Outcome, fold_outcomes
 from kuberun_operator.reconcile import reconcile
+from kuberun_operator.resync import refetch, resync_forever
 from kuberun_operator.settings import Settings
 from kuberun_operator.traits import traits_for
 from kuberun_operator.workqueue import Key, WorkQueue
@@ -61,7 +62,7 @@ WARNING_EVERY = timedelta(minutes=5)  # the same Warning on the same Experiment 
 
 class Controller:
     # Seconds before a key is reconciled again after a failed reconcile (instances may lower them in tests).
-    retry_conflict = 1.0     # 409/422: someone wrote first; read the new object and decide again
+    retry_conflict = 0.2     # 409/422: someone wrote first; the object is read again, then decided again
     retry_api_error = 5.0
     retry_backend = 10.0     # a backend's observe or a finalizer's cancel failed
     retry_unexpected = 10.0
@@ -120,6 +121,9 @@ class Controller:
             if isinstance(backend, Lifecycle):
                 await backend.start()
         self._workers = [asyncio.create_task(self._work(), name=f"kuberun-worker-{i}") for i in range(self.settings.workers)]
+        if self.settings.resync_seconds > 0:
+            self._workers.append(asyncio.create_task(resync_forever(self, self.settings.resync_seconds),
+                                                     name="kuberun-resync"))
 
     async def stop(self) -> None:
         self.queue.close()
@@ -137,8 +141,7 @@ class Controller:
             try:
                 await self.reconcile_key(key)
             except ApiError as exc:
-                log.warning("reconcile %s/%s: API error %s; retrying", *key, exc)
-                self.queue.add_after(key, self.retry_conflict if exc.status in (409, 422) else self.retry_api_error)
+                await self._after_api_error(key, exc)
             except Exception:
                 log.exception("reconcile %s/%s failed unexpectedly; retrying in %.0fs", *key, self.retry_unexpected)
                 self.queue.add_after(key, self.retry_unexpected)
@@ -146,6 +149,22 @@ class Controller:
                 self.queue.done(key)
                 if self.metrics is not None:
                     self.metrics.reconciled(time.perf_counter() - started, self.queue.depth())
+
+    async def _after_api_error(self, key: Key, exc: ApiError) -> None:
+        """A failed precondition or a 404: read the object again (or drop it), then decide again."""
+        if exc.status not in (404, 409, 422):
+            log.warning("reconcile %s/%s: API error %s; retrying", *key, exc)
+            self.queue.add_after(key, self.retry_api_error)
+            return
+        log.info("reconcile %s/%s: %s; reading it again", *key, exc)
+        try:
+            exists = await refetch(self.kube, self.experiments, key)
+        except ApiError as again:
+            log.warning("reconcile %s/%s: cannot read it again (%s); retrying", *key, again)
+            self.queue.add_after(key, self.retry_api_error)
+            return
+        if exists:
+            self.queue.add_after(key, self.retry_conflict)
 
     async def reconcile_key(self, key: Key) -> None:
         body = self.experiments.get(key)

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
-from kuberun.resource import AttemptStatus, TaskPhase, TaskSpec, TaskStatus
+from kuberun.resource import AttemptStatus, BackendRef, TaskPhase, TaskSpec, TaskStatus
 from kuberun.resource.constants import MAX_MESSAGE
 from kuberun_operator.actions import Observed, Submit
+from kuberun_operator.policy.dag import idempotency_key
 from kuberun_operator.policy.retries import after_failure
 from kuberun_operator.policy.round import ACTIVE, Round
 
 LOOK_AGAIN = 10.0  # seconds: a recorded child the backend does not show right now is looked for again
+
+
+def adopt_unrecorded(r: Round, task: TaskSpec) -> None:
+    """A child the record lacks (created, then the status write naming it lost a race) is adopted
+    under its attempt number, with its identity: never submitted again, and it follows
+    spec.suspend and spec.shutdown like any recorded attempt."""
+    record = r.record(task.name)
+    if record.phase.finished:
+        return
+    number = (record.attempts[-1].attempt + 1) if record.attempts else 1
+    seen = r.observed.get((task.name, number))
+    if seen is None or seen.state == "lost":
+        return
+    key = idempotency_key(r.exp.metadata.uid or "", task.name, number)
+    ref = BackendRef(backend=task.executor.backend, idempotency_key=key, id=seen.backend_id,  # type: ignore[arg-type]
+                     uid=seen.backend_uid)
+    record.attempts.append(AttemptStatus(attempt=number, phase=TaskPhase.SUBMITTED, backend_ref=ref, submit_time=r.now))
+    record.attempt, record.phase, record.next_retry_time = number, TaskPhase.SUBMITTED, None
+    record.exit_code = record.reason = record.message = record.finish_time = None
+    r.status.start_time = r.status.start_time or r.now
 
 
 def observe_task(r: Round, task: TaskSpec) -> None:

@@ -23,7 +23,7 @@ from tests.helpers.fake_kube import FakeKube
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 KEY = ("ns", "exp")
-SETTINGS = Settings(workers=1, metrics_port=0)
+SETTINGS = Settings(workers=1, metrics_port=0, resync_seconds=0)
 
 
 @dataclass
@@ -98,7 +98,10 @@ async def test_reconciling_again_without_news_writes_nothing_and_creates_nothing
     calls = len(h.kube.calls)
     h.clock.advance(30)
     await h.reconcile()
-    assert len(h.kube.status_writes) == 1 and len(h.kube.calls) == calls
+    # Nothing new: no status write, no new object; the waiting attempt's ConfigMap is ensured
+    # again (level-triggered, answered 409), nothing else is called.
+    assert len(h.kube.status_writes) == 1 and len(h.kube.children) == 2
+    assert h.kube.calls[calls:] == [("create", "ConfigMap", "exp-tasks")]
 
 
 async def test_a_job_created_before_a_crash_is_found_not_created_twice():
@@ -106,7 +109,6 @@ async def test_a_job_created_before_a_crash_is_found_not_created_twice():
     h.kube.add_experiment("exp", [k8s_task()])
     await h.reconcile()
     h.jobs.remove(job_named(h, "exp-t-1"))  # the operator restarted: its caches are empty again
-    h.controller.backends["kubernetes"]._config_maps.clear()
     await h.reconcile()  # the Job's UID is recorded: it is looked up, not created again
     assert h.kube.created("Job") == ["exp-t-1"] and ("get", "jobs", "exp-t-1") in h.kube.calls
     assert len(h.kube.children) == 2 and [a["attempt"] for a in h.task()["attempts"]] == [1]
@@ -183,7 +185,8 @@ async def test_a_conflicting_status_write_is_retried_with_the_newer_object():
     finally:
         await h.controller.stop()
     assert h.kube.status_writes[0]["phase"] == "Running"
-    assert h.kube.created("Job") == ["exp-t-1", "exp-t-1"]  # the retry found the Job, did not double it
+    # The retry found the Job it had created (in the cache) and adopted it: not created again.
+    assert h.kube.created("Job") == ["exp-t-1"] and [a["attempt"] for a in h.task()["attempts"]] == [1]
     assert len([k for k in h.kube.children if k[0] == "Job"]) == 1
 
 

@@ -314,3 +314,12 @@ def test_a_child_that_disappears_after_creation_ends_its_attempt_and_is_never_re
         later = step(exp, {("a", 1): seen}, now=T0 + timedelta(seconds=30))
         assert submits(later) == [("a", 2)]
         assert [(a.attempt, a.reason) for a in exp.status.task("a").attempts] == [(1, "JobLost"), (2, None)]
+
+
+def test_a_child_the_record_lacks_is_adopted_under_its_attempt_and_follows_suspend():
+    # The Job was created, then the status write naming it lost a race with a spec change.
+    exp = Exp().task("a").spec(suspend=True).obj()
+    decision = step(exp, {("a", 1): Observed("pending", backend_id="exp-a-1", backend_uid="u1")})
+    (attempt,) = exp.status.task("a").attempts
+    assert (attempt.attempt, attempt.backend_ref.id, attempt.backend_ref.uid) == (1, "exp-a-1", "u1")
+    assert submits(decision) == [] and [type(a).__name__ for a in decision.actions] == ["Suspend"]

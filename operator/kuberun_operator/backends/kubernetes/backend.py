@@ -9,9 +9,10 @@ keeps, and asks for pods only when a Job failed (for the exit code).
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
-from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec
+from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskPhase, TaskSpec
 from kuberun.resource.constants import LABEL_ATTEMPT, LABEL_TASK
 from kuberun_operator.actions import Observed
 from kuberun_operator.backends.base import BackendError, Submitted, active_attempts
@@ -30,6 +31,8 @@ from kuberun_operator.backends.kubernetes.status import STUCK_REASONS, stuck_rea
 from kuberun_operator.kube import ApiError, Kube
 from kuberun_operator.settings import Settings
 
+log = logging.getLogger("kuberun.operator")
+
 
 def experiment_ref(exp: ExperimentResource) -> ExperimentRef:
     meta = exp.metadata
@@ -45,16 +48,16 @@ class KubernetesBackend:
     def __init__(self, kube: Kube, cache: JobCache, settings: Settings, pods: PodCache | None = None) -> None:
         self.kube, self.cache, self.settings = kube, cache, settings
         self.pods = pods or PodCache()
-        self._config_maps: set[tuple[str, str]] = set()  # experiments whose task ConfigMap exists
 
     async def submit(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> Submitted:
         ref_ = experiment_ref(exp)
         job = build_job(ref_, task, attempt, self.settings)
         service = build_headless_service(ref_, task, attempt)
-        # Concurrently: a pod that starts before its ConfigMap or Service exists just waits for it.
-        results = await asyncio.gather(self._ensure_task_config_map(exp, ref_), self._create(job),
-                                       *([self._create(service)] if service is not None else []))
-        created = results[1]
+        # The ConfigMap first: when its create fails, no Job starts a pod without its documents
+        # (the submit is retried as a whole). The Service may follow the Job: peers wait for DNS.
+        await self._ensure_task_config_map(exp, ref_)
+        results = await asyncio.gather(self._create(job), *([self._create(service)] if service is not None else []))
+        created = results[0]
         if created is not None:
             self.cache.put(created)
         name = job["metadata"]["name"]
@@ -62,11 +65,30 @@ class KubernetesBackend:
         return Submitted(id=name, log_ref=LogRef(kind="pod", container="task", pod=None), uid=uid)
 
     async def _ensure_task_config_map(self, exp: ExperimentResource, ref_: ExperimentRef) -> None:
-        key = (ref_.namespace, ref_.uid)
-        if key in self._config_maps:
-            return
+        """Create the task ConfigMap; it existing already is success (it is immutable, so never stale)."""
         await self._create(task_config_map(ref_, [t for t in exp.spec.tasks if t.executor.backend == "kubernetes"]))
-        self._config_maps.add(key)
+
+    async def _ensure_children(self, exp: ExperimentResource, ref_: ExperimentRef) -> None:
+        """Level-triggered, not memoised: while an attempt waits to start, its ConfigMap is ensured on
+        every reconcile (a create that failed, or a ConfigMap deleted, is made again); while a
+        multi-node attempt is active, its headless Service too. A running pod has its ConfigMap
+        mounted already, so running attempts cost no call for it."""
+        waiting = False
+        for task_name, attempt in active_attempts(exp, self.name):
+            waiting = waiting or attempt.phase is TaskPhase.SUBMITTED
+            service = build_headless_service(ref_, exp.spec.task(task_name), attempt.attempt)
+            if service is not None:
+                await self._create_quietly(service)
+        if waiting:
+            await self._create_quietly(task_config_map(ref_, [t for t in exp.spec.tasks
+                                                              if t.executor.backend == "kubernetes"]))
+
+    async def _create_quietly(self, obj: dict[str, Any]) -> None:
+        """Ensure during observation: a failure is logged and retried by the next reconcile."""
+        try:
+            await self._create(obj)
+        except BackendError as exc:
+            log.warning("ensuring %s %s: %s", obj["kind"], obj["metadata"]["name"], exc.message)
 
     async def _create(self, obj: dict[str, Any]) -> dict[str, Any] | None:
         """Create, treating AlreadyExists as success: the deterministic name is the idempotency key."""
@@ -91,6 +113,7 @@ class KubernetesBackend:
                 continue
             seen[key] = await self._observed(job)
         await self._confirm_recorded(exp, ref_, seen)
+        await self._ensure_children(exp, ref_)
         return seen
 
     async def _confirm_recorded(self, exp: ExperimentResource, ref_: ExperimentRef,
