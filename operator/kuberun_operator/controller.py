@@ -77,6 +77,8 @@ class Controller:
         self._workers: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Future[None]] = set()
         self._warned: dict[tuple[Any, str, str], datetime] = {}
+        self.started = False
+        self.synced = False  # the Experiments were listed from the API once (resync.py)
 
     # -- feeding -------------------------------------------------------------------------------
 
@@ -124,8 +126,25 @@ class Controller:
         if self.settings.resync_seconds > 0:
             self._workers.append(asyncio.create_task(resync_forever(self, self.settings.resync_seconds),
                                                      name="kuberun-resync"))
+        else:
+            self.synced = True  # no relist configured: nothing to wait for
+        self.started = True
+
+    def health(self) -> tuple[bool, str]:
+        """(alive, reason): started, and no worker or resync task has ended."""
+        if not self.started:
+            return False, "the controller has not started"
+        dead = [t.get_name() for t in self._workers if t.done()]
+        return (False, f"controller tasks ended: {', '.join(dead)}") if dead else (True, "ok")
+
+    def readiness(self) -> tuple[bool, str]:
+        ok, reason = self.health()
+        if ok and not self.synced:
+            return False, "the first list of Experiments has not succeeded yet"
+        return ok, reason if not ok else "ready"
 
     async def stop(self) -> None:
+        self.started = False
         self.queue.close()
         for worker in self._workers:
             worker.cancel()

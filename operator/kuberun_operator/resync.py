@@ -67,14 +67,19 @@ async def relist(kube: _Reads, cache: MutableMapping[Key, dict[str, Any]], names
     return list(listed)
 
 
+FIRST_LIST_RETRY = 1.0  # seconds between tries of the first list (readiness waits for it)
+
+
 async def resync_forever(controller: Any, interval: float) -> None:
-    """Every ``interval`` seconds: relist, then enqueue every Experiment. Runs until cancelled."""
+    """Relist at once (``controller.synced`` tells readiness), then every ``interval`` seconds;
+    enqueue every Experiment each time. Runs until cancelled."""
     while True:
-        await asyncio.sleep(interval)
         try:
             keys = await relist(controller.kube, controller.experiments, controller.settings.namespaces)
+            controller.synced = True
         except ApiError as exc:  # the API is away: reconcile what we know; the next round relists
             log.warning("resync: cannot list experiments (%s); reconciling the cached ones", exc)
             keys = list(controller.experiments)
         for key in keys:
             controller.queue.add(key)
+        await asyncio.sleep(interval if controller.synced else min(interval, FIRST_LIST_RETRY))
