@@ -77,6 +77,7 @@ class Controller:
         self._workers: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Future[None]] = set()
         self._warned: dict[tuple[Any, str, str], datetime] = {}
+        self._posting: dict[Key, asyncio.Future[None]] = {}  # each Experiment's latest Event batch
         self.started = False
         self.synced = False  # the Experiments were listed from the API once (resync.py)
 
@@ -100,19 +101,40 @@ class Controller:
     # -- running -------------------------------------------------------------------------------
 
     def _warn(self, body: dict[str, Any], event: Event) -> None:
-        """Post a Warning, but the same one on the same Experiment at most every WARNING_EVERY."""
+        self._post(body, [event])
+
+    def _due(self, body: dict[str, Any], event: Event) -> bool:
+        """Normal Events always; the same Warning on the same Experiment at most every WARNING_EVERY."""
+        if event.type != "Warning":
+            return True
         key = (body["metadata"].get("uid"), event.reason, event.message)
         now = self.clock.now()
         last = self._warned.get(key)
         if last is not None and now - last < WARNING_EVERY:
-            return
+            return False
         self._warned[key] = now
-        self._spawn(self.post_event(body, event))
+        return True
 
-    def _spawn(self, coro: Awaitable[None]) -> None:  # informative work never holds a worker
-        task = asyncio.ensure_future(coro)
+    def _post(self, body: dict[str, Any], events: list[Event]) -> None:
+        """Post Events in the background, in the order of the transitions they report: each batch
+        of one Experiment waits for the one before (concurrent posts would land out of order)."""
+        events = [e for e in events if self._due(body, e)]
+        if not events:
+            return
+        key = (body["metadata"].get("namespace", ""), body["metadata"].get("name", ""))
+        before = self._posting.get(key)
+
+        async def post_in_order() -> None:
+            if before is not None:
+                await asyncio.gather(before, return_exceptions=True)
+            for event in events:
+                await self.post_event(body, event)
+
+        task = asyncio.ensure_future(post_in_order())  # informative work never holds a worker
+        self._posting[key] = task
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        task.add_done_callback(lambda t: self._posting.pop(key, None) if self._posting.get(key) is t else None)
 
     async def start(self) -> None:
         from concurrent.futures import ThreadPoolExecutor
@@ -207,8 +229,7 @@ class Controller:
         outcomes = await self._perform(exp, decision)
         decision = fold_outcomes(decision, outcomes, self.clock.now())
         await self._write_status(body, exp, decision)
-        for event in decision.events:
-            self._warn(body, event) if event.type == "Warning" else self._spawn(self.post_event(body, event))
+        self._post(body, decision.events)
         if decision.requeue_after is not None:
             self.queue.add_after(key, decision.requeue_after)
         polls = [b.poll_interval for b in self._active_backends(decision) if isinstance(b, Polled) and b.poll_interval]

@@ -61,9 +61,14 @@ def observe_task(r: Round, task: TaskSpec) -> None:
         current.backend_ref.id = seen.backend_id  # e.g. a launch request id becomes the job id
     current.log_ref = seen.log_ref or current.log_ref
     if seen.start_time and not current.start_time:
-        current.start_time = seen.start_time
+        # Job times are whole seconds, submit times are not: an attempt never starts before it was submitted.
+        current.start_time = max(seen.start_time, current.submit_time) if current.submit_time else seen.start_time
     if seen.state == "running":
         current.phase = TaskPhase.RUNNING
+    elif seen.state == "suspended":
+        current.phase = TaskPhase.SUSPENDED
+    elif seen.state == "pending" and current.phase is TaskPhase.SUSPENDED:
+        current.phase = TaskPhase.SUBMITTED  # resumed, its pod not running yet
     elif seen.state in ("succeeded", "failed"):
         _attempt_finished(r, task, record, current, seen)
     sync_task(record, current)
@@ -73,6 +78,9 @@ def _attempt_finished(r: Round, task: TaskSpec, record: TaskStatus, current: Att
     ok = seen.state == "succeeded"
     current.phase = TaskPhase.SUCCEEDED if ok else TaskPhase.FAILED
     current.finish_time = seen.finish_time or r.now
+    floor = current.start_time or current.submit_time
+    if floor is not None and current.finish_time < floor:
+        current.finish_time = floor  # whole-second Job times again: never finished before started
     current.exit_code = seen.exit_code if seen.exit_code is not None else (0 if ok else None)
     current.reason = seen.reason or ("Completed" if ok else "Failed")
     current.message = (seen.message or None) and seen.message[:MAX_MESSAGE]

@@ -32,6 +32,7 @@ class TaskPhase(str, Enum):
     PENDING = "Pending"        # waiting for dependencies or a retry's backoff
     SUBMITTED = "Submitted"    # handed to the backend, not yet running
     RUNNING = "Running"
+    SUSPENDED = "Suspended"    # started, and paused by spec.suspend (its Job is suspended)
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
     CANCELLED = "Cancelled"

@@ -339,3 +339,25 @@ async def test_a_job_replaced_under_the_same_name_is_lost_too():
     h.jobs.put(replacement)
     await h.reconcile()
     assert (h.task()["phase"], h.task()["reason"]) == ("Failed", "JobLost") and h.kube.created("Job") == ["exp-t-1"]
+
+
+async def test_events_are_posted_in_the_order_of_the_transitions_they_report():
+    h = harness()
+    posted: list[str] = []
+
+    async def slow_first(body: dict[str, Any], event: Event) -> None:
+        if event.reason == "TaskSucceeded":
+            await asyncio.sleep(0.05)  # a slow API call must not let the later Event overtake it
+        posted.append(event.reason)
+
+    h.controller.post_event = slow_first
+    h.kube.add_experiment("exp", [k8s_task()])
+    await h.reconcile()
+    done = make_job_status("exp-t-1").condition("Complete").obj()
+    created = job_named(h, "exp-t-1")["metadata"]
+    done["metadata"].update(namespace="ns", resourceVersion="999", ownerReferences=created["ownerReferences"],
+                            labels=created["labels"], uid=created["uid"])
+    h.jobs.put(done)
+    await h.reconcile()
+    await asyncio.gather(*h.controller._background)
+    assert posted == ["TaskSucceeded", "ExperimentSucceeded"]

@@ -323,3 +323,28 @@ def test_a_child_the_record_lacks_is_adopted_under_its_attempt_and_follows_suspe
     (attempt,) = exp.status.task("a").attempts
     assert (attempt.attempt, attempt.backend_ref.id, attempt.backend_ref.uid) == (1, "exp-a-1", "u1")
     assert submits(decision) == [] and [type(a).__name__ for a in decision.actions] == ["Suspend"]
+
+
+def test_a_suspended_attempt_shows_suspended_and_a_resumed_one_submitted_then_running():
+    exp = Exp().task("a").obj()
+    step(exp)
+    step(exp, {("a", 1): Observed("running", start_time=T0)})
+    step(exp, {("a", 1): Observed("suspended")})
+    assert exp.status.task("a").phase is TaskPhase.SUSPENDED and exp.status.phase.value == "Running"
+    assert exp.status.task("a").attempts[0].phase is TaskPhase.SUSPENDED
+    step(exp, {("a", 1): Observed("pending")})  # resumed: its new pod is not running yet
+    assert exp.status.task("a").phase is TaskPhase.SUBMITTED
+    step(exp, {("a", 1): Observed("running", start_time=T0)})
+    assert exp.status.task("a").phase is TaskPhase.RUNNING
+
+
+def test_started_is_never_before_submitted_nor_finished_before_started():
+    submitted = T0 + timedelta(milliseconds=400)  # sub-second submit; the Job reports whole seconds
+    exp = Exp().task("a").obj()
+    step(exp, now=submitted)
+    step(exp, {("a", 1): Observed("running", start_time=T0)}, now=submitted + timedelta(seconds=1))
+    attempt = exp.status.task("a").attempts[0]
+    assert attempt.start_time == attempt.submit_time == submitted
+    step(exp, {("a", 1): Observed("succeeded", start_time=T0, finish_time=T0)}, now=submitted + timedelta(seconds=2))
+    attempt = exp.status.task("a").attempts[0]
+    assert attempt.finish_time == submitted and attempt.start_time <= attempt.finish_time
