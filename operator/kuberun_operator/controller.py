@@ -339,7 +339,11 @@ class Controller:
         old = body.get("status") or {}
         if old.get("phase") == ExperimentPhase.FAILED.value and any(c.get("reason") == "InvalidSpec" for c in old.get("conditions", [])):
             return
+        tasks = (body.get("spec") or {}).get("tasks")
+        total = len(tasks) if isinstance(tasks, list) else 0
+        # progress: `kubectl get exp` shows TASKS 0/N, not a blank column, for a spec nothing ran from.
         status = {"phase": ExperimentPhase.FAILED.value, "observedGeneration": meta.get("generation"), "completionTime": now,
+                  "progress": f"0/{total}",
                   "conditions": [{"type": "Failed", "status": "True", "reason": "InvalidSpec", "message": message[:32768],
                                   "lastTransitionTime": now, "observedGeneration": meta.get("generation")}]}
         written = await self.kube.replace_experiment_status(meta["namespace"], meta["name"], meta["resourceVersion"], status)

@@ -200,6 +200,7 @@ async def test_an_invalid_spec_fails_once_with_the_clock_s_time_and_no_retry_loo
     assert (h.status()["phase"], condition["reason"]) == ("Failed", "InvalidSpec")
     assert condition["lastTransitionTime"] == "2026-01-01T12:00:00Z"
     assert [e.reason for e in h.events] == ["InvalidSpec"]
+    assert h.status()["progress"] == "0/1"  # the TASKS printer column is not blank
 
 
 class Recording:
