@@ -20,6 +20,7 @@ import pytest
 
 import kuberun as kr
 from kuberun.resource.constants import GROUP, PLURAL, VERSION
+from kuberun.resource.times import parse_time
 from tests.fixtures import tasks
 from tests.helpers.jobs import list_jobs
 from tests.helpers.operator import get_experiment, phase, wait_for
@@ -106,7 +107,8 @@ def test_dag_of_real_tasks_runs_to_succeeded_with_one_job_per_task_and_logs(sand
     assert {t: (s["phase"], s.get("exitCode")) for t, s in by_task.items()} == {
         "a": ("Succeeded", 0), "b": ("Succeeded", 0), "c": ("Succeeded", 0)}
     # c started only after a and b finished.
-    assert by_task["c"]["attempts"][0]["startTime"] >= max(by_task[t]["finishTime"] for t in ("a", "b"))
+    # (as instants: the record mixes whole-second Job times with sub-second submit times)
+    assert parse_time(by_task["c"]["attempts"][0]["startTime"]) >= max(parse_time(by_task[t]["finishTime"]) for t in ("a", "b"))
     out = subprocess.run([sys.executable, "-m", "kuberun.cli", "logs", name, "c", "--kubeconfig", str(sandbox.kubeconfig),
                           "--namespace", ns], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -110,6 +110,18 @@ def _scenario(sandbox: Any, api: Any, tmp: pathlib.Path) -> None:
         {"name": "b", "script": {"command": ["true"]}, "executor": {"kubernetes": {}}, "dependsOn": ["a"]}]}}
     custom.create_namespaced_custom_object(GROUP, VERSION, "audit", PLURAL, bad)
     wait_for(lambda: phase(api, "audit", "cyclic") == "Failed", timeout=TIMEOUT)
+    # A recorded, running Job deleted behind the operator's back: it confirms the loss with a get (JobLost).
+    lost = kr.Experiment("lost", namespace="audit")
+    lost.add(_python("import time; time.sleep(120)"), name="t")
+    lost_name = lost.run(kubeconfig=str(sandbox.kubeconfig))["metadata"]["name"]
+
+    def recorded_uid() -> str | None:
+        attempts = next(iter((get_experiment(api, "audit", lost_name).get("status") or {}).get("tasks") or []), {})
+        return (attempts.get("attempts") or [{}])[0].get("backendRef", {}).get("uid")
+
+    wait_for(recorded_uid, timeout=TIMEOUT, what="the Job's UID recorded")
+    client.BatchV1Api(api).delete_namespaced_job(f"{lost_name}-t-1", "audit", propagation_policy="Background")
+    wait_for(lambda: phase(api, "audit", lost_name) == "Failed", timeout=TIMEOUT, what="JobLost")
 
 
 def _triple(event: dict[str, Any]) -> tuple[str, str, str]:
