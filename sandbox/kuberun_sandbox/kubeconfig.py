@@ -2,30 +2,43 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
+import secrets
 
 import yaml
 
 CLUSTER = "kuberun-sandbox"
 
 
-def write_kubeconfig(path: pathlib.Path | str, server_url: str, namespace: str = "default", user: str = CLUSTER) -> pathlib.Path:
-    """Write a one-context kubeconfig for ``user`` (the submitter kuberun records) on the sandbox cluster.
+def write_kubeconfig(path: pathlib.Path | str, server_url: str, namespace: str = "default", user: str = CLUSTER,
+                     token: str | None = None) -> pathlib.Path:
+    """Write a one-context kubeconfig (mode 0600) for ``user`` (the submitter kuberun records) on the sandbox cluster.
 
     The default user shares the cluster's name (``kuberun-sandbox``); another ``user`` gives a
-    separate client identity for the same cluster, as a teammate's kubeconfig would.
+    separate client identity for the same cluster, as a teammate's kubeconfig would. ``token`` is
+    the user's bearer token (``Sandbox.mint_user`` and ``ApiServer.auth.mint`` make them); without
+    one, an in-process server at ``server_url`` mints one for ``user`` as an administrator (what
+    fixtures that know only a URL need), and with no such server the token is random (refused).
     """
+    if token is None:
+        from .apiserver.auth import local_token
+
+        token = local_token(server_url, user) or secrets.token_urlsafe(32)
     path = pathlib.Path(path)
     context = CLUSTER if user == CLUSTER else f"{user}@{CLUSTER}"
     config = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": CLUSTER, "cluster": {"server": server_url}}],
-        "users": [{"name": user, "user": {"token": "sandbox" if user == CLUSTER else f"token-{user}"}}],
+        "users": [{"name": user, "user": {"token": token}}],
         "contexts": [{"name": context, "context": {"cluster": CLUSTER, "user": user, "namespace": namespace}}],
         "current-context": context,
         "preferences": {},
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT: tighten it
+    with os.fdopen(fd, "w") as f:
+        f.write(yaml.safe_dump(config, sort_keys=False))
     return path

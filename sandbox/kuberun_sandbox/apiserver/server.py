@@ -21,9 +21,10 @@ from typing import Any
 from aiohttp import web
 
 from . import discovery, openapi
+from .auth import AdmittingHandlers, Auth
 from .errors import ApiError, injected, method_not_allowed, not_found
 from .faults import Fault, RequestRecord
-from .handlers import Handlers, Target, respond
+from .handlers import Target, respond
 from .resources import Registry
 from .routing import Parsed, parse, rbac_verb
 from .store import Store
@@ -47,7 +48,8 @@ class ApiServer:
     def __init__(self, data_dir: pathlib.Path | None = None, history_size: int = 10_000) -> None:
         self.registry = Registry()
         self.store = Store(history_size=history_size, data_dir=pathlib.Path(data_dir) if data_dir else None)
-        self.handlers = Handlers(self.store, self.registry)
+        self.handlers = AdmittingHandlers(self.store, self.registry)
+        self.auth = Auth(self.store, self.registry, pathlib.Path(data_dir) / "auth" / "tokens.json" if data_dir else None)
         self.request_log: list[RequestRecord] = []
         self.faults: list[Fault] = []
         self.bookmark_interval = 5.0  # seconds of watch idleness before a BOOKMARK (real servers: ~60 s)
@@ -63,6 +65,7 @@ class ApiServer:
             if key[:2] == ("apiextensions.k8s.io", "customresourcedefinitions"):
                 self.registry.register_crd(obj)
         self._bootstrap()
+        self.auth.bootstrap()
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -79,6 +82,7 @@ class ApiServer:
             raise ServerStartError(e.errno, f"cannot listen on {host}:{port}{hint}: {e.strerror}") from e
         sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
         self._host, self._port = host, sockets[0].getsockname()[1]
+        self.auth.listening(self.url)
 
     async def stop(self) -> None:
         self.store.close_watches()
@@ -131,12 +135,17 @@ class ApiServer:
             if fault is not None:
                 fault.consume()
                 raise injected(fault.status)
-            if watch:
+            # authenticate → authorize → (a review is answered here) → the handlers, which admit writes
+            reviewed = await self.auth.gate(request, parsed, watch, self._host, self._port)
+            if reviewed is not None:
+                response = reviewed
+            elif watch:
                 # A watch streams until the client leaves, and aiohttp cancels the handler then:
                 # record it when it starts, or the audit would never see it.
                 self.request_log.append(_with_code(record, 200))
                 return await self._route(request, parsed, watch)
-            response = await self._route(request, parsed, watch)
+            else:
+                response = await self._route(request, parsed, watch)
         except ApiError as e:
             response = respond(e.body(), e.code)
         except Exception as e:  # a bug here must reach the client as a 500 Status, not a dropped connection

@@ -22,7 +22,9 @@ def now() -> str:
 
 
 def _name_causes(rt: ResourceType, name: str) -> list[Cause]:
-    if rt.crd is None and (len(name) > 253 or not _DNS_SUBDOMAIN.match(name)):
+    # RBAC objects' names are path segments (``system:basic-user``), as ValidateRBACName checks.
+    path_segment = rt.group == "rbac.authorization.k8s.io"
+    if rt.crd is None and not path_segment and (len(name) > 253 or not _DNS_SUBDOMAIN.match(name)):
         msg = (f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric '
                "characters, '-' or '.', and must start and end with an alphanumeric character")
         return [Cause("metadata.name", msg)]
