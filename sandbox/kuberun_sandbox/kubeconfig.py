@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import pathlib
 import secrets
@@ -12,7 +13,7 @@ CLUSTER = "kuberun-sandbox"
 
 
 def write_kubeconfig(path: pathlib.Path | str, server_url: str, namespace: str = "default", user: str = CLUSTER,
-                     token: str | None = None) -> pathlib.Path:
+                     token: str | None = None, ca_pem: str | None = None) -> pathlib.Path:
     """Write a one-context kubeconfig (mode 0600) for ``user`` (the submitter kuberun records) on the sandbox cluster.
 
     The default user shares the cluster's name (``kuberun-sandbox``); another ``user`` gives a
@@ -20,17 +21,24 @@ def write_kubeconfig(path: pathlib.Path | str, server_url: str, namespace: str =
     the user's bearer token (``Sandbox.mint_user`` and ``ApiServer.auth.mint`` make them); without
     one, an in-process server at ``server_url`` mints one for ``user`` as an administrator (what
     fixtures that know only a URL need), and with no such server the token is random (refused).
+    ``ca_pem`` is the CA that signed an ``https`` server's certificate (by default, the in-process
+    server's own), written as ``certificate-authority-data`` so clients verify the server.
     """
-    if token is None:
-        from .apiserver.auth import local_token
+    from .apiserver.auth import local_ca, local_token
 
+    if token is None:
         token = local_token(server_url, user) or secrets.token_urlsafe(32)
+    if ca_pem is None and server_url.startswith("https://"):
+        ca_pem = local_ca(server_url)
     path = pathlib.Path(path)
+    cluster: dict[str, str] = {"server": server_url}
+    if ca_pem:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem.encode()).decode()
     context = CLUSTER if user == CLUSTER else f"{user}@{CLUSTER}"
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": CLUSTER, "cluster": {"server": server_url}}],
+        "clusters": [{"name": CLUSTER, "cluster": cluster}],
         "users": [{"name": user, "user": {"token": token}}],
         "contexts": [{"name": context, "context": {"cluster": CLUSTER, "user": user, "namespace": namespace}}],
         "current-context": context,

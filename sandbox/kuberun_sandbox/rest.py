@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -44,8 +45,13 @@ path = api_path  # (kept under its short name: the node calls it everywhere)
 class Rest:
     """JSON requests against one API server URL."""
 
-    def __init__(self, url: str, token: str | None = "sandbox") -> None:
+    def __init__(self, url: str, token: str | None = None, ca_pem: str | None = None) -> None:
         self.url = url.rstrip("/")
+        if ca_pem is None and self.url.startswith("https://"):
+            from .apiserver.auth import local_ca
+
+            ca_pem = local_ca(self.url)  # an in-process sandbox server's own CA
+        self._ssl: ssl.SSLContext | bool = ssl.create_default_context(cadata=ca_pem) if ca_pem else True
         self._headers = {"Accept": "application/json"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
@@ -61,7 +67,8 @@ class Rest:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             # Large Jobs (inline scripts, configs in args) make long watch lines: allow 8 MiB.
-            self._session = aiohttp.ClientSession(headers=self._headers, read_bufsize=8 * 1024 * 1024)
+            self._session = aiohttp.ClientSession(headers=self._headers, read_bufsize=8 * 1024 * 1024,
+                                                  connector=aiohttp.TCPConnector(ssl=self._ssl))
         return self._session
 
     async def close(self) -> None:

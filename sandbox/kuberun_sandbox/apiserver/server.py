@@ -45,11 +45,11 @@ class ServerStartError(OSError):
 class ApiServer:
     """A Kubernetes API server emulator over real HTTP on 127.0.0.1."""
 
-    def __init__(self, data_dir: pathlib.Path | None = None, history_size: int = 10_000) -> None:
+    def __init__(self, data_dir: pathlib.Path | None = None, history_size: int = 10_000, *, tls: bool = True) -> None:
         self.registry = Registry()
         self.store = Store(history_size=history_size, data_dir=pathlib.Path(data_dir) if data_dir else None)
         self.handlers = AdmittingHandlers(self.store, self.registry)
-        self.auth = Auth(self.store, self.registry, pathlib.Path(data_dir) / "auth" / "tokens.json" if data_dir else None)
+        self.auth = Auth(self.store, self.registry, pathlib.Path(data_dir) / "auth" if data_dir else None, tls=tls)
         self.request_log: list[RequestRecord] = []
         self.faults: list[Fault] = []
         self.bookmark_interval = 5.0  # seconds of watch idleness before a BOOKMARK (real servers: ~60 s)
@@ -72,7 +72,7 @@ class ApiServer:
         await self._runner.setup()
         # SO_REUSEADDR: a restart can bind while old connections sit in TIME_WAIT; on Linux it still refuses
         # a port that another socket listens on, so "port already in use" stays a real answer.
-        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        site = web.TCPSite(self._runner, host, port, reuse_address=True, ssl_context=self.auth.ssl_context(host))
         try:
             await site.start()
         except OSError as e:
@@ -89,6 +89,7 @@ class ApiServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        self.auth.close()
         self.store.save_now()
 
     def _bootstrap(self) -> None:
@@ -104,7 +105,7 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self._host}:{self._port}"
+        return f"{'https' if self.auth.tls else 'http'}://{self._host}:{self._port}"
 
     @property
     def port(self) -> int:

@@ -17,6 +17,7 @@ Every request passes ``Auth.gate`` before any handler (the one hook in ``server.
 from __future__ import annotations
 
 import pathlib
+import ssl
 import weakref
 
 from aiohttp import web
@@ -25,12 +26,13 @@ from ..resources import Registry, ResourceType
 from ..routing import Parsed
 from ..store import Store
 from . import bootstrap, reviews, transport
+from . import tls as tls_module
 from .admission import ATTRS_KEY, USER_KEY, AdmittingHandlers
 from .attributes import Attributes, forbidden, from_request, unauthorized
 from .authn import ANONYMOUS, MASTERS, TokenAuthenticator, UserInfo, bearer_token, service_account
 from .rbac import RBACAuthorizer
 
-__all__ = ["MASTERS", "AdmittingHandlers", "Attributes", "Auth", "UserInfo", "local_token", "service_account"]
+__all__ = ["MASTERS", "AdmittingHandlers", "Attributes", "Auth", "UserInfo", "local_ca", "local_token", "service_account"]
 
 _LOCAL: weakref.WeakValueDictionary[str, Auth] = weakref.WeakValueDictionary()
 
@@ -38,15 +40,33 @@ _LOCAL: weakref.WeakValueDictionary[str, Auth] = weakref.WeakValueDictionary()
 class Auth:
     """The authentication, authorization and review state of one API server."""
 
-    def __init__(self, store: Store, registry: Registry, tokens_path: pathlib.Path | None = None) -> None:
-        self.store, self.registry = store, registry
-        self.tokens = TokenAuthenticator(tokens_path)
+    def __init__(self, store: Store, registry: Registry, directory: pathlib.Path | None = None, *, tls: bool = True) -> None:
+        self.store, self.registry, self.directory, self.tls = store, registry, directory, tls
+        self.tokens = TokenAuthenticator(directory / "tokens.json" if directory else None)
+        self.certificate: tls_module.ServingCertificate | None = None
         self.authorizer = RBACAuthorizer(store)
         self.reviews = reviews.Reviews(self.tokens, self.authorizer)
         _register_review_types(registry)
 
     def bootstrap(self) -> None:
         bootstrap.install_defaults(self.store, self.registry)
+
+    def ssl_context(self, host: str) -> ssl.SSLContext | None:
+        """The serving TLS context (None without TLS); makes or loads the CA and certificate."""
+        if not self.tls:
+            return None
+        if self.certificate is None:
+            self.certificate = tls_module.ServingCertificate(self.directory / "tls" if self.directory else None, host)
+        return self.certificate.server_context()
+
+    @property
+    def ca_pem(self) -> str | None:
+        return self.certificate.ca_pem if self.certificate is not None else None
+
+    def close(self) -> None:
+        if self.certificate is not None and self.directory is None:
+            self.certificate.close()  # a temporary CA goes with its server; a persisted one stays
+            self.certificate = None
 
     def listening(self, url: str) -> None:
         """Make this server's tokens mintable by in-process callers that know only its URL."""
@@ -89,6 +109,12 @@ def local_token(url: str, username: str, groups: tuple[str, ...] = (MASTERS,)) -
     """
     auth = _LOCAL.get(url.rstrip("/"))
     return auth.mint(username, groups) if auth is not None else None
+
+
+def local_ca(url: str) -> str | None:
+    """The CA (PEM) of the in-process server at ``url``, for clients that know only its URL."""
+    auth = _LOCAL.get(url.rstrip("/"))
+    return auth.ca_pem if auth is not None else None
 
 
 def _register_review_types(registry: Registry) -> None:

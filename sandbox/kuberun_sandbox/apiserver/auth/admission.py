@@ -20,7 +20,8 @@ from . import podsecurity
 from .authn import ANONYMOUS, UserInfo
 from .vap import PolicyEvaluator, Request
 
-USER_KEY, ATTRS_KEY = "kuberun.auth.user", "kuberun.auth.attributes"
+USER_KEY: web.RequestKey[UserInfo] = web.RequestKey("kuberun.auth.user", UserInfo)
+ATTRS_KEY: web.RequestKey[Any] = web.RequestKey("kuberun.auth.attributes", object)
 
 
 class AdmittingHandlers(Handlers):
@@ -37,7 +38,7 @@ class AdmittingHandlers(Handlers):
 
     def validate(self, request: web.Request, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> list[str]:
         attrs = request.get(ATTRS_KEY)
-        user: UserInfo = request.get(USER_KEY) or ANONYMOUS
+        user = request.get(USER_KEY) or ANONYMOUS
         meta = obj.get("metadata") or {}
         namespace = meta.get("namespace") or "" if rt.namespaced else ""
         warnings: list[str] = []
