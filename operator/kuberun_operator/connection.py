@@ -40,7 +40,8 @@ def api_client(settings: Settings) -> Any:
 
 def connection_info(settings: Settings) -> kopf.ConnectionInfo:
     cfg = _configuration(settings)
-    token = (cfg.api_key or {}).get("authorization", "")
+    # The kubernetes client keeps a kubeconfig token under "BearerToken" (older ones: "authorization").
+    token = cfg.get_api_key_with_prefix("BearerToken") or cfg.get_api_key_with_prefix("authorization") or ""
     scheme, _, value = token.partition(" ")
     return kopf.ConnectionInfo(
         server=cfg.host,
