@@ -94,9 +94,9 @@ class Auth:
         allowed, _ = self.authorizer.authorize(user, attrs)
         if not allowed:
             raise unauthorized() if user.anonymous else forbidden(user, attrs)
-        transport.check_body_type(request)
-        if reviews.is_review(attrs):
+        if reviews.is_review(attrs):  # these also read client-go's protobuf bodies
             return await self.reviews.serve(request, attrs, user)
+        transport.check_body_type(request)
         return None
 
 

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from ..errors import ApiError, bad_request
 from ..handlers import respond
+from . import protobuf
 from .attributes import Attributes
 from .authn import TokenAuthenticator, UserInfo
 from .rbac import RBACAuthorizer
@@ -55,14 +56,15 @@ class Reviews:
     async def serve(self, request: web.Request, attrs: Attributes, user: UserInfo) -> web.Response:
         if request.method != "POST" or attrs.name:
             raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
+        kind = RESOURCES[attrs.group][attrs.resource]
+        raw = await request.read()
         try:
-            body = json.loads(await request.read() or b"{}")
+            body = protobuf.decode(raw, kind) if request.content_type == protobuf.MEDIA_TYPE else json.loads(raw or b"{}")
         except ValueError as e:
             raise bad_request(f"couldn't get version/kind; json parse error: {e}") from None
         if not isinstance(body, dict):
             raise bad_request("the request body must be an object")
         spec = body.get("spec") or {}
-        kind = RESOURCES[attrs.group][attrs.resource]
         out: dict[str, Any] = {"kind": kind, "apiVersion": f"{attrs.group}/{attrs.version}",
                                "metadata": {"creationTimestamp": None, **(body.get("metadata") or {})}, "spec": spec}
         out["status"] = self._status(kind, spec, user, attrs)

@@ -55,9 +55,9 @@ def host_allowed(host_header: str | None, bound: str, port: int) -> bool:
     return _is_loopback(host, bound) and (given or 80) == port
 
 
-def _own_origin(origin: str, bound: str, port: int) -> bool:
+def _own_origin(origin: str, own_scheme: str, bound: str, port: int) -> bool:
     scheme, sep, rest = origin.strip().lower().partition("://")
-    return bool(sep) and scheme == "http" and "/" not in rest and host_allowed(rest, bound, port)
+    return bool(sep) and scheme == own_scheme and "/" not in rest and host_allowed(rest, bound, port)
 
 
 def check(request: web.Request, bound: str, port: int) -> None:
@@ -68,7 +68,7 @@ def check(request: web.Request, bound: str, port: int) -> None:
     if request.method in SAFE_METHODS:
         return
     origin = request.headers.get("Origin")
-    if origin is not None and not _own_origin(origin, bound, port):
+    if origin is not None and not _own_origin(origin, request.scheme, bound, port):
         raise ApiError(403, "Forbidden", f"cross-origin request from {origin!r} refused: writes are accepted "
                                          "only from the sandbox's own origin")
 
