@@ -30,7 +30,7 @@ def _user(argv: list[str]) -> int:
     server = yaml.safe_load(admin.read_text())["clusters"][0]["cluster"]["server"]
     try:
         path = users.mint_user(args.data_dir.expanduser(), server, token, args.name, tuple(args.group),
-                               args.namespace, args.output)
+                               args.namespace, args.output, users.kubeconfig_ca(admin))
     except users.UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

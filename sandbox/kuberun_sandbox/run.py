@@ -111,7 +111,8 @@ class Sandbox:
         With ``namespace``: the namespace exists, ``name`` may edit in it (ClusterRole ``edit``),
         and it is the kubeconfig's default namespace. Raises ``users.UserError`` for a bad name.
         """
-        return users.mint_user(self.data_dir, self.url, self._admin_token, name, tuple(groups), namespace)
+        return users.mint_user(self.data_dir, self.url, self._admin_token, name, tuple(groups), namespace,
+                               ca_pem=self.server.auth.ca_pem)
 
     async def _start_async(self) -> None:
         from .apiserver import ApiServer

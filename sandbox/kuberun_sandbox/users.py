@@ -12,6 +12,7 @@ kubeconfig's default; groups are recorded with the token (``system:masters`` mak
 from __future__ import annotations
 
 import asyncio
+import base64
 import pathlib
 import re
 
@@ -43,6 +44,15 @@ def kubeconfig_token(kubeconfig: pathlib.Path) -> str | None:
         return None
 
 
+def kubeconfig_ca(kubeconfig: pathlib.Path) -> str | None:
+    """The CA (PEM) a kubeconfig this module wrote pins, or None."""
+    try:
+        data = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"].get("certificate-authority-data")
+        return base64.b64decode(data).decode() if data else None
+    except (OSError, ValueError, KeyError, IndexError, TypeError, yaml.YAMLError):
+        return None
+
+
 def admin_token(data_dir: pathlib.Path, kubeconfig: pathlib.Path) -> str:
     """The administrator's token: the one in ``kubeconfig`` while it is still valid, else a new one."""
     tokens = TokenAuthenticator(tokens_file(data_dir))
@@ -63,9 +73,9 @@ def check_names(name: str, groups: tuple[str, ...], namespace: str | None) -> No
         raise UserError(f"invalid namespace {namespace!r}: must be a DNS-1123 label")
 
 
-async def grant_edit(server_url: str, admin: str, name: str, namespace: str) -> None:
+async def grant_edit(server_url: str, admin: str, name: str, namespace: str, ca_pem: str | None = None) -> None:
     """Create ``namespace`` if missing and bind ``name`` to the ``edit`` ClusterRole in it."""
-    async with Rest(server_url, admin) as rest:
+    async with Rest(server_url, admin, ca_pem) as rest:
         if await rest.get_or_none(path("", "v1", "namespaces", None, namespace)) is None:
             try:
                 await rest.request("POST", path("", "v1", "namespaces"), {"metadata": {"name": namespace}})
@@ -84,11 +94,11 @@ async def grant_edit(server_url: str, admin: str, name: str, namespace: str) -> 
 
 
 def mint_user(data_dir: pathlib.Path, server_url: str, admin: str, name: str, groups: tuple[str, ...] = (),
-              namespace: str | None = None, out: pathlib.Path | None = None) -> pathlib.Path:
+              namespace: str | None = None, out: pathlib.Path | None = None, ca_pem: str | None = None) -> pathlib.Path:
     """Mint a token for ``name`` and write its kubeconfig (default ``<data>/users/<name>.kubeconfig``)."""
     check_names(name, tuple(groups), namespace)
     token = TokenAuthenticator(tokens_file(data_dir)).mint(name, groups)
     if namespace is not None:
-        asyncio.run(grant_edit(server_url, admin, name, namespace))
+        asyncio.run(grant_edit(server_url, admin, name, namespace, ca_pem))
     target = out or pathlib.Path(data_dir) / "users" / f"{name}.kubeconfig"
-    return write_kubeconfig(target, server_url, namespace or "default", user=name, token=token)
+    return write_kubeconfig(target, server_url, namespace or "default", user=name, token=token, ca_pem=ca_pem)
