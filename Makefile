@@ -48,6 +48,7 @@ bench: setup  ## benchmarks that print ratios (bench/slurm.py runs in tests/slur
 	$(BIN)/python bench/reconcile.py --n 1000
 	$(BIN)/python bench/cli.py
 	$(BIN)/python bench/logstore.py
+	$(BIN)/python bench/sandbox_auth.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -80,12 +80,28 @@ class RBACAuthorizer:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._cache_rv: int | None = None
+        self._aggregated: dict[str, list[Rule]] = {}
+        self._bound: dict[tuple[str, tuple[str, ...], str], list[tuple[dict[str, Any], str]]] = {}
 
     # --- role resolution -------------------------------------------------------------------
     def _cluster_role(self, name: str) -> dict[str, Any] | None:
         return self.store.get((G, "clusterroles", "", name))
 
-    def cluster_role_rules(self, name: str, _seen: frozenset[str] = frozenset()) -> list[Rule]:
+    def cluster_role_rules(self, name: str) -> list[Rule]:
+        """The rules of a ClusterRole with its aggregation resolved; memoised until the next write."""
+        self._fresh()
+        if name not in self._aggregated:
+            self._aggregated[name] = self._resolve(name, frozenset())
+        return self._aggregated[name]
+
+    def _fresh(self) -> None:
+        # Decisions read the stored objects; memos live until the next write of anything.
+        rv = self.store.resource_version
+        if rv != self._cache_rv:
+            self._cache_rv, self._aggregated, self._bound = rv, {}, {}
+
+    def _resolve(self, name: str, _seen: frozenset[str]) -> list[Rule]:
         role = self._cluster_role(name)
         if role is None or name in _seen:
             return []
@@ -95,7 +111,7 @@ class RBACAuthorizer:
             for other in self.store.list_refs(G, "clusterroles", None):
                 other_name = other["metadata"]["name"]
                 if other_name != name and selectors.matches(selector, other["metadata"].get("labels")):
-                    rules += [r for r in self.cluster_role_rules(other_name, _seen | {name}) if r not in rules]
+                    rules += [r for r in self._resolve(other_name, _seen | {name}) if r not in rules]
         return rules
 
     def _role_ref_rules(self, ref: dict[str, Any], namespace: str) -> list[Rule]:
@@ -104,8 +120,15 @@ class RBACAuthorizer:
         role = self.store.get((G, "roles", namespace, ref.get("name", "")))
         return list((role or {}).get("rules") or [])
 
-    def _bindings(self, user: UserInfo, namespace: str) -> Iterator[tuple[dict[str, Any], str]]:
+    def _bindings(self, user: UserInfo, namespace: str) -> list[tuple[dict[str, Any], str]]:
         """(roleRef, where) of every binding naming ``user``: where is '' for cluster-wide."""
+        self._fresh()
+        key = (user.username, user.groups, namespace)
+        if key not in self._bound:
+            self._bound[key] = list(self._scan_bindings(user, namespace))
+        return self._bound[key]
+
+    def _scan_bindings(self, user: UserInfo, namespace: str) -> Iterator[tuple[dict[str, Any], str]]:
         for b in self.store.list_refs(G, "clusterrolebindings", None):
             if any(applies_to(s, user, "") for s in b.get("subjects") or []):
                 yield b.get("roleRef") or {}, ""
