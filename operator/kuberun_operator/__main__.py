@@ -23,10 +23,13 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     p.add_argument("--kubeconfig", type=Path, default=None)
     p.add_argument("--context", default=None)
     p.add_argument("--workers", type=int, default=8, help="experiments reconciled concurrently")
+    p.add_argument("--resync-seconds", type=float, default=300.0,
+                   help="relist Experiments and reconcile every one this often (0: never)")
     a = p.parse_args(argv)
     return Settings(namespaces=tuple(a.namespace), log_level=a.log_level, metrics_port=a.metrics_port, peering=a.peering,
                     priority=a.priority, enable_local_executor=a.enable_local_executor, default_image=a.default_image,
-                    config_file=a.config, kubeconfig=a.kubeconfig, context=a.context, workers=a.workers)
+                    config_file=a.config, kubeconfig=a.kubeconfig, context=a.context, workers=a.workers,
+                    resync_seconds=a.resync_seconds)
 
 
 def main(argv: list[str] | None = None) -> None:

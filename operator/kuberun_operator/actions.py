@@ -11,7 +11,8 @@ from typing import Literal
 
 from kuberun.resource import BackendRef, ExperimentStatus, LogRef
 
-ObservedState = Literal["pending", "running", "succeeded", "failed", "suspended"]
+# "lost": the backend confirmed that the attempt's recorded child no longer exists (or is another one).
+ObservedState = Literal["pending", "running", "succeeded", "failed", "suspended", "lost"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Observed:
 
     state: ObservedState
     backend_id: str | None = None
+    backend_uid: str | None = None  # the child's own identity (a Job's metadata.uid)
     start_time: datetime | None = None
     finish_time: datetime | None = None
     exit_code: int | None = None

@@ -23,6 +23,7 @@ from kuberun_operator.clock import Clock, SystemClock
 from kuberun_operator.connection import api_client
 from kuberun_operator.controller import Controller
 from kuberun_operator.handlers import make_registry
+from kuberun_operator.health import checks
 from kuberun_operator.kube import Kube
 from kuberun_operator.metrics import Metrics, serve
 from kuberun_operator.settings import Settings
@@ -96,9 +97,8 @@ async def run(settings: Settings, stop_flag: asyncio.Event | threading.Event | N
     if settings.metrics_port:
         runner = await serve(metrics, settings.metrics_port,
                              on_scrape=lambda: metrics.count_phases(parts.controller.experiments))
-    metrics.ready = True
-    try:
-        await kopf.operator(
+    kopf_ready = ready_flag if ready_flag is not None else asyncio.Event()
+    kopf_task = asyncio.create_task(kopf.operator(
             registry=registry,
             clusterwide=not settings.namespaces,
             namespaces=list(settings.namespaces),
@@ -106,8 +106,11 @@ async def run(settings: Settings, stop_flag: asyncio.Event | threading.Event | N
             priority=settings.priority,
             peering_name=settings.peering,
             stop_flag=stop_flag,
-            ready_flag=ready_flag,
-        )
+            ready_flag=kopf_ready,
+    ), name="kopf-operator")
+    metrics.liveness, metrics.readiness = checks(kopf_task, kopf_ready, parts.controller)
+    try:
+        await kopf_task
     finally:
         if runner is not None:
             await runner.cleanup()

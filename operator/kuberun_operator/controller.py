@@ -48,6 +48,7 @@ from kuberun_operator.clock import Clock, SystemClock
 from kuberun_operator.kube import ApiError, Kube, resource_version
 from kuberun_operator.policy.submission import Done, Outcome, fold_outcomes
 from kuberun_operator.reconcile import reconcile
+from kuberun_operator.resync import refetch, resync_forever
 from kuberun_operator.settings import Settings
 from kuberun_operator.traits import traits_for
 from kuberun_operator.workqueue import Key, WorkQueue
@@ -61,7 +62,7 @@ WARNING_EVERY = timedelta(minutes=5)  # the same Warning on the same Experiment 
 
 class Controller:
     # Seconds before a key is reconciled again after a failed reconcile (instances may lower them in tests).
-    retry_conflict = 1.0     # 409/422: someone wrote first; read the new object and decide again
+    retry_conflict = 0.2     # 409/422: someone wrote first; the object is read again, then decided again
     retry_api_error = 5.0
     retry_backend = 10.0     # a backend's observe or a finalizer's cancel failed
     retry_unexpected = 10.0
@@ -76,6 +77,9 @@ class Controller:
         self._workers: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Future[None]] = set()
         self._warned: dict[tuple[Any, str, str], datetime] = {}
+        self._posting: dict[Key, asyncio.Future[None]] = {}  # each Experiment's latest Event batch
+        self.started = False
+        self.synced = False  # the Experiments were listed from the API once (resync.py)
 
     # -- feeding -------------------------------------------------------------------------------
 
@@ -97,19 +101,40 @@ class Controller:
     # -- running -------------------------------------------------------------------------------
 
     def _warn(self, body: dict[str, Any], event: Event) -> None:
-        """Post a Warning, but the same one on the same Experiment at most every WARNING_EVERY."""
+        self._post(body, [event])
+
+    def _due(self, body: dict[str, Any], event: Event) -> bool:
+        """Normal Events always; the same Warning on the same Experiment at most every WARNING_EVERY."""
+        if event.type != "Warning":
+            return True
         key = (body["metadata"].get("uid"), event.reason, event.message)
         now = self.clock.now()
         last = self._warned.get(key)
         if last is not None and now - last < WARNING_EVERY:
-            return
+            return False
         self._warned[key] = now
-        self._spawn(self.post_event(body, event))
+        return True
 
-    def _spawn(self, coro: Awaitable[None]) -> None:  # informative work never holds a worker
-        task = asyncio.ensure_future(coro)
+    def _post(self, body: dict[str, Any], events: list[Event]) -> None:
+        """Post Events in the background, in the order of the transitions they report: each batch
+        of one Experiment waits for the one before (concurrent posts would land out of order)."""
+        events = [e for e in events if self._due(body, e)]
+        if not events:
+            return
+        key = (body["metadata"].get("namespace", ""), body["metadata"].get("name", ""))
+        before = self._posting.get(key)
+
+        async def post_in_order() -> None:
+            if before is not None:
+                await asyncio.gather(before, return_exceptions=True)
+            for event in events:
+                await self.post_event(body, event)
+
+        task = asyncio.ensure_future(post_in_order())  # informative work never holds a worker
+        self._posting[key] = task
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        task.add_done_callback(lambda t: self._posting.pop(key, None) if self._posting.get(key) is t else None)
 
     async def start(self) -> None:
         from concurrent.futures import ThreadPoolExecutor
@@ -120,8 +145,28 @@ class Controller:
             if isinstance(backend, Lifecycle):
                 await backend.start()
         self._workers = [asyncio.create_task(self._work(), name=f"kuberun-worker-{i}") for i in range(self.settings.workers)]
+        if self.settings.resync_seconds > 0:
+            self._workers.append(asyncio.create_task(resync_forever(self, self.settings.resync_seconds),
+                                                     name="kuberun-resync"))
+        else:
+            self.synced = True  # no relist configured: nothing to wait for
+        self.started = True
+
+    def health(self) -> tuple[bool, str]:
+        """(alive, reason): started, and no worker or resync task has ended."""
+        if not self.started:
+            return False, "the controller has not started"
+        dead = [t.get_name() for t in self._workers if t.done()]
+        return (False, f"controller tasks ended: {', '.join(dead)}") if dead else (True, "ok")
+
+    def readiness(self) -> tuple[bool, str]:
+        ok, reason = self.health()
+        if ok and not self.synced:
+            return False, "the first list of Experiments has not succeeded yet"
+        return ok, reason if not ok else "ready"
 
     async def stop(self) -> None:
+        self.started = False
         self.queue.close()
         for worker in self._workers:
             worker.cancel()
@@ -137,8 +182,7 @@ class Controller:
             try:
                 await self.reconcile_key(key)
             except ApiError as exc:
-                log.warning("reconcile %s/%s: API error %s; retrying", *key, exc)
-                self.queue.add_after(key, self.retry_conflict if exc.status in (409, 422) else self.retry_api_error)
+                await self._after_api_error(key, exc)
             except Exception:
                 log.exception("reconcile %s/%s failed unexpectedly; retrying in %.0fs", *key, self.retry_unexpected)
                 self.queue.add_after(key, self.retry_unexpected)
@@ -146,6 +190,22 @@ class Controller:
                 self.queue.done(key)
                 if self.metrics is not None:
                     self.metrics.reconciled(time.perf_counter() - started, self.queue.depth())
+
+    async def _after_api_error(self, key: Key, exc: ApiError) -> None:
+        """A failed precondition or a 404: read the object again (or drop it), then decide again."""
+        if exc.status not in (404, 409, 422):
+            log.warning("reconcile %s/%s: API error %s; retrying", *key, exc)
+            self.queue.add_after(key, self.retry_api_error)
+            return
+        log.info("reconcile %s/%s: %s; reading it again", *key, exc)
+        try:
+            exists = await refetch(self.kube, self.experiments, key)
+        except ApiError as again:
+            log.warning("reconcile %s/%s: cannot read it again (%s); retrying", *key, again)
+            self.queue.add_after(key, self.retry_api_error)
+            return
+        if exists:
+            self.queue.add_after(key, self.retry_conflict)
 
     async def reconcile_key(self, key: Key) -> None:
         body = self.experiments.get(key)
@@ -169,8 +229,7 @@ class Controller:
         outcomes = await self._perform(exp, decision)
         decision = fold_outcomes(decision, outcomes, self.clock.now())
         await self._write_status(body, exp, decision)
-        for event in decision.events:
-            self._warn(body, event) if event.type == "Warning" else self._spawn(self.post_event(body, event))
+        self._post(body, decision.events)
         if decision.requeue_after is not None:
             self.queue.add_after(key, decision.requeue_after)
         polls = [b.poll_interval for b in self._active_backends(decision) if isinstance(b, Polled) and b.poll_interval]
@@ -280,7 +339,11 @@ class Controller:
         old = body.get("status") or {}
         if old.get("phase") == ExperimentPhase.FAILED.value and any(c.get("reason") == "InvalidSpec" for c in old.get("conditions", [])):
             return
+        tasks = (body.get("spec") or {}).get("tasks")
+        total = len(tasks) if isinstance(tasks, list) else 0
+        # progress: `kubectl get exp` shows TASKS 0/N, not a blank column, for a spec nothing ran from.
         status = {"phase": ExperimentPhase.FAILED.value, "observedGeneration": meta.get("generation"), "completionTime": now,
+                  "progress": f"0/{total}",
                   "conditions": [{"type": "Failed", "status": "True", "reason": "InvalidSpec", "message": message[:32768],
                                   "lastTransitionTime": now, "observedGeneration": meta.get("generation")}]}
         written = await self.kube.replace_experiment_status(meta["namespace"], meta["name"], meta["resourceVersion"], status)

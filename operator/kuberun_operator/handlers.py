@@ -68,7 +68,8 @@ def make_registry(settings: Settings, controller: Controller, jobs: JobCache, po
     @kopf.on.event("", "v1", "pods", labels={LABEL_EXPERIMENT: kopf.PRESENT}, registry=registry)
     async def pod_event(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
         # Pods tell what Jobs do not: an image that cannot be pulled, a missing Secret.
-        controller.child_changed(pods.put(dict(body), deleted=event.get("type") == "DELETED"))
+        job = pods.put(dict(body), deleted=event.get("type") == "DELETED")
+        controller.child_changed(jobs.experiment_of(*job) if job is not None else None)
 
     logging.getLogger("kopf").setLevel(getattr(logging, settings.log_level.upper(), logging.INFO))
     return registry

@@ -109,6 +109,20 @@ class Kube:
         return await self._call("patch", "experiments", self._custom.patch_namespaced_custom_object,
                                 GROUP, VERSION, namespace, PLURAL, name, patch, _content_type="application/json-patch+json")
 
+    async def get_experiment(self, namespace: str, name: str) -> dict[str, Any]:
+        """The Experiment as stored now (after a failed precondition: the cache's copy is not to be trusted)."""
+        return await self._call("get", "experiments", self._custom.get_namespaced_custom_object,
+                                GROUP, VERSION, namespace, PLURAL, name)
+
+    async def list_experiments(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Every Experiment (in ``namespace``, or cluster-wide): the periodic relist."""
+        if namespace:
+            result = await self._call("list", "experiments", self._custom.list_namespaced_custom_object,
+                                      GROUP, VERSION, namespace, PLURAL)
+        else:
+            result = await self._call("list", "experiments", self._custom.list_cluster_custom_object, GROUP, VERSION, PLURAL)
+        return list(result.get("items", []))
+
     async def delete_experiment(self, namespace: str, name: str) -> None:
         await self._call("delete", "experiments", self._custom.delete_namespaced_custom_object,
                          GROUP, VERSION, namespace, PLURAL, name)
@@ -135,6 +149,9 @@ class Kube:
             return json.loads(fn(*args, _preload_content=False).data)
 
         return call
+
+    async def get_job(self, namespace: str, name: str) -> dict[str, Any]:
+        return await self._call("get", "jobs", self._json(self._batch.read_namespaced_job), name, namespace)
 
     async def patch_job(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         await self._call("patch", "jobs", self._batch.patch_namespaced_job, name, namespace, patch)

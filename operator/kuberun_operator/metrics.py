@@ -27,7 +27,9 @@ class Metrics:
         self.backend_errors = Counter("kuberun_backend_errors_total", "Backend call failures.", ["backend", "reason"], registry=r)
         self.api_requests = Counter("kuberun_api_requests_total", "Kubernetes API requests made by the controller.",
                                     ["verb", "resource", "code"], registry=r)
-        self.ready = False
+        # (ok, reason) callables; app.run installs the real ones (health.checks) once kopf starts.
+        self.liveness: Any = lambda: (True, "ok")
+        self.readiness: Any = lambda: (False, "starting")
 
     def reconciled(self, seconds: float, depth: int) -> None:
         self.reconcile_seconds.observe(seconds)
@@ -68,10 +70,12 @@ async def serve(metrics: Metrics, port: int, host: str = "0.0.0.0", on_scrape: A
         return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def healthz(_: web.Request) -> web.Response:
-        return web.Response(text="ok")
+        ok, reason = metrics.liveness()
+        return web.Response(text=reason, status=200 if ok else 503)
 
     async def readyz(_: web.Request) -> web.Response:
-        return web.Response(text="ready" if metrics.ready else "starting", status=200 if metrics.ready else 503)
+        ok, reason = metrics.readiness()
+        return web.Response(text=reason, status=200 if ok else 503)
 
     app = web.Application()
     app.router.add_get("/metrics", metrics_view)

@@ -17,7 +17,7 @@ from kuberun_operator.actions import Decision, Observed
 from kuberun_operator.policy.dag import idempotency_key, start_ready_tasks
 from kuberun_operator.policy.finish import finish
 from kuberun_operator.policy.lifecycle import keep_cancelling, shutdown, suspend
-from kuberun_operator.policy.observe import observe_task
+from kuberun_operator.policy.observe import adopt_unrecorded, observe_task
 from kuberun_operator.policy.retries import backoff
 from kuberun_operator.policy.round import Limits, Round, ensure_task_records
 from kuberun_operator.traits import Traits
@@ -40,8 +40,9 @@ def reconcile(
     ensure_task_records(r)
     if r.before_phase is None or not r.before_phase.finished:
         # 2. What the backends observed moves each active task's latest attempt on (to a retry,
-        #    a failure, a resubmission of an attempt they do not know).
+        #    a failure, a resubmission of an attempt they do not know); a child the record lacks is adopted.
         for task in r.spec.tasks:
+            adopt_unrecorded(r, task)
             observe_task(r, task)
         # 3. spec.shutdown: what has not started is cancelled; with Terminate, what runs too.
         shutdown(r)

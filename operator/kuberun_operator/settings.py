@@ -22,6 +22,7 @@ class Settings:
     priority: int = 0                          # peering priority (unique per replica)
     workers: int = 8                           # experiments reconciled concurrently
     max_backoff_seconds: int = 600             # cap of a task's exponential retry backoff
+    resync_seconds: float = 300.0              # relist and reconcile every Experiment this often; 0: never
     torchrun_port: int = 29500
     config_file: Path | None = None            # backends (Slurm clusters, Lepton, SkyPilot): YAML
     kubeconfig: Path | None = None             # None: $KUBECONFIG, ~/.kube/config, or in-cluster

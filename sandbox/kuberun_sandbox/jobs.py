@@ -8,16 +8,17 @@ import dataclasses
 from datetime import datetime, timezone
 from typing import Any
 
+from kuberun.resource.times import format_time, parse_time, utcnow
+
 INDEX_KEY = "batch.kubernetes.io/job-completion-index"
 TERMINAL = ("Succeeded", "Failed")
 
 
 def now_iso(at: datetime | None = None) -> str:
-    return (at or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(at or utcnow())
 
 
-def parse_iso(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+parse_iso = parse_time  # the one RFC 3339 parser (kuberun.resource.times)
 
 
 @dataclasses.dataclass

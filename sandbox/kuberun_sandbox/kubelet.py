@@ -15,13 +15,14 @@ import shutil
 from typing import Any
 
 from .jobs import now_iso
-from .podspec import SpecError, prepare
+from .podspec import InvalidImage, Launch, MissingSource, SpecError, prepare
 from .process import PodProcess, stream_log, tail_offset
 from .rest import MERGE_PATCH, KubeError, Rest, path
 
 log = logging.getLogger("kuberun_sandbox.node")
 
 IMAGE_NOTICE = "sandbox: image %s is not pulled; running the container command on this machine with the current Python"
+SOURCE_RETRY = 1.0  # seconds between looks for a pod's missing ConfigMap/Secret
 KILL_GRACE_MAX = 5.0  # cap on terminationGracePeriodSeconds: a sandbox should stop promptly
 
 
@@ -36,6 +37,7 @@ class Kubelet:
         self.job_of: dict[str, str] = {}                   # pod uid -> controller (Job) uid
         self._tasks: set[asyncio.Task[None]] = set()
         self._images_noted: set[str] = set()
+        self._stopping: set[str] = set()                   # uids of pods being deleted
 
     # --- paths -----------------------------------------------------------------------------
     def log_path(self, namespace: str, name: str) -> pathlib.Path:
@@ -77,6 +79,7 @@ class Kubelet:
     def forget(self, pod: dict[str, Any]) -> None:
         """The pod is gone (or going): kill its process group, drop its files once it has exited."""
         meta = pod["metadata"]
+        self._stopping.add(meta["uid"])  # a pod still waiting for its ConfigMaps stops waiting
         proc = self.procs.get(meta["uid"])
         if proc is not None:
             self._spawn_task(proc.kill(self._grace(pod)))
@@ -84,6 +87,7 @@ class Kubelet:
     def deleted(self, pod: dict[str, Any]) -> None:
         self.forget(pod)
         meta = pod["metadata"]
+        self._stopping.discard(meta["uid"])  # its _prepare loop ends on the names entry going too
         key = (meta["namespace"], meta["name"])
         if self.names.get(key) == meta["uid"]:
             del self.names[key]
@@ -137,12 +141,8 @@ class Kubelet:
         await self._patch_status(pod, {"phase": "Pending", "hostIP": "127.0.0.1",
                                        "hostIPs": [{"ip": "127.0.0.1"}],
                                        "conditions": _conditions(now_iso(), ready=False, started=False)})
-        pod_dir = self.pod_dir(*key)
-        shutil.rmtree(pod_dir, ignore_errors=True)  # a pod of the same name may have run before
-        try:
-            launch = await prepare(self.rest, pod, pod_dir)
-        except (SpecError, KubeError) as e:
-            await self._patch_status(pod, _terminated(pod, 128, "ContainerCannotRun", str(e), started=None))
+        launch = await self._prepare(pod)
+        if launch is None:
             return
         self._note_image(container.get("image", "<none>"))
         log_path = self.log_path(*key)
@@ -160,6 +160,35 @@ class Kubelet:
         reason = "Completed" if code == 0 else "Error"
         await self._patch_status(pod, _terminated(pod, code, reason, "", started))
         del self.procs[meta["uid"]]
+
+    async def _prepare(self, pod: dict[str, Any]) -> Launch | None:
+        """The pod's launch, once what it needs exists; None when it failed or went away.
+
+        As the kubelet does: a missing ConfigMap/Secret leaves the pod Pending with its container
+        waiting (``ContainerCreating`` for a volume, ``CreateContainerConfigError`` for env) and is
+        looked up again every ``SOURCE_RETRY`` s; an invalid image waits as ``InvalidImageName``.
+        """
+        meta = pod["metadata"]
+        key, uid = (meta["namespace"], meta["name"]), meta["uid"]
+        pod_dir = self.pod_dir(*key)
+        waiting: tuple[str, str] | None = None
+        while self.names.get(key) == uid and uid not in self._stopping:
+            shutil.rmtree(pod_dir, ignore_errors=True)  # a pod of the same name may have run before
+            try:
+                return await prepare(self.rest, pod, pod_dir)
+            except InvalidImage as e:
+                await self._patch_status(pod, _waiting(pod, "InvalidImageName", str(e)))
+                return None
+            except MissingSource as e:
+                now = ("ContainerCreating" if e.volume else "CreateContainerConfigError", str(e))
+                if now != waiting:
+                    waiting = now
+                    await self._patch_status(pod, _waiting(pod, *now))
+            except (SpecError, KubeError) as e:
+                await self._patch_status(pod, _terminated(pod, 128, "ContainerCannotRun", str(e), started=None))
+                return None
+            await asyncio.sleep(SOURCE_RETRY)
+        return None
 
     def _note_image(self, image: str) -> None:
         if image not in self._images_noted:
@@ -221,6 +250,15 @@ def _running(pod: dict[str, Any], started: str) -> dict[str, Any]:
             "conditions": _conditions(started, ready=True, started=True),
             "containerStatuses": [{"name": _container_name(pod), "image": _image(pod), "imageID": "", "ready": True,
                                    "restartCount": 0, "started": True, "state": {"running": {"startedAt": started}}}]}
+
+
+def _waiting(pod: dict[str, Any], reason: str, message: str) -> dict[str, Any]:
+    """Pending, its container waiting for ``reason`` (the kubelet's view of a container not yet created)."""
+    return {"phase": "Pending", "hostIP": "127.0.0.1", "hostIPs": [{"ip": "127.0.0.1"}],
+            "conditions": _conditions(now_iso(), ready=False, started=False),
+            "containerStatuses": [{"name": _container_name(pod), "image": _image(pod), "imageID": "", "ready": False,
+                                   "restartCount": 0, "started": False,
+                                   "state": {"waiting": {"reason": reason, "message": message}}}]}
 
 
 def _terminated(pod: dict[str, Any], code: int, reason: str, message: str, started: str | None = "") -> dict[str, Any]:

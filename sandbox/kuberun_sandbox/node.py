@@ -40,6 +40,8 @@ log = logging.getLogger("kuberun_sandbox.node")
 
 NODE_NAME = "kuberun-sandbox"
 STATUS_RETRIES = 8
+JOB_WORKERS = 4      # Jobs reconciled concurrently (each is one GET, one pod list and a write or two)
+RETRY_DELAY = 0.5    # seconds before a Job whose reconcile failed is tried again
 _ALPHABET = string.ascii_lowercase + string.digits
 
 
@@ -64,6 +66,10 @@ class SandboxNode:
         self.node_name = node_name
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._queued: set[tuple[str, str]] = set()
+        self._busy: set[tuple[str, str]] = set()    # being reconciled now
+        self._dirty: set[tuple[str, str]] = set()   # changed while busy: reconcile again after
+        self._written: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {}  # Job -> (generation, status) we wrote
+        self._pod_seen: dict[str, tuple[str, bool]] = {}     # pod uid -> (phase, terminating) last enqueued for
         self._deadlines: dict[tuple[str, str], datetime] = {}
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -83,7 +89,7 @@ class SandboxNode:
         if not self.kubelet_only:
             self._tasks += [
                 loop.create_task(self._start_jobs_after_pods(), name="sandbox-jobs"),
-                loop.create_task(self._worker(), name="sandbox-job-worker"),
+                *(loop.create_task(self._worker(), name=f"sandbox-job-worker-{i}") for i in range(JOB_WORKERS)),
                 loop.create_task(self._ticker(), name="sandbox-deadlines"),
             ]
         await asyncio.wait_for(asyncio.gather(*(e.wait() for e in self._synced.values())), wait_synced)
@@ -132,9 +138,20 @@ class SandboxNode:
             return
         if sync:
             self.kubelet.sync(pod)
-        labels = pod["metadata"].get("labels") or {}
-        if "job-name" in labels:
-            self._enqueue(pod["metadata"]["namespace"], labels["job-name"])
+        meta = pod["metadata"]
+        labels = meta.get("labels") or {}
+        if "job-name" not in labels:
+            return
+        # Only what the Job controller counts wakes it: a new pod, a phase change, a deletion
+        # (the kubelet's Pending+hostIP write changes none of them).
+        seen = (_phase(pod), bool(meta.get("deletionTimestamp")))
+        if not sync:
+            self._pod_seen.pop(meta["uid"], None)
+        elif self._pod_seen.get(meta["uid"]) == seen:
+            return
+        else:
+            self._pod_seen[meta["uid"]] = seen
+        self._enqueue(meta["namespace"], labels["job-name"])
 
     async def _on_job_list(self, items: list[dict[str, Any]]) -> None:
         for job in items:
@@ -143,32 +160,52 @@ class SandboxNode:
 
     async def _on_job_event(self, kind: str, job: dict[str, Any]) -> None:
         meta = job["metadata"]
+        key = (meta["namespace"], meta["name"])
         if kind == "DELETED" or meta.get("deletionTimestamp"):
             # Pods go by garbage collection; kill now rather than when their DELETED events arrive.
             self.kubelet.kill_job(meta["uid"])
-            self._deadlines.pop((meta["namespace"], meta["name"]), None)
+            self._deadlines.pop(key, None)
+            self._written.pop(key, None)
             return
-        self._enqueue(meta["namespace"], meta["name"])
+        if self._written.get(key) == (meta.get("generation"), job.get("status") or {}):
+            return  # the echo of this node's own status write: nothing new to decide
+        self._enqueue(*key)
 
     def _enqueue(self, namespace: str, name: str) -> None:
         key = (namespace, name)
-        if key not in self._queued:
+        if key in self._busy:
+            self._dirty.add(key)  # reconciled again once the worker holding it is done
+        elif key not in self._queued:
             self._queued.add(key)
             self._queue.put_nowait(key)
 
     # --- Job controller --------------------------------------------------------------------
     async def _worker(self) -> None:
+        """One of ``JOB_WORKERS``: a Job is reconciled by one worker at a time (as in client-go's
+        workqueue), and a failing Job is retried later without holding a worker back from the others."""
+        loop = asyncio.get_running_loop()
         while True:
             key = await self._queue.get()
             self._queued.discard(key)
+            self._busy.add(key)
             try:
                 await self._reconcile(*key)
             except asyncio.CancelledError:
                 raise
+            except KubeError as e:
+                if e.code == 404:  # the Job (or its namespace) went away mid-reconcile: nothing to do
+                    log.debug("job %s/%s vanished during its reconcile: %s", *key, e)
+                else:
+                    log.warning("reconciling job %s/%s failed (%s); retrying", *key, e)
+                    loop.call_later(RETRY_DELAY, self._enqueue, *key)
             except Exception:
                 log.exception("reconciling job %s/%s failed; retrying", *key)
-                await asyncio.sleep(0.5)
-                self._enqueue(*key)
+                loop.call_later(RETRY_DELAY, self._enqueue, *key)
+            finally:
+                self._busy.discard(key)
+                if key in self._dirty:
+                    self._dirty.discard(key)
+                    self._enqueue(*key)
 
     async def _ticker(self) -> None:
         """Re-reconcile Jobs whose activeDeadlineSeconds has come (nothing else would wake them)."""
@@ -197,9 +234,12 @@ class SandboxNode:
             if plan.status == (job.get("status") or {}):
                 return
             try:
+                # Noted before the write: its watch echo may arrive before the answer does.
+                self._written[(namespace, name)] = (job["metadata"].get("generation"), plan.status)
                 await self.rest.request("PUT", url + "/status", {**job, "status": plan.status})
                 return
             except KubeError as e:
+                self._written.pop((namespace, name), None)
                 if e.code != 409:  # 409: someone else wrote the Job; recompute from a fresh read
                     raise
         log.warning("job %s/%s: status still conflicting after %d attempts", namespace, name, STATUS_RETRIES)
@@ -222,6 +262,10 @@ class SandboxNode:
                     raise
         for index in plan.create:
             await self.rest.request("POST", path("", "v1", "pods", namespace), pod_for(job, index, self.node_name))
+
+
+def _phase(pod: dict[str, Any]) -> str:
+    return str((pod.get("status") or {}).get("phase", "Pending"))
 
 
 def pod_for(job: dict[str, Any], index: int | None, node_name: str) -> dict[str, Any]:

@@ -2,13 +2,15 @@
 
 There is no container here, so volume ``mountPath``s cannot exist as such: each one is materialized
 under ``<pod dir>/mounts/<mountPath>`` and every occurrence of the mount path in argv and env values
-is rewritten to that directory, so ``--config /etc/kuberun/task/x.json`` finds its file.
+is rewritten to that directory, so ``--config /etc/kuberun/task/x.json`` finds its file; so are
+whole-path string values inside mounted JSON documents (``rewrite_documents``).
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 import pathlib
 import re
 import sys
@@ -17,12 +19,41 @@ from typing import Any
 from . import projected
 from .rest import Rest, path
 
+DOCUMENT_MAX = 1024 * 1024  # bytes: larger mounted files are data, not documents naming paths
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 _FIELD_KEY = re.compile(r"^metadata\.(annotations|labels)\[['\"](.+)['\"]\]$")
 
 
 class SpecError(Exception):
     """The pod cannot be started (missing command, missing ConfigMap key, ...): the pod fails."""
+
+
+class MissingSource(SpecError):
+    """A ConfigMap or Secret the pod needs is not there (yet). The kubelet waits and tries again, as
+    Kubernetes does: a container's env source gives ``CreateContainerConfigError``, a volume's
+    ``ContainerCreating`` (``volume`` says which)."""
+
+    def __init__(self, message: str, volume: bool = False) -> None:
+        super().__init__(message)
+        self.volume = volume
+
+
+class InvalidImage(SpecError):
+    """The container's image is not a valid reference: ``InvalidImageName`` (it waits for ever)."""
+
+
+# The image reference grammar of distribution/reference: [domain[:port]/]path[:tag][@digest].
+_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?"
+_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+_IMAGE = re.compile(_DOMAIN + _PATH + r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*"
+                    r":[0-9a-fA-F]{32,})?")
+
+
+def check_image(image: str | None) -> None:
+    """Raise ``InvalidImage`` for an image reference a container runtime would refuse to parse."""
+    if image and not _IMAGE.fullmatch(image):
+        raise InvalidImage(f'Failed to apply default image tag "{image}": couldn\'t parse image name "{image}": '
+                           "invalid reference format")
 
 
 @dataclasses.dataclass
@@ -65,7 +96,7 @@ async def _source_data(rest: Rest, namespace: str, kind: str, name: str, optiona
     if obj is None:
         if optional:
             return {}
-        raise SpecError(f"{plural[:-1]} {namespace}/{name} not found")
+        raise MissingSource(f'{plural[:-1]} "{name}" not found')
     data: dict[str, str] = dict(obj.get("data") or {})
     if plural == "secrets":
         data = {k: base64.b64decode(v).decode(errors="replace") for k, v in data.items()}
@@ -146,7 +177,10 @@ async def _fill_volume(rest: Rest, pod: dict[str, Any], volume: dict[str, Any], 
         if kind in volume:
             source = volume[kind]
             name = source.get("name") or source.get("secretName")
-            data = await _source_data(rest, namespace, kind, name, bool(source.get("optional")))
+            try:
+                data = await _source_data(rest, namespace, kind, name, bool(source.get("optional")))
+            except MissingSource as e:
+                raise MissingSource(f'MountVolume.SetUp failed for volume "{volume["name"]}": {e}', volume=True) from None
             items = source.get("items") or [{"key": k, "path": k} for k in data]
             for item in items:
                 if item["key"] not in data:
@@ -170,6 +204,43 @@ def rewrite_paths(value: str, mounts: dict[str, pathlib.Path]) -> str:
     return value
 
 
+def _rewrite_json(value: Any, mounts: dict[str, pathlib.Path]) -> Any:
+    """Rewrite string values that are paths under a mount (the whole value, never inside text)."""
+    if isinstance(value, dict):
+        return {k: _rewrite_json(v, mounts) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rewrite_json(v, mounts) for v in value]
+    if isinstance(value, str) and value.startswith("/"):
+        for mount_path in sorted(mounts, key=len, reverse=True):
+            if mount_path != "/" and (value == mount_path or value.startswith(mount_path + "/")):
+                return str(mounts[mount_path]) + value[len(mount_path):]
+    return value
+
+
+def rewrite_documents(volumes_dir: pathlib.Path, mounts: dict[str, pathlib.Path]) -> None:
+    """Map mount paths named inside mounted JSON documents, as argv and env are mapped.
+
+    A document in one volume may name a file in another by its mount path: kuberun's task document
+    lists a spilled config's chunks as ``/etc/kuberun/config/<i>/config``. Only JSON files are read,
+    and only string values that are whole paths under a mount change; other files are left as written.
+    """
+    if not volumes_dir.is_dir():
+        return
+    for file in sorted(volumes_dir.rglob("*")):
+        if not file.is_file() or file.is_symlink() or file.stat().st_size > DOCUMENT_MAX:
+            continue
+        text = file.read_text(errors="replace")
+        if not text.lstrip().startswith(("{", "[")):
+            continue
+        try:
+            document = json.loads(text)
+        except ValueError:
+            continue  # not JSON after all (a chunk of a larger config, say)
+        rewritten = _rewrite_json(document, mounts)
+        if rewritten != document:
+            file.write_text(json.dumps(rewritten))
+
+
 def build_argv(container: dict[str, Any], env: dict[str, str], mounts: dict[str, pathlib.Path]) -> list[str]:
     if not container.get("command"):
         raise SpecError(f"container {container.get('name')!r} has no command: the sandbox cannot run an "
@@ -188,9 +259,11 @@ async def prepare(rest: Rest, pod: dict[str, Any], pod_dir: pathlib.Path) -> Lau
     if len(containers) != 1:
         raise SpecError(f"the sandbox runs pods with exactly one container, not {len(containers)}")
     container = containers[0]
+    check_image(container.get("image"))
     pod_dir.mkdir(parents=True, exist_ok=True)
     env = await container_env(rest, pod, container)
     mounts = await materialize_volumes(rest, pod, container, pod_dir)
+    rewrite_documents(pod_dir / "volumes", mounts)
     env = {k: rewrite_paths(v, mounts) for k, v in env.items()}
     env.setdefault("HOSTNAME", pod["metadata"]["name"])
     return Launch(argv=build_argv(container, env, mounts), env=env, cwd=pod_dir)

@@ -58,37 +58,29 @@ def dry_run(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="
         _fail(str(exc))
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
-def sandbox(ctx: typer.Context) -> None:
-    """Run the embedded control plane on this machine (API server, sandbox node, operator) until Ctrl-C.
+def _plugin_command(name: str, summary: str) -> None:
+    """``kuberun NAME ...``: the command another kuberun package registered (``kuberun.plugins``), its
+    arguments and ``--help`` passed through untouched."""
 
-    Provided by the kuberun_sandbox package (``pip install 'kuberun[sandbox]'``); ``kuberun sandbox --help``
-    lists its options.
-    """
-    from kuberun.errors import KuberunError
-    from kuberun.plugins import load_command
+    def run(ctx: typer.Context) -> None:
+        from kuberun.errors import KuberunError
+        from kuberun.plugins import load_command
 
-    try:
-        command = load_command("sandbox")
-    except KuberunError as exc:
-        _fail(str(exc))
-    raise typer.Exit(command(list(ctx.args)))
+        try:
+            command = load_command(name)
+        except KuberunError as exc:
+            _fail(str(exc))
+        raise typer.Exit(command(list(ctx.args)))
+
+    run.__doc__ = summary
+    app.command(name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+                add_help_option=False)(run)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
-def ui(ctx: typer.Context) -> None:
-    """Serve a web dashboard of the experiments on 127.0.0.1 (``kuberun ui --help`` lists its options).
-
-    Provided by the ``kuberun.ui`` package (``pip install 'kuberun[ui]'``).
-    """
-    from kuberun.errors import KuberunError
-    from kuberun.plugins import load_command
-
-    try:
-        command = load_command("ui")
-    except KuberunError as exc:
-        _fail(str(exc))
-    raise typer.Exit(command(list(ctx.args)))
+_plugin_command("sandbox", "Run the embedded control plane on this machine (API server, sandbox node, operator) until "
+                "Ctrl-C. From the kuberun_sandbox package (kuberun's sandbox extra); `kuberun sandbox --help` lists options.")
+_plugin_command("ui", "Serve a web dashboard of the experiments on 127.0.0.1. From kuberun.ui "
+                "(kuberun's ui extra); `kuberun ui --help` lists its options.")
 
 
 def _register_manage_commands() -> None:
@@ -101,7 +93,14 @@ _register_manage_commands()
 
 
 def main() -> None:
-    app()
+    """The console script: any KuberunError that reaches here (e.g. from a user's script) is one line, exit 1."""
+    from kuberun.errors import KuberunError
+
+    try:
+        app()
+    except KuberunError as exc:  # outside typer's app: typer.Exit would be a traceback here
+        typer.echo(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -65,16 +65,29 @@ class Script:
     entrypoint: str | None = None
 
     def __post_init__(self) -> None:
+        """Check now, with one line naming the field (``InvalidScriptError``, a ValueError), not at ``exp.run()``."""
+        from pydantic import ValidationError
+
+        from kuberun.errors import InvalidScriptError
+        from kuberun.resource.errors_format import format_validation_error
+
         given = [n for n in ("command", "inline", "path") if getattr(self, n) is not None]
         if len(given) != 1:
-            raise ValueError(f"kr.Script takes exactly one of command, inline or path (got {given or 'none'})")
+            raise InvalidScriptError(f"kr.Script takes exactly one of command, inline or path (got {given or 'none'})")
         if isinstance(self.command, str):
             self.command = shlex.split(self.command)
         if self.path is not None:
             source = Path(self.path)
-            self.inline = source.read_text()
+            try:
+                self.inline = source.read_text()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise InvalidScriptError(f"invalid script: path: cannot read {self.path}: {exc.strerror or exc}") from None
             self.entrypoint = self.entrypoint or _ENTRYPOINTS.get(source.suffix, "bash")
             self.path = None
+        try:
+            self.to_source()
+        except ValidationError as exc:
+            raise InvalidScriptError(format_validation_error(exc, [], what="script")) from None
 
     def to_source(self) -> ScriptSource:
         return ScriptSource(

@@ -75,7 +75,7 @@ class ExperimentDefinition:
         ttl_seconds_after_finished: int | None = None,
     ) -> None:
         self.title = title
-        self.executor = executor
+        self.executor = _checked_executor(executor)
         self.description = description
         self.project = project
         self.name = name or experiment_name(title)
@@ -112,12 +112,17 @@ class ExperimentDefinition:
         task_name = name or self._default_name(task)
         if task_name in self.tasks:
             raise InvalidExperimentError(f"duplicate task name {task_name!r}")
+        try:
+            policy = RetryPolicy(limit=retries, backoff_seconds=backoff_seconds)
+        except ValidationError as exc:  # name the argument of add(), not RetryPolicy's field
+            problem = format_validation_error(exc, []).removeprefix("invalid experiment: ").replace("limit:", "retries:", 1)
+            raise InvalidExperimentError(f"invalid task {task_name!r}: {problem}") from None
         self.tasks[task_name] = ExperimentTask(
             name=task_name,
             config=task,
-            executor=executor or self.executor or KubernetesExecutor(),
+            executor=_checked_executor(executor) or self.executor or KubernetesExecutor(),
             dependencies=list(dependencies or []),
-            retries=RetryPolicy(limit=retries, backoff_seconds=backoff_seconds),
+            retries=policy,
         )
         return task_name
 
@@ -275,3 +280,14 @@ class ExperimentDefinition:
             exp.add(config, executor=task.executor.config, name=task.name, dependencies=list(task.depends_on),
                     retries=task.retries.limit, backoff_seconds=task.retries.backoff_seconds)
         return exp
+
+
+def _checked_executor(executor: ExecutorModel | None) -> ExecutorModel | None:
+    """``executor`` if it is one of kuberun's executors (or None); else an InvalidExecutorError, now, not at build."""
+    from kuberun.errors import InvalidExecutorError
+    from kuberun.resource.executors import EXECUTOR_TYPES
+
+    if executor is None or isinstance(executor, tuple(EXECUTOR_TYPES.values())):
+        return executor
+    kinds = ", ".join(f"kr.{t.__name__}" for t in EXECUTOR_TYPES.values())
+    raise InvalidExecutorError(f"invalid executor: expected one of {kinds}, got {type(executor).__name__} {executor!r}"[:300])

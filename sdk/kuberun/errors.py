@@ -20,6 +20,14 @@ class InvalidExperimentError(KuberunError, ValueError):
     """The experiment as built cannot become a valid resource (names, graph, executors)."""
 
 
+class InvalidExecutorError(InvalidExperimentError):
+    """An executor (``kr.KubernetesExecutor(...)``) was given a bad field; the message names it."""
+
+
+class InvalidScriptError(InvalidExperimentError):
+    """A ``kr.Script`` was given a bad combination or value; the message names it."""
+
+
 class ConfigSerializationError(KuberunError, ValueError):
     """A task's config cannot be serialized, or does not survive a round trip."""
 
@@ -97,6 +105,10 @@ class ObjectNotFoundError(ApiError, NotFoundError):
 
 class ConflictError(ApiError):
     """409: the object already exists (``reason`` AlreadyExists) or changed since it was read (Conflict)."""
+
+
+class AlreadyExistsError(ConflictError):
+    """409 AlreadyExists: an object of that name exists (e.g. the same ``kr.Experiment`` run twice)."""
 
 
 class InvalidError(ApiError, ValueError):

@@ -72,12 +72,18 @@ class Experiment(ExperimentDefinition):
             self.dryrun(print_=True)
             return None
         from kuberun.api import connect
+        from kuberun.errors import AlreadyExistsError
         from kuberun.manage.submit import create
 
         kube = connect(kubeconfig, context, self.namespace)
         self.submitted_by = self.submitted_by or kube.user
         resource, config_maps = self.build()
-        created = create(kube, resource.to_dict(), config_maps)
+        try:
+            created = create(kube, resource.to_dict(), config_maps)
+        except AlreadyExistsError as exc:
+            raise AlreadyExistsError(exc.code, f"experiment {self.name!r} already exists in namespace {kube.namespace!r}: "
+                                     "each kr.Experiment runs once; build a new one (or reproduce it) to run again",
+                                     exc.reason) from None
         self.namespace = created["metadata"]["namespace"]
         if wait:
             from rich.console import Console

@@ -5,7 +5,8 @@ Kubernetes backend make, with the API server's rules that matter to them.
   409 when someone wrote since (the JSON-patch ``test`` the real calls carry);
 - ``create`` answers 409 for a name that exists (the controller treats it as "already created");
 - every write is delivered to ``on_write`` the way a watch would deliver it;
-- ``conflict_next_status_write`` makes the next status write lose a race against another writer.
+- ``conflict_next_status_write`` makes the next status write lose a race against another writer;
+  ``status_conflicts`` fails that many status writes with 409, ``fail_create`` injects create errors.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ class FakeKube:
         self.status_writes: list[dict[str, Any]] = []
         self.on_write: Callable[[dict[str, Any]], None] | None = None
         self.conflict_next_status_write = False
+        self.status_conflicts = 0  # this many status writes fail 409 (the precondition) regardless
+        self.fail_create: dict[str, list[ApiError]] = {}  # kind -> errors the next creates of it raise
         self._version = 100
+        self._uids = 0
 
     def _bump(self, obj: dict[str, Any]) -> dict[str, Any]:
         self._version += 1
@@ -63,6 +67,9 @@ class FakeKube:
             self.conflict_next_status_write = False
             self._bump(stored)  # another writer got there first
             self._written(stored)
+        if self.status_conflicts > 0:
+            self.status_conflicts -= 1
+            raise ApiError(409, "Conflict", "the object has been modified")
         if stored["metadata"]["resourceVersion"] != resource_version:
             raise ApiError(409, "Conflict", "the object has been modified")
         stored["status"] = copy.deepcopy(status)
@@ -94,10 +101,29 @@ class FakeKube:
         meta = obj["metadata"]
         key = (obj["kind"], meta["namespace"], meta["name"])
         self.calls.append(("create", obj["kind"], meta["name"]))
+        if self.fail_create.get(obj["kind"]):
+            raise self.fail_create[obj["kind"]].pop(0)
         if key in self.children:
             raise ApiError(409, "AlreadyExists", f"{obj['kind']} {meta['name']!r} already exists")
+        self._uids += 1
         self.children[key] = self._bump(copy.deepcopy(obj))
+        self.children[key]["metadata"]["uid"] = f"{obj['kind'].lower()}-uid-{self._uids}"
         return copy.deepcopy(self.children[key])
+
+    async def get_job(self, namespace: str, name: str) -> dict[str, Any]:
+        self.calls.append(("get", "jobs", name))
+        job = self.children.get(("Job", namespace, name))
+        if job is None:
+            raise ApiError(404, "NotFound", name)
+        return copy.deepcopy(job)
+
+    async def get_experiment(self, namespace: str, name: str) -> dict[str, Any]:
+        self.calls.append(("get", "experiments", name))
+        return copy.deepcopy(self._stored(namespace, name))
+
+    async def list_experiments(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        self.calls.append(("list", "experiments", namespace or ""))
+        return [copy.deepcopy(o) for (ns, _), o in self.experiments.items() if namespace in (None, "", ns)]
 
     async def patch_job(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         self.calls.append(("patch", "jobs", name))

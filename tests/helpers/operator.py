@@ -50,11 +50,27 @@ def ensure_crd(api_client: Any) -> None:
 
     from kuberun.resource.crd import build_crd
 
+    crd = build_crd()
     try:
-        client.ApiextensionsV1Api(api_client).create_custom_resource_definition(build_crd())
+        client.ApiextensionsV1Api(api_client).create_custom_resource_definition(crd)
     except ApiException as exc:
         if exc.status != 409:
             raise
+    # A real API server serves a new CRD's resources a moment after Established (until then: a plain-text 404).
+    plural, group = crd["spec"]["names"]["plural"], crd["spec"]["group"]
+    version = crd["spec"]["versions"][0]["name"]
+    custom = client.CustomObjectsApi(api_client)
+
+    def served() -> bool:
+        try:
+            custom.list_cluster_custom_object(group, version, plural, limit=1)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    wait_for(served, 30, f"{plural}.{group} to be served")
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:

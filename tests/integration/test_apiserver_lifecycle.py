@@ -198,7 +198,7 @@ def test_apply_prunes_fields_the_manager_dropped_but_keeps_others(core: Any, ns:
 def test_apply_without_field_manager_is_refused(core: Any, ns: str) -> None:
     name = unique("cm")
     code, status = refused(_apply, core, ns, name, {"a": "1"}, None)
-    assert code == 400 and "fieldManager" in status["message"]
+    assert code == 422 and causes(status) == {"fieldManager": "Required value: is required for apply patch"}
 
 
 def test_update_after_apply_takes_ownership_of_changed_fields(core: Any, ns: str) -> None:

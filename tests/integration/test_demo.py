@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,3 +19,11 @@ def test_hello_example_runs_to_succeeded_in_the_sandbox(tmp_path):
     assert "report: pi and primes finished for hello-" in done.stdout  # ran after both, with its env
     assert done.stdout.rstrip().endswith("Succeeded")
     assert (tmp_path / "kubeconfig").exists()
+    # Piped (as `make demo | tee` is), progress is one plain line per change, never a glued live frame
+    # (issue 16 item 11: `━━━TASK  PHASE`, `CompletionsReachedTasks:`, `└──┘--- pi`).
+    for text in (done.stdout, done.stderr):
+        assert not re.search("[\u2500-\u259f]", text) and "\x1b[" not in text
+        assert all(line == line.rstrip() for line in text.splitlines())
+    progress = [line for line in done.stderr.splitlines() if line.startswith(("experiment ", "task "))]
+    assert progress[-1].startswith("experiment hello-") and progress[-1].endswith(" Succeeded 3/3 tasks")
+    assert sorted(re.findall(r"^--- (\w+) \(\S+\) ---$", done.stdout, re.MULTILINE)) == ["pi", "primes", "report"]

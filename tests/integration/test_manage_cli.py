@@ -299,9 +299,9 @@ def test_reproduce_rejects_bad_override_paths_in_one_line(kubeconfig, namespace)
 
     name = submit(kubeconfig, namespace, "many", build=build)
     cases = {
-        "a=1": "error: invalid override path 'a': start with a task name (a, b, s)\n",
+        "a=1": "error: invalid override path 'a': start with a task name (a, b)\n",
         "b.a..x=1": "error: invalid override path 'b.a..x': use dotted names and [index] (e.g. train.model.width)\n",
-        "s.x=1": "error: invalid override path 's.x': task 's' is a script, not a Fiddle config\n",
+        "s.x=1": "error: invalid override 's.x': task 's' is a script task; script tasks take no config overrides (tasks with a config: a, b)\n",
         "a.a.x=1": "error: invalid override path 'a.a.x': int has no attribute 'x'\n",
         "lr": "error: invalid override 'lr': expected KEY=VALUE (e.g. train.lr=3e-4)\n",
     }

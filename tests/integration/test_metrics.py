@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import urllib.error
 import urllib.request
 
 import pytest
@@ -22,6 +23,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _ready(port: int) -> bool:
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5).status == 200
+    except urllib.error.HTTPError:
+        return False
+
+
 def _scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
@@ -32,7 +40,7 @@ def test_metrics_move_as_experiments_run_and_health_endpoints_answer(kubeconfig,
     port = _free_port()
     with running_operator(kubeconfig, metrics_port=port):
         assert urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).status == 200
-        assert urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5).status == 200
+        wait_for(lambda: _ready(port), what="/readyz 200 (kopf started and the first list done)")
         before = _scrape(port)
         exp = kr.Experiment("metrics", namespace=namespace)
         exp.add(kr.Partial(tasks.add, a=1), name="t")

@@ -31,7 +31,7 @@ def _jobs(api: Any, ns: str, name: str) -> list[str]:
     return sorted(j["metadata"]["name"] for j in list_jobs(api, ns, f"kuberun.dev/experiment={name}"))
 
 
-def _scenario(kubeconfig: Path, api: Any) -> None:
+def _scenario(kubeconfig: Path, api: Any, server: Any) -> None:
     from kubernetes import client
 
     custom = client.CustomObjectsApi(api)
@@ -57,6 +57,19 @@ def _scenario(kubeconfig: Path, api: Any) -> None:
         {"name": "b", "script": {"command": ["true"]}, "executor": {"kubernetes": {}}, "dependsOn": ["a"]}]}}
     custom.create_namespaced_custom_object(GROUP, VERSION, "audit", PLURAL, bad)
     wait_for(lambda: phase(api, "audit", "cyclic") == "Failed")
+    # A status patch whose precondition fails: the Experiment is read again (get).
+    server.inject(status=409, times=1, verb="patch", resource="experiments", namespace="audit")
+    lost = kr.Experiment("lost", namespace="audit")
+    lost.add(kr.Partial(tasks.add, a=1), name="t")
+    lost_name = lost.run(kubeconfig=str(kubeconfig))["metadata"]["name"]
+    (job,) = wait_for(lambda: _jobs(api, "audit", lost_name))
+    wait_for(lambda: ((get_experiment(api, "audit", lost_name).get("status") or {}).get("tasks") or [{}])[0]
+             .get("attempts", [{}])[0].get("backendRef", {}).get("uid"), what="the Job's UID recorded")
+    # A recorded Job deleted behind the operator's back: it confirms the loss with a get.
+    from kubernetes import client as k8s
+
+    k8s.BatchV1Api(api).delete_namespaced_job(job, "audit")
+    wait_for(lambda: phase(api, "audit", lost_name) == "Failed", what="JobLost")
 
 
 def _refused(log: list[Any]) -> list[tuple[str, str, str | None, str]]:
@@ -99,7 +112,7 @@ def test_operator_uses_exactly_the_permissions_the_chart_grants(tmp_path):
         operator_kubeconfig = _as_chart_service_account(server, api, tmp_path)
         with running_operator(operator_kubeconfig):
             try:
-                _scenario(kubeconfig, api)
+                _scenario(kubeconfig, api, server)
             except AssertionError as e:
                 raise AssertionError(f"{e}; refused: {_refused(server.request_log)}") from e
         operator_requests = [r for r in server.request_log if r.resource and r.user_agent.startswith(OPERATOR_AGENTS)]

@@ -135,9 +135,18 @@ def test_hostile_strings_are_data_not_shell(operator, k8s_api_client, namespace,
 
 
 def test_invalid_env_name_fails_as_invalid_job(operator, k8s_api_client, namespace):
-    name = create_experiment(k8s_api_client, namespace, [slurm_task("t", env={"A; touch x": "1"})])["metadata"]["name"]
+    # A name Kubernetes allows but a shell cannot export: refused by the Slurm script, nothing submitted.
+    name = create_experiment(k8s_api_client, namespace, [slurm_task("t", env={"my-var": "1"})])["metadata"]["name"]
     assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 20) == "Failed"
     assert _task(k8s_api_client, namespace, name)["reason"] == "InvalidJob"
+
+
+def test_env_name_injection_written_past_the_sdk_fails_the_spec_and_sends_nothing(operator, k8s_api_client, namespace):
+    # The CRD cannot check map keys cheaply, so kubectl can store this; the operator refuses the spec as a whole.
+    name = create_experiment(k8s_api_client, namespace, [slurm_task("t", env={"A; touch x": "1"})])["metadata"]["name"]
+    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 20) == "Failed"
+    conditions = get_experiment(k8s_api_client, namespace, name)["status"]["conditions"]
+    assert [c["reason"] for c in conditions] == ["InvalidSpec"] and "env" in conditions[0]["message"]
 
 
 def test_controller_down_then_back_loses_nothing_and_other_experiments_keep_going(

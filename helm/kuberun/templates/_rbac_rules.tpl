@@ -8,24 +8,25 @@ test compares it with the requests the operator made against the sandbox API.
 {{/* Rules on namespaced resources: in a ClusterRole (cluster-wide) or a Role per namespace. */}}
 {{- define "kuberun.rbac.namespacedRules" -}}
 # Exactly what tests/integration/test_rbac_audit.py saw the operator use; that test fails on any drift.
-# Experiments: kopf lists and watches them; delete serves ttlSecondsAfterFinished.
+# Experiments: kopf lists and watches them; the controller relists them periodically and gets one
+# again after a failed resourceVersion precondition; delete serves ttlSecondsAfterFinished.
 - apiGroups: [kuberun.dev]
   resources: [experiments]
   {{- if or .Values.slurm.clusters .Values.lepton.workspaces .Values.skypilot.endpoint }}
   # patch: the finalizer that cancels remote (Slurm/Lepton/SkyPilot) work on deletion.
-  verbs: [list, watch, patch, delete]
+  verbs: [get, list, watch, patch, delete]
   {{- else }}
-  verbs: [list, watch, delete]
+  verbs: [get, list, watch, delete]
   {{- end }}
 # Status is written as one atomic patch guarded by resourceVersion.
 - apiGroups: [kuberun.dev]
   resources: [experiments/status]
   verbs: [patch]
 # The Kubernetes backend: one Job per attempt (deterministic names make create idempotent);
-# patch suspends/resumes, delete cancels.
+# patch suspends/resumes, delete cancels; get confirms that a recorded Job is really gone (JobLost).
 - apiGroups: [batch]
   resources: [jobs]
-  verbs: [list, watch, create, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 # One ConfigMap of task documents per experiment, mounted into task pods.
 - apiGroups: [""]
   resources: [configmaps]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from kuberun.resource import times
 from kuberun.resource.constants import API_VERSION, KIND, LABEL_PREFIX, LABEL_REPRODUCED_FROM, LABEL_SUBMITTER
 from kuberun_operator.archive import limits
 from kuberun_operator.archive.errors import InvalidRecord, RecordTooLarge
@@ -155,10 +156,9 @@ def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return times.parse_time(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def _required_str(meta: Mapping[str, Any], key: str) -> str:

@@ -33,6 +33,7 @@ class Submitted:
     id: str
     log_ref: LogRef | None = None
     cluster: str | None = None  # Slurm cluster, SkyPilot cluster, Lepton workspace
+    uid: str | None = None      # the child's own identity when the backend has one (a Job's metadata.uid)
 
 
 class BackendError(Exception):
@@ -136,6 +137,7 @@ def active_attempts(exp: ExperimentResource, backend: str) -> Iterator[tuple[str
     for record in exp.status.tasks if exp.status else []:
         for attempt in record.attempts:
             ref = attempt.backend_ref
-            if ref is not None and ref.backend == backend and attempt.phase in (TaskPhase.SUBMITTED, TaskPhase.RUNNING):
+            if ref is not None and ref.backend == backend and attempt.phase in (TaskPhase.SUBMITTED, TaskPhase.RUNNING,
+                                                                                 TaskPhase.SUSPENDED):
                 yield record.name, attempt
 

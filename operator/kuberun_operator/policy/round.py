@@ -10,7 +10,7 @@ from kuberun.resource import ExperimentPhase, ExperimentResource, ExperimentStat
 from kuberun_operator.actions import Action, Decision, Event, Observed
 from kuberun_operator.traits import Traits
 
-ACTIVE = (TaskPhase.SUBMITTED, TaskPhase.RUNNING)
+ACTIVE = (TaskPhase.SUBMITTED, TaskPhase.RUNNING, TaskPhase.SUSPENDED)
 
 
 @dataclass(frozen=True)

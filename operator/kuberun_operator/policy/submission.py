@@ -66,6 +66,7 @@ def fold_submission(status: ExperimentStatus, task: str, attempt: int, result: S
         if found.backend_ref is not None:
             found.backend_ref.id = result.id
             found.backend_ref.cluster = result.cluster or found.backend_ref.cluster
+            found.backend_ref.uid = found.backend_ref.uid or result.uid
         found.log_ref = found.log_ref or result.log_ref
         return []
     return [_fail_attempt(record, found, result.reason, result.message, now)]

@@ -15,6 +15,8 @@ import copy
 import datetime
 from typing import Any
 
+from kuberun.resource.times import format_time
+
 from .errors import ApiError, Cause, invalid
 from .resources import ResourceType
 from .store import Key, Store
@@ -46,7 +48,7 @@ def mark_graceful(store: Store, key: Key, obj: dict[str, Any], grace: int) -> di
         return obj
     obj = copy.deepcopy(obj)
     deadline = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=grace)
-    obj["metadata"].update(deletionTimestamp=deadline.strftime("%Y-%m-%dT%H:%M:%SZ"), deletionGracePeriodSeconds=grace)
+    obj["metadata"].update(deletionTimestamp=format_time(deadline), deletionGracePeriodSeconds=grace)
     return store.put(key, obj, "MODIFIED")
 
 

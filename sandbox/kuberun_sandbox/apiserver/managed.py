@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import fieldsets
-from .errors import ApiError, bad_request
+from .errors import ApiError, Cause, invalid
 from .fieldsets import Path, Schema
 from .resources import ResourceType
 from .versioning import now
@@ -48,7 +48,9 @@ def manager_name(query: dict[str, str] | Any, user_agent: str, apply: bool) -> s
     """The request's field manager: ``fieldManager``, required for apply; else the User-Agent's product."""
     name = query.get("fieldManager")
     if apply and not name:
-        raise bad_request("PATCH /apply requires fieldManager: fieldManager is required for apply requests")
+        # As kube-apiserver 1.35 answers (seen against the real control plane): 422 on PatchOptions.
+        raise invalid("meta.k8s.io", "PatchOptions", "", [Cause("fieldManager", "Required value: is required for apply patch",
+                                                               "FieldValueRequired")])
     if name is not None and (len(name) > 128 or not name.isprintable()):
         raise ApiError(422, "Invalid", "fieldManager: Invalid value: must be a printable string of at most 128 characters")
     if name:

@@ -112,6 +112,9 @@ def selectable_fields(group: str, kind: str, crd_version: dict[str, Any] | None)
     return frozenset({"metadata.name", "metadata.namespace", *SELECTABLE.get((group, kind), ())})
 
 
+_GENERIC_FIELDS = frozenset({"metadata.name", "metadata.namespace"})
+
+
 def field_selector(selector: str | None, allowed: frozenset[str]) -> Matcher:
     """Field selectors over the fields a kind supports; any other label is 400, as on a real server."""
     if not selector:
@@ -123,6 +126,9 @@ def field_selector(selector: str | None, allowed: frozenset[str]) -> Matcher:
             raise bad_request(f"invalid field selector: {term!r}")
         path, op, value = m.groups()
         if path not in allowed:
+            # kube-apiserver's two wordings: kinds with only the generic metadata fields, and kinds with their own.
+            if allowed == _GENERIC_FIELDS:
+                raise bad_request(f'"{path}" is not a known field selector: only "metadata.name", "metadata.namespace"')
             raise bad_request(f"field label not supported: {path}")
         path = _ALIASES.get(path, path)
         if op == "!=":

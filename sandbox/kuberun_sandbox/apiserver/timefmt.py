@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import datetime
 
+from kuberun.resource.times import parse_time
 
-def parse(timestamp: str) -> datetime.datetime:
-    """An RFC 3339 timestamp (``Z``, offsets and fractions as metav1.Time/MicroTime write them)."""
-    return datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+parse = parse_time  # the one RFC 3339 parser (Z, offsets, fractions as metav1.Time/MicroTime write them)
 
 
 def age(timestamp: str | None) -> str:

@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 
 from kuberun.api.kubeconfig import Credentials, data_file, load_credentials
 from kuberun.errors import (
+    AlreadyExistsError,
     ApiError,
     ConflictError,
     ForbiddenError,
@@ -165,6 +166,8 @@ def error_for(code: int, raw: bytes, op: Op) -> ApiError:
     message = f"{op.verb} {op.resource}: {str(body.get('message') or f'HTTP {code}').splitlines()[0]}"
     if code == 404:
         return ObjectNotFoundError(code, message, reason or "NotFound")
+    if code == 409 and reason == "AlreadyExists":
+        return AlreadyExistsError(code, message, reason)
     if code == 409:
         return ConflictError(code, message, reason or "Conflict")
     if code == 422:

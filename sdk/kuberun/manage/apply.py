@@ -67,14 +67,22 @@ def validate(resource: Obj) -> None:
         raise InvalidExperimentError(format_validation_error(exc, [])) from None
 
 
-def experiments_from_python(path: Path) -> list[Any]:
-    """Run a Python file that builds experiments; capture each ``exp.run()`` instead of running it."""
+def experiments_from_python(path: Path, submitter: str | None = None) -> list[tuple[Obj, list[Obj]]]:
+    """Run a Python file that builds experiments; build each ``exp.run()``'s resources instead of creating them.
+
+    Each is built at the moment the script calls ``exp.run()``: the script is ``__main__`` only
+    while it runs, and a task function defined in it must be serialized from there (afterwards
+    ``__main__`` is the CLI again and the function cannot be found). A script ending in
+    ``raise SystemExit(main())`` — the usual idiom — is a normal end, not an escape.
+    """
     from kuberun.experiment import Experiment
 
-    captured: list[Experiment] = []
+    built: list[tuple[Obj, list[Obj]]] = []
 
     def capture(self: Experiment, **_: Any) -> None:
-        captured.append(self)
+        self.submitted_by = submitter or self.submitted_by
+        resource, maps = self.build()
+        built.append((resource.to_dict(), maps))
 
     argv, env = sys.argv, os.environ.pop("KUBERUN_DRYRUN", None)
     sys.argv = [str(path)]
@@ -82,24 +90,23 @@ def experiments_from_python(path: Path) -> list[Any]:
     try:
         with mock.patch.object(Experiment, "run", capture):
             runpy.run_path(str(path), run_name="__main__")
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            raise UsageError(f"{path} exited with status {exc.code} before creating anything") from None
     finally:
         sys.argv = argv
         if env is not None:
             os.environ["KUBERUN_DRYRUN"] = env
-    if not captured:
+    if not built:
         raise UsageError(f"{path} ran no experiment: call exp.run() in it")
-    return captured
+    return built
 
 
 def apply_file(kube: Kube, path: Path, *, user: str | None = None, namespace: str | None = None) -> list[Obj]:
     """Create every experiment that ``path`` (YAML or Python) defines; returns the created objects."""
     submitter = user or kube.user
-    pairs: list[tuple[Obj, list[Obj]]] = []
     if path.suffix == ".py":
-        for exp in experiments_from_python(path):
-            exp.submitted_by = submitter or exp.submitted_by
-            resource, maps = exp.build()
-            pairs.append((resource.to_dict(), maps))
+        pairs = experiments_from_python(path, submitter)
     else:
         pairs = split_documents(path.read_text())
         for resource, _ in pairs:

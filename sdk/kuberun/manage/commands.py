@@ -56,9 +56,14 @@ def list_(
     with _one_line_errors():
         from kuberun.errors import UsageError
         from kuberun.manage import query, render
+        from kuberun.resource.status import ExperimentPhase
 
         if output not in (None, "json", "yaml", "wide"):
             raise UsageError(f"unknown output format {output!r}: use json, yaml or wide")
+        phases = [p.value for p in ExperimentPhase]
+        if phase is not None and phase.lower() not in (p.lower() for p in phases):
+            typer.echo(f"error: invalid value for --phase: {phase!r} is not one of {', '.join(phases)}", err=True)
+            raise typer.Exit(2)
         try:
             since_delta = query.parse_duration(since) if since else None
         except ValueError as exc:
@@ -71,43 +76,83 @@ def list_(
         elif not page.items:
             typer.echo("No experiments found.", err=True)
         else:
-            render.console().print(render.list_table(page.items, wide=output == "wide", namespaces=all_namespaces))
+            render.emit(render.console(), render.list_table(page.items, wide=output == "wide", namespaces=all_namespaces))
         if page.continue_token:
             more = f" ({page.remaining} more)" if page.remaining else ""
             typer.echo(f"next page{more}: kuberun list --continue {page.continue_token}", err=True)
 
 
-def describe(name: Name, kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None) -> None:
-    """Show an experiment: spec, each task's config and attempts, conditions, events, lineage."""
+Output = Annotated[str | None, typer.Option("--output", "-o", help="json or yaml (for machines); default: text.")]
+
+
+def _machine_format(output: str | None) -> str | None:
+    """``-o``'s value checked: None (text), 'json' or 'yaml'. Raises UsageError."""
+    from kuberun.errors import UsageError
+
+    if output not in (None, "json", "yaml"):
+        raise UsageError(f"unknown output format {output!r}: use json or yaml")
+    return output
+
+
+def describe(name: Name, output: Output = None, kubeconfig: Kubeconfig = None, context: Context = None,
+             namespace: Namespace = None) -> None:
+    """Show an experiment: spec, each task's config and attempts, conditions, events, lineage.
+
+    With -o json|yaml: one document with the Experiment, its reproductions' names and its events.
+    """
     with _one_line_errors():
         from kuberun.manage import query, render
 
+        fmt = _machine_format(output)
         kube = _kube(kubeconfig, context, namespace)
         obj = query.get_experiment(kube, name)
         ns = obj["metadata"]["namespace"]
-        render.describe(render.console(), obj, query.reproductions(kube, name, ns), query.events_for(kube, obj),
-                        query.config_map_data(kube, obj))
+        children, events = query.reproductions(kube, name, ns), query.events_for(kube, obj)
+        if fmt is not None:
+            doc = {"experiment": obj, "reproductions": [c["metadata"]["name"] for c in children], "events": events}
+            typer.echo(render.machine(doc, fmt))
+            return
+        render.describe(render.console(), obj, children, events, query.config_map_data(kube, obj))
 
 
 def logs(
     name: Name,
     task: Annotated[str | None, typer.Argument(help="The task (optional for single-task experiments).")] = None,
     attempt: Annotated[int | None, typer.Option("--attempt", help="Attempt number (default: the latest).")] = None,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep streaming until the attempt ends.")] = False,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep streaming until the task ends (across its retries; with --attempt, until that attempt ends).")] = False,
     tail: Annotated[int | None, typer.Option("--tail", help="Only the last N lines.")] = None,
     backend_config: Annotated[str | None, typer.Option("--backend-config", envvar="KUBERUN_BACKEND_CONFIG",
                                                        help="Backend config file, for Slurm/SkyPilot/Lepton logs.")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="json: one JSON object per line {task, attempt, line}.")] = None,
     kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None,
 ) -> None:
     """Stream a task's logs from whichever backend ran it."""
     with _one_line_errors():
+        from kuberun.errors import UsageError
         from kuberun.manage import query
-        from kuberun.manage.logs import stream_logs
+        from kuberun.manage.logs import follow_task, json_lines, pick_attempt, pick_task, stream_logs
 
+        if output not in (None, "json"):
+            raise UsageError(f"unknown output format {output!r}: logs take -o json (one object per line)")
         kube = _kube(kubeconfig, context, namespace)
         out = sys.stdout.buffer
-        for chunk in stream_logs(kube, query.get_experiment(kube, name), task, attempt, follow=follow, tail=tail,
-                                 backend_config=backend_config):
+        obj = query.get_experiment(kube, name)
+        task_name = pick_task(obj, task)
+        current: dict[str, int | None] = {"attempt": None}
+
+        def next_attempt(number: int) -> None:
+            if current["attempt"] is not None and output is None:
+                typer.echo(f"--- attempt {number} ---", err=True)  # stderr: stdout stays the log itself
+            current["attempt"] = number
+
+        if follow and attempt is None:  # the task across its retries, until it has finished
+            chunks = follow_task(kube, obj, task_name, tail=tail, backend_config=backend_config, on_attempt=next_attempt)
+        else:
+            current["attempt"] = pick_attempt(obj, task_name, attempt)["attempt"]
+            chunks = stream_logs(kube, obj, task_name, attempt, follow=follow, tail=tail, backend_config=backend_config)
+        if output == "json":
+            chunks = json_lines(chunks, task_name, lambda: current["attempt"])
+        for chunk in chunks:
             out.write(chunk)
             out.flush()
 
@@ -119,9 +164,14 @@ def cancel(
 ) -> None:
     """Cancel an experiment (spec.shutdown: Terminate, or Stop with --stop)."""
     with _one_line_errors():
-        from kuberun.manage import lifecycle
+        from kuberun.manage import lifecycle, query
 
-        lifecycle.cancel(_kube(kubeconfig, context, namespace), name, stop=stop)
+        kube = _kube(kubeconfig, context, namespace)
+        noop = lifecycle.cancel_noop(query.get_experiment(kube, name), stop=stop)
+        if noop is not None:  # as kubectl says "unchanged": exit 0, but say that nothing was done
+            typer.echo(f"experiment {name} {noop}")
+            return
+        lifecycle.cancel(kube, name, stop=stop)
         typer.echo(f"experiment {name} {'stopping' if stop else 'cancelled'}")
 
 
@@ -197,14 +247,18 @@ def export(name: Name, kubeconfig: Kubeconfig = None, context: Context = None, n
 def watch(
     name: Name,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between refreshes.")] = 1.0,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="json or yaml: the Experiment once per change.")] = None,
     kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None,
 ) -> None:
-    """Show live progress until the experiment finishes; exit 0 only if it Succeeded."""
+    """Show live progress until the experiment finishes; exit 0 only if it Succeeded.
+
+    On a terminal a live view; to a pipe one line per change; with -o json one JSON object per change.
+    """
     with _one_line_errors():
         from kuberun.manage.progress import follow
         from kuberun.manage.query import phase_of
 
-        done = follow(_kube(kubeconfig, context, namespace), name, interval=interval)
+        done = follow(_kube(kubeconfig, context, namespace), name, interval=interval, output=_machine_format(output))
         raise typer.Exit(0 if phase_of(done) == "Succeeded" else 1)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from kuberun.api import MERGE_PATCH, Kube, Op
-from kuberun.manage.query import RESOURCE, experiment_path, get_experiment
+from kuberun.manage.query import RESOURCE, Obj, experiment_path, finished, get_experiment, phase_of
 
 Shutdown = Literal["Stop", "Terminate"]
 
@@ -19,15 +19,31 @@ def _patch(kube: Kube, name: str, namespace: str | None, spec: dict[str, Any]) -
                         body={"spec": spec}, content_type=MERGE_PATCH)
 
 
+def cancel_noop(obj: Obj, *, stop: bool = False) -> str | None:
+    """Why cancelling ``obj`` would change nothing (a finished run, a Terminate already asked), or None.
+
+    ``shutdown`` only escalates (Stop -> Terminate, never back), so a Stop after a Terminate is a
+    no-op; saying so beats printing "stopping" for a request that did nothing.
+    """
+    if finished(obj):
+        return f"has already finished ({phase_of(obj)}): nothing to cancel"
+    current = (obj.get("spec") or {}).get("shutdown")
+    if current == "Terminate":
+        return "is already terminating" + (": --stop cannot undo a cancel" if stop else "")
+    if current == "Stop" and stop:
+        return "is already stopping"
+    return None
+
+
 def cancel(kube: Kube, name: str, namespace: str | None = None, *, stop: bool = False) -> dict[str, Any]:
     """Terminate running tasks (or, with ``stop``, start nothing new and let running tasks finish).
 
-    ``shutdown`` only escalates (Stop -> Terminate, never back): a Stop after a Terminate is a no-op.
+    A request that would change nothing (see ``cancel_noop``) writes nothing.
     """
     wanted: Shutdown = "Stop" if stop else "Terminate"
-    current = (get_experiment(kube, name, namespace).get("spec") or {}).get("shutdown")
-    if current == "Terminate" or current == wanted:
-        return get_experiment(kube, name, namespace)
+    obj = get_experiment(kube, name, namespace)
+    if cancel_noop(obj, stop=stop) is not None:
+        return obj
     return _patch(kube, name, namespace, {"shutdown": wanted})
 
 

@@ -60,13 +60,76 @@ def stream_logs(kube: Kube, obj: Obj, task: str | None = None, attempt: int | No
     log_ref, backend_ref = att.get("logRef") or {}, att.get("backendRef") or {}
     kind = log_ref.get("kind") or ("pod" if backend_ref.get("backend") == "kubernetes" else backend_ref.get("backend"))
     if kind == "pod":
-        return _pod_log(kube, obj["metadata"]["namespace"], log_ref, backend_ref, follow, tail)
+        return _pod_log(kube, obj["metadata"]["namespace"], log_ref, backend_ref, follow, tail, gone=_finished_phase(att))
     if kind == "file":
         ns, exp_name, number = obj["metadata"]["namespace"], obj["metadata"]["name"], att["attempt"]
         return _file_log(Path(log_ref.get("path") or ""), follow, tail, lambda: _attempt_finished(kube, ns, exp_name, name, number))
     if kind in ("slurm", "skypilot", "lepton"):
         return _bridge_log(kind, backend_ref, log_ref, follow, tail, backend_config)
     raise LogsUnavailableError(f"task {name!r} attempt {att['attempt']}: no log location recorded yet")
+
+
+def follow_task(kube: Kube, obj: Obj, task: str | None = None, *, tail: int | None = None, backend_config: str | None = None,
+                on_attempt: Callable[[int], None] = lambda _: None, poll: float = 1.0) -> Iterator[bytes]:
+    """``logs -f`` without ``--attempt``: the task's log across its attempts, until the task has finished.
+
+    A retried task's first attempt ends long before the task does; stopping there (exit 0) looked
+    like success. After each attempt's stream ends, the record is read again: a newer attempt is
+    followed next (``on_attempt(n)`` before each attempt's first chunk), and the loop ends only when
+    the task's phase is final with no newer attempt, or the experiment has finished.
+    """
+    name = pick_task(obj, task)
+    meta = obj["metadata"]
+    streamed = 0
+    while True:
+        att = _latest_attempt(obj, name)
+        if att is not None and att["attempt"] > streamed:
+            on_attempt(att["attempt"])
+            yield from stream_logs(kube, obj, name, att["attempt"], follow=True, tail=None if streamed else tail,
+                                   backend_config=backend_config)
+            streamed = att["attempt"]
+        obj = get_experiment(kube, meta["name"], meta["namespace"])
+        latest = _latest_attempt(obj, name)
+        newer = latest is not None and latest["attempt"] > streamed
+        if not newer and (_task_finished(obj, name) or _experiment_finished(obj)):
+            return
+        if not newer:
+            time.sleep(poll)
+
+
+def _latest_attempt(obj: Obj, task: str) -> Obj | None:
+    status = next((t for t in (obj.get("status") or {}).get("tasks") or [] if t["name"] == task), None)
+    attempts = (status or {}).get("attempts") or []
+    return max(attempts, key=lambda a: a["attempt"]) if attempts else None
+
+
+def _task_finished(obj: Obj, task: str) -> bool:
+    status = next((t for t in (obj.get("status") or {}).get("tasks") or [] if t["name"] == task), None)
+    return _finished_phase(status or {})
+
+
+def _finished_phase(record: Obj) -> bool:
+    """Whether a task's or an attempt's recorded phase is final."""
+    from kuberun.resource.status import TaskPhase
+
+    try:
+        return TaskPhase(record.get("phase")).finished
+    except ValueError:
+        return False
+
+
+def _experiment_finished(obj: Obj) -> bool:
+    from kuberun.manage.query import finished
+
+    return finished(obj)
+
+
+def json_lines(chunks: Iterator[bytes], task: str, attempt: Callable[[], int | None]) -> Iterator[bytes]:
+    """``logs -o json``: each log line as one JSON object ``{"task", "attempt", "line"}`` and a newline."""
+    import json
+
+    for line in lines(chunks):
+        yield json.dumps({"task": task, "attempt": attempt(), "line": line}).encode() + b"\n"
 
 
 def lines(chunks: Iterator[bytes]) -> Iterator[str]:
@@ -84,9 +147,11 @@ def lines(chunks: Iterator[bytes]) -> Iterator[str]:
 # -- Kubernetes pods ------------------------------------------------------------------------------
 
 
-def _pod_log(kube: Kube, ns: str, log_ref: Obj, backend_ref: Obj, follow: bool, tail: int | None) -> Iterator[bytes]:
-    deadline = time.monotonic() + (POD_WAIT if follow else 0)
-    pod = log_ref.get("pod") or _job_pod(kube, ns, backend_ref.get("id"), deadline)
+def _pod_log(kube: Kube, ns: str, log_ref: Obj, backend_ref: Obj, follow: bool, tail: int | None, *,
+             gone: bool = False) -> Iterator[bytes]:
+    """``gone``: the attempt has finished, so a missing pod will not appear (the Job was deleted)."""
+    deadline = time.monotonic() + (POD_WAIT if follow and not gone else 0)
+    pod = log_ref.get("pod") or _job_pod(kube, ns, backend_ref.get("id"), deadline, gone=gone)
     query: dict[str, Any] = {"follow": "true" if follow else None, "tailLines": tail, "container": log_ref.get("container")}
     path, op = api_path("", "v1", "pods", ns, pod, "log"), Op("get", "pods/log", ns, pod)
     return _stream_once_started(kube, path, op, query, deadline)
@@ -104,7 +169,7 @@ def _stream_once_started(kube: Kube, path: str, op: Op, query: dict[str, Any], d
             time.sleep(1.0)
 
 
-def _job_pod(kube: Kube, ns: str, job: str | None, deadline: float) -> str:
+def _job_pod(kube: Kube, ns: str, job: str | None, deadline: float, *, gone: bool = False) -> str:
     """The Job's pod to read (rank 0 of an Indexed Job, else the newest), waiting until ``deadline`` for one."""
     if not job:
         raise LogsUnavailableError("the attempt has no Job yet: no logs")
@@ -112,6 +177,9 @@ def _job_pod(kube: Kube, ns: str, job: str | None, deadline: float) -> str:
         pods = kube.get(api_path("", "v1", "pods", ns), Op("list", "pods", ns), labelSelector=f"job-name={job}").get("items") or []
         if pods:
             break
+        if gone:
+            raise LogsUnavailableError(f"the pod of Job {job!r} is gone (the attempt finished and its Job was deleted) "
+                                       "and its log was not archived: no logs")
         if time.monotonic() > deadline:
             raise LogsUnavailableError(f"Job {job!r} has no pod yet: no logs (try again, or -f to wait for it)")
         time.sleep(1.0)
@@ -129,14 +197,7 @@ def _negated(timestamp: str) -> tuple[int, ...]:
 
 
 def _attempt_finished(kube: Kube, ns: str, name: str, task: str, attempt: int) -> bool:
-    obj = get_experiment(kube, name, ns)
-    att = pick_attempt(obj, task, attempt)
-    from kuberun.resource.status import TaskPhase
-
-    try:
-        return TaskPhase(att.get("phase")).finished
-    except ValueError:
-        return False
+    return _finished_phase(pick_attempt(get_experiment(kube, name, ns), task, attempt))
 
 
 def _tail_offset(path: Path, lines_wanted: int) -> int:

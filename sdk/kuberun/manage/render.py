@@ -2,11 +2,16 @@
 
 Both work on the API's dicts, so printing needs neither pydantic nor Fiddle: ``describe`` renders
 configs from their serialized JSON (``fiddle_tree``) and never imports user code.
+
+Rich only on a terminal: to a pipe or a file every table goes through ``emit``, which writes the
+same columns as plain lines without colour or the padding rich adds at line ends, so ``grep``,
+``awk`` and ``diff`` see one record per line (issue 16 item 11). Machines use ``-o json|yaml``.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 from datetime import datetime
 from typing import Any
@@ -25,6 +30,18 @@ def console() -> Console:
     """A console as wide as the terminal, or wide enough never to wrap rows when piped."""
     width = shutil.get_terminal_size((200, 40)).columns if os.isatty(1) else 200
     return Console(width=width, highlight=False, soft_wrap=True)
+
+
+def emit(out: Console, renderable: Any) -> None:
+    """Print ``renderable``: as rich draws it on a terminal; elsewhere as plain lines with no trailing spaces."""
+    if out.is_terminal:
+        out.print(renderable)
+        return
+    with out.capture() as captured:
+        out.print(renderable)
+    text = "".join(f"{line.rstrip()}\n" for line in captured.get().splitlines())
+    out.file.write(text)
+    out.file.flush()
 
 
 def age(then: datetime | None, now: datetime | None = None) -> str:
@@ -138,7 +155,7 @@ def config_lines(task: dict[str, Any], config_maps: dict[str, str]) -> list[str]
     if task.get("script"):
         script = task["script"]
         if script.get("command"):
-            return ["$ " + " ".join(script["command"] + script.get("args", []))]
+            return ["$ " + shlex.join(script["command"] + script.get("args", []))]  # as a shell would read it back
         return [f"#!{script.get('entrypoint', 'bash')}", *str(script.get("inline", "")).splitlines()]
     fiddle = task.get("fiddle") or {}
     data = fiddle.get("data") or "".join(config_maps.get(r["name"], "") for r in fiddle.get("configMapRefs") or [])
@@ -201,14 +218,14 @@ def describe(out: Console, obj: Obj, children: list[Obj], events: list[Obj], con
         if st.get("message"):
             out.print(f"    message: {st['message']}", markup=False)
         if st.get("attempts"):
-            out.print(_indented(attempts_table(st), out))
+            emit(out, _indented(attempts_table(st), out))
     conditions = (obj.get("status") or {}).get("conditions")
     out.print("\nConditions:" + ("" if conditions else " <none>"))
     if conditions:
-        out.print(_indented(conditions_table(obj), out))
+        emit(out, _indented(conditions_table(obj), out))
     out.print("\nEvents:" + ("" if events else " <none>"))
     if events:
-        out.print(_indented(events_table(events), out))
+        emit(out, _indented(events_table(events), out))
 
 
 def _indented(table: Table, out: Console) -> Any:

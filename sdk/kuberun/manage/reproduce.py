@@ -68,12 +68,17 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 def _split_task(key: str, tasks: dict[str, Any]) -> tuple[str, list[str | int]]:
     path = parse_path(key)
+    fiddle_tasks = [name for name, t in tasks.items() if _is_buildable(t.config)]
+    if isinstance(path[0], str) and path[0] in tasks and path[0] not in fiddle_tasks:
+        raise InvalidOverrideError(f"invalid override {key!r}: task {path[0]!r} is a script task; script tasks take no config overrides"
+                                   + (f" (tasks with a config: {', '.join(fiddle_tasks)})" if fiddle_tasks else ""))
     if isinstance(path[0], str) and path[0] in tasks and len(path) > 1:
         return path[0], path[1:]
-    fiddle_tasks = [name for name, t in tasks.items() if _is_buildable(t.config)]
     if len(fiddle_tasks) == 1:
         return fiddle_tasks[0], path
-    raise InvalidOverrideError(f"invalid override path {key!r}: start with a task name ({', '.join(tasks)})")
+    if not fiddle_tasks:
+        raise InvalidOverrideError(f"invalid override {key!r}: every task here is a script task, and script tasks take no config overrides")
+    raise InvalidOverrideError(f"invalid override path {key!r}: start with a task name ({', '.join(fiddle_tasks)})")
 
 
 def _is_buildable(value: Any) -> bool:
@@ -151,9 +156,7 @@ def apply_overrides(tasks: dict[str, Any], overrides: dict[str, Any]) -> None:
     """Set each override on the tasks' live configs (``tasks``: name -> ExperimentTask). Raises InvalidOverrideError."""
     for key, value in overrides.items():
         task, path = _split_task(key, tasks)
-        node = tasks[task].config
-        if not _is_buildable(node):
-            raise InvalidOverrideError(f"invalid override path {key!r}: task {task!r} is a script, not a Fiddle config")
+        node = tasks[task].config  # a Fiddle buildable: _split_task refuses script tasks
         for part in path[:-1]:
             node = _child(node, part, key)
         if isinstance(node, tuple):

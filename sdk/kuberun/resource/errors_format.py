@@ -19,16 +19,17 @@ def _path(loc: tuple[int | str, ...], task_names: list[str]) -> str:
                 out += f"({task_names[part]})"
         elif isinstance(part, str) and part not in _NOISE and not part.startswith(tuple(_NOISE)):
             out += ("." if out else "") + part
-    return out or "spec"
+    return out
 
 
-def format_validation_error(exc: ValidationError, task_names: list[str]) -> str:
-    """'tasks[0](Bad_Name).name: String should match pattern ...' — one line per problem."""
+def format_validation_error(exc: ValidationError, task_names: list[str], what: str = "experiment") -> str:
+    """'invalid experiment: tasks[0](Bad_Name).name: String should match pattern ...' — problems joined by '; '."""
     lines = []
     for error in exc.errors():
         message = error["msg"].removeprefix("Value error, ")
-        lines.append(f"{_path(tuple(error['loc']), task_names)}: {message}")
-    return "invalid experiment: " + "; ".join(lines)
+        path = _path(tuple(error["loc"]), task_names) or ("spec" if what == "experiment" else "")
+        lines.append(f"{path}: {message}" if path else message)
+    return f"invalid {what}: " + "; ".join(lines)
 
 
 __all__ = ["KubeModel", "format_validation_error"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from kuberun.resource.base import KubeModel
 from kuberun.resource.constants import MAX_NAME
@@ -22,7 +22,38 @@ def _quantity(value: Any) -> Any:
     return str(value) if isinstance(value, int | float) else value
 
 
-class KubernetesExecutor(KubeModel):
+class _UserExecutor(KubeModel):
+    """An executor a user constructs: a bad field is one ``InvalidExecutorError`` line naming it.
+
+    Only direct construction (``kr.KubernetesExecutor(cpu="banana")``) and assignment are reworded;
+    parsing a resource (the operator's path) still raises pydantic's error inside the resource's own.
+    """
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _invalid(exc) from None
+
+    # Marks this __init__ as pydantic's own, so validating a whole resource does not call it (a nested
+    # executor stays a plain field error with its full path); only a user's direct call goes through it.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as exc:
+            raise _invalid(exc) from None
+
+
+def _invalid(exc: ValidationError) -> Exception:
+    from kuberun.errors import InvalidExecutorError
+    from kuberun.resource.errors_format import format_validation_error
+
+    return InvalidExecutorError(format_validation_error(exc, [], what="executor"))
+
+
+class KubernetesExecutor(_UserExecutor):
     """Run the task as a Kubernetes ``batch/v1`` Job (an Indexed Job when ``nodes > 1``).
 
     Example::
@@ -60,7 +91,7 @@ class KubernetesExecutor(KubeModel):
         return self
 
 
-class SlurmExecutor(KubeModel):
+class SlurmExecutor(_UserExecutor):
     """Bridge the task to a Slurm cluster that the operator's admin configured by name.
 
     Example::
@@ -86,7 +117,7 @@ class SlurmExecutor(KubeModel):
     setup: list[str] = Field(default_factory=list, max_length=64, description="Shell lines run before the task (module load, venv activate).")
 
 
-class SkypilotExecutor(KubeModel):
+class SkypilotExecutor(_UserExecutor):
     """Bridge the task to SkyPilot, as a managed job (default) or on a named cluster.
 
     Example::
@@ -126,7 +157,7 @@ class LeptonSecretEnv(KubeModel):
     secret: str = Field(..., max_length=128)
 
 
-class LeptonExecutor(KubeModel):
+class LeptonExecutor(_UserExecutor):
     """Bridge the task to a Lepton (DGX Cloud Lepton) workspace configured in the operator.
 
     Example::
@@ -145,7 +176,7 @@ class LeptonExecutor(KubeModel):
     mounts: list[dict[str, Any]] = Field(default_factory=list, max_length=16, description="Lepton mounts.")
 
 
-class LocalExecutor(KubeModel):
+class LocalExecutor(_UserExecutor):
     """Run the task as a local process of the operator (the sandbox; off by default elsewhere).
 
     Example::

@@ -32,6 +32,7 @@ class TaskPhase(str, Enum):
     PENDING = "Pending"        # waiting for dependencies or a retry's backoff
     SUBMITTED = "Submitted"    # handed to the backend, not yet running
     RUNNING = "Running"
+    SUSPENDED = "Suspended"    # started, and paused by spec.suspend (its Job is suspended)
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
     CANCELLED = "Cancelled"
@@ -60,6 +61,9 @@ class BackendRef(KubeModel):
     idempotency_key: str = Field(..., max_length=253, description="experiment UID + task + attempt; recorded before submission.")
     id: str | None = Field(None, max_length=253, description="The backend's id: Job name, Slurm job id, SkyPilot job id, Lepton job id, pid.")
     cluster: str | None = Field(None, max_length=MAX_NAME, description="Slurm cluster, SkyPilot cluster or Lepton workspace.")
+    uid: str | None = Field(None, max_length=253, description=(
+        "The child's own identity (a Job's metadata.uid), recorded as soon as it exists: a child that disappears "
+        "after that ends its attempt Failed/JobLost and is never re-created under the same attempt."))
 
 
 class LogRef(KubeModel):

@@ -16,13 +16,14 @@ from kuberun_operator.actions import Event, Observed
 from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted
 from kuberun_operator.backends.kubernetes import JobCache, KubernetesBackend, PodCache
 from kuberun_operator.controller import Controller
+from kuberun_operator.kube import ApiError
 from kuberun_operator.settings import Settings
 from tests.helpers.builders import make_job_status
 from tests.helpers.fake_kube import FakeKube
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 KEY = ("ns", "exp")
-SETTINGS = Settings(workers=1, metrics_port=0)
+SETTINGS = Settings(workers=1, metrics_port=0, resync_seconds=0)
 
 
 @dataclass
@@ -97,7 +98,10 @@ async def test_reconciling_again_without_news_writes_nothing_and_creates_nothing
     calls = len(h.kube.calls)
     h.clock.advance(30)
     await h.reconcile()
-    assert len(h.kube.status_writes) == 1 and len(h.kube.calls) == calls
+    # Nothing new: no status write, no new object; the waiting attempt's ConfigMap is ensured
+    # again (level-triggered, answered 409), nothing else is called.
+    assert len(h.kube.status_writes) == 1 and len(h.kube.children) == 2
+    assert h.kube.calls[calls:] == [("create", "ConfigMap", "exp-tasks")]
 
 
 async def test_a_job_created_before_a_crash_is_found_not_created_twice():
@@ -105,10 +109,21 @@ async def test_a_job_created_before_a_crash_is_found_not_created_twice():
     h.kube.add_experiment("exp", [k8s_task()])
     await h.reconcile()
     h.jobs.remove(job_named(h, "exp-t-1"))  # the operator restarted: its caches are empty again
-    h.controller.backends["kubernetes"]._config_maps.clear()
-    await h.reconcile()  # reconcile resubmits under the same key; the API answers 409 for both
-    assert h.kube.created("Job") == ["exp-t-1", "exp-t-1"] and len(h.kube.children) == 2
-    assert [a["attempt"] for a in h.task()["attempts"]] == [1]
+    await h.reconcile()  # the Job's UID is recorded: it is looked up, not created again
+    assert h.kube.created("Job") == ["exp-t-1"] and ("get", "jobs", "exp-t-1") in h.kube.calls
+    assert len(h.kube.children) == 2 and [a["attempt"] for a in h.task()["attempts"]] == [1]
+    assert h.task()["phase"] == "Submitted"
+
+
+async def test_a_job_created_before_the_status_recorded_it_is_found_by_a_409_not_doubled():
+    h = harness()
+    h.kube.add_experiment("exp", [k8s_task()])
+    h.kube.conflict_next_status_write = True
+    with pytest.raises(ApiError):
+        await h.reconcile()  # the Job exists; the status naming it was not written
+    h.jobs.remove(job_named(h, "exp-t-1"))  # and the operator restarted
+    await h.reconcile()  # no UID recorded: resubmitted under the same key; the API answers 409
+    assert h.kube.created("Job") == ["exp-t-1", "exp-t-1"] and len([k for k in h.kube.children if k[0] == "Job"]) == 1
 
 
 async def test_the_job_s_outcome_in_the_cache_finishes_the_experiment():
@@ -116,13 +131,43 @@ async def test_the_job_s_outcome_in_the_cache_finishes_the_experiment():
     h.kube.add_experiment("exp", [k8s_task()])
     await h.reconcile()
     done = make_job_status("exp-t-1").condition("Complete").obj()
-    done["metadata"].update(namespace="ns", resourceVersion="999", ownerReferences=[{"uid": "uid-exp"}],
-                            labels=job_named(h, "exp-t-1")["metadata"]["labels"])
+    created = job_named(h, "exp-t-1")["metadata"]
+    done["metadata"].update(namespace="ns", resourceVersion="999", ownerReferences=created["ownerReferences"],
+                            labels=created["labels"])
     assert h.jobs.put(done) == KEY  # the handler's job_event does this, then enqueues the key
     h.clock.advance(5)
     await h.reconcile()
     assert h.status()["phase"] == "Succeeded" and h.status()["completionTime"] == "2026-01-01T12:00:05Z"
     assert [e.reason for e in h.events] == ["TaskSucceeded", "ExperimentSucceeded"]
+
+
+@pytest.mark.parametrize("length", [63, 64, 200, 240])
+async def test_an_experiment_of_any_valid_name_length_sees_its_job_finish(length):
+    # The experiment label is hashed down past 63 characters; the cache files Jobs by owner UID.
+    name = ("e" * length)
+    key = ("ns", name)
+    h = harness()
+    h.kube.add_experiment(name, [k8s_task()])
+    h.controller.experiment_seen(h.kube.experiments[key])
+    await h.controller.reconcile_key(key)
+    (job,) = [v for k, v in h.kube.children.items() if k[0] == "Job"]
+    done = make_job_status(job["metadata"]["name"]).condition("Complete").obj()
+    done["metadata"].update(namespace="ns", resourceVersion="999", ownerReferences=job["metadata"]["ownerReferences"],
+                            labels=job["metadata"]["labels"])
+    assert h.jobs.put(done) == key  # the key the controller knows the Experiment by
+    h.controller.child_changed(h.jobs.put(done))
+    assert h.controller.queue.depth() >= 1
+    await h.controller.reconcile_key(key)
+    assert h.kube.experiments[key]["status"]["phase"] == "Succeeded"
+
+
+def test_pods_find_their_experiment_through_their_job():
+    jobs, pods = JobCache(), PodCache()
+    owner = {"apiVersion": "kuberun.dev/v1alpha1", "kind": "Experiment", "name": "x" * 200, "uid": "u1", "controller": True}
+    jobs.put({"metadata": {"name": "j", "namespace": "ns", "resourceVersion": "1", "ownerReferences": [owner]}})
+    slot = pods.put({"metadata": {"name": "p", "namespace": "ns", "labels": {"job-name": "j"}}})
+    assert jobs.experiment_of(*slot) == ("ns", "x" * 200)
+    assert jobs.jobs("ns", "u1") and jobs.jobs("ns", "other-uid") == []
 
 
 async def test_a_conflicting_status_write_is_retried_with_the_newer_object():
@@ -139,8 +184,9 @@ async def test_a_conflicting_status_write_is_retried_with_the_newer_object():
             await asyncio.sleep(0.01)
     finally:
         await h.controller.stop()
-    assert len(h.kube.status_writes) == 1 and h.status()["phase"] == "Running"
-    assert h.kube.created("Job") == ["exp-t-1", "exp-t-1"]  # the retry found the Job, did not double it
+    assert h.kube.status_writes[0]["phase"] == "Running"
+    # The retry found the Job it had created (in the cache) and adopted it: not created again.
+    assert h.kube.created("Job") == ["exp-t-1"] and [a["attempt"] for a in h.task()["attempts"]] == [1]
     assert len([k for k in h.kube.children if k[0] == "Job"]) == 1
 
 
@@ -154,6 +200,7 @@ async def test_an_invalid_spec_fails_once_with_the_clock_s_time_and_no_retry_loo
     assert (h.status()["phase"], condition["reason"]) == ("Failed", "InvalidSpec")
     assert condition["lastTransitionTime"] == "2026-01-01T12:00:00Z"
     assert [e.reason for e in h.events] == ["InvalidSpec"]
+    assert h.status()["progress"] == "0/1"  # the TASKS printer column is not blank
 
 
 class Recording:
@@ -267,3 +314,51 @@ async def test_the_same_warning_is_posted_at_most_every_five_minutes_by_the_cloc
     h.clock.advance(300)
     await h.reconcile()
     assert [e.reason for e in h.events] == ["BackendUnavailable", "BackendUnavailable"]
+
+
+async def test_a_job_deleted_after_its_uid_was_recorded_is_lost_and_the_retry_is_a_new_job():
+    h = harness()
+    h.kube.add_experiment("exp", [k8s_task(retries={"limit": 1, "backoffSeconds": 0})])
+    await h.reconcile()
+    assert h.task()["attempts"][0]["backendRef"]["uid"] == job_named(h, "exp-t-1")["metadata"]["uid"]
+    job = job_named(h, "exp-t-1")
+    await h.kube.delete_job("ns", "exp-t-1")  # behind the operator's back
+    h.jobs.remove(job)
+    await h.reconcile()  # attempt 1: JobLost, confirmed by a 404 on the direct lookup
+    await h.reconcile()  # the retry (no backoff) is attempt 2, a new Job
+    assert h.kube.created("Job") == ["exp-t-1", "exp-t-2"]
+    assert [(a["attempt"], a["phase"], a.get("reason")) for a in h.task()["attempts"]] == [
+        (1, "Failed", "JobLost"), (2, "Submitted", None)]
+
+
+async def test_a_job_replaced_under_the_same_name_is_lost_too():
+    h = harness()
+    h.kube.add_experiment("exp", [k8s_task()])
+    await h.reconcile()
+    replacement = job_named(h, "exp-t-1") | {}
+    replacement["metadata"] = {**replacement["metadata"], "uid": "someone-else", "resourceVersion": "5000"}
+    h.jobs.put(replacement)
+    await h.reconcile()
+    assert (h.task()["phase"], h.task()["reason"]) == ("Failed", "JobLost") and h.kube.created("Job") == ["exp-t-1"]
+
+
+async def test_events_are_posted_in_the_order_of_the_transitions_they_report():
+    h = harness()
+    posted: list[str] = []
+
+    async def slow_first(body: dict[str, Any], event: Event) -> None:
+        if event.reason == "TaskSucceeded":
+            await asyncio.sleep(0.05)  # a slow API call must not let the later Event overtake it
+        posted.append(event.reason)
+
+    h.controller.post_event = slow_first
+    h.kube.add_experiment("exp", [k8s_task()])
+    await h.reconcile()
+    done = make_job_status("exp-t-1").condition("Complete").obj()
+    created = job_named(h, "exp-t-1")["metadata"]
+    done["metadata"].update(namespace="ns", resourceVersion="999", ownerReferences=created["ownerReferences"],
+                            labels=created["labels"], uid=created["uid"])
+    h.jobs.put(done)
+    await h.reconcile()
+    await asyncio.gather(*h.controller._background)
+    assert posted == ["TaskSucceeded", "ExperimentSucceeded"]

@@ -280,3 +280,71 @@ def test_reconcile_does_not_change_the_status_it_was_given():
     before = exp.status.to_dict()
     reconcile(exp, {("a", 1): Observed("succeeded")}, T0, traits=TRAITS)
     assert exp.status.to_dict() == before
+
+
+# At most once (issue 19.3): once the child's identity is recorded, a missing child is never re-created
+# under the same attempt. (retries, what the backend reports after the UID was seen,
+#  submits expected, attempt 1's phase and reason, the task's phase)
+LOST = {
+    "unseen-for-now-waits": (1, None, [], "Running", None, "Running"),
+    "lost-with-a-retry-left-waits-its-backoff": (1, Observed("lost", reason="JobLost", message="gone"),
+                                                [], "Failed", "JobLost", "Pending"),
+    "lost-without-retries-fails-the-task": (0, Observed("lost", reason="JobLost"), [], "Failed", "JobLost", "Failed"),
+}
+
+
+@pytest.mark.parametrize(("retries", "seen", "expected_submits", "attempt_phase", "reason", "task_phase"),
+                         LOST.values(), ids=LOST.keys())
+def test_a_child_that_disappears_after_creation_ends_its_attempt_and_is_never_resubmitted(
+        retries, seen, expected_submits, attempt_phase, reason, task_phase):
+    exp = Exp().task("a", retries=retries).obj()
+    step(exp)
+    step(exp, {("a", 1): Observed("running", backend_uid="job-uid-1", start_time=T0)})
+    assert exp.status.task("a").attempts[0].backend_ref.uid == "job-uid-1"  # recorded as soon as seen
+    decision = step(exp, {("a", 1): seen} if seen is not None else {}, now=T0 + timedelta(seconds=5))
+    assert submits(decision) == expected_submits
+    first = exp.status.task("a").attempts[0]
+    assert (first.phase.value, first.reason) == (attempt_phase, reason)
+    assert exp.status.task("a").phase.value == task_phase
+    if seen is None:
+        assert decision.requeue_after is not None  # looked for again
+    else:
+        assert first.finish_time == T0 + timedelta(seconds=5) and first.exit_code is None
+    if task_phase == "Pending":  # the retry policy decides: a new attempt (a new Job), attempt 1 kept
+        later = step(exp, {("a", 1): seen}, now=T0 + timedelta(seconds=30))
+        assert submits(later) == [("a", 2)]
+        assert [(a.attempt, a.reason) for a in exp.status.task("a").attempts] == [(1, "JobLost"), (2, None)]
+
+
+def test_a_child_the_record_lacks_is_adopted_under_its_attempt_and_follows_suspend():
+    # The Job was created, then the status write naming it lost a race with a spec change.
+    exp = Exp().task("a").spec(suspend=True).obj()
+    decision = step(exp, {("a", 1): Observed("pending", backend_id="exp-a-1", backend_uid="u1")})
+    (attempt,) = exp.status.task("a").attempts
+    assert (attempt.attempt, attempt.backend_ref.id, attempt.backend_ref.uid) == (1, "exp-a-1", "u1")
+    assert submits(decision) == [] and [type(a).__name__ for a in decision.actions] == ["Suspend"]
+
+
+def test_a_suspended_attempt_shows_suspended_and_a_resumed_one_submitted_then_running():
+    exp = Exp().task("a").obj()
+    step(exp)
+    step(exp, {("a", 1): Observed("running", start_time=T0)})
+    step(exp, {("a", 1): Observed("suspended")})
+    assert exp.status.task("a").phase is TaskPhase.SUSPENDED and exp.status.phase.value == "Running"
+    assert exp.status.task("a").attempts[0].phase is TaskPhase.SUSPENDED
+    step(exp, {("a", 1): Observed("pending")})  # resumed: its new pod is not running yet
+    assert exp.status.task("a").phase is TaskPhase.SUBMITTED
+    step(exp, {("a", 1): Observed("running", start_time=T0)})
+    assert exp.status.task("a").phase is TaskPhase.RUNNING
+
+
+def test_started_is_never_before_submitted_nor_finished_before_started():
+    submitted = T0 + timedelta(milliseconds=400)  # sub-second submit; the Job reports whole seconds
+    exp = Exp().task("a").obj()
+    step(exp, now=submitted)
+    step(exp, {("a", 1): Observed("running", start_time=T0)}, now=submitted + timedelta(seconds=1))
+    attempt = exp.status.task("a").attempts[0]
+    assert attempt.start_time == attempt.submit_time == submitted
+    step(exp, {("a", 1): Observed("succeeded", start_time=T0, finish_time=T0)}, now=submitted + timedelta(seconds=2))
+    attempt = exp.status.task("a").attempts[0]
+    assert attempt.finish_time == submitted and attempt.start_time <= attempt.finish_time

@@ -9,19 +9,19 @@ keeps, and asks for pods only when a Job failed (for the exit code).
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
-from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec
+from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskPhase, TaskSpec
 from kuberun.resource.constants import LABEL_ATTEMPT, LABEL_TASK
 from kuberun_operator.actions import Observed
-from kuberun_operator.backends.base import BackendError, Submitted
+from kuberun_operator.backends.base import BackendError, Submitted, active_attempts
 from kuberun_operator.backends.kubernetes.caches import JobCache, PodCache
 from kuberun_operator.backends.kubernetes.manifests import (
     ExperimentRef,
     build_headless_service,
     build_job,
     exit_code_from_pods,
-    experiment_label,
     job_name,
     service_name,
     task_config_map,
@@ -30,6 +30,8 @@ from kuberun_operator.backends.kubernetes.manifests import (
 from kuberun_operator.backends.kubernetes.status import STUCK_REASONS, stuck_reason
 from kuberun_operator.kube import ApiError, Kube
 from kuberun_operator.settings import Settings
+
+log = logging.getLogger("kuberun.operator")
 
 
 def experiment_ref(exp: ExperimentResource) -> ExperimentRef:
@@ -46,27 +48,47 @@ class KubernetesBackend:
     def __init__(self, kube: Kube, cache: JobCache, settings: Settings, pods: PodCache | None = None) -> None:
         self.kube, self.cache, self.settings = kube, cache, settings
         self.pods = pods or PodCache()
-        self._config_maps: set[tuple[str, str]] = set()  # experiments whose task ConfigMap exists
 
     async def submit(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> Submitted:
         ref_ = experiment_ref(exp)
         job = build_job(ref_, task, attempt, self.settings)
         service = build_headless_service(ref_, task, attempt)
-        # Concurrently: a pod that starts before its ConfigMap or Service exists just waits for it.
-        results = await asyncio.gather(self._ensure_task_config_map(exp, ref_), self._create(job),
-                                       *([self._create(service)] if service is not None else []))
-        created = results[1]
+        # The ConfigMap first: when its create fails, no Job starts a pod without its documents
+        # (the submit is retried as a whole). The Service may follow the Job: peers wait for DNS.
+        await self._ensure_task_config_map(exp, ref_)
+        results = await asyncio.gather(self._create(job), *([self._create(service)] if service is not None else []))
+        created = results[0]
         if created is not None:
             self.cache.put(created)
         name = job["metadata"]["name"]
-        return Submitted(id=name, log_ref=LogRef(kind="pod", container="task", pod=None))
+        uid = (created or {}).get("metadata", {}).get("uid")  # on 409 the watch brings it (observe records it)
+        return Submitted(id=name, log_ref=LogRef(kind="pod", container="task", pod=None), uid=uid)
 
     async def _ensure_task_config_map(self, exp: ExperimentResource, ref_: ExperimentRef) -> None:
-        key = (ref_.namespace, ref_.uid)
-        if key in self._config_maps:
-            return
+        """Create the task ConfigMap; it existing already is success (it is immutable, so never stale)."""
         await self._create(task_config_map(ref_, [t for t in exp.spec.tasks if t.executor.backend == "kubernetes"]))
-        self._config_maps.add(key)
+
+    async def _ensure_children(self, exp: ExperimentResource, ref_: ExperimentRef) -> None:
+        """Level-triggered, not memoised: while an attempt waits to start, its ConfigMap is ensured on
+        every reconcile (a create that failed, or a ConfigMap deleted, is made again); while a
+        multi-node attempt is active, its headless Service too. A running pod has its ConfigMap
+        mounted already, so running attempts cost no call for it."""
+        waiting = False
+        for task_name, attempt in active_attempts(exp, self.name):
+            waiting = waiting or attempt.phase is TaskPhase.SUBMITTED
+            service = build_headless_service(ref_, exp.spec.task(task_name), attempt.attempt)
+            if service is not None:
+                await self._create_quietly(service)
+        if waiting:
+            await self._create_quietly(task_config_map(ref_, [t for t in exp.spec.tasks
+                                                              if t.executor.backend == "kubernetes"]))
+
+    async def _create_quietly(self, obj: dict[str, Any]) -> None:
+        """Ensure during observation: a failure is logged and retried by the next reconcile."""
+        try:
+            await self._create(obj)
+        except BackendError as exc:
+            log.warning("ensuring %s %s: %s", obj["kind"], obj["metadata"]["name"], exc.message)
 
     async def _create(self, obj: dict[str, Any]) -> dict[str, Any] | None:
         """Create, treating AlreadyExists as success: the deterministic name is the idempotency key."""
@@ -83,17 +105,42 @@ class KubernetesBackend:
     async def observe(self, exp: ExperimentResource) -> dict[tuple[str, int], Observed]:
         ref_ = experiment_ref(exp)
         seen: dict[tuple[str, int], Observed] = {}
-        for job in self.cache.jobs(ref_.namespace, experiment_label(ref_.name)):
+        for job in self.cache.jobs(ref_.namespace, ref_.uid):  # filed by owner UID: never an earlier namesake's
             labels = job["metadata"].get("labels", {})
-            owners = job["metadata"].get("ownerReferences", [])
-            if ref_.uid and owners and all(o.get("uid") != ref_.uid for o in owners):
-                continue  # a Job of an earlier Experiment with the same name
             try:
                 key = (labels[LABEL_TASK], int(labels[LABEL_ATTEMPT]))
             except (KeyError, ValueError):
                 continue
             seen[key] = await self._observed(job)
+        await self._confirm_recorded(exp, ref_, seen)
+        await self._ensure_children(exp, ref_)
         return seen
+
+    async def _confirm_recorded(self, exp: ExperimentResource, ref_: ExperimentRef,
+                                seen: dict[tuple[str, int], Observed]) -> None:
+        """Attempts whose Job UID is recorded: report "lost" when that Job is gone or is another one.
+
+        A Job missing from the cache is looked up directly first (the cache may not have caught
+        up, e.g. right after a restart); only a 404 — or a Job of the same name with another UID
+        — counts as lost. Any other error leaves the attempt unobserved (reconcile waits).
+        """
+        for task, attempt in active_attempts(exp, self.name):
+            recorded = attempt.backend_ref.uid if attempt.backend_ref is not None else None
+            if not recorded:
+                continue
+            key, name = (task, attempt.attempt), job_name(ref_, task, attempt.attempt)
+            found = seen.get(key)
+            if found is None:
+                try:
+                    job = await self.kube.get_job(ref_.namespace, name)
+                except ApiError as exc:
+                    if exc.status == 404:
+                        seen[key] = _lost(name, "was deleted or garbage-collected")
+                    continue
+                self.cache.put(job)
+                found = seen[key] = await self._observed(job)
+            if found.backend_uid and found.backend_uid != recorded:
+                seen[key] = _lost(name, f"was replaced by another Job of the same name (uid {found.backend_uid})")
 
     async def _observed(self, job: dict[str, Any]) -> Observed:
         state = task_phase_from_job(job)
@@ -102,7 +149,7 @@ class KubernetesBackend:
         stuck = stuck_reason(self.pods.pods(job["metadata"]["namespace"], name)) if state.state not in ("succeeded", "failed") else None
         if stuck is not None:  # e.g. an image that cannot be pulled, a Secret that does not exist
             reason, message, pod = stuck
-            return Observed(state="failed", backend_id=name, start_time=state.start_time, reason=reason, message=message,
+            return Observed(state="failed", backend_id=name, backend_uid=job["metadata"].get("uid"), start_time=state.start_time, reason=reason, message=message,
                             log_ref=LogRef(kind="pod", container="task", pod=pod))
         exit_code, pod, message = (0 if state.state == "succeeded" else None), None, state.message
         if state.state == "failed":
@@ -113,7 +160,7 @@ class KubernetesBackend:
             exit_code, pod, pod_message = exit_code_from_pods(pods)
             message = pod_message or message
             log_ref = LogRef(kind="pod", container="task", pod=pod)
-        return Observed(state=state.state, backend_id=name, start_time=state.start_time, finish_time=state.finish_time,
+        return Observed(state=state.state, backend_id=name, backend_uid=job["metadata"].get("uid"), start_time=state.start_time, finish_time=state.finish_time,
                         exit_code=exit_code, reason=state.reason, message=message, log_ref=log_ref)
 
     async def cancel(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> None:
@@ -138,3 +185,8 @@ class KubernetesBackend:
         """Kueue owns ``suspend`` of a Job in a LocalQueue (it admits and preempts by it): never fight it."""
         executor = task.executor.kubernetes
         return "Kueue" if executor is not None and executor.queue else None
+
+
+def _lost(job: str, how: str) -> Observed:
+    return Observed(state="lost", backend_id=job, reason="JobLost",
+                    message=f"Job {job} {how} after it was created; its attempt is not run again under the same number")

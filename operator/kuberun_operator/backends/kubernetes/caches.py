@@ -3,6 +3,11 @@
 kopf's handlers feed these (``handlers.py``); the Kubernetes backend reads them when it observes,
 so a reconcile costs no API list call. Each ``put``/``remove`` returns the (namespace, experiment)
 key whose reconcile the change concerns.
+
+Jobs are filed under their owning Experiment's UID, and the key names the Experiment by its full
+name, both read from the Job's owner reference. The experiment *label* cannot serve: label values
+hold 63 characters, names 253, so a long name's label is shortened with a hash and matches no
+Experiment (an Experiment named with 64+ characters then never saw its Jobs finish).
 """
 
 from __future__ import annotations
@@ -10,42 +15,71 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from kuberun.resource.constants import LABEL_EXPERIMENT
+from kuberun.resource.constants import KIND
 from kuberun_operator.kube import resource_version
 
 
+def owner(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The Experiment owner reference of a child: the controller reference of kind Experiment, if any."""
+    refs = [r for r in obj.get("metadata", {}).get("ownerReferences") or [] if r.get("uid")]
+    ours = [r for r in refs if r.get("kind", KIND) == KIND]
+    return next((r for r in ours if r.get("controller")), ours[0] if ours else None)
+
+
 class JobCache:
-    """Jobs by (namespace, experiment), fed by the operator's watch on kuberun-labelled Jobs."""
+    """Jobs by (namespace, owner Experiment UID), fed by the operator's watch on kuberun-labelled Jobs."""
 
     def __init__(self) -> None:
         self._jobs: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+        self._owners: dict[tuple[str, str], tuple[str, str]] = {}  # (namespace, job) -> experiment key
 
     @staticmethod
-    def _key(job: dict[str, Any]) -> tuple[str, str] | None:
-        meta = job.get("metadata", {})
-        experiment = meta.get("labels", {}).get(LABEL_EXPERIMENT)
-        return (meta.get("namespace", ""), experiment) if experiment else None
+    def _slot(job: dict[str, Any]) -> tuple[tuple[str, str], tuple[str, str]] | None:
+        """((namespace, owner uid), (namespace, owner name)), or None for a Job no Experiment owns."""
+        ref = owner(job)
+        if ref is None or not ref.get("name"):
+            return None
+        namespace = job.get("metadata", {}).get("namespace", "")
+        return (namespace, ref["uid"]), (namespace, ref["name"])
 
     def put(self, job: dict[str, Any]) -> tuple[str, str] | None:
-        key = self._key(job)
-        if key is not None:
-            old = self._jobs[key].get(job["metadata"]["name"])
-            if old is None or resource_version(job) >= resource_version(old):
-                self._jobs[key][job["metadata"]["name"]] = job
+        slot = self._slot(job)
+        if slot is None:
+            return None
+        by_uid, key = slot
+        name = job["metadata"]["name"]
+        old = self._jobs[by_uid].get(name)
+        if old is None or resource_version(job) >= resource_version(old):
+            self._jobs[by_uid][name] = job
+        self._owners[(key[0], name)] = key
         return key
 
     def remove(self, job: dict[str, Any]) -> tuple[str, str] | None:
-        key = self._key(job)
-        if key is not None:
-            self._jobs[key].pop(job["metadata"]["name"], None)
+        slot = self._slot(job)
+        if slot is None:
+            return None
+        by_uid, key = slot
+        name = job["metadata"]["name"]
+        self._jobs[by_uid].pop(name, None)
+        if not self._jobs[by_uid]:
+            del self._jobs[by_uid]
+        self._owners.pop((key[0], name), None)
         return key
 
-    def jobs(self, namespace: str, experiment: str) -> list[dict[str, Any]]:
-        return list(self._jobs.get((namespace, experiment), {}).values())
+    def jobs(self, namespace: str, experiment_uid: str) -> list[dict[str, Any]]:
+        return list(self._jobs.get((namespace, experiment_uid), {}).values())
+
+    def experiment_of(self, namespace: str, job: str) -> tuple[str, str] | None:
+        """The (namespace, experiment name) key of a cached Job, for events about its pods."""
+        return self._owners.get((namespace, job))
 
 
 class PodCache:
-    """Pods of kuberun Jobs by (namespace, job name), fed by the operator's watch on labelled pods."""
+    """Pods of kuberun Jobs by (namespace, job name), fed by the operator's watch on labelled pods.
+
+    ``put`` returns the (namespace, Job name) the pod belongs to; ``JobCache.experiment_of``
+    turns that into the Experiment's key.
+    """
 
     def __init__(self) -> None:
         self._pods: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
@@ -55,13 +89,15 @@ class PodCache:
         job = meta.get("labels", {}).get("job-name")
         if not job:
             return None
-        pods = self._pods[(meta.get("namespace", ""), job)]
+        slot = (meta.get("namespace", ""), job)
+        pods = self._pods[slot]
         if deleted:
             pods.pop(meta["name"], None)
+            if not pods:
+                del self._pods[slot]
         else:
             pods[meta["name"]] = pod
-        experiment = meta.get("labels", {}).get(LABEL_EXPERIMENT)
-        return (meta.get("namespace", ""), experiment) if experiment else None
+        return slot
 
     def pods(self, namespace: str, job: str) -> list[dict[str, Any]]:
         return list(self._pods.get((namespace, job), {}).values())

@@ -26,6 +26,7 @@ from kuberun_operator.actions import Observed
 from kuberun_operator.backend_config import SkypilotConfig
 from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted, active_attempts
 from kuberun_operator.backends.cloud import TASK_ENV, attempt_env, epoch, remote_name
+from kuberun_operator.backends.runner_bundle import BUNDLE_ENV, bundle, run_prelude, setup_lines
 from kuberun_operator.backends.skypilot.client import RequestResult, SkypilotApi, SkypilotClient
 from kuberun_operator.settings import Settings
 
@@ -149,14 +150,14 @@ def build_task(exp: ExperimentResource, task: TaskSpec, attempt: int, ref: Backe
         "memory": ex.memory, "use_spot": ex.use_spot or None, "image_id": ex.image, "disk_size": ex.disk_size,
     }.items() if v is not None}
     return {"name": remote_name(ref.idempotency_key), "resources": resources, "num_nodes": ex.num_nodes,
-            "envs": {**ex.env, **attempt_env(exp, task, attempt)}, "setup": setup_script(ex), "run": RUN_SCRIPT}
+            "envs": {**ex.env, **attempt_env(exp, task, attempt), BUNDLE_ENV: bundle()[0]},
+            "setup": setup_script(ex, fiddle=task.fiddle is not None), "run": run_prelude(bundle()[1]) + RUN_SCRIPT}
 
 
-def setup_script(ex: SkypilotExecutor) -> str:
-    # The user's lines first (activate a venv, load modules); then make sure the runner imports.
-    from kuberun import __version__
-
-    lines = [*ex.setup, f'python -c "import kuberun.runner" 2>/dev/null || pip install "kuberun=={__version__}"']
+def setup_script(ex: SkypilotExecutor, fiddle: bool = False) -> str:
+    # The user's lines first (activate a venv, load modules); then the shipped runner where the
+    # image has none (runner_bundle: nothing is ever installed by name from an index).
+    lines = [*ex.setup, *setup_lines(bundle()[1], fiddle)]
     return "set -e\n" + "\n".join(lines) + "\n"
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from kuberun.api.client import Op, error_for
 from kuberun.errors import (
+    AlreadyExistsError,
     ApiError,
     ConflictError,
     ForbiddenError,
@@ -27,7 +28,7 @@ RBAC = ('experiments.kuberun.dev "mnist-1" is forbidden: User "bob" cannot patch
     (401, {}, UnauthorizedError, "Unauthorized", "did not accept your credentials"),
     (403, {"message": RBAC}, ForbiddenError, "Forbidden", 'user "bob" may not patch experiments.kuberun.dev in namespace "team"'),
     (404, {"reason": "NotFound"}, ObjectNotFoundError, "NotFound", 'experiment "mnist-1" not found in namespace "team"'),
-    (409, {"reason": "AlreadyExists", "message": "already exists"}, ConflictError, "AlreadyExists", "patch experiments.kuberun.dev: already exists"),
+    (409, {"reason": "AlreadyExists", "message": "already exists"}, AlreadyExistsError, "AlreadyExists", "patch experiments.kuberun.dev: already exists"),
     (409, {"reason": "Conflict", "message": "the object has been modified"}, ConflictError, "Conflict", "has been modified"),
     (422, {"reason": "Invalid", "message": "spec: Invalid value: immutable\nmore"}, InvalidError, "Invalid", "spec: Invalid value: immutable"),
     (500, {"reason": "InternalError", "message": "boom"}, ApiError, "InternalError", "boom"),

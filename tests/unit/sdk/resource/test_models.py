@@ -26,8 +26,8 @@ def test_yaml_is_camel_case_and_python_is_snake_case():
 def test_quantities_accept_numbers_and_strings():
     assert KubernetesExecutor(cpu=2, memory="8Gi").cpu == "2"
     assert KubernetesExecutor(cpu=0.5).cpu == "0.5"
-    with pytest.raises(ValidationError):
-        KubernetesExecutor(cpu=True)
+    with pytest.raises(ValueError, match=r"^invalid executor: cpu: a quantity must be a number or a string"):
+        KubernetesExecutor(cpu=True)  # a user's direct call: one line naming the field (issue 16 item 9)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,104 @@
+"""Informer semantics of the controller (issue 19.2) against the in-memory API: a failed
+precondition reads the object again, a vanished Experiment is dropped, children are ensured on
+every reconcile rather than memoised, and a periodic relist reconciles what the watch missed."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from dataclasses import replace
+
+from kuberun_operator.kube import ApiError
+from tests.unit.operator.test_controller import KEY, SETTINGS, harness, k8s_task
+
+
+async def _until(predicate, what: str, rounds: int = 300) -> None:
+    for _ in range(rounds):  # bounded: 300 x 10 ms
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not reached: {what}")
+
+
+async def test_status_patches_failing_409_n_times_then_succeeding_are_refetched_each_time():
+    h = harness()
+    h.controller.retry_conflict = 0.0
+    h.kube.add_experiment("exp", [k8s_task()])
+    h.kube.status_conflicts = 5
+    h.controller.experiment_seen(h.kube.experiments[KEY])
+    await h.controller.start()
+    try:
+        await _until(lambda: h.kube.status_writes, "a status write")
+    finally:
+        await h.controller.stop()
+    assert len(h.kube.status_writes) == 1 and h.status()["phase"] == "Running"
+    assert h.kube.calls.count(("get", "experiments", "exp")) == 5  # one read per failed precondition
+    assert h.kube.created("Job") == ["exp-t-1"]
+
+
+async def test_a_cache_ahead_of_the_api_is_replaced_by_the_stored_copy_not_retried_forever():
+    # The API's state went backwards (a restore): the cached copy's resourceVersion is higher
+    # than the server's, so "keep the newest" would keep it, and every patch would fail for ever.
+    h = harness()
+    h.controller.retry_conflict = 0.0
+    h.kube.add_experiment("exp", [k8s_task()])
+    ahead = copy.deepcopy(h.kube.experiments[KEY])
+    ahead["metadata"]["resourceVersion"] = "999999"
+    h.controller.experiment_seen(ahead)
+    await h.controller.start()
+    try:
+        await _until(lambda: h.kube.status_writes, "a status write")
+    finally:
+        await h.controller.stop()
+    assert h.status()["phase"] == "Running"
+    assert sum(c[:2] == ("patch", "experiments/status") for c in h.kube.calls) == 2  # one 409, then success
+
+
+async def test_a_vanished_experiment_is_dropped_from_the_cache_not_reconciled_forever():
+    h = harness()
+    h.controller.retry_conflict = 0.0
+    h.kube.add_experiment("exp", [k8s_task()])
+    h.controller.experiment_seen(h.kube.experiments[KEY])
+    del h.kube.experiments[KEY]  # deleted while the watch was away: no DELETED event
+    await h.controller.start()
+    try:
+        await _until(lambda: KEY not in h.controller.experiments, "the Experiment dropped")
+        await asyncio.sleep(0.05)
+    finally:
+        await h.controller.stop()
+    assert h.kube.calls.count(("patch", "experiments/status", "exp")) == 1  # the 404, then no more tries
+
+
+async def test_a_500_on_the_config_map_create_does_not_start_a_job_and_the_next_reconcile_makes_both():
+    h = harness()
+    h.kube.add_experiment("exp", [k8s_task()])
+    h.kube.fail_create["ConfigMap"] = [ApiError(500, "InternalError", "etcd hiccup")]
+    await h.reconcile()
+    assert h.kube.created("Job") == [] and ("ConfigMap", "ns", "exp-tasks") not in h.kube.children
+    assert h.task()["phase"] == "Submitted" and [e.reason for e in h.events] == ["ApiUnavailable"]
+    await h.reconcile()
+    assert ("ConfigMap", "ns", "exp-tasks") in h.kube.children and ("Job", "ns", "exp-t-1") in h.kube.children
+
+
+async def test_a_config_map_deleted_while_its_attempt_waits_is_made_again():
+    h = harness()
+    h.kube.add_experiment("exp", [k8s_task()])
+    await h.reconcile()
+    h.jobs.put(h.kube.children[("Job", "ns", "exp-t-1")])
+    del h.kube.children[("ConfigMap", "ns", "exp-tasks")]
+    await h.reconcile()
+    assert ("ConfigMap", "ns", "exp-tasks") in h.kube.children  # ensured, not remembered
+
+
+async def test_the_periodic_resync_relists_reconciles_what_the_watch_missed_and_drops_what_went_away():
+    h = harness()
+    h.controller.settings = replace(SETTINGS, resync_seconds=0.05)
+    h.kube.on_write = None  # the watch is down: nothing reaches the cache by events
+    h.kube.add_experiment("exp", [k8s_task()])
+    h.controller.experiments[("ns", "gone")] = {"metadata": {"name": "gone", "namespace": "ns", "resourceVersion": "1"}}
+    await h.controller.start()
+    try:
+        await _until(lambda: h.kube.status_writes, "the missed Experiment reconciled")
+    finally:
+        await h.controller.stop()
+    assert h.status()["phase"] == "Running" and ("ns", "gone") not in h.controller.experiments
