@@ -57,6 +57,7 @@ bench: setup  ## benchmarks that print ratios (bench/slurm.py runs in tests/slur
 	$(BIN)/python bench/cli.py
 	$(BIN)/python bench/logstore.py
 	$(BIN)/python bench/ui.py
+	$(BIN)/python bench/sandbox_auth.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -2,7 +2,8 @@
 
 Each level runs the emulator as its own process (``python -m kuberun_sandbox.apiserver``) on
 127.0.0.1, so the client here never shares its interpreter. The load is ConfigMap creates and
-updates (half each) from a few concurrent HTTP clients, bounded in count and in time.
+updates (half each) from a few concurrent HTTPS clients, bounded in count and in time, as an
+administrator (the server writes its kubeconfig, token and CA, with ``--kubeconfig``).
 
     python bench/apiserver_writes.py [--n 4000] [--repeat 3] [--concurrency 8] [--restart-objects 10000]
 
@@ -22,14 +23,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
 import pathlib
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
 
 import aiohttp
+import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CMS = "/api/v1/namespaces/default/configmaps"
@@ -40,7 +44,9 @@ class Server:
     """One emulator process; ``url`` once it listens."""
 
     def __init__(self, data_dir: pathlib.Path | None, sync: str | None) -> None:
-        cmd = [sys.executable, "-m", "kuberun_sandbox.apiserver", "--port", "0"]
+        self._config_dir = tempfile.TemporaryDirectory(prefix="kuberun-bench-kubeconfig-")
+        kubeconfig = pathlib.Path(self._config_dir.name) / "kubeconfig"
+        cmd = [sys.executable, "-m", "kuberun_sandbox.apiserver", "--port", "0", "--kubeconfig", str(kubeconfig)]
         if data_dir is not None:
             cmd += ["--data-dir", str(data_dir)]
         if sync is not None:
@@ -52,6 +58,14 @@ class Server:
             self.proc.kill()
             raise SystemExit(f"the API server did not start: {line!r}")
         self.url = line.split()[-1]
+        config = yaml.safe_load(kubeconfig.read_text())
+        self.headers = {"Authorization": f"Bearer {config['users'][0]['user']['token']}"}
+        ca = base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
+        self.ssl = ssl.create_default_context(cadata=ca)
+
+    def session(self, concurrency: int = 1) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(self.url, headers=self.headers,
+                                     connector=aiohttp.TCPConnector(limit=concurrency, ssl=self.ssl))
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the server process so far (Linux /proc)."""
@@ -61,9 +75,10 @@ class Server:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=60)
+        self._config_dir.cleanup()
 
 
-async def _load(url: str, n: int, concurrency: int, prefix: str, deadline: float) -> tuple[int, float]:
+async def _load(server: Server, n: int, concurrency: int, prefix: str, deadline: float) -> tuple[int, float]:
     """``n`` writes (create then update of n/2 ConfigMaps); returns (writes answered 2xx, seconds)."""
     names = [f"{prefix}-{i}" for i in range(n // 2)]
     done = 0
@@ -81,16 +96,14 @@ async def _load(url: str, n: int, concurrency: int, prefix: str, deadline: float
             await resp.read()
             done += resp.status == 200
 
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(url, connector=connector) as http:
+    async with server.session(concurrency) as http:
         start = time.perf_counter()
         await asyncio.gather(*(worker(http, names[i::concurrency]) for i in range(concurrency)))
         return done, time.perf_counter() - start
 
 
-async def _creates(url: str, n: int, concurrency: int, deadline: float) -> int:
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(url, connector=connector) as http:
+async def _creates(server: Server, n: int, concurrency: int, deadline: float) -> int:
+    async with server.session(concurrency) as http:
         async def one(i: int) -> int:
             if time.monotonic() > deadline:
                 return 0
@@ -103,8 +116,8 @@ async def _creates(url: str, n: int, concurrency: int, deadline: float) -> int:
         return total
 
 
-async def _first_list(url: str) -> int:
-    async with aiohttp.ClientSession(url) as http:
+async def _first_list(server: Server) -> int:
+    async with server.session() as http:
         body = await (await http.get(CMS)).json()
         return len(body["items"])
 
@@ -116,7 +129,7 @@ def _measure(level: str, tmp: pathlib.Path, args: argparse.Namespace, deadline: 
     server = Server(data_dir, None if level == "memory" else level)
     try:
         cpu0 = server.cpu_seconds()
-        done, secs = asyncio.run(_load(server.url, args.n, args.concurrency, level, deadline))
+        done, secs = asyncio.run(_load(server, args.n, args.concurrency, level, deadline))
         cpu_us = (server.cpu_seconds() - cpu0) / max(done, 1) * 1e6
     finally:
         server.stop()
@@ -155,17 +168,17 @@ def main() -> int:
             data_dir = pathlib.Path(tmp) / "restart"
             server = Server(data_dir, "normal")
             try:
-                made = asyncio.run(_creates(server.url, args.restart_objects, args.concurrency, deadline))
+                made = asyncio.run(_creates(server, args.restart_objects, args.concurrency, deadline))
             finally:
                 server.stop()
             server = Server(data_dir, "normal")
             try:
-                listed = asyncio.run(_first_list(server.url))
+                listed = asyncio.run(_first_list(server))
                 secs = time.perf_counter() - server.started
             finally:
                 server.stop()
             empty = Server(None, None)
-            asyncio.run(_first_list(empty.url))
+            asyncio.run(_first_list(empty))
             base = time.perf_counter() - empty.started
             empty.stop()
             print(f"restart with {made} objects: first list ({listed} items) after {secs:.2f} s; "

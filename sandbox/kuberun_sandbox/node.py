@@ -59,7 +59,7 @@ class SandboxNode:
             data_dir = self._tmp.name
         self.data_dir = pathlib.Path(data_dir)
         self.complete_immediately = complete_immediately
-        self.rest = Rest(api_url, token, ssl_context)
+        self.rest = Rest(api_url, token, ssl_context=ssl_context)
         self.kubelet_only = kubelet_only
         self.kubelet = Kubelet(self.rest, self.data_dir, node_name, bound_only=kubelet_only)
         self.kubelet_server = KubeletServer(self.logs, kubelet_tls) if kubelet_tls is not None else None

@@ -82,3 +82,18 @@ async def wait_established(rest: Any, crd_path: str) -> None:
         if loop.time() > deadline:
             raise TimeoutError(f"CRD {crd_path} not Established after {CRD_ESTABLISHED_TIMEOUT:.0f}s")
         await asyncio.sleep(0.05)
+
+
+def mint_user(control_plane: Any, data_dir: pathlib.Path, name: str, groups: tuple[str, ...],
+              namespace: str | None) -> pathlib.Path:
+    """``Sandbox.mint_user`` on the real control plane: a client certificate instead of a token, the same grant."""
+    from . import users
+    from .realcp.controlplane import ADMIN
+
+    users.check_names(name, groups, namespace)
+    if namespace is not None:
+        asyncio.run(users.grant_edit(control_plane.url, None, name, namespace,
+                                     ssl_context=control_plane.ssl_context(ADMIN)))
+    result: pathlib.Path = control_plane.user_kubeconfig(name, groups, path=pathlib.Path(data_dir) / "users" /
+                                                         f"{name}.kubeconfig", namespace=namespace or "default")
+    return result

@@ -45,9 +45,16 @@ path = api_path  # (kept under its short name: the node calls it everywhere)
 class Rest:
     """JSON requests against one API server URL (``ssl``: a client TLS context for an https URL)."""
 
-    def __init__(self, url: str, token: str | None = "sandbox", ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, url: str, token: str | None = None, ca_pem: str | None = None, *,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.url = url.rstrip("/")
-        self._ssl = ssl_context
+        if ssl_context is None and ca_pem is None and self.url.startswith("https://"):
+            from .apiserver.auth import local_ca
+
+            ca_pem = local_ca(self.url)  # an in-process sandbox server's own CA
+        if ssl_context is None and ca_pem:
+            ssl_context = ssl.create_default_context(cadata=ca_pem)
+        self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self._headers = {"Accept": "application/json"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
@@ -63,9 +70,8 @@ class Rest:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             # Large Jobs (inline scripts, configs in args) make long watch lines: allow 8 MiB.
-            connector = aiohttp.TCPConnector(ssl=self._ssl) if self._ssl is not None else None
             self._session = aiohttp.ClientSession(headers=self._headers, read_bufsize=8 * 1024 * 1024,
-                                                  connector=connector)
+                                                  connector=aiohttp.TCPConnector(ssl=self._ssl))
         return self._session
 
     async def close(self) -> None:

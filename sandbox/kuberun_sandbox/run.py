@@ -5,10 +5,17 @@ Example::
     from kuberun_sandbox import Sandbox
 
     with Sandbox(data_dir=tmp, operator=True) as sb:
-        print(sb.url, sb.kubeconfig)      # point kubectl / the SDK at sb.kubeconfig
+        print(sb.url, sb.kubeconfig)      # point kubectl / the SDK at sb.kubeconfig (the administrator)
+        alice = sb.mint_user("alice", namespace="team-a")   # a kubeconfig for alice, edit in team-a
+
+Every component has its own identity, as on a cluster: the administrator ``kuberun-sandbox``
+(``system:masters``), the node ``system:node:<name>`` (``system:nodes``, bound to the node's role)
+and the operator, the ServiceAccount ``kuberun-system/kuberun`` bound to the chart's RBAC rules —
+so a rule the chart lacks fails the operator's request here too.
 
 ``control_plane="real"`` runs a real etcd, kube-apiserver and kube-controller-manager instead of the
-emulator (``realmode.py``); ``"auto"`` does so when their binaries are installed.
+emulator (``realmode.py``); ``"auto"`` does so when their binaries are installed. There, users are
+client certificates from the control plane's CA, and the node and operator run as administrators.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from . import realmode
+from . import realmode, users
 from .kubeconfig import write_kubeconfig
 
 log = logging.getLogger("kuberun_sandbox")
@@ -38,12 +45,16 @@ class Sandbox:
 
     def __init__(self, data_dir: pathlib.Path | str | None = None, port: int = 0, *, operator: bool = True,
                  complete_immediately: bool = False, host: str = "127.0.0.1", control_plane: str = "emulator",
-                 durable: bool = False, audit: bool = False) -> None:
+                 durable: bool = False, audit: bool = False, submitter_policy: bool = True) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="kuberun-sandbox-") if data_dir is None else None
         self.data_dir = pathlib.Path(self._tmp.name if self._tmp else data_dir).expanduser()  # type: ignore[arg-type]
         self.port, self.host = port, host
         self.want_operator, self.complete_immediately = operator, complete_immediately
         self.kubeconfig = self.data_dir / "kubeconfig"
+        self.operator_kubeconfig = self.data_dir / "operator.kubeconfig"
+        self.submitter_policy = submitter_policy
+        self._admin_token = ""
+        self._component_tokens: list[str] = []  # the node's and the operator's: revoked on stop
         self.operator_error: str | None = None   # why the operator is not running, if it is not
         self.control_plane_kind = realmode.resolve(control_plane)
         self.durable = durable             # real control plane: fsync etcd (the CLI); tests need not
@@ -108,28 +119,56 @@ class Sandbox:
         if self._tmp is not None:
             self._tmp.cleanup()
 
+    def mint_user(self, name: str, groups: tuple[str, ...] | list[str] = (), namespace: str | None = None) -> pathlib.Path:
+        """A kubeconfig (0600, one user) for a new identity ``name`` in ``groups``.
+
+        With ``namespace``: the namespace exists, ``name`` may edit in it (ClusterRole ``edit``),
+        and it is the kubeconfig's default namespace. Raises ``users.UserError`` for a bad name.
+        """
+        if self.control_plane is not None:
+            return realmode.mint_user(self.control_plane, self.data_dir, name, tuple(groups), namespace)
+        return users.mint_user(self.data_dir, self.url, self._admin_token, name, tuple(groups), namespace,
+                               ca_pem=self.server.auth.ca_pem)
+
     async def _start_async(self) -> None:
         from .apiserver import ApiServer
-        from .node import SandboxNode
+        from .apiserver.auth import bootstrap, service_account
+        from .node import NODE_NAME, SandboxNode
+        from .rest import Rest
 
         if self.control_plane is not None:
             realmode.write_admin_kubeconfig(self.control_plane, self.kubeconfig)
+            realmode.write_admin_kubeconfig(self.control_plane, self.operator_kubeconfig)
             self.node = realmode.node_for(self.control_plane, self.data_dir)
             await _install_crd(self.node.rest)
             await self.node.start()
             return
         self.server = ApiServer(data_dir=self.data_dir / "api")
         await self.server.start(self.host, self.port)
-        write_kubeconfig(self.kubeconfig, self.server.url)
-        self.node = SandboxNode(self.server.url, self.data_dir, complete_immediately=self.complete_immediately)
+        auth = self.server.auth
+        bootstrap.install_operator_rbac(self.server.store, self.server.registry)
+        if self.submitter_policy:
+            bootstrap.install_submitter_policy(self.server.store, self.server.registry)
+        self._admin_token = users.admin_token(self.data_dir, self.kubeconfig)
+        write_kubeconfig(self.kubeconfig, self.server.url, token=self._admin_token)
+        operator_user, operator_groups = service_account(bootstrap.OPERATOR_NAMESPACE, bootstrap.OPERATOR_ACCOUNT)
+        operator_token = auth.mint(operator_user, operator_groups)
+        write_kubeconfig(self.operator_kubeconfig, self.server.url, user=operator_user, token=operator_token)
+        node_token = auth.mint(f"system:node:{NODE_NAME}", ("system:nodes",))
+        self._component_tokens = [operator_token, node_token]
+        self.node = SandboxNode(self.server.url, self.data_dir, complete_immediately=self.complete_immediately,
+                                token=node_token)
         self.server.set_log_provider(self.node.logs)
-        await _install_crd(self.node.rest)
+        async with Rest(self.server.url, self._admin_token) as admin:
+            await _install_crd(admin)
         await self.node.start()
 
     async def _stop_async(self) -> None:
         if self.node is not None:
             await self.node.stop()
         if self.server is not None and self.server.port:
+            for token in self._component_tokens:
+                self.server.auth.tokens.revoke(token)
             await self.server.stop()
 
     def _start_operator(self) -> None:
@@ -140,7 +179,7 @@ class Sandbox:
             self.operator_error = f"the kuberun operator is not importable ({e}); running without it"
             log.warning("sandbox: %s", self.operator_error)
             return
-        settings = Settings(kubeconfig=self.kubeconfig, enable_local_executor=True, metrics_port=0,
+        settings = Settings(kubeconfig=self.operator_kubeconfig, enable_local_executor=True, metrics_port=0,
                             default_image="sandbox/local", local_workdir=self.data_dir / "local")
 
         def main() -> None:

@@ -4,18 +4,21 @@ The server runs as its own process (``python -m kuberun_sandbox.apiserver``) on 
 Writer threads create, update and delete ConfigMaps; each object belongs to one writer, so what it
 must hold after the crash is known exactly: the content of its last write answered 2xx, or either
 side of the one write that was in flight when the server died. A watcher records what it was
-shown. After the SIGKILL, a new server on the same directory must hold every confirmed write,
+shown. The clients log in with the administrator's kubeconfig the server writes (``--kubeconfig``:
+a token and the server's CA, both kept in the data directory across restarts). After the SIGKILL, a new server on the same directory must hold every confirmed write,
 nothing confirmed deleted, nothing a watch was shown as created (unless a delete of it was tried),
 and a resourceVersion counter at or past every one a client saw. Several rounds, one directory.
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import pathlib
 import random
 import select
+import ssl
 import subprocess
 import sys
 import threading
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.slow
 
@@ -47,16 +51,25 @@ class ApiProcess:
     """The emulator as a child process on 127.0.0.1; ``kill()`` is SIGKILL."""
 
     def __init__(self, data_dir: pathlib.Path) -> None:
+        kubeconfig = data_dir / "admin.kubeconfig"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kuberun_sandbox.apiserver", "--port", "0", "--data-dir", str(data_dir)],
+            [sys.executable, "-m", "kuberun_sandbox.apiserver", "--port", "0", "--data-dir", str(data_dir),
+             "--kubeconfig", str(kubeconfig)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         ready, _, _ = select.select([self.proc.stdout], [], [], 60)
         line = self.proc.stdout.readline() if ready and self.proc.stdout else ""
-        if not line.startswith("listening on http://127.0.0.1:"):
+        if not line.startswith("listening on https://127.0.0.1:"):
             self.proc.kill()
             _, err = self.proc.communicate(timeout=30)
             raise AssertionError(f"the API server did not start: {line!r} {err[-2000:]}")
         self.port = int(line.rsplit(":", 1)[1])
+        config = yaml.safe_load(kubeconfig.read_text())
+        self.token = config["users"][0]["user"]["token"]
+        ca = base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
+        self.ssl = ssl.create_default_context(cadata=ca)
+
+    def connect(self, timeout: float) -> Connection:
+        return Connection(self, timeout)
 
     def kill(self) -> None:
         self.proc.kill()
@@ -74,9 +87,17 @@ class ApiProcess:
                 stream.close()
 
 
-def request(conn: http.client.HTTPConnection, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+class Connection(http.client.HTTPSConnection):
+    """HTTPS to one ``ApiProcess``, verified with its CA, sending its administrator's token."""
+
+    def __init__(self, server: ApiProcess, timeout: float) -> None:
+        super().__init__("127.0.0.1", server.port, timeout=timeout, context=server.ssl)
+        self.auth = {"Authorization": f"Bearer {server.token}"}
+
+
+def request(conn: Connection, method: str, path: str, body: Any = None) -> tuple[int, Any]:
     conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                 headers={"Content-Type": "application/json"})
+                 headers={"Content-Type": "application/json", **conn.auth})
     resp = conn.getresponse()
     return resp.status, json.loads(resp.read() or b"null")
 
@@ -85,7 +106,7 @@ def request(conn: http.client.HTTPConnection, method: str, path: str, body: Any 
 class Writer:
     """One client thread's objects: for each, the outcomes a restarted server may show."""
 
-    port: int
+    server: ApiProcess
     prefix: str
     rng: random.Random
     expected: dict[str, set[Any]] = field(default_factory=dict)
@@ -98,7 +119,7 @@ class Writer:
     cut_off: bool = False  # stopped by the server's death, not by the bounds
 
     def run(self, deadline: float) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn = self.server.connect(timeout=10)
         try:
             for _ in range(MAX_OPS_PER_WRITER):
                 if time.monotonic() > deadline:
@@ -110,7 +131,7 @@ class Writer:
         finally:
             conn.close()
 
-    def _one(self, conn: http.client.HTTPConnection) -> bool:
+    def _one(self, conn: Connection) -> bool:
         roll = self.rng.random()
         if len(self.live) < 5 or roll < 0.5:
             self.counter += 1
@@ -126,7 +147,7 @@ class Writer:
         self.deletes_tried.add(name)
         return self._write(conn, name, "DELETE", f"{CMS}/{name}", None, ABSENT, self.expected[name] | {ABSENT}, 200)
 
-    def _write(self, conn: http.client.HTTPConnection, name: str, method: str, path: str, body: Any,
+    def _write(self, conn: Connection, name: str, method: str, path: str, body: Any,
                value: Any, in_doubt: set[Any], ok: int) -> bool:
         self.expected[name] = in_doubt  # until the answer comes, either outcome is acceptable
         try:
@@ -148,14 +169,14 @@ class Writer:
 class Watcher(threading.Thread):
     """Streams ConfigMap events; remembers the highest resourceVersion and every name shown ADDED."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, server: ApiProcess) -> None:
         super().__init__(daemon=True)
-        self.port, self.max_rv, self.added = port, 0, set[str]()
+        self.server, self.max_rv, self.added = server, 0, set[str]()
 
     def run(self) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=ROUND_DEADLINE_S)
+        conn = self.server.connect(timeout=ROUND_DEADLINE_S)
         try:
-            conn.request("GET", f"{CMS}?watch=1&timeoutSeconds={ROUND_DEADLINE_S}")
+            conn.request("GET", f"{CMS}?watch=1&timeoutSeconds={ROUND_DEADLINE_S}", headers=conn.auth)
             resp = conn.getresponse()
             for line in resp:
                 event = json.loads(line)
@@ -187,9 +208,9 @@ def test_kill_9_loses_no_confirmed_write_and_the_resource_version_never_goes_bac
     for round_no in range(ROUNDS):
         server = ApiProcess(tmp_path)
         servers.append(server)
-        watcher = Watcher(server.port)
+        watcher = Watcher(server)
         watcher.start()
-        round_writers = [Writer(server.port, f"r{round_no}w{i}", random.Random(rng.random())) for i in range(WRITERS)]
+        round_writers = [Writer(server, f"r{round_no}w{i}", random.Random(rng.random())) for i in range(WRITERS)]
         deadline = time.monotonic() + ROUND_DEADLINE_S
         threads = [threading.Thread(target=w.run, args=(deadline,), daemon=True) for w in round_writers]
         for t in threads:
@@ -207,7 +228,7 @@ def test_kill_9_loses_no_confirmed_write_and_the_resource_version_never_goes_bac
 
         restarted = ApiProcess(tmp_path)
         servers.append(restarted)
-        conn = http.client.HTTPConnection("127.0.0.1", restarted.port, timeout=30)
+        conn = restarted.connect(timeout=30)
         code, listed = request(conn, "GET", CMS)
         assert code == 200
         stored = {o["metadata"]["name"]: (o.get("data") or {}).get("v") for o in listed["items"]}

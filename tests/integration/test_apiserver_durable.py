@@ -17,6 +17,7 @@ import pytest
 
 from kuberun_sandbox.apiserver import ApiServer, ServerStartError, run_in_thread
 from kuberun_sandbox.apiserver.errors import ApiError
+from tests.helpers.auth import admin_session
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the same loop as the fixtures (pyproject)
 
@@ -39,7 +40,7 @@ async def _create(http: aiohttp.ClientSession, name: str, **data: str) -> dict[s
 async def test_restart_keeps_objects_deletions_and_the_resource_version_counter(
         tmp_path: pathlib.Path, sync: str) -> None:
     first = await _started(tmp_path, sync=sync)
-    async with aiohttp.ClientSession(first.url) as http:
+    async with admin_session(first) as http:
         kept = await _create(http, "kept", v="1")
         await _create(http, "gone")
         resp = await http.delete(f"{CMS}/gone")
@@ -48,7 +49,7 @@ async def test_restart_keeps_objects_deletions_and_the_resource_version_counter(
     await first.stop()
     second = await _started(tmp_path, sync=sync)
     try:
-        async with aiohttp.ClientSession(second.url) as http:
+        async with admin_session(second) as http:
             listed = await (await http.get(CMS)).json()
             new = await _create(http, "after")
         assert [o["metadata"]["name"] for o in listed["items"]] == ["kept"]
@@ -61,13 +62,13 @@ async def test_restart_keeps_objects_deletions_and_the_resource_version_counter(
 
 async def test_a_watch_from_before_the_restart_is_told_to_relist(tmp_path: pathlib.Path) -> None:
     first = await _started(tmp_path)
-    async with aiohttp.ClientSession(first.url) as http:
+    async with admin_session(first) as http:
         created = await _create(http, "w")
         await _create(http, "w2")
     await first.stop()
     second = await _started(tmp_path)
     try:
-        async with aiohttp.ClientSession(second.url) as http:
+        async with admin_session(second) as http:
             rv = created["metadata"]["resourceVersion"]
             resp = await http.get(CMS, params={"watch": "1", "resourceVersion": rv, "timeoutSeconds": "5"})
             first_line = json.loads(await resp.content.readline())
@@ -86,7 +87,7 @@ async def test_a_legacy_json_snapshot_is_migrated_once(tmp_path: pathlib.Path) -
         {"key": ["", "namespaces", "", "default"], "object": ns},
         {"key": ["", "configmaps", "default", "legacy"], "object": obj}]}))
     first = await _started(tmp_path)
-    async with aiohttp.ClientSession(first.url) as http:
+    async with admin_session(first) as http:
         got = await (await http.get(f"{CMS}/legacy")).json()
         new = await _create(http, "new")
         assert (await http.delete(f"{CMS}/legacy")).status == 200
@@ -98,7 +99,7 @@ async def test_a_legacy_json_snapshot_is_migrated_once(tmp_path: pathlib.Path) -
     (tmp_path / "apiserver-state.json.migrated").rename(tmp_path / "apiserver-state.json")  # a stray old file
     second = await _started(tmp_path)
     try:
-        async with aiohttp.ClientSession(second.url) as http:
+        async with admin_session(second) as http:
             assert (await http.get(f"{CMS}/legacy")).status == 404  # the database wins: not imported again
     finally:
         await second.stop()
@@ -124,7 +125,7 @@ async def test_a_second_server_on_the_same_data_dir_is_refused(tmp_path: pathlib
 async def test_a_write_that_cannot_be_stored_is_a_500_and_changes_nothing(tmp_path: pathlib.Path) -> None:
     server = await _started(tmp_path)
     try:
-        async with aiohttp.ClientSession(server.url) as http:
+        async with admin_session(server) as http:
             await _create(http, "small")
             before = server.store.resource_version
             # The disk is "full": the database may not grow by another page.
@@ -160,7 +161,7 @@ async def test_concurrent_writes_share_commits_and_each_is_answered_after_its_co
             commits.append(server.store.resource_version)
 
         durable.commit = slow_commit  # type: ignore[method-assign]
-        async with aiohttp.ClientSession(server.url) as http:
+        async with admin_session(server) as http:
             async def create(i: int) -> int:
                 created = await _create(http, f"c-{i}")
                 rv = int(created["metadata"]["resourceVersion"])
@@ -187,7 +188,7 @@ async def test_a_group_whose_commit_fails_is_undone_and_each_of_its_requests_ans
         real_commit()
 
     try:
-        async with aiohttp.ClientSession(server.url) as http:
+        async with admin_session(server) as http:
             await _create(http, "before")
             before = server.store.resource_version
             durable.commit = failing_once  # type: ignore[method-assign]
@@ -223,7 +224,7 @@ async def test_a_crd_whose_commit_fails_is_not_served(tmp_path: pathlib.Path) ->
 
     widgets = f"/apis/{GROUP}/{VERSION}/namespaces/default/{PLURAL}"
     try:
-        async with aiohttp.ClientSession(server.url) as http:
+        async with admin_session(server) as http:
             durable.commit = failing  # type: ignore[method-assign]
             refused = await http.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=WIDGET_CRD)
             durable.commit = real_commit  # type: ignore[method-assign]

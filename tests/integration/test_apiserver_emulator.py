@@ -7,10 +7,10 @@ import json
 import pathlib
 from typing import Any
 
-import aiohttp
 import pytest
 
 from kuberun_sandbox.apiserver import ApiServer, ServerStartError
+from tests.helpers.auth import admin_session
 from tests.helpers.widgets import GROUP, PLURAL, VERSION, WIDGET_CRD, unique, widget
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the same loop as the fixtures (pyproject)
@@ -23,7 +23,7 @@ WIDGETS = f"/apis/{GROUP}/{VERSION}/namespaces/default/{PLURAL}"
 async def server() -> Any:
     srv = ApiServer()
     await srv.start()
-    async with aiohttp.ClientSession(srv.url) as http:
+    async with admin_session(srv) as http:
         resp = await http.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=WIDGET_CRD)
         assert resp.status == 201
         yield srv, http
@@ -72,7 +72,7 @@ async def test_watch_from_compacted_resource_version_gets_410_expired() -> None:
     srv = ApiServer(history_size=3)
     await srv.start()
     try:
-        async with aiohttp.ClientSession(srv.url) as http:
+        async with admin_session(srv) as http:
             for i in range(5):
                 await http.post("/api/v1/namespaces/default/configmaps", json={"metadata": {"name": f"c{i}"}})
             resp = await http.get("/api/v1/namespaces/default/configmaps", params={"watch": "1", "resourceVersion": "1"})
@@ -172,14 +172,14 @@ async def test_busy_port_gives_clear_oserror(server: Any) -> None:
 async def test_state_survives_restart_with_data_dir(tmp_path: pathlib.Path) -> None:
     first = ApiServer(data_dir=tmp_path)
     await first.start()
-    async with aiohttp.ClientSession(first.url) as http:
+    async with admin_session(first) as http:
         await http.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=WIDGET_CRD)
         created = await (await http.post(WIDGETS, json=widget("kept"))).json()
     await first.stop()
     second = ApiServer(data_dir=tmp_path)
     await second.start()
     try:
-        async with aiohttp.ClientSession(second.url) as http:
+        async with admin_session(second) as http:
             got = await (await http.get(f"{WIDGETS}/kept")).json()
             new = await (await http.post(WIDGETS, json=widget("after"))).json()
         assert got["metadata"]["uid"] == created["metadata"]["uid"]

@@ -7,10 +7,10 @@ bound without SO_REUSEADDR (which on Linux still refuses a port somebody listens
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
 
 from kuberun_sandbox.apiserver import ApiServer, ServerStartError
+from tests.helpers.auth import admin_session
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -20,14 +20,14 @@ async def test_restart_on_the_same_port_right_after_serving_clients() -> None:
     await first.start()
     port = first.port
     # Keep-alive connections that the server, not the client, closes on stop: TIME_WAIT on the server's port.
-    async with aiohttp.ClientSession(first.url) as http:
+    async with admin_session(first) as http:
         for _ in range(3):
             assert (await http.get("/api/v1/namespaces")).status == 200
         await first.stop()
     second = ApiServer()
     try:
         await second.start(port=port)
-        async with aiohttp.ClientSession(second.url) as http:
+        async with admin_session(second) as http:
             assert (await http.get("/api/v1/namespaces")).status == 200
     finally:
         await second.stop()

@@ -1,4 +1,5 @@
-"""HTTPS on request (issue 12, item 3): a CA made for the server, verified by the kubernetes client and kubectl."""
+"""HTTPS (issue 12 item 3, on by default since issue 13 item 5): the server's own CA, verified by the kubernetes
+client and kubectl, kept in ``tls_dir`` across restarts."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def test_https_server_is_verified_with_the_ca_in_the_kubeconfig(tmp_path: pathli
 
     with run_in_thread(tls_dir=tmp_path / "tls") as server:
         assert server.url.startswith("https://127.0.0.1:")
-        kubeconfig = write_kubeconfig(tmp_path / "config", server.url, certificate_authority=server.tls.ca_pem())
+        kubeconfig = write_kubeconfig(tmp_path / "config", server.url, ca_pem=server.auth.ca_pem)
         api = config.new_client_from_config(config_file=str(kubeconfig))
         try:
             names = {n.metadata.name for n in client.CoreV1Api(api).list_namespace().items}
@@ -39,7 +40,10 @@ def test_https_server_is_verified_with_the_ca_in_the_kubeconfig(tmp_path: pathli
 
 
 def test_the_ca_is_kept_across_restarts(tmp_path: pathlib.Path) -> None:
-    from kuberun_sandbox.apiserver import tls
+    from kuberun_sandbox.apiserver import run_in_thread
 
-    first = tls.ensure(tmp_path).ca_pem()
-    assert tls.ensure(tmp_path).ca_pem() == first
+    with run_in_thread(tls_dir=tmp_path / "tls") as server:
+        first = server.auth.ca_pem
+    assert first and "BEGIN CERTIFICATE" in first
+    with run_in_thread(tls_dir=tmp_path / "tls") as server:
+        assert server.auth.ca_pem == first

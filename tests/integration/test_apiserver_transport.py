@@ -6,10 +6,10 @@ import asyncio
 import json
 from typing import Any
 
-import aiohttp
 import pytest
 
 from kuberun_sandbox.apiserver import ApiServer
+from tests.helpers.auth import admin_session
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -20,7 +20,7 @@ CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 async def http() -> Any:
     srv = ApiServer()
     await srv.start()
-    async with aiohttp.ClientSession(srv.url) as session:
+    async with admin_session(srv) as session:
         yield session
     await srv.stop()
 
@@ -47,7 +47,8 @@ async def test_discovery_lists_exactly_the_kinds_the_sandbox_implements(http: An
         "serviceaccounts", "services", "services/status"}
     groups = {g["name"] for g in (await (await http.get("/apis")).json())["groups"]}
     assert groups == {"batch", "events.k8s.io", "apiextensions.k8s.io", "rbac.authorization.k8s.io",
-                      "coordination.k8s.io"}
+                      "coordination.k8s.io", "admissionregistration.k8s.io",  # the policies it enforces
+                      "authentication.k8s.io", "authorization.k8s.io"}  # TokenReview, SelfSubject/SubjectAccessReview
     resp = await http.post("/apis/apps/v1/namespaces/default/deployments", json={"metadata": {"name": "d"}})
     assert resp.status == 404  # refused, not stored and never rolled out
 

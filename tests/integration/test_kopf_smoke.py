@@ -15,12 +15,14 @@ from kubernetes.client.rest import ApiException
 from tests.helpers.widgets import GROUP, PLURAL, VERSION, eventually, install_crd, unique, widget
 
 
-def _registry(server_url: str, deleted: list[str]) -> kopf.OperatorRegistry:
+def _registry(server: Any, deleted: list[str], api: client.ApiClient) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
+    token = server.auth.mint("kopf-smoke", ("system:masters",))
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
-        return kopf.ConnectionInfo(server=server_url, insecure=True)
+        return kopf.ConnectionInfo(server=server.url, ca_data=(server.auth.ca_pem or "").encode() or None,
+                                   scheme="Bearer", token=token)
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -31,7 +33,7 @@ def _registry(server_url: str, deleted: list[str]) -> kopf.OperatorRegistry:
     def create(body: Any, name: str, namespace: str, patch: Any, **_: Any) -> None:
         child = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{name}-child"}, "data": {"x": "1"}}
         kopf.adopt(child, owner=body)
-        client.CoreV1Api(_api(server_url)).create_namespaced_config_map(namespace, child)
+        client.CoreV1Api(api).create_namespaced_config_map(namespace, child)
         patch.status["phase"] = "Ready"
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
@@ -41,17 +43,13 @@ def _registry(server_url: str, deleted: list[str]) -> kopf.OperatorRegistry:
     return registry
 
 
-def _api(url: str) -> client.ApiClient:
-    return client.ApiClient(client.Configuration(host=url))
-
-
 @pytest.fixture
 def operator(apiserver: Any, k8s_api_client: Any) -> Iterator[list[str]]:
     install_crd(k8s_api_client)
     deleted: list[str] = []
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()  # created on, and set from, the operator's loop
-    registry = _registry(apiserver.url, deleted)
+    registry = _registry(apiserver, deleted, k8s_api_client)
 
     async def run() -> None:
         await kopf.operator(registry=registry, clusterwide=True, standalone=True, stop_flag=stop)

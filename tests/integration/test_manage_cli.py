@@ -371,14 +371,23 @@ def test_unreachable_cluster_is_one_line_and_nonzero(tmp_path):
     assert missing.code == 1 and missing.stderr.startswith("error: no cluster configured: no kubeconfig at")
 
 
-def test_forbidden_names_the_missing_rbac_verb_and_resource(kubeconfig, namespace, apiserver):
+def test_forbidden_names_the_missing_rbac_verb_and_resource(kubeconfig, namespace, apiserver, tmp_path):
+    from kuberun_sandbox.kubeconfig import write_kubeconfig
+
     name = submit(kubeconfig, namespace, "guarded")
-    apiserver.inject(status=403, verb="list", resource="experiments", namespace=namespace)
-    result = cli("list", kubeconfig=kubeconfig, namespace=namespace)
-    assert (result.code, result.stderr) == (1, f'error: forbidden: your credentials may not list experiments.kuberun.dev in namespace "{namespace}"; '
+    # a user the sandbox's RBAC gives nothing in this namespace: its real 403s name the rule
+    carol = write_kubeconfig(tmp_path / "carol", apiserver.url, namespace, user="carol", token=apiserver.auth.mint("carol"))
+    result = cli("list", kubeconfig=carol, namespace=namespace)
+    assert (result.code, result.stderr) == (1, f'error: forbidden: user "carol" may not list experiments.kuberun.dev in namespace "{namespace}"; '
                                                 "ask for RBAC verb 'list' on 'experiments.kuberun.dev'\n")
-    apiserver.inject(status=403, verb="get", resource="experiments", name=name)  # the operator only lists and watches
-    assert "may not get experiments.kuberun.dev" in cli("describe", name, kubeconfig=kubeconfig, namespace=namespace).stderr
+    assert "may not get experiments.kuberun.dev" in cli("describe", name, kubeconfig=carol, namespace=namespace).stderr
+
+
+def test_a_403_that_is_not_rbac_shows_the_servers_reason(kubeconfig, namespace, apiserver):
+    apiserver.inject(status=403, verb="list", resource="experiments", namespace=namespace)  # e.g. an admission policy
+    result = cli("list", kubeconfig=kubeconfig, namespace=namespace)
+    assert result.code == 1 and result.stderr.startswith("error: forbidden: injected fault"), result.stderr
+    assert "ask for RBAC verb" not in result.stderr
 
 
 def test_forbidden_message_from_a_real_api_server_body_names_its_rule():

@@ -4,7 +4,9 @@ A dedicated API server records every request with its User-Agent; the operator (
 and the controller's client) runs a scenario that exercises every code path that talks to the
 API — Jobs created, finished, failed, retried, suspended, terminated; a multi-node Service; an
 invalid spec; TTL deletion; Events. The (apiGroup, resource, verb) triples it used must be
-exactly those the Helm chart's default (cluster-wide) RBAC grants.
+exactly those the Helm chart's default (cluster-wide) RBAC grants — and it runs as the chart's
+ServiceAccount with the chart's rendered ClusterRoles applied, so the API server enforces them: a
+missing rule is a 403 the scenario fails on, not just a difference in a set.
 """
 
 from __future__ import annotations
@@ -70,6 +72,31 @@ def _scenario(kubeconfig: Path, api: Any, server: Any) -> None:
     wait_for(lambda: phase(api, "audit", lost_name) == "Failed", what="JobLost")
 
 
+def _refused(log: list[Any]) -> list[tuple[str, str, str | None, str]]:
+    return sorted({(r.group, r.resource, r.subresource, r.verb) for r in log
+                   if r.code == 403 and r.user_agent.startswith(OPERATOR_AGENTS)})
+
+
+def _as_chart_service_account(server: Any, api: Any, tmp_path: Path) -> Path:
+    """Apply the chart's ClusterRoles and bindings; a kubeconfig for its ServiceAccount (a token of its own)."""
+    from kubernetes import client
+
+    from kuberun_sandbox.apiserver.auth import service_account
+    from kuberun_sandbox.kubeconfig import write_kubeconfig
+    from tests.helm.chart import NAMESPACE, operator_workload, render
+
+    objs = render()
+    rbac = client.RbacAuthorizationV1Api(api)
+    for obj in objs:
+        if obj["kind"] == "ClusterRole":
+            rbac.create_cluster_role(obj)
+        elif obj["kind"] == "ClusterRoleBinding":
+            rbac.create_cluster_role_binding(obj)
+    account = operator_workload(objs)["spec"]["template"]["spec"]["serviceAccountName"]
+    user, groups = service_account(NAMESPACE, account)
+    return write_kubeconfig(tmp_path / "operator", server.url, user=user, token=server.auth.mint(user, groups))
+
+
 @pytest.mark.skipif(not HELM.exists() or shutil.which("true") is None, reason="helm is installed by .ci/install-helm.sh")
 def test_operator_uses_exactly_the_permissions_the_chart_grants(tmp_path):
     from kubernetes import config
@@ -82,10 +109,15 @@ def test_operator_uses_exactly_the_permissions_the_chart_grants(tmp_path):
         kubeconfig = write_kubeconfig(tmp_path / "config", server.url)
         api = config.new_client_from_config(config_file=str(kubeconfig))
         ensure_crd(api)
-        with running_operator(kubeconfig):
-            _scenario(kubeconfig, api, server)
-        used = {(r.group, r.resource + (f"/{r.subresource}" if r.subresource else ""), r.verb)
-                for r in server.request_log if r.resource and r.user_agent.startswith(OPERATOR_AGENTS)}
+        operator_kubeconfig = _as_chart_service_account(server, api, tmp_path)
+        with running_operator(operator_kubeconfig):
+            try:
+                _scenario(kubeconfig, api, server)
+            except AssertionError as e:
+                raise AssertionError(f"{e}; refused: {_refused(server.request_log)}") from e
+        operator_requests = [r for r in server.request_log if r.resource and r.user_agent.startswith(OPERATOR_AGENTS)]
+        used = {(r.group, r.resource + (f"/{r.subresource}" if r.subresource else ""), r.verb) for r in operator_requests}
+    assert _refused(operator_requests) == [], "the API server refused the operator (RBAC enforced)"
     grants = granted()
     assert used - grants == set(), f"the operator needs permissions the chart does not grant: {sorted(used - grants)}"
     assert grants - used == set(), f"the chart grants permissions the operator never used: {sorted(grants - used)}"

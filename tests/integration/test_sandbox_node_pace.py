@@ -24,6 +24,7 @@ from kuberun_sandbox.node import SandboxNode
 from kuberun_sandbox.rest import KubeError, Rest, path
 
 NS = "default"
+_ADMIN_TOKENS: dict[str, str] = {}  # server URL -> a system:masters token the test's own clients use
 JOBS = path("batch", "v1", "jobs", NS)
 
 
@@ -37,7 +38,10 @@ def _job(name: str, code: str = "pass") -> dict[str, Any]:
 async def _node(tmp_path: pathlib.Path) -> AsyncIterator[SandboxNode]:
     server = ApiServer()
     await server.start("127.0.0.1", 0)
-    node = SandboxNode(server.url, tmp_path / "node")
+    # An administrator's token, not the node's own role: the tests also create Jobs through node.rest.
+    token = server.auth.mint("test-node", ("system:masters",))
+    _ADMIN_TOKENS[server.url] = token
+    node = SandboxNode(server.url, tmp_path / "node", token=token)
     try:
         await node.start()
         yield node
@@ -49,7 +53,7 @@ async def _node(tmp_path: pathlib.Path) -> AsyncIterator[SandboxNode]:
 async def _finished(node: SandboxNode, name: str, timeout: float = 30.0) -> str:
     """Poll with a client of the test's own (the node's requests are what some tests count)."""
     async def poll() -> str:
-        async with Rest(node.rest.url) as rest:
+        async with Rest(node.rest.url, _ADMIN_TOKENS[node.rest.url]) as rest:
             return await _poll(rest)
 
     async def _poll(rest: Rest) -> str:
@@ -154,7 +158,7 @@ def test_a_job_deleted_mid_reconcile_is_no_error(tmp_path: pathlib.Path, caplog:
 async def _container_state(node: SandboxNode, job_name: str, timeout: float = 20.0) -> tuple[str, dict[str, Any]]:
     """(phase, state) of the Job's pod once its container reports a state."""
     async def poll() -> tuple[str, dict[str, Any]]:
-        async with Rest(node.rest.url) as rest:
+        async with Rest(node.rest.url, _ADMIN_TOKENS[node.rest.url]) as rest:
             while True:
                 pods = (await rest.get(path("", "v1", "pods", NS), labelSelector=f"job-name={job_name}"))["items"]
                 for pod in pods:

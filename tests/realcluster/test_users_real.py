@@ -3,6 +3,7 @@ and the CLI's one-line "forbidden" errors parsed from a real kube-apiserver's 40
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -61,3 +62,27 @@ def test_a_user_without_a_binding_is_told_which_rule_to_ask_for_and_a_role_bindi
     assert listed.returncode == 0, listed.stderr
     carol = real_control_plane.user_kubeconfig("carol")  # not in team-b: still refused
     assert _kuberun(carol, "list").returncode != 0
+
+
+def test_sandbox_mint_user_gives_edit_in_its_namespace_only_on_either_control_plane(
+        control_plane: str, tmp_path: Any) -> None:
+    """``Sandbox.mint_user`` (a token on the emulator, a client certificate on the real one): the namespace is
+    created, the user may create there and is refused elsewhere, by each control plane's own authorizer."""
+    from kubernetes import client, config
+    from kubernetes.client.rest import ApiException
+
+    from kuberun_sandbox import Sandbox
+
+    with Sandbox(data_dir=tmp_path / "sb", operator=False, control_plane=control_plane) as sandbox:
+        alice = sandbox.mint_user("alice", namespace="team-a")
+        api = config.new_client_from_config(config_file=str(alice))
+        try:
+            core = client.CoreV1Api(api)
+            made = core.create_namespaced_config_map("team-a", {"metadata": {"name": "mine"}})
+            assert made.metadata.namespace == "team-a"
+            with pytest.raises(ApiException) as refused:
+                core.create_namespaced_config_map("default", {"metadata": {"name": "theirs"}})
+            assert refused.value.status == 403
+            assert json.loads(refused.value.body)["message"].startswith('configmaps is forbidden: User "alice"')
+        finally:
+            api.close()

@@ -246,11 +246,50 @@ def test_keyboard_reaches_search_rows_and_opens_one(page, cluster):
     assert page.evaluate("() => document.activeElement.textContent") == "Skip to content"
 
 
-def test_an_action_the_users_rbac_forbids_is_refused_in_the_page(browser, cluster):
-    from kuberun_sandbox import Sandbox
+def _grant_read(admin_kubeconfig: Path, user: str, namespace: str) -> None:
+    """A Role that reads experiments, pods, logs and events in ``namespace`` (not patch), bound to ``user``."""
+    from kubernetes import client, config
 
-    mint = getattr(Sandbox, "mint_user", None)
-    if mint is None:
-        pytest.skip("the sandbox cannot mint a restricted user yet (no Sandbox.mint_user; issue 13 item 5, sandbox-auth) — "
-                    "the refusal itself is covered over HTTP in test_server.py::test_a_forbidden_action_shows_the_rbac_message")
-    pytest.skip("Sandbox.mint_user exists but this test has not been wired to its signature yet")
+    api = config.new_client_from_config(config_file=str(admin_kubeconfig))
+    try:
+        rbac = client.RbacAuthorizationV1Api(api)
+        rbac.create_namespaced_role(namespace, {
+            "metadata": {"name": f"{user}-reads"},
+            "rules": [{"apiGroups": ["kuberun.dev"], "resources": ["experiments"], "verbs": ["get", "list", "watch"]},
+                      {"apiGroups": [""], "resources": ["pods", "pods/log", "events"], "verbs": ["get", "list", "watch"]},
+                      {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["get", "list", "watch"]}]})
+        rbac.create_namespaced_role_binding(namespace, {
+            "metadata": {"name": f"{user}-reads"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": f"{user}-reads"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]})
+    finally:
+        api.close()
+
+
+def test_an_action_the_users_rbac_forbids_is_refused_in_the_page(browser, cluster, live_sandbox):
+    """A user who may read but not patch experiments: the page shows the API server's refusal as the rule to ask for."""
+    admin = cluster["kubeconfig"]
+    name = _start(admin, "locked", "sleep 120", "sleeper")
+    viewer = live_sandbox.mint_user("viewer")  # authenticated, no rights of its own ...
+    _grant_read(admin, "viewer", "default")    # ... but reading in default
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        with DashboardThread(viewer) as dashboard:
+            tab = context.new_page()
+            tab.set_default_timeout(WAIT_MS)
+            tab.goto(dashboard.url)
+            tab.goto(f"{dashboard.base}/exp/default/{name}")
+            assert tab.locator("h1").inner_text().strip()  # the viewer can read the experiment's page
+            tab.locator("#action-cancel").click()
+            tab.locator("#confirm").click()
+            message = tab.locator("#error-message")
+            message.wait_for()
+            text = message.inner_text()
+            assert message.get_attribute("data-status") == "403"
+            assert 'user "viewer" may not patch experiments.kuberun.dev in namespace "default"' in text, text
+            assert "ask for RBAC verb 'patch'" in text, text
+            _shot(tab, "forbidden")
+        assert get_experiment(admin, "default", name)["spec"].get("shutdown") is None  # nothing was changed
+    finally:
+        context.close()
+        patch_experiment(admin, "default", name, {"spec": {"shutdown": "Terminate"}})  # stop the sleeper

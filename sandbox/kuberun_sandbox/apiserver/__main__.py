@@ -4,8 +4,11 @@ Why a separate entry point: the crash test and the write benchmark must be able 
 server, and measure it without a client sharing its interpreter (and its GIL). ``kuberun sandbox``
 runs the same server together with the node and the operator.
 
-Prints one line, ``listening on http://127.0.0.1:PORT``, once the server accepts connections
-(``--port 0`` picks a free port); SIGTERM/SIGINT stop it cleanly.
+Prints one line, ``listening on https://127.0.0.1:PORT``, once the server accepts connections
+(``--port 0`` picks a free port); SIGTERM/SIGINT stop it cleanly. The server authenticates every
+request, so a client in another process needs a token and the server's CA: ``--kubeconfig PATH``
+writes an administrator's kubeconfig (0600, a token minted for ``kuberun-sandbox`` in
+``system:masters``, the CA as ``certificate-authority-data``) before that line is printed.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sync", choices=SYNC_MODES, default=None,
                         help="'normal' survives a process crash, 'full' also a power loss (slower); "
                              "default: $KUBERUN_APISERVER_SYNC or normal")
+    parser.add_argument("--kubeconfig", type=pathlib.Path, default=None,
+                        help="write an administrator's kubeconfig (token and CA) for this server here")
     return parser.parse_args(argv)
 
 
@@ -44,6 +49,10 @@ async def _serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if args.kubeconfig is not None:
+        from ..kubeconfig import write_kubeconfig
+
+        write_kubeconfig(args.kubeconfig, server.url)  # an in-process server: an admin token and its CA
     print(f"listening on {server.url}", flush=True)
     await stop.wait()
     await server.stop()

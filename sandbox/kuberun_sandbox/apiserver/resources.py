@@ -4,7 +4,7 @@ Built-in resources come from kmock's bundled discovery catalogue (the raw ``APIR
 documents captured from a K3s cluster), so discovery answers for built-ins are the ones a real
 server gives — but only for ``SERVED``: the kinds the sandbox acts on (its node runs Jobs and Pods;
 its garbage collector, namespaces and CRDs) and plain data a workload needs (ConfigMaps, Secrets,
-ServiceAccounts, RBAC, Leases, Events). A Deployment is refused (404, as for an unknown kind)
+ServiceAccounts, RBAC, Leases, Events), and the ValidatingAdmissionPolicies it enforces. A Deployment is refused (404, as for an unknown kind)
 rather than stored and never rolled out. Custom resources are added when a CRD is created and
 removed when it is deleted.
 """
@@ -26,6 +26,9 @@ SERVED: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     ("rbac.authorization.k8s.io", "v1"): {"clusterrolebindings": (), "clusterroles": (), "rolebindings": (),
                                           "roles": ()},
     ("coordination.k8s.io", "v1"): {"leases": ()},
+    # the admission policies the sandbox enforces (auth/vap.py); the review APIs are added by auth/__init__.py
+    ("admissionregistration.k8s.io", "v1"): {"validatingadmissionpolicies": ("status",),
+                                             "validatingadmissionpolicybindings": ()},
 }
 """Built-in group/version -> resource -> subresources the sandbox serves (see the module docstring)."""
 

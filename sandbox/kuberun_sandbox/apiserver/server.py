@@ -20,11 +20,12 @@ from typing import Any
 
 from aiohttp import web
 
-from . import discovery, openapi, tls
+from . import discovery, openapi
+from .auth import AdmittingHandlers, Auth
 from .durable import DataDirInUse, StateError
 from .errors import ApiError, injected, method_not_allowed, not_found
 from .faults import Fault, RequestRecord
-from .handlers import Handlers, Target, respond
+from .handlers import Target, respond
 from .resources import Registry
 from .routing import Parsed, parse, rbac_verb
 from .store import Store
@@ -46,15 +47,17 @@ class ApiServer:
     """A Kubernetes API server emulator over real HTTP on 127.0.0.1."""
 
     def __init__(self, data_dir: pathlib.Path | None = None, history_size: int = 10_000,
-                 sync: str | None = None, tls_dir: pathlib.Path | None = None) -> None:
-        """``sync``: durability level (durable.py); ``tls_dir``: serve HTTPS with the CA and certificate kept
-        there (``tls.ensure``), plain HTTP without."""
-        self.tls = tls.ensure(pathlib.Path(tls_dir)) if tls_dir is not None else None
+                 sync: str | None = None, *, tls: bool = True, tls_dir: pathlib.Path | None = None) -> None:
+        """``sync``: durability level (durable.py). HTTPS by default (``auth/tls.py``: client-go sends no
+        bearer token to ``http://``), with a CA kept in ``tls_dir`` if given, else under the data
+        directory, else in a temporary one; ``tls=False`` serves plain HTTP."""
         self.registry = Registry()
         self.store = Store(history_size=history_size, data_dir=pathlib.Path(data_dir) if data_dir else None,
                            sync=sync)  # sync: durability level, see durable.py
         self.store.undo_hook = self._undo_crd
-        self.handlers = Handlers(self.store, self.registry)
+        self.handlers = AdmittingHandlers(self.store, self.registry)
+        self.auth = Auth(self.store, self.registry, pathlib.Path(data_dir) / "auth" if data_dir else None, tls=tls,
+                         tls_dir=pathlib.Path(tls_dir) if tls_dir is not None else None)
         self.request_log: list[RequestRecord] = []
         self.faults: list[Fault] = []
         self.bookmark_interval = 5.0  # seconds of watch idleness before a BOOKMARK (real servers: ~60 s)
@@ -73,30 +76,33 @@ class ApiServer:
             if key[:2] == ("apiextensions.k8s.io", "customresourcedefinitions"):
                 self.registry.register_crd(obj)
         self._bootstrap()
+        self.auth.bootstrap()
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         # SO_REUSEADDR: a restart can bind while old connections sit in TIME_WAIT; on Linux it still refuses
         # a port that another socket listens on, so "port already in use" stays a real answer.
-        site = web.TCPSite(self._runner, host, port, ssl_context=self.tls.server_context() if self.tls else None,
-                           reuse_address=True)
+        site = web.TCPSite(self._runner, host, port, reuse_address=True, ssl_context=self.auth.ssl_context(host))
         try:
             await site.start()
         except OSError as e:
             await self._runner.cleanup()
             self._runner = None
+            self.auth.close()
             self.store.close()
             hint = " (port already in use)" if e.errno == errno.EADDRINUSE else ""
             raise ServerStartError(e.errno, f"cannot listen on {host}:{port}{hint}: {e.strerror}") from e
         sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
         self._host, self._port = host, sockets[0].getsockname()[1]
+        self.auth.listening(self.url)
 
     async def stop(self) -> None:
         self.store.close_watches()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        self.auth.close()
         self.store.close()
 
     def _bootstrap(self) -> None:
@@ -122,7 +128,7 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://{self._host}:{self._port}"
+        return f"{'https' if self.auth.tls else 'http'}://{self._host}:{self._port}"
 
     @property
     def port(self) -> int:
@@ -153,12 +159,17 @@ class ApiServer:
             if fault is not None:
                 fault.consume()
                 raise injected(fault.status)
-            if watch:
+            # authenticate → authorize → (a review is answered here) → the handlers, which admit writes
+            reviewed = await self.auth.gate(request, parsed, watch, self._host, self._port)
+            if reviewed is not None:
+                response = reviewed
+            elif watch:
                 # A watch streams until the client leaves, and aiohttp cancels the handler then:
                 # record it when it starts, or the audit would never see it.
                 self.request_log.append(_with_code(record, 200))
                 return await self._route(request, parsed, watch)
-            response = await self._route(request, parsed, watch)
+            else:
+                response = await self._route(request, parsed, watch)
         except ApiError as e:
             response = respond(e.body(), e.code)
         except Exception as e:  # a bug here must reach the client as a 500 Status, not a dropped connection

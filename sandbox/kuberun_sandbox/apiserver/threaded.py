@@ -14,7 +14,8 @@ from .server import ApiServer
 @contextlib.contextmanager
 def run_in_thread(data_dir: pathlib.Path | None = None, host: str = "127.0.0.1", port: int = 0,
                   tls_dir: pathlib.Path | None = None) -> Iterator[ApiServer]:
-    """Start an ``ApiServer`` in a background thread (HTTPS with ``tls_dir``); stop it (and its loop) on exit."""
+    """Start an ``ApiServer`` in a background thread (its CA kept in ``tls_dir`` if given); stop it (and its loop)
+    on exit."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="kuberun-apiserver", daemon=True)
     thread.start()

@@ -184,6 +184,9 @@ def forbidden(body: dict[str, Any], verb: str, resource: str, namespace: str | N
     """A ForbiddenError naming the RBAC rule to ask for, from the 403 body when it says, else from the request."""
     message = str(body.get("message") or "")
     match = _RBAC.search(message)
+    if not match and message:
+        # Not RBAC: an admission policy, Pod Security or a terminating namespace — its message is the reason.
+        return ForbiddenError(f"forbidden: {message}", verb, resource)
     if match:
         group = match.group("group")
         verb, resource = match.group("verb"), match.group("resource") + (f".{group}" if group else "")
