@@ -15,25 +15,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from . import builtin_schema
+from . import fieldsets
 from .errors import ApiError
 
 Schema = dict[str, Any] | None
-
-
-def _child(schema: Schema, key: str) -> Schema:
-    if schema is None:
-        return None
-    props = schema.get("properties") or {}
-    if key in props:
-        return builtin_schema.resolve(props[key])
-    extra = schema.get("additionalProperties")
-    return builtin_schema.resolve(extra) if isinstance(extra, dict) else None
-
-
-def _items(schema: Schema) -> Schema:
-    items = (schema or {}).get("items")
-    return builtin_schema.resolve(items) if isinstance(items, dict) else None
 
 
 def merge(original: Any, patch: Any, schema: Schema) -> Any:
@@ -58,7 +43,7 @@ def merge(original: Any, patch: Any, schema: Schema) -> Any:
         elif value is None:
             result.pop(key, None)
         else:
-            sub = _child(schema, key)
+            sub = fieldsets.child(schema, key)
             if isinstance(value, list):
                 result[key] = _merge_list(result.get(key), value, sub)
             else:
@@ -71,7 +56,7 @@ def merge(original: Any, patch: Any, schema: Schema) -> Any:
     if isinstance(retain, list):
         result = {k: v for k, v in result.items() if k in retain}
     for name, order in orders.items():
-        result[name] = _ordered(result.get(name), order, _child(schema, name))
+        result[name] = _ordered(result.get(name), order, fieldsets.child(schema, name))
     return result
 
 
@@ -80,7 +65,7 @@ def _merge_list(original: Any, patch: list[Any], schema: Schema) -> list[Any]:
     if "merge" not in strategy.split(",") or not isinstance(original, list):
         return [_strip(x) for x in patch if not (isinstance(x, dict) and x.get("$patch") == "delete")]
     key = (schema or {}).get("x-kubernetes-patch-merge-key")
-    item_schema = _items(schema)
+    item_schema = fieldsets.items(schema)
     if not key:  # a set of primitives: union, in order
         result = copy.deepcopy(original)
         result += [x for x in patch if x not in result]
