@@ -25,11 +25,16 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     p.add_argument("--workers", type=int, default=8, help="experiments reconciled concurrently")
     p.add_argument("--resync-seconds", type=float, default=300.0,
                    help="relist Experiments and reconcile every one this often (0: never)")
+    p.add_argument("--archive-url", default=None, help="archive database (sqlite:///PATH; no passwords here)")
+    p.add_argument("--archive-url-file", type=Path, default=None, help="a file holding the archive's URL (a mounted Secret)")
+    p.add_argument("--log-store-url", default=None, help="where attempts' logs are copied: a directory or s3://bucket/prefix")
+    p.add_argument("--log-store-secret-dir", type=Path, default=None, help="the log store's credentials (a mounted Secret)")
     a = p.parse_args(argv)
     return Settings(namespaces=tuple(a.namespace), log_level=a.log_level, metrics_port=a.metrics_port, peering=a.peering,
                     priority=a.priority, enable_local_executor=a.enable_local_executor, default_image=a.default_image,
                     config_file=a.config, kubeconfig=a.kubeconfig, context=a.context, workers=a.workers,
-                    resync_seconds=a.resync_seconds)
+                    resync_seconds=a.resync_seconds, archive_url=a.archive_url, archive_url_file=a.archive_url_file,
+                    log_store_url=a.log_store_url, log_store_secret_dir=a.log_store_secret_dir)
 
 
 def main(argv: list[str] | None = None) -> None:

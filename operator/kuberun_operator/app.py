@@ -66,7 +66,13 @@ def build(settings: Settings, metrics: Metrics, clock: Clock | None = None) -> A
         except Exception as exc:  # an Event is informative; never fail a reconcile over it
             log.warning("could not post event %s on %s: %s", event.reason, meta["name"], exc)
 
-    return Assembly(Controller(settings, kube, backends, post_event, metrics, clock), jobs, pods)
+    controller = Controller(settings, kube, backends, post_event, metrics, clock)
+    if settings.archive_url or settings.archive_url_file or settings.log_store_url:
+        from kuberun_operator.recording import build_recorder  # SQLAlchemy and fsspec only when configured
+
+        controller.recorder = build_recorder(settings, kube, backends, wake=controller.queue.add, warn=controller._warn,
+                                             metrics=metrics)
+    return Assembly(controller, jobs, pods)
 
 
 def remote_backends(config: BackendConfig, settings: Settings) -> dict[str, Backend]:

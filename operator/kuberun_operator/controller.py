@@ -18,9 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
-
-from kuberun.resource import ExperimentPhase, ExperimentResource
+from kuberun.resource import ExperimentResource
 from kuberun.resource.constants import MAX_MESSAGE
 from kuberun.resource.errors_format import format_validation_error
 from kuberun.resource.times import format_time
@@ -45,9 +43,11 @@ from kuberun_operator.backends.base import (
     Suspendable,
 )
 from kuberun_operator.clock import Clock, SystemClock
+from kuberun_operator.decode import Decoded, carry_unknown, decode, format_paths
 from kuberun_operator.kube import ApiError, Kube, resource_version
 from kuberun_operator.policy.submission import Done, Outcome, fold_outcomes
 from kuberun_operator.reconcile import reconcile
+from kuberun_operator.rejection import rejected_status
 from kuberun_operator.resync import refetch, resync_forever
 from kuberun_operator.settings import Settings
 from kuberun_operator.traits import traits_for
@@ -80,6 +80,7 @@ class Controller:
         self._posting: dict[Key, asyncio.Future[None]] = {}  # each Experiment's latest Event batch
         self.started = False
         self.synced = False  # the Experiments were listed from the API once (resync.py)
+        self.recorder: Any = None  # recording.Recorder: the archive and log store, when configured (app.build)
 
     # -- feeding -------------------------------------------------------------------------------
 
@@ -88,6 +89,8 @@ class Controller:
         key = (meta.get("namespace", ""), meta.get("name", ""))
         if deleted:
             self.experiments.pop(key, None)
+            if self.recorder is not None:
+                self.recorder.deleted(body)
             return
         old = self.experiments.get(key)
         if old is None or resource_version(body) >= resource_version(old) or old["metadata"].get("uid") != meta.get("uid"):
@@ -144,6 +147,8 @@ class Controller:
         for backend in self.backends.values():
             if isinstance(backend, Lifecycle):
                 await backend.start()
+        if self.recorder is not None:
+            await self.recorder.start()
         self._workers = [asyncio.create_task(self._work(), name=f"kuberun-worker-{i}") for i in range(self.settings.workers)]
         if self.settings.resync_seconds > 0:
             self._workers.append(asyncio.create_task(resync_forever(self, self.settings.resync_seconds),
@@ -171,6 +176,8 @@ class Controller:
         for worker in self._workers:
             worker.cancel()
         await asyncio.gather(*self._workers, *self._background, return_exceptions=True)
+        if self.recorder is not None:
+            await self.recorder.stop()
         for backend in self.backends.values():
             if isinstance(backend, Lifecycle):
                 await backend.stop()
@@ -211,12 +218,15 @@ class Controller:
         body = self.experiments.get(key)
         if body is None:
             return
-        try:
-            exp = ExperimentResource.model_validate(body)
-        except ValidationError as exc:
+        decoded = decode(body)  # lenient: fields this version does not know are set aside, kept, written back
+        exp = decoded.resource
+        if exp is None:
             if not body["metadata"].get("deletionTimestamp"):
-                await self._reject(body, format_validation_error(exc, []))
+                await self._reject(body, format_validation_error(decoded.error, []) if decoded.error else "undecodable")
             return
+        if unknown_spec := decoded.unknown_under("spec"):
+            self._warn(body, Event("Warning", "UnknownSpecFields", "this operator does not know (and ignores) "
+                                   f"{format_paths(unknown_spec, 'spec')[:800]}: it is older than the SDK or CRD that wrote them"))
         if body["metadata"].get("deletionTimestamp"):
             await self._finalize(body, exp)  # owner references collect the Kubernetes children
             return
@@ -228,8 +238,12 @@ class Controller:
                              local_enabled=self.settings.enable_local_executor)
         outcomes = await self._perform(exp, decision)
         decision = fold_outcomes(decision, outcomes, self.clock.now())
-        await self._write_status(body, exp, decision)
+        if self.recorder is not None:
+            self.recorder.annotate(exp.metadata.uid or "", decision.status)
+        await self._write_status(body, exp, decision, decoded)
         self._post(body, decision.events)
+        if self.recorder is not None:
+            self.recorder.reconciled(self.experiments.get(key, body), decision.status)
         if decision.requeue_after is not None:
             self.queue.add_after(key, decision.requeue_after)
         polls = [b.poll_interval for b in self._active_backends(decision) if isinstance(b, Polled) and b.poll_interval]
@@ -322,8 +336,11 @@ class Controller:
             log.error("backend %s cannot suspend; ignoring %s", action.ref.backend, action)
         return Done()
 
-    async def _write_status(self, body: dict[str, Any], exp: ExperimentResource, decision: Decision) -> None:
+    async def _write_status(self, body: dict[str, Any], exp: ExperimentResource, decision: Decision,
+                            decoded: Decoded | None = None) -> None:
         new = decision.status.to_dict()
+        if decoded is not None and (unknown := decoded.unknown_under("status")):
+            carry_unknown(body.get("status") or {}, new, unknown)  # a newer operator's fields, untouched
         if new == (body.get("status") or {}):
             return
         meta = body["metadata"]
@@ -333,19 +350,12 @@ class Controller:
         self.experiments[(meta["namespace"], meta["name"])] = written
 
     async def _reject(self, body: dict[str, Any], message: str) -> None:
-        """A spec the operator cannot accept: Failed with reason InvalidSpec, once, and no retry loop."""
-        now = format_time(self.clock.now())
+        """A spec the operator cannot handle: a condition and an Event, once; the status keeps every task and attempt."""
         meta = body["metadata"]
-        old = body.get("status") or {}
-        if old.get("phase") == ExperimentPhase.FAILED.value and any(c.get("reason") == "InvalidSpec" for c in old.get("conditions", [])):
-            return
-        tasks = (body.get("spec") or {}).get("tasks")
-        total = len(tasks) if isinstance(tasks, list) else 0
-        # progress: `kubectl get exp` shows TASKS 0/N, not a blank column, for a spec nothing ran from.
-        status = {"phase": ExperimentPhase.FAILED.value, "observedGeneration": meta.get("generation"), "completionTime": now,
-                  "progress": f"0/{total}",
-                  "conditions": [{"type": "Failed", "status": "True", "reason": "InvalidSpec", "message": message[:32768],
-                                  "lastTransitionTime": now, "observedGeneration": meta.get("generation")}]}
+        status = rejected_status(body.get("status"), body.get("spec"), meta.get("generation"), message,
+                                 format_time(self.clock.now()))
+        if status is None:
+            return  # already said
         written = await self.kube.replace_experiment_status(meta["namespace"], meta["name"], meta["resourceVersion"], status)
         self.experiments[(meta["namespace"], meta["name"])] = written
         await self.post_event(body, Event("Warning", "InvalidSpec", message[:MAX_MESSAGE]))

@@ -172,3 +172,25 @@ class Kube:
 
     async def create_event(self, namespace: str, event: dict[str, Any]) -> None:
         await self._call("create", "events", self._core.create_namespaced_event, namespace, event)
+
+    # -- the record (recording/) -------------------------------------------------------------
+
+    async def list_events(self, namespace: str, uid: str) -> list[dict[str, Any]]:
+        """The Events about one object (by uid), for the archive's copy of the record."""
+        result = await self._call("list", "events", self._json(
+            lambda ns, **kw: self._core.list_namespaced_event(ns, field_selector=f"involvedObject.uid={uid}", **kw)), namespace)
+        return list(result.get("items", []))
+
+    async def open_pod_log(self, namespace: str, pod: str, container: str | None) -> Any:
+        """The pod's log as an open HTTP response (read it with ``read_chunk``; ``release_conn`` after)."""
+        return await self._call("get", "pods/log", self._core.read_namespaced_pod_log, pod, namespace,
+                                container=container, _preload_content=False)
+
+    async def read_chunk(self, response: Any, size: int) -> bytes:
+        """The next at most ``size`` bytes of a streamed response; b"" at the end."""
+        from urllib3.exceptions import HTTPError
+
+        try:
+            return await asyncio.to_thread(response.read, size)
+        except (HTTPError, OSError) as exc:
+            raise ApiError(0, "Unreachable", f"reading a pod log: {exc}") from None

@@ -27,6 +27,12 @@ class Metrics:
         self.backend_errors = Counter("kuberun_backend_errors_total", "Backend call failures.", ["backend", "reason"], registry=r)
         self.api_requests = Counter("kuberun_api_requests_total", "Kubernetes API requests made by the controller.",
                                     ["verb", "resource", "code"], registry=r)
+        # The record (recording/): archive and log-store writes, and those waiting for a retry.
+        self.record_writes = Counter("kuberun_record_writes_total", "Archive and log-store writes, by what and result.",
+                                     ["what", "result"], registry=r)
+        self.record_pending = Gauge("kuberun_record_pending", "Record writes waiting to run or to be retried.", registry=r)
+        self.record_failing = Gauge("kuberun_record_failing",
+                                    "Record writes whose last try failed (the archive or log store is unreachable).", registry=r)
         # (ok, reason) callables; app.run installs the real ones (health.checks) once kopf starts.
         self.liveness: Any = lambda: (True, "ok")
         self.readiness: Any = lambda: (False, "starting")
@@ -41,6 +47,11 @@ class Metrics:
 
     def api_call(self, verb: str, resource: str, code: int) -> None:
         self.api_requests.labels(verb, resource, str(code)).inc()
+
+    def record_write(self, what: str, ok: bool, pending: int, failing: int) -> None:
+        self.record_writes.labels(what, "ok" if ok else "error").inc()
+        self.record_pending.set(pending)
+        self.record_failing.set(failing)
 
     def status_written(self, exp: Any, old: dict[str, Any], new: dict[str, Any]) -> None:
         before = {t["name"]: t.get("phase") for t in old.get("tasks", [])}

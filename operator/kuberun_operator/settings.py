@@ -28,3 +28,8 @@ class Settings:
     kubeconfig: Path | None = None             # None: $KUBECONFIG, ~/.kube/config, or in-cluster
     context: str | None = None
     log_level: str = "INFO"
+    # The record (recording/, docs/archive.md, docs/logstore.md). None: not kept beyond the object.
+    archive_url: str | None = None             # sqlite:///PATH or a URL without a password
+    archive_url_file: Path | None = None       # a file holding the URL (the chart's mounted Secret): wins
+    log_store_url: str | None = None           # a directory, file:///PATH or s3://bucket[/prefix]
+    log_store_secret_dir: Path | None = None   # the log store's credentials (a mounted Secret)

@@ -52,6 +52,8 @@ class Sandbox:
         self.want_operator, self.complete_immediately = operator, complete_immediately
         self.kubeconfig = self.data_dir / "kubeconfig"
         self.operator_kubeconfig = self.data_dir / "operator.kubeconfig"
+        self.archive_url = f"sqlite:///{self.data_dir / 'records' / 'archive.db'}"  # what the operator records into
+        self.log_store_dir = self.data_dir / "records" / "logs"
         self.submitter_policy = submitter_policy
         self._admin_token = ""
         self._component_tokens: list[str] = []  # the node's and the operator's: revoked on stop
@@ -179,8 +181,11 @@ class Sandbox:
             self.operator_error = f"the kuberun operator is not importable ({e}); running without it"
             log.warning("sandbox: %s", self.operator_error)
             return
+        records = self.data_dir / "records"  # the archive and archived logs: outlive objects, pods, the API server
+        records.mkdir(parents=True, exist_ok=True)
         settings = Settings(kubeconfig=self.operator_kubeconfig, enable_local_executor=True, metrics_port=0,
-                            default_image="sandbox/local", local_workdir=self.data_dir / "local")
+                            default_image="sandbox/local", local_workdir=self.data_dir / "local",
+                            archive_url=self.archive_url, log_store_url=str(self.log_store_dir))
 
         def main() -> None:
             try:

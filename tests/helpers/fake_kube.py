@@ -29,6 +29,8 @@ class FakeKube:
         self.conflict_next_status_write = False
         self.status_conflicts = 0  # this many status writes fail 409 (the precondition) regardless
         self.fail_create: dict[str, list[ApiError]] = {}  # kind -> errors the next creates of it raise
+        self.events: list[dict[str, Any]] = []  # core/v1 Events, as list_events returns them
+        self.fail_list_events: list[ApiError] = []
         self._version = 100
         self._uids = 0
 
@@ -146,6 +148,12 @@ class FakeKube:
     async def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         self.calls.append(("list", "pods", selector))
         return []
+
+    async def list_events(self, namespace: str, uid: str) -> list[dict[str, Any]]:
+        self.calls.append(("list", "events", uid))
+        if self.fail_list_events:
+            raise self.fail_list_events.pop(0)
+        return [copy.deepcopy(e) for e in self.events if e.get("involvedObject", {}).get("uid") == uid]
 
     def created(self, kind: str) -> list[str]:
         return [c[2] for c in self.calls if c[:2] == ("create", kind)]

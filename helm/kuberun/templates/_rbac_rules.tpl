@@ -44,6 +44,18 @@ test compares it with the requests the operator made against the sandbox API.
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
+{{- if or .Values.archive.url .Values.archive.existingSecret }}
+# The archive keeps the Events about each Experiment with its record.
+- apiGroups: [""]
+  resources: [events]
+  verbs: [list]
+{{- end }}
+{{- if .Values.logStore.url }}
+# The log store: each Kubernetes attempt's pod log is copied when the attempt ends.
+- apiGroups: [""]
+  resources: [pods/log]
+  verbs: [get]
+{{- end }}
 {{- if and .Values.peering.enabled .Values.watchNamespaces }}
 # Namespaced peering: kopf keeps its liveness in a KopfPeering in each watched namespace.
 - apiGroups: [kopf.dev]

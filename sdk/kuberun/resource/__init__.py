@@ -25,6 +25,7 @@ from kuberun.resource.spec import (
     TaskSpec,
 )
 from kuberun.resource.status import (
+    ArchivedLog,
     AttemptStatus,
     BackendRef,
     Condition,
@@ -41,6 +42,7 @@ __all__ = [
     "KIND",
     "PLURAL",
     "VERSION",
+    "ArchivedLog",
     "AttemptStatus",
     "BackendRef",
     "Condition",

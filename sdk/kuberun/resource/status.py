@@ -75,6 +75,15 @@ class LogRef(KubeModel):
     path: str | None = Field(None, max_length=4096)
 
 
+class ArchivedLog(KubeModel):
+    """Where the operator copied an attempt's log when it ended: it outlives the pod, node or cluster."""
+
+    url: str = Field(..., max_length=2048, description="The log store's URL of the copy (file:// or s3://).")
+    size: int = Field(..., ge=0)
+    sha256: str = Field(..., pattern=r"^[0-9a-f]{64}$")
+    truncated: bool = Field(False, description="The log was longer than the store's limit; the rest was dropped.")
+
+
 class AttemptStatus(KubeModel):
     """One try of a task."""
 
@@ -88,6 +97,7 @@ class AttemptStatus(KubeModel):
     reason: str | None = Field(None, max_length=128)
     message: str | None = Field(None, max_length=MAX_MESSAGE)
     log_ref: LogRef | None = None
+    archived_log: ArchivedLog | None = None
 
 
 class TaskStatus(KubeModel):

@@ -1,0 +1,201 @@
+"""The recorder: writes an experiment's record where it outlives the object, without holding reconciles.
+
+Three moments, all level-triggered from what the controller has just written, so a missed moment
+(an operator restart, a database that was down) is offered again by the next reconcile or resync:
+
+- an attempt ended (final phase, reached a backend, no ``archivedLog`` yet): copy its log into the
+  log store (``attempt_end.on_attempt_ended``); the location is folded into the attempt's status by
+  the controller's next status write (``annotate``), and added to the archive's locations;
+- the experiment is finished (its status differs from the one last archived): upsert its full record
+  — metadata, spec, status, Events, lineage — by uid;
+- the experiment was deleted (or expired: the TTL deletes it): upsert again, with the deletion time
+  and the Events of then (the archive merges Events across recordings).
+
+Every write is a job in a ``RetryQueue`` (capped backoff while the archive or the store is
+unreachable; a Warning Event on the experiment and the ``kuberun_record_failing`` gauge say so).
+Opening the archive is itself retried: an operator whose database is down still reconciles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from kuberun.resource import ArchivedLog, ExperimentStatus
+from kuberun.resource.times import format_time
+from kuberun_operator.actions import Event
+from kuberun_operator.archive import ArchiveError, ArchiveUnavailable, AsyncArchive, InvalidRecord
+from kuberun_operator.backends.base import Backend
+from kuberun_operator.clock import Clock, SystemClock
+from kuberun_operator.kube import ApiError, Kube
+from kuberun_operator.logstore import LogStore, LogStoreConfigError, UnsafePathError
+from kuberun_operator.recording.attempt_end import AttemptEnded, location_row, on_attempt_ended
+from kuberun_operator.recording.retry import Permanent, RetryQueue
+from kuberun_operator.recording.sources import has_log
+
+log = logging.getLogger("kuberun.operator.recording")
+Key = tuple[str, str]
+EventSink = Callable[[dict[str, Any], Event], None]
+
+
+def status_digest(status: Mapping[str, Any] | None) -> str:
+    return hashlib.sha256(json.dumps(status or {}, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class Recorder:
+    """Archive + log store writes for one operator instance. Either part may be absent (not configured)."""
+
+    def __init__(self, kube: Kube, backends: Mapping[str, Backend], *, archive_url: Callable[[], str] | None,
+                 store: LogStore | None, wake: Callable[[Key], None], warn: EventSink,
+                 metrics: Any = None, clock: Clock | None = None, queue: RetryQueue | None = None) -> None:
+        self.kube, self.backends, self.store = kube, backends, store
+        self._archive_url = archive_url
+        self.archive: AsyncArchive | None = None
+        self._wake, self._warn, self.metrics = wake, warn, metrics
+        self.clock: Clock = clock or SystemClock()
+        self.queue = queue or RetryQueue()
+        self.queue.on_result = self._result
+        self.archived_logs: dict[tuple[str, str, int], ArchivedLog] = {}  # copied, not yet in a written status
+        self._copying: set[tuple[str, str, int]] = set()                    # scheduled, done or given up
+        self._recorded: dict[str, str] = {}                                  # uid -> digest of the archived status
+
+    @property
+    def enabled(self) -> bool:
+        return self._archive_url is not None or self.store is not None
+
+    async def start(self) -> None:
+        self.queue.start()
+
+    async def stop(self, drain_seconds: float = 5.0) -> None:
+        """Give pending writes a moment (an orderly shutdown), then stop and close the archive."""
+        await self.queue.drain(drain_seconds)
+        await self.queue.stop()
+        if self.archive is not None:
+            await self.archive.close()
+            self.archive = None
+
+    # -- the controller's calls --------------------------------------------------------------
+
+    def reconciled(self, body: dict[str, Any], status: ExperimentStatus | None) -> None:
+        """After a reconcile: schedule the log copies of ended attempts and, if finished, the record."""
+        meta = body.get("metadata") or {}
+        ns, name, uid = meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", "")
+        if not uid or status is None:
+            return
+        if self.store is not None:
+            for task in status.tasks:
+                for attempt in task.attempts:
+                    key = (uid, task.name, attempt.attempt)
+                    if attempt.archived_log is not None:
+                        self.archived_logs.pop(key, None)  # in the record now
+                        continue
+                    if attempt.phase.finished and has_log(attempt) and key not in self._copying:
+                        self._copying.add(key)
+                        self._schedule_copy(AttemptEnded(ns, name, uid, task.name, attempt.model_copy(deep=True)), body)
+        if self._archive_url is not None and status.phase.finished:
+            digest = status_digest(body.get("status"))
+            if self._recorded.get(uid) != digest:
+                self._schedule_record(body, digest, "finished")
+
+    def deleted(self, body: dict[str, Any]) -> None:
+        """The object is gone (deleted, or its TTL expired): record it once more, marked deleted."""
+        meta = dict(body.get("metadata") or {})
+        uid = meta.get("uid")
+        if not uid:
+            return
+        self._recorded.pop(uid, None)
+        self._copying = {k for k in self._copying if k[0] != uid}
+        if self._archive_url is None:
+            return
+        meta.setdefault("deletionTimestamp", format_time(self.clock.now()))
+        self._schedule_record({**body, "metadata": meta}, status_digest(body.get("status")), "deleted")
+
+    def annotate(self, uid: str, status: ExperimentStatus) -> None:
+        """Fold the copied logs' locations into the status about to be written."""
+        if not self.archived_logs:
+            return
+        for task in status.tasks:
+            for attempt in task.attempts:
+                found = self.archived_logs.get((uid, task.name, attempt.attempt))
+                if found is not None and attempt.archived_log is None:
+                    attempt.archived_log = found
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def _schedule_copy(self, ended: AttemptEnded, body: dict[str, Any]) -> None:
+        what = f"log of {ended.namespace}/{ended.name} {ended.task} attempt {ended.attempt.attempt}"
+
+        async def copy() -> None:
+            assert self.store is not None
+            try:
+                archived = await on_attempt_ended(ended, kube=self.kube, backends=self.backends, store=self.store)
+            except (LogStoreConfigError, UnsafePathError) as exc:  # no retry makes these right
+                raise Permanent(str(exc)) from None
+            except Permanent:
+                raise
+            except Exception as exc:
+                self._warn(body, Event("Warning", "LogStoreUnavailable", f"cannot copy the {what} yet: {exc}"[:1024]))
+                raise
+            self.archived_logs[ended.key] = archived
+            self._wake((ended.namespace, ended.name))
+            if self._archive_url is not None:
+                self.queue.put(("location", *ended.key), f"location of the {what}", self._location_job(ended, archived))
+
+        self.queue.put(("log", *ended.key), what, copy)
+
+    def _location_job(self, ended: AttemptEnded, archived: ArchivedLog) -> Callable[[], Awaitable[None]]:
+        async def job() -> None:
+            row = location_row(archived)
+            archive = await self._open()
+            await archive.record_location(ended.uid, ended.task, ended.attempt.attempt, row["kind"], row["url"],
+                                          row["size"], row["sha256"])
+
+        return job
+
+    def _schedule_record(self, body: dict[str, Any], digest: str, why: str) -> None:
+        meta = body["metadata"]
+        uid, what = meta["uid"], f"archive record of {meta.get('namespace')}/{meta.get('name')} ({why})"
+
+        async def record() -> None:
+            try:
+                events = await self.kube.list_events(meta.get("namespace", ""), uid)
+            except ApiError as exc:
+                if exc.status != 403:
+                    raise
+                log.warning("%s: may not list Events (%s); recorded without them", what, exc.message)
+                events = []
+            try:
+                archive = await self._open()
+                await archive.record(body, events)
+            except InvalidRecord as exc:
+                raise Permanent(str(exc)) from None
+            except ArchiveError as exc:
+                self._warn(body, Event("Warning", "ArchiveUnavailable", f"the {what} waits for the archive: {exc}"[:1024]))
+                raise
+            if why == "finished":
+                self._recorded[uid] = digest
+
+        self.queue.put(("record", uid), what, record)
+
+    async def _open(self) -> AsyncArchive:
+        if self.archive is None:
+            assert self._archive_url is not None
+            try:
+                self.archive = await AsyncArchive.open(self._archive_url())
+            except ArchiveError:
+                raise
+            except (OSError, ValueError) as exc:
+                raise ArchiveUnavailable(f"cannot open the archive: {exc}") from None
+        return self.archive
+
+    def _result(self, what: str, ok: bool, exc: BaseException | None) -> None:
+        if self.metrics is not None:
+            self.metrics.record_write(what.split(" ", 1)[0], ok, self.queue.pending(), self.queue.failing)
+
+    def health(self) -> tuple[bool, str]:
+        if self.queue.failing:
+            return True, f"{self.queue.failing} record writes wait for the archive or the log store"
+        return True, "ok"

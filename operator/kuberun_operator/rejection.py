@@ -1,0 +1,48 @@
+"""The status of an Experiment whose spec this operator cannot handle: a condition, never a wipe.
+
+A spec can fail to decode after it was admitted: the CRD is newer than this operator (a value it
+does not know, e.g. a new executor kind), or the operator was rolled back under running work.
+Replacing the whole status (as once done) erased every task and attempt — the record — and
+orphaned running work. Instead the status keeps everything it had and gains the condition
+``SpecUnderstood=False`` (reason ``InvalidSpec``) naming the problem; only an experiment that never
+started anything is also marked Failed (nothing is lost, and nothing will run). Pure, so tested
+without an API.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from kuberun.resource import ExperimentPhase
+
+CONDITION = "SpecUnderstood"
+REASON = "InvalidSpec"
+MAX_CONDITION_MESSAGE = 32768
+
+
+def rejected_status(old: dict[str, Any] | None, spec: Any, generation: int | None, message: str,
+                    now: str) -> dict[str, Any] | None:
+    """The status to write, or None when ``old`` already says exactly this."""
+    old = old or {}
+    message = message[:MAX_CONDITION_MESSAGE]
+    conditions = [c for c in old.get("conditions") or [] if isinstance(c, dict)]
+    current = next((c for c in conditions if c.get("type") == CONDITION), None)
+    if (current is not None and current.get("status") == "False" and current.get("reason") == REASON
+            and current.get("message") == message and current.get("observedGeneration") == generation):
+        return None
+    status = copy.deepcopy(old)
+    condition = {"type": CONDITION, "status": "False", "reason": REASON, "message": message,
+                 "lastTransitionTime": now, "observedGeneration": generation}
+    status["conditions"] = [c for c in conditions if c.get("type") != CONDITION] + [condition]
+    started = any(isinstance(t, dict) and t.get("attempts") for t in old.get("tasks") or [])
+    if not started and old.get("phase") not in (ExperimentPhase.SUCCEEDED.value, ExperimentPhase.CANCELLED.value):
+        tasks = (spec or {}).get("tasks") if isinstance(spec, dict) else None
+        total = len(tasks) if isinstance(tasks, list) else 0
+        # progress: `kubectl get exp` shows TASKS 0/N, not a blank column, for a spec nothing ran from.
+        status.update(phase=ExperimentPhase.FAILED.value, observedGeneration=generation, progress=f"0/{total}")
+        status.setdefault("completionTime", now)
+        status["conditions"] = [c for c in status["conditions"] if c.get("type") != "Failed"] + [
+            {"type": "Failed", "status": "True", "reason": REASON, "message": message, "lastTransitionTime": now,
+             "observedGeneration": generation}]
+    return status

@@ -1,0 +1,179 @@
+"""The recorder, driven by the controller against the in-memory API: an ended attempt's log is
+copied (streamed) into a real directory store and its location folded into the attempt's status;
+a finished experiment's full record lands in a real SQLite archive, and again, marked deleted, when
+the object goes; while the archive is unreachable reconciles go on, the write is retried (a
+Warning Event and the failing gauge say so) and nothing is lost once it is back."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kuberun.resource import LogRef
+from kuberun_operator.actions import Observed
+from kuberun_operator.archive import Archive
+from kuberun_operator.logstore import LogStore, paths
+from kuberun_operator.metrics import Metrics
+from kuberun_operator.recording import Permanent, Recorder, RetryQueue
+from tests.unit.operator.test_controller import KEY, Harness, Recording, harness
+
+UID = "8d3c3a4e-1f2b-4c5d-9e6f-0a1b2c3d4e5f"  # the log store refuses what is not a Kubernetes UID
+LOG = b"".join(b"line %06d of a long training log\n" % i for i in range(100_000))  # ~3.3 MiB: many chunks
+
+
+class Bridge(Recording):
+    """A bridge whose one attempt has succeeded, and which serves that attempt's log (LogSource)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log_reads = 0
+
+    async def observe(self, exp: Any) -> dict[tuple[str, int], Observed]:
+        if not self.submitted:
+            return {}
+        return {("t", 1): Observed("succeeded", backend_id="job-7", exit_code=0,
+                                   log_ref=LogRef(kind="slurm", path="/scratch/t.log"))}
+
+    async def logs(self, ref: Any, log_ref: Any, follow: bool, tail: int | None):
+        self.log_reads += 1
+        for i in range(0, len(LOG), 100_000):
+            yield LOG[i:i + 100_000]
+
+
+def add_experiment(h: Harness) -> None:
+    h.kube.add_experiment("exp", [task()])
+    h.kube.experiments[KEY]["metadata"].update(uid=UID, creationTimestamp="2026-01-01T11:59:00Z")
+
+
+def task() -> dict[str, Any]:
+    return {"name": "t", "script": {"command": ["true"]}, "executor": {"slurm": {"cluster": "c"}}}
+
+
+def recorder_for(h: Harness, url: Any, store_root: Path | None, metrics: Metrics | None = None) -> Recorder:
+    store = LogStore.from_url(str(store_root)) if store_root is not None else None
+    recorder = Recorder(h.kube, h.controller.backends, archive_url=url, store=store, wake=h.controller.queue.add,
+                        warn=h.controller._warn, metrics=metrics, queue=RetryQueue(first_delay=0.02, max_delay=0.1))
+    h.controller.recorder = recorder
+    return recorder
+
+
+def add_event(h: Harness, reason: str) -> None:
+    h.kube.events.append({"metadata": {"uid": f"ev-{reason}", "name": f"exp.{reason}"}, "reason": reason,
+                          "involvedObject": {"uid": UID, "name": "exp"}, "message": reason, "count": 1})
+
+
+async def run_to_the_end(h: Harness, recorder: Recorder) -> None:
+    await h.reconcile()  # submits
+    await h.reconcile()  # observes success: the attempt and the experiment are finished
+    assert h.status()["phase"] == "Succeeded"
+    assert await recorder.queue.drain(10)
+    await h.reconcile()  # folds the copied log's location into the status
+    assert await recorder.queue.drain(10)
+
+
+async def test_the_ended_attempt_s_log_and_the_finished_experiment_s_record_are_kept(tmp_path: Path):
+    h = harness({"slurm": (bridge := Bridge())})
+    url = f"sqlite:///{tmp_path}/archive.db"
+    recorder = recorder_for(h, lambda: url, tmp_path / "logs")
+    await recorder.start()
+    try:
+        add_experiment(h)
+        add_event(h, "Created")
+        await run_to_the_end(h, recorder)
+        archived = h.task()["attempts"][0]["archivedLog"]
+        key = paths.log_key("ns", "exp", UID, "t", 1)
+        assert (tmp_path / "logs" / key).read_bytes() == LOG
+        assert archived == {"url": f"file://{tmp_path / 'logs' / key}", "size": len(LOG),
+                            "sha256": hashlib.sha256(LOG).hexdigest()}
+        with Archive.open(url) as archive:
+            row = archive.get_uid(UID)
+            assert row is not None and row.phase == "Succeeded" and row.deleted is None
+            assert row.status == h.status()  # the last status, archivedLog included
+            assert row.spec == h.kube.experiments[KEY]["spec"]
+            assert [e["reason"] for e in row.events] == ["Created"]
+            assert [(loc.kind, loc.url, loc.size) for loc in archive.locations(UID)] == [("log", archived["url"], len(LOG))]
+        # Reconciling again changes nothing: no second copy, no second status write.
+        writes = len(h.kube.status_writes)
+        await h.reconcile()
+        assert await recorder.queue.drain(10)
+        assert bridge.log_reads == 1 and len(h.kube.status_writes) == writes
+
+        add_event(h, "Deleted")
+        h.controller.experiment_seen(h.kube.experiments.pop(KEY), deleted=True)
+        assert await recorder.queue.drain(10)
+        with Archive.open(url) as archive:
+            row = archive.get_uid(UID)
+            assert row is not None and row.deleted is not None and row.phase == "Succeeded"
+            assert sorted(e["reason"] for e in row.events) == ["Created", "Deleted"]
+    finally:
+        await recorder.stop()
+
+
+async def test_an_unreachable_archive_is_retried_without_holding_reconciles_and_nothing_is_lost(tmp_path: Path):
+    h = harness({"slurm": Bridge()})
+    url, url_file = f"sqlite:///{tmp_path}/archive.db", tmp_path / "secret" / "url"
+    metrics = Metrics()
+    # The archive cannot be opened until its connection Secret's file is there (config.archive_url).
+    recorder = recorder_for(h, url_file.read_text, None, metrics)
+    await recorder.start()
+    try:
+        add_experiment(h)
+        await h.reconcile()
+        await h.reconcile()
+        assert h.status()["phase"] == "Succeeded"  # reconciles finished while the archive is down
+        for _ in range(200):  # bounded: a few retries happen within ~2 s
+            if metrics.record_failing._value.get() == 1:
+                break
+            await asyncio.sleep(0.01)
+        assert metrics.record_failing._value.get() == 1 and recorder.queue.pending() == 1
+        await asyncio.sleep(0)
+        assert "ArchiveUnavailable" in [e.reason for e in h.events]
+        url_file.parent.mkdir()
+        url_file.write_text(url)  # the archive is reachable now
+        assert await recorder.queue.drain(10)
+        assert metrics.record_failing._value.get() == 0
+        with Archive.open(url) as archive:
+            row = archive.get_uid(UID)
+            assert row is not None and row.phase == "Succeeded"
+    finally:
+        await recorder.stop()
+
+
+async def test_the_retry_queue_keeps_the_latest_job_per_key_drops_permanent_failures_and_is_bounded():
+    queue = RetryQueue(first_delay=0.01, max_delay=0.02, max_pending=2)
+    ran: list[str] = []
+    failures = {"flaky": 2}
+
+    def job(name: str):
+        async def run() -> None:
+            if name == "bad":
+                raise Permanent("no such log")
+            if failures.get(name, 0):
+                failures[name] -= 1
+                raise OSError("down")
+            ran.append(name)
+        return run
+
+    assert queue.put("k", "k", job("old")) and queue.put("k", "k", job("new"))  # replaces: one pending
+    assert queue.put("f", "f", job("flaky"))
+    assert not queue.put("x", "x", job("refused")) and queue.refused == 1  # full
+    queue.start()
+    try:
+        assert await queue.drain(5)
+        assert queue.put("b", "b", job("bad"))
+        assert await queue.drain(5)
+    finally:
+        await queue.stop()
+    assert sorted(ran) == ["flaky", "new"] and failures["flaky"] == 0 and queue.failing == 0
+
+
+@pytest.mark.parametrize("kind", ["pod", "file"])
+def test_an_attempt_without_a_backend_has_no_log_to_copy(kind: str):
+    from kuberun.resource import AttemptStatus
+    from kuberun_operator.recording.sources import has_log
+
+    assert not has_log(AttemptStatus(attempt=1, phase="Failed", log_ref=LogRef(kind=kind)))
