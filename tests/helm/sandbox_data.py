@@ -1,7 +1,8 @@
 """The chart-derived data the sandbox ships, generated from the rendered chart (one source of truth).
 
 The sandbox cannot run helm, so ``kuberun_sandbox/apiserver/auth/data/`` holds the operator's RBAC
-rules and the submitter policy as the chart renders them with default values;
+rules and the submitter policy as the chart renders them — with default values, except that the
+archive and the log store are configured (``SANDBOX_VALUES``: the sandbox always records);
 ``tests/helm/test_sandbox_data.py`` fails when they drift. Regenerate with::
 
     .venv/bin/python -m tests.helm.sandbox_data
@@ -17,7 +18,9 @@ import yaml
 from tests.helm.chart import NAMESPACE, of_kind, operator_workload, render
 
 DATA = Path(__file__).resolve().parents[2] / "sandbox" / "kuberun_sandbox" / "apiserver" / "auth" / "data"
-HEADER = "# Generated from helm/kuberun by tests/helm/sandbox_data.py (default values); do not edit.\n"
+HEADER = "# Generated from helm/kuberun by tests/helm/sandbox_data.py (default values + SANDBOX_VALUES); do not edit.\n"
+# The sandbox's operator records (kuberun_sandbox.run): the chart's RBAC for that is what it enforces.
+SANDBOX_VALUES = {"archive": {"url": "sqlite:////var/lib/kuberun/archive.db"}, "logStore": {"url": "/var/lib/kuberun/logs"}}
 
 
 def operator_rules(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -41,7 +44,7 @@ def submitter_policy(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def generated() -> dict[str, Any]:
-    objs = render()
+    objs = render(values=SANDBOX_VALUES)
     return {"operator-rbac.yaml": operator_rules(objs), "submitter-policy.yaml": submitter_policy(objs)}
 
 
