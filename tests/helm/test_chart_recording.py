@@ -58,3 +58,15 @@ def test_unknown_record_keys_are_refused_by_the_values_schema() -> None:
 
     with pytest.raises(HelmError, match="passwd"):
         render(values={"archive": {"url": "", "passwd": "x"}})
+
+
+def test_a_managed_crd_is_the_generated_one_kept_on_uninstall_and_absent_by_default() -> None:
+    import yaml
+
+    from tests.helm.chart import CHART, of_kind
+
+    generated = yaml.safe_load((CHART / "crds" / "kuberun.dev_experiments.yaml").read_text())
+    assert not of_kind(render(), "CustomResourceDefinition")  # plain installs use crds/
+    (crd,) = of_kind(render(values={"crds": {"manage": True}}), "CustomResourceDefinition")
+    assert crd["metadata"].pop("annotations") == {"helm.sh/resource-policy": "keep"}
+    assert crd == generated
