@@ -4,8 +4,9 @@ A spec can fail to decode after it was admitted: the CRD is newer than this oper
 does not know, e.g. a new executor kind), or the operator was rolled back under running work.
 Replacing the whole status (as once done) erased every task and attempt — the record — and
 orphaned running work. Instead the status keeps everything it had and gains the condition
-``SpecUnderstood=False`` (reason ``InvalidSpec``) naming the problem; only an experiment that never
-started anything is also marked Failed (nothing is lost, and nothing will run). Pure, so tested
+``SpecUnderstood=False`` (reason ``InvalidSpec``) naming the problem. An experiment that never
+started anything is marked Failed instead (condition ``Failed``, reason ``InvalidSpec``): nothing is
+lost, and nothing will run. Pure, so tested
 without an API.
 """
 
@@ -27,22 +28,22 @@ def rejected_status(old: dict[str, Any] | None, spec: Any, generation: int | Non
     old = old or {}
     message = message[:MAX_CONDITION_MESSAGE]
     conditions = [c for c in old.get("conditions") or [] if isinstance(c, dict)]
-    current = next((c for c in conditions if c.get("type") == CONDITION), None)
-    if (current is not None and current.get("status") == "False" and current.get("reason") == REASON
+    started = any(isinstance(t, dict) and t.get("attempts") for t in old.get("tasks") or [])
+    fail = not started and old.get("phase") not in (ExperimentPhase.SUCCEEDED.value, ExperimentPhase.CANCELLED.value)
+    # Nothing ran: Failed (the condition a user and `kubectl wait` look for). Work ran: SpecUnderstood=False.
+    kind, truth = ("Failed", "True") if fail else (CONDITION, "False")
+    current = next((c for c in conditions if c.get("type") == kind), None)
+    if (current is not None and current.get("status") == truth and current.get("reason") == REASON
             and current.get("message") == message and current.get("observedGeneration") == generation):
         return None
     status = copy.deepcopy(old)
-    condition = {"type": CONDITION, "status": "False", "reason": REASON, "message": message,
-                 "lastTransitionTime": now, "observedGeneration": generation}
-    status["conditions"] = [c for c in conditions if c.get("type") != CONDITION] + [condition]
-    started = any(isinstance(t, dict) and t.get("attempts") for t in old.get("tasks") or [])
-    if not started and old.get("phase") not in (ExperimentPhase.SUCCEEDED.value, ExperimentPhase.CANCELLED.value):
+    status["conditions"] = [c for c in conditions if c.get("type") != kind] + [
+        {"type": kind, "status": truth, "reason": REASON, "message": message, "lastTransitionTime": now,
+         "observedGeneration": generation}]
+    if fail:
         tasks = (spec or {}).get("tasks") if isinstance(spec, dict) else None
         total = len(tasks) if isinstance(tasks, list) else 0
         # progress: `kubectl get exp` shows TASKS 0/N, not a blank column, for a spec nothing ran from.
         status.update(phase=ExperimentPhase.FAILED.value, observedGeneration=generation, progress=f"0/{total}")
         status.setdefault("completionTime", now)
-        status["conditions"] = [c for c in status["conditions"] if c.get("type") != "Failed"] + [
-            {"type": "Failed", "status": "True", "reason": REASON, "message": message, "lastTransitionTime": now,
-             "observedGeneration": generation}]
     return status
