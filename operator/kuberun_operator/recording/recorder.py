@@ -160,6 +160,9 @@ class Recorder:
         uid, what = meta["uid"], f"archive record of {meta.get('namespace')}/{meta.get('name')} ({why})"
 
         async def record() -> None:
+            if why == "finished" and await self._already_archived(body):
+                self._recorded[uid] = digest  # e.g. after an operator restart: no Events list, no write
+                return
             try:
                 events = await self.kube.list_events(meta.get("namespace", ""), uid)
             except ApiError as exc:
@@ -179,6 +182,13 @@ class Recorder:
                 self._recorded[uid] = digest
 
         self.queue.put(("record", uid), what, record)
+
+    async def _already_archived(self, body: dict[str, Any]) -> bool:
+        try:
+            row = await (await self._open()).get_uid(body["metadata"]["uid"])
+        except ArchiveError:
+            return False  # the write below will say why
+        return row is not None and row.status == body.get("status") and row.spec == body.get("spec")
 
     async def _open(self) -> AsyncArchive:
         if self.archive is None:

@@ -123,3 +123,29 @@ def test_an_attempt_without_a_backend_has_no_log_to_copy(kind: str):
     from kuberun_operator.recording.sources import has_log
 
     assert not has_log(AttemptStatus(attempt=1, phase="Failed", log_ref=LogRef(kind=kind)))
+
+
+async def test_a_restarted_operator_does_not_write_again_what_the_archive_already_holds(tmp_path: Path):
+    url = f"sqlite:///{tmp_path}/archive.db"
+    h = harness({"slurm": Bridge()})
+    recorder = recorder_for(h, lambda: url, None)
+    await recorder.start()
+    try:
+        add_experiment(h)
+        await run_to_the_end(h, recorder)
+    finally:
+        await recorder.stop()
+    with Archive.open(url) as archive:
+        first = archive.get_uid(UID)
+    # A new operator process: empty memory, the same finished object, the same archive.
+    h.kube.calls.clear()
+    again = recorder_for(h, lambda: url, None)
+    await again.start()
+    try:
+        await h.reconcile()
+        assert await again.queue.drain(10)
+    finally:
+        await again.stop()
+    with Archive.open(url) as archive:
+        assert archive.get_uid(UID).archived_at == first.archived_at  # not rewritten
+    assert ("list", "events", UID) not in h.kube.calls
