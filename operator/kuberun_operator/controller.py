@@ -47,7 +47,7 @@ from kuberun_operator.decode import Decoded, carry_unknown, decode, format_paths
 from kuberun_operator.kube import ApiError, Kube, resource_version
 from kuberun_operator.policy.submission import Done, Outcome, fold_outcomes
 from kuberun_operator.reconcile import reconcile
-from kuberun_operator.rejection import rejected_status
+from kuberun_operator.rejection import rejected_status, understood
 from kuberun_operator.resync import refetch, resync_forever
 from kuberun_operator.settings import Settings
 from kuberun_operator.traits import traits_for
@@ -238,6 +238,7 @@ class Controller:
                              local_enabled=self.settings.enable_local_executor)
         outcomes = await self._perform(exp, decision)
         decision = fold_outcomes(decision, outcomes, self.clock.now())
+        understood(decision.status)
         if self.recorder is not None:
             self.recorder.annotate(exp.metadata.uid or "", decision.status)
         await self._write_status(body, exp, decision, decoded)

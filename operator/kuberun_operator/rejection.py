@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from kuberun.resource import ExperimentPhase
+from kuberun.resource import ExperimentPhase, ExperimentStatus
 
 CONDITION = "SpecUnderstood"
 REASON = "InvalidSpec"
@@ -47,3 +47,9 @@ def rejected_status(old: dict[str, Any] | None, spec: Any, generation: int | Non
         status.update(phase=ExperimentPhase.FAILED.value, observedGeneration=generation, progress=f"0/{total}")
         status.setdefault("completionTime", now)
     return status
+
+
+def understood(status: ExperimentStatus) -> None:
+    """This operator decoded the spec: a ``SpecUnderstood=False`` left by an earlier one no longer holds."""
+    if any(c.type == CONDITION for c in status.conditions):
+        status.conditions = [c for c in status.conditions if c.type != CONDITION]

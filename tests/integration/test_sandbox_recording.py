@@ -88,3 +88,18 @@ def test_finish_pod_collection_and_deletion_leave_the_record_and_the_logs(tmp_pa
                             what="the archive row to be marked deleted")
             assert gone.phase == "Succeeded" and gone.spec == obj["spec"]
             assert _archived_logs({"status": gone.status}) == logs
+
+
+def test_an_experiment_deleted_by_its_ttl_is_in_the_archive_marked_deleted(tmp_path: pathlib.Path) -> None:
+    with Sandbox(data_dir=tmp_path, operator=True) as sb:
+        assert sb.operator_running, sb.operator_error
+        exp = kr.Experiment("expiring", ttl_seconds_after_finished=0)
+        exp.add(kr.Script(command=["sh", "-c", "echo short-lived"]), name="t")
+        created = exp.run(kubeconfig=str(sb.kubeconfig))
+        uid = created["metadata"]["uid"]
+        row = wait_for(lambda: _archived(sb.archive_url, uid, deleted=True), timeout=90,
+                       what="the expired experiment's archive row, marked deleted")
+        assert row.phase == "Succeeded" and row.status["tasks"][0]["phase"] == "Succeeded"
+        with config.new_client_from_config(config_file=str(sb.kubeconfig)) as api:
+            items = client.CustomObjectsApi(api).list_namespaced_custom_object(GROUP, VERSION, NS, PLURAL)["items"]
+            assert [o for o in items if o["metadata"]["uid"] == uid] == []

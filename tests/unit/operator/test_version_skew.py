@@ -114,3 +114,8 @@ async def test_a_spec_this_operator_cannot_handle_keeps_every_task_and_attempt_a
     writes = len(h.kube.status_writes)
     await h.reconcile()
     assert len(h.kube.status_writes) == writes and len([e for e in h.events if e.reason == "InvalidSpec"]) == 1
+    # An operator that understands the spec again (here: the spec as this one knows it) lifts the condition.
+    h.kube.experiments[KEY]["spec"]["tasks"][0]["executor"] = {"kubernetes": {}}
+    await h.reconcile()
+    assert not [c for c in h.status()["conditions"] if c["type"] == "SpecUnderstood"]
+    assert h.status()["tasks"][0]["attempts"] == before["tasks"][0]["attempts"] and h.status()["newTopField"] == 1
