@@ -236,6 +236,8 @@ class Controller:
         decision = reconcile(exp, observed, self.clock.now(), traits=traits_for(exp, self.backends),
                              max_backoff=self.settings.max_backoff_seconds,
                              local_enabled=self.settings.enable_local_executor)
+        if self.recorder is not None and any(isinstance(a, DeleteExperiment) for a in decision.actions):
+            self.recorder.expiring(body, decision.status)  # the TTL deletes it before this status is written
         outcomes = await self._perform(exp, decision)
         decision = fold_outcomes(decision, outcomes, self.clock.now())
         understood(decision.status)

@@ -61,6 +61,7 @@ class Recorder:
         self.archived_logs: dict[tuple[str, str, int], ArchivedLog] = {}  # copied, not yet in a written status
         self._copying: set[tuple[str, str, int]] = set()                    # scheduled, done or given up
         self._recorded: dict[str, str] = {}                                  # uid -> digest of the archived status
+        self._final: dict[str, dict[str, Any]] = {}                          # uid -> final status an expiry never wrote
 
     @property
     def enabled(self) -> bool:
@@ -100,12 +101,25 @@ class Recorder:
             if self._recorded.get(uid) != digest:
                 self._schedule_record(body, digest, "finished")
 
+    def expiring(self, body: dict[str, Any], status: ExperimentStatus) -> None:
+        """The reconcile that finishes an experiment whose TTL has run out deletes it before its status
+        is written: ``status`` is the final one, which the API will never hold. Record that one."""
+        uid = (body.get("metadata") or {}).get("uid")
+        if not uid:
+            return
+        final = {**body, "status": status.to_dict()}
+        self._final[uid] = final["status"]
+        self.reconciled(final, status)
+
     def deleted(self, body: dict[str, Any]) -> None:
         """The object is gone (deleted, or its TTL expired): record it once more, marked deleted."""
         meta = dict(body.get("metadata") or {})
         uid = meta.get("uid")
         if not uid:
             return
+        final = self._final.pop(uid, None)
+        if final is not None:
+            body = {**body, "status": final}  # newer than the deleted object's
         self._recorded.pop(uid, None)
         self._copying = {k for k in self._copying if k[0] != uid}
         if self._archive_url is None:

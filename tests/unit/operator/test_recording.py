@@ -14,6 +14,7 @@ import pytest
 
 from kuberun.resource import LogRef
 from kuberun_operator.archive import Archive
+from kuberun_operator.kube import ApiError
 from kuberun_operator.logstore import LogStore, paths
 from kuberun_operator.metrics import Metrics
 from kuberun_operator.recording import Permanent, RetryQueue
@@ -149,3 +150,26 @@ async def test_a_restarted_operator_does_not_write_again_what_the_archive_alread
     with Archive.open(url) as archive:
         assert archive.get_uid(UID).archived_at == first.archived_at  # not rewritten
     assert ("list", "events", UID) not in h.kube.calls
+
+
+async def test_an_experiment_its_ttl_deletes_in_the_reconcile_that_finishes_it_is_archived_finished(tmp_path: Path):
+    url = f"sqlite:///{tmp_path}/archive.db"
+    h = harness({"slurm": Bridge()})
+    recorder = recorder_for(h, lambda: url, None)
+    await recorder.start()
+    try:
+        add_experiment(h)
+        h.kube.experiments[KEY]["spec"]["ttlSecondsAfterFinished"] = 0
+        await h.reconcile()  # submits
+        last_seen = dict(h.kube.experiments[KEY])
+        with pytest.raises(ApiError):  # observes success, finishes and deletes in one go: Succeeded is never written
+            await h.reconcile()  # (the status write answers 404; the worker drops the key)
+        assert KEY not in h.kube.experiments and last_seen["status"]["phase"] == "Running"
+        h.controller.experiment_seen(last_seen, deleted=True)  # what the watch delivers: the stale status
+        assert await recorder.queue.drain(10)
+        with Archive.open(url) as archive:
+            row = archive.get_uid(UID)
+        assert row is not None and row.deleted is not None
+        assert row.phase == "Succeeded" and row.status["tasks"][0]["phase"] == "Succeeded"
+    finally:
+        await recorder.stop()
