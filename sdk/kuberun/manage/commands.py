@@ -243,7 +243,8 @@ def reproduce(
         parsed = parse_overrides(overrides or [])
         old = get_or_archived(kube, name)
         note = archived_note(old)
-        old.pop("archive", None)
+        if old.pop("archive", None) is not None:
+            old.pop("status", None)  # a reproduction needs the spec; an archived status may be another version's
         created = run_again(kube, old, parsed, name=new_name, image=executor_image, user=user)
         origin = f"{name}, from its {note}" if note else name
         typer.echo(f"experiment {created['metadata']['name']} created (reproduced from {origin})")
