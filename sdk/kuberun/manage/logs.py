@@ -81,7 +81,7 @@ def stream_logs(kube: Kube, obj: Obj, task: str | None = None, attempt: int | No
     if kind in ("slurm", "skypilot", "lepton"):
         if backend_config:  # the admin's own path: build the bridge here, with the backend credentials
             return _bridge_log(kind, backend_ref, log_ref, follow, tail, backend_config)
-        return served()
+        return _bridge_served(kind, served)
     raise LogsUnavailableError(f"task {name!r} attempt {att['attempt']}: no log location recorded yet")
 
 
@@ -101,6 +101,21 @@ def server_log(kube: Kube, obj: Obj, task: str, attempt: int, *, follow: bool, t
         first = next(chunks, None)  # errors (401/403/404) surface here, before anything is printed
     except NotFoundError as exc:
         raise LogsUnavailableError(f"task {task!r} attempt {attempt}: {exc}") from None
+    if first is not None:
+        yield first
+    yield from chunks
+
+
+def _bridge_served(kind: str, served: Callable[[], Iterator[bytes]]) -> Iterator[bytes]:
+    """A bridged attempt's log from the record server; without one, say both ways to get it."""
+    from kuberun.manage.records import NoRecordServer
+
+    try:
+        chunks = served()
+        first = next(chunks, None)
+    except NoRecordServer as exc:
+        raise LogsUnavailableError(f"logs of {kind} tasks are served by the operator's record server, and {exc}; "
+                                   "an administrator can read them with --backend-config FILE") from None
     if first is not None:
         yield first
     yield from chunks

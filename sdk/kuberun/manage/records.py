@@ -53,8 +53,8 @@ def discover(kube: Kube) -> tuple[str, str | None]:
     try:
         cm = kube.get(api_path("", "v1", "configmaps", ns, name), Op("get", "configmaps", ns, name))
     except (ObjectNotFoundError, ForbiddenError):
-        raise NoRecordServer(f"this cluster publishes no kuberun record server (ConfigMap {ns}/{name}); "
-                             f"set ${contract.SERVER_ENV} to its URL") from None
+        raise NoRecordServer(f"this cluster publishes none (no ConfigMap {ns}/{name}; "
+                             f"${contract.SERVER_ENV} names one)") from None
     data = cm.get("data") or {}
     url = data.get(contract.KEY_URL)
     if not url:
