@@ -25,11 +25,6 @@ READER = "kuberun-endpoints-reader"
 DELEGATOR_BINDING = "kuberun-record-server-auth-delegator"
 
 
-def paths(data_dir: pathlib.Path) -> tuple[str, pathlib.Path]:
-    """(archive URL, log store directory) of a sandbox data directory."""
-    return f"sqlite:///{data_dir / 'archive.db'}", data_dir / "logstore"
-
-
 async def grant(admin: Any, namespace: str, account: str) -> None:
     """The chart's record-server RBAC: auth-delegator for the operator, the endpoints ConfigMap for everyone."""
     await _apply(admin, f"/apis/{RBAC}/v1/clusterrolebindings", DELEGATOR_BINDING, {
@@ -60,7 +55,8 @@ async def publish(admin: Any, url: str, ca_pem: str | None) -> None:
 
 
 async def start(admin: Any, operator_kubeconfig: pathlib.Path, data_dir: pathlib.Path, host: str,
-                local_workdir: pathlib.Path, namespace: str, account: str) -> Any:
+                local_workdir: pathlib.Path, namespace: str, account: str, archive_url: str,
+                store_dir: pathlib.Path) -> Any:
     """Grant, start the record server as the operator, publish it; returns the ``RecordServer``."""
     from kuberun_operator.connection import api_client
     from kuberun_operator.server import RecordServer, ServerConfig
@@ -70,7 +66,7 @@ async def start(admin: Any, operator_kubeconfig: pathlib.Path, data_dir: pathlib
 
     await grant(admin, namespace, account)
     tls = ServingCertificate(data_dir / "record-server", host)
-    archive_url, store_dir = paths(data_dir)
+    store_dir.mkdir(parents=True, exist_ok=True)
     config = ServerConfig(host=host, port=0, tls_cert=tls.cert_file, tls_key=tls.key_file, archive_url=archive_url,
                           logstore_url=str(store_dir), local_workdir=local_workdir)
     server = await RecordServer.start(config, api_client(Settings(kubeconfig=operator_kubeconfig)))

@@ -53,6 +53,8 @@ class Sandbox:
         self.want_operator, self.complete_immediately = operator, complete_immediately
         self.kubeconfig = self.data_dir / "kubeconfig"
         self.operator_kubeconfig = self.data_dir / "operator.kubeconfig"
+        self.archive_url = f"sqlite:///{self.data_dir / 'records' / 'archive.db'}"  # what the operator records into
+        self.log_store_dir = self.data_dir / "records" / "logs"
         self.submitter_policy = submitter_policy
         self._admin_token = ""
         self._component_tokens: list[str] = []  # the node's and the operator's: revoked on stop
@@ -69,7 +71,6 @@ class Sandbox:
         self._operator_stop = threading.Event()
         # The operator's record server (logs, archive; recordserver.py): with the operator unless told.
         self.want_record_server = operator if record_server is None else record_server
-        self.archive_url, self.logstore_dir = recordserver.paths(self.data_dir)
         self.record_server: Any = None
         self.record_server_error: str | None = None
 
@@ -185,7 +186,7 @@ class Sandbox:
         try:
             self.record_server = await recordserver.start(
                 admin, self.operator_kubeconfig, self.data_dir, self.host, self.data_dir / "local",
-                bootstrap.OPERATOR_NAMESPACE, bootstrap.OPERATOR_ACCOUNT)
+                bootstrap.OPERATOR_NAMESPACE, bootstrap.OPERATOR_ACCOUNT, self.archive_url, self.log_store_dir)
         finally:
             if admin is not getattr(self.node, "rest", None):
                 await admin.close()

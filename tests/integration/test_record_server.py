@@ -56,7 +56,7 @@ def _archive(sb: Any, obj: dict[str, Any], log: bytes | None = None) -> None:
         if log is not None:
             meta = obj["metadata"]
             key = paths.log_key(meta["namespace"], meta["name"], meta["uid"], "train", 0)
-            store = LogStore.from_url(str(sb.logstore_dir))
+            store = LogStore.from_url(str(sb.log_store_dir))
             location = asyncio.run(store.put_bytes(key, log))
             archive.record_location(meta["uid"], "train", 0, "log", location.url, location.size, location.sha256)
 
@@ -164,6 +164,21 @@ def test_a_status_log_path_outside_the_local_workdir_is_never_opened(world: Any,
     assert "work directory" in json.loads(resp.data)["message"]
 
 
+def test_a_status_pointing_at_another_tenants_archived_log_is_ignored(world: Any) -> None:
+    from kuberun_operator.logstore import LogStore, paths
+
+    bob = world["theirs"]["metadata"]
+    store = LogStore.from_url(str(world["sb"].log_store_dir))
+    stolen = store.url_for(paths.log_key("team-b", bob["name"], bob["uid"], "train", 0))
+    obj = _experiment("team-a", "forged-archived-log")
+    obj["status"]["tasks"][0]["attempts"][0]["archivedLog"] = {"url": stolen, "size": 1, "sha256": "0" * 64}
+    _archive(world["sb"], obj)
+    resp = _raw(world, contract.logs_path("team-a", obj["metadata"]["name"]),
+                {"Authorization": f"Bearer {_token(world['alice'])}"})
+    assert resp.status != 200
+    _no_leak(resp.data, world["theirs"])
+
+
 def test_bad_query_values_are_400_not_500(world: Any) -> None:
     token = {"Authorization": f"Bearer {_token(world['alice'])}"}
     for query in ("limit=0", "limit=x", "since=yesterday", "label=noequals", "continue=garbage"):
@@ -250,5 +265,5 @@ def _store_log_only(sb: Any, obj: dict[str, Any], log: bytes) -> None:
     from kuberun_operator.logstore import LogStore, paths
 
     meta = obj["metadata"]
-    store = LogStore.from_url(str(sb.logstore_dir))
+    store = LogStore.from_url(str(sb.log_store_dir))
     asyncio.run(store.put_bytes(paths.log_key(meta["namespace"], meta["name"], meta["uid"], "train", 0), log))

@@ -3,8 +3,9 @@
 The attempt is found in the record the server itself read (the live object, or the archive when the
 object is gone) — never from anything the caller sends — and its log comes from, in order:
 
-1. the log store, when the attempt has finished and its log was copied there (the archive's
-   location for it, or the store's deterministic key for the attempt);
+1. the log store, when the attempt has finished and its log was copied there (the attempt's
+   ``archivedLog``, the archive's location for it, or the store's deterministic key) — only keys
+   under the attempt's own prefix, since status can be patched to point at another tenant's log;
 2. the live source: a bridge's log source (``kuberun_operator.logsource``, built from the admin's
    backend config, so the caller never needs those credentials), or the local executor's file on
    the operator's host — only inside the local executor's work directory, since ``logRef.path``
@@ -17,7 +18,6 @@ RBAC; the server serves their archived copy once the pod is gone.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,24 +90,30 @@ class LogReader:
         task, att = pick(obj, req.task, req.attempt)
         number = att["attempt"]
         if finished(att):
-            archived = await self._archived(obj, task, number, req.tail)
+            archived = await self._archived(obj, task, att, req.tail)
             if archived is not None:
                 return number, archived
         return number, await self._live(task, att, req, lambda: still_running(number))
 
-    async def _archived(self, obj: dict[str, Any], task: str, attempt: int, tail: int | None) -> AsyncIterator[bytes] | None:
+    async def _archived(self, obj: dict[str, Any], task: str, att: dict[str, Any],
+                        tail: int | None) -> AsyncIterator[bytes] | None:
         if self.store is None:
             return None
+        attempt = att["attempt"]
         meta = obj.get("metadata") or {}
-        keys: list[str] = []
-        if self.archive is not None and meta.get("uid"):
-            for loc in await self.archive.locations(meta["uid"], kind="log"):
-                prefix = self.store.url + "/"
-                if loc.task == task and loc.attempt == attempt and loc.url.startswith(prefix):
-                    keys.append(loc.url[len(prefix):])
-        with contextlib.suppress(UnsafePathError):
-            keys.append(paths.log_key(meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", ""), task, attempt))
-        for key in keys:
+        try:
+            own = paths.attempt_prefix(meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", ""), task, attempt)
+        except UnsafePathError:
+            return None
+        urls = [str((att.get("archivedLog") or {}).get("url") or "")]  # what the status says (patchable)
+        if self.archive is not None:
+            urls += [loc.url for loc in await self.archive.locations(meta["uid"], kind="log")
+                     if loc.task == task and loc.attempt == attempt]
+        root = self.store.url + "/"
+        # Only keys under this attempt's own prefix: a status pointing at another experiment's log is ignored.
+        keys = [url[len(root):] for url in urls if url.startswith(root) and url[len(root):].startswith(own + "/")]
+        keys.append(f"{own}/{paths.LOG_NAME}")
+        for key in dict.fromkeys(keys):
             try:
                 return await self.store.open_log(key, tail_lines=tail)
             except (LogNotFoundError, UnsafePathError):

@@ -69,7 +69,7 @@ async def test_identity_carries_what_the_token_review_said_into_the_access_revie
     assert reviews.access == [{"user": "alice", "groups": ["team"], "uid": "u1", "extra": {"scopes": ["a"]},
                                "resourceAttributes": {"group": "kuberun.dev", "resource": "experiments", "verb": "get",
                                                       "namespace": "team-a", "name": "run-1"}}]
-    with pytest.raises(auth.Forbidden, match='User "alice" cannot list resource "experiments".*"team-b"'):
+    with pytest.raises(auth.Forbidden, match=r'User "alice" cannot list resource "experiments".*"team-b"'):
         await reviewer.require(who, "list", "team-b")
 
 
