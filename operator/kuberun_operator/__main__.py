@@ -25,11 +25,17 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     p.add_argument("--workers", type=int, default=8, help="experiments reconciled concurrently")
     p.add_argument("--resync-seconds", type=float, default=300.0,
                    help="relist Experiments and reconcile every one this often (0: never)")
+    p.add_argument("--record-server-port", type=int, default=0,
+                   help="serve task logs and the archive to RBAC-allowed users on this port (0: off)")
+    p.add_argument("--record-server-host", default="0.0.0.0", help="the record server's listen address")
+    p.add_argument("--record-server-tls-dir", type=Path, default=None,
+                   help="directory with tls.crt and tls.key for the record server (default: plain HTTP)")
     a = p.parse_args(argv)
     return Settings(namespaces=tuple(a.namespace), log_level=a.log_level, metrics_port=a.metrics_port, peering=a.peering,
                     priority=a.priority, enable_local_executor=a.enable_local_executor, default_image=a.default_image,
                     config_file=a.config, kubeconfig=a.kubeconfig, context=a.context, workers=a.workers,
-                    resync_seconds=a.resync_seconds)
+                    resync_seconds=a.resync_seconds, record_server_port=a.record_server_port,
+                    record_server_host=a.record_server_host, record_server_tls_dir=a.record_server_tls_dir)
 
 
 def main(argv: list[str] | None = None) -> None:

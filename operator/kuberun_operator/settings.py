@@ -28,3 +28,7 @@ class Settings:
     kubeconfig: Path | None = None             # None: $KUBECONFIG, ~/.kube/config, or in-cluster
     context: str | None = None
     log_level: str = "INFO"
+    # The record server (server/, docs/record-server.md): logs and the archive for RBAC-allowed callers.
+    record_server_port: int = 0                # 0: not served
+    record_server_host: str = "0.0.0.0"
+    record_server_tls_dir: Path | None = None  # tls.crt + tls.key (a mounted Secret); None: plain HTTP

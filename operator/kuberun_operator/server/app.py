@@ -40,6 +40,21 @@ class ServerConfig:
     review_cache_size: int = auth.DEFAULT_CACHE_SIZE
 
 
+def config_from_settings(settings: Any) -> ServerConfig:
+    """The server's config from the operator's settings: the archive and log store the recorder writes."""
+    archive_url = getattr(settings, "archive_url", None)
+    url_file = getattr(settings, "archive_url_file", None)
+    if url_file is not None:
+        archive_url = Path(url_file).read_text().strip()  # the chart's mounted Secret wins, as for the recorder
+    tls_dir = settings.record_server_tls_dir
+    return ServerConfig(host=settings.record_server_host, port=settings.record_server_port,
+                        tls_cert=tls_dir / "tls.crt" if tls_dir else None, tls_key=tls_dir / "tls.key" if tls_dir else None,
+                        archive_url=archive_url, logstore_url=getattr(settings, "log_store_url", None),
+                        logstore_secret_dir=getattr(settings, "log_store_secret_dir", None),
+                        config_file=settings.config_file,
+                        local_workdir=settings.local_workdir if settings.enable_local_executor else None)
+
+
 def build_app(reviewer: auth.Reviewer, records: Records, reader: LogReader) -> web.Application:
     app = web.Application(middlewares=[routes.errors], client_max_size=64 << 10)
     app[routes.REVIEWER], app[routes.RECORDS], app[routes.LOGS] = reviewer, records, reader
