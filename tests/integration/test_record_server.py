@@ -8,9 +8,7 @@ tenant's record (title, uid, log text) is in the answer.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ import kuberun as kr
 from kuberun.api import connect
 from kuberun.manage.records import RecordClient, discover
 from kuberun.resource import recordserver as contract
+from tests.helpers import records
 from tests.helpers.manage import cli
 
 pytest.importorskip("kuberun_operator.server", reason="the record server is part of the operator extra")
@@ -29,36 +28,12 @@ SECRET_TITLE = "bob-secret-title"
 SECRET_LOG = "bob-secret-log-line"
 
 
-def _experiment(ns: str, title: str, *, phase: str = "Succeeded", attempt_phase: str = "Succeeded",
-                log_ref: dict[str, Any] | None = None, executor: Any = None) -> dict[str, Any]:
-    exp = kr.Experiment(title, namespace=ns)
-    exp.add(kr.Script(inline="echo hi"), name="train", executor=executor or kr.SlurmExecutor(cluster="c1"))
-    obj = exp.build()[0].to_dict()
-    uid = str(uuid.uuid4())
-    # A name that does not spell the title: the title is what must not leak, the name is what was asked.
-    obj["metadata"].update(name=f"run-{uid[:8]}", uid=uid, creationTimestamp="2026-11-30T10:00:00Z")
-    obj["spec"]["submittedBy"] = "alice" if ns == "team-a" else "bob"
-    obj["status"] = {"phase": phase, "completionTime": "2026-11-30T10:05:00Z", "tasks": [{
-        "name": "train", "phase": attempt_phase, "attempt": 0, "attempts": [{
-            "attempt": 0, "phase": attempt_phase,
-            "backendRef": {"backend": "slurm", "idempotencyKey": f"{uid}-train-0", "id": "42", "cluster": "c1"},
-            "logRef": log_ref or {"kind": "slurm", "path": "/work/train-0.out"}}]}]}
-    return obj
+def _experiment(ns: str, title: str, **kwargs: Any) -> dict[str, Any]:
+    return records.experiment(ns, title, **kwargs)
 
 
 def _archive(sb: Any, obj: dict[str, Any], log: bytes | None = None) -> None:
-    from kuberun_operator.archive import Archive
-    from kuberun_operator.logstore import LogStore, paths
-
-    with Archive.open(sb.archive_url) as archive:
-        archive.record(obj, [{"metadata": {"uid": "e1"}, "reason": "Succeeded", "message": "all tasks succeeded",
-                              "lastTimestamp": "2026-11-30T10:05:00Z"}])
-        if log is not None:
-            meta = obj["metadata"]
-            key = paths.log_key(meta["namespace"], meta["name"], meta["uid"], "train", 0)
-            store = LogStore.from_url(str(sb.log_store_dir))
-            location = asyncio.run(store.put_bytes(key, log))
-            archive.record_location(meta["uid"], "train", 0, "log", location.url, location.size, location.sha256)
+    records.archive(sb.archive_url, sb.log_store_dir, obj, log)
 
 
 @pytest.fixture(scope="module")
@@ -254,16 +229,8 @@ def test_bridged_logs_of_a_live_experiment_need_no_backend_config(world: Any) ->
     created["status"] = obj["status"]
     admin.request("PUT", f"{base}/{name}/status", Op("update", "experiments/status", "team-a", name), body=created)
     live = dict(created, metadata=created["metadata"])
-    _store_log_only(sb, live, b"slurm says hi\n")
+    records.store_log(sb.log_store_dir, live, b"slurm says hi\n")
     result = cli("logs", name, "train", kubeconfig=world["alice"])
     assert result.code == 0, result.stderr
     assert result.stdout == "slurm says hi\n"
     assert "ARCHIVED" not in result.stderr
-
-
-def _store_log_only(sb: Any, obj: dict[str, Any], log: bytes) -> None:
-    from kuberun_operator.logstore import LogStore, paths
-
-    meta = obj["metadata"]
-    store = LogStore.from_url(str(sb.log_store_dir))
-    asyncio.run(store.put_bytes(paths.log_key(meta["namespace"], meta["name"], meta["uid"], "train", 0), log))
