@@ -269,6 +269,9 @@ def _print_hint(sandbox: Sandbox) -> None:
           f"Point kubectl and the kuberun SDK at it with:\n\n"
           f"    export KUBECONFIG={sandbox.kubeconfig}\n\n"
           f"then e.g. `kubectl get experiments`. Ctrl-C stops the sandbox.", flush=True)
+    if sandbox.record_server is not None:
+        print(f"kuberun sandbox: record server (logs, archive) at {sandbox.record_server.url}, published in "
+              f"ConfigMap kuberun-system/kuberun-endpoints.", flush=True)
 
 
 def _configure_logging() -> None:
