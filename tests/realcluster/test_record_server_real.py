@@ -3,7 +3,7 @@
 The same attacks as tests/integration/test_record_server.py, but the reviews are answered by the
 real authenticator and RBAC authorizer. Users are ServiceAccounts with TokenRequest tokens (the
 real control plane's minted users are client certificates, which a TokenReview cannot check):
-alice edits in team-a, bob in team-b.
+alice may read experiments in team-a, bob in team-b.
 """
 
 from __future__ import annotations
@@ -29,9 +29,12 @@ def _tenant(api: Any, namespace: str, name: str) -> str:
     core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
     core.create_namespace({"metadata": {"name": namespace}})
     core.create_namespaced_service_account(namespace, {"metadata": {"name": name}})
+    # Only the chart aggregates experiments into `edit`: here a Role of its own says what a reader may do.
+    rbac.create_namespaced_role(namespace, {"metadata": {"name": "experiment-reader"}, "rules": [
+        {"apiGroups": ["kuberun.dev"], "resources": ["experiments"], "verbs": ["get", "list", "watch"]}]})
     rbac.create_namespaced_role_binding(namespace, {
-        "metadata": {"name": f"{name}-edit"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        "metadata": {"name": f"{name}-reads-experiments"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "experiment-reader"},
         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]})
     return core.create_namespaced_service_account_token(name, namespace, {"spec": {"expirationSeconds": 3600}}).status.token
 
