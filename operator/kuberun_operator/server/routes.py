@@ -13,6 +13,8 @@ the caller may list and silently leaves out the rest, the way a filtered Kuberne
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -58,7 +60,7 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
     except LogUnavailable as exc:
         return status(exc.code, {400: "BadRequest", 403: "Forbidden", 503: "ServiceUnavailable"}.get(exc.code, "NotFound"),
                       str(exc))
-    except web.HTTPException:
+    except (web.HTTPException, ConnectionResetError):
         raise
     except Exception as exc:
         from kuberun_operator.archive import ArchiveError, ArchiveUnavailable
@@ -107,9 +109,13 @@ async def logs(request: web.Request) -> web.StreamResponse:
     try:
         async for chunk in chunks:
             await response.write(chunk)
+    except (ConnectionResetError, asyncio.CancelledError):
+        raise  # the caller went away: nothing to tell it
     except Exception as exc:  # headers are sent: end the body with the reason, as kubectl logs shows it
         log.warning("record server: log stream of %s/%s ended: %s", ns, name, exc)
-        await response.write(f"\nkuberun: the log stream ended early: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}\n".encode())
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        with contextlib.suppress(ConnectionResetError):
+            await response.write(f"\nkuberun: the log stream ended early: {reason}\n".encode())
     finally:
         aclose = getattr(chunks, "aclose", None)
         if aclose is not None:
