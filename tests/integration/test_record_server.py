@@ -213,12 +213,10 @@ def test_cli_reproduces_an_archived_experiment(world: Any) -> None:
     assert obj["spec"]["submittedBy"] == "alice"
 
 
-def test_bridged_logs_of_a_live_experiment_need_no_backend_config(world: Any) -> None:
-    """A live Slurm attempt whose log was archived: `kuberun logs` reads it through the server, as alice."""
+def _live(sb: Any, obj: dict[str, Any]) -> dict[str, Any]:
+    """Create ``obj`` in the API server as the administrator, with its status (no operator runs here)."""
     from kuberun.api import Op
 
-    sb = world["sb"]
-    obj = _experiment("team-a", "live-slurm")
     admin = connect(str(sb.kubeconfig))
     base = "/apis/kuberun.dev/v1alpha1/namespaces/team-a/experiments"
     body = {k: v for k, v in obj.items() if k != "status"}
@@ -227,10 +225,31 @@ def test_bridged_logs_of_a_live_experiment_need_no_backend_config(world: Any) ->
     created = admin.request("POST", base, Op("create", "experiments", "team-a"), body=body)
     name = created["metadata"]["name"]
     created["status"] = obj["status"]
-    admin.request("PUT", f"{base}/{name}/status", Op("update", "experiments/status", "team-a", name), body=created)
-    live = dict(created, metadata=created["metadata"])
-    records.store_log(sb.log_store_dir, live, b"slurm says hi\n")
+    return admin.request("PUT", f"{base}/{name}/status", Op("update", "experiments/status", "team-a", name), body=created)
+
+
+def test_bridged_logs_of_a_live_experiment_need_no_backend_config(world: Any) -> None:
+    """A live Slurm attempt whose log was archived: `kuberun logs` reads it through the server, as alice."""
+    live = _live(world["sb"], _experiment("team-a", "live-slurm"))
+    name = live["metadata"]["name"]
+    records.store_log(world["sb"].log_store_dir, live, b"slurm says hi\n")
     result = cli("logs", name, "train", kubeconfig=world["alice"])
     assert result.code == 0, result.stderr
     assert result.stdout == "slurm says hi\n"
     assert "ARCHIVED" not in result.stderr
+
+
+def test_a_collected_pods_archived_log_is_read_through_the_server(world: Any) -> None:
+    """The Job and pod are gone (TTL, cleanup): `kuberun logs` falls back to the operator's copy."""
+    obj = _experiment("team-a", "pod-gone")
+    attempt = obj["status"]["tasks"][0]["attempts"][0]
+    attempt["backendRef"] = {"backend": "kubernetes", "idempotencyKey": "k", "id": "pod-gone-train-0"}
+    attempt["logRef"] = {"kind": "pod"}
+    live = _live(world["sb"], obj)
+    name = live["metadata"]["name"]
+    missing = cli("logs", name, "train", kubeconfig=world["alice"])
+    assert missing.code == 1 and "is gone" in missing.stderr  # no copy yet: the original reason
+    records.store_log(world["sb"].log_store_dir, live, b"from the pod, kept\n")
+    result = cli("logs", name, "train", kubeconfig=world["alice"])
+    assert result.code == 0, result.stderr
+    assert result.stdout == "from the pod, kept\n"
