@@ -29,12 +29,19 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     p.add_argument("--archive-url-file", type=Path, default=None, help="a file holding the archive's URL (a mounted Secret)")
     p.add_argument("--log-store-url", default=None, help="where attempts' logs are copied: a directory or s3://bucket/prefix")
     p.add_argument("--log-store-secret-dir", type=Path, default=None, help="the log store's credentials (a mounted Secret)")
+    p.add_argument("--record-server-port", type=int, default=0,
+                   help="serve task logs and the archive to RBAC-allowed users on this port (0: off)")
+    p.add_argument("--record-server-host", default="0.0.0.0", help="the record server's listen address")
+    p.add_argument("--record-server-tls-dir", type=Path, default=None,
+                   help="directory with tls.crt and tls.key for the record server (default: plain HTTP)")
     a = p.parse_args(argv)
     return Settings(namespaces=tuple(a.namespace), log_level=a.log_level, metrics_port=a.metrics_port, peering=a.peering,
                     priority=a.priority, enable_local_executor=a.enable_local_executor, default_image=a.default_image,
                     config_file=a.config, kubeconfig=a.kubeconfig, context=a.context, workers=a.workers,
                     resync_seconds=a.resync_seconds, archive_url=a.archive_url, archive_url_file=a.archive_url_file,
-                    log_store_url=a.log_store_url, log_store_secret_dir=a.log_store_secret_dir)
+                    log_store_url=a.log_store_url, log_store_secret_dir=a.log_store_secret_dir,
+                    record_server_port=a.record_server_port,
+                    record_server_host=a.record_server_host, record_server_tls_dir=a.record_server_tls_dir)
 
 
 def main(argv: list[str] | None = None) -> None:

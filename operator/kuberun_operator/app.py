@@ -103,6 +103,16 @@ async def run(settings: Settings, stop_flag: asyncio.Event | threading.Event | N
     if settings.metrics_port:
         runner = await serve(metrics, settings.metrics_port,
                              on_scrape=lambda: metrics.count_phases(parts.controller.experiments))
+    record_server = None
+    if settings.record_server_port:
+        from kuberun_operator.server.app import RecordServer, config_from_settings
+
+        try:
+            record_server = await RecordServer.start(config_from_settings(settings), api_client(settings))
+        except BaseException:
+            if runner is not None:
+                await runner.cleanup()
+            raise
     kopf_ready = ready_flag if ready_flag is not None else asyncio.Event()
     kopf_task = asyncio.create_task(kopf.operator(
             registry=registry,
@@ -120,3 +130,5 @@ async def run(settings: Settings, stop_flag: asyncio.Event | threading.Event | N
     finally:
         if runner is not None:
             await runner.cleanup()
+        if record_server is not None:
+            await record_server.stop()

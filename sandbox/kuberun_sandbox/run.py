@@ -30,7 +30,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from . import realmode, users
+from . import realmode, recordserver, users
 from .kubeconfig import write_kubeconfig
 
 log = logging.getLogger("kuberun_sandbox")
@@ -45,7 +45,8 @@ class Sandbox:
 
     def __init__(self, data_dir: pathlib.Path | str | None = None, port: int = 0, *, operator: bool = True,
                  complete_immediately: bool = False, host: str = "127.0.0.1", control_plane: str = "emulator",
-                 durable: bool = False, audit: bool = False, submitter_policy: bool = True) -> None:
+                 durable: bool = False, audit: bool = False, submitter_policy: bool = True,
+                 record_server: bool | None = None) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="kuberun-sandbox-") if data_dir is None else None
         self.data_dir = pathlib.Path(self._tmp.name if self._tmp else data_dir).expanduser()  # type: ignore[arg-type]
         self.port, self.host = port, host
@@ -68,6 +69,10 @@ class Sandbox:
         self._thread: threading.Thread | None = None
         self._operator_thread: threading.Thread | None = None
         self._operator_stop = threading.Event()
+        # The operator's record server (logs, archive; recordserver.py): with the operator unless told.
+        self.want_record_server = operator if record_server is None else record_server
+        self.record_server: Any = None
+        self.record_server_error: str | None = None
 
     @property
     def url(self) -> str:
@@ -95,6 +100,8 @@ class Sandbox:
                 self.control_plane = realmode.start_control_plane(self.data_dir, self.host, self.port, self.durable,
                                                                  self.audit)
             asyncio.run_coroutine_threadsafe(self._start_async(), self._loop).result(timeout=60)
+            if self.want_record_server:
+                asyncio.run_coroutine_threadsafe(self._start_record_server(), self._loop).result(timeout=60)
         except BaseException:
             self.stop()
             raise
@@ -165,7 +172,29 @@ class Sandbox:
             await _install_crd(admin)
         await self.node.start()
 
+    async def _start_record_server(self) -> None:
+        from .apiserver.auth import bootstrap
+        from .rest import Rest
+
+        try:
+            import kuberun_operator.server  # noqa: F401
+        except ImportError as e:
+            self.record_server_error = f"the kuberun operator is not importable ({e}); no record server"
+            log.warning("sandbox: %s", self.record_server_error)
+            return
+        admin = self.node.rest if self.control_plane is not None else Rest(self.server.url, self._admin_token)
+        try:
+            self.record_server = await recordserver.start(
+                admin, self.operator_kubeconfig, self.data_dir, self.host, self.data_dir / "local",
+                bootstrap.OPERATOR_NAMESPACE, bootstrap.OPERATOR_ACCOUNT, self.archive_url, self.log_store_dir)
+        finally:
+            if admin is not getattr(self.node, "rest", None):
+                await admin.close()
+
     async def _stop_async(self) -> None:
+        if self.record_server is not None:
+            await self.record_server.stop()
+            self.record_server = None
         if self.node is not None:
             await self.node.stop()
         if self.server is not None and self.server.port:
@@ -243,6 +272,9 @@ def _print_hint(sandbox: Sandbox) -> None:
           f"Point kubectl and the kuberun SDK at it with:\n\n"
           f"    export KUBECONFIG={sandbox.kubeconfig}\n\n"
           f"then e.g. `kubectl get experiments`. Ctrl-C stops the sandbox.", flush=True)
+    if sandbox.record_server is not None:
+        print(f"kuberun sandbox: record server (logs, archive) at {sandbox.record_server.url}, published in "
+              f"ConfigMap kuberun-system/kuberun-endpoints.", flush=True)
 
 
 def _configure_logging() -> None:

@@ -35,12 +35,21 @@ def _binds_operator(binding: dict[str, Any], service_account: str) -> bool:
     )
 
 
+# Built-in ClusterRoles the chart binds instead of rendering (their rules as every cluster bootstraps them).
+BUILTIN_CLUSTER_ROLES = {
+    "system:auth-delegator": {"rules": [
+        {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
+        {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]},
+}
+
+
 def granted_by_scope(variant: str | None = None, values: dict[str, Any] | None = None) -> dict[str | None, set[Grant]]:
     """Grants per scope: ``None`` for ClusterRoles (every namespace), else the Role's namespace."""
     objs = render(variant, values)
     account = operator_workload(objs)["spec"]["template"]["spec"]["serviceAccountName"]
     roles = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o
              for o in objs if o["kind"] in ("Role", "ClusterRole")}
+    roles.update({("ClusterRole", None, name): role for name, role in BUILTIN_CLUSTER_ROLES.items()})
     scopes: dict[str | None, set[Grant]] = {}
     for binding in objs:
         if binding["kind"] not in ("RoleBinding", "ClusterRoleBinding") or not _binds_operator(binding, account):

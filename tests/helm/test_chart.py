@@ -67,9 +67,17 @@ def test_chart_crd_is_byte_identical_to_generated_crd() -> None:
     assert shipped == generated, "helm/kuberun/crds/ drifted from crds/: run `make helm-crds`"
 
 
+# The one Role that is not the operator's: every authenticated user may read the endpoints ConfigMap.
+ENDPOINTS_READER = "kuberun-endpoints-reader"
+
+
+def _operator_namespaced(objs: list[dict], kind: str) -> list[dict]:
+    return [o for o in of_kind(objs, kind) if o["metadata"]["name"] != ENDPOINTS_READER]
+
+
 def test_cluster_wide_mode_grants_the_operator_rules_through_one_cluster_role() -> None:
     objs = render()
-    assert not of_kind(objs, "Role") and not of_kind(objs, "RoleBinding")
+    assert not _operator_namespaced(objs, "Role") and not _operator_namespaced(objs, "RoleBinding")
     assert list(granted_by_scope()) == [None]
     grants = granted()
     for needed in [("kuberun.dev", "experiments", "watch"), ("kuberun.dev", "experiments/status", "patch"),
@@ -81,8 +89,8 @@ def test_cluster_wide_mode_grants_the_operator_rules_through_one_cluster_role() 
 
 def test_namespaced_mode_grants_roles_only_in_the_listed_namespaces() -> None:
     objs = render(values={"watchNamespaces": TEAMS})
-    assert sorted(r["metadata"]["namespace"] for r in of_kind(objs, "Role")) == TEAMS
-    assert sorted(b["metadata"]["namespace"] for b in of_kind(objs, "RoleBinding")) == TEAMS
+    assert sorted(r["metadata"]["namespace"] for r in _operator_namespaced(objs, "Role")) == TEAMS
+    assert sorted(b["metadata"]["namespace"] for b in _operator_namespaced(objs, "RoleBinding")) == TEAMS
     scopes = granted_by_scope(values={"watchNamespaces": TEAMS})
     assert set(scopes) == {None, *TEAMS}
     assert ("batch", "jobs", "create") in scopes["team-a"]
@@ -100,8 +108,9 @@ def test_namespaced_mode_has_no_cluster_role_on_namespaced_resources(variant: st
 def test_both_modes_grant_the_same_namespaced_rules() -> None:
     cluster = granted_by_scope()[None]
     namespaced = granted_by_scope(values={"watchNamespaces": TEAMS})
-    kopf_cluster_only = {g for g in cluster if g[1] == "customresourcedefinitions"}
-    assert namespaced["team-a"] == namespaced["team-b"] == cluster - kopf_cluster_only
+    # Cluster-scoped in both modes: kopf's CRD watch, and the record server's reviews (non-namespaced kinds).
+    cluster_only = {g for g in cluster if g[1] in ("customresourcedefinitions", "tokenreviews", "subjectaccessreviews")}
+    assert namespaced["team-a"] == namespaced["team-b"] == cluster - cluster_only
 
 
 def test_peering_rules_exist_only_when_peering_is_enabled() -> None:
@@ -182,7 +191,7 @@ def test_rendered_args_are_accepted_by_the_operator_cli(variant: str) -> None:
 
 def test_metrics_service_and_service_monitor_scrape_the_metrics_port() -> None:
     objs = render("metrics")
-    svc = one(objs, "Service")
+    (svc,) = [s for s in of_kind(objs, "Service") if s["metadata"]["name"].endswith("-metrics")]
     assert svc["spec"]["ports"] == [{"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}]
     assert {"name": "metrics", "containerPort": 9090, "protocol": "TCP"} in container(objs)["ports"]
     monitor = one(objs, "ServiceMonitor")
@@ -194,7 +203,8 @@ def test_metrics_service_and_service_monitor_scrape_the_metrics_port() -> None:
 
 def test_backend_config_holds_settings_and_secret_file_paths_only() -> None:
     objs = render("backends")
-    config = yaml.safe_load(one(objs, "ConfigMap")["data"]["config.yaml"])
+    (config_map,) = [c for c in of_kind(objs, "ConfigMap") if "config.yaml" in (c.get("data") or {})]
+    config = yaml.safe_load(config_map["data"]["config.yaml"])
     dgx = config["slurm"]["clusters"][0]
     assert dgx["host"] == "login.dgx.example" and dgx["port"] == 2222
     assert dgx["sshKeyFile"] == "/etc/kuberun/secrets/slurm/dgx/id_ed25519"
@@ -313,3 +323,26 @@ def test_metrics_network_policy_admits_only_the_listed_peers_on_the_metrics_port
     # Enabled with no peers: no ingress rule at all, so nobody reaches the port.
     closed = one(render(None, {"metrics": {"port": 8080, "networkPolicy": {"enabled": True}}}), "NetworkPolicy")
     assert not closed["spec"].get("ingress")
+
+
+def test_record_server_is_exposed_with_review_rights_and_a_readable_endpoint() -> None:
+    objs = render()
+    (service,) = [s for s in of_kind(objs, "Service") if s["metadata"]["name"].endswith("-records")]
+    assert service["spec"]["ports"][0]["targetPort"] == "records"
+    (endpoints,) = [c for c in of_kind(objs, "ConfigMap") if c["metadata"]["name"] == "kuberun-endpoints"]
+    assert endpoints["metadata"]["namespace"] == "kuberun-system"
+    assert endpoints["data"]["recordServer"] == f"http://{service['metadata']['name']}.{NAMESPACE}.svc:8443"
+    (binding,) = [b for b in of_kind(objs, "RoleBinding") if b["metadata"]["name"] == ENDPOINTS_READER]
+    assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:authenticated"}]
+    (reader,) = [r for r in of_kind(objs, "Role") if r["metadata"]["name"] == ENDPOINTS_READER]
+    assert reader["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["kuberun-endpoints"],
+                                "verbs": ["get"]}]
+    grants = granted()
+    assert {("authentication.k8s.io", "tokenreviews", "create"), ("authorization.k8s.io", "subjectaccessreviews", "create")} <= grants
+    assert "--record-server-port=8443" in operator_workload(objs)["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def test_record_server_off_renders_none_of_it() -> None:
+    objs = render(values={"recordServer": {"enabled": False}})
+    assert not [o for o in objs if "record" in o["metadata"]["name"] or o["metadata"]["name"] == "kuberun-endpoints"]
+    assert ("authentication.k8s.io", "tokenreviews", "create") not in granted(values={"recordServer": {"enabled": False}})

@@ -221,8 +221,11 @@ def test_logs_of_bridged_tasks_stream_from_the_backend_built_from_its_config(kub
         "backendRef": {"backend": "lepton", "idempotencyKey": "k", "id": "job-1", "cluster": "prod"},
         "logRef": {"kind": "lepton", "path": "prod/job-1"}})
     monkeypatch.delenv("KUBERUN_BACKEND_CONFIG", raising=False)
+    monkeypatch.delenv("KUBERUN_SERVER", raising=False)
     assert cli("logs", name, kubeconfig=kubeconfig, namespace=namespace).stderr == (
-        "error: logs of lepton tasks need the backend config: --backend-config FILE or $KUBERUN_BACKEND_CONFIG\n")
+        "error: logs of lepton tasks are served by the operator's record server, and this cluster publishes none "
+        "(no ConfigMap kuberun-system/kuberun-endpoints; $KUBERUN_SERVER names one); an administrator can read them "
+        "with --backend-config FILE\n")
     config = tmp_path / "backends.yaml"
     config.write_text("lepton:\n  workspaces: [{name: prod, url: 'http://lepton.invalid'}]\n")
     monkeypatch.setattr("kuberun_operator.backends.lepton.LeptonBackend", FakeLepton)

@@ -6,7 +6,8 @@ API — Jobs created, finished, failed, retried, suspended, terminated; a multi-
 invalid spec; TTL deletion; Events. The (apiGroup, resource, verb) triples it used must be
 exactly those the Helm chart's default (cluster-wide) RBAC grants — and it runs as the chart's
 ServiceAccount with the chart's rendered ClusterRoles applied, so the API server enforces them: a
-missing rule is a 403 the scenario fails on, not just a difference in a set.
+missing rule is a 403 the scenario fails on, not just a difference in a set. The operator's record
+server takes part (one authenticated read: its TokenReview and SubjectAccessReview).
 """
 
 from __future__ import annotations
@@ -72,6 +73,25 @@ def _scenario(kubeconfig: Path, api: Any, server: Any) -> None:
     wait_for(lambda: phase(api, "audit", lost_name) == "Failed", what="JobLost")
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _ask_the_record_server(server: Any, port: int) -> None:
+    """One read through the record server: a TokenReview and a SubjectAccessReview, as the chart's account."""
+    import urllib3
+
+    from tests.helpers.auth import admin_headers
+
+    resp = urllib3.PoolManager(retries=False).request(
+        "GET", f"http://127.0.0.1:{port}/v1/archive/namespaces/audit/experiments", headers=admin_headers(server), timeout=30.0)
+    assert resp.status == 503 and b"no archive" in resp.data, resp.data  # reviewed and allowed; no archive configured
+
+
 def _refused(log: list[Any]) -> list[tuple[str, str, str | None, str]]:
     return sorted({(r.group, r.resource, r.subresource, r.verb) for r in log
                    if r.code == 403 and r.user_agent.startswith(OPERATOR_AGENTS)})
@@ -110,9 +130,11 @@ def test_operator_uses_exactly_the_permissions_the_chart_grants(tmp_path):
         api = config.new_client_from_config(config_file=str(kubeconfig))
         ensure_crd(api)
         operator_kubeconfig = _as_chart_service_account(server, api, tmp_path)
-        with running_operator(operator_kubeconfig):
+        port = _free_port()
+        with running_operator(operator_kubeconfig, record_server_port=port, record_server_host="127.0.0.1"):
             try:
                 _scenario(kubeconfig, api, server)
+                _ask_the_record_server(server, port)
             except AssertionError as e:
                 raise AssertionError(f"{e}; refused: {_refused(server.request_log)}") from e
         operator_requests = [r for r in server.request_log if r.resource and r.user_agent.startswith(OPERATOR_AGENTS)]

@@ -224,7 +224,7 @@ def test_kuberun_logs_cli_streams_a_slurm_tasks_output_over_ssh(operator, kubeco
                            "--backend-config", str(slurm_config_file)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "cli says hi from t" in done.stdout
-    env = {k: v for k, v in os.environ.items() if k != "KUBERUN_BACKEND_CONFIG"}
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBERUN_BACKEND_CONFIG", "KUBERUN_SERVER")}
     missing = subprocess.run([sys.executable, "-m", "kuberun.cli", "logs", name, "t", "--kubeconfig", str(kubeconfig), "-n", namespace],
                              capture_output=True, text=True, timeout=60, env=env)
-    assert missing.returncode == 1 and "need the backend config" in missing.stderr
+    assert missing.returncode == 1 and "record server" in missing.stderr and "--backend-config" in missing.stderr

@@ -129,6 +129,16 @@ class Kube:
     def get(self, path: str, op: Op, **query: Any) -> Any:
         return self.request("GET", path, op, query=query or None)
 
+    def bearer_token(self) -> str | None:
+        """This context's bearer token (static or from its exec plugin), for services that review it
+        (the operator's record server); None for client-certificate users."""
+        if self.creds.exec_plugin is not None:
+            cred = self.creds.exec_plugin.credential()
+            if cred.token:
+                return cred.token
+        scheme, _, token = self._auth.get("Authorization", "").partition(" ")
+        return token if scheme.lower() == "bearer" and token else None
+
     def stream(self, path: str, op: Op, **query: Any) -> Iterator[bytes]:
         """Chunks of a streamed body (pod logs), as they arrive: never the whole body in memory."""
         resp = self.request("GET", path, op, query=query or None, stream=True, timeout=None)

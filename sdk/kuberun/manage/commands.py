@@ -50,9 +50,11 @@ def list_(
     continue_: Annotated[str | None, typer.Option("--continue", help="Continue token printed by the previous page.")] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", help="json, yaml or wide.")] = None,
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="List in every namespace.")] = False,
+    archived: Annotated[bool, typer.Option("--archived", help="List the archive (experiments whose objects may be gone) "
+                                                             "through the operator's record server.")] = False,
     kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None,
 ) -> None:
-    """List experiments, newest first, one page at a time."""
+    """List experiments, newest first, one page at a time (with --archived: from the archive)."""
     with _one_line_errors():
         from kuberun.errors import UsageError
         from kuberun.manage import query, render
@@ -69,17 +71,26 @@ def list_(
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         flt = query.ListFilter(title=title, user=user, phase=phase, selector=selector, since=since_delta)
-        page = query.list_page(_kube(kubeconfig, context, namespace), flt, all_namespaces=all_namespaces,
-                               limit=limit, continue_token=continue_)
+        if archived:
+            from kuberun.manage.records import archived_page
+
+            items, token = archived_page(_kube(kubeconfig, context, namespace), flt, all_namespaces=all_namespaces,
+                                         limit=limit, continue_token=continue_)
+            page = query.Page(items, token)
+        else:
+            page = query.list_page(_kube(kubeconfig, context, namespace), flt, all_namespaces=all_namespaces,
+                                   limit=limit, continue_token=continue_)
         if output in ("json", "yaml"):
             typer.echo(render.machine(page.items, output, page.continue_token))
         elif not page.items:
-            typer.echo("No experiments found.", err=True)
+            typer.echo("No archived experiments found." if archived else "No experiments found.", err=True)
         else:
+            if archived:
+                typer.echo("ARCHIVED experiments (from the operator's archive):", err=True)
             render.emit(render.console(), render.list_table(page.items, wide=output == "wide", namespaces=all_namespaces))
         if page.continue_token:
             more = f" ({page.remaining} more)" if page.remaining else ""
-            typer.echo(f"next page{more}: kuberun list --continue {page.continue_token}", err=True)
+            typer.echo(f"next page{more}: kuberun list {'--archived ' if archived else ''}--continue {page.continue_token}", err=True)
 
 
 Output = Annotated[str | None, typer.Option("--output", "-o", help="json or yaml (for machines); default: text.")]
@@ -102,17 +113,25 @@ def describe(name: Name, output: Output = None, kubeconfig: Kubeconfig = None, c
     """
     with _one_line_errors():
         from kuberun.manage import query, render
+        from kuberun.manage.records import archived_note, get_or_archived
 
         fmt = _machine_format(output)
         kube = _kube(kubeconfig, context, namespace)
-        obj = query.get_experiment(kube, name)
+        obj = get_or_archived(kube, name)
         ns = obj["metadata"]["namespace"]
-        children, events = query.reproductions(kube, name, ns), query.events_for(kube, obj)
+        note = archived_note(obj)
+        archive = obj.pop("archive", None)
+        children = query.reproductions(kube, name, ns)
+        events = (archive or {}).get("events") or [] if note else query.events_for(kube, obj)
         if fmt is not None:
             doc = {"experiment": obj, "reproductions": [c["metadata"]["name"] for c in children], "events": events}
+            if archive is not None:
+                doc["archived"] = {k: v for k, v in archive.items() if k != "events"}
             typer.echo(render.machine(doc, fmt))
             return
-        render.describe(render.console(), obj, children, events, query.config_map_data(kube, obj))
+        if note:
+            typer.echo(f"ARCHIVED: {note}", err=True)
+        render.describe(render.console(), obj, children, events, {} if note else query.config_map_data(kube, obj))
 
 
 def logs(
@@ -122,21 +141,25 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep streaming until the task ends (across its retries; with --attempt, until that attempt ends).")] = False,
     tail: Annotated[int | None, typer.Option("--tail", help="Only the last N lines.")] = None,
     backend_config: Annotated[str | None, typer.Option("--backend-config", envvar="KUBERUN_BACKEND_CONFIG",
-                                                       help="Backend config file, for Slurm/SkyPilot/Lepton logs.")] = None,
+                                                       help="Admin only: read Slurm/SkyPilot/Lepton logs with this backend config's credentials instead of through the operator's record server.")] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", help="json: one JSON object per line {task, attempt, line}.")] = None,
     kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None,
 ) -> None:
     """Stream a task's logs from whichever backend ran it."""
     with _one_line_errors():
         from kuberun.errors import UsageError
-        from kuberun.manage import query
         from kuberun.manage.logs import follow_task, json_lines, pick_attempt, pick_task, stream_logs
 
         if output not in (None, "json"):
             raise UsageError(f"unknown output format {output!r}: logs take -o json (one object per line)")
+        from kuberun.manage.records import archived_note, get_or_archived
+
         kube = _kube(kubeconfig, context, namespace)
         out = sys.stdout.buffer
-        obj = query.get_experiment(kube, name)
+        obj = get_or_archived(kube, name)
+        if archived_note(obj):
+            typer.echo(f"ARCHIVED: {archived_note(obj)}", err=True)
+            follow = False  # nothing of an archived experiment is still running
         task_name = pick_task(obj, task)
         current: dict[str, int | None] = {"attempt": None}
 
@@ -212,14 +235,19 @@ def reproduce(
 ) -> None:
     """Run an experiment again from its recorded spec, with overrides; the new one is linked to the old."""
     with _one_line_errors():
-        from kuberun.manage import query
+        from kuberun.manage.records import archived_note, get_or_archived
         from kuberun.manage.reproduce import parse_overrides
         from kuberun.manage.reproduce import reproduce as run_again
 
         kube = _kube(kubeconfig, context, namespace)
         parsed = parse_overrides(overrides or [])
-        created = run_again(kube, query.get_experiment(kube, name), parsed, name=new_name, image=executor_image, user=user)
-        typer.echo(f"experiment {created['metadata']['name']} created (reproduced from {name})")
+        old = get_or_archived(kube, name)
+        note = archived_note(old)
+        if old.pop("archive", None) is not None:
+            old.pop("status", None)  # a reproduction needs the spec; an archived status may be another version's
+        created = run_again(kube, old, parsed, name=new_name, image=executor_image, user=user)
+        origin = f"{name}, from its {note}" if note else name
+        typer.echo(f"experiment {created['metadata']['name']} created (reproduced from {origin})")
 
 
 def apply(

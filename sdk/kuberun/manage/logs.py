@@ -2,8 +2,10 @@
 
 The attempt's ``logRef`` in status says where: ``pod`` (the Job's pod, through the API server's
 ``pods/log``), ``file`` (the local executor's output file), or a bridge (``slurm``, ``skypilot``,
-``lepton``: the log source the bridge registers under ``kuberun.log_sources``, configured by
-``--backend-config``; see ``kuberun.resource.logsource``).
+``lepton``: the operator's record server, as the user — or, with an explicit ``--backend-config``,
+the log source the bridge registers under ``kuberun.log_sources``; see ``kuberun.resource.logsource``).
+A pod that is gone, a local file on the operator's host and any log of an archived experiment are
+read through the record server too (``kuberun.manage.records``).
 """
 
 from __future__ import annotations
@@ -59,14 +61,78 @@ def stream_logs(kube: Kube, obj: Obj, task: str | None = None, attempt: int | No
     att = pick_attempt(obj, name, attempt)
     log_ref, backend_ref = att.get("logRef") or {}, att.get("backendRef") or {}
     kind = log_ref.get("kind") or ("pod" if backend_ref.get("backend") == "kubernetes" else backend_ref.get("backend"))
+
+    def served() -> Iterator[bytes]:
+        return server_log(kube, obj, name, att["attempt"], follow=follow, tail=tail)
+
+    if is_archived(obj):  # the object is gone: only the record server still has its logs
+        return served()
     if kind == "pod":
-        return _pod_log(kube, obj["metadata"]["namespace"], log_ref, backend_ref, follow, tail, gone=_finished_phase(att))
+        try:
+            return _pod_log(kube, obj["metadata"]["namespace"], log_ref, backend_ref, follow, tail, gone=_finished_phase(att))
+        except LogsUnavailableError as gone:
+            return _or_raise(served, gone)  # the pod was collected: its archived copy, if the operator kept one
     if kind == "file":
         ns, exp_name, number = obj["metadata"]["namespace"], obj["metadata"]["name"], att["attempt"]
-        return _file_log(Path(log_ref.get("path") or ""), follow, tail, lambda: _attempt_finished(kube, ns, exp_name, name, number))
+        path = Path(log_ref.get("path") or "")
+        if not path.is_file():  # the local executor writes on the operator's host: ask the operator
+            return served()
+        return _file_log(path, follow, tail, lambda: _attempt_finished(kube, ns, exp_name, name, number))
     if kind in ("slurm", "skypilot", "lepton"):
-        return _bridge_log(kind, backend_ref, log_ref, follow, tail, backend_config)
+        if backend_config:  # the admin's own path: build the bridge here, with the backend credentials
+            return _bridge_log(kind, backend_ref, log_ref, follow, tail, backend_config)
+        return _bridge_served(kind, served)
     raise LogsUnavailableError(f"task {name!r} attempt {att['attempt']}: no log location recorded yet")
+
+
+def is_archived(obj: Obj) -> bool:
+    """Whether ``obj`` came from the archive (the record server adds an ``archive`` block)."""
+    return isinstance(obj.get("archive"), dict)
+
+
+def server_log(kube: Kube, obj: Obj, task: str, attempt: int, *, follow: bool, tail: int | None) -> Iterator[bytes]:
+    """The attempt's log through the operator's record server, as this kubeconfig's user."""
+    from kuberun.manage.records import RecordClient
+
+    meta = obj["metadata"]
+    client = RecordClient(kube)
+    try:
+        chunks = client.logs(meta["namespace"], meta["name"], task, attempt, follow=follow, tail=tail, uid=meta.get("uid"))
+        first = next(chunks, None)  # errors (401/403/404) surface here, before anything is printed
+    except NotFoundError as exc:
+        raise LogsUnavailableError(f"task {task!r} attempt {attempt}: {exc}") from None
+    if first is not None:
+        yield first
+    yield from chunks
+
+
+def _bridge_served(kind: str, served: Callable[[], Iterator[bytes]]) -> Iterator[bytes]:
+    """A bridged attempt's log from the record server; without one, say both ways to get it."""
+    from kuberun.manage.records import NoRecordServer
+
+    try:
+        chunks = served()
+        first = next(chunks, None)
+    except NoRecordServer as exc:
+        raise LogsUnavailableError(f"logs of {kind} tasks are served by the operator's record server, and {exc}; "
+                                   "an administrator can read them with --backend-config FILE") from None
+    if first is not None:
+        yield first
+    yield from chunks
+
+
+def _or_raise(served: Callable[[], Iterator[bytes]], original: LogsUnavailableError) -> Iterator[bytes]:
+    """The served log; when there is no server or no copy, the original reason."""
+    from kuberun.manage.records import NoRecordServer
+
+    try:
+        chunks = served()
+        first = next(chunks, None)
+    except (NoRecordServer, LogsUnavailableError):
+        raise original from None
+    if first is not None:
+        yield first
+    yield from chunks
 
 
 def follow_task(kube: Kube, obj: Obj, task: str | None = None, *, tail: int | None = None, backend_config: str | None = None,

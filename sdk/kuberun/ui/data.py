@@ -83,16 +83,28 @@ class Record:
     # -- reads ----------------------------------------------------------------------------------
     def list_page(self, *, title: str | None = None, user: str | None = None, phase: str | None = None,
                   selector: str | None = None, since: str | None = None, limit: int = 50,
-                  continue_token: str | None = None) -> Page:
-        """A page of matches read from the server ``limit`` at a time (the server pages, not us)."""
+                  continue_token: str | None = None, archived: bool = False) -> Page:
+        """A page of matches read from the server ``limit`` at a time (the server pages, not us).
+
+        ``archived``: from the operator's archive (through its record server, as this user).
+        """
         flt = query.ListFilter(title=title or None, user=user or None, phase=phase or None, selector=selector or None,
                                since=query.parse_duration(since) if since else None)
+        if archived:
+            from kuberun.manage.records import archived_page
+
+            items, token = archived_page(self.kube, flt, all_namespaces=self.all_namespaces, limit=limit,
+                                         continue_token=continue_token or None)
+            return Page(items, token, None)
         page = query.list_page(self.kube, flt, all_namespaces=self.all_namespaces, limit=limit,
                                continue_token=continue_token or None)
         return Page(page.items, page.continue_token, page.remaining)
 
     def get(self, namespace: str, name: str) -> Obj:
-        return query.get_experiment(self.kube, name, namespace)
+        """The live Experiment, or its archived record (with an ``archive`` block) once the object is gone."""
+        from kuberun.manage.records import get_or_archived
+
+        return get_or_archived(self.kube, name, namespace)
 
     def remote(self, namespace: str, name: str) -> RemoteExperiment:
         """The SDK's handle on one Experiment (what ``kr.Experiment.get`` returns), on this client."""
@@ -114,8 +126,13 @@ class Record:
 
     def log_lines(self, namespace: str, name: str, task: str, attempt: int | None, *, follow: bool,
                   tail: int | None = None) -> Iterator[str]:
-        """Lines of one attempt's log, through the SDK's log reader (pods, files, bridges)."""
-        return self.remote(namespace, name).logs(task, attempt=attempt, follow=follow, tail=tail)
+        """Lines of one attempt's log, through the SDK's log reader (pods, files, bridges, the record server)."""
+        obj = self.get(namespace, name)
+        if is_archived(obj):  # gone from the cluster: nothing to follow, the record server has the copy
+            from kuberun.manage.logs import lines, stream_logs
+
+            return lines(stream_logs(self.kube, obj, task, attempt, follow=False, tail=tail))
+        return RemoteExperiment(self.kube, obj).logs(task, attempt=attempt, follow=follow, tail=tail)
 
     # -- writes (the only spec changes the CRD allows, and reproduce) ---------------------------
     def act(self, namespace: str, name: str, action: str, overrides: str = "") -> str:
@@ -135,6 +152,11 @@ class Record:
         else:
             raise KuberunError(f"unknown action {action!r}")
         return name
+
+
+def is_archived(obj: Obj) -> bool:
+    """Whether ``obj`` is an archived record rather than a live object."""
+    return isinstance(obj.get("archive"), dict)
 
 
 def task_specs(obj: Obj) -> list[Obj]:

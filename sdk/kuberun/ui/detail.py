@@ -44,6 +44,9 @@ def live_context(obj: dict[str, Any], events: list[dict[str, Any]]) -> dict[str,
 
 def _read(record: data.Record, namespace: str, name: str) -> dict[str, Any]:
     obj = record.get(namespace, name)
+    if data.is_archived(obj):  # the object is gone: Events as archived, its ConfigMaps went with it
+        return {"obj": obj, "events": obj["archive"].get("events") or [], "children": record.reproductions(obj),
+                "config_maps": {}}
     return {"obj": obj, "events": record.events(obj), "children": record.reproductions(obj),
             "config_maps": record.config_maps(obj)}
 
@@ -69,7 +72,7 @@ async def experiment_live(request: web.Request) -> web.Response:
 
     def read() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         obj = record.get(namespace, name)
-        return obj, record.events(obj)
+        return obj, (obj["archive"].get("events") or []) if data.is_archived(obj) else record.events(obj)
 
     obj, events = await asyncio.to_thread(read)
     context = live_context(obj, events)

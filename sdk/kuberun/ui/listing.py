@@ -4,7 +4,8 @@ Paging is the API server's (``limit`` + ``continue``), so the first page of 10,0
 costs one list call of ``limit`` objects, never a read of all of them. Title and user filters are
 label selectors the server applies; phase and age are applied to each page as it arrives (the
 SDK's ``list_page`` keeps reading until a page is full). The API cannot sort, so sorting orders
-the page shown, like ``kuberun list``; the page says so.
+the page shown, like ``kuberun list``; the page says so. ``archived=1`` lists the operator's
+archive instead (experiments whose objects may be gone), through its record server as the user.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from aiohttp import web
 
 from kuberun.ui import data, render
 
-FILTERS = ("title", "user", "label", "phase", "since")
+FILTERS = ("title", "user", "label", "phase", "since", "archived")
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Cancelled")
 SORTS = {
     "created": lambda o: (o.get("metadata") or {}).get("creationTimestamp") or "",
@@ -50,7 +51,8 @@ def _rows(items: list[dict[str, Any]], params: dict[str, str]) -> tuple[list[dic
         rows.append({"namespace": meta.get("namespace", ""), "name": meta.get("name", ""), "title": str(spec.get("title", "")),
                      "phase": data.phase_of(obj), "progress": data.progress(obj), "submitter": str(spec.get("submittedBy") or "-"),
                      "created": meta.get("creationTimestamp"), "metrics": [values.get(n) for n in names],
-                     "reproduced_from": (meta.get("labels") or {}).get(data.LABEL_REPRODUCED_FROM)})
+                     "reproduced_from": (meta.get("labels") or {}).get(data.LABEL_REPRODUCED_FROM),
+                     "archived": data.is_archived(obj)})
     return rows, names
 
 
@@ -58,7 +60,7 @@ async def _page(request: web.Request, params: dict[str, str]) -> data.Page:
     record = request.app[render.RECORD]
     return await asyncio.to_thread(record.list_page, title=params["title"], user=params["user"], phase=params["phase"],
                                    selector=params["label"], since=params["since"], limit=int(params["limit"]),
-                                   continue_token=params["continue"])
+                                   continue_token=params["continue"], archived=params["archived"] == "1")
 
 
 def _link(params: dict[str, str], **changes: str) -> str:

@@ -1,0 +1,79 @@
+"""The records the server reads, with the operator's credentials: the live Experiment, else the archive.
+
+Authorization has already been decided (by ``auth.Reviewer``) before anything here runs, so a
+denied caller never learns whether a record exists. An archived record is returned as the object
+it last was (``ArchivedExperiment.to_object``) plus an ``archive`` block saying when it was
+archived and deleted, so clients can label it as archived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from kuberun.resource.constants import GROUP, PLURAL, VERSION
+
+
+class Records:
+    """Reads one Experiment live (``api_client``: the operator's ``kubernetes`` client) or from ``archive``."""
+
+    def __init__(self, api_client: Any | None, archive: Any | None) -> None:
+        self._api, self.archive = api_client, archive
+
+    async def live(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Experiment as stored, or None when it is gone (404)."""
+        if self._api is None:
+            return None
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        custom = client.CustomObjectsApi(self._api)
+        try:
+            return await asyncio.to_thread(custom.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def archived(self, namespace: str, name: str, uid: str | None = None) -> dict[str, Any] | None:
+        """The newest archived record of ``namespace/name`` (or the one with ``uid``), as a document."""
+        if self.archive is None:
+            return None
+        if uid:
+            rec = await self.archive.get_uid(uid)
+            if rec is None or rec.namespace != namespace or rec.name != name:
+                return None  # a uid of another namespace's record answers as absent: no cross-namespace reads
+        else:
+            rec = await self.archive.get(namespace, name)
+        return None if rec is None else document(rec, full=True)
+
+    async def either(self, namespace: str, name: str, uid: str | None = None) -> dict[str, Any] | None:
+        """The live object (when its uid matches, if one is asked for), else the archived record."""
+        obj = await self.live(namespace, name)
+        if obj is not None and (not uid or (obj.get("metadata") or {}).get("uid") == uid):
+            return obj
+        return await self.archived(namespace, name, uid)
+
+
+def document(rec: Any, *, full: bool) -> dict[str, Any]:
+    """An archived record as JSON: the object (summaries: metadata from the columns) and an ``archive`` block."""
+    if full:
+        obj = rec.to_object()
+    else:
+        obj = {"apiVersion": rec.api_version, "kind": "Experiment",
+               "metadata": {"name": rec.name, "namespace": rec.namespace, "uid": rec.uid, "labels": rec.labels,
+                            "creationTimestamp": _time(rec.created)},
+               "spec": {"title": rec.title, **({"submittedBy": rec.submitter} if rec.submitter else {})}}
+        if rec.status is not None:
+            obj["status"] = rec.status
+    obj["archive"] = {"archivedAt": _time(rec.archived_at), "deleted": _time(rec.deleted),
+                      "finished": _time(rec.finished), "eventsDropped": rec.events_dropped}
+    if full:
+        obj["archive"]["events"] = rec.events or []
+    return obj
+
+
+def _time(value: Any) -> str | None:
+    from kuberun.resource.times import format_time
+
+    return format_time(value) if value is not None else None

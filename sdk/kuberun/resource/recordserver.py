@@ -1,0 +1,37 @@
+"""The record server's wire contract, shared by the operator (which serves it) and the CLI (which calls it).
+
+The operator's record server serves what the API server cannot: logs of attempts that ran outside
+Kubernetes (or whose pods are gone) and the archive of experiments whose objects were deleted. It
+authenticates the caller's own bearer token and authorizes every request against the Experiment
+(see docs/record-server.md). Clients find it with nothing but their kubeconfig: its URL (and the CA
+that signs its certificate, when it serves TLS) is published in a well-known ConfigMap that every
+authenticated user may read; ``$KUBERUN_SERVER`` overrides that.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+ENDPOINTS_NAMESPACE: Final = "kuberun-system"
+ENDPOINTS_CONFIGMAP: Final = "kuberun-endpoints"
+KEY_URL: Final = "recordServer"          # the server's base URL, e.g. https://127.0.0.1:41233
+KEY_CA: Final = "recordServerCA"         # PEM of the CA that signed the server's certificate (optional)
+SERVER_ENV: Final = "KUBERUN_SERVER"     # overrides the published URL (an ingress, a port-forward)
+SERVER_CA_ENV: Final = "KUBERUN_SERVER_CA"  # a CA file for a server named by $KUBERUN_SERVER
+
+PREFIX: Final = "/v1"
+
+
+def logs_path(namespace: str, name: str) -> str:
+    """``GET``: an attempt's log (query: task, attempt, follow, tail, uid). Needs ``get`` on the experiment."""
+    return f"{PREFIX}/namespaces/{namespace}/experiments/{name}/logs"
+
+
+def archived_path(namespace: str | None = None, name: str | None = None) -> str:
+    """``GET``: archived experiments, newest first (query: title, user, label, phase, since, until, limit, continue),
+    or one (``name``; query ``uid``). A list needs ``list`` on experiments in each namespace it shows; one needs ``get``.
+    """
+    if namespace is None:
+        return f"{PREFIX}/archive/experiments"
+    base = f"{PREFIX}/archive/namespaces/{namespace}/experiments"
+    return base if name is None else f"{base}/{name}"
