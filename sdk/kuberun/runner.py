@@ -89,7 +89,7 @@ IN_TASK_ENV = "KUBERUN_IN_TASK"
 
 def install_code(code: dict[str, Any], dest: Path | None = None) -> Path:
     """Reassemble, verify and unpack the task's code package; make it the working directory and first import path."""
-    from kuberun.packaging import PackagingError, activate, unpack
+    from kuberun.packaging import PackageIntegrityError, PackagingError, UnsafeArchiveError, activate, unpack
 
     sha256, files = code.get("sha256"), code.get("files")
     if not isinstance(sha256, str) or not isinstance(files, list) or not files:
@@ -103,7 +103,7 @@ def install_code(code: dict[str, Any], dest: Path | None = None) -> Path:
         dest = Path(base) if base else Path(tempfile.mkdtemp(prefix="kuberun-code-")) / "code"
     try:
         return activate(unpack(data, dest, sha256=sha256))
-    except PackagingError as exc:
+    except (PackagingError, PackageIntegrityError, UnsafeArchiveError) as exc:
         raise BadTaskError(f"code package refused: {exc}") from exc
 
 

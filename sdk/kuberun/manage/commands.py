@@ -208,9 +208,14 @@ def reproduce(
     executor_image: Annotated[str | None, typer.Option("--executor-image", help="Run every task in this image.")] = None,
     new_name: Annotated[str | None, typer.Option("--name", help="Name of the new experiment (default: <title>-<id>).")] = None,
     user: Annotated[str | None, typer.Option("--user", help="Submitter to record (default: the kube context user).")] = None,
+    import_code: Annotated[bool, typer.Option("--import-code", help="Import the recorded tasks' modules here (runs their code, "
+                                              "including source shipped in the record) to check overrides against the real signatures.")] = False,
     kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None,
 ) -> None:
-    """Run an experiment again from its recorded spec, with overrides; the new one is linked to the old."""
+    """Run an experiment again from its recorded spec, with overrides; the new one is linked to the old.
+
+    The record is data: nothing from it is imported or run here unless --import-code is given.
+    """
     with _one_line_errors():
         from kuberun.manage import query
         from kuberun.manage.reproduce import parse_overrides
@@ -218,7 +223,8 @@ def reproduce(
 
         kube = _kube(kubeconfig, context, namespace)
         parsed = parse_overrides(overrides or [])
-        created = run_again(kube, query.get_experiment(kube, name), parsed, name=new_name, image=executor_image, user=user)
+        created = run_again(kube, query.get_experiment(kube, name), parsed, name=new_name, image=executor_image, user=user,
+                           allow_import=import_code)
         typer.echo(f"experiment {created['metadata']['name']} created (reproduced from {name})")
 
 

@@ -107,7 +107,8 @@ def _assign(node: Any, part: str | int, value: Any, where: str) -> None:
 
     try:
         if isinstance(node, fdl.Buildable) and isinstance(part, str):
-            if part not in _arguments(node):
+            allowed = _arguments(node)
+            if part not in allowed and "*" not in allowed:  # "*": the callable takes **kwargs (a record's stand-in does)
                 raise AttributeError(part)
             setattr(node, part, value)
         elif isinstance(node, (list, dict)):
