@@ -33,6 +33,7 @@ _EXPORTS = {
     "InvalidExperimentError": "kuberun.errors",
     "ConfigSerializationError": "kuberun.errors",
     "run": "kuberun.nemorun",
+    "Plugin": "kuberun.nemorun",
     "Packager": "kuberun.packaging",
     "GitArchivePackager": "kuberun.packaging",
     "PatternPackager": "kuberun.packaging",
@@ -58,6 +59,7 @@ __all__ = [  # noqa: RUF022 - grouped as the README introduces them
     "InvalidExperimentError",
     "ConfigSerializationError",
     "run",
+    "Plugin",
     "cli",
     "Packager",
     "GitArchivePackager",
@@ -70,7 +72,7 @@ if TYPE_CHECKING:
     from kuberun.errors import ConfigSerializationError, InvalidExperimentError, KuberunError
     from kuberun.experiment import Experiment
     from kuberun.manage.remote import RemoteExperiment, list_experiments
-    from kuberun.nemorun import run
+    from kuberun.nemorun import Plugin, run
     from kuberun.packaging import GitArchivePackager, HybridPackager, Packager, PatternPackager
     from kuberun.resource.executors import (
         KubernetesExecutor,

@@ -134,7 +134,9 @@ class ExperimentDefinition:
             raise InvalidExperimentError(f"invalid task {task_name!r}: {problem}") from None
         chosen = _checked_executor(executor) or self.executor or KubernetesExecutor()
         if plugins:
-            chosen = chosen.model_copy(deep=False)  # a plugin edits this task's executor, not a shared one
+            packager = chosen.packager
+            chosen = chosen.model_copy(deep=True)  # a plugin edits this task's executor, not a shared one
+            chosen.packager = packager  # ...but a shared packager still packages once
             run_plugins(plugins, task, chosen)
         self.tasks[task_name] = ExperimentTask(
             name=task_name,

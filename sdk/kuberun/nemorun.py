@@ -67,7 +67,7 @@ def convert_task(task: Any) -> Any:
 
     env, args = dict(task.env), [str(a) for a in task.args]
     if task.m:  # python -m <module>
-        return Script(command=["python", "-m", task.path], args=args, env=env)
+        return Script(task.path, m=True, args=args, env=env)
     if task.inline:
         return Script(inline=task.inline, args=args, env=env, entrypoint=task.entrypoint or "bash")
     if task.path:
@@ -175,6 +175,17 @@ def convert_executor(executor: Any) -> Any:
 
 
 # --- running -------------------------------------------------------------------------------
+
+
+class Plugin:
+    """NeMo Run's ``run.Plugin`` (``ExperimentPlugin``): subclass it and override ``setup``.
+
+    ``setup(task, executor)`` runs in ``exp.add`` before the task is recorded; it may change the
+    task's config and its executor (``executor.env_vars`` is the executor's ``env``).
+    """
+
+    def setup(self, task: Any, executor: Any) -> None:
+        return None
 
 
 def run_plugins(plugins: Any, task: Any, executor: Any) -> None:

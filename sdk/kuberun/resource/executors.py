@@ -35,6 +35,11 @@ class _UserExecutor(KubeModel):
     #: package as ``tasks[].code`` (a CodeRef) instead.
     packager: SkipJsonSchema[Any] = Field(None, exclude=True, repr=False)
 
+    @property
+    def env_vars(self) -> dict[str, str]:
+        """NeMo Run's name for ``env`` (the same dict: a plugin's ``executor.env_vars[k] = v`` sets it)."""
+        return self.env  # type: ignore[attr-defined, no-any-return]
+
     def __init__(self, **data: Any) -> None:
         try:
             super().__init__(**data)
