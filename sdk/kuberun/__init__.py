@@ -32,7 +32,7 @@ _EXPORTS = {
     "KuberunError": "kuberun.errors",
     "InvalidExperimentError": "kuberun.errors",
     "ConfigSerializationError": "kuberun.errors",
-    "run": "kuberun.nemorun",
+    "run": "kuberun.quickrun",
     "Plugin": "kuberun.nemorun",
     "Packager": "kuberun.packaging",
     "GitArchivePackager": "kuberun.packaging",
@@ -72,8 +72,9 @@ if TYPE_CHECKING:
     from kuberun.errors import ConfigSerializationError, InvalidExperimentError, KuberunError
     from kuberun.experiment import Experiment
     from kuberun.manage.remote import RemoteExperiment, list_experiments
-    from kuberun.nemorun import Plugin, run
+    from kuberun.nemorun import Plugin
     from kuberun.packaging import GitArchivePackager, HybridPackager, Packager, PatternPackager
+    from kuberun.quickrun import run
     from kuberun.resource.executors import (
         KubernetesExecutor,
         LeptonExecutor,

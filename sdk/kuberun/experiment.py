@@ -172,8 +172,20 @@ class Experiment(ExperimentDefinition):
                           live=live, console=Console(stderr=True))
             tailed = [t.name for t in self.tasks.values() if tail_logs or t.tail_logs]
             if tailed:
-                from kuberun.nemorun import print_logs
-
-                print_logs(self._remote, tailed)
+                _print_logs(self._remote, tailed)
             return done
         return created
+
+
+def _print_logs(remote: Any, tasks: list[str]) -> None:
+    """NeMo Run's ``tail_logs``: each task's log after the run, prefixed with the task name."""
+    import sys
+
+    from kuberun.errors import KuberunError
+
+    for name in tasks:
+        try:
+            for line in remote.logs(name):
+                print(f"[{name}] {line}")
+        except KuberunError as exc:
+            print(f"[{name}] (log unavailable: {exc})", file=sys.stderr)

@@ -3,9 +3,10 @@
 What is here is the translation layer, kept apart from ``kr.Experiment`` so the core stays kuberun's
 own: NeMo Run objects (``nemo_run.Script``, its executors and packagers) are converted to kuberun's
 — field by field, and a field set to something kuberun has no equivalent for is an error naming
-it, never silently dropped; ``kr.run(task, executor=...)`` is NeMo Run's one-task ``run.run``;
-``sequential``, ``direct``, ``tail_logs`` and plugins (``setup(task, executor)``) are the
-``Experiment`` arguments of the same names. nemo_run itself is never imported: objects are
+it, never silently dropped;
+``sequential``, ``direct`` and plugins (``setup(task, executor)``) are the ``Experiment``
+arguments of the same names (``kr.run`` and ``tail_logs`` live in ``kuberun.quickrun``, which sits
+above ``kr.Experiment``; this module sits below it). nemo_run itself is never imported: objects are
 recognised by their module, so kuberun works without it installed.
 """
 
@@ -223,34 +224,3 @@ def run_direct(tasks: dict[str, Any]) -> None:
         built = fdl.build(task.config)
         if isinstance(task.config, fdl.Partial):
             built()
-
-
-def print_logs(remote: Any, tasks: list[str]) -> None:
-    """NeMo Run's ``tail_logs``: each task's log after the run, prefixed with the task name."""
-    from kuberun.errors import KuberunError
-
-    for name in tasks:
-        try:
-            for line in remote.logs(name):
-                print(f"[{name}] {line}")
-        except KuberunError as exc:
-            print(f"[{name}] (log unavailable: {exc})", file=sys.stderr)
-
-
-def run(task: Any, executor: Any = None, plugins: Any = None, name: str = "", dryrun: bool = False, direct: bool = False,
-        detach: bool = False, tail_logs: bool = True, **kwargs: Any) -> Any:
-    """NeMo Run's ``run.run``: one task as a one-task experiment; waits for it unless ``detach``.
-
-    Example::
-
-        kr.run(kr.Partial(train, lr=3e-4), executor=kr.KubernetesExecutor(gpus=1))
-    """
-    import fiddle as fdl
-
-    from kuberun.experiment import Experiment
-
-    converted = convert_task(task)
-    title = name or (getattr(fdl.get_callable(converted), "__name__", "task") if isinstance(converted, fdl.Buildable) else "script")
-    exp = Experiment(title.replace("_", "-"), executor=convert_executor(executor))
-    exp.add(converted, name=None, plugins=plugins, tail_logs=tail_logs)
-    return exp.run(dryrun=dryrun, direct=direct, wait=not detach, **kwargs)
