@@ -38,3 +38,23 @@ def test_a_task_without_code_mounts_no_chunks(tmp_path):
     ref = manifests.ExperimentRef(name="plain-1", namespace="ns", uid="u", title="plain")
     assert "code" not in json.loads(manifests.task_config_map(ref, [task])["data"]["a.json"])
     assert not [v for v in manifests._volumes(ref, task, task.executor.kubernetes)[0] if v["name"].startswith("kuberun-code")]
+
+
+def test_backends_that_cannot_deliver_code_refuse_it_permanently_by_name(tmp_path):
+    import pytest
+
+    from kuberun_operator.backends import cloud
+    from kuberun_operator.backends.base import BackendError
+    from kuberun_operator.backends.code import refuse_code
+
+    exp = kr.Experiment("pkg", executor=kr.LeptonExecutor(resource_shape="cpu.small", packager=_packager(tmp_path)))
+    exp.add(kr.Script(inline="true"), name="a")
+    task = exp.build()[0].spec.tasks[0]
+    with pytest.raises(BackendError) as caught:
+        cloud.task_env(task)
+    assert (caught.value.reason, caught.value.permanent) == ("CodeNotDelivered", True)
+    assert "cannot deliver yet" in caught.value.message and task.code.sha256[:12] in caught.value.message
+    for backend in ("Slurm", "local"):
+        with pytest.raises(BackendError, match=f"the {backend} backend cannot deliver"):
+            refuse_code(task, backend)
+    refuse_code(task.model_copy(update={"code": None}), "local")  # no package, nothing to refuse

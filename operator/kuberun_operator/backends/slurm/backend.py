@@ -273,6 +273,9 @@ class SlurmBackend:
 
 
 def _files(task: TaskSpec, cluster: SlurmCluster, place: script.AttemptPlace) -> tuple[bytes, bytes]:
+    from kuberun_operator.backends.code import refuse_code
+
+    refuse_code(task, "Slurm")
     if task.fiddle is not None and task.fiddle.data is None:
         raise BackendError("UnsupportedConfig", "the Slurm executor needs inline configs (this one is in ConfigMaps)",
                            permanent=True)
