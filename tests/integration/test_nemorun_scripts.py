@@ -85,3 +85,21 @@ def test_a_plugin_sets_the_executor_env_in_setup(sandbox):
     assert exp.status().phase == "Succeeded", exp.status()
     assert exp.raw["spec"]["tasks"][0]["executor"]["local"]["env"] == {"GREETING": "hello"}
     assert "hello world" in _log(exp, "greet")
+
+
+def test_the_experiment_that_ran_answers_status_logs_and_is_found_by_id_and_catalog(sandbox, monkeypatch):
+    from tests.fixtures import tasks
+
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the local task's runner imports tests.fixtures
+
+    exp = kr.Experiment("handle-after-run", executor=kr.LocalExecutor())
+    exp.add(kr.Partial(tasks.write_marker, path=str(sandbox.data_dir / "handle-marker"), text="line-one"), name="write")
+    done = exp.run(kubeconfig=str(sandbox.kubeconfig), detach=False, live=False, timeout=90)
+    assert done["status"]["phase"] == "Succeeded"
+    assert exp.status().phase == "Succeeded"
+    assert exp.status(return_dict=True) == {"write": {"status": "Succeeded", "exit_code": 0}}
+    assert exp.logs("write", regex=r"task returned 'line-one'") and not exp.logs("write", regex="no such line")
+    assert kr.Experiment.from_id(exp.name, kubeconfig=str(sandbox.kubeconfig)).title == "handle-after-run"
+    assert kr.Experiment.catalog("handle-after-run", kubeconfig=str(sandbox.kubeconfig)) == [exp.name]
+    with pytest.raises(kr.KuberunError, match="cancelling one task is not supported yet"):
+        exp.cancel("write")
