@@ -18,9 +18,9 @@ Task document (JSON)::
 
 With ``code``, the chunks are joined, checked against the digest and unpacked (``kuberun.packaging``'s
 safe unpack) into ``$KUBERUN_CODE_DIR`` or a temporary directory, which becomes the working directory
-and the first entry of ``sys.path`` before the task is built. The runner marks its process as a task
-(``$KUBERUN_IN_TASK``), so a submitting script imported for its callables cannot submit its
-experiment again: ``Experiment.run()`` there warns and returns None.
+and the first entry of ``sys.path`` before the task is built. While the runner imports the config's
+modules it sets ``$KUBERUN_IN_TASK``, so a submitting script imported for its callables cannot
+submit its experiment again: ``Experiment.run()`` there warns and returns None.
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +109,24 @@ def install_code(code: dict[str, Any], dest: Path | None = None) -> Path:
         raise BadTaskError(f"code package refused: {exc}") from exc
 
 
+@contextlib.contextmanager
+def _importing_task_code() -> Iterator[None]:
+    """While the config's modules are imported, ``Experiment.run()`` is a no-op (``$KUBERUN_IN_TASK``).
+
+    Only then: a task function that submits experiments on purpose (a sweep driver), or a script task
+    that runs a submitting script, still can.
+    """
+    before = os.environ.get(IN_TASK_ENV)
+    os.environ[IN_TASK_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(IN_TASK_ENV, None)
+        else:
+            os.environ[IN_TASK_ENV] = before
+
+
 def run_fiddle(fiddle: dict[str, Any], result_file: Path | None) -> int:
     import fiddle as fdl
 
@@ -116,7 +136,8 @@ def run_fiddle(fiddle: dict[str, Any], result_file: Path | None) -> int:
     # Shipped script modules live only as long as the task: nothing is left in the temporary directory.
     with tempfile.TemporaryDirectory(prefix="kuberun-modules-") as modules_dir:
         try:
-            buildable = decode_config(_fiddle_data(fiddle), fiddle.get("sha256"), Path(modules_dir))
+            with _importing_task_code():
+                buildable = decode_config(_fiddle_data(fiddle), fiddle.get("sha256"), Path(modules_dir))
         except ConfigIntegrityError as exc:
             raise BadTaskError(str(exc)) from exc
         return _build_and_call(fdl, buildable, result_file)
@@ -202,7 +223,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.config is None and args.config_env is None:
         parser.error("--config FILE, --config-env NAME or $KUBERUN_TASK_FILE is required")
-    os.environ[IN_TASK_ENV] = "1"
     if args.result is not None:
         args.result = args.result.absolute()  # the code package may become the working directory
     try:

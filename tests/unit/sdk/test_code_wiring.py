@@ -103,6 +103,12 @@ def hello(n: int = 1) -> str:
     return "hello " * n
 
 
+def flag() -> str:
+    import os
+
+    return f"in-task flag while called: {os.environ.get('KUBERUN_IN_TASK')}"
+
+
 exp = kr.Experiment("unguarded")
 exp.add(kr.Partial(hello, n=2), name="hello")
 exp.run(kubeconfig="/nonexistent/kubeconfig")   # no __main__ guard, as in many scripts
@@ -125,6 +131,23 @@ def test_a_shipped_script_without_a_main_guard_does_not_submit_again_inside_the_
     assert done.returncode == 0, done.stderr
     assert "exp.run() of 'unguarded' ignored inside a running kuberun task" in done.stderr
     assert "task returned 'hello hello '" in done.stderr
+
+
+def test_the_in_task_guard_holds_only_while_the_config_is_imported(tmp_path, monkeypatch):
+    # A task that submits experiments on purpose (a sweep driver) must still be able to.
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "nr_script.py").write_text(UNGUARDED)
+    monkeypatch.syspath_prepend(str(src))
+    monkeypatch.setenv("KUBERUN_IN_TASK", "1")
+    with pytest.warns(UserWarning):
+        import nr_script
+    config = json.loads(fdl_serialization.dump_json(kr.Partial(nr_script.flag)))
+    sys.modules.pop("nr_script")
+    data = base64.b64encode(zlib.compress(json.dumps({"config": config, "modules": {"nr_script": UNGUARDED}}).encode())).decode()
+    done = _run({"name": "flag", "fiddle": {"sha256": digest(data), "data": data}}, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "in-task flag while called: None" in done.stderr
 
 
 def test_experiment_run_is_a_no_op_with_a_warning_inside_a_task(monkeypatch):
