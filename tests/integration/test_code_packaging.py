@@ -79,7 +79,7 @@ def _returned(exp: kr.RemoteExperiment, task: str) -> str:
 
 
 def test_two_module_project_runs_from_a_git_checkout_and_reproduces_as_data(
-        tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, control_plane: str) -> None:
     project = _project(tmp_path / "project")
     import_log = tmp_path / "imports.log"
     monkeypatch.setenv("NR_IMPORT_LOG", str(import_log))
@@ -89,7 +89,7 @@ def test_two_module_project_runs_from_a_git_checkout_and_reproduces_as_data(
     monkeypatch.syspath_prepend(str(project))
     import configs  # the submitter's own code, imported on purpose
 
-    with Sandbox(data_dir=tmp_path / "sandbox", operator=True) as sb:
+    with Sandbox(data_dir=tmp_path / "sandbox", operator=True, control_plane=control_plane) as sb:
         assert sb.operator_running, sb.operator_error
         packager = GitArchivePackager()
         exp = kr.Experiment("two-modules", executor=kr.KubernetesExecutor(packager=packager))
