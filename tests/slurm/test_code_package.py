@@ -1,4 +1,5 @@
-"""A packaged task runs on real Slurm: the operator copies its code package over the existing SSH connection.
+"""A packaged task runs on real Slurm (the operator copies its code over the existing SSH connection), and is
+reproduced from another directory with an override, importing nothing, running the same package.
 
 The project module exists only in the package (the batch job's environment comes from sshd, not
 from this test), so a Succeeded task whose output names the module's data proves the archive was
@@ -67,3 +68,19 @@ def test_a_packaged_task_runs_on_slurm_with_its_code_copied_over_ssh(
     import hashlib
 
     assert hashlib.sha256((log.parent / "code.tar.gz").read_bytes()).hexdigest() == code["sha256"]
+
+    # A teammate elsewhere reproduces it with an override: nothing imported here, the same package there.
+    monkeypatch.chdir(tmp_path)
+    sys.path.remove(str(project))
+    child = kr.Experiment.get(name, namespace=namespace, kubeconfig=str(kubeconfig)).reproduce(**{"word": "again"})
+    assert "slurm_lib" not in sys.modules
+    assert child.raw["spec"]["tasks"][0]["code"] == code
+
+    def child_finished() -> str | None:
+        p = phase(k8s_api_client, namespace, child.name)
+        return p if p in ("Succeeded", "Failed") else None
+
+    assert wait_for(child_finished, 60, what="the reproduction on Slurm") == "Succeeded", \
+        get_experiment(k8s_api_client, namespace, child.name).get("status")
+    (attempt,) = attempts(get_experiment(k8s_api_client, namespace, child.name), "t")
+    assert "AGAIN from the package" in Path(attempt["logRef"]["path"]).read_text()
