@@ -55,6 +55,8 @@ class ExperimentTask:
     code: Any = None
     #: NeMo Run's ``tail_logs``: follow this task's log while ``run(wait=True)`` waits.
     tail_logs: bool = False
+    #: Script sources the config shipped when it was read back (``from_resource``): they travel again.
+    shipped_modules: dict[str, str] = field(default_factory=dict)
 
 
 Self = TypeVar("Self", bound="ExperimentDefinition")
@@ -164,7 +166,7 @@ class ExperimentDefinition:
         encoded = {}
         for task in self.tasks.values():
             if isinstance(task.config, Buildable):
-                encoded[task.name] = encode_config(task.config, task.name)
+                encoded[task.name] = encode_config(task.config, task.name, task.shipped_modules)
         return encoded
 
     def _spilled(self, encoded: dict[str, EncodedConfig]) -> set[str]:
@@ -275,7 +277,7 @@ class ExperimentDefinition:
         import tempfile
         from pathlib import Path
 
-        from kuberun.serialization import decode_config
+        from kuberun.serialization import decode_config, decode_envelope
 
         if isinstance(obj, str):
             import yaml
@@ -288,6 +290,7 @@ class ExperimentDefinition:
         except ValidationError as exc:
             raise InvalidExperimentError(format_validation_error(exc, [])) from None
         spec = resource.spec
+        shipped: dict[str, dict[str, str]] = {}
         exp = cls(spec.title, description=spec.description, project=spec.project, namespace=resource.metadata.namespace,
                   ttl_seconds_after_finished=spec.ttl_seconds_after_finished)
         for task in spec.tasks:
@@ -303,9 +306,11 @@ class ExperimentDefinition:
                     data = "".join((config_maps or {})[c.name] for c in task.fiddle.config_map_refs or [])
                 with tempfile.TemporaryDirectory(prefix="kuberun-modules-") as modules_dir:
                     config = decode_config(data, task.fiddle.sha256, Path(modules_dir))
+                shipped[task.name] = dict(decode_envelope(data, task.fiddle.sha256).get("modules") or {})
             exp.add(config, executor=task.executor.config, name=task.name, dependencies=list(task.depends_on),
                     retries=task.retries.limit, backoff_seconds=task.retries.backoff_seconds)
             exp.tasks[task.name].code = task.code  # the shipped code carries over
+            exp.tasks[task.name].shipped_modules = shipped.get(task.name, {})
         return exp
 
 

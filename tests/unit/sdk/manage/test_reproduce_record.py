@@ -145,3 +145,19 @@ def test_a_tampered_config_is_refused_by_its_digest(tmp_path, monkeypatch):
     old["spec"]["tasks"][0]["fiddle"]["sha256"] = "0" * 64
     with pytest.raises(ConfigIntegrityError, match="digest mismatch"):
         build_reproduction(_Kube(), old, {})
+
+
+def test_from_resource_then_build_keeps_the_shipped_script_and_the_code_package(tmp_path, monkeypatch):
+    # The other way to reproduce (kr.Experiment.from_resource -> edit -> run) imports, as it must to give
+    # live buildables, but what the config shipped must travel again.
+    import kuberun as kr
+
+    old = _record(tmp_path, monkeypatch)
+    exp = kr.Experiment.from_resource(old)
+    exp.tasks["fit"].config.x = 11
+    resource, _ = exp.build()
+    task = resource.to_dict()["spec"]["tasks"][0]
+    envelope = decode_envelope(task["fiddle"]["data"], task["fiddle"]["sha256"])
+    assert envelope["modules"] == {"shipped": SOURCE} and _leaf(envelope, "x") == 11
+    assert task["code"] == CODE
+    sys.modules.pop("shipped", None)
