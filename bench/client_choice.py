@@ -49,7 +49,7 @@ def list_page(client, flt, *, namespace=None, all_namespaces=False, limit=50, co
 
 commands._kube = connect
 query.list_page = list_page
-from kuberun.cli import main
+from kuberun.commandline import main
 sys.argv = ["kuberun", *sys.argv[1:]]
 main()
 """
@@ -107,7 +107,7 @@ def main() -> int:
         help_ = timed([*kr, "--help"], args.runs)
         ours = timed([*kr, "list", "--kubeconfig", str(kc)], args.runs)
         theirs = timed([python, "-c", LIGHTKUBE_CLI, "list", "--kubeconfig", str(kc)], args.runs)
-        ours_wrapped = timed([python, "-c", LIGHTKUBE_CLI.split("commands._kube = connect")[0] + "\nfrom kuberun.cli import main\n"
+        ours_wrapped = timed([python, "-c", LIGHTKUBE_CLI.split("commands._kube = connect")[0] + "\nfrom kuberun.commandline import main\n"
                               "sys.argv = ['kuberun', *sys.argv[1:]]\nmain()\n", "list", "--kubeconfig", str(kc)], args.runs)
     print(f"median wall time of {args.runs} fresh processes (python -c pass: {bare * 1000:.0f} ms)")
     for lib, seconds in imports.items():

@@ -49,7 +49,7 @@ def build(settings: Settings, metrics: Metrics, clock: Clock | None = None) -> A
         from kuberun_operator.backends.local import LocalBackend
 
         backends["local"] = LocalBackend(settings)
-    backends.update(remote_backends(BackendConfig.load(settings.config_file), settings))
+    backends.update(remote_backends(BackendConfig.load(settings.config_file), settings, kube))
 
     async def post_event(body: dict[str, Any], event: Event) -> None:
         meta = body["metadata"]
@@ -75,13 +75,17 @@ def build(settings: Settings, metrics: Metrics, clock: Clock | None = None) -> A
     return Assembly(controller, jobs, pods)
 
 
-def remote_backends(config: BackendConfig, settings: Settings) -> dict[str, Backend]:
-    """The bridges the admin configured; each module is imported only when configured."""
+def remote_backends(config: BackendConfig, settings: Settings, kube: Kube | None = None) -> dict[str, Backend]:
+    """The bridges the admin configured; each module is imported only when configured.
+
+    ``kube`` lets a bridge read a task's code package to copy it over its own transport (Slurm).
+    """
     found: dict[str, Backend] = {}
     if config.slurm.clusters:
         from kuberun_operator.backends.slurm import SlurmBackend
+        from kuberun_operator.codestore import config_map_reader
 
-        found["slurm"] = SlurmBackend(config.slurm, settings)
+        found["slurm"] = SlurmBackend(config.slurm, settings, code_reader=config_map_reader(kube) if kube else None)
     if config.lepton.workspaces:
         from kuberun_operator.backends.lepton import LeptonBackend
 

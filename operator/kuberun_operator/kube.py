@@ -170,6 +170,10 @@ class Kube:
             lambda ns, **kw: self._core.list_namespaced_pod(ns, label_selector=selector, **kw)), namespace)
         return list(result.get("items", []))
 
+    async def get_config_map(self, namespace: str, name: str) -> dict[str, Any]:
+        """A ConfigMap as a plain dict (a bridge reads a task's code package chunks with it)."""
+        return await self._call("get", "configmaps", self._json(self._core.read_namespaced_config_map), name, namespace)
+
     async def create_event(self, namespace: str, event: dict[str, Any]) -> None:
         await self._call("create", "events", self._core.create_namespaced_event, namespace, event)
 

@@ -89,8 +89,12 @@ def field_value(pod: dict[str, Any], field_path: str) -> str:
     raise SpecError(f"unsupported fieldRef {field_path!r}")
 
 
-async def _source_data(rest: Rest, namespace: str, kind: str, name: str, optional: bool) -> dict[str, str]:
-    """The decoded data of a ConfigMap or Secret; {} when it is missing and optional."""
+async def _source_data(rest: Rest, namespace: str, kind: str, name: str, optional: bool,
+                       binary: bool = False) -> dict[str, Any]:
+    """The decoded data of a ConfigMap or Secret; {} when it is missing and optional.
+
+    ``binary``: a ConfigMap's ``binaryData`` values stay bytes (a volume file gets them exactly, as a
+    kubelet writes them: kuberun's code packages are tar.gz chunks); otherwise they are text."""
     plural = "configmaps" if kind == "configMap" else "secrets"
     obj = await rest.get_or_none(path("", "v1", plural, namespace, name))
     if obj is None:
@@ -102,7 +106,8 @@ async def _source_data(rest: Rest, namespace: str, kind: str, name: str, optiona
         data = {k: base64.b64decode(v).decode(errors="replace") for k, v in data.items()}
         data.update(obj.get("stringData") or {})
     else:
-        data.update({k: base64.b64decode(v).decode(errors="replace") for k, v in (obj.get("binaryData") or {}).items()})
+        raw = {k: base64.b64decode(v) for k, v in (obj.get("binaryData") or {}).items()}
+        data.update(raw if binary else {k: v.decode(errors="replace") for k, v in raw.items()})
     return data
 
 
@@ -178,7 +183,7 @@ async def _fill_volume(rest: Rest, pod: dict[str, Any], volume: dict[str, Any], 
             source = volume[kind]
             name = source.get("name") or source.get("secretName")
             try:
-                data = await _source_data(rest, namespace, kind, name, bool(source.get("optional")))
+                data = await _source_data(rest, namespace, kind, name, bool(source.get("optional")), binary=True)
             except MissingSource as e:
                 raise MissingSource(f'MountVolume.SetUp failed for volume "{volume["name"]}": {e}', volume=True) from None
             items = source.get("items") or [{"key": k, "path": k} for k in data]
@@ -187,7 +192,8 @@ async def _fill_volume(rest: Rest, pod: dict[str, Any], volume: dict[str, Any], 
                     raise SpecError(f"key {item['key']!r} not found in {kind} {name}")
                 file = directory / item["path"]
                 file.parent.mkdir(parents=True, exist_ok=True)
-                file.write_text(data[item["key"]])
+                value = data[item["key"]]
+                file.write_bytes(value) if isinstance(value, bytes) else file.write_text(value)
             return
     if "emptyDir" not in volume:
         raise SpecError(f"volume {volume['name']!r}: only configMap, secret, projected, downwardAPI and emptyDir "

@@ -32,7 +32,15 @@ _EXPORTS = {
     "KuberunError": "kuberun.errors",
     "InvalidExperimentError": "kuberun.errors",
     "ConfigSerializationError": "kuberun.errors",
+    "run": "kuberun.quickrun",
+    "Plugin": "kuberun.nemorun",
+    "Packager": "kuberun.packaging",
+    "GitArchivePackager": "kuberun.packaging",
+    "PatternPackager": "kuberun.packaging",
+    "HybridPackager": "kuberun.packaging",
 }
+# Submodules reached as attributes: ``kr.cli`` is NeMo Run's ``run.cli`` (entrypoints, factories).
+_SUBMODULES = {"cli": "kuberun.cli"}
 
 __all__ = [  # noqa: RUF022 - grouped as the README introduces them
     "__version__",
@@ -50,6 +58,13 @@ __all__ = [  # noqa: RUF022 - grouped as the README introduces them
     "KuberunError",
     "InvalidExperimentError",
     "ConfigSerializationError",
+    "run",
+    "Plugin",
+    "cli",
+    "Packager",
+    "GitArchivePackager",
+    "PatternPackager",
+    "HybridPackager",
 ]
 
 if TYPE_CHECKING:
@@ -57,6 +72,9 @@ if TYPE_CHECKING:
     from kuberun.errors import ConfigSerializationError, InvalidExperimentError, KuberunError
     from kuberun.experiment import Experiment
     from kuberun.manage.remote import RemoteExperiment, list_experiments
+    from kuberun.nemorun import Plugin
+    from kuberun.packaging import GitArchivePackager, HybridPackager, Packager, PatternPackager
+    from kuberun.quickrun import run
     from kuberun.resource.executors import (
         KubernetesExecutor,
         LeptonExecutor,
@@ -67,6 +85,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(_SUBMODULES[name])
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'kuberun' has no attribute {name!r}")

@@ -55,14 +55,21 @@ class Script:
         kr.Script(command=["python", "train.py", "--lr", "3e-4"])
         kr.Script(inline="echo hello from $KUBERUN_TASK")
         kr.Script(path="scripts/prepare.sh", args=["--fast"])   # the file's text is shipped inline
+        kr.Script("scripts/prepare.sh")                          # NeMo Run's order: path, then inline
+        kr.Script("trainer.main", m=True)                        # python -m trainer.main
+
+    Positional arguments follow NeMo Run's ``run.Script(path, inline, ...)``, so NeMo Run scripts
+    work unchanged; ``command`` (an argv, no shell) is kuberun's own and is keyword-only in practice.
     """
 
-    command: list[str] | None = None
-    inline: str | None = None
     path: str | None = None
+    inline: str | None = None
+    command: list[str] | None = None
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     entrypoint: str | None = None
+    #: NeMo Run's ``m``: run ``path`` as a module, ``python -m path`` (the module must be importable in the task).
+    m: bool = False
 
     def __post_init__(self) -> None:
         """Check now, with one line naming the field (``InvalidScriptError``, a ValueError), not at ``exp.run()``."""
@@ -71,6 +78,10 @@ class Script:
         from kuberun.errors import InvalidScriptError
         from kuberun.resource.errors_format import format_validation_error
 
+        if self.m:
+            if not self.path or self.command is not None or self.inline is not None:
+                raise InvalidScriptError("kr.Script(m=True) runs `python -m PATH`: give path (a module name) alone")
+            self.command, self.path, self.m = ["python", "-m", self.path], None, False
         given = [n for n in ("command", "inline", "path") if getattr(self, n) is not None]
         if len(given) != 1:
             raise InvalidScriptError(f"kr.Script takes exactly one of command, inline or path (got {given or 'none'})")

@@ -51,6 +51,12 @@ class ExperimentTask:
     executor: ExecutorModel
     dependencies: list[str] = field(default_factory=list)
     retries: RetryPolicy = field(default_factory=RetryPolicy)
+    #: The code package the task ships (from its executor's packager, or carried over by reproduce).
+    code: Any = None
+    #: NeMo Run's ``tail_logs``: follow this task's log while ``run(wait=True)`` waits.
+    tail_logs: bool = False
+    #: Script sources the config shipped when it was read back (``from_resource``): they travel again.
+    shipped_modules: dict[str, str] = field(default_factory=dict)
 
 
 Self = TypeVar("Self", bound="ExperimentDefinition")
@@ -99,14 +105,25 @@ class ExperimentDefinition:
     def add(
         self,
         task: Buildable | Script,
-        *,
         executor: ExecutorModel | None = None,
         name: str | None = None,
+        *,
         dependencies: list[str] | None = None,
         retries: int = 0,
         backoff_seconds: int = 10,
+        plugins: Any = None,
+        tail_logs: bool = False,
     ) -> str:
-        """Add a task; returns its name, to use in another task's ``dependencies``."""
+        """Add a task; returns its name, to use in another task's ``dependencies``.
+
+        NeMo Run's signature: ``executor`` and ``name`` may be positional; ``plugins`` (objects with
+        ``setup(task, executor)``, NeMo Run's ``ExperimentPlugin`` included) run here, before the task
+        is recorded, and may change both; a ``nemo_run.Script`` or NeMo Run executor is converted.
+        """
+        from kuberun.nemorun import convert_executor, convert_task, run_plugins
+
+        task = convert_task(task)
+        executor = convert_executor(executor)
         if not isinstance(task, Buildable | Script):
             raise InvalidExperimentError(f"a task is a kr.Config, kr.Partial or kr.Script, got {type(task).__name__}")
         task_name = name or self._default_name(task)
@@ -117,12 +134,19 @@ class ExperimentDefinition:
         except ValidationError as exc:  # name the argument of add(), not RetryPolicy's field
             problem = format_validation_error(exc, []).removeprefix("invalid experiment: ").replace("limit:", "retries:", 1)
             raise InvalidExperimentError(f"invalid task {task_name!r}: {problem}") from None
+        chosen = _checked_executor(executor) or self.executor or KubernetesExecutor()
+        if plugins:
+            packager = chosen.packager
+            chosen = chosen.model_copy(deep=True)  # a plugin edits this task's executor, not a shared one
+            chosen.packager = packager  # ...but a shared packager still packages once
+            run_plugins(plugins, task, chosen)
         self.tasks[task_name] = ExperimentTask(
             name=task_name,
             config=task,
-            executor=_checked_executor(executor) or self.executor or KubernetesExecutor(),
+            executor=chosen,
             dependencies=list(dependencies or []),
             retries=policy,
+            tail_logs=tail_logs,
         )
         return task_name
 
@@ -142,7 +166,7 @@ class ExperimentDefinition:
         encoded = {}
         for task in self.tasks.values():
             if isinstance(task.config, Buildable):
-                encoded[task.name] = encode_config(task.config, task.name)
+                encoded[task.name] = encode_config(task.config, task.name, task.shipped_modules)
         return encoded
 
     def _spilled(self, encoded: dict[str, EncodedConfig]) -> set[str]:
@@ -158,13 +182,15 @@ class ExperimentDefinition:
 
         return bounded(f"{self.name}-{task}-config-{index}", 253)
 
-    def _task_spec(self, task: ExperimentTask, encoded: EncodedConfig | None, spill: bool) -> dict[str, Any]:
+    def _task_spec(self, task: ExperimentTask, encoded: EncodedConfig | None, spill: bool, code: Any = None) -> dict[str, Any]:
         spec: dict[str, Any] = {
             "name": task.name,
             "executor": Executor.wrap(task.executor),
             "dependsOn": task.dependencies,
             "retries": task.retries,
         }
+        if code is not None:
+            spec["code"] = code
         if isinstance(task.config, Script):
             spec["script"] = task.config.to_source()
         else:
@@ -182,15 +208,17 @@ class ExperimentDefinition:
             raise InvalidExperimentError(f"experiment {self.title!r} has no tasks; add one with exp.add(...)")
         from kuberun import __version__
         from kuberun.gitinfo import capture_source
+        from kuberun.packaging.ship import package_tasks
 
         encoded = self._encode_all()
         spilled = self._spilled(encoded)
+        code_refs, code_maps = package_tasks(self.tasks, self.namespace)
         try:
             spec = ExperimentSpec(
                 title=self.title,
                 description=self.description,
                 project=self.project,
-                tasks=[self._task_spec(t, encoded.get(t.name), t.name in spilled) for t in self.tasks.values()],
+                tasks=[self._task_spec(t, encoded.get(t.name), t.name in spilled, code_refs.get(t.name)) for t in self.tasks.values()],
                 ttl_seconds_after_finished=self.ttl_seconds_after_finished,
                 source=capture_source(),
                 submitted_by=self.submitted_by or getpass.getuser(),
@@ -203,7 +231,7 @@ class ExperimentDefinition:
             labels[LABEL_PROJECT] = slug(self.project)
         meta = ObjectMeta(name=self.name, namespace=self.namespace, labels={**labels, **self.labels}, annotations=dict(self.annotations))
         resource = ExperimentResource(metadata=meta, spec=spec)
-        return resource, self._config_maps(encoded, spilled)
+        return resource, [*code_maps, *self._config_maps(encoded, spilled)]
 
     def _config_maps(self, encoded: dict[str, EncodedConfig], spilled: set[str]) -> list[dict[str, Any]]:
         from kuberun.resource.constants import LABEL_CONFIG_DIGEST, LABEL_EXPERIMENT, LABEL_TASK
@@ -249,19 +277,20 @@ class ExperimentDefinition:
         import tempfile
         from pathlib import Path
 
-        from kuberun.serialization import decode_config
+        from kuberun.serialization import decode_config, decode_envelope
 
         if isinstance(obj, str):
             import yaml
 
             docs = [d for d in yaml.safe_load_all(obj) if d]
-            config_maps = {**{d["metadata"]["name"]: d["data"]["config"] for d in docs if d.get("kind") == "ConfigMap"}, **(config_maps or {})}
+            config_maps = {**{d["metadata"]["name"]: d["data"]["config"] for d in docs if d.get("kind") == "ConfigMap" and "config" in (d.get("data") or {})}, **(config_maps or {})}
             obj = next(d for d in docs if d.get("kind") == "Experiment")
         try:
             resource = ExperimentResource.parse(obj)
         except ValidationError as exc:
             raise InvalidExperimentError(format_validation_error(exc, [])) from None
         spec = resource.spec
+        shipped: dict[str, dict[str, str]] = {}
         exp = cls(spec.title, description=spec.description, project=spec.project, namespace=resource.metadata.namespace,
                   ttl_seconds_after_finished=spec.ttl_seconds_after_finished)
         for task in spec.tasks:
@@ -277,8 +306,11 @@ class ExperimentDefinition:
                     data = "".join((config_maps or {})[c.name] for c in task.fiddle.config_map_refs or [])
                 with tempfile.TemporaryDirectory(prefix="kuberun-modules-") as modules_dir:
                     config = decode_config(data, task.fiddle.sha256, Path(modules_dir))
+                shipped[task.name] = dict(decode_envelope(data, task.fiddle.sha256).get("modules") or {})
             exp.add(config, executor=task.executor.config, name=task.name, dependencies=list(task.depends_on),
                     retries=task.retries.limit, backoff_seconds=task.retries.backoff_seconds)
+            exp.tasks[task.name].code = task.code  # the shipped code carries over
+            exp.tasks[task.name].shipped_modules = shipped.get(task.name, {})
         return exp
 
 

@@ -57,20 +57,95 @@ class Experiment(ExperimentDefinition):
 
         return from_title(title, namespace, kubeconfig, context)
 
+    @staticmethod
+    def from_id(exp_id: str, namespace: str | None = None, kubeconfig: str | None = None, context: str | None = None) -> RemoteExperiment:
+        """NeMo Run's ``Experiment.from_id``: an experiment's id is its resource name (``kubectl get exp``)."""
+        return Experiment.get(exp_id, namespace, kubeconfig, context)
+
+    @staticmethod
+    def catalog(title: str | None = None, namespace: str | None = None, kubeconfig: str | None = None,
+                context: str | None = None) -> list[str]:
+        """NeMo Run's ``Experiment.catalog``: the ids (names) of the experiments titled ``title`` (all if None), newest first."""
+        from kuberun.manage.remote import list_experiments
+
+        return [e.name for e in list_experiments(title=title, namespace=namespace, kubeconfig=kubeconfig, context=context)]
+
+    # -- after run(): the handle NeMo Run users expect on the experiment itself ------------
+
+    def _handle(self) -> RemoteExperiment:
+        remote = getattr(self, "_remote", None)
+        if remote is None:
+            from kuberun.errors import UsageError
+
+            raise UsageError(f"experiment {self.name!r} has not run yet: call exp.run() first (or kr.Experiment.get(name))")
+        return remote
+
+    def status(self, return_dict: bool = False) -> Any:
+        """The experiment's status as the cluster records it (``return_dict``: plain per-task phases, as NeMo Run's)."""
+        status = self._handle().status()
+        if return_dict:
+            return {t.name: {"status": t.phase, "exit_code": t.exit_code} for t in status.tasks}
+        return status
+
+    def logs(self, task: str | None = None, *, regex: str | None = None, attempt: int | None = None,
+             follow: bool = False, tail: int | None = None) -> list[str]:
+        """A task's log lines (``regex``: only the lines it matches, ``re.search``)."""
+        import re
+
+        pattern = re.compile(regex) if regex else None
+        lines = self._handle().logs(task, attempt=attempt, follow=follow, tail=tail)
+        return [line for line in lines if pattern is None or pattern.search(line)]
+
+    def cancel(self, task: str | None = None, stop: bool = False) -> None:
+        """Cancel the experiment (``stop=True``: let running tasks finish, start nothing new).
+
+        NeMo Run's per-task ``cancel(task)`` is not supported yet: the spec has no per-task shutdown.
+        """
+        if task is not None:
+            from kuberun.errors import UsageError
+
+            raise UsageError(f"cancel({task!r}): cancelling one task is not supported yet; cancel the experiment "
+                             "(exp.cancel()) or let the others finish with exp.cancel(stop=True)")
+        self._handle().cancel(stop=stop)
+
     # -- running --------------------------------------------------------------------------
 
     def run(self, *, kubeconfig: str | None = None, context: str | None = None, wait: bool = False,
-            timeout: float | None = None, live: bool = True) -> dict[str, Any] | None:
+            timeout: float | None = None, live: bool = True, sequential: bool = False, detach: bool | None = None,
+            tail_logs: bool = False, direct: bool = False, dryrun: bool = False) -> dict[str, Any] | None:
         """Create the Experiment in the current kube context (or print it when ``$KUBERUN_DRYRUN`` is set).
 
         Returns the created object as the API server stored it; with ``wait=True``, shows live
         per-task progress (on stderr) and returns the finished object (its ``status`` is the record).
+
+        NeMo Run's arguments: ``sequential`` makes each task depend on the one added before it (tasks
+        given explicit dependencies keep theirs); ``detach=False`` is ``wait=True``; ``tail_logs``
+        (here or on ``add``) prints the tasks' logs once they finish; ``direct`` calls each task's
+        config in this process, in order, without a cluster (your own code, on your machine);
+        ``dryrun`` prints the resources instead of creating them.
         """
         import os
+        import warnings
 
-        if os.environ.get("KUBERUN_DRYRUN"):
+        if os.environ.get("KUBERUN_IN_TASK"):
+            # The runner imported the submitting script for its callables: submitting again from inside
+            # a task would start a copy of the experiment each time a task runs.
+            warnings.warn(f"exp.run() of {self.title!r} ignored inside a running kuberun task "
+                          "(guard the script's run with `if __name__ == \"__main__\":`)", stacklevel=2)
+            return None
+        if sequential:
+            from kuberun.nemorun import chain_sequential
+
+            chain_sequential(self.tasks)
+        if direct:
+            from kuberun.nemorun import run_direct
+
+            run_direct(self.tasks)
+            return None
+        if dryrun or os.environ.get("KUBERUN_DRYRUN"):
             self.dryrun(print_=True)
             return None
+        wait = wait or detach is False
         from kuberun.api import connect
         from kuberun.errors import AlreadyExistsError
         from kuberun.manage.submit import create
@@ -85,11 +160,32 @@ class Experiment(ExperimentDefinition):
                                      "each kr.Experiment runs once; build a new one (or reproduce it) to run again",
                                      exc.reason) from None
         self.namespace = created["metadata"]["namespace"]
+        from kuberun.manage.remote import RemoteExperiment
+
+        self._remote = RemoteExperiment(kube, created)
         if wait:
             from rich.console import Console
 
             from kuberun.manage.progress import follow
 
-            return follow(kube, created["metadata"]["name"], self.namespace, interval=0.5, timeout=timeout,
+            done = follow(kube, created["metadata"]["name"], self.namespace, interval=0.5, timeout=timeout,
                           live=live, console=Console(stderr=True))
+            tailed = [t.name for t in self.tasks.values() if tail_logs or t.tail_logs]
+            if tailed:
+                _print_logs(self._remote, tailed)
+            return done
         return created
+
+
+def _print_logs(remote: Any, tasks: list[str]) -> None:
+    """NeMo Run's ``tail_logs``: each task's log after the run, prefixed with the task name."""
+    import sys
+
+    from kuberun.errors import KuberunError
+
+    for name in tasks:
+        try:
+            for line in remote.logs(name):
+                print(f"[{name}] {line}")
+        except KuberunError as exc:
+            print(f"[{name}] (log unavailable: {exc})", file=sys.stderr)

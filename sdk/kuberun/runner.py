@@ -13,7 +13,14 @@ Task document (JSON)::
 
     {"name": "train",
      "fiddle": {"sha256": "...", "data": "<encoded>"}            # or "dataFiles": [paths, in order]
-     "script": {"command": [...]} | {"inline": "...", "entrypoint": "bash", "args": [...], "env": {...}}}
+     "script": {"command": [...]} | {"inline": "...", "entrypoint": "bash", "args": [...], "env": {...}},
+     "code": {"sha256": "...", "files": [chunk paths, in order]}}   # optional: a packager's archive
+
+With ``code``, the chunks are joined, checked against the digest and unpacked (``kuberun.packaging``'s
+safe unpack) into ``$KUBERUN_CODE_DIR`` or a temporary directory, which becomes the working directory
+and the first entry of ``sys.path`` before the task is built. While the runner imports the config's
+modules it sets ``$KUBERUN_IN_TASK``, so a submitting script imported for its callables cannot
+submit its experiment again: ``Experiment.run()`` there warns and returns None.
 """
 
 from __future__ import annotations
@@ -21,12 +28,14 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +86,47 @@ def _fiddle_data(fiddle: dict[str, Any]) -> str:
         raise BadTaskError(f"config data unavailable: {exc}") from exc
 
 
+IN_TASK_ENV = "KUBERUN_IN_TASK"
+
+
+def install_code(code: dict[str, Any], dest: Path | None = None) -> Path:
+    """Reassemble, verify and unpack the task's code package; make it the working directory and first import path."""
+    from kuberun.packaging import PackageIntegrityError, PackagingError, UnsafeArchiveError, activate, unpack
+
+    sha256, files = code.get("sha256"), code.get("files")
+    if not isinstance(sha256, str) or not isinstance(files, list) or not files:
+        raise BadTaskError("task document's 'code' needs 'sha256' and a non-empty 'files' list")
+    try:
+        data = b"".join(Path(str(f)).read_bytes() for f in files)
+    except OSError as exc:
+        raise BadTaskError(f"code package unavailable: {exc}") from exc
+    if dest is None:
+        base = os.environ.get("KUBERUN_CODE_DIR")
+        dest = Path(base) if base else Path(tempfile.mkdtemp(prefix="kuberun-code-")) / "code"
+    try:
+        return activate(unpack(data, dest, sha256=sha256))
+    except (PackagingError, PackageIntegrityError, UnsafeArchiveError) as exc:
+        raise BadTaskError(f"code package refused: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _importing_task_code() -> Iterator[None]:
+    """While the config's modules are imported, ``Experiment.run()`` is a no-op (``$KUBERUN_IN_TASK``).
+
+    Only then: a task function that submits experiments on purpose (a sweep driver), or a script task
+    that runs a submitting script, still can.
+    """
+    before = os.environ.get(IN_TASK_ENV)
+    os.environ[IN_TASK_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(IN_TASK_ENV, None)
+        else:
+            os.environ[IN_TASK_ENV] = before
+
+
 def run_fiddle(fiddle: dict[str, Any], result_file: Path | None) -> int:
     import fiddle as fdl
 
@@ -86,7 +136,8 @@ def run_fiddle(fiddle: dict[str, Any], result_file: Path | None) -> int:
     # Shipped script modules live only as long as the task: nothing is left in the temporary directory.
     with tempfile.TemporaryDirectory(prefix="kuberun-modules-") as modules_dir:
         try:
-            buildable = decode_config(_fiddle_data(fiddle), fiddle.get("sha256"), Path(modules_dir))
+            with _importing_task_code():
+                buildable = decode_config(_fiddle_data(fiddle), fiddle.get("sha256"), Path(modules_dir))
         except ConfigIntegrityError as exc:
             raise BadTaskError(str(exc)) from exc
         return _build_and_call(fdl, buildable, result_file)
@@ -141,9 +192,15 @@ def _exec(argv: list[str], env: dict[str, str]) -> int:
         return exit_code(process.wait())
 
 
-def task_document(task: Any, data_files: list[str] | None = None) -> dict[str, Any]:
-    """The runner's document for a ``TaskSpec``; ``data_files`` replace ConfigMap refs once mounted."""
+def task_document(task: Any, data_files: list[str] | None = None, code_files: list[str] | None = None) -> dict[str, Any]:
+    """The runner's document for a ``TaskSpec``; ``data_files`` replace ConfigMap refs once mounted,
+    ``code_files`` are where the backend put the code package's chunks (in order)."""
     doc: dict[str, Any] = {"name": task.name}
+    code = getattr(task, "code", None)
+    if code is not None:
+        if not code_files:
+            raise BadTaskError(f"task {task.name!r} ships code {code.sha256[:12]}; give the paths of its chunks")
+        doc["code"] = {"sha256": code.sha256, "files": list(code_files)}
     if task.script is not None:
         doc["script"] = task.script.model_dump(by_alias=True, exclude_none=True, mode="json")
     else:
@@ -166,8 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.config is None and args.config_env is None:
         parser.error("--config FILE, --config-env NAME or $KUBERUN_TASK_FILE is required")
+    if args.result is not None:
+        args.result = args.result.absolute()  # the code package may become the working directory
     try:
         task = load_task_env(args.config_env) if args.config_env else load_task(args.config)
+        if task.get("code") is not None:
+            install_code(task["code"])
         if "fiddle" in task:
             return run_fiddle(task["fiddle"], args.result)
         return run_script(task["script"])

@@ -94,8 +94,12 @@ def _alias_main(name: str) -> Iterator[None]:
             del sys.modules[name]
 
 
-def encode_config(buildable: Any, task: str = "?") -> EncodedConfig:
-    """Serialize a Fiddle buildable; refuse what would not come back identical or is too large."""
+def encode_config(buildable: Any, task: str = "?", shipped: dict[str, str] | None = None) -> EncodedConfig:
+    """Serialize a Fiddle buildable; refuse what would not come back identical or is too large.
+
+    ``shipped``: script sources that already travel with this config (read back from a stored
+    Experiment), kept in the new envelope so the runner can still import them.
+    """
     from fiddle.experimental import serialization
 
     from kuberun.configure import to_plain_fiddle
@@ -105,7 +109,7 @@ def encode_config(buildable: Any, task: str = "?") -> EncodedConfig:
         config = json.loads(serialization.dump_json(plain))
     except Exception as exc:  # fiddle raises several unrelated types for unserializable values
         raise ConfigSerializationError(task, f"config cannot be serialized: {_explain(exc)}") from exc
-    modules: dict[str, str] = {}
+    modules: dict[str, str] = dict(shipped or {})
     main = _main_module()
     if main and _rewrite_main(config, main[0]):
         if len(main[1]) > MAIN_SOURCE_LIMIT:

@@ -45,7 +45,7 @@ def cli(*args: str, kubeconfig: Path | str | None = None, namespace: str | None 
     """Run ``kuberun ARGS`` in-process (typer's runner), with the kubeconfig and namespace options."""
     from typer.testing import CliRunner
 
-    from kuberun.cli import app
+    from kuberun.commandline import app
 
     extra = [*(["--kubeconfig", str(kubeconfig)] if kubeconfig else []), *(["-n", namespace] if namespace else [])]
     result = CliRunner().invoke(app, [*args, *extra], catch_exceptions=False)

@@ -27,10 +27,11 @@ test compares it with the requests the operator made against the sandbox API.
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [get, list, watch, create, patch, delete]
-# One ConfigMap of task documents per experiment, mounted into task pods.
+# One ConfigMap of task documents per experiment, mounted into task pods. With Slurm clusters, also
+# get: the bridge reads a task's code package chunks to copy them over SSH (kuberun_operator.codestore).
 - apiGroups: [""]
   resources: [configmaps]
-  verbs: [{{ join ", " .Values.rbac.configMapVerbs }}]
+  verbs: [{{ join ", " (ternary (append .Values.rbac.configMapVerbs "get" | uniq) .Values.rbac.configMapVerbs (not (empty .Values.slurm.clusters))) }}]
 # Headless Services give multi-node (torchrun) tasks stable peer DNS names.
 - apiGroups: [""]
   resources: [services]

@@ -27,6 +27,9 @@ def remote_name(key: str) -> str:
 
 def task_env(task: TaskSpec) -> str:
     """The encoded task document, or a permanent error a user can act on."""
+    from kuberun_operator.backends.code import refuse_code
+
+    refuse_code(task, "cloud (Lepton/SkyPilot)")
     try:
         encoded = encode_task_env(task_document(task))
     except BadTaskError:

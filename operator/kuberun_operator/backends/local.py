@@ -44,6 +44,9 @@ class LocalBackend:
             return Submitted(id=(where / "pid").read_text().strip(), log_ref=log)  # submitted before a restart
         if task.fiddle is not None and task.fiddle.data is None:
             raise BackendError("UnsupportedConfig", "the local executor needs inline configs (this one is in ConfigMaps)", permanent=True)
+        from kuberun_operator.backends.code import refuse_code
+
+        refuse_code(task, "local")
         where.mkdir(parents=True, exist_ok=True)
         (where / "task.json").write_text(json.dumps(task_document(task)))
         env = {**os.environ, "KUBERUN_EXPERIMENT": exp.metadata.name or "", "KUBERUN_TASK": task.name,

@@ -231,9 +231,14 @@ def reproduce(
     executor_image: Annotated[str | None, typer.Option("--executor-image", help="Run every task in this image.")] = None,
     new_name: Annotated[str | None, typer.Option("--name", help="Name of the new experiment (default: <title>-<id>).")] = None,
     user: Annotated[str | None, typer.Option("--user", help="Submitter to record (default: the kube context user).")] = None,
+    import_code: Annotated[bool, typer.Option("--import-code", help="Import the recorded tasks' modules here (runs their code, "
+                                              "including source shipped in the record) to check overrides against the real signatures.")] = False,
     kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None,
 ) -> None:
-    """Run an experiment again from its recorded spec, with overrides; the new one is linked to the old."""
+    """Run an experiment again from its recorded spec, with overrides; the new one is linked to the old.
+
+    The record is data: nothing from it is imported or run here unless --import-code is given.
+    """
     with _one_line_errors():
         from kuberun.manage.records import archived_note, get_or_archived
         from kuberun.manage.reproduce import parse_overrides
@@ -245,7 +250,8 @@ def reproduce(
         note = archived_note(old)
         if old.pop("archive", None) is not None:
             old.pop("status", None)  # a reproduction needs the spec; an archived status may be another version's
-        created = run_again(kube, old, parsed, name=new_name, image=executor_image, user=user)
+        created = run_again(kube, old, parsed, name=new_name, image=executor_image, user=user,
+                           allow_import=import_code)
         origin = f"{name}, from its {note}" if note else name
         typer.echo(f"experiment {created['metadata']['name']} created (reproduced from {origin})")
 

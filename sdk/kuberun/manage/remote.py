@@ -110,16 +110,18 @@ class RemoteExperiment:
         """Delete the Experiment and what it owns."""
         lifecycle.delete(self._kube, self.name, self.namespace)
 
-    def reproduce(self, name: str | None = None, image: str | None = None, **overrides: Any) -> RemoteExperiment:
+    def reproduce(self, name: str | None = None, image: str | None = None, *, allow_import: bool = False,
+                  **overrides: Any) -> RemoteExperiment:
         """A new run of this experiment with dotted overrides, linked by ``kuberun.dev/reproduced-from``.
 
-        Imports the tasks' callables (to apply overrides to the live configs). Example::
+        The record is data: the overrides are applied without importing the tasks' code, unless
+        ``allow_import=True`` (which runs it here, to check values against the real signatures). Example::
 
             child = exp.reproduce(**{"train.lr": 3e-4, "train.model.width": 16})
         """
         from kuberun.manage.reproduce import reproduce
 
-        created = reproduce(self._kube, self.refresh()._obj, overrides, name=name, image=image)
+        created = reproduce(self._kube, self.refresh()._obj, overrides, name=name, image=image, allow_import=allow_import)
         return RemoteExperiment(self._kube, created)
 
     def reproductions(self) -> list[RemoteExperiment]:

@@ -10,9 +10,12 @@ Override rule (``KEY=VALUE``):
 - ``VALUE`` is read as a Python literal (``ast.literal_eval``: ``3e-4``, ``[1, 2]``, ``None``,
   ``'text'``); anything that is not a literal is taken as a string (``opt=adam``).
 
-Applying overrides needs the live Fiddle buildables, so reproduce imports the task callables
-(``ExperimentDefinition.from_resource``), like the runner does: run it where the code is importable.
-``describe`` never does this: it renders the serialized JSON without importing user code.
+The record is data: the overrides are applied to the serialized configs loaded with inert
+stand-ins for the user's callables (``kuberun.manage.record``), so nothing from the record is
+imported or executed here unless ``allow_import=True`` (``--import-code``), which also checks the
+values against the real signatures. Everything else is copied from the old spec: executors,
+dependencies, retries, the shipped script sources and the code package (``code``: same digest,
+same ConfigMaps, now also owned by the new Experiment), so the new run runs the same code.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 
 from kuberun.api import Kube
 from kuberun.errors import InvalidOverrideError
+from kuberun.manage import record
 from kuberun.manage.query import Obj, config_map_data
 from kuberun.naming import experiment_name
 from kuberun.resource.constants import LABEL_PREFIX, LABEL_REPRODUCED_FROM
@@ -103,7 +107,8 @@ def _assign(node: Any, part: str | int, value: Any, where: str) -> None:
 
     try:
         if isinstance(node, fdl.Buildable) and isinstance(part, str):
-            if part not in _arguments(node):
+            allowed = _arguments(node)
+            if part not in allowed and "*" not in allowed:  # "*": the callable takes **kwargs (a record's stand-in does)
                 raise AttributeError(part)
             setattr(node, part, value)
         elif isinstance(node, (list, dict)):
@@ -164,50 +169,120 @@ def apply_overrides(tasks: dict[str, Any], overrides: dict[str, Any]) -> None:
         _assign(node, path[-1], value, key)
 
 
-def set_image(tasks: dict[str, Any], image: str) -> None:
-    """Point every task's executor at ``image``: the Kubernetes/Lepton image, Slurm's container image, SkyPilot's image_id."""
-    for task in tasks.values():
-        for field in ("image", "container_image"):
-            if field in type(task.executor).model_fields:
-                task.executor = task.executor.model_copy(update={field: image})
-                break
-
-
-def _load(experiment_cls: Any, old: Obj, config_maps: dict[str, str]) -> Any:
-    from kuberun.errors import KuberunError
-
-    try:
-        return experiment_cls.from_resource(old, config_maps)
-    except KuberunError:
-        raise
-    except Exception as exc:  # the callables' modules are user code: any import error can surface here
-        text = str(exc).splitlines()[0] if str(exc) else ""
-        raise InvalidOverrideError(
-            f"cannot load the configs of {old['metadata']['name']!r} ({type(exc).__name__}: {text}); reproduce imports "
-            "the tasks' callables, so run it where their modules are importable (e.g. set PYTHONPATH)") from None
+def set_image(executor: Any, image: str) -> Any:
+    """``executor`` pointed at ``image``: the Kubernetes/Lepton image, Slurm's container image (SkyPilot: none)."""
+    for field in ("image", "container_image"):
+        if field in type(executor).model_fields:
+            return executor.model_copy(update={field: image})
+    return executor
 
 
 def build_reproduction(kube: Kube, old: Obj, overrides: dict[str, Any], *, name: str | None = None,
-                       image: str | None = None, user: str | None = None) -> tuple[Obj, list[Obj]]:
+                       image: str | None = None, user: str | None = None,
+                       allow_import: bool = False) -> tuple[Obj, list[Obj]]:
     """The new Experiment (and its ConfigMaps) from ``old`` with ``overrides``, linked to ``old`` by label."""
-    from kuberun.definition import ExperimentDefinition
+    from types import SimpleNamespace
 
-    exp = _load(ExperimentDefinition, old, config_map_data(kube, old))
-    apply_overrides(exp.tasks, overrides)
-    if image:
-        set_image(exp.tasks, image)
+    from pydantic import ValidationError
+
+    from kuberun.errors import InvalidExperimentError
+    from kuberun.resource import ExperimentResource
+    from kuberun.resource.errors_format import format_validation_error
+
+    try:
+        resource = ExperimentResource.parse(old)
+    except ValidationError as exc:
+        raise InvalidExperimentError(format_validation_error(exc, [])) from None
     meta = old["metadata"]
-    exp.name = name or experiment_name(exp.title)
-    exp.namespace = meta["namespace"]
-    exp.labels = {k: v for k, v in (meta.get("labels") or {}).items() if not k.startswith(LABEL_PREFIX)}
-    exp.labels[LABEL_REPRODUCED_FROM] = meta["name"]
-    exp.annotations[ANNOTATION_REPRODUCED_FROM_UID] = meta.get("uid", "")
-    exp.submitted_by = user or kube.user
-    resource, maps = exp.build()
-    out = resource.to_dict()
-    if (old.get("spec") or {}).get("source"):
-        out["spec"]["source"] = old["spec"]["source"]  # the code that runs is the original's, not this checkout's
+    new_name = name or experiment_name(resource.spec.title)
+    ns = meta["namespace"]
+    envelopes = _envelopes(resource.spec.tasks, config_map_data(kube, old))
+    names = list(envelopes)
+    with record.loaded([envelopes[n] for n in names], allow_import=allow_import) as buildables:
+        tasks = {t.name: SimpleNamespace(config=None) for t in resource.spec.tasks}
+        for task_name, buildable in zip(names, buildables, strict=True):
+            tasks[task_name].config = buildable
+        apply_overrides(tasks, overrides)
+        changed = {n: record.dump(tasks[n].config, envelopes[n]) for n in names}
+    maps: list[Obj] = []
+    new_tasks = []
+    for task in resource.spec.tasks:
+        update: dict[str, Any] = {}
+        if task.name in changed:
+            fiddle, task_maps = _encoded(changed[task.name], task, new_name, ns)
+            update["fiddle"], maps = fiddle, maps + task_maps
+        if image:
+            update["executor"] = type(task.executor)(**{k: set_image(v, image) for k, v in _executors(task.executor)})
+        new_tasks.append(task.model_copy(update=update))
+    spec = resource.spec.model_copy(update={"tasks": new_tasks, "shutdown": None, "suspend": None,
+                                            "submitted_by": user or kube.user or resource.spec.submitted_by})
+    from kuberun.naming import slug
+    from kuberun.resource.constants import LABEL_PROJECT, LABEL_SUBMITTER, LABEL_TITLE
+
+    labels = {k: v for k, v in (meta.get("labels") or {}).items() if not k.startswith(LABEL_PREFIX)}
+    labels.update({LABEL_TITLE: slug(spec.title), LABEL_SUBMITTER: slug(spec.submitted_by or "unknown"),
+                   LABEL_REPRODUCED_FROM: meta["name"]})
+    if spec.project:
+        labels[LABEL_PROJECT] = slug(spec.project)
+    annotations = {ANNOTATION_REPRODUCED_FROM_UID: meta.get("uid", "")}
+    out = {"apiVersion": old.get("apiVersion"), "kind": old.get("kind"),
+           "metadata": {"name": new_name, "namespace": ns, "labels": labels, "annotations": annotations},
+           "spec": spec.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True, mode="json")}
+    ExperimentResource.parse(out)  # the copy must be as valid as the original
     return out, maps
+
+
+def _executors(executor: Any) -> list[tuple[str, Any]]:
+    return [(k, v) for k, v in executor if v is not None]
+
+
+def _envelopes(tasks: list[Any], config_maps: dict[str, str]) -> dict[str, dict[str, Any]]:
+    from kuberun.serialization import decode_envelope
+
+    out = {}
+    for task in tasks:
+        if task.fiddle is None:
+            continue
+        data = task.fiddle.data
+        if data is None:
+            missing = [c.name for c in task.fiddle.config_map_refs or [] if c.name not in config_maps]
+            if missing:
+                raise InvalidOverrideError(f"task {task.name!r}: its config's ConfigMaps {missing} are gone")
+            data = "".join(config_maps[c.name] for c in task.fiddle.config_map_refs or [])
+        out[task.name] = decode_envelope(data, task.fiddle.sha256)
+    return out
+
+
+def _encoded(envelope: dict[str, Any], task: Any, experiment: str, ns: str) -> tuple[Any, list[Obj]]:
+    """The FiddleSource of a changed envelope: inline when small, else ConfigMaps named after the new experiment."""
+    import base64
+    import json
+    import zlib
+
+    from kuberun.naming import bounded
+    from kuberun.resource import ConfigMapChunk, FiddleSource
+    from kuberun.resource.constants import (
+        FIDDLE_ENCODING,
+        INLINE_LIMIT,
+        LABEL_CONFIG_DIGEST,
+        LABEL_EXPERIMENT,
+        LABEL_TASK,
+    )
+    from kuberun.serialization import EncodedConfig, digest
+
+    text = json.dumps(envelope, sort_keys=True)
+    data = base64.b64encode(zlib.compress(text.encode("utf-8"), 9)).decode("ascii")
+    enc = EncodedConfig(data=data, sha256=digest(data), target=task.fiddle.target)
+    if enc.size <= INLINE_LIMIT:
+        return FiddleSource(encoding=FIDDLE_ENCODING, sha256=enc.sha256, size=enc.size, target=enc.target, data=data), []
+    maps, refs = [], []
+    for i, chunk in enumerate(enc.chunks()):
+        cm_name = bounded(f"{experiment}-{task.name}-config-{i}", 253)
+        refs.append(ConfigMapChunk(name=cm_name))
+        maps.append({"apiVersion": "v1", "kind": "ConfigMap", "data": {"config": chunk},
+                     "metadata": {"name": cm_name, "namespace": ns, "labels": {
+                         LABEL_EXPERIMENT: experiment, LABEL_TASK: task.name, LABEL_CONFIG_DIGEST: enc.sha256[:63]}}})
+    return FiddleSource(encoding=FIDDLE_ENCODING, sha256=enc.sha256, size=enc.size, target=enc.target, config_map_refs=refs), maps
 
 
 def reproduce(kube: Kube, old: Obj, overrides: dict[str, Any], **kwargs: Any) -> Obj:

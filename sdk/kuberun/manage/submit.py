@@ -3,6 +3,10 @@
 Order matters: the ConfigMaps holding large configs go first, so the operator never sees an
 Experiment whose config is missing; then the Experiment; then each ConfigMap gets an owner reference
 to it, so deleting the Experiment collects them (they cannot name a uid that does not exist yet).
+
+Code package chunks (``kuberun.packaging.ship``) are shared by digest: one that already exists is the
+same content (409 is success), and the Experiment is *added* to its owners, read-modify-write guarded
+by ``resourceVersion``, so the chunk lives as long as any Experiment that runs that code.
 """
 
 from __future__ import annotations
@@ -18,14 +22,62 @@ def create(kube: Kube, resource: Obj, config_maps: list[Obj], namespace: str | N
     ns = namespace or resource["metadata"].get("namespace") or kube.namespace
     resource["metadata"]["namespace"] = ns
     cm_path = api_path("", "v1", "configmaps", ns)
+    from kuberun.errors import AlreadyExistsError
+    from kuberun.packaging.ship import is_code_config_map
+
     for cm in config_maps:
         cm["metadata"]["namespace"] = ns
-        kube.request("POST", cm_path, Op("create", "configmaps", ns), body=cm)
+        try:
+            kube.request("POST", cm_path, Op("create", "configmaps", ns), body=cm)
+        except AlreadyExistsError:
+            if not is_code_config_map(cm):
+                raise
+    from kuberun.packaging.ship import code_config_maps
+    from kuberun.resource import ExperimentResource
+
+    shared = code_config_maps(ExperimentResource.parse(resource).spec.tasks)
+    posted = {cm["metadata"]["name"] for cm in config_maps}
+    for name in shared:  # a reproduction reuses the original's chunks: they must still be there
+        if name not in posted:
+            _get_code(kube, ns, name)
     created = kube.request("POST", experiment_path(ns), Op("create", RESOURCE, ns), body=resource)
     owner = {"apiVersion": API_VERSION, "kind": KIND, "name": created["metadata"]["name"],
              "uid": created["metadata"]["uid"], "blockOwnerDeletion": True}
+    for name in shared:
+        _add_owner(kube, ns, name, owner)
     for cm in config_maps:
         name = cm["metadata"]["name"]
+        if is_code_config_map(cm):
+            continue
         kube.request("PATCH", api_path("", "v1", "configmaps", ns, name), Op("patch", "configmaps", ns, name),
                      body={"metadata": {"ownerReferences": [owner]}}, content_type=MERGE_PATCH)
     return created
+
+
+def _add_owner(kube: Kube, ns: str, name: str, owner: Obj, attempts: int = 5) -> None:
+    """Append ``owner`` to a shared ConfigMap's ownerReferences (a 409 from a concurrent writer: read again)."""
+    from kuberun.errors import ConflictError
+
+    path = api_path("", "v1", "configmaps", ns, name)
+    for _ in range(attempts):
+        current = _get_code(kube, ns, name)
+        refs = list(current["metadata"].get("ownerReferences") or [])
+        if any(r.get("uid") == owner["uid"] for r in refs):
+            return
+        patch = {"metadata": {"ownerReferences": [*refs, owner], "resourceVersion": current["metadata"]["resourceVersion"]}}
+        try:
+            kube.request("PATCH", path, Op("patch", "configmaps", ns, name), body=patch, content_type=MERGE_PATCH)
+            return
+        except ConflictError:
+            continue
+    raise ConflictError(409, f"configmap {name!r}: ownerReferences kept changing; retry the submit", "Conflict")
+
+
+def _get_code(kube: Kube, ns: str, name: str) -> Obj:
+    from kuberun.errors import ObjectNotFoundError
+
+    try:
+        return kube.request("GET", api_path("", "v1", "configmaps", ns, name), Op("get", "configmaps", ns, name))
+    except ObjectNotFoundError:
+        raise ObjectNotFoundError(404, f"code package ConfigMap {name!r} is gone from namespace {ns!r} (deleted with the "
+                                  "last experiment that used it): the recorded code cannot run again", "NotFound") from None

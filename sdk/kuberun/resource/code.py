@@ -4,14 +4,14 @@ The record is the digest, not the bytes: ``sha256`` names the package (a determi
 ``git`` says where it came from, and ``storage`` says where a backend fetches it — ConfigMap
 chunks in the Experiment's namespace (up to ``CONFIGMAP_CODE_LIMIT``) or a URL in an object store
 beyond that. Months later, reproduce finds the same bytes by the same digest, and the runner
-refuses anything else. Not yet part of ``TaskSpec``/``ExperimentSpec``: wiring it in changes the CRD.
+refuses anything else. ``TaskSpec.code`` holds it (``kuberun.packaging.ship`` fills it in).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from kuberun.resource.base import KubeModel
 from kuberun.resource.constants import CHUNK_SIZE, LABEL_PREFIX
@@ -39,7 +39,8 @@ class GitRef(KubeModel):
 class CodeStorage(KubeModel):
     """Where the package's bytes are: ConfigMap chunks (in order) or a URL, exactly one."""
 
-    config_maps: list[str] | None = Field(None, min_length=1, max_length=MAX_CODE_CHUNKS,
+    # Bounded items: a real API server estimates CEL rule cost from the longest possible string.
+    config_maps: list[Annotated[str, StringConstraints(max_length=253)]] | None = Field(None, min_length=1, max_length=MAX_CODE_CHUNKS,
                                           description="ConfigMap names, in order; each holds one chunk under binaryData.chunk.")
     url: str | None = Field(None, max_length=2048, description="An object-store URL, without credentials.")
 

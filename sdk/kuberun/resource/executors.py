@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from kuberun.resource.base import KubeModel
 from kuberun.resource.constants import MAX_NAME
@@ -28,6 +29,16 @@ class _UserExecutor(KubeModel):
     Only direct construction (``kr.KubernetesExecutor(cpu="banana")``) and assignment are reworded;
     parsing a resource (the operator's path) still raises pydantic's error inside the resource's own.
     """
+
+    #: NeMo Run's ``executor.packager``: a ``kuberun.packaging`` packager whose package ships with the
+    #: task. Client-side only: never in the resource (``exclude``) nor the CRD; the spec records the
+    #: package as ``tasks[].code`` (a CodeRef) instead.
+    packager: SkipJsonSchema[Any] = Field(None, exclude=True, repr=False)
+
+    @property
+    def env_vars(self) -> dict[str, str]:
+        """NeMo Run's name for ``env`` (the same dict: a plugin's ``executor.env_vars[k] = v`` sets it)."""
+        return self.env  # type: ignore[attr-defined, no-any-return]
 
     def __init__(self, **data: Any) -> None:
         try:

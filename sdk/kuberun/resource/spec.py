@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from kuberun.resource.base import KubeModel
+from kuberun.resource.code import CodeRef
 from kuberun.resource.constants import (
     DNS1123_LABEL,
     INLINE_LIMIT,
@@ -82,6 +83,7 @@ class TaskSpec(KubeModel):
     depends_on: list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME, pattern=DNS1123_LABEL)]] = Field(
         default_factory=list, max_length=MAX_DEPENDENCIES)
     retries: RetryPolicy = Field(default_factory=RetryPolicy)
+    code: CodeRef | None = Field(None, description="Code shipped with the task (a packager's archive), unpacked into its working directory.")
 
     @model_validator(mode="after")
     def _exactly_one_payload(self) -> TaskSpec:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kuberun.naming import bounded, child_name, slug
+from kuberun.resource.code import CHUNK_KEY
 from kuberun.resource.constants import (
     API_VERSION,
     KIND,
@@ -57,6 +58,7 @@ __all__ = [
 
 TASK_DIR = "/etc/kuberun/task"
 CONFIG_DIR = "/etc/kuberun/config"
+CODE_DIR = "/etc/kuberun/code"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "kuberun"
 COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
@@ -159,13 +161,20 @@ def _chunk_files(task: TaskSpec) -> list[str] | None:
     return [f"{CONFIG_DIR}/{i}/config" for i in range(len(refs))]
 
 
+def _code_files(task: TaskSpec) -> list[str] | None:
+    names = task.code.storage.config_maps if task.code is not None else None
+    if not names:
+        return None
+    return [f"{CODE_DIR}/{i}/{CHUNK_KEY}" for i in range(len(names))]
+
+
 def task_config_map(exp: ExperimentRef, tasks: list[TaskSpec]) -> dict[str, Any]:
     """One ConfigMap per Experiment, a '<task>.json' runner document per task.
 
     Configs too large for the spec stay in the SDK's chunk ConfigMaps; the document then lists
     the paths where `build_job` mounts those chunks, in order.
     """
-    data = {f"{t.name}.json": json.dumps(task_document(t, data_files=_chunk_files(t)), sort_keys=True)
+    data = {f"{t.name}.json": json.dumps(task_document(t, data_files=_chunk_files(t), code_files=_code_files(t)), sort_keys=True)
             for t in tasks}
     size = sum(len(k) + len(v.encode()) for k, v in data.items())
     if size > CONFIG_MAP_LIMIT:
@@ -278,6 +287,10 @@ def _volumes(exp: ExperimentRef, task: TaskSpec, ex: KubernetesExecutor) -> tupl
         volumes.append({"name": f"kuberun-config-{i}",
                         "configMap": {"name": chunk.name, "items": [{"key": chunk.key, "path": "config"}]}})
         mounts.append({"name": f"kuberun-config-{i}", "mountPath": f"{CONFIG_DIR}/{i}", "readOnly": True})
+    # The code package's chunks (shared ConfigMaps named by digest); the runner joins and verifies them.
+    for i, name in enumerate((task.code.storage.config_maps or []) if task.code is not None else []):
+        volumes.append({"name": f"kuberun-code-{i}", "configMap": {"name": name, "items": [{"key": CHUNK_KEY, "path": CHUNK_KEY}]}})
+        mounts.append({"name": f"kuberun-code-{i}", "mountPath": f"{CODE_DIR}/{i}", "readOnly": True})
     return volumes + list(ex.volumes), mounts + list(ex.volume_mounts)
 
 

@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec
 from kuberun.runner import BadTaskError, task_document
@@ -153,8 +154,10 @@ class SlurmBackend:
     name = "slurm"
     finalizer = REMOTE_FINALIZER  # CancelOnDelete: sbatch jobs outlive a deleted Experiment otherwise
 
-    def __init__(self, config: SlurmConfig, settings: Settings) -> None:
+    def __init__(self, config: SlurmConfig, settings: Settings, code_reader: Any = None) -> None:
         self.config, self.settings = config, settings
+        # (namespace, CodeRef) -> the package's bytes (kuberun_operator.codestore); None: packaged tasks are refused
+        self.code_reader = code_reader
         self.poll_interval = config.poll_interval_seconds
         self.clusters = {c.name: c for c in config.clusters}
         self._transports: dict[str, Transport] = {}
@@ -210,10 +213,14 @@ class SlurmBackend:
         cluster = self._cluster(executor.cluster)
         place = script.AttemptPlace(exp.metadata.namespace or "default", exp.metadata.name or "", task.name,
                                     attempt, ref.idempotency_key)
-        document, batch = _files(task, cluster, place)
+        code = b""
+        if task.code is not None and self.code_reader is not None:
+            code = await self.code_reader(place.namespace, task.code)  # over the same SSH connection, below
+        document, batch = _files(task, cluster, place, with_code=bool(code))
+        sizes = (len(document), len(batch), len(code)) if code else (len(document), len(batch))
         command = script.submit_command(script.attempt_dir(cluster.workdir, place), ref.idempotency_key,
-                                        script.sbatch_flags(executor, cluster), (len(document), len(batch)))
-        result = await self._transport(cluster.name).run(command, stdin=document + batch)
+                                        script.sbatch_flags(executor, cluster), sizes)
+        result = await self._transport(cluster.name).run(command, stdin=document + batch + code)
         job_id, directory = _submitted(result, cluster)
         log_ref = LogRef(kind="slurm", path=f"{directory}/output.log")
         self._poller(cluster.name).track(job_id, ref.idempotency_key, log_ref.path)
@@ -272,12 +279,17 @@ class SlurmBackend:
             yield chunk
 
 
-def _files(task: TaskSpec, cluster: SlurmCluster, place: script.AttemptPlace) -> tuple[bytes, bytes]:
+def _files(task: TaskSpec, cluster: SlurmCluster, place: script.AttemptPlace, with_code: bool = False) -> tuple[bytes, bytes]:
+    from kuberun_operator.backends.code import refuse_code
+
+    if not with_code:
+        refuse_code(task, "Slurm (this operator has no API access to read the package)")
     if task.fiddle is not None and task.fiddle.data is None:
         raise BackendError("UnsupportedConfig", "the Slurm executor needs inline configs (this one is in ConfigMaps)",
                            permanent=True)
     try:
-        document = json.dumps(task_document(task)).encode()
+        # The package lands beside task.json; the runner reads it relative to the job's --chdir.
+        document = json.dumps(task_document(task, code_files=[script.CODE_FILE] if with_code else None)).encode()
         batch = script.batch_script(task, cluster, place).encode()
     except (BadTaskError, script.ScriptError) as exc:
         raise BackendError("InvalidJob", str(exc), permanent=True) from exc

@@ -25,6 +25,7 @@ RUNNER = "python -m kuberun.runner"
 # Exit codes of the submit command, so the backend can tell where it stopped.
 EXIT_LOOKUP_FAILED, EXIT_WORKDIR_FAILED, EXIT_SBATCH_FAILED = 90, 91, 92
 FOUND, SUBMITTED = "kuberun-found", "kuberun-submitted"
+CODE_FILE = "code.tar.gz"  # a task's code package, written next to task.json when it ships one
 # squeue --Format fields; `:|` means "no padding, then a `|`", so names are never truncated.
 SQUEUE_FIELDS = ("JobID", "Name", "State", "Reason", "StartTime", "EndTime", "exit_code")
 SACCT_FIELDS = ("JobID", "JobName", "State", "ExitCode", "Start", "End")
@@ -154,11 +155,12 @@ def _container_flags(executor: SlurmExecutor) -> list[str]:
 # -- remote commands ------------------------------------------------------------------------------
 
 
-def submit_command(directory: str, key: str, flags: list[str], sizes: tuple[int, int]) -> str:
-    """One remote shell run: look the key up, else write both files from stdin and sbatch.
+def submit_command(directory: str, key: str, flags: list[str], sizes: tuple[int, ...]) -> str:
+    """One remote shell run: look the key up, else write the files from stdin and sbatch.
 
-    One SSH round trip per submission. stdin carries ``task.json`` then ``job.sh`` (their byte
-    sizes are ``sizes``); ``head -c`` never reads past its count, so the two split cleanly. The
+    One SSH round trip per submission. stdin carries ``task.json``, ``job.sh`` and, when a third
+    size is given, the task's code package (``code.tar.gz``); ``head -c`` never reads past its
+    count, so they split cleanly. The
     lookup happens right before sbatch, so an operator that crashed after sbatch but before
     recording the job id finds the job instead of submitting a second one.
     """
@@ -180,7 +182,8 @@ def submit_command(directory: str, key: str, flags: list[str], sizes: tuple[int,
         f'[ -n "$ids" ] || ids="$( ({lookup}) | {exact})"',
         f'if [ -n "$ids" ]; then cat >/dev/null; set -- $ids; echo "{FOUND} $1 $D"; exit 0; fi',
         f'mkdir -p "$D" && cd "$D" || {{ cat >/dev/null; exit {EXIT_WORKDIR_FAILED}; }}',
-        f"head -c {sizes[0]} > task.json && head -c {sizes[1]} > job.sh || exit {EXIT_WORKDIR_FAILED}",
+        f"head -c {sizes[0]} > task.json && head -c {sizes[1]} > job.sh"
+        + (f" && head -c {sizes[2]} > {CODE_FILE}" if len(sizes) > 2 else "") + f" || exit {EXIT_WORKDIR_FAILED}",
         f'out="$({sbatch} 2>sbatch.err)" || {{ cat sbatch.err >&2; exit {EXIT_SBATCH_FAILED}; }}',
         f'echo "{SUBMITTED} ${{out%%;*}} $D"',
     ])

@@ -58,6 +58,33 @@ def dry_run(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="
         _fail(str(exc))
 
 
+@app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+def run_command(
+    ctx: typer.Context,
+    target: str = typer.Argument(..., metavar="MODULE:ENTRYPOINT", help="e.g. recipes.llm:pretrain or train.py:train"),
+    kubeconfig: Optional[str] = typer.Option(None, "--kubeconfig", help="Kubeconfig file (default: $KUBECONFIG)."),  # noqa: UP045
+    context: Optional[str] = typer.Option(None, "--context", help="Kube context."),  # noqa: UP045
+    namespace: Optional[str] = typer.Option(None, "--namespace", help="Namespace (default: the context's)."),  # noqa: UP045
+) -> None:
+    """Submit an entrypoint (NeMo Run's `nemo llm pretrain ...`): MODULE:ENTRYPOINT [overrides] [--dryrun] [--yaml F] [--executor E] [-y].
+
+    Everything after the target is the entrypoint's own command line (NeMo Run's override grammar:
+    model=large_model model.depth=5 lr=3e-4 steps*=2); `kuberun run MODULE:ENTRYPOINT --help` lists
+    its parameters and factories.
+    """
+    if target in ("--help", "-h"):
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+    from kuberun.entrypoints import CLIError, run_entrypoint
+    from kuberun.entrypoints.target import load_target
+
+    try:
+        fn = load_target(target)
+    except CLIError as exc:
+        _fail(str(exc), 2)
+    raise typer.Exit(run_entrypoint(list(ctx.args), fn, kubeconfig=kubeconfig, context=context, namespace=namespace))
+
+
 def _plugin_command(name: str, summary: str) -> None:
     """``kuberun NAME ...``: the command another kuberun package registered (``kuberun.plugins``), its
     arguments and ``--help`` passed through untouched."""

@@ -1,0 +1,226 @@
+"""NeMo Run's API on kuberun: ``import kuberun as run`` in a NeMo Run script, the rest unchanged.
+
+What is here is the translation layer, kept apart from ``kr.Experiment`` so the core stays kuberun's
+own: NeMo Run objects (``nemo_run.Script``, its executors and packagers) are converted to kuberun's
+— field by field, and a field set to something kuberun has no equivalent for is an error naming
+it, never silently dropped;
+``sequential``, ``direct`` and plugins (``setup(task, executor)``) are the ``Experiment``
+arguments of the same names (``kr.run`` and ``tail_logs`` live in ``kuberun.quickrun``, which sits
+above ``kr.Experiment``; this module sits below it). nemo_run itself is never imported: objects are
+recognised by their module, so kuberun works without it installed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from typing import Any
+
+from kuberun.errors import InvalidExecutorError, InvalidExperimentError
+
+SLURM_CLUSTER_ENV = "KUBERUN_SLURM_CLUSTER"
+
+
+def is_nemo_run(obj: Any) -> bool:
+    return type(obj).__module__.split(".")[0] == "nemo_run"
+
+
+def _set_fields(obj: Any) -> dict[str, Any]:
+    """The dataclass fields of ``obj`` that differ from their defaults (what the user asked for)."""
+    out = {}
+    for f in dataclasses.fields(obj):
+        if not f.init:
+            continue
+        value = getattr(obj, f.name)
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            out[f.name] = value
+            continue
+        if value != default and not (type(value) is type(default) and type(value).__name__ == "Packager" and _set_fields(value) == {}):
+            out[f.name] = value
+    return out
+
+
+def _refuse(kind: str, fields: dict[str, Any], why: str = "") -> None:
+    if fields:
+        names = ", ".join(sorted(fields))
+        raise InvalidExecutorError(f"nemo_run.{kind}: {names} {'has' if len(fields) == 1 else 'have'} no kuberun equivalent"
+                                   f"{why}; drop {'it' if len(fields) == 1 else 'them'} or use the kr.{kind} fields "
+                                   "(docs/nemo-run.md lists the mapping)")
+
+
+# --- tasks ---------------------------------------------------------------------------------
+
+
+def convert_task(task: Any) -> Any:
+    """A ``nemo_run.Script`` as ``kr.Script``; a list (NeMo Run's job group) is refused; anything else as given."""
+    if isinstance(task, list | tuple):
+        raise InvalidExperimentError("a list of tasks (NeMo Run's job group, one heterogeneous job) is not supported: "
+                                     "add each task with its own exp.add(...)")
+    if not is_nemo_run(task) or type(task).__name__ != "Script":
+        return task
+    from kuberun.configure import Script
+
+    env, args = dict(task.env), [str(a) for a in task.args]
+    if task.m:  # python -m <module>
+        return Script(task.path, m=True, args=args, env=env)
+    if task.inline:
+        return Script(inline=task.inline, args=args, env=env, entrypoint=task.entrypoint or "bash")
+    if task.path:
+        return Script(path=task.path, args=args, env=env, entrypoint=task.entrypoint if task.entrypoint != "bash" else None)
+    raise InvalidExperimentError("nemo_run.Script has neither path nor inline")
+
+
+# --- packagers -----------------------------------------------------------------------------
+
+
+def convert_packager(packager: Any) -> Any:
+    """A NeMo Run packager as kuberun's (``kuberun.packaging``); ``Packager()`` (ship nothing) is None."""
+    if packager is None or not is_nemo_run(packager):
+        return packager
+    from kuberun import packaging
+
+    kind, given = type(packager).__name__, _set_fields(packager)
+    given.pop("debug", None)
+    if "symlink_from_remote_dir" in given:
+        _refuse(kind, {"symlink_from_remote_dir": 1}, " (the runner unpacks a verified copy; it never links a remote dir)")
+    if kind == "Packager":
+        return None
+    if kind == "GitArchivePackager":
+        if given.get("include_pattern"):
+            _refuse(kind, {"include_pattern": 1}, " (combine kr.GitArchivePackager and kr.PatternPackager in a HybridPackager)")
+        strict = packager.check_uncommitted_changes or packager.check_untracked_files
+        return packaging.GitArchivePackager(basepath=packager.basepath, subpath=packager.subpath, ref=packager.ref,
+                                            include_submodules=packager.include_submodules,
+                                            uncommitted="refuse" if strict else "warn")
+    if kind == "PatternPackager":
+        return packaging.PatternPackager(include_pattern=packager.include_pattern, relative_path=packager.relative_path)
+    if kind == "HybridPackager":
+        return packaging.HybridPackager(sub_packagers={k: convert_packager(v) for k, v in packager.sub_packagers.items()},
+                                        extract_at_root=packager.extract_at_root)
+    raise InvalidExecutorError(f"nemo_run.{kind} has no kuberun equivalent (packagers: GitArchivePackager, PatternPackager, HybridPackager)")
+
+
+# --- executors -----------------------------------------------------------------------------
+
+# NeMo Run field -> kuberun field, per executor; fields in _IGNORED are NeMo Run bookkeeping.
+_FIELDS = {
+    "LocalExecutor": ("LocalExecutor", {"env_vars": "env"}),
+    "SlurmExecutor": ("SlurmExecutor", {"env_vars": "env", "account": "account", "partition": "partition", "qos": "qos",
+                                        "time": "time_limit", "nodes": "nodes", "ntasks_per_node": "ntasks_per_node",
+                                        "cpus_per_task": "cpus_per_task", "gpus_per_node": "gpus_per_node", "mem": "memory",
+                                        "container_image": "container_image", "container_mounts": "container_mounts",
+                                        "setup_lines": "setup"}),
+    "SkypilotExecutor": ("SkypilotExecutor", {"env_vars": "env", "container_image": "image", "cloud": "cloud", "region": "region",
+                                              "zone": "zone", "cpus": "cpus", "memory": "memory", "num_nodes": "num_nodes",
+                                              "use_spot": "use_spot", "disk_size": "disk_size", "cluster_name": "cluster_name",
+                                              "infra": "infra", "setup": "setup"}),
+    "LeptonExecutor": ("LeptonExecutor", {"env_vars": "env", "container_image": "image", "nodes": "replicas",
+                                          "resource_shape": "resource_shape", "node_group": "node_group", "mounts": "mounts"}),
+    "KubeflowExecutor": ("KubernetesExecutor", {"env_vars": "env", "image": "image", "nodes": "nodes",
+                                                "nproc_per_node": "procs_per_node", "namespace": None}),
+}
+_IGNORED = {"experiment_id", "job_dir", "job_name_prefix", "tunnel", "nemo_run_dir", "launched_from_cluster", "job_details"}
+
+
+def _launcher(name: str, value: Any) -> str:
+    text = value if isinstance(value, str) else type(value).__name__
+    if text.lower() == "torchrun":
+        return "torchrun"
+    raise InvalidExecutorError(f"nemo_run.{name}: launcher {text!r} has no kuberun equivalent (kuberun has torchrun)")
+
+
+def convert_executor(executor: Any) -> Any:
+    """A NeMo Run executor as kuberun's; ``retries`` is refused here (give ``retries=`` to ``exp.add``)."""
+    if executor is None or not is_nemo_run(executor):
+        return executor
+    import kuberun.resource.executors as kr_executors
+
+    kind = type(executor).__name__
+    if kind not in _FIELDS:
+        raise InvalidExecutorError(f"nemo_run.{kind} has no kuberun equivalent "
+                                   f"(convertible: {', '.join(sorted(_FIELDS))}; or use kr.KubernetesExecutor)")
+    target, mapping = _FIELDS[kind]
+    given = {k: v for k, v in _set_fields(executor).items() if k not in _IGNORED}
+    kwargs: dict[str, Any] = {}
+    if "packager" in given:
+        kwargs["packager"] = convert_packager(given.pop("packager"))
+    if "launcher" in given:
+        launcher = given.pop("launcher")
+        if launcher is not None:
+            if kind == "LocalExecutor":
+                _refuse(kind, {"launcher": launcher}, " (a local task runs one process)")
+            kwargs["launcher"] = _launcher(kind, launcher)
+    for field, dest in mapping.items():
+        if field in given:
+            value = given.pop(field)
+            if dest is not None:
+                kwargs[dest] = dict(value) if isinstance(value, dict) else value
+    if kind == "SlurmExecutor":
+        cluster = os.environ.get(SLURM_CLUSTER_ENV)
+        if not cluster:
+            raise InvalidExecutorError(f"nemo_run.SlurmExecutor: kuberun's operator holds the SSH connection, so name its "
+                                       f"Slurm cluster: set ${SLURM_CLUSTER_ENV} or use kr.SlurmExecutor(cluster=...)")
+        kwargs["cluster"] = cluster
+    if kind == "LocalExecutor" and (getattr(executor, "ntasks_per_node", 1) != 1 or getattr(executor, "nodes", 1) != 1):
+        _refuse(kind, {k: 1 for k in ("ntasks_per_node", "nodes") if getattr(executor, k) != 1}, " (a local task runs one process)")
+    given.pop("ntasks_per_node", None) if kind == "LocalExecutor" else None
+    given.pop("nodes", None) if kind == "LocalExecutor" else None
+    _refuse(kind, given)
+    return getattr(kr_executors, target)(**kwargs)
+
+
+# --- running -------------------------------------------------------------------------------
+
+
+class Plugin:
+    """NeMo Run's ``run.Plugin`` (``ExperimentPlugin``): subclass it and override ``setup``.
+
+    ``setup(task, executor)`` runs in ``exp.add`` before the task is recorded; it may change the
+    task's config and its executor (``executor.env_vars`` is the executor's ``env``).
+    """
+
+    def setup(self, task: Any, executor: Any) -> None:
+        return None
+
+
+def run_plugins(plugins: Any, task: Any, executor: Any) -> None:
+    """Call each plugin's ``setup(task, executor)`` (NeMo Run's ``ExperimentPlugin`` hook) before the task is recorded."""
+    for plugin in plugins if isinstance(plugins, list | tuple) else [plugins]:
+        setup = getattr(plugin, "setup", None)
+        if not callable(setup):
+            raise InvalidExperimentError(f"plugin {type(plugin).__name__} has no setup(task, executor) method")
+        setup(task, executor)
+
+
+def chain_sequential(tasks: dict[str, Any]) -> None:
+    """NeMo Run's ``run(sequential=True)``: each task without dependencies waits for the one added before it."""
+    previous = None
+    for task in tasks.values():
+        if previous is not None and not task.dependencies:
+            task.dependencies = [previous]
+        previous = task.name
+
+
+def run_direct(tasks: dict[str, Any]) -> None:
+    """NeMo Run's ``run(direct=True)``: call each task here, in order (the user's own code, on their machine)."""
+    import fiddle as fdl
+
+    from kuberun.configure import Script
+
+    for task in tasks.values():
+        if isinstance(task.config, Script):
+            source = task.config.to_source()
+            argv = source.command or [*{"python": [sys.executable], "sh": ["sh"]}.get(source.entrypoint, ["bash"]), "-c", source.inline]
+            code = subprocess.run([*argv, *source.args], env={**os.environ, **source.env}, check=False).returncode
+            if code != 0:
+                raise InvalidExperimentError(f"task {task.name!r} exited with {code}")
+            continue
+        built = fdl.build(task.config)
+        if isinstance(task.config, fdl.Partial):
+            built()

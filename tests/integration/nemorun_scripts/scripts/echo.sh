@@ -1,0 +1,2 @@
+#!/bin/bash
+echo "Hello from echo.sh, task $KUBERUN_TASK"

@@ -1,0 +1,105 @@
+"""NeMo Run-style scripts, with only the import changed (``import kuberun as run``), run to Succeeded.
+
+Each script in ``nemorun_scripts/`` is run as its user would run it (``python hello_fn.py``) with
+``$KUBECONFIG`` pointing at a sandbox (API server, node, operator); the test then reads what the
+cluster recorded: each experiment the script made, its phase, and what its tasks printed.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+import kuberun as kr
+from kuberun_sandbox import Sandbox
+from tests.helpers.operator import wait_for
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SCRIPTS = pathlib.Path(__file__).with_name("nemorun_scripts")
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory):
+    with Sandbox(data_dir=tmp_path_factory.mktemp("nemorun-sandbox"), operator=True) as sb:
+        assert sb.operator_running, sb.operator_error
+        yield sb
+
+
+def _run_script(sb: Sandbox, script: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KUBECONFIG": str(sb.kubeconfig), "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, script], cwd=SCRIPTS, env=env, capture_output=True, text=True, timeout=120)
+
+
+def _finished(sb: Sandbox, title: str) -> kr.RemoteExperiment:
+    def done() -> kr.RemoteExperiment | None:
+        found = kr.list_experiments(title=title, kubeconfig=str(sb.kubeconfig))
+        if found and found[0].status().phase in ("Succeeded", "Failed"):
+            return found[0]
+        return None
+
+    return wait_for(done, timeout=90, what=f"the experiment titled {title!r} to finish")
+
+
+def _log(exp: kr.RemoteExperiment, task: str) -> str:
+    return "\n".join(exp.logs(task))
+
+
+def test_quick_start_run_run_waits_and_tails_the_log(sandbox):
+    done = _run_script(sandbox, "hello_fn.py")
+    assert done.returncode == 0, done.stderr
+    assert "2 + 3 = 5" in done.stdout  # run.run waited and tailed the task's log
+    exp = _finished(sandbox, "add")
+    assert exp.status().phase == "Succeeded"
+
+
+def test_hello_experiments_runs_its_tasks_in_order(sandbox):
+    done = _run_script(sandbox, "hello_experiments.py")
+    assert done.returncode == 0, done.stderr
+    exp = _finished(sandbox, "hello_experiments")
+    assert exp.status().phase == "Succeeded", exp.status()
+    spec = {t["name"]: t for t in exp.raw["spec"]["tasks"]}
+    assert spec["second"]["dependsOn"] == ["first"] and "local" in spec["second"]["executor"]  # sequential=True
+    assert "training hidden=16 layers=2 lr=0.01" in _log(exp, "first")
+    assert "training hidden=32 layers=2 lr=0.01" in _log(exp, "second")
+
+
+def test_hello_scripts_runs_a_script_file_and_an_inline_script(sandbox):
+    done = _run_script(sandbox, "hello_scripts.py")
+    assert done.returncode == 0, done.stderr
+    exp = _finished(sandbox, "script_example")
+    assert exp.status().phase == "Succeeded", exp.status()
+    names = [t["name"] for t in exp.raw["spec"]["tasks"]]
+    assert len(names) == 2
+    assert "Hello from echo.sh, task " + names[0] in _log(exp, names[0])  # the file's text travelled inline
+    assert "Goodbye" in _log(exp, names[1])
+
+
+def test_a_plugin_sets_the_executor_env_in_setup(sandbox):
+    done = _run_script(sandbox, "hello_plugins.py")
+    assert done.returncode == 0, done.stderr
+    exp = _finished(sandbox, "hello_plugins")
+    assert exp.status().phase == "Succeeded", exp.status()
+    assert exp.raw["spec"]["tasks"][0]["executor"]["local"]["env"] == {"GREETING": "hello"}
+    assert "hello world" in _log(exp, "greet")
+
+
+def test_the_experiment_that_ran_answers_status_logs_and_is_found_by_id_and_catalog(sandbox, monkeypatch):
+    from tests.fixtures import tasks
+
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the local task's runner imports tests.fixtures
+
+    exp = kr.Experiment("handle-after-run", executor=kr.LocalExecutor())
+    exp.add(kr.Partial(tasks.write_marker, path=str(sandbox.data_dir / "handle-marker"), text="line-one"), name="write")
+    done = exp.run(kubeconfig=str(sandbox.kubeconfig), detach=False, live=False, timeout=90)
+    assert done["status"]["phase"] == "Succeeded"
+    assert exp.status().phase == "Succeeded"
+    assert exp.status(return_dict=True) == {"write": {"status": "Succeeded", "exit_code": 0}}
+    assert exp.logs("write", regex=r"task returned 'line-one'") and not exp.logs("write", regex="no such line")
+    assert kr.Experiment.from_id(exp.name, kubeconfig=str(sandbox.kubeconfig)).title == "handle-after-run"
+    assert kr.Experiment.catalog("handle-after-run", kubeconfig=str(sandbox.kubeconfig)) == [exp.name]
+    with pytest.raises(kr.KuberunError, match="cancelling one task is not supported yet"):
+        exp.cancel("write")

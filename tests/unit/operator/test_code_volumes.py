@@ -1,0 +1,60 @@
+"""The Kubernetes backend mounts a task's code package chunks and lists their paths in the task document."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import kuberun as kr
+from kuberun.packaging import PatternPackager
+from kuberun_operator.backends.kubernetes import manifests
+
+
+def _packager(tmp_path: Path) -> PatternPackager:
+    (tmp_path / "lib.py").write_text("X = 1\n")
+    return PatternPackager(include_pattern="*.py", relative_path=str(tmp_path))
+
+
+def test_the_job_mounts_the_chunks_and_the_document_lists_them(tmp_path):
+    exp = kr.Experiment("pkg", executor=kr.KubernetesExecutor(packager=_packager(tmp_path)))
+    exp.add(kr.Script(inline="true"), name="a")
+    resource, _ = exp.build()
+    task = resource.spec.tasks[0]
+    ref = manifests.ExperimentRef(name="pkg-1", namespace="ns", uid="u", title="pkg")
+    cm = manifests.task_config_map(ref, [task])
+    doc = json.loads(cm["data"]["a.json"])
+    assert doc["code"] == {"sha256": task.code.sha256, "files": [f"{manifests.CODE_DIR}/0/chunk"]}
+    volumes, mounts = manifests._volumes(ref, task, task.executor.kubernetes)
+    code = [v for v in volumes if v["name"].startswith("kuberun-code-")]
+    assert code == [{"name": "kuberun-code-0", "configMap": {"name": task.code.storage.config_maps[0],
+                                                            "items": [{"key": "chunk", "path": "chunk"}]}}]
+    assert {"name": "kuberun-code-0", "mountPath": f"{manifests.CODE_DIR}/0", "readOnly": True} in mounts
+
+
+def test_a_task_without_code_mounts_no_chunks(tmp_path):
+    exp = kr.Experiment("plain")
+    exp.add(kr.Script(inline="true"), name="a")
+    task = exp.build()[0].spec.tasks[0]
+    ref = manifests.ExperimentRef(name="plain-1", namespace="ns", uid="u", title="plain")
+    assert "code" not in json.loads(manifests.task_config_map(ref, [task])["data"]["a.json"])
+    assert not [v for v in manifests._volumes(ref, task, task.executor.kubernetes)[0] if v["name"].startswith("kuberun-code")]
+
+
+def test_backends_that_cannot_deliver_code_refuse_it_permanently_by_name(tmp_path):
+    import pytest
+
+    from kuberun_operator.backends import cloud
+    from kuberun_operator.backends.base import BackendError
+    from kuberun_operator.backends.code import refuse_code
+
+    exp = kr.Experiment("pkg", executor=kr.LeptonExecutor(resource_shape="cpu.small", packager=_packager(tmp_path)))
+    exp.add(kr.Script(inline="true"), name="a")
+    task = exp.build()[0].spec.tasks[0]
+    with pytest.raises(BackendError) as caught:
+        cloud.task_env(task)
+    assert (caught.value.reason, caught.value.permanent) == ("CodeNotDelivered", True)
+    assert "cannot deliver yet" in caught.value.message and task.code.sha256[:12] in caught.value.message
+    for backend in ("Slurm", "local"):
+        with pytest.raises(BackendError, match=f"the {backend} backend cannot deliver"):
+            refuse_code(task, backend)
+    refuse_code(task.model_copy(update={"code": None}), "local")  # no package, nothing to refuse

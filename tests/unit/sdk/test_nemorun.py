@@ -1,0 +1,140 @@
+"""NeMo Run objects converted to kuberun's, field by field; fields with no equivalent are refused by name."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import kuberun as kr
+from kuberun.errors import InvalidExecutorError, InvalidExperimentError
+from kuberun.nemorun import convert_executor, convert_packager, convert_task
+
+nr = pytest.importorskip("nemo_run", reason="nemo-run (a dev dependency) is not installed: conversions need its objects")
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_nemo_run_executors_become_kuberun_executors():
+    local = convert_executor(nr.LocalExecutor(env_vars={"A": "1"}))
+    assert local == kr.LocalExecutor(env={"A": "1"})
+    lepton = convert_executor(nr.LeptonExecutor(container_image="img:1", nemo_run_dir="/nemo-run", nodes=2,
+                                                resource_shape="gpu.8xh100", node_group="ng", env_vars={"B": "2"}))
+    assert lepton == kr.LeptonExecutor(image="img:1", replicas=2, resource_shape="gpu.8xh100", node_group="ng", env={"B": "2"})
+    # (nemo_run.SkypilotExecutor cannot be constructed without skypilot installed; it converts by the same table.)
+
+
+def test_slurm_needs_the_operator_s_cluster_name(monkeypatch):
+    executor = nr.SlurmExecutor(account="acct", partition="batch", nodes=2, ntasks_per_node=8, time="01:00:00",
+                                container_image="img", setup_lines="module load x")
+    monkeypatch.delenv("KUBERUN_SLURM_CLUSTER", raising=False)
+    with pytest.raises(InvalidExecutorError, match=r"set \$KUBERUN_SLURM_CLUSTER or use kr.SlurmExecutor\(cluster=...\)"):
+        convert_executor(executor)
+    monkeypatch.setenv("KUBERUN_SLURM_CLUSTER", "hpc")
+    executor = nr.SlurmExecutor(account="acct", partition="batch", nodes=2, ntasks_per_node=8, time="01:00:00", container_image="img")
+    assert convert_executor(executor) == kr.SlurmExecutor(cluster="hpc", account="acct", partition="batch", nodes=2,
+                                                          ntasks_per_node=8, time_limit="01:00:00", container_image="img")
+
+
+@pytest.mark.parametrize(("executor", "fields"), [
+    (lambda: nr.SlurmExecutor(account="a", gres="gpu:8", exclusive=True), "exclusive, gres"),
+    (lambda: nr.LeptonExecutor(container_image="i", nemo_run_dir="/d", resource_shape="s", shared_memory_size=1024),
+     "shared_memory_size"),
+    (lambda: nr.LocalExecutor(ntasks_per_node=2), "ntasks_per_node"),
+])
+def test_fields_without_an_equivalent_are_refused_by_name(monkeypatch, executor, fields):
+    monkeypatch.setenv("KUBERUN_SLURM_CLUSTER", "hpc")
+    with pytest.raises(InvalidExecutorError, match=f"{fields} ha(s|ve) no kuberun equivalent"):
+        convert_executor(executor())
+
+
+def test_an_unconvertible_executor_names_the_ones_that_convert():
+    with pytest.raises(InvalidExecutorError, match=r"nemo_run\.DockerExecutor has no kuberun equivalent"):
+        convert_executor(nr.DockerExecutor(container_image="x"))
+
+
+def test_packagers_convert_and_keep_their_meaning():
+    git = convert_packager(nr.GitArchivePackager(subpath="src", check_uncommitted_changes=True))
+    assert (type(git).__name__, git.subpath, git.uncommitted) == ("GitArchivePackager", "src", "refuse")
+    assert convert_packager(nr.GitArchivePackager()).uncommitted == "warn"  # NeMo Run ships HEAD without checking
+    pattern = convert_packager(nr.PatternPackager(include_pattern="*.py", relative_path="/p"))
+    assert (pattern.include_pattern, pattern.relative_path) == ("*.py", "/p")
+    assert convert_packager(nr.Packager()) is None
+    executor = convert_executor(nr.LocalExecutor(packager=nr.GitArchivePackager(subpath="src")))
+    assert executor.packager.subpath == "src"
+
+
+def test_scripts_convert_inline_path_and_module(tmp_path):
+    assert convert_task(nr.Script(inline="echo hi", env={"A": "1"})) == kr.Script(inline="echo hi", env={"A": "1"}, entrypoint="bash")
+    (tmp_path / "run.sh").write_text("echo from file\n")
+    from_file = convert_task(nr.Script(path=str(tmp_path / "run.sh"), args=["x"]))
+    assert (from_file.inline, from_file.args) == ("echo from file\n", ["x"])
+    assert convert_task(nr.Script(path="trainer.main", m=True, entrypoint="python")).command == ["python", "-m", "trainer.main"]
+    with pytest.raises(InvalidExperimentError, match="job group"):
+        convert_task([kr.Script(inline="a"), kr.Script(inline="b")])
+
+
+def test_add_takes_nemo_run_objects_and_a_positional_executor():
+    exp = kr.Experiment("nr")
+    name = exp.add(nr.Script(inline="echo hi"), nr.LocalExecutor(env_vars={"A": "1"}), "hi")
+    assert name == "hi" and exp.tasks["hi"].executor == kr.LocalExecutor(env={"A": "1"})
+    from tests.fixtures import tasks
+
+    exp.add(nr.Partial(tasks.write_marker, path="/tmp/x"), kr.LocalExecutor(), "marker")
+    assert exp.build()[0].spec.tasks[1].fiddle is not None
+
+
+def test_sequential_chains_tasks_without_their_own_dependencies(monkeypatch):
+    monkeypatch.setenv("KUBERUN_DRYRUN", "1")
+    exp = kr.Experiment("seq")
+    for name in ("a", "b", "c"):
+        exp.add(kr.Script(inline="true"), name=name)
+    exp.add(kr.Script(inline="true"), name="d", dependencies=["a"])
+    exp.run(sequential=True)
+    assert [exp.tasks[n].dependencies for n in "abcd"] == [[], ["a"], ["b"], ["a"]]
+
+
+def test_direct_calls_the_tasks_in_this_process(tmp_path):
+    marker = tmp_path / "direct"
+    from tests.fixtures import tasks
+
+    exp = kr.Experiment("direct")
+    exp.add(kr.Partial(tasks.write_marker, path=str(marker), text="here"), name="w")
+    assert exp.run(direct=True) is None
+    assert marker.read_text() == "here"
+
+
+def test_the_handle_methods_need_a_run_first():
+    exp = kr.Experiment("later")
+    for call in (exp.status, exp.logs, exp.cancel):
+        with pytest.raises(kr.KuberunError, match="has not run yet"):
+            call()
+
+
+def test_kr_cli_is_the_entrypoints_namespace_and_python_m_kuberun_cli_is_the_command_line():
+    assert kr.cli.entrypoint is __import__("kuberun.entrypoints", fromlist=["entrypoint"]).entrypoint
+    assert kr.cli.main.__module__ == "kuberun.entrypoints.run"
+    done = subprocess.run([sys.executable, "-m", "kuberun.cli", "version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == kr.__version__
+
+
+def test_kuberun_run_dry_runs_a_recipe_entrypoint_with_overrides():
+    done = subprocess.run([sys.executable, "-m", "kuberun.commandline", "run", "tests.unit.sdk.recipe:train",
+                           "model=large_model", "model.depth=5", "optim.lr=3e-4", "steps*=2", "--executor", "gpu(gpus=2)",
+                           "--dryrun"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "model.depth: int = 5" in done.stdout and "optim.lr: float = 0.0003" in done.stdout
+    assert "steps: int = 20" in done.stdout and "gpus: 2" in done.stdout
+
+
+@pytest.mark.parametrize(("target", "message"), [
+    ("tests.unit.sdk.nope:train", "cannot import tests.unit.sdk.nope"),
+    ("tests.unit.sdk.recipe:absent", "has no function 'absent'"),
+    ("tests.unit.sdk.recipe", "has 3 @entrypoint functions"),
+])
+def test_kuberun_run_names_a_bad_target(target, message):
+    done = subprocess.run([sys.executable, "-m", "kuberun.commandline", "run", target, "--dryrun"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
