@@ -21,6 +21,7 @@ is reported ``SandboxRestarted`` too: no process of it can be found.
 from __future__ import annotations
 
 import logging
+import shutil
 from typing import TYPE_CHECKING, Any
 
 from . import podstatus
@@ -59,11 +60,7 @@ def _recover_one(kubelet: Kubelet, uid: str, pod: dict[str, Any] | None) -> None
     found = state.find()
     if pod is None or intent is None:
         # Deleted while the node was down (or a record without an intent: nothing to run).
-        if found.pid is not None:
-            log.info("sandbox node: stopping process %d of deleted pod %s", found.pid, uid)
-            kubelet.spawn_task(_stop_then_drop(kubelet, PodProcess.adopt(found.pid, state), uid))
-        else:
-            _drop(kubelet, uid)
+        kubelet.spawn_task(stop_then_drop(kubelet, uid))
         return
     started = intent.get("started")
     if found.pid is not None:
@@ -95,19 +92,26 @@ def _recover_one(kubelet: Kubelet, uid: str, pod: dict[str, Any] | None) -> None
     kubelet.reporter.report(pod, status)
 
 
-async def _stop_then_drop(kubelet: Kubelet, proc: PodProcess, uid: str) -> None:
+async def stop_then_drop(kubelet: Kubelet, uid: str) -> None:
+    """Stop the process of a pod that no longer exists (if it runs), then drop its records and files."""
     from .kubelet import KILL_GRACE_MAX
 
-    await proc.kill(KILL_GRACE_MAX)
-    await proc.wait()
-    _drop(kubelet, uid)
-
-
-def _drop(kubelet: Kubelet, uid: str) -> None:
+    state = kubelet.state(uid)
+    pid = state.alive_pid()
+    if pid is not None:
+        log.info("sandbox node: stopping process %d of deleted pod %s", pid, uid)
+        proc = PodProcess.adopt(pid, state)
+        await proc.kill(KILL_GRACE_MAX)
+        await proc.wait()
+    intent = state.intent() or {}
+    key = (intent.get("namespace", ""), intent.get("name", ""))
+    if all(key) and key not in kubelet.names:
+        kubelet.log_path(*key).unlink(missing_ok=True)
+        shutil.rmtree(kubelet.pod_dir(*key), ignore_errors=True)
     cgroup = kubelet.limiter.existing(uid)
     if cgroup is not None:
         cgroup.remove()
-    kubelet.state(uid).remove()
+    state.remove()
 
 
 def _key(pod: dict[str, Any]) -> tuple[str, str]:

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import pathlib
 import shutil
+import time
 from typing import Any
 
 from . import podstatus
@@ -53,6 +54,7 @@ class Kubelet:
         self._images_noted: set[str] = set()
         self._stopping: set[str] = set()                   # uids of pods being deleted
         self._node_stopping = False
+        self._seen: dict[str, float] = {}                  # pod uid -> monotonic time this run first handled it
 
     # --- paths -----------------------------------------------------------------------------
     def log_path(self, namespace: str, name: str) -> pathlib.Path:
@@ -97,6 +99,7 @@ class Kubelet:
         if uid in self.procs or uid in self.job_of or phase != "Pending":
             return
         self.job_of[uid] = (meta.get("labels") or {}).get("controller-uid", "")
+        self._seen.setdefault(uid, time.monotonic())
         self.spawn_task(self._run(pod))
 
     def forget(self, pod: dict[str, Any]) -> None:
@@ -140,12 +143,29 @@ class Kubelet:
         await asyncio.gather(*(p.kill(1.0) for p in self.procs.values()), return_exceptions=True)
         await self.reporter.stop()
 
+    # --- garbage collection (nodegc.py) ----------------------------------------------------
+    def seen_before(self, uid: str, at: float) -> bool:
+        """Whether this run of the node knew of ``uid`` before monotonic time ``at`` (a record it
+        did not handle at all counts as known: it is older than this run)."""
+        return self._seen.get(uid, float("-inf")) < at
+
+    def drop_unowned(self, uid: str) -> None:
+        """A record no pod owns: stop its process if it is alive, then drop it."""
+        from .adoption import stop_then_drop
+
+        self.spawn_task(stop_then_drop(self, uid))
+
+    def limiter_sweep(self, present: set[str]) -> None:
+        if self._limiter is not None:
+            self._limiter.sweep(present | set(self.cgroups))
+
     async def _drop_records(self, uid: str) -> None:
         for _ in range(int(KILL_GRACE_MAX / 0.05) + 20):  # bounded: the kill ends within its grace
             if uid not in self.procs:
                 break
             await asyncio.sleep(0.05)
         self.job_of.pop(uid, None)
+        self._seen.pop(uid, None)
         cgroup = self.cgroups.pop(uid, None)
         if cgroup is not None:
             cgroup.remove()
@@ -182,6 +202,7 @@ class Kubelet:
         self.names[key] = meta["uid"]
         self.containers[key] = podstatus.container_name(pod)
         self.job_of[meta["uid"]] = (meta.get("labels") or {}).get("controller-uid", "")
+        self._seen.setdefault(meta["uid"], time.monotonic())
         return key
 
     async def _run(self, pod: dict[str, Any]) -> None:

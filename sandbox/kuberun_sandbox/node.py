@@ -31,7 +31,7 @@ import tempfile
 from datetime import datetime, timezone
 from typing import Any
 
-from . import jobs, registration, scheduler
+from . import jobs, nodegc, registration, scheduler
 from .kubelet import Kubelet
 from .kubelet_server import KubeletServer, KubeletTLS
 from .rest import KubeError, Rest, path, watch_forever
@@ -50,7 +50,8 @@ class SandboxNode:
 
     def __init__(self, api_url: str, data_dir: pathlib.Path | str | None = None, *, complete_immediately: bool = False,
                  node_name: str = NODE_NAME, token: str | None = "sandbox", kubelet_only: bool = False,
-                 ssl_context: ssl.SSLContext | None = None, kubelet_tls: KubeletTLS | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, kubelet_tls: KubeletTLS | None = None,
+                 gc_period: float = nodegc.GC_PERIOD) -> None:
         if kubelet_only and kubelet_tls is None:
             raise ValueError("kubelet_only needs kubelet_tls: the API server reaches pod logs over HTTPS")
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -64,6 +65,7 @@ class SandboxNode:
         self.kubelet = Kubelet(self.rest, self.data_dir, node_name, bound_only=kubelet_only)
         self.kubelet_server = KubeletServer(self.logs, kubelet_tls) if kubelet_tls is not None else None
         self.node_name = node_name
+        self.gc_period = gc_period
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._queued: set[tuple[str, str]] = set()
         self._busy: set[tuple[str, str]] = set()    # being reconciled now
@@ -85,7 +87,8 @@ class SandboxNode:
                 await registration.register(self.rest, self.node_name, self.kubelet_server.port)
         self._tasks = [
             loop.create_task(watch_forever(self.rest, path("", "v1", "pods"), self._on_pod_list,
-                                           self._on_pod_event, self._stop), name="sandbox-pods")]
+                                           self._on_pod_event, self._stop), name="sandbox-pods"),
+            loop.create_task(self._collector(), name="sandbox-gc")]
         if not self.kubelet_only:
             self._tasks += [
                 loop.create_task(self._start_jobs_after_pods(), name="sandbox-jobs"),
@@ -206,6 +209,18 @@ class SandboxNode:
                 if key in self._dirty:
                     self._dirty.discard(key)
                     self._enqueue(*key)
+
+    async def _collector(self) -> None:
+        """Garbage collection every ``gc_period`` seconds (``nodegc.py``), once the pods have listed."""
+        await self._synced["pods"].wait()
+        while True:
+            await asyncio.sleep(self.gc_period)
+            try:
+                await nodegc.collect(self)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # the API server away for a moment: the next sweep tries again
+                log.warning("sandbox node: garbage collection failed (%s)", e)
 
     async def _ticker(self) -> None:
         """Re-reconcile Jobs whose activeDeadlineSeconds has come (nothing else would wake them)."""
