@@ -14,6 +14,7 @@ deleted meanwhile and never starts a pod's command twice (``adoption.py``).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import pathlib
 import shutil
@@ -69,7 +70,8 @@ class Kubelet:
     @property
     def limiter(self) -> Limiter:
         if self._limiter is None:
-            self._limiter = Limiter.probe(self.node_name)
+            owner = hashlib.sha256(str(self.state_root.resolve()).encode()).hexdigest()[:12]
+            self._limiter = Limiter.probe(f"{self.node_name}-{owner}")
             log.info("sandbox node: memory limits enforced with %s", self._limiter.mode)
         return self._limiter
 
@@ -142,6 +144,9 @@ class Kubelet:
             proc.state.mark_stopped()
         await asyncio.gather(*(p.kill(1.0) for p in self.procs.values()), return_exceptions=True)
         await self.reporter.stop()
+        if self._limiter is not None:
+            self._limiter.sweep(set())
+            self._limiter.close()
 
     # --- garbage collection (nodegc.py) ----------------------------------------------------
     def seen_before(self, uid: str, at: float) -> bool:

@@ -77,12 +77,15 @@ class Limiter:
         self.mode, self.parent = mode, parent
 
     @classmethod
-    def probe(cls, node_name: str) -> Limiter:
-        """The best mechanism that works here, checked by creating (and removing) a cgroup."""
+    def probe(cls, owner: str) -> Limiter:
+        """The best mechanism that works here, checked by creating (and removing) a cgroup.
+
+        ``owner`` names this node's parent cgroup (one per node data directory: several sandboxes
+        on one machine must not sweep each other's cgroups)."""
         for version, parent in ((2, _v2_parent()), (1, _v1_parent())):
             if parent is None:
                 continue
-            base = parent / f"kuberun-{node_name}"
+            base = parent / f"kuberun-{owner}"
             try:
                 base.mkdir(exist_ok=True)
                 if version == 2:
@@ -120,6 +123,11 @@ class Limiter:
         if self.parent is None or not (self.parent / uid).is_dir():
             return None
         return PodCgroup(self.parent / uid, 2 if self.mode == "cgroup2" else 1)
+
+    def close(self) -> None:
+        """Remove the node's parent cgroup if no pod cgroup is left in it."""
+        if self.parent is not None:
+            PodCgroup(self.parent, 0).remove()
 
     def sweep(self, keep: set[str]) -> None:
         """Remove empty cgroups of pods not in ``keep`` (garbage collection)."""
