@@ -214,7 +214,8 @@ class Kubelet:
         meta = pod["metadata"]
         uid = meta["uid"]
         key = self.track(pod)
-        self.reporter.report(pod, podstatus.pending())
+        # No separate Pending+hostIP write: the Running (or waiting) status follows within milliseconds,
+        # and every write is a watch event for every watcher.
         launch = await self._prepare(pod)
         if launch is None:
             return
