@@ -9,7 +9,11 @@ its process exited. This measures, per pod, the two latencies the node adds (no 
 Both are printed as median and p95, divided by the process's own runtime (``--sleep``), so they do
 not depend on the machine's speed. Target (issue 12): both under 1 s, i.e. ratio < 1.0 at sleep 1.
 
-    python bench/node.py [--n 64] [--sleep 1] [--python]
+``--split`` runs the API server and the node as two processes (``python -m kuberun_sandbox.apiserver``
+and ``python -m kuberun_sandbox.nodeproc``) instead of the one ``kuberun sandbox`` process, so each
+gets a core of its own.
+
+    python bench/node.py [--n 64] [--sleep 1] [--python] [--split]
 """
 
 from __future__ import annotations
@@ -88,10 +92,50 @@ def _sandbox(tmp: Path) -> Iterator[Path]:
             proc.wait()
 
 
-def run(n: int, sleep: float, timeout: float, python: bool = False) -> dict[str, float]:
+@contextlib.contextmanager
+def _split(tmp: Path) -> Iterator[Path]:
+    """The API server and the node in two processes; yields the (administrator's) kubeconfig."""
+    import base64
+
+    import yaml
+
+    kubeconfig = tmp / "kubeconfig"
+    server = subprocess.Popen([sys.executable, "-m", "kuberun_sandbox.apiserver", "--kubeconfig", str(kubeconfig)],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    node: subprocess.Popen[str] | None = None
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        if "listening on" not in line:
+            raise SystemExit("the API server did not start")
+        url = line.split("listening on", 1)[1].strip()
+        config = yaml.safe_load(kubeconfig.read_text())
+        token_file, ca_file = tmp / "token", tmp / "ca.pem"
+        token_file.write_text(config["users"][0]["user"]["token"])
+        ca_file.write_bytes(base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]))
+        node = subprocess.Popen([sys.executable, "-m", "kuberun_sandbox.nodeproc", "--server", url, "--token-file",
+                                 str(token_file), "--ca-file", str(ca_file), "--data-dir", str(tmp / "node")],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert node.stdout is not None
+        if node.stdout.readline().strip() != "READY":
+            raise SystemExit("the node did not start")
+        yield kubeconfig
+    finally:
+        for proc in (node, server):
+            if proc is not None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def run(n: int, sleep: float, timeout: float, python: bool = False, split: bool = False) -> dict[str, float]:
     from kubernetes import client, config
 
-    with tempfile.TemporaryDirectory(prefix="bench-node-") as tmp, _sandbox(Path(tmp)) as kubeconfig:
+    control_plane = _split if split else _sandbox
+    with tempfile.TemporaryDirectory(prefix="bench-node-") as tmp, control_plane(Path(tmp)) as kubeconfig:
         stamps = Path(tmp) / "stamps"
         stamps.mkdir()
         api = config.new_client_from_config(config_file=str(kubeconfig))
@@ -148,9 +192,10 @@ def main() -> None:
     parser.add_argument("--sleep", type=float, default=1.0, help="each process's runtime, seconds")
     parser.add_argument("--timeout", type=float, default=180.0)
     parser.add_argument("--python", action="store_true", help="processes are Python importing kuberun, not sh")
+    parser.add_argument("--split", action="store_true", help="API server and node as two processes")
     args = parser.parse_args()
-    r = run(args.n, args.sleep, args.timeout, args.python)
-    kind = "python" if args.python else "sh"
+    r = run(args.n, args.sleep, args.timeout, args.python, args.split)
+    kind = ("python" if args.python else "sh") + (", API server and node in two processes" if args.split else "")
     print(f"{args.n} one-pod Jobs ({kind}), process runtime {args.sleep:g} s (ratios: latency / runtime; target < 1.0)")
     print(f"  Job created -> pod Running : median {r['start_median']:.2f}x  p95 {r['start_p95']:.2f}x")
     print(f"  process exit -> Job Complete: median {r['finish_median']:.2f}x  p95 {r['finish_p95']:.2f}x")
