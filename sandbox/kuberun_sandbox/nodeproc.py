@@ -15,12 +15,81 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
 import pathlib
 import signal
 import ssl
+import sys
 
 READY = "READY"
+START_TIMEOUT = 60.0
+
+
+class NodeChild:
+    """The node process as ``Sandbox`` runs it (from its event loop): ``start``, ``stop``, ``kill``.
+
+    The token and CA go to 0600 files in the data directory; the node's log goes to ``node.log`` there.
+    """
+
+    def __init__(self, server_url: str, token: str, ca_pem: str | None, data_dir: pathlib.Path,
+                 gc_period: float = 30.0) -> None:
+        self.server_url, self.data_dir, self.gc_period = server_url, pathlib.Path(data_dir), gc_period
+        self.token_file = self.data_dir / "node.token"
+        _write_private(self.token_file, token)
+        self.ca_file = self.data_dir / "node-ca.pem" if ca_pem else None
+        if self.ca_file is not None and ca_pem:
+            _write_private(self.ca_file, ca_pem)
+        self.proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None and self.proc.returncode is None else None
+
+    async def start(self, timeout: float = START_TIMEOUT) -> None:
+        """Start the node; returns once it has listed (its recovery ran). Raises RuntimeError if it cannot."""
+        argv = [sys.executable, "-m", "kuberun_sandbox.nodeproc", "--server", self.server_url, "--token-file",
+                str(self.token_file), "--data-dir", str(self.data_dir), "--gc-period", str(self.gc_period)]
+        if self.ca_file is not None:
+            argv += ["--ca-file", str(self.ca_file)]
+        with open(self.data_dir / "node.log", "ab") as log:
+            self.proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE, stderr=log,
+                                                             stdin=asyncio.subprocess.DEVNULL)
+        assert self.proc.stdout is not None
+        try:
+            line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        except asyncio.TimeoutError:
+            line = b""
+        if line.strip() != READY.encode():
+            self.kill()
+            await self.proc.wait()
+            raise RuntimeError(f"the sandbox node did not start (see {self.data_dir / 'node.log'})")
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM (the node kills its task processes and says so); SIGKILL after ``timeout``."""
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.proc.wait(), timeout)
+        except asyncio.TimeoutError:
+            self.kill()
+            await self.proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: a crash. Task processes live on, for the next start to adopt."""
+        if self.proc is not None and self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+
+
+def _write_private(file: pathlib.Path, text: str) -> None:
+    file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
 
 
 async def _run(args: argparse.Namespace) -> None:

@@ -71,7 +71,8 @@ class PodState:
         for stale in ("started", "proc.json", "exit", "stopped"):
             (self.dir / stale).unlink(missing_ok=True)
         record = {"namespace": meta["namespace"], "name": meta["name"], "uid": meta["uid"],
-                  "job": (meta.get("labels") or {}).get("controller-uid", ""), "started": started}
+                  "job": (meta.get("labels") or {}).get("controller-uid", ""), "started": started,
+                  "container": str(((pod.get("spec") or {}).get("containers") or [{}])[0].get("name", ""))}
         _write_durably(self.dir / "intent.json", json.dumps(record))
 
     def write_proc(self, pid: int) -> None:
