@@ -77,6 +77,12 @@ class NodeChild:
             self.kill()
             await self.proc.wait()
 
+    async def crash(self) -> None:
+        """``kill`` and wait until the process is gone."""
+        self.kill()
+        if self.proc is not None:
+            await self.proc.wait()
+
     def kill(self) -> None:
         """SIGKILL: a crash. Task processes live on, for the next start to adopt."""
         if self.proc is not None and self.proc.returncode is None:

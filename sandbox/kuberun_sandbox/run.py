@@ -125,7 +125,7 @@ class Sandbox:
 
     def kill_node(self) -> None:
         """SIGKILL the node process (``node_process=True``): a crash; its task processes live on."""
-        self.node.kill()
+        asyncio.run_coroutine_threadsafe(self.node.crash(), self._loop).result(timeout=30)
 
     def start_node(self) -> None:
         """Start the node process again (after ``kill_node``): it adopts what still runs."""

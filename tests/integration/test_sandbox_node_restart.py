@@ -206,3 +206,36 @@ def test_a_clean_stop_reports_sandbox_restarted_and_runs_nothing_twice(api: Any,
     assert pod.status.reason == "SandboxRestarted"
     assert pod.status.container_statuses[0].state.terminated.exit_code == 137
     assert (marks / "interrupted").read_text() == "start\n"
+
+
+def test_the_sandbox_node_process_is_killed_and_restarted_with_logs_served(tmp_path: pathlib.Path) -> None:
+    from kuberun_sandbox import Sandbox
+
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    with Sandbox(data_dir=tmp_path / "sb", operator=False, node_process=True) as sb, \
+            config.new_client_from_config(config_file=str(sb.kubeconfig)) as api_client:
+        batch, core = client.BatchV1Api(api_client), client.CoreV1Api(api_client)
+        job = task("survivor", marks, 2.0)
+        job["spec"]["template"]["spec"]["containers"][0]["command"][-1] = (
+            "import time; print('hello', flush=True); " + job["spec"]["template"]["spec"]["containers"][0]["command"][-1])
+        batch.create_namespaced_job(NS, job)
+        wait_for(lambda: (marks / "survivor").exists(), what="started")
+        node_pid = sb.node.pid
+        sb.kill_node()
+        assert not _process_exists(node_pid)
+        sb.start_node()
+        assert wait_for(lambda: outcome(batch, "survivor"), what="finished") == "Complete"
+        [pod] = pods_of(core, "survivor")
+        # pods/log comes from the node's files: the API server and the node are two processes.
+        data = core.read_namespaced_pod_log(pod.metadata.name, NS, _preload_content=False).data.decode()
+        assert data == "hello\n"
+    assert (marks / "survivor").read_text() == "start\nend\n"
+
+
+def _process_exists(pid: int | None) -> bool:
+    """Alive and not a zombie (a killed child its parent has not reaped yet is dead)."""
+    try:
+        return pid is not None and pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
