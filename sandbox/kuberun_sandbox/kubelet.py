@@ -23,7 +23,7 @@ from typing import Any
 
 from . import podstatus
 from .jobs import now_iso
-from .memlimit import Limiter, PodCgroup, memory_limit, rlimit_kib
+from .memlimit import Limiter, PodCgroup, has_memory_limit, memory_limit, rlimit_kib
 from .podspec import InvalidImage, Launch, MissingSource, SpecError, prepare
 from .podstate import PodState
 from .process import PodProcess, stream_log, tail_offset
@@ -227,7 +227,7 @@ class Kubelet:
         started = now_iso()
         state.write_intent(pod, started)  # before the spawn: a restarted node must not start it again
         try:
-            cgroup_procs, kib = self._limit(pod, uid)
+            cgroup_procs, kib = await self._limit(pod, uid)
             proc = await PodProcess.spawn(launch, log_path, state, cgroup_procs, kib)
         except (OSError, ValueError) as e:
             state.remove()  # nothing ran
@@ -256,9 +256,12 @@ class Kubelet:
         self.reporter.report(pod, status)
         self.procs.pop(uid, None)
 
-    def _limit(self, pod: dict[str, Any], uid: str) -> tuple[str, str]:
+    async def _limit(self, pod: dict[str, Any], uid: str) -> tuple[str, str]:
         """The wrapper's cgroup.procs file and ``ulimit -v`` argument for the pod's memory limit."""
-        limit = memory_limit(pod)
+        if not has_memory_limit(pod):
+            return "-", "-"
+        # On a thread: the quantity parser's first import takes a second, which the event loop would wait.
+        limit = await asyncio.to_thread(memory_limit, pod)
         if limit is None:
             return "-", "-"
         cgroup = self.limiter.create(uid, limit)

@@ -29,10 +29,18 @@ log = logging.getLogger("kuberun_sandbox.node")
 CGROUP_ROOT = pathlib.Path("/sys/fs/cgroup")
 
 
+def _limit_value(pod: dict[str, Any]) -> Any:
+    containers = (pod.get("spec") or {}).get("containers") or [{}]
+    return ((containers[0].get("resources") or {}).get("limits") or {}).get("memory")
+
+
+def has_memory_limit(pod: dict[str, Any]) -> bool:
+    return _limit_value(pod) is not None
+
+
 def memory_limit(pod: dict[str, Any]) -> int | None:
     """The first container's ``resources.limits.memory`` in bytes (None: no limit)."""
-    containers = (pod.get("spec") or {}).get("containers") or [{}]
-    value = ((containers[0].get("resources") or {}).get("limits") or {}).get("memory")
+    value = _limit_value(pod)
     if value is None:
         return None
     from kubernetes.utils.quantity import parse_quantity  # lazily: only pods with a limit pay for it

@@ -49,6 +49,11 @@ class NodeChild:
 
     async def start(self, timeout: float = START_TIMEOUT) -> None:
         """Start the node; returns once it has listed (its recovery ran). Raises RuntimeError if it cannot."""
+        await self.spawn()
+        await self.ready(timeout)
+
+    async def spawn(self) -> None:
+        """Start the process (its interpreter starts while the caller does other work); then ``ready``."""
         argv = [sys.executable, "-m", "kuberun_sandbox.nodeproc", "--server", self.server_url, "--token-file",
                 str(self.token_file), "--data-dir", str(self.data_dir), "--gc-period", str(self.gc_period)]
         if self.ca_file is not None:
@@ -56,7 +61,10 @@ class NodeChild:
         with open(self.data_dir / "node.log", "ab") as log:
             self.proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE, stderr=log,
                                                              stdin=asyncio.subprocess.DEVNULL)
-        assert self.proc.stdout is not None
+
+    async def ready(self, timeout: float = START_TIMEOUT) -> None:
+        """Wait for the spawned node's READY line (its watches have listed)."""
+        assert self.proc is not None and self.proc.stdout is not None
         try:
             line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
         except asyncio.TimeoutError:

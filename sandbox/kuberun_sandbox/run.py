@@ -168,19 +168,20 @@ class Sandbox:
         write_kubeconfig(self.operator_kubeconfig, self.server.url, user=operator_user, token=operator_token)
         node_token = auth.mint(f"system:node:{NODE_NAME}", ("system:nodes",))
         self._component_tokens = [operator_token, node_token]
-        async with Rest(self.server.url, self._admin_token) as admin:
-            await _install_crd(admin)
         if self.node_process and not self.complete_immediately:
             from .nodelogs import FileLogs
             from .nodeproc import NodeChild
 
             self.node = NodeChild(self.server.url, node_token, auth.ca_pem, self.data_dir)
             self.server.set_log_provider(FileLogs(self.data_dir).logs)
+            await self.node.spawn()  # its interpreter starts while the CRD is installed
         else:
             self.node = SandboxNode(self.server.url, self.data_dir, complete_immediately=self.complete_immediately,
                                     token=node_token)
             self.server.set_log_provider(self.node.logs)
-        await self.node.start()
+        async with Rest(self.server.url, self._admin_token) as admin:
+            await _install_crd(admin)
+        await (self.node.ready() if self.node_process and not self.complete_immediately else self.node.start())
 
     async def _stop_async(self) -> None:
         if self.node is not None:
