@@ -147,6 +147,9 @@ def _progress(spec: dict[str, Any], status: dict[str, Any], active: list[dict[st
     else:
         remaining = (completions - succeeded - len(active)) if completions is not None else (0 if succeeded else slots)
         create = [None] * min(slots, max(0, remaining))
+    # As the Job controller's manageJob does: the pods it is about to create count as active already,
+    # so the status written now is the one the next look would write (one status write fewer).
+    status["active"] = len(active) + len(create)
     when = datetime.fromtimestamp(deadline, timezone.utc) if deadline is not None else None
     return Plan(status=status, create=create, deadline=when)
 

@@ -4,40 +4,58 @@ Against the emulator it also runs pods nobody bound (there is no scheduler there
 API server (``bound_only``) it runs only pods bound to its node. With both, as a kubelet must, it ends
 a graceful deletion: once the process is dead and its final status written, it deletes the pod with
 grace period 0 (otherwise the pod stays Terminating for ever).
+
+It is level-triggered: statuses go through ``reporter.StatusReporter`` (retried until accepted), and
+every process is recorded in the node's state directory before it is spawned (``podstate.py``), so a
+restarted node adopts what is still running, reports what ended while it was down, stops what was
+deleted meanwhile and never starts a pod's command twice (``adoption.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import pathlib
 import shutil
+import time
 from typing import Any
 
+from . import podstatus
 from .jobs import now_iso
+from .memlimit import Limiter, PodCgroup, has_memory_limit, memory_limit, rlimit_kib
 from .podspec import InvalidImage, Launch, MissingSource, SpecError, prepare
+from .podstate import PodState
 from .process import PodProcess, stream_log, tail_offset
-from .rest import MERGE_PATCH, KubeError, Rest, path
+from .reporter import StatusReporter
+from .rest import KubeError, Rest, path
 
 log = logging.getLogger("kuberun_sandbox.node")
 
 IMAGE_NOTICE = "sandbox: image %s is not pulled; running the container command on this machine with the current Python"
 SOURCE_RETRY = 1.0  # seconds between looks for a pod's missing ConfigMap/Secret
 KILL_GRACE_MAX = 5.0  # cap on terminationGracePeriodSeconds: a sandbox should stop promptly
+FLUSH_WAIT = 5.0      # seconds a deletion waits for the pod's final status to be written
 
 
 class Kubelet:
     def __init__(self, rest: Rest, data_dir: pathlib.Path, node_name: str, *, bound_only: bool = False) -> None:
         self.rest, self.data_dir, self.node_name = rest, data_dir, node_name
         self.bound_only = bound_only
+        self.reporter = StatusReporter(rest)
+        self.state_root = data_dir / "node-state"
+        self._limiter: Limiter | None = None               # probed when the first pod has a memory limit
         self._confirming: set[str] = set()
         self.procs: dict[str, PodProcess] = {}            # pod uid -> process
         self.names: dict[tuple[str, str], str] = {}        # (namespace, name) -> uid of the pod we run
         self.containers: dict[tuple[str, str], str] = {}   # (namespace, name) -> container name
-        self.job_of: dict[str, str] = {}                   # pod uid -> controller (Job) uid
+        self.job_of: dict[str, str] = {}                   # pod uid -> controller (Job) uid: pods handled here
+        self.cgroups: dict[str, PodCgroup] = {}            # pod uid -> its memory cgroup
         self._tasks: set[asyncio.Task[None]] = set()
         self._images_noted: set[str] = set()
         self._stopping: set[str] = set()                   # uids of pods being deleted
+        self._node_stopping = False
+        self._seen: dict[str, float] = {}                  # pod uid -> monotonic time this run first handled it
 
     # --- paths -----------------------------------------------------------------------------
     def log_path(self, namespace: str, name: str) -> pathlib.Path:
@@ -46,18 +64,27 @@ class Kubelet:
     def pod_dir(self, namespace: str, name: str) -> pathlib.Path:
         return self.data_dir / "pods" / namespace / name
 
+    def state(self, uid: str) -> PodState:
+        return PodState(self.state_root, uid)
+
+    @property
+    def limiter(self) -> Limiter:
+        if self._limiter is None:
+            owner = hashlib.sha256(str(self.state_root.resolve()).encode()).hexdigest()[:12]
+            self._limiter = Limiter.probe(f"{self.node_name}-{owner}")
+            log.info("sandbox node: memory limits enforced with %s", self._limiter.mode)
+        return self._limiter
+
     # --- events ----------------------------------------------------------------------------
     def owns(self, pod: dict[str, Any]) -> bool:
         node = (pod.get("spec") or {}).get("nodeName")
         return node == self.node_name or (node is None and not self.bound_only)
 
     async def recover(self, pods: list[dict[str, Any]]) -> None:
-        """After a restart: a pod that says Running but has no process here lost it with the sandbox."""
-        for pod in pods:
-            uid = pod["metadata"]["uid"]
-            if self.owns(pod) and uid not in self.procs and (pod.get("status") or {}).get("phase") == "Running":
-                await self._patch_status(pod, _terminated(pod, 137, "SandboxRestarted",
-                                                          "the sandbox restarted while the pod was running"))
+        """After a (re)list: adopt, report or stop what this node's records say (``adoption.py``)."""
+        from .adoption import recover
+
+        await recover(self, pods)
 
     def sync(self, pod: dict[str, Any]) -> None:
         """Start a new pod's process; kill one whose pod is being deleted."""
@@ -68,46 +95,86 @@ class Kubelet:
             self.forget(pod)
             if uid not in self._confirming:  # both API servers delete pods gracefully
                 self._confirming.add(uid)
-                self._spawn_task(self._confirm_deletion(pod))
+                self.spawn_task(self._confirm_deletion(pod))
             return
         phase = (pod.get("status") or {}).get("phase", "Pending")
         if uid in self.procs or uid in self.job_of or phase != "Pending":
             return
         self.job_of[uid] = (meta.get("labels") or {}).get("controller-uid", "")
-        self._spawn_task(self._run(pod))
+        self._seen.setdefault(uid, time.monotonic())
+        self.spawn_task(self._run(pod))
 
     def forget(self, pod: dict[str, Any]) -> None:
-        """The pod is gone (or going): kill its process group, drop its files once it has exited."""
+        """The pod is gone (or going): kill its process group."""
         meta = pod["metadata"]
         self._stopping.add(meta["uid"])  # a pod still waiting for its ConfigMaps stops waiting
         proc = self.procs.get(meta["uid"])
         if proc is not None:
-            self._spawn_task(proc.kill(self._grace(pod)))
+            self.spawn_task(proc.kill(self._grace(pod)))
 
     def deleted(self, pod: dict[str, Any]) -> None:
+        """The pod is gone from the API: kill its process, then drop its files and records."""
         self.forget(pod)
         meta = pod["metadata"]
-        self._stopping.discard(meta["uid"])  # its _prepare loop ends on the names entry going too
+        uid = meta["uid"]
+        self._stopping.discard(uid)  # its _prepare loop ends on the names entry going too
+        self.reporter.forget(uid)
         key = (meta["namespace"], meta["name"])
-        if self.names.get(key) == meta["uid"]:
+        if self.names.get(key) == uid:
             del self.names[key]
             self.containers.pop(key, None)
             self.log_path(*key).unlink(missing_ok=True)
             shutil.rmtree(self.pod_dir(*key), ignore_errors=True)
+        self.spawn_task(self._drop_records(uid))
 
     def kill_job(self, job_uid: str) -> None:
         for pod_uid, owner in list(self.job_of.items()):
             proc = self.procs.get(pod_uid)
             if owner == job_uid and proc is not None:
-                self._spawn_task(proc.kill(KILL_GRACE_MAX))
+                self.spawn_task(proc.kill(KILL_GRACE_MAX))
 
     async def stop(self) -> None:
-        # Cancel the watchers first: a pod whose process dies with the sandbox stays Running in the
-        # API, and the next start reports it as SandboxRestarted instead of a misleading exit code.
+        """Stop this node (not a crash): its processes are killed and marked as killed by the node,
+        so the next start reports them ``SandboxRestarted`` rather than by a misleading exit code."""
+        self._node_stopping = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for proc in self.procs.values():
+            proc.state.mark_stopped()
         await asyncio.gather(*(p.kill(1.0) for p in self.procs.values()), return_exceptions=True)
+        await self.reporter.stop()
+        if self._limiter is not None:
+            self._limiter.sweep(set())
+            self._limiter.close()
+
+    # --- garbage collection (nodegc.py) ----------------------------------------------------
+    def seen_before(self, uid: str, at: float) -> bool:
+        """Whether this run of the node knew of ``uid`` before monotonic time ``at`` (a record it
+        did not handle at all counts as known: it is older than this run)."""
+        return self._seen.get(uid, float("-inf")) < at
+
+    def drop_unowned(self, uid: str) -> None:
+        """A record no pod owns: stop its process if it is alive, then drop it."""
+        from .adoption import stop_then_drop
+
+        self.spawn_task(stop_then_drop(self, uid))
+
+    def limiter_sweep(self, present: set[str]) -> None:
+        if self._limiter is not None:
+            self._limiter.sweep(present | set(self.cgroups))
+
+    async def _drop_records(self, uid: str) -> None:
+        for _ in range(int(KILL_GRACE_MAX / 0.05) + 20):  # bounded: the kill ends within its grace
+            if uid not in self.procs:
+                break
+            await asyncio.sleep(0.05)
+        self.job_of.pop(uid, None)
+        self._seen.pop(uid, None)
+        cgroup = self.cgroups.pop(uid, None)
+        if cgroup is not None:
+            cgroup.remove()
+        self.state(uid).remove()
 
     async def _confirm_deletion(self, pod: dict[str, Any]) -> None:
         """Finish a graceful deletion: wait for the process and its final status, then delete for good."""
@@ -117,10 +184,11 @@ class Kubelet:
             proc = self.procs.get(uid)
             if proc is not None:
                 await proc.kill(self._grace(pod))
-            for _ in range(100):  # bounded: _run writes the terminal status right after the exit
+            for _ in range(100):  # bounded: _finish reports the terminal status right after the exit
                 if uid not in self.procs:
                     break
                 await asyncio.sleep(0.05)
+            await self.reporter.flushed(uid, FLUSH_WAIT)
             body = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
                     "preconditions": {"uid": uid}}
             try:
@@ -132,34 +200,75 @@ class Kubelet:
             self._confirming.discard(uid)
 
     # --- running a pod ---------------------------------------------------------------------
-    async def _run(self, pod: dict[str, Any]) -> None:
+    def track(self, pod: dict[str, Any]) -> tuple[str, str]:
+        """Note ``pod`` as this node's (its logs are served from here)."""
         meta = pod["metadata"]
         key = (meta["namespace"], meta["name"])
-        container = pod["spec"]["containers"][0] if pod["spec"].get("containers") else {}
         self.names[key] = meta["uid"]
-        self.containers[key] = container.get("name", "")
-        await self._patch_status(pod, {"phase": "Pending", "hostIP": "127.0.0.1",
-                                       "hostIPs": [{"ip": "127.0.0.1"}],
-                                       "conditions": _conditions(now_iso(), ready=False, started=False)})
+        self.containers[key] = podstatus.container_name(pod)
+        self.job_of[meta["uid"]] = (meta.get("labels") or {}).get("controller-uid", "")
+        self._seen.setdefault(meta["uid"], time.monotonic())
+        return key
+
+    async def _run(self, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        uid = meta["uid"]
+        key = self.track(pod)
+        # No separate Pending+hostIP write: the Running (or waiting) status follows within milliseconds,
+        # and every write is a watch event for every watcher.
         launch = await self._prepare(pod)
         if launch is None:
             return
-        self._note_image(container.get("image", "<none>"))
+        self._note_image(podstatus.image(pod) or "<none>")
         log_path = self.log_path(*key)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_bytes(b"")
-        try:
-            proc = await PodProcess.spawn(launch, log_path)
-        except OSError as e:
-            await self._patch_status(pod, _terminated(pod, 127, "StartError", str(e), started=None))
-            return
-        self.procs[meta["uid"]] = proc
+        state = self.state(uid)
         started = now_iso()
-        await self._patch_status(pod, _running(pod, started))
+        state.write_intent(pod, started)  # before the spawn: a restarted node must not start it again
+        try:
+            cgroup_procs, kib = await self._limit(pod, uid)
+            proc = await PodProcess.spawn(launch, log_path, state, cgroup_procs, kib)
+        except (OSError, ValueError) as e:
+            state.remove()  # nothing ran
+            self.reporter.report(pod, podstatus.terminated(pod, 127, "StartError", str(e), started=None))
+            return
+        self.procs[uid] = proc
+        self.reporter.report(pod, podstatus.running(pod, started))
+        await self.finish(pod, proc, started)
+
+    async def finish(self, pod: dict[str, Any], proc: PodProcess, started: str | None) -> None:
+        """Wait for the process and report how it ended (also for processes adopted after a restart)."""
+        uid = pod["metadata"]["uid"]
         code = await proc.wait()
-        reason = "Completed" if code == 0 else "Error"
-        await self._patch_status(pod, _terminated(pod, code, reason, "", started))
-        del self.procs[meta["uid"]]
+        if self._node_stopping:
+            return  # the node's own stop killed it: the next start reports SandboxRestarted
+        cgroup = self.cgroups.pop(uid, None)
+        oom = cgroup is not None and cgroup.oom_killed()
+        if cgroup is not None:
+            cgroup.remove()
+        if code is None:
+            status = podstatus.terminated(pod, 137, "ContainerStatusUnknown", podstatus.LOST_MESSAGE, started)
+        elif oom:
+            status = podstatus.terminated(pod, 137, "OOMKilled", "", started)
+        else:
+            status = podstatus.terminated(pod, code, "Completed" if code == 0 else "Error", "", started)
+        self.reporter.report(pod, status)
+        self.procs.pop(uid, None)
+
+    async def _limit(self, pod: dict[str, Any], uid: str) -> tuple[str, str]:
+        """The wrapper's cgroup.procs file and ``ulimit -v`` argument for the pod's memory limit."""
+        if not has_memory_limit(pod):
+            return "-", "-"
+        # On a thread: the quantity parser's first import takes a second, which the event loop would wait.
+        limit = await asyncio.to_thread(memory_limit, pod)
+        if limit is None:
+            return "-", "-"
+        cgroup = self.limiter.create(uid, limit)
+        if cgroup is None:
+            return "-", str(rlimit_kib(limit))
+        self.cgroups[uid] = cgroup
+        return str(cgroup.procs), "-"
 
     async def _prepare(self, pod: dict[str, Any]) -> Launch | None:
         """The pod's launch, once what it needs exists; None when it failed or went away.
@@ -177,15 +286,15 @@ class Kubelet:
             try:
                 return await prepare(self.rest, pod, pod_dir)
             except InvalidImage as e:
-                await self._patch_status(pod, _waiting(pod, "InvalidImageName", str(e)))
+                self.reporter.report(pod, podstatus.waiting(pod, "InvalidImageName", str(e)))
                 return None
             except MissingSource as e:
                 now = ("ContainerCreating" if e.volume else "CreateContainerConfigError", str(e))
                 if now != waiting:
                     waiting = now
-                    await self._patch_status(pod, _waiting(pod, *now))
+                    self.reporter.report(pod, podstatus.waiting(pod, *now))
             except (SpecError, KubeError) as e:
-                await self._patch_status(pod, _terminated(pod, 128, "ContainerCannotRun", str(e), started=None))
+                self.reporter.report(pod, podstatus.terminated(pod, 128, "ContainerCannotRun", str(e), started=None))
                 return None
             await asyncio.sleep(SOURCE_RETRY)
         return None
@@ -199,16 +308,7 @@ class Kubelet:
         grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
         return min(float(grace), KILL_GRACE_MAX)
 
-    async def _patch_status(self, pod: dict[str, Any], status: dict[str, Any]) -> None:
-        meta = pod["metadata"]
-        url = path("", "v1", "pods", meta["namespace"], meta["name"], "status")
-        try:
-            await self.rest.request("PATCH", url, {"status": status}, content_type=MERGE_PATCH)
-        except KubeError as e:
-            if e.code != 404:  # deleted meanwhile: nothing to report to
-                log.warning("cannot update status of pod %s/%s: %s", meta["namespace"], meta["name"], e)
-
-    def _spawn_task(self, coro: Any) -> None:
+    def spawn_task(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._done)
@@ -237,67 +337,3 @@ class Kubelet:
             return proc is not None and proc.running
 
         return stream_log(file_path, offset, follow, still_running)
-
-
-def _container_name(pod: dict[str, Any]) -> str:
-    containers = pod["spec"].get("containers") or [{}]
-    return str(containers[0].get("name", ""))
-
-
-def _running(pod: dict[str, Any], started: str) -> dict[str, Any]:
-    return {"phase": "Running", "startTime": started, "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}],
-            "hostIP": "127.0.0.1", "hostIPs": [{"ip": "127.0.0.1"}],
-            "conditions": _conditions(started, ready=True, started=True),
-            "containerStatuses": [{"name": _container_name(pod), "image": _image(pod), "imageID": "", "ready": True,
-                                   "restartCount": 0, "started": True, "state": {"running": {"startedAt": started}}}]}
-
-
-def _waiting(pod: dict[str, Any], reason: str, message: str) -> dict[str, Any]:
-    """Pending, its container waiting for ``reason`` (the kubelet's view of a container not yet created)."""
-    return {"phase": "Pending", "hostIP": "127.0.0.1", "hostIPs": [{"ip": "127.0.0.1"}],
-            "conditions": _conditions(now_iso(), ready=False, started=False),
-            "containerStatuses": [{"name": _container_name(pod), "image": _image(pod), "imageID": "", "ready": False,
-                                   "restartCount": 0, "started": False,
-                                   "state": {"waiting": {"reason": reason, "message": message}}}]}
-
-
-def _terminated(pod: dict[str, Any], code: int, reason: str, message: str, started: str | None = "") -> dict[str, Any]:
-    finished = now_iso()
-    if started == "":
-        container_statuses = (pod.get("status") or {}).get("containerStatuses") or [{}]
-        started = ((container_statuses[0].get("state") or {}).get("running") or {}).get("startedAt")
-    state: dict[str, Any] = {"exitCode": code, "reason": reason, "finishedAt": finished}
-    if started:
-        state["startedAt"] = started
-    if message:
-        state["message"] = message
-    status: dict[str, Any] = {
-        "phase": "Succeeded" if code == 0 else "Failed",
-        "conditions": _conditions(finished, ready=False, started=started is not None,
-                                  reason="PodCompleted" if code == 0 else "PodFailed"),
-        "containerStatuses": [{"name": _container_name(pod), "image": _image(pod), "imageID": "", "ready": False,
-                               "restartCount": 0, "started": False, "state": {"terminated": state}}]}
-    if reason not in ("Completed", "Error"):
-        status.update(reason=reason, message=message)
-    if started:
-        status["startTime"] = started
-    return status
-
-
-def _conditions(at: str, *, ready: bool, started: bool, reason: str = "") -> list[dict[str, str]]:
-    """The five pod conditions a kubelet reports (PodScheduled as the binding left it)."""
-    def cond(kind: str, ok: bool, why: str = "") -> dict[str, str]:
-        c = {"type": kind, "status": "True" if ok else "False", "lastTransitionTime": at}
-        if why:
-            c["reason"] = why
-        return c
-
-    not_ready = reason or ("" if ready else "ContainersNotReady")
-    return [cond("PodReadyToStartContainers", started), cond("Initialized", True),
-            cond("Ready", ready, not_ready), cond("ContainersReady", ready, not_ready), cond("PodScheduled", True)]
-
-
-def _image(pod: dict[str, Any]) -> str:
-    containers = pod["spec"].get("containers") or [{}]
-    return str(containers[0].get("image", ""))
-

@@ -31,7 +31,8 @@ import tempfile
 from datetime import datetime, timezone
 from typing import Any
 
-from . import jobs, registration, scheduler
+from . import jobs, nodegc, registration, scheduler
+from .informer import Cache
 from .kubelet import Kubelet
 from .kubelet_server import KubeletServer, KubeletTLS
 from .rest import KubeError, Rest, path, watch_forever
@@ -50,7 +51,8 @@ class SandboxNode:
 
     def __init__(self, api_url: str, data_dir: pathlib.Path | str | None = None, *, complete_immediately: bool = False,
                  node_name: str = NODE_NAME, token: str | None = "sandbox", kubelet_only: bool = False,
-                 ssl_context: ssl.SSLContext | None = None, kubelet_tls: KubeletTLS | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, kubelet_tls: KubeletTLS | None = None,
+                 gc_period: float = nodegc.GC_PERIOD) -> None:
         if kubelet_only and kubelet_tls is None:
             raise ValueError("kubelet_only needs kubelet_tls: the API server reaches pod logs over HTTPS")
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -64,11 +66,14 @@ class SandboxNode:
         self.kubelet = Kubelet(self.rest, self.data_dir, node_name, bound_only=kubelet_only)
         self.kubelet_server = KubeletServer(self.logs, kubelet_tls) if kubelet_tls is not None else None
         self.node_name = node_name
+        self.gc_period = gc_period
+        self.cache = Cache()  # Jobs and pods as the watches last showed them (informer.py)
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._queued: set[tuple[str, str]] = set()
         self._busy: set[tuple[str, str]] = set()    # being reconciled now
         self._dirty: set[tuple[str, str]] = set()   # changed while busy: reconcile again after
-        self._written: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {}  # Job -> (generation, status) we wrote
+        # Job -> the (generation, status) pairs of its last few status writes: their watch echoes are no news.
+        self._written: dict[tuple[str, str], list[tuple[Any, dict[str, Any]]]] = {}
         self._pod_seen: dict[str, tuple[str, bool]] = {}     # pod uid -> (phase, terminating) last enqueued for
         self._deadlines: dict[tuple[str, str], datetime] = {}
         self._stop = asyncio.Event()
@@ -85,7 +90,8 @@ class SandboxNode:
                 await registration.register(self.rest, self.node_name, self.kubelet_server.port)
         self._tasks = [
             loop.create_task(watch_forever(self.rest, path("", "v1", "pods"), self._on_pod_list,
-                                           self._on_pod_event, self._stop), name="sandbox-pods")]
+                                           self._on_pod_event, self._stop), name="sandbox-pods"),
+            loop.create_task(self._collector(), name="sandbox-gc")]
         if not self.kubelet_only:
             self._tasks += [
                 loop.create_task(self._start_jobs_after_pods(), name="sandbox-jobs"),
@@ -119,6 +125,7 @@ class SandboxNode:
 
     # --- watch callbacks -------------------------------------------------------------------
     async def _on_pod_list(self, pods: list[dict[str, Any]]) -> None:
+        self.cache.replace_pods(pods)
         await self.kubelet.recover(pods)
         for pod in pods:
             await self._on_pod(pod)
@@ -126,7 +133,10 @@ class SandboxNode:
 
     async def _on_pod_event(self, kind: str, pod: dict[str, Any]) -> None:
         if kind == "DELETED":
+            self.cache.drop_pod(pod)
             self.kubelet.deleted(pod)
+        else:
+            self.cache.put_pod(pod)
         await self._on_pod(pod, sync=kind != "DELETED")
 
     async def _on_pod(self, pod: dict[str, Any], sync: bool = True) -> None:
@@ -154,6 +164,7 @@ class SandboxNode:
         self._enqueue(meta["namespace"], labels["job-name"])
 
     async def _on_job_list(self, items: list[dict[str, Any]]) -> None:
+        self.cache.replace_jobs(items)
         for job in items:
             self._enqueue(job["metadata"]["namespace"], job["metadata"]["name"])
         self._synced["jobs"].set()
@@ -161,13 +172,17 @@ class SandboxNode:
     async def _on_job_event(self, kind: str, job: dict[str, Any]) -> None:
         meta = job["metadata"]
         key = (meta["namespace"], meta["name"])
+        if kind == "DELETED":
+            self.cache.drop_job(job)
+        else:
+            self.cache.put_job(job)
         if kind == "DELETED" or meta.get("deletionTimestamp"):
             # Pods go by garbage collection; kill now rather than when their DELETED events arrive.
             self.kubelet.kill_job(meta["uid"])
             self._deadlines.pop(key, None)
             self._written.pop(key, None)
             return
-        if self._written.get(key) == (meta.get("generation"), job.get("status") or {}):
+        if (meta.get("generation"), job.get("status") or {}) in self._written.get(key, ()):
             return  # the echo of this node's own status write: nothing new to decide
         self._enqueue(*key)
 
@@ -207,6 +222,18 @@ class SandboxNode:
                     self._dirty.discard(key)
                     self._enqueue(*key)
 
+    async def _collector(self) -> None:
+        """Garbage collection every ``gc_period`` seconds (``nodegc.py``), once the pods have listed."""
+        await self._synced["pods"].wait()
+        while True:
+            await asyncio.sleep(self.gc_period)
+            try:
+                await nodegc.collect(self)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # the API server away for a moment: the next sweep tries again
+                log.warning("sandbox node: garbage collection failed (%s)", e)
+
     async def _ticker(self) -> None:
         """Re-reconcile Jobs whose activeDeadlineSeconds has come (nothing else would wake them)."""
         while True:
@@ -219,15 +246,21 @@ class SandboxNode:
 
     async def _reconcile(self, namespace: str, name: str) -> None:
         url = path("batch", "v1", "jobs", namespace, name)
-        for _ in range(STATUS_RETRIES):
-            job = await self.rest.get_or_none(url)
-            if job is None or job["metadata"].get("deletionTimestamp"):
+        for attempt in range(STATUS_RETRIES):
+            # The cached copy first (the watch updated it before it woke this Job); after a 409 a fresh read.
+            job = self.cache.job((namespace, name)) if attempt == 0 else None
+            if job is None:
+                job = await self.rest.get_or_none(url)
+                if job is None:
+                    return
+                self.cache.put_job(job)
+            if job["metadata"].get("deletionTimestamp"):
                 return
             at = datetime.now(timezone.utc)
             if self.complete_immediately:
                 plan = jobs.complete_immediately(job, at)
             else:
-                plan = jobs.plan(job, await self._pods_of(job), at)
+                plan = jobs.plan(job, self.cache.pods_of(job["metadata"]["uid"]), at)
                 await self._apply(job, plan)
             if plan.deadline is not None:
                 self._deadlines[(namespace, name)] = plan.deadline
@@ -235,22 +268,19 @@ class SandboxNode:
                 return
             try:
                 # Noted before the write: its watch echo may arrive before the answer does.
-                self._written[(namespace, name)] = (job["metadata"].get("generation"), plan.status)
-                await self.rest.request("PUT", url + "/status", {**job, "status": plan.status})
+                mine = (job["metadata"].get("generation"), plan.status)
+                self._written[(namespace, name)] = [*self._written.get((namespace, name), [])[-3:], mine]
+                written = await self.rest.request("PUT", url + "/status", {**job, "status": plan.status})
+                if isinstance(written, dict):
+                    self.cache.put_job(written)
                 return
             except KubeError as e:
-                self._written.pop((namespace, name), None)
+                if mine in self._written.get((namespace, name), []):
+                    self._written[(namespace, name)].remove(mine)
                 if e.code != 409:  # 409: someone else wrote the Job; recompute from a fresh read
                     raise
         log.warning("job %s/%s: status still conflicting after %d attempts", namespace, name, STATUS_RETRIES)
         self._enqueue(namespace, name)
-
-    async def _pods_of(self, job: dict[str, Any]) -> list[dict[str, Any]]:
-        meta = job["metadata"]
-        listing = await self.rest.get(path("", "v1", "pods", meta["namespace"]),
-                                      labelSelector=f"controller-uid={meta['uid']}")
-        items: list[dict[str, Any]] = listing.get("items") or []
-        return items
 
     async def _apply(self, job: dict[str, Any], plan: jobs.Plan) -> None:
         namespace = job["metadata"]["namespace"]
@@ -260,8 +290,12 @@ class SandboxNode:
             except KubeError as e:
                 if e.code != 404:
                     raise
+            self.cache.deleting_pod(namespace, pod_name, jobs.now_iso())
         for index in plan.create:
-            await self.rest.request("POST", path("", "v1", "pods", namespace), pod_for(job, index, self.node_name))
+            created = await self.rest.request("POST", path("", "v1", "pods", namespace),
+                                              pod_for(job, index, self.node_name))
+            if isinstance(created, dict):
+                self.cache.put_pod(created)  # before the watch says so: the next reconcile must count it
 
 
 def _phase(pod: dict[str, Any]) -> str:

@@ -46,7 +46,7 @@ class Sandbox:
     def __init__(self, data_dir: pathlib.Path | str | None = None, port: int = 0, *, operator: bool = True,
                  complete_immediately: bool = False, host: str = "127.0.0.1", control_plane: str = "emulator",
                  durable: bool = False, audit: bool = False, submitter_policy: bool = True,
-                 record_server: bool | None = None) -> None:
+                 record_server: bool | None = None, node_process: bool = False) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="kuberun-sandbox-") if data_dir is None else None
         self.data_dir = pathlib.Path(self._tmp.name if self._tmp else data_dir).expanduser()  # type: ignore[arg-type]
         self.port, self.host = port, host
@@ -64,7 +64,10 @@ class Sandbox:
         self.audit = audit                 # real control plane: keep the API server's audit log
         self.server: Any = None            # the emulator (control_plane "emulator")
         self.control_plane: Any = None     # realcp.ControlPlane (control_plane "real")
-        self.node: Any = None
+        self.node: Any = None              # the in-process SandboxNode, or (node_process) a nodeproc.NodeChild
+        # The node in a process of its own (the CLI's choice): the API server and the node each get a
+        # core, and the node can be killed and restarted alone (kill_node/start_node).
+        self.node_process = node_process and self.control_plane_kind != "real"
         self._loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
         self._operator_thread: threading.Thread | None = None
@@ -128,6 +131,14 @@ class Sandbox:
         if self._tmp is not None:
             self._tmp.cleanup()
 
+    def kill_node(self) -> None:
+        """SIGKILL the node process (``node_process=True``): a crash; its task processes live on."""
+        asyncio.run_coroutine_threadsafe(self.node.crash(), self._loop).result(timeout=30)
+
+    def start_node(self) -> None:
+        """Start the node process again (after ``kill_node``): it adopts what still runs."""
+        asyncio.run_coroutine_threadsafe(self.node.start(), self._loop).result(timeout=90)
+
     def mint_user(self, name: str, groups: tuple[str, ...] | list[str] = (), namespace: str | None = None) -> pathlib.Path:
         """A kubeconfig (0600, one user) for a new identity ``name`` in ``groups``.
 
@@ -165,12 +176,20 @@ class Sandbox:
         write_kubeconfig(self.operator_kubeconfig, self.server.url, user=operator_user, token=operator_token)
         node_token = auth.mint(f"system:node:{NODE_NAME}", ("system:nodes",))
         self._component_tokens = [operator_token, node_token]
-        self.node = SandboxNode(self.server.url, self.data_dir, complete_immediately=self.complete_immediately,
-                                token=node_token)
-        self.server.set_log_provider(self.node.logs)
+        if self.node_process and not self.complete_immediately:
+            from .nodelogs import FileLogs
+            from .nodeproc import NodeChild
+
+            self.node = NodeChild(self.server.url, node_token, auth.ca_pem, self.data_dir)
+            self.server.set_log_provider(FileLogs(self.data_dir).logs)
+            await self.node.spawn()  # its interpreter starts while the CRD is installed
+        else:
+            self.node = SandboxNode(self.server.url, self.data_dir, complete_immediately=self.complete_immediately,
+                                    token=node_token)
+            self.server.set_log_provider(self.node.logs)
         async with Rest(self.server.url, self._admin_token) as admin:
             await _install_crd(admin)
-        await self.node.start()
+        await (self.node.ready() if self.node_process and not self.complete_immediately else self.node.start())
 
     async def _start_record_server(self) -> None:
         from .apiserver.auth import bootstrap
@@ -249,7 +268,8 @@ def serve(port: int = DEFAULT_PORT, data_dir: pathlib.Path | str = DEFAULT_DATA_
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        sandbox = Sandbox(data_dir=data_dir, port=port, operator=operator, control_plane=control_plane, durable=True)
+        sandbox = Sandbox(data_dir=data_dir, port=port, operator=operator, control_plane=control_plane, durable=True,
+                          node_process=True)
         sandbox.start()
     except (ServerStartError, ControlPlaneError, BinariesMissing) as e:
         print(f"error: kuberun sandbox: {e}", file=sys.stderr)

@@ -79,14 +79,22 @@ def _wrap(node: SandboxNode, before: Callable[[str, str], Awaitable[None]]) -> N
 
 
 def test_a_job_is_reconciled_only_when_what_it_counts_changes(tmp_path: pathlib.Path) -> None:
+    reconciles: collections.Counter[str] = collections.Counter()
     reads: collections.Counter[str] = collections.Counter()
 
     async def count(method: str, url_path: str) -> None:
-        if method == "GET" and url_path.startswith(JOBS + "/"):
-            reads[url_path.rsplit("/", 1)[-1]] += 1
+        if (method == "GET" and url_path.startswith(JOBS + "/")) or url_path.startswith(path("", "v1", "pods", NS)):
+            reads[f"{method} {url_path}"] += 1
 
     async def scenario() -> None:
         async with _node(tmp_path) as node:
+            real = node._reconcile
+
+            async def counted(namespace: str, name: str) -> None:
+                reconciles[name] += 1
+                await real(namespace, name)
+
+            node._reconcile = counted  # type: ignore[method-assign]
             _wrap(node, count)
             await node.rest.request("POST", JOBS, _job("once"))
             assert await _finished(node, "once") == "Complete"
@@ -96,15 +104,19 @@ def test_a_job_is_reconciled_only_when_what_it_counts_changes(tmp_path: pathlib.
     # Job ADDED, pod created (active 1), pod Running (ready 1), pod Succeeded (Complete): four
     # decisions. Reconciling on the echoes of its own three status writes, and on the kubelet's
     # Pending write, made it eight.
-    assert reads["once"] == 4, reads
+    assert reconciles["once"] == 4, reconciles
+    # Each decision reads the Job and its pods from the watch cache (informer.py), not the API:
+    # the only pod requests are the pod's create and the kubelet's two status writes.
+    assert not [r for r in reads if r.startswith("GET")], reads
+    assert sum(reads.values()) == 3, reads
 
 
 def test_a_slow_job_does_not_hold_the_others_back(tmp_path: pathlib.Path) -> None:
     release = asyncio.Event()
 
     async def stall(method: str, url_path: str) -> None:
-        if method == "GET" and url_path == f"{JOBS}/stuck":
-            await release.wait()  # a reconcile stuck on a slow answer
+        if url_path.startswith(f"{JOBS}/stuck"):
+            await release.wait()  # a reconcile stuck on a slow answer (its status write)
 
     async def scenario() -> None:
         nonlocal release

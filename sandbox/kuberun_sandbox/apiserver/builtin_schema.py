@@ -18,6 +18,7 @@ import copy
 import functools
 import importlib.resources
 import json
+import threading
 from typing import Any
 
 import fastjsonschema
@@ -79,15 +80,49 @@ def _validator(name: str) -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
-@functools.lru_cache(maxsize=128)
-def _fast(name: str) -> Any:
-    # Compiled once per kind (0.02-0.4 s: Pod and Job reach most of the core schemas).
+# Compiled at server start on a thread (``warm``): Pod takes about a second even on an idle machine,
+# and compiled on first use it held the event loop (every request, every watch) that long.
+WARM = ("io.k8s.api.core.v1.Pod", "io.k8s.api.batch.v1.Job")
+_compiled: dict[str, Any] = {}
+_warming: set[str] = set()
+_warm_lock = threading.Lock()
+
+
+def warm() -> None:
+    """Compile the fast validators of ``WARM`` off the event loop (once per process)."""
+    with _warm_lock:
+        names = [n for n in WARM if n not in _compiled and n not in _warming]
+        _warming.update(names)
+    if names:
+        threading.Thread(target=_compile_all, args=(names,), name="schema-warm", daemon=True).start()
+
+
+def _compile_all(names: list[str]) -> None:
+    for name in names:
+        try:
+            _compiled[name] = _compile(name)
+        finally:
+            _warming.discard(name)
+
+
+def _compile(name: str) -> Any:
     return fastjsonschema.compile({"$defs": _definitions()["$defs"], "$ref": f"#/$defs/{name}"})
 
 
+def _fast(name: str) -> Any | None:
+    """The compiled validator; None while the warm-up thread is still compiling it."""
+    fast = _compiled.get(name)
+    if fast is None and name not in _warming:
+        fast = _compiled[name] = _compile(name)  # compiled once per kind (0.02-0.4 s for the rest)
+    return fast
+
+
 def _valid(name: str, obj: dict[str, Any]) -> bool:
+    fast = _fast(name)
+    if fast is None:  # not compiled yet: the reference validator decides (under a millisecond a Pod)
+        return next(iter(_validator(name).iter_errors(obj)), None) is None
     try:
-        _fast(name)(obj)
+        fast(obj)
     except fastjsonschema.JsonSchemaException:
         return False
     return True

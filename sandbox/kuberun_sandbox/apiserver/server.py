@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import discovery, openapi
+from . import builtin_schema, discovery, openapi
 from .auth import AdmittingHandlers, Auth
 from .durable import DataDirInUse, StateError
 from .errors import ApiError, injected, method_not_allowed, not_found
@@ -77,6 +77,7 @@ class ApiServer:
                 self.registry.register_crd(obj)
         self._bootstrap()
         self.auth.bootstrap()
+        builtin_schema.warm()
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
