@@ -18,7 +18,10 @@ import kuberun as kr
 from kuberun.resource.constants import GROUP, PLURAL, VERSION
 from tests.helpers.jobs import list_jobs
 from tests.helpers.operator import get_experiment, phase, wait_for
-from tests.realcluster.test_operator_e2e import RUN_TIMEOUT, api, sandbox  # noqa: F401  (module fixtures)
+from tests.realcluster import test_operator_e2e as e2e
+
+# The e2e module's fixtures (a Sandbox with the operator per control plane, and its API client).
+sandbox, api, RUN_TIMEOUT = e2e.sandbox, e2e.api, e2e.RUN_TIMEOUT
 
 ENFORCE = "pod-security.kubernetes.io/enforce"
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 
 from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec
 from kuberun.runner import BadTaskError, task_document
-from kuberun_operator.actions import Observed
 from kuberun_operator import grants
+from kuberun_operator.actions import Observed
 from kuberun_operator.backend_config import SlurmCluster, SlurmConfig
 from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted, active_attempts
 from kuberun_operator.backends.slurm import script
