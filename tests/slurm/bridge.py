@@ -25,8 +25,10 @@ def write_backend_config(cluster: SlurmCluster, where: Path, poll_interval_secon
             "workdir": str(cluster.workdir), "partition": cluster.partitions[0],
             # The job runs on this machine: the test venv provides python with kuberun.
             "pythonSetup": f'export PATH="{Path(sys.executable).parent}:$PATH"',
-            # The admin's grants: every test namespace, setup lines, and the harness's partitions.
-            "allowedNamespaces": ["*"], "allowSetup": True, "allowedPartitions": list(cluster.partitions)}
+            # An admin who grants everything (test_tenancy.py writes a strict config): these tests
+            # reach sbatch with any partition/account/qos, hostile ones included, and setup lines.
+            "allowedNamespaces": ["*"], "allowSetup": True, "allowedPartitions": ["*"], "allowedAccounts": ["*"],
+            "allowedQos": ["*"]}
     clusters = [main, {**main, "name": "down", "port": _closed_port()},
                 {**main, "name": "stranger", "sshKeyFile": str(stranger_key)}]
     path = where / "backends.yaml"
