@@ -303,9 +303,13 @@ class SlurmBackend:
         """The attempt's output (stdout and stderr), streamed; ``follow`` keeps going until the job ends."""
         if not log_ref.path:
             raise BackendError("LogsUnavailable", "this attempt has no log path recorded", permanent=True)
-        # The attempt directory is <workdir>/<namespace>/<experiment>/<task>/<attempt>/output.log.
+        # The attempt directory is <workdir>/<namespace>/<experiment>/<task>/<attempt>/output.log;
+        # a path of any other shape (another file, `..`) is not an attempt's log and is refused.
         parts = log_ref.path.split("/")
-        namespace = parts[-5] if len(parts) >= 5 else None
+        if (not log_ref.path.startswith("/") or len(parts) < 6 or parts[-1] != "output.log"
+                or not parts[-2].isdigit() or any(p in ("", ".", "..") for p in parts[1:])):
+            raise BackendError("LogsUnavailable", f"{log_ref.path!r} is not the log of a kuberun attempt", permanent=True)
+        namespace = parts[-5]
         transport = self._transport(self._cluster(ref.cluster).name, namespace)
         async for chunk in transport.stream(script.logs_command(log_ref.path, ref.id, follow, tail)):
             yield chunk

@@ -6,12 +6,17 @@ record what they were asked, so "refused" means "scancel was never called with t
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from kuberun.resource import BackendRef, LogRef
 from kuberun_operator.backend_config import SlurmConfig
+from kuberun_operator.backends.base import BackendError
 from kuberun_operator.backends.slurm import SlurmBackend, script
 from kuberun_operator.settings import Settings
 
@@ -67,3 +72,18 @@ def test_a_namespace_with_its_own_identity_logs_in_as_it_with_its_own_transport_
     assert (b.user, b.workdir) == ("svc", "/shared/kuberun")
     assert backend._transport("dgx", "team-a") is not backend._transport("dgx", "team-b")
     assert backend._transport("dgx", "team-b") is backend._transport("dgx", None)  # the cluster's own identity
+
+
+def test_logs_refuse_a_path_that_is_not_an_attempts_output_log():
+    backend = SlurmBackend(SlurmConfig.model_validate({"clusters": [{"name": "dgx", "host": "login"}]}), Settings())
+    ref = BackendRef(backend="slurm", idempotency_key="uid-t-1", id="7", cluster="dgx")
+
+    async def first(path: str) -> bytes:
+        async for chunk in backend.logs(ref, LogRef(kind="slurm", path=path)):
+            return chunk
+        return b""
+
+    for path in ("/etc/shadow", "/w/ns/exp/t/1/../../../../../etc/output.log", "w/ns/exp/t/1/output.log",
+                 "/w/ns/exp/t/x/output.log", "/home/u/.ssh/authorized_keys"):
+        with pytest.raises(BackendError, match="is not the log of a kuberun attempt"):
+            asyncio.run(first(path))
