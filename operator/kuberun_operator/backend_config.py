@@ -12,6 +12,14 @@ tokens are files the operator reads at connection time, never values in a CR or 
     lepton:
       workspaces: [{name: prod, url: https://.../api/v2/workspaces/prod, tokenFile: /etc/.../token}]
     skypilot: {endpoint: http://skypilot-api:46580, tokenFile: /etc/.../token}
+
+Tenancy (see docs/tenancy.md): every Slurm cluster, Lepton workspace and the SkyPilot endpoint
+serves only the namespaces its ``allowedNamespaces`` names (exact names or shell patterns such
+as ``team-*``; ``"*"`` grants every namespace explicitly). The default is the empty list: a
+backend nobody was granted serves nobody. What a tenant may choose there is allow-listed too
+(``allowedPartitions``, ``allowedAccounts``, ``allowedQos``, ``allowSetup``; ``allowedSecrets``,
+``allowedNodeGroups``; ``allowedClusters``). A Slurm cluster may map namespaces to their own
+login identity (``identities``), so tenants do not share one Unix user's files.
 """
 
 from __future__ import annotations
@@ -28,6 +36,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
+_NAMESPACES = "Namespaces that may use this backend: names or shell patterns ('team-*'); '*' = all. Empty: none."
+
+
+class SlurmIdentity(_Model):
+    """The login identity one namespace's jobs run as (its own Unix user, files and Slurm jobs)."""
+
+    user: str
+    ssh_key_file: Path
+    workdir: str | None = Field(None, description="This user's own job root; default ~/.kuberun/jobs (in its home, not shared).")
+
+
 class SlurmCluster(_Model):
     name: str
     transport: Literal["ssh", "local"] = "ssh"  # local: the operator runs on the login node itself
@@ -40,6 +59,12 @@ class SlurmCluster(_Model):
     partition: str | None = None
     account: str | None = None
     python_setup: str | None = Field(None, description="Shell lines that provide `python` with kuberun on the cluster.")
+    allowed_namespaces: list[str] = Field(default_factory=list, description=_NAMESPACES)
+    allowed_partitions: list[str] = Field(default_factory=list, description="Partitions a task may pick besides `partition`.")
+    allowed_accounts: list[str] = Field(default_factory=list, description="Accounts a task may pick besides `account`.")
+    allowed_qos: list[str] = Field(default_factory=list, description="QOS values a task may pick (none by default).")
+    allow_setup: bool = Field(False, description="Whether a task's `setup` shell lines may run on this cluster.")
+    identities: dict[str, SlurmIdentity] = Field(default_factory=dict, description="Namespace -> own SSH identity.")
 
 
 class SlurmConfig(_Model):
@@ -52,6 +77,9 @@ class LeptonWorkspace(_Model):
     name: str
     url: str
     token_file: Path | None = None
+    allowed_namespaces: list[str] = Field(default_factory=list, description=_NAMESPACES)
+    allowed_secrets: list[str] = Field(default_factory=list, description="Workspace secrets a task may read (secretEnv).")
+    allowed_node_groups: list[str] = Field(default_factory=list, description="Node groups a task may pick.")
 
 
 class LeptonConfig(_Model):
@@ -62,6 +90,8 @@ class LeptonConfig(_Model):
 class SkypilotConfig(_Model):
     endpoint: str
     token_file: Path | None = None
+    allowed_namespaces: list[str] = Field(default_factory=list, description=_NAMESPACES)
+    allowed_clusters: list[str] = Field(default_factory=list, description="Clusters a task may target (mode: cluster).")
     poll_interval_seconds: float = Field(15.0, gt=0, description="How often the managed-jobs queue is looked at.")
 
 

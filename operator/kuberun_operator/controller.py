@@ -44,6 +44,7 @@ from kuberun_operator.backends.base import (
 )
 from kuberun_operator.clock import Clock, SystemClock
 from kuberun_operator.decode import Decoded, carry_unknown, decode, format_paths
+from kuberun_operator.identity import verified_ref
 from kuberun_operator.kube import ApiError, Kube, resource_version
 from kuberun_operator.policy.submission import Done, Outcome, fold_outcomes
 from kuberun_operator.reconcile import reconcile
@@ -297,8 +298,9 @@ class Controller:
                 backend = self.backends.get(ref.backend) if ref is not None else None
                 if ref is None or attempt.phase.finished or not isinstance(backend, CancelOnDelete):
                     continue
-                try:
-                    await backend.cancel(exp, exp.spec.task(record.name), attempt.attempt, ref)
+                try:  # the key recomputed from the UID: a tampered status cannot aim the cancel elsewhere
+                    await backend.cancel(exp, exp.spec.task(record.name), attempt.attempt,
+                                         verified_ref(exp, record.name, attempt.attempt, ref))
                 except BackendError as exc:
                     await self.post_event(body, Event("Warning", exc.reason, f"cannot cancel {record.name!r} yet: {exc.message}"))
                     self.queue.add_after((body["metadata"]["namespace"], body["metadata"]["name"]), self.retry_backend)
@@ -329,12 +331,13 @@ class Controller:
 
     async def _carry_out(self, exp: ExperimentResource, backend: Backend, action: Submit | Cancel | Suspend) -> Outcome:
         task = exp.spec.task(action.task)
+        ref = verified_ref(exp, action.task, action.attempt, action.ref)  # never the key status claims
         if isinstance(action, Submit):
-            return await backend.submit(exp, task, action.attempt, action.ref)
+            return await backend.submit(exp, task, action.attempt, ref)
         if isinstance(action, Cancel):
-            await backend.cancel(exp, task, action.attempt, action.ref)
+            await backend.cancel(exp, task, action.attempt, ref)
         elif isinstance(backend, Suspendable):
-            await backend.suspend(exp, task, action.attempt, action.ref, action.suspended)
+            await backend.suspend(exp, task, action.attempt, ref, action.suspended)
         else:  # reconcile suspends only where the traits say Suspendable: a bug if reached
             log.error("backend %s cannot suspend; ignoring %s", action.ref.backend, action)
         return Done()

@@ -153,6 +153,20 @@ class Kube:
     async def get_job(self, namespace: str, name: str) -> dict[str, Any]:
         return await self._call("get", "jobs", self._json(self._batch.read_namespaced_job), name, namespace)
 
+    async def dry_run_pod(self, namespace: str, pod: dict[str, Any]) -> None:
+        """Create ``pod`` with ``dryRun=All``: the namespace's admission (Pod Security...) answers, nothing is stored."""
+        await self._call("create", "pods", self._core.create_namespaced_pod, namespace, pod, dry_run="All")
+
+    async def get_child(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
+        """Read back a Job, ConfigMap or Service that a create found already there (who owns it?)."""
+        if kind == "Job":
+            return await self.get_job(namespace, name)
+        if kind == "ConfigMap":
+            return await self._call("get", "configmaps", self._json(self._core.read_namespaced_config_map), name, namespace)
+        if kind == "Service":
+            return await self._call("get", "services", self._json(self._core.read_namespaced_service), name, namespace)
+        raise ValueError(f"the operator does not create {kind}")
+
     async def patch_job(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         await self._call("patch", "jobs", self._batch.patch_namespaced_job, name, namespace, patch)
 

@@ -46,7 +46,9 @@ def token_file(tmp_path: Path) -> Path:
 
 @pytest.fixture()
 def config_file(tmp_path: Path, fake: FakeLepton, token_file: Path) -> Path:
-    workspace = {"name": "ws", "url": fake.url, "tokenFile": str(token_file)}
+    # The grants an admin writes: every test namespace, and the one secret the tasks read.
+    workspace = {"name": "ws", "url": fake.url, "tokenFile": str(token_file), "allowedNamespaces": ["*"],
+                 "allowedSecrets": ["hf"]}
     return write_config(tmp_path / "backends.yaml", {"lepton": {"workspaces": [workspace], "pollIntervalSeconds": 0.2}})
 
 
@@ -187,7 +189,9 @@ def test_operator_restart_finds_the_job_instead_of_creating_another(fake, config
 
 def test_submit_twice_under_one_key_creates_one_job(fake, token_file):
     backend = LeptonBackend(LeptonConfig.model_validate({"workspaces": [{"name": "ws", "url": fake.url,
-                                                                          "tokenFile": str(token_file)}]}), Settings())
+                                                                          "tokenFile": str(token_file),
+                                                                          "allowedNamespaces": ["ns"], "allowedSecrets": ["hf"]}]}),
+                          Settings())
     exp = kr.Experiment("twice", namespace="ns")
     exp.add(kr.Script(command=["true"]), name="t", executor=LEPTON)
     resource, _ = exp.build()
@@ -205,7 +209,9 @@ def test_submit_twice_under_one_key_creates_one_job(fake, token_file):
 
 def test_logs_stream_every_replica_and_tail_keeps_the_last_lines(fake, token_file):
     backend = LeptonBackend(LeptonConfig.model_validate({"workspaces": [{"name": "ws", "url": fake.url,
-                                                                          "tokenFile": str(token_file)}]}), Settings())
+                                                                          "tokenFile": str(token_file),
+                                                                          "allowedNamespaces": ["ns"], "allowedSecrets": ["hf"]}]}),
+                          Settings())
     exp = kr.Experiment("logs", namespace="ns")
     exp.add(kr.Script(command=["true"]), name="t", executor=LEPTON.model_copy(update={"replicas": 2}))
     resource, _ = exp.build()

@@ -140,7 +140,8 @@ def _healthy(url: str) -> bool:
 
 def test_real_server_launch_without_enabled_infra_fails_the_task_as_no_infra_available(
         sky_server, tmp_path, kubeconfig, k8s_api_client, namespace):
-    config = write_config(tmp_path / "backends.yaml", {"skypilot": {"endpoint": sky_server, "pollIntervalSeconds": 0.3}})
+    config = write_config(tmp_path / "backends.yaml", {"skypilot": {"endpoint": sky_server, "pollIntervalSeconds": 0.3,
+                                                                     "allowedNamespaces": ["*"], "allowedClusters": ["*"]}})
     with running_operator(kubeconfig, config_file=config):
         name = submit(kubeconfig, namespace, SKY)
         wait_for(lambda: phase(k8s_api_client, namespace, name) == "Failed", timeout=60, what="Failed")
@@ -179,7 +180,8 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeSkypilot:
 
 @pytest.fixture()
 def config_file(tmp_path: Path) -> Path:
-    return write_config(tmp_path / "backends.yaml", {"skypilot": {"endpoint": "http://127.0.0.1:9", "pollIntervalSeconds": 0.2}})
+    return write_config(tmp_path / "backends.yaml", {"skypilot": {"endpoint": "http://127.0.0.1:9", "pollIntervalSeconds": 0.2,
+                                                                     "allowedNamespaces": ["*"], "allowedClusters": ["*"]}})
 
 
 def _launched(fake: FakeSkypilot) -> dict[str, Any]:

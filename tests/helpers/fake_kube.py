@@ -31,6 +31,7 @@ class FakeKube:
         self.fail_create: dict[str, list[ApiError]] = {}  # kind -> errors the next creates of it raise
         self.events: list[dict[str, Any]] = []  # core/v1 Events, as list_events returns them
         self.fail_list_events: list[ApiError] = []
+        self.refuse_pods: str | None = None  # set: a dry-run pod create answers 403 with this message
         self._version = 100
         self._uids = 0
 
@@ -111,6 +112,18 @@ class FakeKube:
         self.children[key] = self._bump(copy.deepcopy(obj))
         self.children[key]["metadata"]["uid"] = f"{obj['kind'].lower()}-uid-{self._uids}"
         return copy.deepcopy(self.children[key])
+
+    async def dry_run_pod(self, namespace: str, pod: dict[str, Any]) -> None:
+        self.calls.append(("dryrun", "pods", pod["metadata"]["generateName"]))
+        if self.refuse_pods is not None:
+            raise ApiError(403, "Forbidden", self.refuse_pods)
+
+    async def get_child(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
+        self.calls.append(("get", kind, name))
+        child = self.children.get((kind, namespace, name))
+        if child is None:
+            raise ApiError(404, "NotFound", name)
+        return copy.deepcopy(child)
 
     async def get_job(self, namespace: str, name: str) -> dict[str, Any]:
         self.calls.append(("get", "jobs", name))

@@ -27,20 +27,23 @@ test compares it with the requests the operator made against the sandbox API.
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [get, list, watch, create, patch, delete]
-# One ConfigMap of task documents per experiment, mounted into task pods. With Slurm clusters, also
-# get: the bridge reads a task's code package chunks to copy them over SSH (kuberun_operator.codestore).
+# One ConfigMap of task documents per experiment, mounted into task pods; get reads one that a
+# create found already there, to adopt it only if this Experiment controls it (NameConflict), and
+# (with Slurm clusters) a task's code package chunks to copy them over SSH (kuberun_operator.codestore).
 - apiGroups: [""]
   resources: [configmaps]
   verbs: [{{ join ", " (ternary (append .Values.rbac.configMapVerbs "get" | uniq) .Values.rbac.configMapVerbs (not (empty .Values.slurm.clusters))) }}]
-# Headless Services give multi-node (torchrun) tasks stable peer DNS names.
+# Headless Services give multi-node (torchrun) tasks stable peer DNS names (get: as for ConfigMaps).
 - apiGroups: [""]
   resources: [services]
-  verbs: [create, delete]
+  verbs: [get, create, delete]
 # Pods: watched for what Jobs do not say (an image that cannot be pulled, a missing Secret);
-# listed for a failed task's exit code.
+# listed for a failed task's exit code; created only with dryRun=All, to ask whether the
+# namespace's admission (Pod Security) admits an attempt's pods before its Job is created
+# (a Job's pods refused later would leave the attempt Submitted with no reason).
 - apiGroups: [""]
   resources: [pods]
-  verbs: [list, watch]
+  verbs: [list, watch, create]
 # Events on Experiments, for transitions only.
 - apiGroups: [""]
   resources: [events]

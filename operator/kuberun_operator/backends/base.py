@@ -21,6 +21,7 @@ from kuberun.resource.logsource import (
     LogSource as LogSource,  # optional too: streams logs (shared with the SDK)
 )
 from kuberun_operator.actions import Observed
+from kuberun_operator.identity import verified_attempt
 
 # On Experiments with work outside the cluster: deletion waits until that work is cancelled.
 REMOTE_FINALIZER = "kuberun.dev/cancel-remote"
@@ -133,11 +134,15 @@ class DeclaresUnretryable(Protocol):
 
 
 def active_attempts(exp: ExperimentResource, backend: str) -> Iterator[tuple[str, AttemptStatus]]:
-    """(task name, attempt) for each attempt on ``backend`` that may still be running."""
+    """(task name, attempt) for each attempt on ``backend`` that may still be running.
+
+    The attempt's idempotency key is the one recomputed from the Experiment's UID, not the one
+    status claims (see ``identity``): observing follows the real identity of the work.
+    """
     for record in exp.status.tasks if exp.status else []:
         for attempt in record.attempts:
             ref = attempt.backend_ref
             if ref is not None and ref.backend == backend and attempt.phase in (TaskPhase.SUBMITTED, TaskPhase.RUNNING,
                                                                                  TaskPhase.SUSPENDED):
-                yield record.name, attempt
+                yield record.name, verified_attempt(exp, record.name, attempt)
 

@@ -6,11 +6,8 @@ from __future__ import annotations
 from kuberun.resource import AttemptStatus, BackendRef, TaskPhase, TaskSpec, TaskStatus
 from kuberun.resource.graph import ready_tasks
 from kuberun_operator.actions import Submit
+from kuberun_operator.identity import idempotency_key as idempotency_key  # re-exported
 from kuberun_operator.policy.round import Round
-
-
-def idempotency_key(uid: str, task: str, attempt: int) -> str:
-    return f"{uid}-{task}-{attempt}"
 
 
 def start_ready_tasks(r: Round) -> None:

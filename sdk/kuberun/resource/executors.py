@@ -71,6 +71,10 @@ class KubernetesExecutor(_UserExecutor):
 
         kr.KubernetesExecutor(image="nvcr.io/nvidia/pytorch:24.05-py3", gpus=8, nodes=2,
                               launcher="torchrun", queue="team-a")
+
+    Task pods are restricted by default (Pod Security ``restricted``: non-root, no privilege
+    escalation, all capabilities dropped, seccomp RuntimeDefault, no service-account token unless
+    ``service_account_name`` is set); ``pod_template`` can change any of it where the namespace allows.
     """
 
     image: str | None = Field(None, description="Container image; the operator's default task image when unset.")
@@ -92,6 +96,13 @@ class KubernetesExecutor(_UserExecutor):
     queue: str | None = Field(None, max_length=MAX_NAME, description="Kueue LocalQueue; sets kueue.x-k8s.io/queue-name and lets Kueue own suspend.")
     backoff_limit: int = Field(0, ge=0, le=100, description="Pod retries inside one attempt (Job backoffLimit).")
     active_deadline_seconds: int | None = Field(None, ge=1)
+    image_pull_secrets: list[str] = Field(default_factory=list, max_length=16, description="Names of Secrets for pulling the image.")
+    affinity: dict[str, Any] | None = Field(None, description="Pod affinity (core/v1 Affinity).")
+    pod_labels: dict[str, str] = Field(default_factory=dict, description="Extra labels on the task pods (kuberun's own win).")
+    pod_annotations: dict[str, str] = Field(default_factory=dict, description="Extra annotations on the task pods.")
+    pod_template: dict[str, Any] | None = Field(
+        None, description="A core/v1 PodTemplateSpec merged onto the generated one (maps merged, lists of named "
+        "items merged by name, other values replaced), as JobSet/TrainJob embed one; e.g. a securityContext.")
 
     _normalize = field_validator("cpu", "memory", mode="before")(_quantity)
 

@@ -99,9 +99,9 @@ async def test_reconciling_again_without_news_writes_nothing_and_creates_nothing
     h.clock.advance(30)
     await h.reconcile()
     # Nothing new: no status write, no new object; the waiting attempt's ConfigMap is ensured
-    # again (level-triggered, answered 409), nothing else is called.
+    # again (level-triggered: read, found and ours), nothing else is called.
     assert len(h.kube.status_writes) == 1 and len(h.kube.children) == 2
-    assert h.kube.calls[calls:] == [("create", "ConfigMap", "exp-tasks")]
+    assert h.kube.calls[calls:] == [("get", "ConfigMap", "exp-tasks")]
 
 
 async def test_a_job_created_before_a_crash_is_found_not_created_twice():

@@ -48,9 +48,9 @@ def backends(tmp_path: Path) -> dict[str, object]:
 DECLARED = {
     "kubernetes": {Suspendable, OwnsSuspend, DeclaresUnretryable},
     "local": {Polled},
-    "slurm": {Lifecycle, Polled, CancelOnDelete, LogSource},
-    "lepton": {Lifecycle, Polled, CancelOnDelete, LogSource},
-    "skypilot": {Lifecycle, Polled, CancelOnDelete, LogSource},
+    "slurm": {Lifecycle, Polled, CancelOnDelete, DeclaresUnretryable, LogSource},
+    "lepton": {Lifecycle, Polled, CancelOnDelete, DeclaresUnretryable, LogSource},
+    "skypilot": {Lifecycle, Polled, CancelOnDelete, DeclaresUnretryable, LogSource},
 }
 
 
@@ -62,14 +62,16 @@ def test_each_backend_implements_the_required_protocol_and_exactly_its_optional_
 
 
 def test_the_kubernetes_backend_s_traits_are_what_the_reconcile_tests_assume(tmp_path):
-    assert backend_traits(backends(tmp_path)["kubernetes"]) == BackendTraits(suspendable=True, unretryable=STUCK_REASONS)
+    assert backend_traits(backends(tmp_path)["kubernetes"]) == BackendTraits(
+        suspendable=True, unretryable=STUCK_REASONS | {"NameConflict", "FailedCreate"})
 
 
 def test_bridges_need_the_finalizer_and_the_two_phase_submit(tmp_path):
     for name in ("slurm", "lepton", "skypilot"):
         backend = backends(tmp_path)[name]
         assert isinstance(backend, CancelOnDelete) and backend.finalizer == REMOTE_FINALIZER
-        assert backend_traits(backend) == BackendTraits(record_before_submit=True)
+        # A refused grant is final: no retry can change the admin's config.
+        assert backend_traits(backend) == BackendTraits(record_before_submit=True, unretryable=frozenset({"BackendNotAllowed"}))
 
 
 def test_traits_for_an_experiment_cover_its_backends_and_name_kueue_as_owner_of_queued_jobs(tmp_path):

@@ -2,7 +2,10 @@
 
 Effects only; the manifests come from the pure builders in ``manifests``. Job names
 are deterministic (`<experiment>-<task>-<attempt>`), so submitting twice finds the first Job
-(409) instead of making a second. Observation reads the Job cache that the operator's watch
+(409) instead of making a second. A 409 is adopted only when the object found carries a
+controller ownerReference to *this* Experiment (its UID): a name squatted by someone else, or
+left over from an earlier namesake, fails the attempt with ``NameConflict`` instead of being
+silently taken as ours (``adopt``). Observation reads the Job cache that the operator's watch
 keeps, and asks for pods only when a Job failed (for the exit code).
 """
 
@@ -16,6 +19,7 @@ from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskPhase, 
 from kuberun.resource.constants import LABEL_ATTEMPT, LABEL_TASK
 from kuberun_operator.actions import Observed
 from kuberun_operator.backends.base import BackendError, Submitted, active_attempts
+from kuberun_operator.backends.kubernetes import adopt, podtemplate
 from kuberun_operator.backends.kubernetes.caches import JobCache, PodCache
 from kuberun_operator.backends.kubernetes.manifests import (
     ExperimentRef,
@@ -32,6 +36,7 @@ from kuberun_operator.kube import ApiError, Kube
 from kuberun_operator.settings import Settings
 
 log = logging.getLogger("kuberun.operator")
+FAILED_CREATE = "FailedCreate"  # the Job controller's own word for pods it could not create
 
 
 def experiment_ref(exp: ExperimentResource) -> ExperimentRef:
@@ -43,7 +48,7 @@ class KubernetesBackend:
     """Backend, Suspendable, OwnsSuspend (Kueue owns queued Jobs) and DeclaresUnretryable (stuck pods)."""
 
     name = "kubernetes"
-    unretryable_reasons = STUCK_REASONS
+    unretryable_reasons = STUCK_REASONS | {adopt.NAME_CONFLICT, FAILED_CREATE}  # a retry meets the same squatter
 
     def __init__(self, kube: Kube, cache: JobCache, settings: Settings, pods: PodCache | None = None) -> None:
         self.kube, self.cache, self.settings = kube, cache, settings
@@ -53,6 +58,9 @@ class KubernetesBackend:
         ref_ = experiment_ref(exp)
         job = build_job(ref_, task, attempt, self.settings)
         service = build_headless_service(ref_, task, attempt)
+        # Would the namespace admit its pods? The Job itself is admitted either way, and a Job whose
+        # pods are refused would sit Submitted forever: ask first (a dry run, nothing stored).
+        await self._admissible(job)
         # The ConfigMap first: when its create fails, no Job starts a pod without its documents
         # (the submit is retried as a whole). The Service may follow the Job: peers wait for DNS.
         await self._ensure_task_config_map(exp, ref_)
@@ -63,6 +71,17 @@ class KubernetesBackend:
         name = job["metadata"]["name"]
         uid = (created or {}).get("metadata", {}).get("uid")  # on 409 the watch brings it (observe records it)
         return Submitted(id=name, log_ref=LogRef(kind="pod", container="task", pod=None), uid=uid)
+
+    async def _admissible(self, job: dict[str, Any]) -> None:
+        """Fail the attempt ``FailedCreate`` with the admission message when the namespace refuses its pods."""
+        try:
+            await self.kube.dry_run_pod(job["metadata"]["namespace"], podtemplate.dry_run_pod(job))
+        except ApiError as exc:
+            if exc.status in (400, 403, 422):
+                raise BackendError(FAILED_CREATE, f"the namespace refuses the pods of Job {job['metadata']['name']}: "
+                                   f"{exc.message}", permanent=True) from None
+            raise BackendError("ApiUnavailable", f"checking the pods of Job {job['metadata']['name']}: {exc}",
+                               permanent=False) from None
 
     async def _ensure_task_config_map(self, exp: ExperimentResource, ref_: ExperimentRef) -> None:
         """Create the task ConfigMap; it existing already is success (it is immutable, so never stale)."""
@@ -86,16 +105,17 @@ class KubernetesBackend:
     async def _create_quietly(self, obj: dict[str, Any]) -> None:
         """Ensure during observation: a failure is logged and retried by the next reconcile."""
         try:
-            await self._create(obj)
+            await adopt.ensure(self.kube, obj)
         except BackendError as exc:
             log.warning("ensuring %s %s: %s", obj["kind"], obj["metadata"]["name"], exc.message)
 
     async def _create(self, obj: dict[str, Any]) -> dict[str, Any] | None:
-        """Create, treating AlreadyExists as success: the deterministic name is the idempotency key."""
+        """Create, treating AlreadyExists as success only when the object found is this Experiment's own."""
         try:
             return await self.kube.create(obj)
         except ApiError as exc:
             if exc.status == 409:
+                await adopt.verify(self.kube, obj)
                 return None
             if exc.status in (400, 403, 422):
                 raise BackendError("InvalidJob" if exc.status != 403 else "Forbidden",

@@ -28,6 +28,7 @@ from kuberun.resource.executors import KubernetesExecutor
 from kuberun.resource.spec import TaskSpec
 from kuberun.runner import task_document
 from kuberun_operator.backends.base import BackendError
+from kuberun_operator.backends.kubernetes import podtemplate
 from kuberun_operator.backends.kubernetes.status import (
     CONTAINER,
     LABEL_KUEUE_QUEUE,
@@ -333,7 +334,20 @@ def _pod_spec(exp: ExperimentRef, task: TaskSpec, attempt: int, ex: KubernetesEx
         spec["serviceAccountName"] = ex.service_account_name
     if ex.priority_class_name:
         spec["priorityClassName"] = ex.priority_class_name
-    return spec
+    if ex.image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": name} for name in ex.image_pull_secrets]
+    if ex.affinity:
+        spec["affinity"] = dict(ex.affinity)
+    return podtemplate.restrict(spec, service_account=ex.service_account_name is not None)
+
+
+def _template(exp: ExperimentRef, task: TaskSpec, attempt: int, ex: KubernetesExecutor, job: str,
+              settings: Settings, labels: dict[str, str]) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"labels": {**ex.pod_labels, **labels}}
+    if ex.pod_annotations:
+        metadata["annotations"] = dict(ex.pod_annotations)
+    generated = {"metadata": metadata, "spec": _pod_spec(exp, task, attempt, ex, job, settings)}
+    return podtemplate.apply_template(generated, ex.pod_template, labels)
 
 
 def build_job(exp: ExperimentRef, task: TaskSpec, attempt: int, settings: Settings, *,
@@ -355,7 +369,7 @@ def build_job(exp: ExperimentRef, task: TaskSpec, attempt: int, settings: Settin
         "parallelism": ex.nodes,
         "suspend": suspend,
         # No ttlSecondsAfterFinished: the Experiment owns the lifecycle and status points at the Job.
-        "template": {"metadata": {"labels": labels}, "spec": _pod_spec(exp, task, attempt, ex, name, settings)},
+        "template": _template(exp, task, attempt, ex, name, settings, labels),
     }
     if ex.nodes > 1:
         spec["completionMode"] = "Indexed"  # stable per-pod index -> hostname -> MASTER_ADDR, NODE_RANK

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 
 from kuberun.resource import BackendRef, ExperimentResource, LeptonExecutor, LogRef, TaskSpec
+from kuberun_operator import grants
 from kuberun_operator.actions import Observed
 from kuberun_operator.backend_config import LeptonConfig
 from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted, active_attempts
@@ -39,6 +40,7 @@ _STOPPED = {"Stopped", "Deleted"}
 class LeptonBackend:
     name = "lepton"
     finalizer = REMOTE_FINALIZER  # CancelOnDelete: Lepton jobs outlive a deleted Experiment otherwise
+    unretryable_reasons = grants.REASONS  # DeclaresUnretryable: a retry cannot grant a workspace
 
     def __init__(self, config: LeptonConfig, settings: Settings) -> None:
         self.config, self.settings = config, settings
@@ -68,6 +70,8 @@ class LeptonBackend:
     async def submit(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> Submitted:
         ex = _executor(task)
         client = self._client(ex.workspace)
+        workspace = next(w for w in self.config.workspaces if w.name == client.workspace)
+        grants.check_lepton(workspace, ex, exp.metadata.namespace or "default")  # before any request
         job_id = remote_name(ref.idempotency_key)
         log = LogRef(kind="lepton", path=f"{client.workspace}/{job_id}")
         if await client.get_job(job_id) is None:

@@ -22,6 +22,7 @@ import yaml
 
 from kuberun.resource import BackendRef, ExperimentResource, LogRef, SkypilotExecutor, TaskSpec
 from kuberun.resource.constants import MAX_MESSAGE
+from kuberun_operator import grants
 from kuberun_operator.actions import Observed
 from kuberun_operator.backend_config import SkypilotConfig
 from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted, active_attempts
@@ -45,6 +46,7 @@ _LAUNCH_ERRORS = {"NoCloudAccessError": "NoInfraAvailable", "ResourcesUnavailabl
 class SkypilotBackend:
     name = "skypilot"
     finalizer = REMOTE_FINALIZER  # CancelOnDelete: cloud jobs outlive a deleted Experiment otherwise
+    unretryable_reasons = grants.REASONS  # DeclaresUnretryable: a retry cannot grant the endpoint
 
     def __init__(self, config: SkypilotConfig, settings: Settings, api: SkypilotApi | None = None) -> None:
         self.config, self.settings = config, settings
@@ -70,6 +72,7 @@ class SkypilotBackend:
 
     async def submit(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> Submitted:
         ex = _executor(task)
+        grants.check_skypilot(self.config, ex, exp.metadata.namespace or "default")  # before any request
         name = remote_name(ref.idempotency_key)
         existing = (await self._jobs(ex)).get(name)
         if existing is not None:

@@ -7,8 +7,14 @@
 - observe: a poller per cluster runs ONE ``squeue --me`` for all jobs per interval (plus one
   ``sacct`` for tracked jobs the controller has forgotten) and caches the result; ``observe(exp)``
   only reads that cache. Failed polls back off (doubling, capped) and keep the last known states.
-- cancel: ``scancel`` by job name (and id); a cancel that cannot reach the cluster is retried by
-  the poller until it succeeds.
+- cancel: ``scancel`` by job name (and by id only if the job of that id carries the name); a
+  cancel that cannot reach the cluster is retried by the poller until it succeeds.
+- tenancy (``grants``, docs/tenancy.md): submit refuses a namespace the cluster is not granted
+  to, or a partition/account/qos/setup it may not choose, before any remote command. A namespace
+  with its own ``identities`` entry logs in as its own user (own transport, own poller, own
+  ``squeue --me``); the attempt directories are created with umask 077 (mode 0700).
+- verify before acting: the key used is recomputed from the UID (``identity``), and a job id
+  read from status counts only if the polled job of that id carries the key as its name.
 - logs: the job's ``output.log`` streamed over the same connection (``tail -F`` while it runs).
 """
 
@@ -25,6 +31,7 @@ from typing import Any
 
 from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec
 from kuberun.runner import BadTaskError, task_document
+from kuberun_operator import grants
 from kuberun_operator.actions import Observed
 from kuberun_operator.backend_config import SlurmCluster, SlurmConfig
 from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted, active_attempts
@@ -153,6 +160,7 @@ class ClusterPoller:
 class SlurmBackend:
     name = "slurm"
     finalizer = REMOTE_FINALIZER  # CancelOnDelete: sbatch jobs outlive a deleted Experiment otherwise
+    unretryable_reasons = grants.REASONS  # DeclaresUnretryable: a retry cannot grant a backend
 
     def __init__(self, config: SlurmConfig, settings: Settings, code_reader: Any = None) -> None:
         self.config, self.settings = config, settings
@@ -191,17 +199,34 @@ class SlurmBackend:
                                f"(configured: {', '.join(sorted(self.clusters)) or 'none'})", permanent=True)
         return cluster
 
-    def _transport(self, name: str) -> Transport:
-        if name not in self._transports:
-            self._transports[name] = make_transport(self._cluster(name))
-        return self._transports[name]
+    def _login(self, name: str, namespace: str | None = None) -> SlurmCluster:
+        """The cluster as ``namespace`` logs in to it: its own identity when it has one, else the cluster's."""
+        cluster = self._cluster(name)
+        ident = cluster.identities.get(namespace or "")
+        if ident is None:
+            return cluster
+        return cluster.model_copy(update={"user": ident.user, "ssh_key_file": ident.ssh_key_file,
+                                          "workdir": ident.workdir or "~/.kuberun/jobs"})
 
-    def _poller(self, name: str) -> ClusterPoller:
-        if name not in self._pollers:
+    @staticmethod
+    def _login_key(login: SlurmCluster) -> str:
+        return f"{login.name}/{login.user or ''}"  # one transport and one poller per (cluster, user)
+
+    def _transport(self, name: str, namespace: str | None = None) -> Transport:
+        login = self._login(name, namespace)
+        key = self._login_key(login)
+        if key not in self._transports:
+            self._transports[key] = make_transport(login)
+        return self._transports[key]
+
+    def _poller(self, name: str, namespace: str | None = None) -> ClusterPoller:
+        login = self._login(name, namespace)
+        key = self._login_key(login)
+        if key not in self._pollers:
             interval = self.poll_interval
-            self._pollers[name] = ClusterPoller(self._cluster(name), self._transport(name), interval,
-                                                max(interval * 16, 30.0))
-        poller = self._pollers[name]
+            self._pollers[key] = ClusterPoller(login, self._transport(name, namespace), interval,
+                                               max(interval * 16, 30.0))
+        poller = self._pollers[key]
         poller.start()  # also when the runtime never called start() (idempotent)
         return poller
 
@@ -210,9 +235,10 @@ class SlurmBackend:
     async def submit(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> Submitted:
         executor = task.executor.slurm
         assert executor is not None
-        cluster = self._cluster(executor.cluster)
-        place = script.AttemptPlace(exp.metadata.namespace or "default", exp.metadata.name or "", task.name,
-                                    attempt, ref.idempotency_key)
+        namespace = exp.metadata.namespace or "default"
+        grants.check_slurm(self._cluster(executor.cluster), executor, namespace)  # before any remote command
+        cluster = self._login(self._cluster(executor.cluster).name, namespace)
+        place = script.AttemptPlace(namespace, exp.metadata.name or "", task.name, attempt, ref.idempotency_key)
         code = b""
         if task.code is not None and self.code_reader is not None:
             code = await self.code_reader(place.namespace, task.code)  # over the same SSH connection, below
@@ -220,10 +246,10 @@ class SlurmBackend:
         sizes = (len(document), len(batch), len(code)) if code else (len(document), len(batch))
         command = script.submit_command(script.attempt_dir(cluster.workdir, place), ref.idempotency_key,
                                         script.sbatch_flags(executor, cluster), sizes)
-        result = await self._transport(cluster.name).run(command, stdin=document + batch + code)
+        result = await self._transport(cluster.name, namespace).run(command, stdin=document + batch + code)
         job_id, directory = _submitted(result, cluster)
         log_ref = LogRef(kind="slurm", path=f"{directory}/output.log")
-        self._poller(cluster.name).track(job_id, ref.idempotency_key, log_ref.path)
+        self._poller(cluster.name, namespace).track(job_id, ref.idempotency_key, log_ref.path)
         return Submitted(id=job_id, log_ref=log_ref, cluster=cluster.name)  # `kuberun logs` needs the cluster
 
     async def observe(self, exp: ExperimentResource) -> dict[tuple[str, int], Observed]:
@@ -238,10 +264,18 @@ class SlurmBackend:
     def _observe_attempt(self, exp: ExperimentResource, task: str, ref: BackendRef, log_ref: LogRef | None) -> Observed | None:
         try:
             spec = exp.spec.task(task).executor.slurm
-            poller = self._poller(self._cluster(ref.cluster or (spec.cluster if spec else None)).name)
+            poller = self._poller(self._cluster(spec.cluster if spec else ref.cluster).name, exp.metadata.namespace)
         except (KeyError, BackendError):
             return None  # reconcile re-submits; submit reports the configuration problem
         job_id = ref.id or poller.by_key.get(ref.idempotency_key)
+        polled = poller.jobs.get(job_id or "")
+        if polled is not None and polled.name != ref.idempotency_key:
+            # The id in status names another job (a tampered or stale record): never adopt it.
+            log.warning("Slurm job %s is not attempt %s (its name is %r): ignoring the recorded id",
+                        job_id, ref.idempotency_key, polled.name)
+            if poller.by_key.get(ref.idempotency_key) == job_id:
+                poller.by_key.pop(ref.idempotency_key)
+            job_id = poller.by_key.get(ref.idempotency_key)
         if job_id is None:
             return None  # never submitted, or submitted without the id recorded: submit finds it by name
         poller.track(job_id, ref.idempotency_key, log_ref.path if log_ref else None)
@@ -257,11 +291,13 @@ class SlurmBackend:
 
     async def cancel(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> None:
         executor = task.executor.slurm
-        cluster = self._cluster(ref.cluster or (executor.cluster if executor else None))
-        poller = self._poller(cluster.name)
+        # The spec's cluster, not the one status names: status is not evidence of where the job is.
+        cluster = self._cluster(executor.cluster if executor else ref.cluster)
+        poller = self._poller(cluster.name, exp.metadata.namespace)
         job_id = ref.id or poller.by_key.get(ref.idempotency_key)
-        try:
-            result = await self._transport(cluster.name).run(script.cancel_command(ref.idempotency_key, job_id))
+        try:  # the command itself checks that job `job_id` carries the key before cancelling it by id
+            result = await self._transport(cluster.name, exp.metadata.namespace).run(
+                script.cancel_command(ref.idempotency_key, job_id))
         except BackendError:
             poller.cancels[ref.idempotency_key] = job_id  # the poller keeps trying
             raise
@@ -274,7 +310,14 @@ class SlurmBackend:
         """The attempt's output (stdout and stderr), streamed; ``follow`` keeps going until the job ends."""
         if not log_ref.path:
             raise BackendError("LogsUnavailable", "this attempt has no log path recorded", permanent=True)
-        transport = self._transport(self._cluster(ref.cluster).name)
+        # The attempt directory is <workdir>/<namespace>/<experiment>/<task>/<attempt>/output.log;
+        # a path of any other shape (another file, `..`) is not an attempt's log and is refused.
+        parts = log_ref.path.split("/")
+        if (not log_ref.path.startswith("/") or len(parts) < 6 or parts[-1] != "output.log"
+                or not parts[-2].isdigit() or any(p in ("", ".", "..") for p in parts[1:])):
+            raise BackendError("LogsUnavailable", f"{log_ref.path!r} is not the log of a kuberun attempt", permanent=True)
+        namespace = parts[-5]
+        transport = self._transport(self._cluster(ref.cluster).name, namespace)
         async for chunk in transport.stream(script.logs_command(log_ref.path, ref.id, follow, tail)):
             yield chunk
 

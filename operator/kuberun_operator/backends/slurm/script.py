@@ -181,6 +181,8 @@ def submit_command(directory: str, key: str, flags: list[str], sizes: tuple[int,
         f'ids="$(printf "%s\\n" "$ids" | {exact})"',
         f'[ -n "$ids" ] || ids="$( ({lookup}) | {exact})"',
         f'if [ -n "$ids" ]; then cat >/dev/null; set -- $ids; echo "{FOUND} $1 $D"; exit 0; fi',
+        # 0700 directories and 0600 files: with per-namespace identities, no tenant reads another's.
+        "umask 077",
         f'mkdir -p "$D" && cd "$D" || {{ cat >/dev/null; exit {EXIT_WORKDIR_FAILED}; }}',
         f"head -c {sizes[0]} > task.json && head -c {sizes[1]} > job.sh"
         + (f" && head -c {sizes[2]} > {CODE_FILE}" if len(sizes) > 2 else "") + f" || exit {EXIT_WORKDIR_FAILED}",
@@ -206,11 +208,16 @@ def sacct_command(job_ids: list[str]) -> str:
 def cancel_command(key: str, job_id: str | None) -> str:
     """scancel by name (covers a job whose id was never recorded), and by id when known.
 
-    Filters make scancel a no-op for finished or unknown jobs, so cancelling twice is fine.
+    The id comes from status, which others can write: it is cancelled only when squeue says the
+    job of that id carries ``key`` as its name (the backend's own record of whose job it is), so
+    a tampered id cancels nothing. Filters make scancel a no-op for finished or unknown jobs, so
+    cancelling twice is fine.
     """
-    parts = [f"scancel --me --name={shlex.quote(key)}"]
+    q = shlex.quote(key)
+    parts = [f"scancel --me --name={q}"]
     if job_id and job_id.isdigit():
-        parts.append(f"scancel --me --state=PENDING,RUNNING,SUSPENDED --jobs={job_id}")
+        parts.append(f'if [ "$(squeue -h --me -t all -j {job_id} -o %j 2>/dev/null)" = {q} ]; then '
+                     f"scancel --me --state=PENDING,RUNNING,SUSPENDED --jobs={job_id}; fi")
     return " && ".join(parts)
 
 

@@ -1,0 +1,80 @@
+"""Which namespaces may use which configured backend, and what tenants may choose there.
+
+Why this exists: the admin's backend config holds *shared* credentials (the SSH identity of a
+Slurm cluster, the token of a Lepton workspace or SkyPilot endpoint). Anyone allowed to create an
+Experiment in any namespace could otherwise spend them, pick any partition/account/qos, run
+``setup`` shell lines as the service user, read any workspace secret or target any SkyPilot
+cluster. So every bridge asks here first, in ``submit``, *before* any remote command: a refusal
+costs nothing remote, fails the attempt with reason ``BackendNotAllowed`` (declared unretryable
+by each bridge, so no retry loop) and, like every failed attempt, posts an Event.
+
+Default deny: a backend whose ``allowedNamespaces`` is empty serves no namespace; ``"*"`` is the
+explicit grant to all. Allow-lists take the same shell patterns. Choices equal to the admin's
+own default are always allowed.
+
+Pure functions over the config models: tested without any backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from fnmatch import fnmatchcase
+
+from kuberun.resource import LeptonExecutor, SkypilotExecutor, SlurmExecutor
+from kuberun_operator.backend_config import LeptonWorkspace, SkypilotConfig, SlurmCluster
+from kuberun_operator.backends.base import BackendError
+
+NOT_ALLOWED = "BackendNotAllowed"
+REASONS = frozenset({NOT_ALLOWED})  # for each bridge's DeclaresUnretryable: no retry fixes a grant
+
+
+class BackendNotAllowed(BackendError):
+    """The namespace was not granted this backend, or chose something it is not allowed (permanent)."""
+
+    def __init__(self, namespace: str, backend: str, why: str) -> None:
+        super().__init__(NOT_ALLOWED, f"namespace {namespace!r} may not use {backend}: {why}", permanent=True)
+
+
+def granted(patterns: Iterable[str], name: str) -> bool:
+    """Whether ``name`` matches one of the admin's names/patterns (case-sensitive, as names are)."""
+    return any(fnmatchcase(name, p) for p in patterns)
+
+
+def _namespace(patterns: list[str], namespace: str, backend: str) -> None:
+    if not granted(patterns, namespace):
+        raise BackendNotAllowed(namespace, backend, "it is not in the backend's allowedNamespaces "
+                                "(ask the operator's admin to grant it)")
+
+
+def _choice(namespace: str, backend: str, what: str, value: str | None, default: str | None,
+            allowed: list[str]) -> None:
+    if value is None or value == default or granted(allowed, value):
+        return
+    options = sorted({*allowed, *([default] if default else [])})
+    raise BackendNotAllowed(namespace, backend, f"{what} {value!r} is not allowed here "
+                            f"(allowed: {', '.join(options) or 'only the default'})")
+
+
+def check_slurm(cluster: SlurmCluster, executor: SlurmExecutor, namespace: str) -> None:
+    backend = f"Slurm cluster {cluster.name!r}"
+    _namespace(cluster.allowed_namespaces, namespace, backend)
+    _choice(namespace, backend, "partition", executor.partition, cluster.partition, cluster.allowed_partitions)
+    _choice(namespace, backend, "account", executor.account, cluster.account, cluster.allowed_accounts)
+    _choice(namespace, backend, "qos", executor.qos, None, cluster.allowed_qos)
+    if executor.setup and not cluster.allow_setup:
+        raise BackendNotAllowed(namespace, backend, "setup lines are not allowed on this cluster (allowSetup is off)")
+
+
+def check_lepton(workspace: LeptonWorkspace, executor: LeptonExecutor, namespace: str) -> None:
+    backend = f"Lepton workspace {workspace.name!r}"
+    _namespace(workspace.allowed_namespaces, namespace, backend)
+    for env in executor.secret_env:
+        _choice(namespace, backend, "secret", env.secret, None, workspace.allowed_secrets)
+    _choice(namespace, backend, "node group", executor.node_group, None, workspace.allowed_node_groups)
+
+
+def check_skypilot(config: SkypilotConfig, executor: SkypilotExecutor, namespace: str) -> None:
+    backend = f"SkyPilot endpoint {config.endpoint!r}"
+    _namespace(config.allowed_namespaces, namespace, backend)
+    if executor.mode == "cluster":
+        _choice(namespace, backend, "cluster", executor.cluster_name, None, config.allowed_clusters)

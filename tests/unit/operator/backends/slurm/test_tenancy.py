@@ -1,0 +1,89 @@
+"""The Slurm bridge's tenancy parts without a cluster: the guarded cancel, private directories, identities.
+
+The remote commands are run by a real bash against stand-in ``squeue``/``scancel`` scripts that
+record what they were asked, so "refused" means "scancel was never called with that id".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kuberun.resource import BackendRef, LogRef
+from kuberun_operator.backend_config import SlurmConfig
+from kuberun_operator.backends.base import BackendError
+from kuberun_operator.backends.slurm import SlurmBackend, script
+from kuberun_operator.settings import Settings
+
+
+def fake_slurm(bin_dir: Path, job_names: dict[str, str]) -> Path:
+    """squeue -j ID -o %j prints the job's name; scancel appends its argv to a log."""
+    log = bin_dir / "scancel.log"
+    cases = "\n".join(f'    {i}) echo {name!r};;' for i, name in job_names.items())
+    (bin_dir / "squeue").write_text(f'#!/bin/bash\nfor a in "$@"; do case "$prev" in -j) id="$a";; esac; prev="$a"; done\n'
+                                    f'case "$id" in\n{cases}\nesac\n')
+    (bin_dir / "scancel").write_text(f'#!/bin/bash\necho "$@" >> {log}\n')
+    for tool in ("squeue", "scancel"):
+        (bin_dir / tool).chmod(0o755)
+    return log
+
+
+def run(command: str, bin_dir: Path) -> None:
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    subprocess.run(["bash", "-c", command], env=env, check=True, capture_output=True, timeout=30)
+
+
+def test_cancel_by_id_happens_only_when_the_job_of_that_id_carries_the_key(tmp_path):
+    log = fake_slurm(tmp_path, {"41": "uid-victim-train-1", "42": "uid-mine-t-1"})
+    run(script.cancel_command("uid-mine-t-1", "41"), tmp_path)  # a tampered id: the victim's job
+    assert log.read_text().splitlines() == ["--me --name=uid-mine-t-1"]  # by name only: the victim is untouched
+    log.unlink()
+    run(script.cancel_command("uid-mine-t-1", "42"), tmp_path)
+    assert log.read_text().splitlines() == ["--me --name=uid-mine-t-1",
+                                            "--me --state=PENDING,RUNNING,SUSPENDED --jobs=42"]
+
+
+def test_attempt_directories_are_created_private(tmp_path):
+    command = script.submit_command(str(tmp_path / "w" / "ns" / "exp" / "t" / "1"), "k", [], (0, 0))
+    assert "umask 077" in command.splitlines()
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    for tool, body in (("squeue", ""), ("sacct", ""), ("sbatch", "echo 7")):
+        (tmp_path / tool).write_text(f"#!/bin/bash\n{body}\n")
+        (tmp_path / tool).chmod(0o755)
+    out = subprocess.run(["bash", "-c", command], env=env, input=b"", capture_output=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    for part in ("w", "w/ns", "w/ns/exp/t/1"):
+        assert stat.S_IMODE((tmp_path / part).stat().st_mode) == 0o700, part
+    assert stat.S_IMODE((tmp_path / "w/ns/exp/t/1/task.json").stat().st_mode) == 0o600
+
+
+def test_a_namespace_with_its_own_identity_logs_in_as_it_with_its_own_transport_and_poller():
+    config = SlurmConfig.model_validate({"clusters": [{
+        "name": "dgx", "host": "login", "user": "svc", "workdir": "/shared/kuberun", "allowedNamespaces": ["*"],
+        "identities": {"team-a": {"user": "alice", "sshKeyFile": "/etc/kuberun/slurm/team-a/id_ed25519"}}}]})
+    backend = SlurmBackend(config, Settings())
+    a, b = backend._login("dgx", "team-a"), backend._login("dgx", "team-b")
+    assert (a.user, str(a.ssh_key_file), a.workdir) == ("alice", "/etc/kuberun/slurm/team-a/id_ed25519", "~/.kuberun/jobs")
+    assert (b.user, b.workdir) == ("svc", "/shared/kuberun")
+    assert backend._transport("dgx", "team-a") is not backend._transport("dgx", "team-b")
+    assert backend._transport("dgx", "team-b") is backend._transport("dgx", None)  # the cluster's own identity
+
+
+def test_logs_refuse_a_path_that_is_not_an_attempts_output_log():
+    backend = SlurmBackend(SlurmConfig.model_validate({"clusters": [{"name": "dgx", "host": "login"}]}), Settings())
+    ref = BackendRef(backend="slurm", idempotency_key="uid-t-1", id="7", cluster="dgx")
+
+    async def first(path: str) -> bytes:
+        async for chunk in backend.logs(ref, LogRef(kind="slurm", path=path)):
+            return chunk
+        return b""
+
+    for path in ("/etc/shadow", "/w/ns/exp/t/1/../../../../../etc/output.log", "w/ns/exp/t/1/output.log",
+                 "/w/ns/exp/t/x/output.log", "/home/u/.ssh/authorized_keys"):
+        with pytest.raises(BackendError, match="is not the log of a kuberun attempt"):
+            asyncio.run(first(path))

