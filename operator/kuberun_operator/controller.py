@@ -80,6 +80,7 @@ class Controller:
         self._posting: dict[Key, asyncio.Future[None]] = {}  # each Experiment's latest Event batch
         self.started = False
         self.synced = False  # the Experiments were listed from the API once (resync.py)
+        self.gate: Any = None  # leadership.Leadership: admit(body) / check() while a Lease is held; None: always
 
     # -- feeding -------------------------------------------------------------------------------
 
@@ -209,8 +210,8 @@ class Controller:
 
     async def reconcile_key(self, key: Key) -> None:
         body = self.experiments.get(key)
-        if body is None:
-            return
+        if body is None or (self.gate is not None and not self.gate.admit(body)):
+            return  # gone, or another shard's (leader election)
         try:
             exp = ExperimentResource.model_validate(body)
         except ValidationError as exc:
@@ -298,6 +299,8 @@ class Controller:
                 await self.kube.delete_experiment(exp.metadata.namespace or "", exp.metadata.name or "")
                 outcomes.append((action, Done()))
                 continue
+            if self.gate is not None:
+                self.gate.check()  # no sbatch or cloud launch once the lease is lost (NotLeader)
             backend = self.backends.get(action.ref.backend)
             if backend is None:
                 outcomes.append((action, BackendNotConfigured(action.ref.backend)))

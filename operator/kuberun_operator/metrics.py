@@ -27,6 +27,14 @@ class Metrics:
         self.backend_errors = Counter("kuberun_backend_errors_total", "Backend call failures.", ["backend", "reason"], registry=r)
         self.api_requests = Counter("kuberun_api_requests_total", "Kubernetes API requests made by the controller.",
                                     ["verb", "resource", "code"], registry=r)
+        self.api_throttled = Counter("kuberun_api_throttled_total",
+                                     "API requests that waited: by the client-side QPS limit, or a 429 from the server.",
+                                     ["by"], registry=r)
+        self.api_throttle_seconds = Histogram("kuberun_api_throttle_wait_seconds", "Time API requests waited for their turn.",
+                                              ["by"], registry=r, buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60))
+        self.api_retries = Counter("kuberun_api_retries_total", "API requests sent again after a 429 or 5xx.",
+                                   ["verb", "resource", "code"], registry=r)
+        self.leader = Gauge("kuberun_leader", "1 while this replica holds the shard's lease.", ["lease"], registry=r)
         # (ok, reason) callables; app.run installs the real ones (health.checks) once kopf starts.
         self.liveness: Any = lambda: (True, "ok")
         self.readiness: Any = lambda: (False, "starting")
@@ -41,6 +49,13 @@ class Metrics:
 
     def api_call(self, verb: str, resource: str, code: int) -> None:
         self.api_requests.labels(verb, resource, str(code)).inc()
+
+    def throttled(self, by: str, seconds: float) -> None:
+        self.api_throttled.labels(by).inc()
+        self.api_throttle_seconds.labels(by).observe(seconds)
+
+    def api_retry(self, verb: str, resource: str, code: int) -> None:
+        self.api_retries.labels(verb, resource, str(code)).inc()
 
     def status_written(self, exp: Any, old: dict[str, Any], new: dict[str, Any]) -> None:
         before = {t["name"]: t.get("phase") for t in old.get("tasks", [])}
