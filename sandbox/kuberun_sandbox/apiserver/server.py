@@ -272,8 +272,9 @@ def _record(verb: str, parsed: Parsed | None, path: str, user_agent: str = "") -
 
 
 def _with_code(record: RequestRecord, code: int) -> RequestRecord:
+    import time
     from dataclasses import replace
 
-    return replace(record, code=code)
+    return replace(record, code=code, at=time.monotonic())
 
 
