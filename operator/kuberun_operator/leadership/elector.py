@@ -12,6 +12,11 @@ Three durations, with client-go's defaults and its invariant ``retry < renew dea
 
 ``valid_until`` is what the write fence (``fence.py``) reads before every write, on the
 thread that sends it, so no write leaves after the deadline however late the loop notices.
+
+Shards add a hand-back: a replica that holds a shard only as its fallback (``extra_wait`` > 0)
+gives it up when the replica it belongs to (``preferred``) asks, by annotating the Lease with
+``kuberun.dev/wanted-by`` — so a shard taken over while its owner was down, or before its owner
+had started, returns to it instead of one replica keeping every shard for good.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from kuberun_operator.kube import ApiError
-from kuberun_operator.leadership.record import LeaseRecord, may_take
+from kuberun_operator.leadership.record import WANTED_BY, LeaseRecord, may_take
 
 log = logging.getLogger("kuberun.operator.leadership")
 
@@ -56,8 +61,9 @@ class Elector:
 
     def __init__(self, api: LeaseApi, namespace: str, name: str, identity: str, timing: Timing,
                  extra_wait: float = 0.0, on_change: Callable[[], None] = lambda: None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, preferred: bool = False) -> None:
         self.api, self.namespace, self.name, self.identity, self.timing = api, namespace, name, identity, timing
+        self.preferred = preferred  # shards: this lease belongs to this replica and is asked back
         self.extra_wait, self.on_change, self.monotonic = extra_wait, on_change, monotonic
         self.valid_until = 0.0          # monotonic; writes for this lease are allowed before it
         self.leading = False            # the loop's view (valid_until is the fence's)
@@ -65,6 +71,7 @@ class Elector:
         self.transitions = 0            # times this replica became leader of this lease
         self._observed = LeaseRecord()
         self._observed_at = monotonic()
+        self._release_next = False  # a hand-back in progress (shards)
 
     @property
     def held(self) -> bool:
@@ -102,7 +109,20 @@ class Elector:
         if self.leading and record.exists and record.holder != self.identity:
             self._demote(f"the lease is now held by {record.holder!r}")
             return
+        if self.leading and self.extra_wait > 0 and record.wanted_by not in ("", self.identity):
+            # Stop first (the fence closes now), release a round later, when in-flight writes are done.
+            self._demote(f"handing it back to {record.wanted_by!r}")
+            self._release_next = True
+            return
+        if self._release_next:
+            self._release_next = False
+            if record.holder == self.identity:
+                await self._write(record, {**record.taken_by(self.identity, 1, datetime.now(timezone.utc)),
+                                           "holderIdentity": ""})
+            return
         if not may_take(record, self.identity, self._observed_at, started, self.timing.lease_duration, self.extra_wait):
+            if self.preferred and record.exists and record.wanted_by != self.identity:
+                await self._write(record, self._spec_of(record), wanted_by=self.identity)  # ask for it back
             return
         spec = record.taken_by(self.identity, int(self.timing.lease_duration), datetime.now(timezone.utc))
         body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "spec": spec,
@@ -121,6 +141,21 @@ class Elector:
             log.info("lease %s/%s: acquired by %s", self.namespace, self.name, self.identity)
             self.on_change()
 
+    @staticmethod
+    def _spec_of(record: LeaseRecord) -> dict[str, Any]:
+        return {"holderIdentity": record.holder, "leaseDurationSeconds": record.duration_seconds,
+                "acquireTime": record.acquire_time, "renewTime": record.renew_time,
+                "leaseTransitions": record.transitions}
+
+    async def _write(self, record: LeaseRecord, spec: dict[str, Any], wanted_by: str = "") -> dict[str, Any]:
+        """Replace the Lease as read (409 if it changed since); the hand-back annotation only if given."""
+        meta: dict[str, Any] = {"name": self.name, "namespace": self.namespace, "resourceVersion": record.resource_version}
+        if wanted_by:
+            meta["annotations"] = {WANTED_BY: wanted_by}
+        return await self.api.replace_lease(self.namespace, self.name, {
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta,
+            "spec": {k: v for k, v in spec.items() if v is not None}})
+
     def _demote(self, why: str) -> None:
         self.valid_until = 0.0
         self.leading = False
@@ -137,10 +172,7 @@ class Elector:
             record = LeaseRecord.from_lease(await self.api.get_lease(self.namespace, self.name))
             if record.holder != self.identity or not record.exists:
                 return
-            spec = {**record.taken_by(self.identity, 1, datetime.now(timezone.utc)), "holderIdentity": ""}
-            await self.api.replace_lease(self.namespace, self.name, {
-                "apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "spec": spec,
-                "metadata": {"name": self.name, "namespace": self.namespace, "resourceVersion": record.resource_version}})
+            await self._write(record, {**record.taken_by(self.identity, 1, datetime.now(timezone.utc)), "holderIdentity": ""})
             log.info("lease %s/%s: released by %s", self.namespace, self.name, self.identity)
         except (ApiError, asyncio.TimeoutError) as exc:
             log.warning("lease %s/%s: could not release (%s); the standby takes over when it expires",

@@ -28,11 +28,11 @@ class Leadership:
         if shards < 1 or not 0 <= shard_index < shards:
             raise ValueError(f"shard index {shard_index} is not in 0..{shards - 1}")
         self.controller, self.identity, self.shards, self.metrics = controller, identity, shards, metrics
-        # The replicas a shard belongs to campaign for it at once; the others are its fallback and
-        # wait one more lease duration, so a restarting owner usually gets its shard back.
+        # The replicas a shard belongs to campaign for it at once; the others are its fallback: they
+        # wait one more lease duration, and hand it back when its owner asks (elector.py).
         self.electors = [Elector(api, namespace, lease_name(name, i, shards), identity, timing,
                                  extra_wait=0.0 if shards == 1 or i == shard_index else timing.lease_duration,
-                                 on_change=self._changed)
+                                 preferred=shards > 1 and i == shard_index, on_change=self._changed)
                          for i in range(shards)]
         self.running: frozenset[int] = frozenset()  # shards the controller was last started for
         self._wake: asyncio.Event | None = None

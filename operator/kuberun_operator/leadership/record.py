@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 MICROTIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # metav1.MicroTime, as Leases carry acquireTime/renewTime
+# Shards: the replica a shard belongs to asks a fallback holder to hand it back (see elector.py).
+WANTED_BY = "kuberun.dev/wanted-by"
 
 
 def microtime(dt: datetime) -> str:
@@ -29,13 +31,15 @@ class LeaseRecord:
     renew_time: str | None = None
     transitions: int = 0
     resource_version: str | None = None  # None: no Lease exists yet
+    wanted_by: str = ""  # the WANTED_BY annotation: who asked for the lease back
 
     @classmethod
     def from_lease(cls, lease: dict[str, Any] | None) -> LeaseRecord:
         if lease is None:
             return cls()
         spec = lease.get("spec") or {}
-        return cls(holder=spec.get("holderIdentity") or "", duration_seconds=int(spec.get("leaseDurationSeconds") or 0),
+        annotations = (lease.get("metadata") or {}).get("annotations") or {}
+        return cls(wanted_by=annotations.get(WANTED_BY, ""), holder=spec.get("holderIdentity") or "", duration_seconds=int(spec.get("leaseDurationSeconds") or 0),
                    acquire_time=spec.get("acquireTime"), renew_time=spec.get("renewTime"),
                    transitions=int(spec.get("leaseTransitions") or 0),
                    resource_version=(lease.get("metadata") or {}).get("resourceVersion"))

@@ -130,3 +130,37 @@ def test_may_take_judges_by_local_observation_not_the_holders_clock():
     assert not may_take(record, "b", observed_at=100.0, now=101.0, duration=15.0)
     assert may_take(record, "b", observed_at=100.0, now=115.0, duration=15.0)
     assert may_take(record, "a", observed_at=100.0, now=100.0, duration=15.0)
+
+
+async def test_a_fallback_holder_hands_the_shard_back_when_its_owner_asks():
+    api, clock = FakeLeases(), FakeClock()
+    fallback = Elector(api, "ns", "shard-1", "a", TIMING, extra_wait=15.0, monotonic=clock)
+    owner = Elector(api, "ns", "shard-1", "b", TIMING, preferred=True, monotonic=clock)
+    await fallback._round()
+    clock.now += 15.1
+    await fallback._round()  # the lease was absent for a lease duration: the fallback takes it
+    assert fallback.held
+    await owner._round()  # the owner starts: it cannot take a live lease, so it asks for it back
+    assert not owner.held
+    assert api.leases[("ns", "shard-1")]["metadata"]["annotations"] == {"kuberun.dev/wanted-by": "b"}
+    clock.now += 2
+    await fallback._round()
+    assert not fallback.held, "the fallback stops at once when asked"
+    assert api.holder("shard-1") == "a", "and releases only a round later, after its in-flight writes"
+    clock.now += 2
+    await fallback._round()
+    assert api.holder("shard-1") == ""
+    await owner._round()
+    assert owner.held and api.holder("shard-1") == "b"
+    assert "annotations" not in api.leases[("ns", "shard-1")]["metadata"]
+    clock.now += 2
+    await fallback._round()
+    assert not fallback.held
+
+
+async def test_plain_active_standby_never_hands_back():
+    api, clock = FakeLeases(), FakeClock()
+    a, b = _pair(api, clock)
+    await a._round()
+    await b._round()
+    assert "annotations" not in api.leases[("ns", "lease")]["metadata"]
