@@ -42,7 +42,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     a = p.parse_args(argv)
     if a.shards < 1:
         p.error("--shards must be at least 1")
-    index = _shard_index(a.shard_index)
+    index = _shard_index(a.shard_index, a.shards)
     if index is None or not 0 <= index < a.shards:
         p.error(f"--shard-index {a.shard_index!r} must be (or end in) a number in 0..{a.shards - 1}")
     if a.shards > 1 and not a.leader_elect:
@@ -58,10 +58,13 @@ def parse_args(argv: list[str] | None = None) -> Settings:
                     api_qps=a.api_qps, api_burst=a.api_burst)
 
 
-def _shard_index(text: str) -> int | None:
-    """``3``, or a StatefulSet pod's name ``kuberun-operator-3``: the ordinal at the end."""
+def _shard_index(text: str, shards: int) -> int | None:
+    """``1`` as given, or a StatefulSet pod's name (``kr-kuberun-operator-3``): its ordinal mod ``shards``,
+    so pods 1 and 3 of four both own shard 1 (an active and its standby)."""
+    if text.isdigit():
+        return int(text)
     tail = text.rsplit("-", 1)[-1]
-    return int(tail) if tail.isdigit() else None
+    return int(tail) % shards if tail.isdigit() else None
 
 
 def main(argv: list[str] | None = None) -> None:
