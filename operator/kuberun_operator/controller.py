@@ -140,8 +140,12 @@ class Controller:
     async def start(self) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        # The official client blocks: give every worker (and event posting) a thread.
-        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(self.settings.workers * 2 + 4))
+        # The official client blocks: give every worker (and event posting) a thread — once per
+        # loop, though a replica that leads again (leadership/) starts the controller again.
+        loop = asyncio.get_running_loop()
+        if getattr(self, "_executor_loop", None) is not loop:
+            loop.set_default_executor(ThreadPoolExecutor(self.settings.workers * 2 + 4))
+            self._executor_loop = loop
         for backend in self.backends.values():
             if isinstance(backend, Lifecycle):
                 await backend.start()
