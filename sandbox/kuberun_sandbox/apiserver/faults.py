@@ -18,7 +18,7 @@ class RequestRecord:
     code: int
     path: str = ""
     user_agent: str = ""  # tells the operator's requests from the tests' (the RBAC audit needs that)
-    at: float = 0.0  # time.monotonic() when answered: orders a replica's writes against its lease deadline
+    at: float = 0.0  # time.monotonic() when it arrived: orders a replica's writes against its lease deadline
 
 
 @dataclass

@@ -265,16 +265,17 @@ class ApiServer:
 
 
 def _record(verb: str, parsed: Parsed | None, path: str, user_agent: str = "") -> RequestRecord:
+    import time
+
     if parsed is None or not parsed.plural:
-        return RequestRecord(verb, "", "", None, None, None, 0, path, user_agent)
+        return RequestRecord(verb, "", "", None, None, None, 0, path, user_agent, at=time.monotonic())
     return RequestRecord(verb, parsed.group, parsed.plural, parsed.subresource, parsed.namespace, parsed.name, 0,
-                         user_agent=user_agent)
+                         user_agent=user_agent, at=time.monotonic())
 
 
 def _with_code(record: RequestRecord, code: int) -> RequestRecord:
-    import time
     from dataclasses import replace
 
-    return replace(record, code=code, at=time.monotonic())
+    return replace(record, code=code)
 
 
