@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 from pathlib import Path
 
 from kuberun_operator.settings import DEFAULT_TASK_IMAGE, Settings
@@ -34,14 +35,49 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     p.add_argument("--record-server-host", default="0.0.0.0", help="the record server's listen address")
     p.add_argument("--record-server-tls-dir", type=Path, default=None,
                    help="directory with tls.crt and tls.key for the record server (default: plain HTTP)")
+    p.add_argument("--leader-elect", action="store_true",
+                   help="act only while holding a coordination.k8s.io Lease (active/standby, shards)")
+    p.add_argument("--lease-name", default="kuberun-operator", help="the Lease (with --shards: its prefix)")
+    p.add_argument("--lease-namespace", default=os.environ.get("POD_NAMESPACE") or "default")
+    p.add_argument("--identity", default="", help="this replica's name in the Lease (default: $POD_ID or hostname)")
+    p.add_argument("--lease-duration", type=float, default=15.0, help="seconds a standby waits for a silent leader")
+    p.add_argument("--renew-deadline", type=float, default=10.0, help="seconds the leader acts without a renewal")
+    p.add_argument("--retry-period", type=float, default=2.0, help="seconds between lease tries and renewals")
+    p.add_argument("--shards", type=int, default=1, help="split Experiments into N shards, one Lease each")
+    p.add_argument("--shard-index", default="0",
+                   help="the shard this replica owns first (a number, or a pod name ending in -N)")
+    p.add_argument("--api-qps", type=float, default=50.0, help="client-side API requests per second (0: unlimited)")
+    p.add_argument("--api-burst", type=int, default=100, help="API requests allowed at once above --api-qps")
     a = p.parse_args(argv)
+    if a.shards < 1:
+        p.error("--shards must be at least 1")
+    index = _shard_index(a.shard_index, a.shards)
+    if index is None or not 0 <= index < a.shards:
+        p.error(f"--shard-index {a.shard_index!r} must be (or end in) a number in 0..{a.shards - 1}")
+    if a.shards > 1 and not a.leader_elect:
+        p.error("--shards needs --leader-elect (each shard is owned through its Lease)")
+    if not 0 < a.retry_period < a.renew_deadline < a.lease_duration:
+        p.error("leader election needs 0 < --retry-period < --renew-deadline < --lease-duration")
     return Settings(namespaces=tuple(a.namespace), log_level=a.log_level, metrics_port=a.metrics_port, peering=a.peering,
                     priority=a.priority, enable_local_executor=a.enable_local_executor, default_image=a.default_image,
                     config_file=a.config, kubeconfig=a.kubeconfig, context=a.context, workers=a.workers,
                     resync_seconds=a.resync_seconds, archive_url=a.archive_url, archive_url_file=a.archive_url_file,
                     log_store_url=a.log_store_url, log_store_secret_dir=a.log_store_secret_dir,
                     record_server_port=a.record_server_port,
-                    record_server_host=a.record_server_host, record_server_tls_dir=a.record_server_tls_dir)
+                    record_server_host=a.record_server_host, record_server_tls_dir=a.record_server_tls_dir,
+                    leader_election=a.leader_elect, lease_name=a.lease_name,
+                    lease_namespace=a.lease_namespace, identity=a.identity, lease_duration=a.lease_duration,
+                    renew_deadline=a.renew_deadline, retry_period=a.retry_period, shards=a.shards, shard_index=index,
+                    api_qps=a.api_qps, api_burst=a.api_burst)
+
+
+def _shard_index(text: str, shards: int) -> int | None:
+    """``1`` as given, or a StatefulSet pod's name (``kr-kuberun-operator-3``): its ordinal mod ``shards``,
+    so pods 1 and 3 of four both own shard 1 (an active and its standby)."""
+    if text.isdigit():
+        return int(text)
+    tail = text.rsplit("-", 1)[-1]
+    return int(tail) % shards if tail.isdigit() else None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -25,7 +25,9 @@ from kuberun_operator.controller import Controller
 from kuberun_operator.handlers import make_registry
 from kuberun_operator.health import checks
 from kuberun_operator.kube import Kube
+from kuberun_operator.leadership import Leadership, Timing
 from kuberun_operator.metrics import Metrics, serve
+from kuberun_operator.ratelimit import ClientLimits, Politeness
 from kuberun_operator.settings import Settings
 
 log = logging.getLogger("kuberun.operator")
@@ -38,11 +40,22 @@ class Assembly:
     controller: Controller
     jobs: JobCache
     pods: PodCache
+    leadership: Leadership | None = None  # None: no leader election, the controller always acts
+
+    @property
+    def runner(self) -> Any:
+        """What kopf's startup/cleanup start and stop, and what the health checks ask."""
+        return self.leadership or self.controller
 
 
 def build(settings: Settings, metrics: Metrics, clock: Clock | None = None) -> Assembly:
     clock = clock or SystemClock()
-    kube = Kube(api_client(settings), on_call=metrics.api_call)
+    identity = replica_identity(settings)
+    api = api_client(settings)
+    if settings.leader_election:
+        api.user_agent = f"{api.user_agent} ({identity})"  # tells replicas apart in audit logs
+    kube = Kube(api, on_call=metrics.api_call,
+                polite=Politeness(ClientLimits(qps=settings.api_qps, burst=settings.api_burst), metrics))
     jobs, pods = JobCache(), PodCache()
     backends: dict[str, Backend] = {"kubernetes": KubernetesBackend(kube, jobs, settings, pods)}
     if settings.enable_local_executor:
@@ -72,7 +85,24 @@ def build(settings: Settings, metrics: Metrics, clock: Clock | None = None) -> A
 
         controller.recorder = build_recorder(settings, kube, backends, wake=controller.queue.add, warn=controller._warn,
                                              metrics=metrics)
-    return Assembly(controller, jobs, pods)
+    leadership = None
+    if settings.leader_election:
+        leadership = Leadership(controller, kube, namespace=settings.lease_namespace, name=settings.lease_name,
+                                identity=identity, shards=settings.shards, shard_index=settings.shard_index,
+                                timing=Timing(settings.lease_duration, settings.renew_deadline, settings.retry_period),
+                                metrics=metrics)
+        kube.fence = leadership.check
+        controller.gate = leadership
+    return Assembly(controller, jobs, pods, leadership)
+
+
+def replica_identity(settings: Settings) -> str:
+    """This replica's holder name in the Lease: the flag, the pod's name, or hostname + random suffix."""
+    import os
+    import socket
+    import uuid
+
+    return settings.identity or os.environ.get("POD_ID") or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
 
 
 def remote_backends(config: BackendConfig, settings: Settings, kube: Kube | None = None) -> dict[str, Backend]:
@@ -102,7 +132,7 @@ async def run(settings: Settings, stop_flag: asyncio.Event | threading.Event | N
     """Run the operator until ``stop_flag`` is set (or forever)."""
     metrics = metrics or Metrics()
     parts = build(settings, metrics)
-    registry = make_registry(settings, parts.controller, parts.jobs, parts.pods)
+    registry = make_registry(settings, parts.controller, parts.jobs, parts.pods, runner=parts.runner)
     runner = None
     if settings.metrics_port:
         runner = await serve(metrics, settings.metrics_port,
@@ -128,7 +158,7 @@ async def run(settings: Settings, stop_flag: asyncio.Event | threading.Event | N
             stop_flag=stop_flag,
             ready_flag=kopf_ready,
     ), name="kopf-operator")
-    metrics.liveness, metrics.readiness = checks(kopf_task, kopf_ready, parts.controller)
+    metrics.liveness, metrics.readiness = checks(kopf_task, kopf_ready, parts.runner)
     try:
         await kopf_task
     finally:

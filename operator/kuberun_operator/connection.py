@@ -33,7 +33,16 @@ USER_AGENT = "kuberun-operator/0.1.0"
 def api_client(settings: Settings) -> Any:
     from kubernetes import client
 
-    api = client.ApiClient(_configuration(settings))
+    cfg = _configuration(settings)
+    # One pooled connection per thread that can call at once (Controller.start's pool: workers * 2 + 4);
+    # the client's default (5 x CPUs: 10 here) made the 11th concurrent call wait for a socket.
+    cfg.connection_pool_maxsize = settings.workers * 2 + 4
+    # urllib3 would retry 429/503 itself (idempotent methods only, unseen by the metrics): answers
+    # with a status are ratelimit.py's to retry; urllib3 keeps retrying failed connections.
+    from urllib3.util.retry import Retry
+
+    cfg.retries = Retry(total=3, status=0, respect_retry_after_header=False, raise_on_status=False)
+    api = client.ApiClient(cfg)
     api.user_agent = USER_AGENT  # names the operator in API server audit logs
     return api
 

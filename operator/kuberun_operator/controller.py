@@ -82,6 +82,7 @@ class Controller:
         self.started = False
         self.synced = False  # the Experiments were listed from the API once (resync.py)
         self.recorder: Any = None  # recording.Recorder: the archive and log store, when configured (app.build)
+        self.gate: Any = None  # leadership.Leadership: admit(body) / check() while a Lease is held; None: always
 
     # -- feeding -------------------------------------------------------------------------------
 
@@ -90,8 +91,8 @@ class Controller:
         key = (meta.get("namespace", ""), meta.get("name", ""))
         if deleted:
             self.experiments.pop(key, None)
-            if self.recorder is not None:
-                self.recorder.deleted(body)
+            if self.recorder is not None and (self.gate is None or self.gate.admit(body)):
+                self.recorder.deleted(body)  # the shard's leader records it; a standby's kopf handler sees it too
             return
         old = self.experiments.get(key)
         if old is None or resource_version(body) >= resource_version(old) or old["metadata"].get("uid") != meta.get("uid"):
@@ -143,8 +144,12 @@ class Controller:
     async def start(self) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        # The official client blocks: give every worker (and event posting) a thread.
-        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(self.settings.workers * 2 + 4))
+        # The official client blocks: give every worker (and event posting) a thread — once per
+        # loop, though a replica that leads again (leadership/) starts the controller again.
+        loop = asyncio.get_running_loop()
+        if getattr(self, "_executor_loop", None) is not loop:
+            loop.set_default_executor(ThreadPoolExecutor(self.settings.workers * 2 + 4))
+            self._executor_loop = loop
         for backend in self.backends.values():
             if isinstance(backend, Lifecycle):
                 await backend.start()
@@ -217,8 +222,8 @@ class Controller:
 
     async def reconcile_key(self, key: Key) -> None:
         body = self.experiments.get(key)
-        if body is None:
-            return
+        if body is None or (self.gate is not None and not self.gate.admit(body)):
+            return  # gone, or another shard's (leader election)
         decoded = decode(body)  # lenient: fields this version does not know are set aside, kept, written back
         exp = decoded.resource
         if exp is None:
@@ -317,6 +322,8 @@ class Controller:
                 await self.kube.delete_experiment(exp.metadata.namespace or "", exp.metadata.name or "")
                 outcomes.append((action, Done()))
                 continue
+            if self.gate is not None:
+                self.gate.check()  # no sbatch or cloud launch once the lease is lost (NotLeader)
             backend = self.backends.get(action.ref.backend)
             if backend is None:
                 outcomes.append((action, BackendNotConfigured(action.ref.backend)))

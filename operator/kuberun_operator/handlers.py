@@ -19,12 +19,15 @@ from kuberun_operator.controller import Controller
 from kuberun_operator.settings import Settings
 
 
-def make_registry(settings: Settings, controller: Controller, jobs: JobCache, pods: PodCache) -> kopf.OperatorRegistry:
+def make_registry(settings: Settings, controller: Controller, jobs: JobCache, pods: PodCache,
+                  runner: Any = None) -> kopf.OperatorRegistry:
     """A registry of this operator's handlers (one per operator instance, so tests can run several).
 
     The controller and the caches are built before kopf starts and passed in; the handlers only
-    translate kopf's arguments into their calls.
+    translate kopf's arguments into their calls. ``runner`` is what startup starts and cleanup
+    stops: the controller, or the leader election that starts it while a Lease is held.
     """
+    runner = runner or controller
     registry = kopf.OperatorRegistry()
 
     @kopf.on.startup(registry=registry)
@@ -42,7 +45,7 @@ def make_registry(settings: Settings, controller: Controller, jobs: JobCache, po
             settings_.peering.standalone = False
         else:
             settings_.peering.standalone = True
-        await controller.start()
+        await runner.start()
         logger.info("kuberun operator started: namespaces=%s, local executor %s",
                     list(settings.namespaces) or "all", "on" if settings.enable_local_executor else "off")
 
@@ -54,7 +57,7 @@ def make_registry(settings: Settings, controller: Controller, jobs: JobCache, po
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
-        await controller.stop()
+        await runner.stop()
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
     async def experiment_event(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:

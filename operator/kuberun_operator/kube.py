@@ -2,6 +2,10 @@
 
 kopf watches; this writes. Calls run in worker threads (`asyncio.to_thread`) because the
 official client is synchronous; every call is counted for the metrics and the RBAC audit.
+Each request waits its turn under the client-side QPS/burst limit and is retried after a 429
+or 5xx as ``ratelimit.py`` rules; each write first passes the leader-election fence
+(``leadership/fence.py``), on the thread that sends it. Lease calls skip both: renewing the lease
+must not queue behind a burst of writes, and it is how the fence is opened.
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ from typing import Any, TypeVar
 from kuberun.resource.constants import GROUP, PLURAL, VERSION
 
 T = TypeVar("T")
+WRITES = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 
 
 class ApiError(Exception):
     """An API call failed; ``status`` is the HTTP code (0 when the server was unreachable)."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(self, status: int, reason: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(f"{status} {reason}: {message}")
         self.status, self.reason, self.message = status, reason, message
+        self.retry_after = retry_after  # seconds, from the server's Retry-After header
 
     @property
     def transient(self) -> bool:
@@ -51,16 +57,42 @@ class Kube:
 
     api: Any  # kubernetes.client.ApiClient
     on_call: Callable[[str, str, int], None] | None = None  # (verb, resource, code) for metrics
+    polite: Any = None  # ratelimit.Politeness: the QPS/burst limit and the retry rule; None: neither
+    fence: Callable[[], None] | None = None  # raises before a write this replica may not make (leadership)
 
     async def _call(self, verb: str, resource: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        attempt = 0
+        while True:
+            if self.polite is not None:
+                await self.polite.wait_turn()
+            try:
+                return await self._once(verb, resource, fn, args, kwargs, fenced=verb in WRITES)
+            except ApiError as exc:
+                delay = None if self.polite is None or exc.status == 0 else \
+                    self.polite.retry_delay(verb, resource, exc.status, exc.retry_after, attempt)
+                if delay is None:
+                    raise
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    async def _once(self, verb: str, resource: str, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any],
+                    fenced: bool) -> T:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
+        def send() -> T:
+            if fenced and self.fence is not None:
+                self.fence()  # raises NotLeader: checked here, the moment before the request leaves
+            return fn(*args, **kwargs)
+
         try:
-            result = await asyncio.to_thread(fn, *args, **kwargs)
+            result = await asyncio.to_thread(send)
         except ApiException as exc:
             self._count(verb, resource, exc.status or 0)
-            raise ApiError(exc.status or 0, exc.reason or "", _message(exc)) from None
+            from kuberun_operator.ratelimit import retry_after_seconds
+
+            retry_after = retry_after_seconds((exc.headers or {}).get("Retry-After"))
+            raise ApiError(exc.status or 0, exc.reason or "", _message(exc), retry_after) from None
         except (HTTPError, OSError) as exc:
             self._count(verb, resource, 0)
             raise ApiError(0, "Unreachable", str(exc)) from None
@@ -82,6 +114,12 @@ class Kube:
         from kubernetes import client
 
         return client.BatchV1Api(self.api)
+
+    @property
+    def _coordination(self) -> Any:
+        from kubernetes import client
+
+        return client.CoordinationV1Api(self.api)
 
     @property
     def _custom(self) -> Any:
@@ -212,3 +250,22 @@ class Kube:
             return await asyncio.to_thread(response.read, size)
         except (HTTPError, OSError) as exc:
             raise ApiError(0, "Unreachable", f"reading a pod log: {exc}") from None
+    # -- leases (leader election: neither throttled nor fenced, see the module docstring) ----------
+
+    async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return await self._once("get", "leases", self._json(self._coordination.read_namespaced_lease),
+                                    (name, namespace), {}, fenced=False)
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def create_lease(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._once("create", "leases", self._json(self._coordination.create_namespaced_lease),
+                                (namespace, body), {}, fenced=False)
+
+    async def replace_lease(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Replace the Lease; its metadata.resourceVersion makes it fail (409) if someone wrote first."""
+        return await self._once("update", "leases", self._json(self._coordination.replace_namespaced_lease),
+                                (name, namespace, body), {}, fenced=False)

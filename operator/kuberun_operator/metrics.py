@@ -33,6 +33,14 @@ class Metrics:
         self.record_pending = Gauge("kuberun_record_pending", "Record writes waiting to run or to be retried.", registry=r)
         self.record_failing = Gauge("kuberun_record_failing",
                                     "Record writes whose last try failed (the archive or log store is unreachable).", registry=r)
+        self.api_throttled = Counter("kuberun_api_throttled_total",
+                                     "API requests that waited: by the client-side QPS limit, or a 429 from the server.",
+                                     ["by"], registry=r)
+        self.api_throttle_seconds = Histogram("kuberun_api_throttle_wait_seconds", "Time API requests waited for their turn.",
+                                              ["by"], registry=r, buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60))
+        self.api_retries = Counter("kuberun_api_retries_total", "API requests sent again after a 429 or 5xx.",
+                                   ["verb", "resource", "code"], registry=r)
+        self.leader = Gauge("kuberun_leader", "1 while this replica holds the shard's lease.", ["lease"], registry=r)
         # (ok, reason) callables; app.run installs the real ones (health.checks) once kopf starts.
         self.liveness: Any = lambda: (True, "ok")
         self.readiness: Any = lambda: (False, "starting")
@@ -52,6 +60,12 @@ class Metrics:
         self.record_writes.labels(what, "ok" if ok else "error").inc()
         self.record_pending.set(pending)
         self.record_failing.set(failing)
+    def throttled(self, by: str, seconds: float) -> None:
+        self.api_throttled.labels(by).inc()
+        self.api_throttle_seconds.labels(by).observe(seconds)
+
+    def api_retry(self, verb: str, resource: str, code: int) -> None:
+        self.api_retries.labels(verb, resource, str(code)).inc()
 
     def status_written(self, exp: Any, old: dict[str, Any], new: dict[str, Any]) -> None:
         before = {t["name"]: t.get("phase") for t in old.get("tasks", [])}

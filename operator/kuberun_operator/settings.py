@@ -37,3 +37,16 @@ class Settings:
     record_server_port: int = 0                # 0: not served
     record_server_host: str = "0.0.0.0"
     record_server_tls_dir: Path | None = None  # tls.crt + tls.key (a mounted Secret); None: plain HTTP
+    # Leader election (leadership/): off, the operator acts alone; on, only the Lease holder acts.
+    leader_election: bool = False
+    lease_name: str = "kuberun-operator"
+    lease_namespace: str = "default"          # the chart: the release namespace
+    identity: str = ""                         # empty: $POD_ID, else hostname + a random suffix
+    lease_duration: float = 15.0               # client-go's defaults
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    shards: int = 1                            # Experiments split by hash of UID, one Lease per shard
+    shard_index: int = 0                       # the shard this replica campaigns for first
+    # The API client's manners (ratelimit.py): client-side QPS/burst; 0 QPS: unlimited.
+    api_qps: float = 50.0
+    api_burst: int = 100

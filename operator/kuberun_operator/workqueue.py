@@ -67,3 +67,4 @@ class WorkQueue:
     def close(self) -> None:
         for timer in self._timers.values():
             timer.cancel()
+        self._timers.clear()  # a queue closed by a demoted leader is used again when it leads again

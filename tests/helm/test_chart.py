@@ -184,11 +184,49 @@ def test_rendered_args_are_accepted_by_the_operator_cli(variant: str) -> None:
     c = container(render(variant))
     priorities = set()
     for ordinal in range(3):
-        settings = main.parse_args([_expand(a, {"POD_INDEX": str(ordinal)}) for a in c["args"]])
+        env = {"POD_INDEX": str(ordinal), "POD_ID": f"kr-kuberun-operator-{ordinal}"}
+        settings = main.parse_args([_expand(a, env) for a in c["args"]])
         priorities.add(settings.priority)
         assert str(settings.config_file) == "/etc/kuberun/config.yaml"
     if any(a.startswith("--peering=") for a in c["args"]):
         assert priorities == {0, -1, -2}
+
+
+def test_leader_election_runs_replicas_on_a_lease_in_the_release_namespace() -> None:
+    objs = render("leader")
+    workload = operator_workload(objs)
+    assert workload["kind"] == "StatefulSet" and workload["spec"]["replicas"] == 2
+    args = container(objs)["args"]
+    assert "--leader-elect" in args and f"--lease-namespace={NAMESPACE}" in args
+    assert not any(a.startswith(("--peering", "--shards")) for a in args)
+    scopes = granted_by_scope("leader")
+    assert scopes[NAMESPACE] == {("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")}
+    assert not any(g[1] == "leases" for g in scopes[None]), "Leases only in the operator's own namespace"
+    assert not any(g[1] == "leases" for g in granted()), "one replica needs no Lease"
+
+
+def test_shards_give_each_pod_the_shard_of_its_ordinal() -> None:
+    main = pytest.importorskip("kuberun_operator.__main__", reason="the operator CLI is not importable")
+    c = container(render("shards"))
+    owned = [main.parse_args([_expand(a, {"POD_ID": f"kr-kuberun-operator-{n}"}) for a in c["args"]]).shard_index
+             for n in range(4)]
+    assert owned == [0, 1, 0, 1]
+    assert main.parse_args([_expand(a, {"POD_ID": "kr-kuberun-operator-0"}) for a in c["args"]]).api_qps == 100
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"shards": 2}, r"shards: 2 needs leaderElection\.enabled: true"),
+    ({"shards": 3, "replicas": 2, "leaderElection": {"enabled": True, "leaseDurationSeconds": 15,
+                                                     "renewDeadlineSeconds": 10, "retryPeriodSeconds": 2}},
+     r"shards: 3 needs replicas >= 3"),
+    ({"leaderElection": {"enabled": True, "leaseDurationSeconds": 10, "renewDeadlineSeconds": 10, "retryPeriodSeconds": 2}},
+     "retryPeriodSeconds < renewDeadlineSeconds < leaseDurationSeconds"),
+    ({"replicas": 2, "peering": {"enabled": True, "name": "k"}, "leaderElection": {
+        "enabled": True, "leaseDurationSeconds": 15, "renewDeadlineSeconds": 10, "retryPeriodSeconds": 2}}, "choose one"),
+], ids=["shards-without-election", "fewer-replicas-than-shards", "deadline-not-below-lease", "peering-and-election"])
+def test_unsafe_election_values_are_refused(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(HelmError, match=message):
+        render(values=values)
 
 
 def test_metrics_service_and_service_monitor_scrape_the_metrics_port() -> None:

@@ -34,9 +34,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
-{{/* Active/standby: more than one replica, coordinated through kopf peering. */}}
+{{/* Active/standby: more than one replica, coordinated through a Lease (or kopf peering). */}}
 {{- define "kuberun.ha" -}}
-{{- if and .Values.peering.enabled (gt (int .Values.replicas) 1) }}true{{ end -}}
+{{- if and (or .Values.peering.enabled .Values.leaderElection.enabled) (gt (int .Values.replicas) 1) }}true{{ end -}}
 {{- end -}}
 
 {{/* Where each backend's Secret is mounted; config.yaml points at these paths. */}}

@@ -18,13 +18,16 @@ class RequestRecord:
     code: int
     path: str = ""
     user_agent: str = ""  # tells the operator's requests from the tests' (the RBAC audit needs that)
+    at: float = 0.0  # time.monotonic() when it arrived: orders a replica's writes against its lease deadline
 
 
 @dataclass
 class Fault:
     """Answer the next ``times`` matching requests with ``status`` instead of serving them.
 
-    ``None`` criteria match anything. ``resource`` may be ``plural`` or ``plural/subresource``.
+    ``None`` criteria match anything. ``resource`` may be ``plural`` or ``plural/subresource``;
+    ``user_agent`` matches a substring of the client's User-Agent (one operator replica of several).
+    ``retry_after`` sends a ``Retry-After`` header (seconds), as API Priority and Fairness does with 429.
     """
 
     status: int
@@ -34,6 +37,8 @@ class Fault:
     resource: str | None = None
     namespace: str | None = None
     name: str | None = None
+    user_agent: str | None = None
+    retry_after: int | None = None
     hits: int = 0
 
     def matches(self, record: RequestRecord) -> bool:
@@ -43,7 +48,8 @@ class Fault:
                 and self.group in (None, record.group)
                 and self.resource in (None, record.resource, full)
                 and self.namespace in (None, record.namespace)
-                and self.name in (None, record.name))
+                and self.name in (None, record.name)
+                and (self.user_agent is None or self.user_agent in record.user_agent))
 
     def consume(self) -> None:
         self.times -= 1

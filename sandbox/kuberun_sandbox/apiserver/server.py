@@ -137,10 +137,11 @@ class ApiServer:
 
     # --- test hooks ------------------------------------------------------------------------
     def inject(self, status: int = 500, times: int = 1, *, verb: str | None = None, group: str | None = None,
-               resource: str | None = None, namespace: str | None = None, name: str | None = None) -> Fault:
+               resource: str | None = None, namespace: str | None = None, name: str | None = None,
+               user_agent: str | None = None, retry_after: int | None = None) -> Fault:
         """Answer the next ``times`` matching requests with ``status`` (a Kubernetes Status body)."""
         fault = Fault(status=status, times=times, verb=verb, group=group, resource=resource,
-                      namespace=namespace, name=name)
+                      namespace=namespace, name=name, user_agent=user_agent, retry_after=retry_after)
         self.faults.append(fault)
         return fault
 
@@ -159,6 +160,13 @@ class ApiServer:
             fault = next((f for f in self.faults if f.matches(record)), None)
             if fault is not None:
                 fault.consume()
+                if fault.retry_after is not None:  # APF's answer: a Status with retryAfterSeconds and the header
+                    error = injected(fault.status)
+                    error.details = {"retryAfterSeconds": fault.retry_after}
+                    response = respond(error.body(), error.code)
+                    response.headers["Retry-After"] = str(fault.retry_after)
+                    self.request_log.append(_with_code(record, response.status))
+                    return response
                 raise injected(fault.status)
             # authenticate → authorize → (a review is answered here) → the handlers, which admit writes
             reviewed = await self.auth.gate(request, parsed, watch, self._host, self._port)
@@ -258,10 +266,12 @@ class ApiServer:
 
 
 def _record(verb: str, parsed: Parsed | None, path: str, user_agent: str = "") -> RequestRecord:
+    import time
+
     if parsed is None or not parsed.plural:
-        return RequestRecord(verb, "", "", None, None, None, 0, path, user_agent)
+        return RequestRecord(verb, "", "", None, None, None, 0, path, user_agent, at=time.monotonic())
     return RequestRecord(verb, parsed.group, parsed.plural, parsed.subresource, parsed.namespace, parsed.name, 0,
-                         user_agent=user_agent)
+                         user_agent=user_agent, at=time.monotonic())
 
 
 def _with_code(record: RequestRecord, code: int) -> RequestRecord:

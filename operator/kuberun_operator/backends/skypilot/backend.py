@@ -62,6 +62,8 @@ class SkypilotBackend:
     async def stop(self) -> None:
         if self._session is not None:
             await self._session.close()
+            # started again (a replica that leads again, leadership/): a new session, not the closed one
+            self._session, self.api = None, None
 
     def _api(self) -> SkypilotApi:
         if self.api is None:
