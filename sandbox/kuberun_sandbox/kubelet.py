@@ -14,6 +14,7 @@ import pathlib
 import shutil
 from typing import Any
 
+from . import termination
 from .jobs import now_iso
 from .podspec import InvalidImage, Launch, MissingSource, SpecError, prepare
 from .process import PodProcess, stream_log, tail_offset
@@ -144,6 +145,7 @@ class Kubelet:
         launch = await self._prepare(pod)
         if launch is None:
             return
+        launch = termination.bind(launch, container, self.pod_dir(*key))
         self._note_image(container.get("image", "<none>"))
         log_path = self.log_path(*key)
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,7 +160,8 @@ class Kubelet:
         await self._patch_status(pod, _running(pod, started))
         code = await proc.wait()
         reason = "Completed" if code == 0 else "Error"
-        await self._patch_status(pod, _terminated(pod, code, reason, "", started))
+        message = termination.read(container, self.pod_dir(*key), log_path, code)
+        await self._patch_status(pod, _terminated(pod, code, reason, message, started))
         del self.procs[meta["uid"]]
 
     async def _prepare(self, pod: dict[str, Any]) -> Launch | None:

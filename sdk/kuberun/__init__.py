@@ -32,6 +32,8 @@ _EXPORTS = {
     "KuberunError": "kuberun.errors",
     "InvalidExperimentError": "kuberun.errors",
     "ConfigSerializationError": "kuberun.errors",
+    "log_metrics": "kuberun.metrics",
+    "artifacts_dir": "kuberun.artifacts",
 }
 
 __all__ = [  # noqa: RUF022 - grouped as the README introduces them
@@ -50,13 +52,17 @@ __all__ = [  # noqa: RUF022 - grouped as the README introduces them
     "KuberunError",
     "InvalidExperimentError",
     "ConfigSerializationError",
+    "log_metrics",
+    "artifacts_dir",
 ]
 
 if TYPE_CHECKING:
+    from kuberun.artifacts import artifacts_dir
     from kuberun.configure import Config, Partial, Script
     from kuberun.errors import ConfigSerializationError, InvalidExperimentError, KuberunError
     from kuberun.experiment import Experiment
     from kuberun.manage.remote import RemoteExperiment, list_experiments
+    from kuberun.metrics import log_metrics
     from kuberun.resource.executors import (
         KubernetesExecutor,
         LeptonExecutor,

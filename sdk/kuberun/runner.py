@@ -77,7 +77,7 @@ def _fiddle_data(fiddle: dict[str, Any]) -> str:
         raise BadTaskError(f"config data unavailable: {exc}") from exc
 
 
-def run_fiddle(fiddle: dict[str, Any], result_file: Path | None) -> int:
+def run_fiddle(fiddle: dict[str, Any], result_file: Path | None, outcome: dict[str, Any] | None = None) -> int:
     import fiddle as fdl
 
     from kuberun.errors import ConfigIntegrityError
@@ -89,10 +89,10 @@ def run_fiddle(fiddle: dict[str, Any], result_file: Path | None) -> int:
             buildable = decode_config(_fiddle_data(fiddle), fiddle.get("sha256"), Path(modules_dir))
         except ConfigIntegrityError as exc:
             raise BadTaskError(str(exc)) from exc
-        return _build_and_call(fdl, buildable, result_file)
+        return _build_and_call(fdl, buildable, result_file, {} if outcome is None else outcome)
 
 
-def _build_and_call(fdl: Any, buildable: Any, result_file: Path | None) -> int:
+def _build_and_call(fdl: Any, buildable: Any, result_file: Path | None, outcome: dict[str, Any]) -> int:
     from kuberun.signals import Terminated, raise_on_terminate
 
     try:
@@ -105,6 +105,7 @@ def _build_and_call(fdl: Any, buildable: Any, result_file: Path | None) -> int:
     except Exception:
         traceback.print_exc()
         return EXIT_TASK_FAILED
+    outcome["result"] = result
     if result_file is not None:
         result_file.write_text(json.dumps({"result": repr(result)[:4096]}))
     print(f"kuberun: task returned {repr(result)[:200]}", file=sys.stderr)
@@ -166,14 +167,43 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.config is None and args.config_env is None:
         parser.error("--config FILE, --config-env NAME or $KUBERUN_TASK_FILE is required")
+    outcome: dict[str, Any] = {}
     try:
         task = load_task_env(args.config_env) if args.config_env else load_task(args.config)
         if "fiddle" in task:
-            return run_fiddle(task["fiddle"], args.result)
+            return run_fiddle(task["fiddle"], args.result, outcome)
         return run_script(task["script"])
     except BadTaskError as exc:
         print(f"kuberun: {exc}", file=sys.stderr)
         return EXIT_BAD_TASK
+    finally:
+        write_summary(outcome)
+
+
+def write_summary(outcome: dict[str, Any]) -> None:
+    """Leave the run summary (result + final metrics) where the backend reads it: ``$KUBERUN_SUMMARY_FILE``.
+
+    Written whether the task succeeded or not (the metrics of a failed run are worth keeping). A
+    summary that cannot be written costs the record, never the task's exit code.
+    """
+    from kuberun.metrics import final_values
+    from kuberun.resource import results
+
+    target = os.environ.get(results.SUMMARY_ENV)
+    if not target:
+        return
+    try:
+        limit = int(os.environ.get(results.SUMMARY_LIMIT_ENV) or results.FILE_SUMMARY_BYTES)
+    except ValueError:
+        limit = results.FILE_SUMMARY_BYTES
+    series = os.environ.get(results.METRICS_ENV)
+    finals, dropped = final_values(Path(series) if series else None)
+    text = results.build_summary(outcome.get("result"), finals, limit=limit, dropped_metrics=dropped,
+                                 has_result="result" in outcome)
+    try:
+        Path(target).write_text(text)
+    except OSError as exc:
+        print(f"kuberun: cannot write the run summary to {target}: {exc.strerror}", file=sys.stderr)
 
 
 if __name__ == "__main__":
