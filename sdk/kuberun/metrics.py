@@ -4,7 +4,7 @@ Every point is appended as one JSON line to ``$KUBERUN_METRICS_FILE`` (``metrics
 sets the variable on every backend), so the series is the same whether it came from the task's own
 process, from a subprocess (torchrun workers, a shell script that ``echo``s lines in this format) or
 from several of them: the file is the one source of truth. When the task ends the runner reads the
-file back for the *final* values it leaves in the run summary (``kuberun.resource.results``) and the
+file back for the *final* values it leaves in the run summary (``kuberun.resource.summary``) and the
 operator copies into status; the file itself is archived beside the log.
 
 Without the variable (the task function called by hand) the points are kept in memory only, so the
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from kuberun.errors import KuberunError
-from kuberun.resource.results import MAX_METRICS, METRIC_NAME, METRICS_ENV
+from kuberun.resource.summary import MAX_METRICS, METRIC_NAME, METRICS_ENV
 
 MAX_SERIES_BYTES = 64 << 20
 _lock = threading.Lock()

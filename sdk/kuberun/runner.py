@@ -187,7 +187,7 @@ def write_summary(outcome: dict[str, Any]) -> None:
     summary that cannot be written costs the record, never the task's exit code.
     """
     from kuberun.metrics import final_values
-    from kuberun.resource import results
+    from kuberun.resource import summary as results
 
     target = os.environ.get(results.SUMMARY_ENV)
     if not target:
