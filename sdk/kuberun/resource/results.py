@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import Field
 
 from kuberun.resource.base import KubeModel
-
 from kuberun.resource.summary import (  # noqa: F401 - the contract's constants, re-exported
     FILE_SUMMARY_BYTES,
     MAX_ARTIFACTS_LISTED,

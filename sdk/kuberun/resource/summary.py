@@ -73,11 +73,18 @@ def build_summary(result: Any = None, finals: dict[str, tuple[int | None, float]
     def encoded() -> str:
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
+    if dropped:
+        doc["metricsNote"] = f"{dropped} metric name(s) past the limit of {MAX_METRICS} were not recorded"
     out = encoded()
-    if len(out.encode()) > limit and "result" in doc:
+
+    def drop_result() -> str:
         size = len(doc.pop("result").encode())
         doc["resultNote"] = f"return value ({size} bytes of JSON) does not fit the {limit}-byte summary; its repr is in the log"
-        out = encoded()
+        return encoded()
+
+    # A result that takes more than half the budget goes first; otherwise metrics make room for it.
+    if len(out.encode()) > limit and "result" in doc and len(doc["result"].encode()) > limit // 2:
+        out = drop_result()
     left_out = 0
     while len(out.encode()) > limit and metrics:
         # Left out from the front (the oldest-reported names); a note says how many and where the rest is.
@@ -88,7 +95,6 @@ def build_summary(result: Any = None, finals: dict[str, tuple[int | None, float]
         doc["metricsNote"] = (f"{left_out + dropped} metric(s) left out of the {limit}-byte summary; "
                               "the full series is in metrics.jsonl")
         out = encoded()
-    if dropped and not left_out:
-        doc["metricsNote"] = f"{dropped} metric name(s) past the limit of {MAX_METRICS} were not recorded"
-        out = encoded()
+    if len(out.encode()) > limit and "result" in doc:
+        out = drop_result()
     return out
