@@ -1,0 +1,61 @@
+"""Results and metrics reach the record in the sandbox, on the Kubernetes route and the local one.
+
+Kubernetes: the runner writes its summary to ``terminationMessagePath``; the sandbox node (as a
+kubelet does) copies it into the pod's ``state.terminated.message``; the operator reads it from the
+pod and records it on the attempt. Local: the operator reads ``summary.json`` from the attempt's
+directory. Either way nothing but the API and the operator's own files carries the values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+
+import pytest
+from kubernetes import config
+
+import kuberun as kr
+from kuberun_sandbox import Sandbox
+from tests.fixtures import tasks
+from tests.helpers.operator import get_experiment, wait_for
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def sandbox(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch):
+    # The pods' processes are this interpreter: they must import tests.fixtures.tasks as the test does.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    with Sandbox(data_dir=tmp_path, operator=True) as sb:
+        assert sb.operator_running, sb.operator_error
+        yield sb
+
+
+def _finished(api, name):
+    def check():
+        status = get_experiment(api, "default", name).get("status") or {}
+        return status if status.get("phase") in ("Succeeded", "Failed") else None
+    return wait_for(check, timeout=90, what=f"experiment {name} to finish")
+
+
+def test_results_and_metrics_of_every_task_are_in_its_attempt_record(sandbox):
+    exp = kr.Experiment("results")
+    exp.add(kr.Partial(tasks.report, steps=3, result={"best": 0.5}), name="pod")
+    exp.add(kr.Partial(tasks.report, steps=2, result=[1, 2]), name="proc", executor=kr.LocalExecutor())
+    exp.add(kr.Partial(tasks.report, steps=1, fail=True), name="broken", retries=0)
+    exp.add(kr.Config(tasks.Model, width=2), name="opaque")
+    name = exp.run(kubeconfig=str(sandbox.kubeconfig))["metadata"]["name"]
+    with config.new_client_from_config(config_file=str(sandbox.kubeconfig)) as api:
+        status = _finished(api, name)
+    by_task = {t["name"]: t["attempts"][-1] for t in status["tasks"]}
+    pod, proc, broken, opaque = by_task["pod"], by_task["proc"], by_task["broken"], by_task["opaque"]
+    assert json.loads(pod["result"]) == {"best": 0.5}, pod
+    assert pod["metrics"]["loss"] == {"value": pytest.approx(1 / 3), "step": 2}
+    assert pod["metrics"]["diverged"] == {"special": "NaN"}
+    assert json.loads(proc["result"]) == [1, 2] and proc["metrics"]["acc"]["value"] == pytest.approx(0.1)
+    # A failed task keeps what it reported, and its failure message is not the summary.
+    assert broken["phase"] == "Failed" and broken["metrics"]["loss"]["value"] == 1.0 and "result" not in broken
+    assert "kuberun.dev/summary" not in (broken.get("message") or "")
+    # A return value that is not JSON is a note, and the task still Succeeded.
+    assert opaque["phase"] == "Succeeded" and "not JSON-serialisable" in opaque["resultNote"]
