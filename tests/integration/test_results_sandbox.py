@@ -59,3 +59,40 @@ def test_results_and_metrics_of_every_task_are_in_its_attempt_record(sandbox):
     assert "kuberun.dev/summary" not in (broken.get("message") or "")
     # A return value that is not JSON is a note, and the task still Succeeded.
     assert opaque["phase"] == "Succeeded" and "not JSON-serialisable" in opaque["resultNote"]
+
+
+def _sweep(lr: float, steps: int) -> kr.Experiment:
+    exp = kr.Experiment("sweep")
+    exp.add(kr.Partial(tasks.report, steps=steps, result={"lr": lr}), name="train", executor=kr.LocalExecutor())
+    return exp
+
+
+def test_list_shows_metric_columns_and_compare_sets_configs_and_metrics_side_by_side(sandbox):
+    from tests.helpers.manage import cli
+
+    kubeconfig = str(sandbox.kubeconfig)
+    a = _sweep(0.1, 2).run(kubeconfig=kubeconfig)["metadata"]["name"]
+    b = _sweep(0.1, 4).run(kubeconfig=kubeconfig)["metadata"]["name"]
+    with config.new_client_from_config(config_file=kubeconfig) as api:
+        _finished(api, a), _finished(api, b)
+    listed = cli("list", "--columns", "loss,train.acc,missing", kubeconfig=kubeconfig)
+    assert listed.code == 0, listed.stderr
+    header, *rows = listed.stdout.splitlines()
+    assert header.split()[-3:] == ["LOSS", "TRAIN.ACC", "MISSING"]
+    by_name = {row.split()[0]: row.split()[-3:] for row in rows}
+    assert by_name[a] == ["0.5", "0.1", "-"] and by_name[b] == ["0.25", "0.3", "-"]
+
+    machine = cli("compare", a, b, "-o", "json", kubeconfig=kubeconfig)
+    assert machine.code == 0, machine.stderr
+    doc = json.loads(machine.stdout)
+    assert doc["experiments"] == [a, b] and doc["phases"] == ["Succeeded", "Succeeded"]
+    assert doc["config"] == [{"path": "train.steps", "values": ["2", "4"]}]  # only what differs, by path
+    metrics = {row["metric"]: row["values"] for row in doc["metrics"]}
+    assert metrics["train.loss"] == [0.5, 0.25] and metrics["train.diverged"] == ["NaN", "NaN"]
+    assert [r["train"]["result"] for r in doc["results"]] == ['{"lr":0.1}', '{"lr":0.1}']
+
+    text = cli("compare", a, b, kubeconfig=kubeconfig)
+    assert text.code == 0, text.stderr
+    assert any(line.split() == ["train.steps", "2", "4"] for line in text.stdout.splitlines()), text.stdout
+    assert any(line.split() == ["train.loss", "0.5", "0.25"] for line in text.stdout.splitlines()), text.stdout
+    assert cli("compare", a, kubeconfig=kubeconfig).code == 1  # one experiment: a usage error, one line

@@ -50,6 +50,7 @@ def list_(
     continue_: Annotated[str | None, typer.Option("--continue", help="Continue token printed by the previous page.")] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", help="json, yaml or wide.")] = None,
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="List in every namespace.")] = False,
+    columns: Annotated[str | None, typer.Option("--columns", help="Metric columns: NAME or TASK.NAME, comma-separated (loss,eval.acc).")] = None,
     kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None,
 ) -> None:
     """List experiments, newest first, one page at a time."""
@@ -76,7 +77,10 @@ def list_(
         elif not page.items:
             typer.echo("No experiments found.", err=True)
         else:
-            render.emit(render.console(), render.list_table(page.items, wide=output == "wide", namespaces=all_namespaces))
+            from kuberun.manage.results_commands import metric_columns
+
+            render.emit(render.console(), render.list_table(page.items, wide=output == "wide", namespaces=all_namespaces,
+                                                            extra=metric_columns(page.items, columns)))
         if page.continue_token:
             more = f" ({page.remaining} more)" if page.remaining else ""
             typer.echo(f"next page{more}: kuberun list --continue {page.continue_token}", err=True)
@@ -267,3 +271,6 @@ def register(app: typer.Typer) -> None:
     app.command("list")(list_)
     for command in (describe, logs, cancel, suspend, resume, delete, reproduce, apply, export, watch):
         app.command()(command)
+    from kuberun.manage import results_commands  # compare, artifacts
+
+    results_commands.register(app)

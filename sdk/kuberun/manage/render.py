@@ -77,15 +77,18 @@ def row(obj: Obj, wide: bool = False, namespaces: bool = False) -> list[str]:
     return cells
 
 
-def list_table(items: list[Obj], wide: bool = False, namespaces: bool = False) -> Table:
+def list_table(items: list[Obj], wide: bool = False, namespaces: bool = False,
+               extra: list[tuple[str, list[str]]] | None = None) -> Table:
+    """The list; ``extra`` adds columns (header, one cell per item) at the end: ``--columns loss,acc``."""
     headers = (["NAMESPACE"] if namespaces else []) + ["NAME", "TITLE", "PHASE", "TASKS", "BACKENDS", "SUBMITTER", "AGE"]
     if wide:
         headers += ["PROJECT", "STARTED", "REPRODUCED-FROM", "SHUTDOWN"]
+    headers += [header for header, _ in extra or []]
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for header in headers:
         table.add_column(header, no_wrap=True)
-    for obj in items:
-        cells = row(obj, wide, namespaces)
+    for i, obj in enumerate(items):
+        cells = row(obj, wide, namespaces) + [column[i] for _, column in extra or []]
         phase_at = headers.index("PHASE")
         cells[phase_at] = f"[{PHASE_STYLE.get(cells[phase_at], '')}]{cells[phase_at]}[/]" if cells[phase_at] in PHASE_STYLE else cells[phase_at]
         table.add_row(*cells)
