@@ -10,7 +10,15 @@ from typing import Annotated, Any
 
 import typer
 
-from kuberun.manage.commands import Context, Kubeconfig, Name, Namespace, _kube, _machine_format, _one_line_errors
+from kuberun.manage.commands import (
+    Context,
+    Kubeconfig,
+    Name,
+    Namespace,
+    _kube,
+    _machine_format,
+    _one_line_errors,
+)
 
 
 def metric_columns(items: list[dict[str, Any]], columns: str | None) -> list[tuple[str, list[str]]]:
