@@ -66,7 +66,12 @@ def build(settings: Settings, metrics: Metrics, clock: Clock | None = None) -> A
         except Exception as exc:  # an Event is informative; never fail a reconcile over it
             log.warning("could not post event %s on %s: %s", event.reason, meta["name"], exc)
 
-    return Assembly(Controller(settings, kube, backends, post_event, metrics, clock), jobs, pods)
+    controller = Controller(settings, kube, backends, post_event, metrics, clock)
+    if settings.log_store_url:
+        from kuberun_operator.recording.artifacts import from_settings
+
+        controller.artifacts = from_settings(settings, controller.queue.add)
+    return Assembly(controller, jobs, pods)
 
 
 def remote_backends(config: BackendConfig, settings: Settings) -> dict[str, Backend]:

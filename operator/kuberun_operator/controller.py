@@ -80,6 +80,7 @@ class Controller:
         self._posting: dict[Key, asyncio.Future[None]] = {}  # each Experiment's latest Event batch
         self.started = False
         self.synced = False  # the Experiments were listed from the API once (resync.py)
+        self.artifacts: Any = None  # recording.artifacts.ArtifactSync when a log store is configured (app.py)
 
     # -- feeding -------------------------------------------------------------------------------
 
@@ -171,6 +172,8 @@ class Controller:
         for worker in self._workers:
             worker.cancel()
         await asyncio.gather(*self._workers, *self._background, return_exceptions=True)
+        if self.artifacts is not None:
+            await self.artifacts.stop()
         for backend in self.backends.values():
             if isinstance(backend, Lifecycle):
                 await backend.stop()
@@ -228,6 +231,8 @@ class Controller:
                              local_enabled=self.settings.enable_local_executor)
         outcomes = await self._perform(exp, decision)
         decision = fold_outcomes(decision, outcomes, self.clock.now())
+        if self.artifacts is not None:
+            self.artifacts.apply(exp, decision.status)  # records finished syncs, starts due ones (never blocks)
         await self._write_status(body, exp, decision)
         self._post(body, decision.events)
         if decision.requeue_after is not None:

@@ -28,3 +28,5 @@ class Settings:
     kubeconfig: Path | None = None             # None: $KUBECONFIG, ~/.kube/config, or in-cluster
     context: str | None = None
     log_level: str = "INFO"
+    log_store_url: str | None = None           # logs and artifacts: a directory, file:///path or s3://bucket/prefix
+    artifact_sync_seconds: float = 60.0        # periodic artifact sync of running attempts (recording/artifacts.py)

@@ -180,7 +180,8 @@ class Sandbox:
             log.warning("sandbox: %s", self.operator_error)
             return
         settings = Settings(kubeconfig=self.operator_kubeconfig, enable_local_executor=True, metrics_port=0,
-                            default_image="sandbox/local", local_workdir=self.data_dir / "local")
+                            default_image="sandbox/local", local_workdir=self.data_dir / "local",
+                            log_store_url=str(self.data_dir / "logstore"))
 
         def main() -> None:
             try:

@@ -96,3 +96,37 @@ def test_list_shows_metric_columns_and_compare_sets_configs_and_metrics_side_by_
     assert any(line.split() == ["train.steps", "2", "4"] for line in text.stdout.splitlines()), text.stdout
     assert any(line.split() == ["train.loss", "0.5", "0.25"] for line in text.stdout.splitlines()), text.stdout
     assert cli("compare", a, kubeconfig=kubeconfig).code == 1  # one experiment: a usage error, one line
+
+
+def test_artifacts_of_a_local_task_are_synced_listed_and_downloaded_verified(sandbox, tmp_path):
+    import hashlib
+
+    from tests.helpers.manage import cli
+
+    files = {"model.ckpt": "weights" * 100, "eval/report.txt": "acc=0.9\n"}
+    exp = kr.Experiment("artifacts")
+    exp.add(kr.Partial(tasks.write_artifacts, files=files), name="train", executor=kr.LocalExecutor())
+    name = exp.run(kubeconfig=str(sandbox.kubeconfig))["metadata"]["name"]
+    with config.new_client_from_config(config_file=str(sandbox.kubeconfig)) as api:
+        _finished(api, name)
+
+        def recorded():
+            attempt = get_experiment(api, "default", name)["status"]["tasks"][0]["attempts"][-1]
+            return attempt.get("artifacts") if (attempt.get("artifacts") or {}).get("complete") else None
+        record = wait_for(recorded, timeout=30, what="the artifacts record")
+    assert record["count"] == 2 and record["totalBytes"] == sum(len(t) for t in files.values())
+    assert {f["path"]: f["sha256"] for f in record["files"]} == {
+        p: hashlib.sha256(t.encode()).hexdigest() for p, t in files.items()}
+    assert record["location"].startswith("file://" + str(sandbox.data_dir / "logstore"))
+
+    listed = cli("artifacts", name, kubeconfig=str(sandbox.kubeconfig))
+    assert listed.code == 0, listed.stderr
+    assert "train (attempt 1, Succeeded): 2 file(s)" in listed.stdout and "eval/report.txt" in listed.stdout
+    got = cli("artifacts", name, "train", "--download", str(tmp_path / "out"), kubeconfig=str(sandbox.kubeconfig))
+    assert got.code == 0, got.stderr
+    assert {p: (tmp_path / "out" / p).read_text() for p in files} == files
+    # A tampered object is refused, not written.
+    (pathlib.Path(record["location"][len("file://"):]) / "model.ckpt").write_text("tampered")
+    bad = cli("artifacts", name, "train", "--download", str(tmp_path / "again"), kubeconfig=str(sandbox.kubeconfig))
+    assert bad.code == 1 and "do not match the manifest" in bad.stderr and not (tmp_path / "again" / "model.ckpt").exists()
+    assert cli("artifacts", name, "nope", kubeconfig=str(sandbox.kubeconfig)).code == 1

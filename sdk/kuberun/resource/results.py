@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
@@ -77,7 +78,8 @@ class ArtifactsRecord(KubeModel):
     total_bytes: int = Field(0, ge=0)
     files: list[ArtifactFile] = Field(default_factory=list, max_length=MAX_ARTIFACTS_LISTED)
     skipped: int = Field(0, ge=0, description="Files not synced (over the bounds, unsafe names, symlinks).")
-    synced_time: str | None = Field(None, max_length=64)
+    synced_time: datetime | None = None
+    complete: bool = Field(False, description="Synced after the attempt ended; false: a periodic sync, maybe partial.")
 
 
 @dataclass
