@@ -1,0 +1,47 @@
+"""Results and metrics of a task on a real Slurm reach the record: the runner's ``summary.json`` in the
+attempt directory, read back by the operator over the same SSH connection when the job ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers.operator import get_experiment, phase, running_operator, wait_for
+
+from .bridge import attempts, create_experiment, slurm_task
+
+pytestmark = pytest.mark.usefixtures("crd")
+
+
+@pytest.fixture(scope="module")
+def operator(kubeconfig: Path, crd: None, slurm_config_file: Path) -> Any:
+    with running_operator(kubeconfig, config_file=slurm_config_file) as metrics:
+        yield metrics
+
+
+def _finished(api: Any, ns: str, name: str) -> str | None:
+    p = phase(api, ns, name)
+    return p if p in ("Succeeded", "Failed", "Cancelled") else None
+
+
+REPORT = """
+for step in 1 2 3; do
+  echo "{\\"name\\": \\"loss\\", \\"step\\": $step, \\"value\\": 0.$((10 - step))}" >> "$KUBERUN_METRICS_FILE"
+done
+echo '{"name": "acc", "step": 3, "value": 0.75}' >> "$KUBERUN_METRICS_FILE"
+exit "${EXIT_WITH:-0}"
+"""
+
+
+@pytest.mark.parametrize("code", [0, 4])
+def test_metrics_a_slurm_task_reports_are_in_its_attempt_record(operator, k8s_api_client, namespace, slurm_cluster, code):
+    task = slurm_task("t", inline=f"EXIT_WITH={code}\n{REPORT}")
+    name = create_experiment(k8s_api_client, namespace, [task])["metadata"]["name"]
+    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 40) == ("Succeeded" if code == 0 else "Failed")
+    (attempt,) = attempts(get_experiment(k8s_api_client, namespace, name), "t")
+    assert attempt["metrics"] == {"loss": {"value": 0.7, "step": 3}, "acc": {"value": 0.75, "step": 3}}
+    directory = Path(attempt["logRef"]["path"]).parent
+    assert len((directory / "metrics.jsonl").read_text().splitlines()) == 4  # the full series stays beside the log
+    assert attempt["exitCode"] == code and "result" not in attempt and "resultNote" not in attempt
