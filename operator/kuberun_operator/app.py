@@ -70,7 +70,7 @@ def build(settings: Settings, metrics: Metrics, clock: Clock | None = None) -> A
     if settings.log_store_url:
         from kuberun_operator.recording.artifacts import from_settings
 
-        controller.artifacts = from_settings(settings, controller.queue.add)
+        controller.artifacts = from_settings(settings, controller.queue.add, backends)
     return Assembly(controller, jobs, pods)
 
 

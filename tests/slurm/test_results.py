@@ -16,8 +16,9 @@ pytestmark = pytest.mark.usefixtures("crd")
 
 
 @pytest.fixture(scope="module")
-def operator(kubeconfig: Path, crd: None, slurm_config_file: Path) -> Any:
-    with running_operator(kubeconfig, config_file=slurm_config_file) as metrics:
+def operator(kubeconfig: Path, crd: None, slurm_config_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    store = tmp_path_factory.mktemp("logstore")
+    with running_operator(kubeconfig, config_file=slurm_config_file, log_store_url=str(store)) as metrics:
         yield metrics
 
 
@@ -45,3 +46,24 @@ def test_metrics_a_slurm_task_reports_are_in_its_attempt_record(operator, k8s_ap
     directory = Path(attempt["logRef"]["path"]).parent
     assert len((directory / "metrics.jsonl").read_text().splitlines()) == 4  # the full series stays beside the log
     assert attempt["exitCode"] == code and "result" not in attempt and "resultNote" not in attempt
+
+
+def test_artifacts_of_a_slurm_task_are_copied_over_ssh_when_it_ends(operator, k8s_api_client, namespace, slurm_cluster):
+    import hashlib
+
+    write = ('mkdir -p "$KUBERUN_ARTIFACTS_DIR/ckpt" && printf weights > "$KUBERUN_ARTIFACTS_DIR/ckpt/model.bin" '
+             '&& ln -s /etc/passwd "$KUBERUN_ARTIFACTS_DIR/escape"')
+    name = create_experiment(k8s_api_client, namespace, [slurm_task("t", inline=write)])["metadata"]["name"]
+    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 40) == "Succeeded"
+
+    def recorded():
+        (attempt,) = attempts(get_experiment(k8s_api_client, namespace, name), "t")
+        return attempt.get("artifacts") if (attempt.get("artifacts") or {}).get("complete") else None
+    record = wait_for(recorded, 30)
+    assert [(f["path"], f["size"], f["sha256"]) for f in record["files"]] == [
+        ("ckpt/model.bin", 7, hashlib.sha256(b"weights").hexdigest())]
+    # The symlink out of the directory is refused (counted, not copied); the file is in the store.
+    assert record["count"] == 1 and record["skipped"] == 1
+    assert record["location"].startswith("file://") and f"/{namespace}/{name}-" in record["location"]
+    stored = Path(record["location"][len("file://"):]) / "ckpt" / "model.bin"
+    assert stored.read_bytes() == b"weights"

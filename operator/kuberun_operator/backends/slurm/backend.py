@@ -285,6 +285,12 @@ class SlurmBackend:
             raise BackendError(UNAVAILABLE, f"Slurm cluster {cluster.name!r}: scancel will be retried: "
                                f"{result.stderr.strip()[:300]}", permanent=False)
 
+    async def artifacts_stream(self, ref: BackendRef, log_ref: LogRef) -> AsyncIterator[bytes]:
+        """ArtifactSource (recording/artifacts.py): the attempt's ``artifacts/`` as a tar over SSH."""
+        transport = self._transport(self._cluster(ref.cluster).name)
+        async for chunk in transport.stream(script.artifacts_command(posixpath.dirname(log_ref.path or ""))):
+            yield chunk
+
     async def logs(self, ref: BackendRef, log_ref: LogRef, follow: bool = False, tail: int | None = None) -> AsyncIterator[bytes]:
         """The attempt's output (stdout and stderr), streamed; ``follow`` keeps going until the job ends."""
         if not log_ref.path:

@@ -220,6 +220,12 @@ def summary_command(directory: str, limit: int) -> str:
     return f"head -c {int(limit)} -- {shlex.quote(directory.rstrip('/') + '/summary.json')} 2>/dev/null; exit 0"
 
 
+def artifacts_command(directory: str) -> str:
+    """The attempt's ``artifacts/`` as a tar stream on stdout; nothing when it does not exist."""
+    where = shlex.quote(directory.rstrip("/") + "/artifacts")
+    return f"if [ -d {where} ]; then tar -C {where} -cf - . 2>/dev/null; fi; exit 0"
+
+
 def logs_command(path: str, job_id: str | None, follow: bool, tail: int | None) -> str:
     """Print (and with ``follow``, keep printing until the job ends) the job's output file."""
     start = f"-n {int(tail)}" if tail is not None else "-c +1"
