@@ -13,11 +13,13 @@ from tests.helpers.operator import get_experiment, phase, running_operator, wait
 from .bridge import attempts, create_experiment, slurm_task
 
 pytestmark = pytest.mark.usefixtures("crd")
+STORE = Path("/nonexistent")  # the operator's log store directory, set by the fixture
 
 
 @pytest.fixture(scope="module")
 def operator(kubeconfig: Path, crd: None, slurm_config_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    store = tmp_path_factory.mktemp("logstore")
+    global STORE
+    store = STORE = tmp_path_factory.mktemp("logstore")
     with running_operator(kubeconfig, config_file=slurm_config_file, log_store_url=str(store)) as metrics:
         yield metrics
 
@@ -46,6 +48,10 @@ def test_metrics_a_slurm_task_reports_are_in_its_attempt_record(operator, k8s_ap
     directory = Path(attempt["logRef"]["path"]).parent
     assert len((directory / "metrics.jsonl").read_text().splitlines()) == 4  # the full series stays beside the log
     assert attempt["exitCode"] == code and "result" not in attempt and "resultNote" not in attempt
+    # ... and the operator copied the series to the log store beside the attempt (for the archive).
+    assert wait_for(lambda: list(STORE.glob(f"{namespace}/{name}-*/t/1/metrics.jsonl")), 20)
+    (copy,) = STORE.glob(f"{namespace}/{name}-*/t/1/metrics.jsonl")
+    assert copy.read_text() == (directory / "metrics.jsonl").read_text()
 
 
 def test_artifacts_of_a_slurm_task_are_copied_over_ssh_when_it_ends(operator, k8s_api_client, namespace, slurm_cluster):

@@ -6,7 +6,9 @@ attempts, and starts background syncs — the final one when an attempt has ende
 ``period`` seconds while it runs (so a checkpoint survives a lost node) — each of which, when done,
 puts the Experiment back on the queue so its record is written. Syncs are incremental
 (``logstore.artifacts.sync_dir`` against the previous manifest) and bounded by the store's options.
-A record with ``complete: true`` came from the sync after the attempt ended; before that it may be
+In the round an attempt ends, its metric series (``metrics.jsonl``, beside the log) is copied to
+``<attempt prefix>/metrics.jsonl`` in the store, where the archive reads the full series. A record
+with ``complete: true`` came from the sync after the attempt ended; before that it may be
 partial. A failed sync is logged and tried again, at most ``MAX_FAILURES`` times per attempt.
 
 Where the files are reachable: the local backend's attempt directory (``<local_workdir>/<key>/
@@ -27,7 +29,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from kuberun.resource import AttemptStatus, BackendRef, ExperimentResource, ExperimentStatus, LogRef
+from kuberun.resource import AttemptStatus, BackendRef, ExperimentResource, ExperimentStatus, LogRef, results
 from kuberun.resource.results import MAX_ARTIFACTS_LISTED, ArtifactFile, ArtifactsRecord
 from kuberun.resource.times import utcnow
 from kuberun_operator.backends.base import BackendError
@@ -43,6 +45,7 @@ MAX_FAILURES = 3
 MAX_TRACKED = 10_000  # attempts remembered at once; past it the oldest are forgotten (a restart's worth of work)
 
 
+MAX_SERIES_BYTES = 64 << 20  # as the runner's own bound on what it writes
 TAR_OVERHEAD = 64 << 20  # headers and padding on top of the store's artifact byte bound
 
 
@@ -51,6 +54,20 @@ class ArtifactSource(Protocol):
     """A backend whose attempt directories are elsewhere: it streams one's ``artifacts/`` as a tar (empty: none)."""
 
     def artifacts_stream(self, ref: BackendRef, log_ref: LogRef) -> AsyncIterator[bytes]: ...
+
+    def series_stream(self, ref: BackendRef, log_ref: LogRef) -> AsyncIterator[bytes]: ...
+
+
+async def _file_chunks(path: Path, chunk: int = 1 << 20) -> AsyncIterator[bytes]:
+    try:
+        handle = await asyncio.to_thread(open, path, "rb")
+    except OSError:
+        return
+    try:
+        while data := await asyncio.to_thread(handle.read, chunk):
+            yield data
+    finally:
+        handle.close()
 
 
 def _unpack(archive: Path, dest: Path) -> int:
@@ -97,18 +114,22 @@ class ArtifactSync:
         self._failures: dict[AttemptKey, int] = {}
         self._done: dict[AttemptKey, None] = {}       # finished and recorded (or nothing to record)
         self._running: dict[AttemptKey, asyncio.Task[None]] = {}
+        self._series: set[asyncio.Future[None]] = set()
 
     def apply(self, exp: ExperimentResource, status: ExperimentStatus) -> None:
         """Put finished syncs' records on ``status``'s attempts; start the syncs that are due."""
         uid = exp.metadata.uid or ""
         key = (exp.metadata.namespace or "", exp.metadata.name or "")
-        stored = {(t.name, a.attempt): a.artifacts for t in (exp.status.tasks if exp.status else []) for a in t.attempts}
+        old = {(t.name, a.attempt): a for t in (exp.status.tasks if exp.status else []) for a in t.attempts}
         for task in status.tasks:
             for attempt in task.attempts:
                 k = (uid, task.name, attempt.attempt)
+                was = old.get((task.name, attempt.attempt))
+                if attempt.phase.finished and (was is None or not was.phase.finished):
+                    self._copy_series(exp, k, task.name, attempt)  # the attempt ended this round
                 if k in self._done:
                     continue
-                before = stored.get((task.name, attempt.attempt))
+                before = was.artifacts if was is not None else None
                 if attempt.phase.finished and before is not None and before.complete:
                     self._finish(k)  # recorded by this operator earlier (or before a restart)
                     continue
@@ -138,6 +159,38 @@ class ArtifactSync:
                 job = self._sync(k, key, where, prefix, final) if where is not None else \
                     self._sync_remote(k, key, remote, attempt, prefix)  # type: ignore[arg-type]
                 self._running[k] = asyncio.ensure_future(job)
+
+    def _copy_series(self, exp: ExperimentResource, k: AttemptKey, task: str, attempt: AttemptStatus) -> None:
+        """Copy the attempt's ``metrics.jsonl`` (the full series) to ``<attempt prefix>/metrics.jsonl``, once."""
+        meta = exp.metadata
+        key = paths.join(paths.attempt_prefix(meta.namespace or "", meta.name or "", k[0], task, attempt.attempt),
+                         results.METRICS_FILE)
+        where = self.locate(exp, task, attempt)
+        remote = self._remote(attempt)
+        if where is not None:
+            chunks: AsyncIterator[bytes] | None = _file_chunks(where.parent / results.METRICS_FILE)
+        elif remote is not None:
+            assert attempt.backend_ref is not None and attempt.log_ref is not None
+            chunks = remote.series_stream(attempt.backend_ref, attempt.log_ref)
+        else:
+            return
+        job = asyncio.ensure_future(self._put_series(key, chunks))
+        self._series.add(job)
+        job.add_done_callback(self._series.discard)
+
+    async def _put_series(self, key: str, chunks: AsyncIterator[bytes]) -> None:
+        first = await anext(aiter(chunks), b"")  # nothing reported: nothing stored
+        if not first:
+            return
+
+        async def again() -> AsyncIterator[bytes]:
+            yield first
+            async for chunk in chunks:
+                yield chunk
+        try:
+            await self.store.put_stream(key, again(), limit=MAX_SERIES_BYTES)
+        except (BackendError, LogStoreError, OSError) as exc:
+            log.warning("metric series %s: copy failed: %s", key, exc)
 
     def _remote(self, attempt: AttemptStatus) -> ArtifactSource | None:
         ref = attempt.backend_ref
@@ -198,7 +251,7 @@ class ArtifactSync:
         self.enqueue(key)
 
     async def stop(self) -> None:
-        running = list(self._running.values())
+        running = [*self._running.values(), *self._series]
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)

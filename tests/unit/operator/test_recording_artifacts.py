@@ -126,3 +126,24 @@ async def test_a_failing_store_is_tried_a_bounded_number_of_times(setup, tmp_pat
         sync.apply(_exp(), _status(TaskPhase.FAILED))
         await _settle(sync)
     assert sync._failures[(UID, "train", 1)] == MAX_FAILURES and not queued
+
+
+async def test_the_metric_series_is_copied_beside_the_attempt_when_it_ends_and_only_then(setup, tmp_path):
+    sync, out, _, _ = setup
+    series = out.parent / "metrics.jsonl"
+    series.write_text('{"name": "loss", "step": 1, "value": 0.5}\n')
+    stored = tmp_path / "store" / "ns" / "exp-0b6c1e4e" / "train" / "1" / "metrics.jsonl"
+    sync.apply(_exp(), _status(TaskPhase.RUNNING))
+    await _settle(sync)
+    assert not stored.exists()  # still running: the series is not final
+    running = _exp(_status(TaskPhase.RUNNING))
+    sync.apply(running, _status(TaskPhase.SUCCEEDED))  # the round in which the attempt ended
+    for _ in range(200):
+        if not sync._series and not sync._running:
+            break
+        await asyncio.sleep(0.01)
+    assert stored.read_text() == series.read_text()
+    stored.unlink()
+    sync.apply(_exp(_status(TaskPhase.SUCCEEDED)), _status(TaskPhase.SUCCEEDED))  # seen again: not copied again
+    await asyncio.sleep(0.05)
+    assert not stored.exists()

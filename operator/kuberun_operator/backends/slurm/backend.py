@@ -291,6 +291,12 @@ class SlurmBackend:
         async for chunk in transport.stream(script.artifacts_command(posixpath.dirname(log_ref.path or ""))):
             yield chunk
 
+    async def series_stream(self, ref: BackendRef, log_ref: LogRef) -> AsyncIterator[bytes]:
+        """ArtifactSource: the attempt's ``metrics.jsonl`` (the full metric series) over SSH."""
+        transport = self._transport(self._cluster(ref.cluster).name)
+        async for chunk in transport.stream(script.series_command(posixpath.dirname(log_ref.path or ""))):
+            yield chunk
+
     async def logs(self, ref: BackendRef, log_ref: LogRef, follow: bool = False, tail: int | None = None) -> AsyncIterator[bytes]:
         """The attempt's output (stdout and stderr), streamed; ``follow`` keeps going until the job ends."""
         if not log_ref.path:

@@ -226,6 +226,11 @@ def artifacts_command(directory: str) -> str:
     return f"if [ -d {where} ]; then tar -C {where} -cf - . 2>/dev/null; fi; exit 0"
 
 
+def series_command(directory: str, limit: int = 64 << 20) -> str:
+    """The attempt's metric series (``metrics.jsonl``), at most ``limit`` bytes; nothing when there is none."""
+    return f"head -c {int(limit)} -- {shlex.quote(directory.rstrip('/') + '/metrics.jsonl')} 2>/dev/null; exit 0"
+
+
 def logs_command(path: str, job_id: str | None, follow: bool, tail: int | None) -> str:
     """Print (and with ``follow``, keep printing until the job ends) the job's output file."""
     start = f"-n {int(tail)}" if tail is not None else "-c +1"
