@@ -77,7 +77,7 @@ def list_(
         elif not page.items:
             typer.echo("No experiments found.", err=True)
         else:
-            from kuberun.manage.results_commands import metric_columns
+            from kuberun.manage.results import metric_columns
 
             render.emit(render.console(), render.list_table(page.items, wide=output == "wide", namespaces=all_namespaces,
                                                             extra=metric_columns(page.items, columns)))
@@ -271,6 +271,3 @@ def register(app: typer.Typer) -> None:
     app.command("list")(list_)
     for command in (describe, logs, cancel, suspend, resume, delete, reproduce, apply, export, watch):
         app.command()(command)
-    from kuberun.manage import results_commands  # compare, artifacts
-
-    results_commands.register(app)

@@ -133,3 +133,15 @@ def json_safe(doc: Any) -> Any:
     if isinstance(doc, list):
         return [json_safe(v) for v in doc]
     return doc
+
+
+def metric_columns(items: list[dict[str, Any]], columns: str | None) -> list[tuple[str, list[str]]]:
+    """The ``--columns`` cells: one (HEADER, cell per item) for each named metric."""
+    from kuberun.errors import UsageError
+
+    if not columns:
+        return []
+    names = [c.strip() for c in columns.split(",") if c.strip()]
+    if not names:
+        raise UsageError("--columns needs metric names, e.g. --columns loss,eval.acc")
+    return [(name.upper(), [format_value(metric(obj, name)) for obj in items]) for name in names]

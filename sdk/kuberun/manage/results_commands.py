@@ -21,19 +21,6 @@ from kuberun.manage.commands import (
 )
 
 
-def metric_columns(items: list[dict[str, Any]], columns: str | None) -> list[tuple[str, list[str]]]:
-    """The ``--columns`` cells: one (HEADER, cell per item) for each named metric."""
-    from kuberun.errors import UsageError
-    from kuberun.manage import results
-
-    if not columns:
-        return []
-    names = [c.strip() for c in columns.split(",") if c.strip()]
-    if not names:
-        raise UsageError("--columns needs metric names, e.g. --columns loss,eval.acc")
-    return [(name.upper(), [results.format_value(results.metric(obj, name)) for obj in items]) for name in names]
-
-
 def compare(
     names: Annotated[list[str], typer.Argument(help="Two or more Experiment names.")],
     output: Annotated[str | None, typer.Option("--output", "-o", help="json or yaml; default: tables.")] = None,
