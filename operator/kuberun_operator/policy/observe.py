@@ -85,7 +85,7 @@ def _attempt_finished(r: Round, task: TaskSpec, record: TaskStatus, current: Att
     current.exit_code = seen.exit_code if seen.exit_code is not None else (0 if ok else None)
     current.reason = seen.reason or ("Completed" if ok else "Failed")
     current.message = (seen.message or None) and seen.message[:MAX_MESSAGE]
-    record_summary(current, seen.summary)
+    record_summary(current, seen.summary, r.status)
     if not ok:
         after_failure(r, task, record, current)
 
