@@ -97,6 +97,11 @@ def test_list_shows_metric_columns_and_compare_sets_configs_and_metrics_side_by_
     assert any(line.split() == ["train.loss", "0.5", "0.25"] for line in text.stdout.splitlines()), text.stdout
     assert cli("compare", a, kubeconfig=kubeconfig).code == 1  # one experiment: a usage error, one line
 
+    described = cli("describe", b, kubeconfig=kubeconfig)
+    assert described.code == 0, described.stderr
+    assert '    result: {"lr":0.1}' in described.stdout.splitlines()
+    assert "    metrics: loss=0.25@3, acc=0.3@3, diverged=nan" in described.stdout.splitlines()
+
 
 def test_artifacts_of_a_local_task_are_synced_listed_and_downloaded_verified(sandbox, tmp_path):
     import hashlib
@@ -122,6 +127,8 @@ def test_artifacts_of_a_local_task_are_synced_listed_and_downloaded_verified(san
     listed = cli("artifacts", name, kubeconfig=str(sandbox.kubeconfig))
     assert listed.code == 0, listed.stderr
     assert "train (attempt 1, Succeeded): 2 file(s)" in listed.stdout and "eval/report.txt" in listed.stdout
+    described = cli("describe", name, kubeconfig=str(sandbox.kubeconfig))
+    assert f"artifacts: 2 file(s), {record['totalBytes']} bytes (kuberun artifacts {name} train)" in described.stdout
     got = cli("artifacts", name, "train", "--download", str(tmp_path / "out"), kubeconfig=str(sandbox.kubeconfig))
     assert got.code == 0, got.stderr
     assert {p: (tmp_path / "out" / p).read_text() for p in files} == files

@@ -185,6 +185,36 @@ def attempts_table(task_status: dict[str, Any]) -> Table:
     return table
 
 
+def outputs_lines(task_status: dict[str, Any], experiment: str = "NAME", max_metrics: int = 12) -> list[str]:
+    """What the task's latest attempt produced: result, metrics (the first few), artifacts — each with its note."""
+    from kuberun.manage.results import format_value, number
+
+    attempts = task_status.get("attempts") or []
+    if not attempts:
+        return []
+    att = attempts[-1]
+    lines = []
+    if att.get("result") is not None:
+        text = str(att["result"])
+        lines.append(f"result: {text if len(text) <= 200 else text[:200] + '...'}")
+    if att.get("resultNote"):
+        lines.append(f"result: ({att['resultNote']})")
+    metrics = att.get("metrics") or {}
+    if metrics:
+        shown = [f"{name}={format_value(number(raw))}" + (f"@{raw['step']}" if isinstance(raw, dict) and raw.get("step") is not None else "")
+                 for name, raw in list(metrics.items())[:max_metrics]]
+        more = f" (+{len(metrics) - max_metrics} more: -o json)" if len(metrics) > max_metrics else ""
+        lines.append(f"metrics: {', '.join(shown)}{more}")
+    if att.get("metricsNote"):
+        lines.append(f"metrics: ({att['metricsNote']})")
+    record = att.get("artifacts")
+    if isinstance(record, dict):
+        state = "" if record.get("complete") else ", sync in progress"
+        lines.append(f"artifacts: {record.get('count', 0)} file(s), {record.get('totalBytes', 0)} bytes{state} "
+                     f"(kuberun artifacts {experiment} {task_status.get('name', '')})")
+    return lines
+
+
 def conditions_table(obj: Obj) -> Table:
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for header in ("TYPE", "STATUS", "REASON", "AGE", "MESSAGE"):
@@ -222,6 +252,8 @@ def describe(out: Console, obj: Obj, children: list[Obj], events: list[Obj], con
             out.print(f"    message: {st['message']}", markup=False)
         if st.get("attempts"):
             emit(out, _indented(attempts_table(st), out))
+        for line in outputs_lines(st, str((obj.get("metadata") or {}).get("name", "NAME"))):
+            out.print(f"    {line}", markup=False)
     conditions = (obj.get("status") or {}).get("conditions")
     out.print("\nConditions:" + ("" if conditions else " <none>"))
     if conditions:
