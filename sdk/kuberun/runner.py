@@ -183,15 +183,15 @@ def main(argv: list[str] | None = None) -> int:
 def write_summary(outcome: dict[str, Any]) -> None:
     """Leave the run summary (result + final metrics) where the backend reads it: ``$KUBERUN_SUMMARY_FILE``.
 
-    Written whether the task succeeded or not (the metrics of a failed run are worth keeping). A
-    summary that cannot be written costs the record, never the task's exit code.
+    Written whether the task succeeded or not (the metrics of a failed run are worth keeping), by
+    global rank 0 only. A summary that cannot be written costs the record, never the task's exit code.
     """
     from kuberun.metrics import final_values
     from kuberun.resource import summary as results
 
     target = os.environ.get(results.SUMMARY_ENV)
-    if not target:
-        return
+    if not target or os.environ.get("RANK", "0") != "0":
+        return  # under torchrun every rank runs the runner: rank 0 reports (as it does the result)
     try:
         limit = int(os.environ.get(results.SUMMARY_LIMIT_ENV) or results.FILE_SUMMARY_BYTES)
     except ValueError:

@@ -32,10 +32,10 @@ def _doc(task) -> dict:
     return task_document(resource.spec.tasks[0])
 
 
-def _run(doc: dict, tmp_path: Path, limit: int | None = None) -> tuple[subprocess.CompletedProcess[str], results.RunSummary | None]:
+def _run(doc: dict, tmp_path: Path, limit: int | None = None, **extra: str) -> tuple[subprocess.CompletedProcess[str], results.RunSummary | None]:
     (tmp_path / "task.json").write_text(json.dumps(doc))
     env = {**os.environ, results.SUMMARY_ENV: str(tmp_path / "summary.json"),
-           results.METRICS_ENV: str(tmp_path / "metrics.jsonl")}
+           results.METRICS_ENV: str(tmp_path / "metrics.jsonl"), **extra}
     if limit is not None:
         env[results.SUMMARY_LIMIT_ENV] = str(limit)
     done = subprocess.run([sys.executable, "-m", "kuberun.runner", "--config", str(tmp_path / "task.json")],
@@ -56,6 +56,14 @@ def test_a_returned_value_and_logged_metrics_reach_the_summary(tmp_path):
     assert summary.metrics["diverged"].special == "NaN" and math.isnan(summary.metrics["diverged"].number)
     series = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [p["value"] for p in series if p["name"] == "loss"] == pytest.approx([1.0, 0.5, 1 / 3])  # the full series
+
+
+def test_under_torchrun_only_rank_zero_writes_the_summary(tmp_path):
+    done, summary = _run(_doc(kr.Partial(tasks.report, steps=1, result=1)), tmp_path, RANK="1")
+    assert done.returncode == 0, done.stderr
+    assert summary is None and (tmp_path / "metrics.jsonl").exists()  # its points still join the series
+    done, summary = _run(_doc(kr.Partial(tasks.report, steps=1, result=1)), tmp_path, RANK="0")
+    assert summary is not None and summary.result == "1"
 
 
 def test_a_failed_task_still_leaves_its_metrics(tmp_path):
