@@ -12,9 +12,8 @@ last try; a failed final try's values are still its values, the phase says how i
 from __future__ import annotations
 
 import math
+import shlex
 from typing import Any
-
-from kuberun.manage.render import config_lines
 
 Obj = dict[str, Any]
 _SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -84,8 +83,11 @@ def flat_metrics(obj: Obj) -> dict[str, float | None]:
 
 def config_paths(task: dict[str, Any], config_maps: dict[str, str]) -> dict[str, str]:
     """A task's payload as ``{path: value}``: the Fiddle tree's paths, or the script as one value."""
-    if task.get("script"):
-        return {"<script>": "\n".join(config_lines(task, config_maps))}
+    script = task.get("script")
+    if script:  # a script compares as one value: its command line, or its inline text
+        if script.get("command"):
+            return {"<script>": "$ " + shlex.join([*script["command"], *script.get("args", [])])}
+        return {"<script>": f"#!{script.get('entrypoint', 'bash')}\n{script.get('inline', '')}"}
     fiddle = task.get("fiddle") or {}
     data = fiddle.get("data") or "".join(config_maps.get(r["name"], "") for r in fiddle.get("configMapRefs") or [])
     try:
