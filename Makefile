@@ -58,6 +58,7 @@ bench: setup  ## benchmarks that print ratios (bench/slurm.py runs in tests/slur
 	$(BIN)/python bench/logstore.py
 	$(BIN)/python bench/ui.py
 	$(BIN)/python bench/sandbox_auth.py
+	$(BIN)/python bench/results.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

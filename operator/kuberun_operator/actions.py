@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Literal
 
 from kuberun.resource import BackendRef, ExperimentStatus, LogRef
+from kuberun.resource.results import RunSummary
 
 # "lost": the backend confirmed that the attempt's recorded child no longer exists (or is another one).
 ObservedState = Literal["pending", "running", "succeeded", "failed", "suspended", "lost"]
@@ -28,6 +29,7 @@ class Observed:
     reason: str | None = None
     message: str | None = None
     log_ref: LogRef | None = None
+    summary: RunSummary | None = None  # result and final metrics, read when the attempt ended (policy/results.py)
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,10 @@ def build(settings: Settings, metrics: Metrics, clock: Clock | None = None) -> A
 
         controller.recorder = build_recorder(settings, kube, backends, wake=controller.queue.add, warn=controller._warn,
                                              metrics=metrics)
+    if settings.log_store_url:
+        from kuberun_operator.recording.artifacts import from_settings
+
+        controller.artifacts = from_settings(settings, controller.queue.add, backends)
     leadership = None
     if settings.leader_election:
         leadership = Leadership(controller, kube, namespace=settings.lease_namespace, name=settings.lease_name,

@@ -83,6 +83,7 @@ class Controller:
         self.synced = False  # the Experiments were listed from the API once (resync.py)
         self.recorder: Any = None  # recording.Recorder: the archive and log store, when configured (app.build)
         self.gate: Any = None  # leadership.Leadership: admit(body) / check() while a Lease is held; None: always
+        self.artifacts: Any = None  # recording.artifacts.ArtifactSync when a log store is configured (app.py)
 
     # -- feeding -------------------------------------------------------------------------------
 
@@ -184,6 +185,8 @@ class Controller:
         await asyncio.gather(*self._workers, *self._background, return_exceptions=True)
         if self.recorder is not None:
             await self.recorder.stop()
+        if self.artifacts is not None:
+            await self.artifacts.stop()
         for backend in self.backends.values():
             if isinstance(backend, Lifecycle):
                 await backend.stop()
@@ -249,6 +252,8 @@ class Controller:
         understood(decision.status)
         if self.recorder is not None:
             self.recorder.annotate(exp.metadata.uid or "", decision.status)
+        if self.artifacts is not None:
+            self.artifacts.apply(exp, decision.status)  # records finished syncs, starts due ones (never blocks)
         await self._write_status(body, exp, decision, decoded)
         self._post(body, decision.events)
         if self.recorder is not None:

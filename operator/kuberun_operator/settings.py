@@ -33,6 +33,7 @@ class Settings:
     archive_url_file: Path | None = None       # a file holding the URL (the chart's mounted Secret): wins
     log_store_url: str | None = None           # a directory, file:///PATH or s3://bucket[/prefix]
     log_store_secret_dir: Path | None = None   # the log store's credentials (a mounted Secret)
+    artifact_sync_seconds: float = 60.0        # periodic artifact sync of running attempts (recording/artifacts.py)
     # The record server (server/, docs/record-server.md): logs and the archive for RBAC-allowed callers.
     record_server_port: int = 0                # 0: not served
     record_server_host: str = "0.0.0.0"

@@ -21,7 +21,7 @@ import shutil
 import time
 from typing import Any
 
-from . import podstatus
+from . import podstatus, termination
 from .jobs import now_iso
 from .memlimit import Limiter, PodCgroup, has_memory_limit, memory_limit, rlimit_kib
 from .podspec import InvalidImage, Launch, MissingSource, SpecError, prepare
@@ -219,6 +219,7 @@ class Kubelet:
         launch = await self._prepare(pod)
         if launch is None:
             return
+        launch = termination.bind(launch, pod["spec"]["containers"][0], self.pod_dir(*key))
         self._note_image(podstatus.image(pod) or "<none>")
         log_path = self.log_path(*key)
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -252,7 +253,10 @@ class Kubelet:
         elif oom:
             status = podstatus.terminated(pod, 137, "OOMKilled", "", started)
         else:
-            status = podstatus.terminated(pod, code, "Completed" if code == 0 else "Error", "", started)
+            meta = pod["metadata"]
+            key = (meta.get("namespace", ""), meta.get("name", ""))
+            message = termination.read(pod["spec"]["containers"][0], self.pod_dir(*key), self.log_path(*key), code)
+            status = podstatus.terminated(pod, code, "Completed" if code == 0 else "Error", message, started)
         self.reporter.report(pod, status)
         self.procs.pop(uid, None)
 

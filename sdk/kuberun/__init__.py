@@ -38,6 +38,8 @@ _EXPORTS = {
     "GitArchivePackager": "kuberun.packaging",
     "PatternPackager": "kuberun.packaging",
     "HybridPackager": "kuberun.packaging",
+    "log_metrics": "kuberun.metrics",
+    "artifacts_dir": "kuberun.artifacts",
 }
 # Submodules reached as attributes: ``kr.cli`` is NeMo Run's ``run.cli`` (entrypoints, factories).
 _SUBMODULES = {"cli": "kuberun.cli"}
@@ -65,13 +67,17 @@ __all__ = [  # noqa: RUF022 - grouped as the README introduces them
     "GitArchivePackager",
     "PatternPackager",
     "HybridPackager",
+    "log_metrics",
+    "artifacts_dir",
 ]
 
 if TYPE_CHECKING:
+    from kuberun.artifacts import artifacts_dir
     from kuberun.configure import Config, Partial, Script
     from kuberun.errors import ConfigSerializationError, InvalidExperimentError, KuberunError
     from kuberun.experiment import Experiment
     from kuberun.manage.remote import RemoteExperiment, list_experiments
+    from kuberun.metrics import log_metrics
     from kuberun.nemorun import Plugin
     from kuberun.packaging import GitArchivePackager, HybridPackager, Packager, PatternPackager
     from kuberun.quickrun import run

@@ -111,9 +111,11 @@ _plugin_command("ui", "Serve a web dashboard of the experiments on 127.0.0.1. Fr
 
 
 def _register_manage_commands() -> None:
+    from kuberun.manage import results_commands  # compare, artifacts
     from kuberun.manage.commands import register  # typer only at import; each command imports its own needs
 
     register(app)
+    results_commands.register(app)
 
 
 _register_manage_commands()

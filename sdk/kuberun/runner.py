@@ -127,7 +127,7 @@ def _importing_task_code() -> Iterator[None]:
             os.environ[IN_TASK_ENV] = before
 
 
-def run_fiddle(fiddle: dict[str, Any], result_file: Path | None) -> int:
+def run_fiddle(fiddle: dict[str, Any], result_file: Path | None, outcome: dict[str, Any] | None = None) -> int:
     import fiddle as fdl
 
     from kuberun.errors import ConfigIntegrityError
@@ -140,10 +140,10 @@ def run_fiddle(fiddle: dict[str, Any], result_file: Path | None) -> int:
                 buildable = decode_config(_fiddle_data(fiddle), fiddle.get("sha256"), Path(modules_dir))
         except ConfigIntegrityError as exc:
             raise BadTaskError(str(exc)) from exc
-        return _build_and_call(fdl, buildable, result_file)
+        return _build_and_call(fdl, buildable, result_file, {} if outcome is None else outcome)
 
 
-def _build_and_call(fdl: Any, buildable: Any, result_file: Path | None) -> int:
+def _build_and_call(fdl: Any, buildable: Any, result_file: Path | None, outcome: dict[str, Any]) -> int:
     from kuberun.signals import Terminated, raise_on_terminate
 
     try:
@@ -156,6 +156,7 @@ def _build_and_call(fdl: Any, buildable: Any, result_file: Path | None) -> int:
     except Exception:
         traceback.print_exc()
         return EXIT_TASK_FAILED
+    outcome["result"] = result
     if result_file is not None:
         result_file.write_text(json.dumps({"result": repr(result)[:4096]}))
     print(f"kuberun: task returned {repr(result)[:200]}", file=sys.stderr)
@@ -225,16 +226,45 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--config FILE, --config-env NAME or $KUBERUN_TASK_FILE is required")
     if args.result is not None:
         args.result = args.result.absolute()  # the code package may become the working directory
+    outcome: dict[str, Any] = {}
     try:
         task = load_task_env(args.config_env) if args.config_env else load_task(args.config)
         if task.get("code") is not None:
             install_code(task["code"])
         if "fiddle" in task:
-            return run_fiddle(task["fiddle"], args.result)
+            return run_fiddle(task["fiddle"], args.result, outcome)
         return run_script(task["script"])
     except BadTaskError as exc:
         print(f"kuberun: {exc}", file=sys.stderr)
         return EXIT_BAD_TASK
+    finally:
+        write_summary(outcome)
+
+
+def write_summary(outcome: dict[str, Any]) -> None:
+    """Leave the run summary (result + final metrics) where the backend reads it: ``$KUBERUN_SUMMARY_FILE``.
+
+    Written whether the task succeeded or not (the metrics of a failed run are worth keeping), by
+    global rank 0 only. A summary that cannot be written costs the record, never the task's exit code.
+    """
+    from kuberun.metrics import final_values
+    from kuberun.resource import summary as results
+
+    target = os.environ.get(results.SUMMARY_ENV)
+    if not target or os.environ.get("RANK", "0") != "0":
+        return  # under torchrun every rank runs the runner: rank 0 reports (as it does the result)
+    try:
+        limit = int(os.environ.get(results.SUMMARY_LIMIT_ENV) or results.FILE_SUMMARY_BYTES)
+    except ValueError:
+        limit = results.FILE_SUMMARY_BYTES
+    series = os.environ.get(results.METRICS_ENV)
+    finals, dropped = final_values(Path(series) if series else None)
+    text = results.build_summary(outcome.get("result"), finals, limit=limit, dropped_metrics=dropped,
+                                 has_result="result" in outcome)
+    try:
+        Path(target).write_text(text)
+    except OSError as exc:
+        print(f"kuberun: cannot write the run summary to {target}: {exc.strerror}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -177,3 +177,20 @@ def test_deleting_the_experiment_collects_its_jobs_pods_and_processes(sandbox: A
     wait_for(lambda: not _alive(pid), timeout=30, what="the task's process killed")
     wait_for(lambda: not client.CustomObjectsApi(api).list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)["items"],
              timeout=RUN_TIMEOUT, what="the experiment gone")
+
+
+def test_a_tasks_result_and_metrics_travel_through_the_termination_message(sandbox: Any, api: Any, ns: str) -> None:
+    """The runner's summary goes to terminationMessagePath; the node reports it as the kubelet does; the
+    operator records it on the attempt — through the real API server's pod status as through the emulator's."""
+    def build(exp: Any) -> None:
+        exp.add(kr.Partial(tasks.report, steps=3, result={"best": 0.5}), name="ok", executor=_here())
+        exp.add(kr.Partial(tasks.report, steps=2, fail=True), name="bad", executor=_here())
+
+    name = _submit(sandbox, ns, build)
+    assert _finished(api, ns, name) == "Failed"
+    by_task = {t["name"]: t["attempts"][-1] for t in get_experiment(api, ns, name)["status"]["tasks"]}
+    ok, bad = by_task["ok"], by_task["bad"]
+    assert ok["result"] == '{"best":0.5}' and ok["metrics"]["loss"]["step"] == 2
+    assert ok["metrics"]["diverged"] == {"special": "NaN"}
+    assert bad["phase"] == "Failed" and bad["metrics"]["loss"]["value"] == 0.5
+    assert "kuberun.dev/summary" not in bad.get("message", "")

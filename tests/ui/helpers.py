@@ -102,7 +102,12 @@ def get_experiment(kubeconfig: Path | str, namespace: str, name: str) -> dict[st
     return kube.get(experiment_path(namespace, name), Op("get", RESOURCE, namespace, name))
 
 
-def metrics_annotation(series: dict[str, dict[str, list[list[float]]]]) -> dict[str, Any]:
-    from kuberun.ui.data import METRICS_ANNOTATION
-
-    return {"metadata": {"annotations": {METRICS_ANNOTATION: json.dumps(series)}}}
+def recorded_metrics(obj: dict[str, Any], values: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """A status patch giving each named task's latest attempt these final metric values (as the operator records them)."""
+    tasks = []
+    for task in (obj.get("status") or {}).get("tasks") or []:
+        task = json.loads(json.dumps(task))
+        if task["name"] in values and task.get("attempts"):
+            task["attempts"][-1]["metrics"] = {k: {"value": v} for k, v in values[task["name"]].items()}
+        tasks.append(task)
+    return {"status": {"tasks": tasks}}

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.ui.conftest import ROOT
-from tests.ui.helpers import DashboardThread, get_experiment, metrics_annotation, patch_experiment
+from tests.ui.helpers import DashboardThread, get_experiment, patch_experiment, recorded_metrics
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -43,6 +43,13 @@ def _wait(predicate, timeout: float = 90.0, what: str = "condition"):
 
 def _phase(kubeconfig: Path, name: str) -> str:
     return str((get_experiment(kubeconfig, "default", name).get("status") or {}).get("phase") or "")
+
+
+def _wait_finished(kubeconfig: Path, name: str) -> dict:
+    def finished():
+        obj = get_experiment(kubeconfig, "default", name)
+        return obj if (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed", "Cancelled") else None
+    return _wait(finished, what=f"{name} to finish")
 
 
 def _task(kubeconfig: Path, name: str, task: str) -> dict:
@@ -200,8 +207,10 @@ def test_reproduce_with_overrides_then_compare_configs_and_metrics(page, cluster
     page.locator("#done-notice").wait_for()
     child = page.url.rsplit("/", 1)[1].split("?")[0]
     assert child != hello and page.locator("#origin-link").inner_text() == hello
-    for name, losses in ((hello, [[0, 1.0], [1, 0.6], [2, 0.4]]), (child, [[0, 1.2], [1, 0.9], [2, 0.7]])):
-        patch_experiment(kubeconfig, "default", name, metrics_annotation({"pi": {"loss": losses, "error": losses[-1][1] / 10}}))
+    for name, loss in ((hello, 0.4), (child, 0.7)):
+        done = _wait_finished(kubeconfig, name)
+        patch_experiment(kubeconfig, "default", name, recorded_metrics(done, {"pi": {"loss": loss, "error": loss / 10}}),
+                         status=True)
     page.goto(f'{cluster["dashboard"].base}/compare?e=default/{hello}&e=default/{child}')
     changed = page.locator('table.diff[data-task="pi"] tr.changed')
     assert changed.count() == 1
@@ -209,9 +218,8 @@ def test_reproduce_with_overrides_then_compare_configs_and_metrics(page, cluster
     assert page.locator('table.diff[data-task="primes"]').get_attribute("data-changed") == "0"
     loss = page.locator('#compare-metrics tr[data-metric="pi/loss"] td').all_inner_texts()
     assert loss == ["0.4", "0.7"]
-    lines = page.locator('svg.metric-plot[data-metric="pi/loss"] polyline.series')
-    assert lines.evaluate_all("els => els.map(e => [e.dataset.run, e.getAttribute('points').split(' ').length])") == [
-        [hello, 3], [child, 3]]
+    # The record holds final values; plots need a series (the archive's), so there is none to draw here.
+    assert page.locator('svg.metric-plot[data-metric="pi/loss"]').count() == 0
     _shot(page, "compare")
     page.goto(f'{cluster["dashboard"].base}/exp/default/{hello}')
     assert child in page.locator("#lineage").inner_text()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime, timedelta, timezone
 
@@ -82,14 +81,19 @@ def test_timeline_without_attempts_has_rows_and_no_bars():
     assert [r[0] for r in line.rows] == ["a"] and line.bars == []
 
 
-def test_metrics_come_from_the_annotation_and_status_and_bad_parts_are_skipped():
-    obj = {"metadata": {"annotations": {data.METRICS_ANNOTATION: json.dumps(
-        {"train": {"loss": [[0, 2.0], [10, 1.0], [5, 1.5]], "acc": 0.9, "bad": "high", "flag": True}})}},
-        "status": {"tasks": [{"name": "eval", "metrics": {"f1": [{"step": 1, "value": 0.5}]}}]}}
+def test_metrics_come_from_each_tasks_latest_attempt_with_metrics_and_bad_parts_are_skipped():
+    obj = {"status": {"tasks": [
+        {"name": "train", "attempts": [{"attempt": 1, "metrics": {"loss": {"value": 9.0}}},
+                                       {"attempt": 2, "metrics": {"loss": {"value": 1.0, "step": 10}, "acc": {"value": 0.9},
+                                                                  "bad": "high", "nan": {"special": "NaN"}}},
+                                       {"attempt": 3}]},
+        {"name": "eval", "attempts": [{"attempt": 1, "metrics": {"f1": {"value": 0.5, "step": 1}}}]}]}}
     found = data.metrics_of(obj)
-    assert found == {"train/loss": [(0, 2.0), (5, 1.5), (10, 1.0)], "train/acc": [(0, 0.9)], "eval/f1": [(1, 0.5)]}
-    assert data.last_values(obj)["train/loss"] == 1.0
-    assert data.metrics_of({"metadata": {"annotations": {data.METRICS_ANNOTATION: "{not json"}}}) == {}
+    assert {k: v for k, v in found.items() if k != "train/nan"} == {
+        "train/loss": [(10, 1.0)], "train/acc": [(0, 0.9)], "eval/f1": [(1, 0.5)]}
+    assert math.isnan(found["train/nan"][0][1]) and data.last_values(obj)["train/loss"] == 1.0
+    # The stopgap annotation is no longer read: the record is the one source.
+    assert data.metrics_of({"metadata": {"annotations": {"kuberun.dev/metrics": '{"t": {"x": 1}}'}}}) == {}
 
 
 def test_plot_maps_every_series_to_the_shared_axes_and_drops_non_finite_points():

@@ -18,7 +18,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec
+from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec, results
 from kuberun.resource.times import format_time, parse_time, utcnow
 from kuberun.runner import task_document
 from kuberun_operator.actions import Observed
@@ -50,7 +50,8 @@ class LocalBackend:
         where.mkdir(parents=True, exist_ok=True)
         (where / "task.json").write_text(json.dumps(task_document(task)))
         env = {**os.environ, "KUBERUN_EXPERIMENT": exp.metadata.name or "", "KUBERUN_TASK": task.name,
-               "KUBERUN_ATTEMPT": str(attempt), **(task.executor.local.env if task.executor.local else {})}
+               "KUBERUN_ATTEMPT": str(attempt), **outputs_env(where),
+               **(task.executor.local.env if task.executor.local else {})}
         with open(where / "output.log", "ab") as out:
             proc = subprocess.Popen([sys.executable, "-m", "kuberun.runner", "--config", str(where / "task.json")],
                                     stdout=out, stderr=subprocess.STDOUT, cwd=where, env=env, start_new_session=True)
@@ -86,7 +87,8 @@ class LocalBackend:
             code = int(code_text)
             return Observed("succeeded" if code == 0 else "failed", backend_id=pid, start_time=started,
                             finish_time=_parse(finished), exit_code=code, reason="Completed" if code == 0 else "Error",
-                            message=None if code == 0 else _tail(where / "output.log"), log_ref=log)
+                            message=None if code == 0 else _tail(where / "output.log"), log_ref=log,
+                            summary=read_summary(where))
         if assume_alive or _alive(int(pid)):
             return Observed("running", backend_id=pid, start_time=started, log_ref=log)
         return Observed("failed", backend_id=pid, start_time=started, reason="ProcessLost",
@@ -97,6 +99,20 @@ class LocalBackend:
         if pid_file.exists():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+
+
+def outputs_env(where: Path) -> dict[str, str]:
+    """Where the runner leaves the run summary, the metric series and the artifacts: the attempt's directory."""
+    return {results.SUMMARY_ENV: str(where / results.SUMMARY_FILE), results.METRICS_ENV: str(where / results.METRICS_FILE),
+            "KUBERUN_ARTIFACTS_DIR": str(where / "artifacts")}
+
+
+def read_summary(where: Path) -> results.RunSummary | None:
+    try:
+        with open(where / results.SUMMARY_FILE, "rb") as handle:
+            return results.parse_summary(handle.read(results.FILE_SUMMARY_BYTES))
+    except OSError:
+        return None
 
 
 def _alive(pid: int) -> bool:

@@ -6,6 +6,7 @@ from kuberun.resource import AttemptStatus, BackendRef, TaskPhase, TaskSpec, Tas
 from kuberun.resource.constants import MAX_MESSAGE
 from kuberun_operator.actions import Observed, Submit
 from kuberun_operator.policy.dag import idempotency_key
+from kuberun_operator.policy.results import record_summary
 from kuberun_operator.policy.retries import after_failure
 from kuberun_operator.policy.round import ACTIVE, Round
 
@@ -84,6 +85,7 @@ def _attempt_finished(r: Round, task: TaskSpec, record: TaskStatus, current: Att
     current.exit_code = seen.exit_code if seen.exit_code is not None else (0 if ok else None)
     current.reason = seen.reason or ("Completed" if ok else "Failed")
     current.message = (seen.message or None) and seen.message[:MAX_MESSAGE]
+    record_summary(current, seen.summary, r.status)
     if not ok:
         after_failure(r, task, record, current)
 

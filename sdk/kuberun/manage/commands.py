@@ -52,6 +52,7 @@ def list_(
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="List in every namespace.")] = False,
     archived: Annotated[bool, typer.Option("--archived", help="List the archive (experiments whose objects may be gone) "
                                                              "through the operator's record server.")] = False,
+    columns: Annotated[str | None, typer.Option("--columns", help="Metric columns: NAME or TASK.NAME, comma-separated (loss,eval.acc).")] = None,
     kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None,
 ) -> None:
     """List experiments, newest first, one page at a time (with --archived: from the archive)."""
@@ -87,7 +88,10 @@ def list_(
         else:
             if archived:
                 typer.echo("ARCHIVED experiments (from the operator's archive):", err=True)
-            render.emit(render.console(), render.list_table(page.items, wide=output == "wide", namespaces=all_namespaces))
+            from kuberun.manage.results import metric_columns
+
+            render.emit(render.console(), render.list_table(page.items, wide=output == "wide", namespaces=all_namespaces,
+                                                            extra=metric_columns(page.items, columns)))
         if page.continue_token:
             more = f" ({page.remaining} more)" if page.remaining else ""
             typer.echo(f"next page{more}: kuberun list {'--archived ' if archived else ''}--continue {page.continue_token}", err=True)

@@ -108,3 +108,47 @@ def render_fiddle(doc: dict[str, Any]) -> list[str]:
     renderer = _Renderer(doc)
     renderer.node(doc.get("root"), 0, "")
     return renderer.lines
+
+
+MAX_PATHS = 5000  # a config tree wider than this is compared by its first paths (and its digest)
+
+
+def flatten_fiddle(doc: dict[str, Any]) -> dict[str, str]:
+    """``{path: value}`` of a Fiddle JSON document: ``lr``, ``model.width``, ``layers[0]``, ... .
+
+    Each buildable's own row shows its callable (``model -> Config[tasks:Model]``), so swapping the
+    class is a difference too; values are the same Python-like text ``render_fiddle`` shows. This
+    is the tree diff's input (``kuberun compare``): paths align configs by meaning, not by line.
+    """
+    renderer = _Renderer(doc)
+    out: dict[str, str] = {}
+
+    def child_path(path: str, label: str, buildable: bool) -> str:
+        name = _item_name(label)
+        if not buildable and not name.startswith("["):
+            name = f"[{name}]"
+        return f"{path}{name}" if name.startswith("[") or not path else f"{path}.{name}"
+
+    def walk(value: Any, path: str) -> None:
+        if len(out) >= MAX_PATHS:
+            return
+        value = renderer.resolve(value)
+        text = renderer.inline(value)
+        key = path or "<root>"
+        if text is not None and len(text) <= _MAX_INLINE:
+            out[key] = text
+            return
+        if renderer.is_buildable(value):
+            out[key] = f"{value['type']['name']}[{renderer.callable_of(value)}]"
+            for label, child in value.get("items") or []:
+                walk(child, child_path(path, label, True))
+            return
+        if isinstance(value, dict) and isinstance(value.get("type"), dict):
+            out[key] = str(value["type"].get("name"))
+            for label, child in value.get("items") or []:
+                walk(child, child_path(path, label, False))
+            return
+        out[key] = str(text)
+
+    walk(doc.get("root"), "")
+    return out

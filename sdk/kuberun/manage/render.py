@@ -77,15 +77,18 @@ def row(obj: Obj, wide: bool = False, namespaces: bool = False) -> list[str]:
     return cells
 
 
-def list_table(items: list[Obj], wide: bool = False, namespaces: bool = False) -> Table:
+def list_table(items: list[Obj], wide: bool = False, namespaces: bool = False,
+               extra: list[tuple[str, list[str]]] | None = None) -> Table:
+    """The list; ``extra`` adds columns (header, one cell per item) at the end: ``--columns loss,acc``."""
     headers = (["NAMESPACE"] if namespaces else []) + ["NAME", "TITLE", "PHASE", "TASKS", "BACKENDS", "SUBMITTER", "AGE"]
     if wide:
         headers += ["PROJECT", "STARTED", "REPRODUCED-FROM", "SHUTDOWN"]
+    headers += [header for header, _ in extra or []]
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for header in headers:
         table.add_column(header, no_wrap=True)
-    for obj in items:
-        cells = row(obj, wide, namespaces)
+    for i, obj in enumerate(items):
+        cells = row(obj, wide, namespaces) + [column[i] for _, column in extra or []]
         phase_at = headers.index("PHASE")
         cells[phase_at] = f"[{PHASE_STYLE.get(cells[phase_at], '')}]{cells[phase_at]}[/]" if cells[phase_at] in PHASE_STYLE else cells[phase_at]
         table.add_row(*cells)
@@ -182,6 +185,36 @@ def attempts_table(task_status: dict[str, Any]) -> Table:
     return table
 
 
+def outputs_lines(task_status: dict[str, Any], experiment: str = "NAME", max_metrics: int = 12) -> list[str]:
+    """What the task's latest attempt produced: result, metrics (the first few), artifacts — each with its note."""
+    from kuberun.manage.results import format_value, number
+
+    attempts = task_status.get("attempts") or []
+    if not attempts:
+        return []
+    att = attempts[-1]
+    lines = []
+    if att.get("result") is not None:
+        text = str(att["result"])
+        lines.append(f"result: {text if len(text) <= 200 else text[:200] + '...'}")
+    if att.get("resultNote"):
+        lines.append(f"result: ({att['resultNote']})")
+    metrics = att.get("metrics") or {}
+    if metrics:
+        shown = [f"{name}={format_value(number(raw))}" + (f"@{raw['step']}" if isinstance(raw, dict) and raw.get("step") is not None else "")
+                 for name, raw in list(metrics.items())[:max_metrics]]
+        more = f" (+{len(metrics) - max_metrics} more: -o json)" if len(metrics) > max_metrics else ""
+        lines.append(f"metrics: {', '.join(shown)}{more}")
+    if att.get("metricsNote"):
+        lines.append(f"metrics: ({att['metricsNote']})")
+    record = att.get("artifacts")
+    if isinstance(record, dict):
+        state = "" if record.get("complete") else ", sync in progress"
+        lines.append(f"artifacts: {record.get('count', 0)} file(s), {record.get('totalBytes', 0)} bytes{state} "
+                     f"(kuberun artifacts {experiment} {task_status.get('name', '')})")
+    return lines
+
+
 def conditions_table(obj: Obj) -> Table:
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for header in ("TYPE", "STATUS", "REASON", "AGE", "MESSAGE"):
@@ -219,6 +252,8 @@ def describe(out: Console, obj: Obj, children: list[Obj], events: list[Obj], con
             out.print(f"    message: {st['message']}", markup=False)
         if st.get("attempts"):
             emit(out, _indented(attempts_table(st), out))
+        for line in outputs_lines(st, str((obj.get("metadata") or {}).get("name", "NAME"))):
+            out.print(f"    {line}", markup=False)
     conditions = (obj.get("status") or {}).get("conditions")
     out.print("\nConditions:" + ("" if conditions else " <none>"))
     if conditions:

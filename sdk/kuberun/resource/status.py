@@ -14,6 +14,7 @@ from pydantic import Field
 
 from kuberun.resource.base import KubeModel
 from kuberun.resource.constants import MAX_ATTEMPTS, MAX_CONDITIONS, MAX_MESSAGE, MAX_NAME, MAX_TASKS
+from kuberun.resource.results import MAX_METRICS, MAX_NOTE, MAX_RESULT_BYTES, ArtifactsRecord, MetricValue
 
 
 class ExperimentPhase(str, Enum):
@@ -98,6 +99,13 @@ class AttemptStatus(KubeModel):
     message: str | None = Field(None, max_length=MAX_MESSAGE)
     log_ref: LogRef | None = None
     archived_log: ArchivedLog | None = None
+    # What the attempt produced (kuberun.resource.results): bounded here, complete in the log store/archive.
+    result: str | None = Field(None, max_length=MAX_RESULT_BYTES, description="The task's return value as compact JSON.")
+    result_note: str | None = Field(None, max_length=MAX_NOTE, description="Why the return value is not recorded.")
+    metrics: dict[str, MetricValue] = Field(default_factory=dict, max_length=MAX_METRICS,
+                                            description="Last reported value of each metric (kr.log_metrics).")
+    metrics_note: str | None = Field(None, max_length=MAX_NOTE)
+    artifacts: ArtifactsRecord | None = None
 
 
 class TaskStatus(KubeModel):

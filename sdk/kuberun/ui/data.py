@@ -11,7 +11,6 @@ They return the API's plain dicts, which is what the pages render.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from kuberun.resource.constants import LABEL_REPRODUCED_FROM, LABEL_SUBMITTER, L
 
 Obj = dict[str, Any]
 __all__ = [
-    "LABEL_REPRODUCED_FROM", "LABEL_SUBMITTER", "LABEL_TITLE", "METRICS_ANNOTATION", "Forbidden", "InvalidOverride",
+    "LABEL_REPRODUCED_FROM", "LABEL_SUBMITTER", "LABEL_TITLE", "Forbidden", "InvalidOverride",
     "KuberunError", "NotFound", "Page", "Record", "age", "config_lines", "created_at", "parse_duration", "parse_time",
     "phase_of", "progress",
 ]
@@ -47,11 +46,8 @@ def parse_time(text: str | None) -> datetime | None:
 
 parse_duration = query.parse_duration
 
-# Where the dashboard looks for metrics until the status model carries them: a JSON annotation
-# {"<task>": {"<metric>": number | [[step, value], ...]}} (annotations survive schema pruning).
-# ``status.metrics`` / ``status.tasks[].metrics`` in the same shape are read too, so the pages
-# light up unchanged once the operator records metrics there.
-METRICS_ANNOTATION = "kuberun.dev/metrics"
+# Metrics come from the record: each task's latest attempt's final values (kuberun.manage.results);
+# the full series is in the archive. (The stopgap annotation kuberun.dev/metrics is no longer read.)
 MAX_SERIES, MAX_POINTS = 64, 2000
 
 
@@ -167,48 +163,16 @@ def task_statuses(obj: Obj) -> dict[str, Obj]:
     return {t["name"]: t for t in (obj.get("status") or {}).get("tasks") or [] if isinstance(t, dict) and "name" in t}
 
 
-def _series(raw: Any) -> list[tuple[int, float]] | None:
-    """A number (one point at step 0) or [[step, value], ...]; None when it is neither."""
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, (int, float)):
-        return [(0, float(raw))]
-    if not isinstance(raw, list):
-        return None
-    points: list[tuple[int, float]] = []
-    for item in raw[:MAX_POINTS]:
-        if isinstance(item, (list, tuple)) and len(item) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in item):
-            points.append((int(item[0]), float(item[1])))
-        elif isinstance(item, dict) and isinstance(item.get("value"), (int, float)):
-            points.append((int(item.get("step") or 0), float(item["value"])))
-    return sorted(points) or None
-
-
 def metrics_of(obj: Obj) -> dict[str, list[tuple[int, float]]]:
-    """``{"task/metric": [(step, value), ...]}`` from the record; malformed parts are skipped, never fatal."""
+    """``{"task/metric": [(step, value)]}`` from the record (final values); malformed parts are skipped."""
+    from kuberun.manage import results
+
     found: dict[str, list[tuple[int, float]]] = {}
-
-    def add(task: str, metrics: Any) -> None:
-        if not isinstance(metrics, dict):
-            return
-        for metric, raw in metrics.items():
-            series = _series(raw)
-            if series is not None and len(found) < MAX_SERIES:
-                found[f"{task}/{metric}" if task else str(metric)] = series
-
-    text = ((obj.get("metadata") or {}).get("annotations") or {}).get(METRICS_ANNOTATION)
-    if text:
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            doc = None
-        for task, metrics in (doc.items() if isinstance(doc, dict) else ()):
-            add(str(task), metrics)
-    status = obj.get("status") or {}
-    add("", status.get("metrics"))
-    for task in status.get("tasks") or []:
-        if isinstance(task, dict):
-            add(str(task.get("name", "")), task.get("metrics"))
+    for task, values in results.task_metrics(obj).items():
+        for metric, raw in values.items():
+            value = results.number(raw)
+            if value is not None and len(found) < MAX_SERIES:
+                found[f"{task}/{metric}"] = [(int(raw.get("step") or 0), value)]
     return found
 
 

@@ -31,7 +31,7 @@ from kuberun_operator.backends.kubernetes.manifests import (
     task_config_map,
     task_phase_from_job,
 )
-from kuberun_operator.backends.kubernetes.status import STUCK_REASONS, stuck_reason
+from kuberun_operator.backends.kubernetes.status import STUCK_REASONS, stuck_reason, summary_from_pods
 from kuberun_operator.kube import ApiError, Kube
 from kuberun_operator.settings import Settings
 
@@ -171,7 +171,7 @@ class KubernetesBackend:
             reason, message, pod = stuck
             return Observed(state="failed", backend_id=name, backend_uid=job["metadata"].get("uid"), start_time=state.start_time, reason=reason, message=message,
                             log_ref=LogRef(kind="pod", container="task", pod=pod))
-        exit_code, pod, message = (0 if state.state == "succeeded" else None), None, state.message
+        exit_code, pod, message, summary = (0 if state.state == "succeeded" else None), None, state.message, None
         if state.state == "failed":
             try:
                 pods = await self.kube.list_pods(job["metadata"]["namespace"], f"job-name={name}")
@@ -180,8 +180,22 @@ class KubernetesBackend:
             exit_code, pod, pod_message = exit_code_from_pods(pods)
             message = pod_message or message
             log_ref = LogRef(kind="pod", container="task", pod=pod)
+            summary = summary_from_pods(pods)
+        elif state.state == "succeeded":
+            summary = await self._summary(job["metadata"]["namespace"], name)
         return Observed(state=state.state, backend_id=name, backend_uid=job["metadata"].get("uid"), start_time=state.start_time, finish_time=state.finish_time,
-                        exit_code=exit_code, reason=state.reason, message=message, log_ref=log_ref)
+                        exit_code=exit_code, reason=state.reason, message=message, log_ref=log_ref, summary=summary)
+
+    async def _summary(self, namespace: str, job: str) -> Any:
+        """The run summary of a succeeded Job's pods: from the pod cache, else read once from the API
+        (the Job's Complete may arrive before the pod's final status reached the cache)."""
+        summary = summary_from_pods(self.pods.pods(namespace, job))
+        if summary is None:
+            try:
+                summary = summary_from_pods(await self.kube.list_pods(namespace, f"job-name={job}"))
+            except ApiError:
+                return None
+        return summary
 
     async def cancel(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> None:
         ref_ = experiment_ref(exp)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kuberun.naming import bounded, child_name, slug
+from kuberun.resource import results
 from kuberun.resource.code import CHUNK_KEY
 from kuberun.resource.constants import (
     API_VERSION,
@@ -60,6 +61,10 @@ __all__ = [
 TASK_DIR = "/etc/kuberun/task"
 CONFIG_DIR = "/etc/kuberun/config"
 CODE_DIR = "/etc/kuberun/code"
+# An emptyDir for what the task leaves behind: the metric series and the artifacts directory. The run
+# summary goes to the termination message (no credentials in the pod; the kubelet carries it to the
+# pod's status, where the operator reads it). Files here die with the pod: see docs/results.md.
+OUTPUTS_DIR = "/var/run/kuberun/outputs"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "kuberun"
 COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
@@ -215,6 +220,10 @@ def _our_env(exp: ExperimentRef, task: TaskSpec, attempt: int, ex: KubernetesExe
         {"name": "KUBERUN_TASK", "value": task.name},
         {"name": "KUBERUN_ATTEMPT", "value": str(attempt)},
         {"name": "KUBERUN_TASK_FILE", "value": task_file(task.name)},
+        {"name": results.SUMMARY_ENV, "value": results.TERMINATION_LOG},
+        {"name": results.SUMMARY_LIMIT_ENV, "value": str(results.TERMINATION_MESSAGE_BYTES)},
+        {"name": results.METRICS_ENV, "value": f"{OUTPUTS_DIR}/{results.METRICS_FILE}"},
+        {"name": "KUBERUN_ARTIFACTS_DIR", "value": f"{OUTPUTS_DIR}/artifacts"},
     ]
     if ex.nodes > 1:
         index = f"metadata.annotations['{COMPLETION_INDEX_ANNOTATION}']"
@@ -282,7 +291,9 @@ def _volumes(exp: ExperimentRef, task: TaskSpec, ex: KubernetesExecutor) -> tupl
         # Only this task's document: the pod need not see its siblings' configs.
         "configMap": {"name": task_config_map_name(exp), "items": [{"key": key, "path": key}]},
     }]
-    mounts: list[dict[str, Any]] = [{"name": "kuberun-task", "mountPath": TASK_DIR, "readOnly": True}]
+    mounts: list[dict[str, Any]] = [{"name": "kuberun-task", "mountPath": TASK_DIR, "readOnly": True},
+                                    {"name": "kuberun-outputs", "mountPath": OUTPUTS_DIR}]
+    volumes.append({"name": "kuberun-outputs", "emptyDir": {}})
     refs = task.fiddle.config_map_refs if task.fiddle is not None else None
     for i, chunk in enumerate(refs or []):
         volumes.append({"name": f"kuberun-config-{i}",
@@ -303,6 +314,7 @@ def _container(exp: ExperimentRef, task: TaskSpec, attempt: int, ex: KubernetesE
         "imagePullPolicy": settings.image_pull_policy,
         "command": _command(task, ex),
         "env": _env(exp, task, attempt, ex, job, settings),
+        "terminationMessagePath": results.TERMINATION_LOG,  # the runner's summary (kuberun.resource.results)
         "volumeMounts": mounts,
     }
     if ex.env_from_secrets:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from kuberun.resource import results
 from kuberun.resource.constants import MAX_MESSAGE
 from kuberun.resource.times import parse_time
 
@@ -104,7 +105,7 @@ def _describe(pod: str, terminated: dict[str, Any]) -> str:
         text += " (OOMKilled: it ran out of memory; raise the executor's memory)"
     elif reason not in _PLAIN_REASONS:
         text += f" ({reason})"
-    if detail:
+    if detail and not results.looks_like_summary(str(detail)):  # the runner's summary is no explanation
         text += f": {str(detail).strip()}"
     return text[:MAX_MESSAGE]
 
@@ -123,6 +124,27 @@ def exit_code_from_pods(pods: list[dict[str, Any]]) -> tuple[int | None, str | N
         code = terminated.get("exitCode")
         return (code if isinstance(code, int) else None), name, _describe(name, terminated)
     return _pod_level_failure(pods)
+
+
+COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
+
+
+def summary_from_pods(pods: list[dict[str, Any]]) -> results.RunSummary | None:
+    """The run summary the runner left in a `task` container's termination message.
+
+    Of a multi-node attempt, the index-0 pod's (rank 0 reports, as in torchrun); otherwise the
+    latest termination carrying one.
+    """
+    found = []
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        rank0 = (meta.get("annotations") or {}).get(COMPLETION_INDEX, "0") == "0"
+        for terminated in _terminations(pod):
+            if results.looks_like_summary(terminated.get("message")):
+                found.append((rank0, _time(terminated.get("finishedAt")) or _EPOCH, terminated["message"]))
+    if not found:
+        return None
+    return results.parse_summary(max(found, key=lambda f: (f[0], f[1]))[2])
 
 
 def _pod_level_failure(pods: list[dict[str, Any]]) -> tuple[int | None, str | None, str | None]:

@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
+import posixpath
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec
+from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec, results
 from kuberun.runner import BadTaskError, task_document
 from kuberun_operator import grants
 from kuberun_operator.actions import Observed
@@ -170,6 +172,7 @@ class SlurmBackend:
         self.clusters = {c.name: c for c in config.clusters}
         self._transports: dict[str, Transport] = {}
         self._pollers: dict[str, ClusterPoller] = {}
+        self._summaries: dict[str, results.RunSummary | None] = {}  # by idempotency key, read once
 
     # -- Lifecycle (the controller calls these on operator start/stop) --------------------------------
 
@@ -257,9 +260,28 @@ class SlurmBackend:
         for task_name, attempt in active_attempts(exp, self.name):
             assert attempt.backend_ref is not None  # active_attempts yields only attempts with one
             observed = self._observe_attempt(exp, task_name, attempt.backend_ref, attempt.log_ref)
+            if observed is not None and observed.state in ("succeeded", "failed") and observed.log_ref is not None:
+                observed = dataclasses.replace(observed, summary=await self._summary(attempt.backend_ref, observed.log_ref))
             if observed is not None:
                 seen[(task_name, attempt.attempt)] = observed
         return seen
+
+    async def _summary(self, ref: BackendRef, log_ref: LogRef) -> results.RunSummary | None:
+        """The run summary the runner left beside ``output.log`` (one SSH command, once per attempt)."""
+        key = ref.idempotency_key
+        if not log_ref.path:
+            return None
+        if key not in self._summaries:
+            if len(self._summaries) > 10_000:
+                self._summaries.clear()  # bounded: finished attempts are not observed again
+            directory = posixpath.dirname(log_ref.path)
+            try:
+                out = await self._transport(self._cluster(ref.cluster).name).run(
+                    script.summary_command(directory, results.FILE_SUMMARY_BYTES))
+            except BackendError:
+                return None  # the record lacks the summary; the outcome does not depend on it
+            self._summaries[key] = results.parse_summary(out.stdout)
+        return self._summaries[key]
 
     def _observe_attempt(self, exp: ExperimentResource, task: str, ref: BackendRef, log_ref: LogRef | None) -> Observed | None:
         try:
@@ -305,6 +327,18 @@ class SlurmBackend:
             poller.cancels[ref.idempotency_key] = job_id
             raise BackendError(UNAVAILABLE, f"Slurm cluster {cluster.name!r}: scancel will be retried: "
                                f"{result.stderr.strip()[:300]}", permanent=False)
+
+    async def artifacts_stream(self, ref: BackendRef, log_ref: LogRef) -> AsyncIterator[bytes]:
+        """ArtifactSource (recording/artifacts.py): the attempt's ``artifacts/`` as a tar over SSH."""
+        transport = self._transport(self._cluster(ref.cluster).name)
+        async for chunk in transport.stream(script.artifacts_command(posixpath.dirname(log_ref.path or ""))):
+            yield chunk
+
+    async def series_stream(self, ref: BackendRef, log_ref: LogRef) -> AsyncIterator[bytes]:
+        """ArtifactSource: the attempt's ``metrics.jsonl`` (the full metric series) over SSH."""
+        transport = self._transport(self._cluster(ref.cluster).name)
+        async for chunk in transport.stream(script.series_command(posixpath.dirname(log_ref.path or ""))):
+            yield chunk
 
     async def logs(self, ref: BackendRef, log_ref: LogRef, follow: bool = False, tail: int | None = None) -> AsyncIterator[bytes]:
         """The attempt's output (stdout and stderr), streamed; ``follow`` keeps going until the job ends."""

@@ -99,6 +99,10 @@ def batch_script(task: TaskSpec, cluster: SlurmCluster, place: AttemptPlace) -> 
         f"export KUBERUN_EXPERIMENT={shlex.quote(place.experiment)}",
         f"export KUBERUN_TASK={shlex.quote(place.task)}",
         f"export KUBERUN_ATTEMPT={place.attempt}",
+        # The run summary, the metric series and the artifacts stay in the attempt directory (results.py).
+        'export KUBERUN_SUMMARY_FILE="$KUBERUN_DIR/summary.json"',
+        'export KUBERUN_METRICS_FILE="$KUBERUN_DIR/metrics.jsonl"',
+        'export KUBERUN_ARTIFACTS_DIR="$KUBERUN_DIR/artifacts"',
         *_env_lines(executor.env),
         # A failing setup line must fail the job, not run the task in a half-made environment.
         "set -eo pipefail",
@@ -219,6 +223,22 @@ def cancel_command(key: str, job_id: str | None) -> str:
         parts.append(f'if [ "$(squeue -h --me -t all -j {job_id} -o %j 2>/dev/null)" = {q} ]; then '
                      f"scancel --me --state=PENDING,RUNNING,SUSPENDED --jobs={job_id}; fi")
     return " && ".join(parts)
+
+
+def summary_command(directory: str, limit: int) -> str:
+    """Print the attempt's run summary (at most ``limit`` bytes); nothing when there is none."""
+    return f"head -c {int(limit)} -- {shlex.quote(directory.rstrip('/') + '/summary.json')} 2>/dev/null; exit 0"
+
+
+def artifacts_command(directory: str) -> str:
+    """The attempt's ``artifacts/`` as a tar stream on stdout; nothing when it does not exist."""
+    where = shlex.quote(directory.rstrip("/") + "/artifacts")
+    return f"if [ -d {where} ]; then tar -C {where} -cf - . 2>/dev/null; fi; exit 0"
+
+
+def series_command(directory: str, limit: int = 64 << 20) -> str:
+    """The attempt's metric series (``metrics.jsonl``), at most ``limit`` bytes; nothing when there is none."""
+    return f"head -c {int(limit)} -- {shlex.quote(directory.rstrip('/') + '/metrics.jsonl')} 2>/dev/null; exit 0"
 
 
 def logs_command(path: str, job_id: str | None, follow: bool, tail: int | None) -> str:

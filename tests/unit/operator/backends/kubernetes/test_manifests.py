@@ -87,8 +87,11 @@ def test_single_node_job_runs_the_runner_on_its_mounted_task_file():
     assert c["command"] == ["python", "-m", "kuberun.runner", "--config", "/etc/kuberun/task/train.json"]
     assert env(built)["KUBERUN_TASK_FILE"] == "/etc/kuberun/task/train.json"
     assert {"name": "kuberun-task", "mountPath": "/etc/kuberun/task", "readOnly": True} in c["volumeMounts"]
-    (volume,) = pod_spec(built)["volumes"]
+    volume, outputs = pod_spec(built)["volumes"]
     assert volume["configMap"] == {"name": "hello-x7k2p-tasks", "items": [{"key": "train.json", "path": "train.json"}]}
+    # What the task leaves (metric series, artifacts) goes to an emptyDir; its summary to the termination message.
+    assert outputs == {"name": "kuberun-outputs", "emptyDir": {}}
+    assert c["terminationMessagePath"] == "/dev/termination-log"
     assert built["spec"]["completions"] == built["spec"]["parallelism"] == 1
     assert "completionMode" not in built["spec"] and "subdomain" not in pod_spec(built)
 
@@ -99,7 +102,9 @@ def test_job_is_named_by_attempt_and_carries_the_kuberun_env():
     assert built["metadata"]["namespace"] == "team-a"
     assert {k: v for k, v in env(built).items() if k.startswith("KUBERUN_")} == {
         "KUBERUN_EXPERIMENT": "hello-x7k2p", "KUBERUN_TASK": "eval", "KUBERUN_ATTEMPT": "3",
-        "KUBERUN_TASK_FILE": "/etc/kuberun/task/eval.json"}
+        "KUBERUN_TASK_FILE": "/etc/kuberun/task/eval.json", "KUBERUN_SUMMARY_FILE": "/dev/termination-log",
+        "KUBERUN_SUMMARY_LIMIT": "4096", "KUBERUN_METRICS_FILE": "/var/run/kuberun/outputs/metrics.jsonl",
+        "KUBERUN_ARTIFACTS_DIR": "/var/run/kuberun/outputs/artifacts"}
 
 
 def test_job_is_owned_by_the_experiment_so_deletion_cascades():
@@ -187,7 +192,8 @@ def test_no_resources_are_set_when_none_are_asked_for():
 
 def test_user_env_follows_ours_sorted_by_name():
     names = [e["name"] for e in container(job(make_task().env(ZETA="1", ALPHA="2", MID="3").obj()))["env"]]
-    assert names == ["KUBERUN_EXPERIMENT", "KUBERUN_TASK", "KUBERUN_ATTEMPT", "KUBERUN_TASK_FILE", "ALPHA", "MID", "ZETA"]
+    assert names == ["KUBERUN_EXPERIMENT", "KUBERUN_TASK", "KUBERUN_ATTEMPT", "KUBERUN_TASK_FILE", "KUBERUN_SUMMARY_FILE",
+                     "KUBERUN_SUMMARY_LIMIT", "KUBERUN_METRICS_FILE", "KUBERUN_ARTIFACTS_DIR", "ALPHA", "MID", "ZETA"]
 
 
 @pytest.mark.parametrize("name", ["KUBERUN_TASK", "KUBERUN_TASK_FILE", "KUBERUN_ANYTHING"])
@@ -351,11 +357,11 @@ def test_chunked_configs_are_mounted_in_order_where_the_task_document_says():
     document = json.loads(valid(task_config_map(EXP, [task]))["data"]["train.json"])
     built = job(task)
     mounts = {m["name"]: m["mountPath"] for m in container(built)["volumeMounts"]}
-    volumes = {v["name"]: v["configMap"] for v in pod_spec(built)["volumes"]}
+    volumes = {v["name"]: v["configMap"] for v in pod_spec(built)["volumes"] if "configMap" in v}
     for i, cm_name in enumerate(["hello-x7k2p-train-cfg-0", "hello-x7k2p-train-cfg-1"]):
         assert volumes[f"kuberun-config-{i}"] == {"name": cm_name, "items": [{"key": "config", "path": "config"}]}
         assert document["fiddle"]["dataFiles"][i] == f"{mounts[f'kuberun-config-{i}']}/config"
-    assert all(m["readOnly"] for m in container(built)["volumeMounts"])
+    assert all(m["readOnly"] for m in container(built)["volumeMounts"] if m["name"] != "kuberun-outputs")
 
 
 # --- every variant is a valid Kubernetes object --------------------------------------------------

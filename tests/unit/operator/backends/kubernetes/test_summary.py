@@ -1,0 +1,38 @@
+"""The run summary read from pods' termination messages (``status.summary_from_pods``)."""
+
+from __future__ import annotations
+
+from kuberun.resource import results
+from kuberun_operator.backends.kubernetes.manifests import exit_code_from_pods
+from kuberun_operator.backends.kubernetes.status import COMPLETION_INDEX, summary_from_pods
+from tests.helpers.builders import make_pod
+
+
+def _summary(loss: float) -> str:
+    return results.build_summary({"loss": loss}, {"loss": (9, loss)}, limit=results.TERMINATION_MESSAGE_BYTES)
+
+
+def _indexed(pod: dict, index: str) -> dict:
+    pod["metadata"]["annotations"] = {COMPLETION_INDEX: index}
+    return pod
+
+
+def test_the_summary_comes_from_the_task_containers_termination_message():
+    summary = summary_from_pods([make_pod().terminated(0, message=_summary(0.25)).obj()])
+    assert summary is not None and summary.result == '{"loss":0.25}' and summary.metrics["loss"].step == 9
+
+
+def test_a_multi_node_attempt_reports_rank_zero_even_when_another_pod_ended_later():
+    rank0 = _indexed(make_pod("p-0").terminated(0, message=_summary(0.1), finished_at="2030-01-01T00:00:00Z").obj(), "0")
+    rank1 = _indexed(make_pod("p-1").terminated(0, message=_summary(0.9), finished_at="2030-01-01T00:05:00Z").obj(), "1")
+    assert summary_from_pods([rank1, rank0]).metrics["loss"].value == 0.1
+
+
+def test_pods_without_a_summary_give_none():
+    plain = make_pod().terminated(1, message="disk full").obj()
+    assert summary_from_pods([plain]) is None and summary_from_pods([]) is None
+
+
+def test_a_failure_message_does_not_quote_the_summary():
+    _, _, message = exit_code_from_pods([make_pod().terminated(3, message=_summary(0.5)).obj()])
+    assert message is not None and "exited with code 3" in message and results.SUMMARY_FORMAT not in message

@@ -1,0 +1,149 @@
+"""``recording.artifacts.ArtifactSync``: when syncs run, what the attempt records, and that it never blocks.
+
+A real directory store under tmp_path and real files; time is an injected monotonic clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from kuberun.resource import AttemptStatus, BackendRef, ExperimentStatus, TaskPhase, TaskStatus
+from kuberun_operator.logstore import LogStore
+from kuberun_operator.recording.artifacts import MAX_FAILURES, ArtifactSync, local_dirs
+from tests.helpers.builders import make_resource
+
+UID = "0b6c1e4e-0000-4000-8000-000000000001"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _exp(status: ExperimentStatus | None = None):
+    exp = make_resource("exp").task("train", backend="local").obj()
+    exp.metadata.uid = UID
+    exp.status = status
+    return exp
+
+
+def _status(phase: TaskPhase) -> ExperimentStatus:
+    ref = BackendRef(backend="local", idempotency_key="key-train-1")
+    attempt = AttemptStatus(attempt=1, phase=phase, backend_ref=ref)
+    return ExperimentStatus(phase="Running", tasks=[TaskStatus(name="train", phase=phase, attempt=1, attempts=[attempt])])
+
+
+@pytest.fixture
+def setup(tmp_path: Path):
+    workdir = tmp_path / "local"
+    out = workdir / "key-train-1" / "artifacts"
+    out.mkdir(parents=True)
+    queued: list[tuple[str, str]] = []
+    clock = Clock()
+    sync = ArtifactSync(LogStore.from_url(str(tmp_path / "store")), local_dirs(workdir), queued.append,
+                        period=60.0, monotonic=clock)
+    return sync, out, queued, clock
+
+
+async def _settle(sync: ArtifactSync) -> None:
+    for _ in range(200):  # bounded: a directory store's sync of a few files takes milliseconds
+        if not sync._running:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("sync did not finish")
+
+
+async def test_a_running_attempt_is_synced_every_period_and_the_record_says_partial(setup):
+    sync, out, queued, clock = setup
+    (out / "step-1.ckpt").write_text("one")
+    status = _status(TaskPhase.RUNNING)
+    sync.apply(_exp(), status)
+    await _settle(sync)
+    assert queued == [("ns", "exp")]
+    status = _status(TaskPhase.RUNNING)
+    sync.apply(_exp(), status)
+    record = status.tasks[0].attempts[0].artifacts
+    assert record is not None and record.count == 1 and not record.complete
+    (out / "step-2.ckpt").write_text("two")
+    clock.now += 30  # before the period: no new sync
+    sync.apply(_exp(), _status(TaskPhase.RUNNING))
+    assert not sync._running
+    clock.now += 31
+    sync.apply(_exp(), _status(TaskPhase.RUNNING))
+    await _settle(sync)
+    status = _status(TaskPhase.RUNNING)
+    sync.apply(_exp(), status)
+    assert status.tasks[0].attempts[0].artifacts.count == 2
+
+
+async def test_an_ended_attempt_gets_a_final_sync_at_once_and_then_is_done(setup):
+    sync, out, queued, _ = setup
+    (out / "model.bin").write_bytes(b"\0" * 100)
+    sync.apply(_exp(), _status(TaskPhase.SUCCEEDED))
+    await _settle(sync)
+    status = _status(TaskPhase.SUCCEEDED)
+    sync.apply(_exp(), status)
+    record = status.tasks[0].attempts[0].artifacts
+    assert record.complete and record.total_bytes == 100 and record.files[0].path == "model.bin"
+    assert record.location.endswith("/ns/exp-0b6c1e4e/train/1/artifacts")
+    # Once the written status carries the record, the attempt is done: no further syncs or records.
+    sync.apply(_exp(status), _status(TaskPhase.SUCCEEDED))
+    (out / "late.txt").write_text("after the end")
+    again = _status(TaskPhase.SUCCEEDED)
+    sync.apply(_exp(status), again)
+    assert not sync._running and again.tasks[0].attempts[0].artifacts is None and len(queued) == 1
+
+
+async def test_an_attempt_without_an_artifacts_directory_records_nothing(setup):
+    sync, out, queued, _ = setup
+    out.rmdir()
+    status = _status(TaskPhase.SUCCEEDED)
+    sync.apply(_exp(), status)
+    assert not sync._running and status.tasks[0].attempts[0].artifacts is None and not queued
+
+
+async def test_attempts_on_other_backends_are_not_touched(setup):
+    sync, _, _, _ = setup
+    status = _status(TaskPhase.SUCCEEDED)
+    status.tasks[0].attempts[0].backend_ref = BackendRef(backend="kubernetes", idempotency_key="key-train-1")
+    sync.apply(_exp(), status)
+    assert not sync._running
+
+
+async def test_a_failing_store_is_tried_a_bounded_number_of_times(setup, tmp_path):
+    sync, out, queued, _ = setup
+    (out / "a").write_text("a")
+    blocker = tmp_path / "store"
+    blocker.rmdir() if blocker.is_dir() else None
+    blocker.write_text("a file where the store's directory should be")
+    for _ in range(MAX_FAILURES + 2):
+        sync.apply(_exp(), _status(TaskPhase.FAILED))
+        await _settle(sync)
+    assert sync._failures[(UID, "train", 1)] == MAX_FAILURES and not queued
+
+
+async def test_the_metric_series_is_copied_beside_the_attempt_when_it_ends_and_only_then(setup, tmp_path):
+    sync, out, _, _ = setup
+    series = out.parent / "metrics.jsonl"
+    series.write_text('{"name": "loss", "step": 1, "value": 0.5}\n')
+    stored = tmp_path / "store" / "ns" / "exp-0b6c1e4e" / "train" / "1" / "metrics.jsonl"
+    sync.apply(_exp(), _status(TaskPhase.RUNNING))
+    await _settle(sync)
+    assert not stored.exists()  # still running: the series is not final
+    running = _exp(_status(TaskPhase.RUNNING))
+    sync.apply(running, _status(TaskPhase.SUCCEEDED))  # the round in which the attempt ended
+    for _ in range(200):
+        if not sync._series and not sync._running:
+            break
+        await asyncio.sleep(0.01)
+    assert stored.read_text() == series.read_text()
+    stored.unlink()
+    sync.apply(_exp(_status(TaskPhase.SUCCEEDED)), _status(TaskPhase.SUCCEEDED))  # seen again: not copied again
+    await asyncio.sleep(0.05)
+    assert not stored.exists()
