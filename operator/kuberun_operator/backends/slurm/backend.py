@@ -217,7 +217,7 @@ class SlurmBackend:
         job_id, directory = _submitted(result, cluster)
         log_ref = LogRef(kind="slurm", path=f"{directory}/output.log")
         self._poller(cluster.name).track(job_id, ref.idempotency_key, log_ref.path)
-        return Submitted(id=job_id, log_ref=log_ref, cluster=cluster.name)  # `kuberun logs` needs the cluster
+        return Submitted(id=job_id, log_ref=log_ref, cluster=cluster.name, uid=job_id)  # `kuberun logs` needs the cluster
 
     async def observe(self, exp: ExperimentResource) -> dict[tuple[str, int], Observed]:
         seen: dict[tuple[str, int], Observed] = {}
