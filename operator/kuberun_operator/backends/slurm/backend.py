@@ -241,6 +241,9 @@ class SlurmBackend:
         if log_ref is None and poller.tracked[job_id].log_path:
             log_ref = LogRef(kind="slurm", path=poller.tracked[job_id].log_path)
         job = poller.jobs.get(job_id)
+        if job is not None and job.name and job.name != ref.idempotency_key:
+            # Job ids restart after a controller's cold start: this id is another job now, ours is gone.
+            return lost(job_id, log_ref, f"Slurm job {job_id} is now another job ({job.name!r}); ours was purged")
         if job is not None:
             return observed_from(job, log_ref)
         if poller.is_lost(job_id):

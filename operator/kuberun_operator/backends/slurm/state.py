@@ -97,10 +97,10 @@ def observed_from(job: SlurmJob, log_ref: LogRef | None) -> Observed:
                     reason=reason, message=message, **common)  # type: ignore[arg-type]
 
 
-def lost(job_id: str, log_ref: LogRef | None) -> Observed:
-    """A job whose id was recorded but that neither squeue nor accounting knows any more."""
+def lost(job_id: str, log_ref: LogRef | None, message: str | None = None) -> Observed:
+    """A job whose id was recorded but that neither squeue nor accounting knows any more (or is another job)."""
     return Observed("lost", backend_id=job_id, reason="JobLost", log_ref=log_ref,
-                    message=f"Slurm no longer knows job {job_id} (purged before kuberun saw it finish)")
+                    message=message or f"Slurm no longer knows job {job_id} (purged before kuberun saw it finish)")
 
 
 def _state(text: str) -> str:
