@@ -110,8 +110,9 @@ class Api:
         config = yaml.safe_load(kubeconfig.read_text())
         cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
         self.url = cluster["server"]
-        ca = base64.b64decode(cluster["certificate-authority-data"]).decode()
-        self.http = urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_cert_data=ca, num_pools=2, maxsize=4,
+        ca_file = kubeconfig.with_name("harness-ca.pem")  # urllib3 1.26 verifies IP hosts from a CA file
+        ca_file.write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
+        self.http = urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_certs=str(ca_file), num_pools=2, maxsize=4,
                                         timeout=urllib3.Timeout(total=timeout), retries=False)
         self.headers = {"Authorization": f"Bearer {user['token']}", "Content-Type": "application/json",
                         "Accept": "application/json"}
