@@ -33,7 +33,12 @@ USER_AGENT = "kuberun-operator/0.1.0"
 def api_client(settings: Settings) -> Any:
     from kubernetes import client
 
-    api = client.ApiClient(_configuration(settings))
+    cfg = _configuration(settings)
+    # One connection per worker that may be writing at once, plus the lister and the backends: the
+    # client's default (5 x CPUs) is fewer than the workers on a small machine, and a full pool
+    # discards connections (a new TLS handshake per request under load).
+    cfg.connection_pool_maxsize = max(cfg.connection_pool_maxsize or 0, settings.workers + 4)
+    api = client.ApiClient(cfg)
     api.user_agent = USER_AGENT  # names the operator in API server audit logs
     return api
 

@@ -168,12 +168,18 @@ class Cluster:
         self._api: Api | None = None
 
     # -- components ---------------------------------------------------------------------------
+    @staticmethod
+    def _kills(previous: Component | None) -> int:
+        return previous.kills if previous is not None else 0
+
     def start_api_server(self) -> None:
+        kills = self._kills(self.api_server)
         python = sys.executable
         self.api_server = Component("apiserver", [python, "-m", "kuberun_sandbox.apiserver", "--port", str(self.port),
                                                   "--data-dir", str(self.root / "api"), "--kubeconfig",
                                                   str(self.kubeconfig)],
                                     self.root / "logs" / "apiserver.log", ready_line="listening on ")
+        self.api_server.kills = kills
         deadline = time.monotonic() + START_TIMEOUT
         while True:  # right after a SIGKILL the port can be briefly unavailable: try again, bounded
             try:
@@ -188,15 +194,21 @@ class Cluster:
             self._api = Api(self.kubeconfig)
 
     def start_node(self) -> None:
+        kills = self._kills(self.node)
         self.node = Component("node", [sys.executable, "-m", "tests.harness.node_main", str(self.kubeconfig),
                                        str(self.root / "node")], self.root / "logs" / "node.log",
-                              ready_line="node ready").start()
+                              ready_line="node ready")
+        self.node.kills = kills
+        self.node.start()
 
     def start_operator(self) -> None:
+        kills = self._kills(self.operator)
         self.operator = Component("operator", [sys.executable, "-m", "kuberun_operator", "--kubeconfig",
                                                str(self.kubeconfig), "--metrics-port", "0", "--default-image",
                                                "sandbox/local", "--log-level", "WARNING", *self.operator_args],
-                                  self.root / "logs" / "operator.log").start()
+                                  self.root / "logs" / "operator.log")
+        self.operator.kills = kills
+        self.operator.start()
 
     def start(self) -> Cluster:
         self.start_api_server()

@@ -143,3 +143,10 @@ async def test_only_the_administrator_may_inject(server: Any) -> None:
         assert (await anonymous.get(FAULTS)).status == 401
     srv.faults.clear()
     assert len(srv.faults) == 0 and srv.faultset.faults == []
+
+
+async def test_a_fault_can_single_out_one_client_by_its_user_agent(server: Any) -> None:
+    _, http = server
+    await http.post(FAULTS, json={"status": 503, "times": None, "verb": "list", "user_agent": "kuberun-operator/"})
+    assert (await http.get(WIDGETS, headers={"User-Agent": "kuberun-operator/0.1.0"})).status == 503
+    assert (await http.get(WIDGETS, headers={"User-Agent": "kubectl/v1.35"})).status == 200

@@ -7,7 +7,8 @@ binding can hand it to a user. Fault-injection itself never applies to this rout
 
 - ``GET /_sandbox/faults``: the faults set, with their hit counts.
 - ``POST /_sandbox/faults``: add one (a JSON ``Fault``: ``status``, ``times``, ``verb``, ``group``,
-  ``resource``, ``namespace``, ``name``, ``delay``, ``drop_after``, ``probability``); 201 with it.
+  ``resource``, ``namespace``, ``name``, ``user_agent``, ``delay``, ``drop_after``, ``probability``);
+  201 with it.
 - ``DELETE /_sandbox/faults`` (all) or ``/_sandbox/faults/ID`` (one).
 - ``POST /_sandbox/faults/seed`` ``{"seed": N}``: reseed the generator probabilities draw from.
 - ``POST /_sandbox/watches/drop``: abort every open watch connection now; answers how many.

@@ -35,7 +35,8 @@ class RequestRecord:
 class Fault:
     """Act on the next ``times`` matching requests (``times=None``: every one, until cleared).
 
-    ``None`` criteria match anything. ``resource`` may be ``plural`` or ``plural/subresource``.
+    ``None`` criteria match anything. ``resource`` may be ``plural`` or ``plural/subresource``;
+    ``user_agent`` matches a part of the client's User-Agent (fault one component, not all).
     ``probability`` < 1 makes a matching request hit the fault only that often (drawn from the
     server's seeded random generator, so a chaos run can be replayed from its seed). A hit waits
     ``delay`` seconds, then answers ``status`` (a Kubernetes Status body) or, with ``status=None``,
@@ -51,6 +52,7 @@ class Fault:
     resource: str | None = None
     namespace: str | None = None
     name: str | None = None
+    user_agent: str | None = None
     delay: float = 0.0
     drop_after: float | None = None
     probability: float = 1.0
@@ -76,7 +78,8 @@ class Fault:
                 and self.group in (None, record.group)
                 and self.resource in (None, record.resource, full)
                 and self.namespace in (None, record.namespace)
-                and self.name in (None, record.name))
+                and self.name in (None, record.name)
+                and (self.user_agent is None or self.user_agent in record.user_agent))
 
     def consume(self) -> None:
         if self.times is not None:

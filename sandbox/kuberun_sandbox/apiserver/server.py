@@ -140,12 +140,13 @@ class ApiServer:
     # --- test hooks ------------------------------------------------------------------------
     def inject(self, status: int | None = 500, times: int | None = 1, *, verb: str | None = None,
                group: str | None = None, resource: str | None = None, namespace: str | None = None,
-               name: str | None = None, delay: float = 0.0, drop_after: float | None = None,
-               probability: float = 1.0) -> Fault:
+               name: str | None = None, user_agent: str | None = None, delay: float = 0.0,
+               drop_after: float | None = None, probability: float = 1.0) -> Fault:
         """Answer the next ``times`` matching requests with ``status`` (a Kubernetes Status body), after
         ``delay`` seconds; ``drop_after``: abort the connection that long after (see ``faults.Fault``)."""
         return self.faultset.add(Fault(status=status, times=times, verb=verb, group=group, resource=resource,
-                                       namespace=namespace, name=name, delay=delay, drop_after=drop_after,
+                                       namespace=namespace, name=name, user_agent=user_agent, delay=delay,
+                                       drop_after=drop_after,
                                        probability=probability))
 
     def drop_watches(self) -> int:
