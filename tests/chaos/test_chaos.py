@@ -25,6 +25,7 @@ COUNT = int(os.environ.get("CHAOS_EXPERIMENTS", "24"))  # dozens of Experiments,
 DEADLINE_S = 240.0
 TASK_SECONDS = 0.4
 MAX_KILLS = 4
+STALL_S = 30.0  # calm, and no record changed for this long: whatever has not finished is stuck
 
 
 def _create_all(cluster: Cluster, ledger: Path, count: int) -> list[str]:
@@ -45,6 +46,11 @@ def _all_finished(cluster: Cluster, names: list[str]) -> bool:
     return all((found.get(n, {}).get("status") or {}).get("phase") in FINISHED for n in names)
 
 
+def _fingerprint(cluster: Cluster) -> str:
+    """Changes whenever any Experiment's record does (the highest resourceVersion is enough)."""
+    return max((e["metadata"]["resourceVersion"] for e in _experiments(cluster).values()), key=int, default="")
+
+
 def _run(cluster: Cluster, rng: random.Random, chaos: Any, count: int = COUNT) -> tuple[list[str], Ledger]:
     """Create the workload, call ``chaos(cluster, rng)`` between looks until everything finished
     (or the deadline), then end the chaos and wait for the end state, bounded too."""
@@ -55,8 +61,14 @@ def _run(cluster: Cluster, rng: random.Random, chaos: Any, count: int = COUNT) -
         chaos(cluster, rng)
         time.sleep(rng.uniform(0.5, 2.0))
     _calm(cluster)
+    last, changed = _fingerprint(cluster), time.monotonic()
     while time.monotonic() < deadline and not _all_finished(cluster, names):
+        if time.monotonic() - changed > STALL_S:
+            break  # nothing moved for a long while: stuck (the verdict says which), no need to wait longer
         time.sleep(0.5)
+        now = _fingerprint(cluster)
+        if now != last:
+            last, changed = now, time.monotonic()
     time.sleep(1.0)  # any attempt the record does not show yet would appear in the ledger by now
     return names, Ledger.read(ledger)
 
