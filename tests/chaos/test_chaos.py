@@ -25,6 +25,7 @@ COUNT = int(os.environ.get("CHAOS_EXPERIMENTS", "24"))  # dozens of Experiments,
 DEADLINE_S = 240.0
 TASK_SECONDS = 0.4
 MAX_KILLS = 4
+CHAOS_WINDOW_S = 60.0  # kills and faults happen in this window; then everything runs calm to the end
 STALL_S = 30.0  # calm, and no record changed for this long: whatever has not finished is stuck
 
 
@@ -53,11 +54,12 @@ def _fingerprint(cluster: Cluster) -> str:
 
 def _run(cluster: Cluster, rng: random.Random, chaos: Any, count: int = COUNT) -> tuple[list[str], Ledger]:
     """Create the workload, call ``chaos(cluster, rng)`` between looks until everything finished
-    (or the deadline), then end the chaos and wait for the end state, bounded too."""
+    (or the chaos window closed), then end the chaos and wait for the end state, bounded too."""
     ledger = cluster.root / "ledger.txt"
     names = _create_all(cluster, ledger, count)
     deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline and not _all_finished(cluster, names):
+    chaos_ends = time.monotonic() + CHAOS_WINDOW_S
+    while time.monotonic() < min(deadline, chaos_ends) and not _all_finished(cluster, names):
         chaos(cluster, rng)
         time.sleep(rng.uniform(0.5, 2.0))
     _calm(cluster)
