@@ -83,6 +83,11 @@ def _calm(cluster: Cluster) -> None:
         cluster.start_node()
     if cluster.operator is not None and not cluster.operator.running:
         cluster.start_operator()
+    hits = [f"{f['status'] or ('drop' if f['drop_after'] is not None else 'delay')} {f['verb']}"
+            f"{'/' + f['resource'] if f['resource'] else ''} x{f['hits']}"
+            for f in cluster.api.retrying("GET", "/_sandbox/faults")["items"]]
+    if hits:
+        print(f"chaos: faults hit: {', '.join(hits)}")
     cluster.clear_faults()
 
 
