@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # tests can start their daemons (tests/slurm/README.md). Elsewhere those tests skip with a reason.
 NETNS := $(shell unshare --net --pid --fork --mount-proc true 2>/dev/null && echo tests/slurm/netns-run)
 
-.PHONY: setup tools kube-tools demo sandbox test test-unit test-integration test-slurm lint crds bench clean
+.PHONY: setup tools kube-tools demo sandbox test test-unit test-integration test-slurm test-chaos lint crds bench clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,9 @@ kube-tools:
 
 test-slurm: setup
 	tests/slurm/netns-run $(BIN)/python -m pytest -m slurm tests/slurm
+
+test-chaos: setup  ## SIGKILL the API server, node and operator during runs (CHAOS_SEED=N replays, CHAOS_EXPERIMENTS=N sizes)
+	$(BIN)/python -m pytest -m chaos -s tests/chaos
 
 test-unit: setup
 	$(BIN)/python -m pytest tests/unit

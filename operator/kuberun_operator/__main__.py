@@ -19,6 +19,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     p.add_argument("--peering", default=None, help="kopf peering name for active/standby HA (default: standalone)")
     p.add_argument("--priority", type=int, default=0, help="peering priority; give every replica a different one")
     p.add_argument("--enable-local-executor", action="store_true", help="run `local` tasks as operator subprocesses (sandbox only)")
+    p.add_argument("--local-workdir", type=Path, default=None,
+                   help="where local tasks' attempt directories live (default: ~/.kuberun/local)")
     p.add_argument("--default-image", default=DEFAULT_TASK_IMAGE, help="task image when an executor names none")
     p.add_argument("--config", type=Path, default=None, help="backend configuration (YAML)")
     p.add_argument("--kubeconfig", type=Path, default=None)
@@ -58,7 +60,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         p.error("--shards needs --leader-elect (each shard is owned through its Lease)")
     if not 0 < a.retry_period < a.renew_deadline < a.lease_duration:
         p.error("leader election needs 0 < --retry-period < --renew-deadline < --lease-duration")
-    return Settings(namespaces=tuple(a.namespace), log_level=a.log_level, metrics_port=a.metrics_port, peering=a.peering,
+    local = {"local_workdir": a.local_workdir} if a.local_workdir is not None else {}
+    return Settings(**local, namespaces=tuple(a.namespace), log_level=a.log_level, metrics_port=a.metrics_port, peering=a.peering,
                     priority=a.priority, enable_local_executor=a.enable_local_executor, default_image=a.default_image,
                     config_file=a.config, kubeconfig=a.kubeconfig, context=a.context, workers=a.workers,
                     resync_seconds=a.resync_seconds, archive_url=a.archive_url, archive_url_file=a.archive_url_file,

@@ -8,7 +8,8 @@ Prints one line, ``listening on https://127.0.0.1:PORT``, once the server accept
 (``--port 0`` picks a free port); SIGTERM/SIGINT stop it cleanly. The server authenticates every
 request, so a client in another process needs a token and the server's CA: ``--kubeconfig PATH``
 writes an administrator's kubeconfig (0600, a token minted for ``kuberun-sandbox`` in
-``system:masters``, the CA as ``certificate-authority-data``) before that line is printed.
+``system:masters``, the CA as ``certificate-authority-data``) before that line is printed. That
+administrator can also inject faults over HTTP (``/_sandbox/faults``, see ``faultroute.py``).
 """
 
 from __future__ import annotations

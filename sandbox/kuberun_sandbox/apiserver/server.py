@@ -11,6 +11,7 @@ is a plain aiohttp app; from kmock it keeps the bundled built-in discovery catal
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import inspect
 import logging
@@ -20,11 +21,11 @@ from typing import Any
 
 from aiohttp import web
 
-from . import builtin_schema, discovery, openapi
+from . import builtin_schema, discovery, faultroute, openapi
 from .auth import AdmittingHandlers, Auth
 from .durable import DataDirInUse, StateError
 from .errors import ApiError, injected, method_not_allowed, not_found
-from .faults import Fault, RequestRecord
+from .faults import Fault, FaultSet, RequestRecord
 from .handlers import Target, respond
 from .resources import Registry
 from .routing import Parsed, parse, rbac_verb
@@ -59,7 +60,9 @@ class ApiServer:
         self.auth = Auth(self.store, self.registry, pathlib.Path(data_dir) / "auth" if data_dir else None, tls=tls,
                          tls_dir=pathlib.Path(tls_dir) if tls_dir is not None else None)
         self.request_log: list[RequestRecord] = []
-        self.faults: list[Fault] = []
+        self.faultset = FaultSet()
+        self.faults = self.faultset.faults  # (the list itself: tests read hit counts from it)
+        self._watch_requests: dict[int, web.Request] = {}  # open watches by id(), for faults that drop them
         self.bookmark_interval = 5.0  # seconds of watch idleness before a BOOKMARK (real servers: ~60 s)
         self._log_provider: LogProvider | None = None
         self._runner: web.AppRunner | None = None
@@ -136,14 +139,26 @@ class ApiServer:
         return self._port
 
     # --- test hooks ------------------------------------------------------------------------
-    def inject(self, status: int = 500, times: int = 1, *, verb: str | None = None, group: str | None = None,
-               resource: str | None = None, namespace: str | None = None, name: str | None = None,
-               user_agent: str | None = None, retry_after: int | None = None) -> Fault:
-        """Answer the next ``times`` matching requests with ``status`` (a Kubernetes Status body)."""
-        fault = Fault(status=status, times=times, verb=verb, group=group, resource=resource,
-                      namespace=namespace, name=name, user_agent=user_agent, retry_after=retry_after)
-        self.faults.append(fault)
-        return fault
+    def inject(self, status: int | None = 500, times: int | None = 1, *, verb: str | None = None,
+               group: str | None = None, resource: str | None = None, namespace: str | None = None,
+               name: str | None = None, user_agent: str | None = None, delay: float = 0.0,
+               drop_after: float | None = None, probability: float = 1.0,
+               retry_after: int | None = None) -> Fault:
+        """Answer the next ``times`` matching requests with ``status`` (a Kubernetes Status body), after
+        ``delay`` seconds; ``drop_after``: abort the connection that long after (see ``faults.Fault``)."""
+        return self.faultset.add(Fault(status=status, times=times, verb=verb, group=group, resource=resource,
+                                       namespace=namespace, name=name, user_agent=user_agent, delay=delay,
+                                       drop_after=drop_after,
+                                       probability=probability, retry_after=retry_after))
+
+    def drop_watches(self) -> int:
+        """Abort every open watch connection (the client sees the stream end with no final event)."""
+        dropped = 0
+        for request in list(self._watch_requests.values()):
+            if request.transport is not None and not request.transport.is_closing():
+                request.transport.abort()
+                dropped += 1
+        return dropped
 
     def set_log_provider(self, provider: LogProvider | None) -> None:
         """Serve ``pods/log`` from ``provider`` (the sandbox node plugs in here)."""
@@ -156,18 +171,28 @@ class ApiServer:
         watch = request.query.get("watch", "").lower() in ("1", "t", "true")
         verb = rbac_verb(request.method, parsed, watch)
         record = _record(verb, parsed, request.path, request.headers.get("User-Agent", ""))
+        drop: asyncio.TimerHandle | None = None
         try:
-            fault = next((f for f in self.faults if f.matches(record)), None)
+            if faultroute.is_admin_route(request.path):  # never faulted itself; administrators only
+                return await faultroute.serve(request, self.auth.authenticate(request), self.faultset,
+                                              self.drop_watches)
+            fault = self.faultset.hit(record)
             if fault is not None:
-                fault.consume()
-                if fault.retry_after is not None:  # APF's answer: a Status with retryAfterSeconds and the header
+                drop = self._schedule_drop(request, fault)
+                if fault.delay:
+                    await asyncio.sleep(fault.delay)
+                if fault.status is not None and fault.retry_after is not None:
+                    # APF's answer: a Status with retryAfterSeconds and the Retry-After header
                     error = injected(fault.status)
                     error.details = {"retryAfterSeconds": fault.retry_after}
                     response = respond(error.body(), error.code)
                     response.headers["Retry-After"] = str(fault.retry_after)
                     self.request_log.append(_with_code(record, response.status))
+                    if drop is not None:
+                        drop.cancel()
                     return response
-                raise injected(fault.status)
+                if fault.status is not None:
+                    raise injected(fault.status)
             # authenticate → authorize → (a review is answered here) → the handlers, which admit writes
             reviewed = await self.auth.gate(request, parsed, watch, self._host, self._port)
             if reviewed is not None:
@@ -176,7 +201,13 @@ class ApiServer:
                 # A watch streams until the client leaves, and aiohttp cancels the handler then:
                 # record it when it starts, or the audit would never see it.
                 self.request_log.append(_with_code(record, 200))
-                return await self._route(request, parsed, watch)
+                self._watch_requests[id(request)] = request
+                try:
+                    return await self._route(request, parsed, watch)
+                finally:
+                    self._watch_requests.pop(id(request), None)
+                    if drop is not None:
+                        drop.cancel()
             else:
                 response = await self._route(request, parsed, watch)
         except ApiError as e:
@@ -188,8 +219,19 @@ class ApiServer:
             await self.store.barrier()  # answer only once every write it could have seen is committed
         except ApiError as e:
             response = respond(e.body(), e.code)
+        if drop is not None:  # served (a write is applied), then the answer is lost with the connection
+            drop.cancel()
+            if request.transport is not None:
+                request.transport.abort()
         self.request_log.append(_with_code(record, response.status))
         return response
+
+    @staticmethod
+    def _schedule_drop(request: web.Request, fault: Fault) -> asyncio.TimerHandle | None:
+        if fault.drop_after is None or request.transport is None:
+            return None
+        transport = request.transport
+        return asyncio.get_running_loop().call_later(fault.drop_after, transport.abort)
 
     async def _route(self, request: web.Request, parsed: Parsed | None, watch: bool) -> web.StreamResponse:
         if parsed is None:

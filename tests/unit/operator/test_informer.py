@@ -102,3 +102,15 @@ async def test_the_periodic_resync_relists_reconciles_what_the_watch_missed_and_
     finally:
         await h.controller.stop()
     assert h.status()["phase"] == "Running" and ("ns", "gone") not in h.controller.experiments
+
+
+async def test_a_multi_node_attempt_s_headless_service_deleted_while_it_runs_is_made_again():
+    h = harness()
+    h.kube.add_experiment("exp", [k8s_task(executor={"kubernetes": {"nodes": 2}})])
+    await h.reconcile()
+    assert ("Service", "ns", "exp-t-1") in h.kube.children and ("Job", "ns", "exp-t-1") in h.kube.children
+    h.jobs.put(h.kube.children[("Job", "ns", "exp-t-1")])
+    del h.kube.children[("Service", "ns", "exp-t-1")]  # deleted behind the operator's back
+    await h.reconcile()
+    assert ("Service", "ns", "exp-t-1") in h.kube.children  # ensured on every reconcile, not remembered
+    assert h.kube.created("Job") == ["exp-t-1"]  # and the Job is not made twice for it

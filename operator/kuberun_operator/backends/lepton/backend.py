@@ -77,7 +77,7 @@ class LeptonBackend:
         if await client.get_job(job_id) is None:
             job = build_job(exp, task, attempt, ref, self.settings.default_image)
             await client.create_job(job)
-        return Submitted(id=job_id, log_ref=log)
+        return Submitted(id=job_id, log_ref=log, uid=job_id)  # it exists now: from here on, never created again
 
     async def observe(self, exp: ExperimentResource) -> dict[tuple[str, int], Observed]:
         seen: dict[tuple[str, int], Observed] = {}
@@ -90,6 +90,12 @@ class LeptonBackend:
                 continue  # the idempotent re-Submit reports it (see the module doc)
             if job is not None:
                 seen[(task_name, attempt.attempt)] = observed(job, job_id, client.workspace)
+            elif attempt.backend_ref.uid:  # type: ignore[union-attr]
+                # Recorded as created, and Lepton (archive included) answers 404: deleted behind our back.
+                seen[(task_name, attempt.attempt)] = Observed(
+                    "lost", backend_id=job_id, reason="JobLost", log_ref=LogRef(kind="lepton", path=f"{client.workspace}/{job_id}"),
+                    message=f"Lepton job {job_id} disappeared after it was created (deleted outside kuberun); "
+                            "its attempt is not run again under the same number")
         return seen
 
     async def cancel(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> None:
@@ -157,7 +163,8 @@ def observed(job: dict[str, Any], job_id: str, workspace: str) -> Observed:
     status = job.get("status") or {}
     state = status.get("state")
     log = LogRef(kind="lepton", path=f"{workspace}/{job_id}")
-    common: dict[str, Any] = {"backend_id": job_id, "log_ref": log, "start_time": epoch(status.get("creation_time"))}
+    common: dict[str, Any] = {"backend_id": job_id, "backend_uid": job_id, "log_ref": log,
+                              "start_time": epoch(status.get("creation_time"))}
     if state == "Completed":
         return Observed("succeeded", exit_code=0, finish_time=epoch(status.get("completion_time")), **common)
     if state == "Failed":

@@ -78,7 +78,8 @@ class SkypilotBackend:
         name = remote_name(ref.idempotency_key)
         existing = (await self._jobs(ex)).get(name)
         if existing is not None:
-            return Submitted(id=f"job:{existing['job_id']}", log_ref=_log_ref(ex, name, existing))
+            job = f"job:{existing['job_id']}"
+            return Submitted(id=job, log_ref=_log_ref(ex, name, existing), uid=job)
         document = yaml.safe_dump(build_task(exp, task, attempt, ref), sort_keys=False)
         if ex.mode == "cluster":
             request_id = await self._api().launch_on_cluster(document, ex.cluster_name or "")
@@ -113,6 +114,11 @@ class SkypilotBackend:
         name = remote_name(ref.idempotency_key)
         if name in jobs:
             return observed(jobs[name], _log_ref(ex, name, jobs[name]))
+        if ref.uid:
+            # The job was in the queue (its id is recorded) and is not any more: never launch it again.
+            return Observed("lost", backend_id=ref.uid, reason="JobLost", log_ref=_log_ref(ex, name, None),
+                            message=f"SkyPilot {ref.uid} left the queue before kuberun saw it finish "
+                                    "(cancelled, or its cluster torn down); its attempt is not run again under the same number")
         if not ref.id or ref.id.startswith("job:"):
             return None  # never launched, or the job left the queue: submit looks again
         request = await self._api().request(ref.id)
@@ -186,7 +192,7 @@ def _log_ref(ex: SkypilotExecutor, name: str, job: dict[str, Any] | None) -> Log
 def observed(job: dict[str, Any], log: LogRef) -> Observed:
     """A managed or cluster job record (``/jobs/queue/v2`` or ``/queue``) as an Observed."""
     status = str(job.get("status") or "PENDING")
-    common: dict[str, Any] = {"backend_id": f"job:{job.get('job_id')}", "log_ref": log,
+    common: dict[str, Any] = {"backend_id": f"job:{job.get('job_id')}", "backend_uid": f"job:{job.get('job_id')}", "log_ref": log,
                               "start_time": epoch(job.get("start_at"))}
     if status == "SUCCEEDED":
         return Observed("succeeded", exit_code=0, finish_time=epoch(job.get("end_at")), **common)

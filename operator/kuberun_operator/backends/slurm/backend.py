@@ -253,7 +253,7 @@ class SlurmBackend:
         job_id, directory = _submitted(result, cluster)
         log_ref = LogRef(kind="slurm", path=f"{directory}/output.log")
         self._poller(cluster.name, namespace).track(job_id, ref.idempotency_key, log_ref.path)
-        return Submitted(id=job_id, log_ref=log_ref, cluster=cluster.name)  # `kuberun logs` needs the cluster
+        return Submitted(id=job_id, log_ref=log_ref, cluster=cluster.name, uid=job_id)  # `kuberun logs` needs the cluster
 
     async def observe(self, exp: ExperimentResource) -> dict[tuple[str, int], Observed]:
         seen: dict[tuple[str, int], Observed] = {}
@@ -304,6 +304,9 @@ class SlurmBackend:
         if log_ref is None and poller.tracked[job_id].log_path:
             log_ref = LogRef(kind="slurm", path=poller.tracked[job_id].log_path)
         job = poller.jobs.get(job_id)
+        if job is not None and job.name and job.name != ref.idempotency_key:
+            # Job ids restart after a controller's cold start: this id is another job now, ours is gone.
+            return lost(job_id, log_ref, f"Slurm job {job_id} is now another job ({job.name!r}); ours was purged")
         if job is not None:
             return observed_from(job, log_ref)
         if poller.is_lost(job_id):

@@ -79,7 +79,7 @@ def parse_sacct(text: str) -> dict[str, SlurmJob]:
 
 def observed_from(job: SlurmJob, log_ref: LogRef | None) -> Observed:
     """A Slurm job as the ``Observed`` that reconcile understands."""
-    common = {"backend_id": job.id, "log_ref": log_ref}
+    common = {"backend_id": job.id, "backend_uid": job.id, "log_ref": log_ref}
     if job.state in PENDING:
         return Observed("pending", message=job.reason, **common)  # type: ignore[arg-type]
     if job.state in RUNNING:
@@ -97,10 +97,10 @@ def observed_from(job: SlurmJob, log_ref: LogRef | None) -> Observed:
                     reason=reason, message=message, **common)  # type: ignore[arg-type]
 
 
-def lost(job_id: str, log_ref: LogRef | None) -> Observed:
-    """A job whose id was recorded but that neither squeue nor accounting knows any more."""
-    return Observed("failed", backend_id=job_id, reason="JobLost", log_ref=log_ref,
-                    message=f"Slurm no longer knows job {job_id} (purged before kuberun saw it finish)")
+def lost(job_id: str, log_ref: LogRef | None, message: str | None = None) -> Observed:
+    """A job whose id was recorded but that neither squeue nor accounting knows any more (or is another job)."""
+    return Observed("lost", backend_id=job_id, reason="JobLost", log_ref=log_ref,
+                    message=message or f"Slurm no longer knows job {job_id} (purged before kuberun saw it finish)")
 
 
 def _state(text: str) -> str:
