@@ -21,6 +21,8 @@ import shutil
 import time
 from typing import Any
 
+import aiohttp
+
 from . import podstatus, termination
 from .jobs import now_iso
 from .memlimit import Limiter, PodCgroup, has_memory_limit, memory_limit, rlimit_kib
@@ -297,9 +299,19 @@ class Kubelet:
                 if now != waiting:
                     waiting = now
                     self.reporter.report(pod, podstatus.waiting(pod, *now))
-            except (SpecError, KubeError) as e:
+            except KubeError as e:
+                if e.code == 429 or e.code >= 500:  # the API server's trouble, not the pod's: look again
+                    log.warning("sandbox node: preparing pod %s/%s: %s (retrying)", *key, e)
+                else:
+                    self.reporter.report(pod, podstatus.terminated(pod, 128, "ContainerCannotRun", str(e), started=None))
+                    return None
+            except SpecError as e:
                 self.reporter.report(pod, podstatus.terminated(pod, 128, "ContainerCannotRun", str(e), started=None))
                 return None
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as e:
+                # The API server is unreachable (restarting): the pod waits, as a kubelet's does, and
+                # is prepared once it answers again, never left Pending without anyone looking.
+                log.warning("sandbox node: preparing pod %s/%s: %s (retrying)", *key, e)
             await asyncio.sleep(SOURCE_RETRY)
         return None
 

@@ -31,6 +31,8 @@ import tempfile
 from datetime import datetime, timezone
 from typing import Any
 
+import aiohttp
+
 from . import jobs, nodegc, registration, scheduler
 from .informer import Cache
 from .kubelet import Kubelet
@@ -213,6 +215,9 @@ class SandboxNode:
                 else:
                     log.warning("reconciling job %s/%s failed (%s); retrying", *key, e)
                     loop.call_later(RETRY_DELAY, self._enqueue, *key)
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as e:  # the API server away for a moment
+                log.warning("reconciling job %s/%s: API server unreachable (%s); retrying", *key, e)
+                loop.call_later(RETRY_DELAY, self._enqueue, *key)
             except Exception:
                 log.exception("reconciling job %s/%s failed; retrying", *key)
                 loop.call_later(RETRY_DELAY, self._enqueue, *key)
