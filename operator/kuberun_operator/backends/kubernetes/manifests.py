@@ -10,7 +10,6 @@ escaped so Kubernetes' own ``$(VAR)`` expansion leaves it byte-for-byte as writt
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +24,14 @@ from kuberun.resource.constants import (
 )
 from kuberun.resource.executors import KubernetesExecutor
 from kuberun.resource.spec import TaskSpec
-from kuberun.runner import task_document
 from kuberun_operator.backends.base import BackendError
+from kuberun_operator.backends.kubernetes.documents import (
+    ANNOTATION_TASK_DOCUMENT,
+    CONFIG_DIR,
+    document_json,
+    inline_document,
+    inline_volume,
+)
 from kuberun_operator.backends.kubernetes.status import (
     CONTAINER,
     LABEL_KUEUE_QUEUE,
@@ -56,7 +61,6 @@ __all__ = [
 ]
 
 TASK_DIR = "/etc/kuberun/task"
-CONFIG_DIR = "/etc/kuberun/config"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "kuberun"
 COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
@@ -152,21 +156,14 @@ def _escape(value: str) -> str:
 # --- the task ConfigMap -------------------------------------------------------------------------
 
 
-def _chunk_files(task: TaskSpec) -> list[str] | None:
-    refs = task.fiddle.config_map_refs if task.fiddle is not None else None
-    if not refs:
-        return None
-    return [f"{CONFIG_DIR}/{i}/config" for i in range(len(refs))]
-
-
 def task_config_map(exp: ExperimentRef, tasks: list[TaskSpec]) -> dict[str, Any]:
-    """One ConfigMap per Experiment, a '<task>.json' runner document per task.
+    """One ConfigMap per Experiment, a '<task>.json' runner document per task given (the backend
+    gives only the tasks whose documents are too large to travel in their Jobs: ``documents``).
 
     Configs too large for the spec stay in the SDK's chunk ConfigMaps; the document then lists
     the paths where `build_job` mounts those chunks, in order.
     """
-    data = {f"{t.name}.json": json.dumps(task_document(t, data_files=_chunk_files(t)), sort_keys=True)
-            for t in tasks}
+    data = {f"{t.name}.json": document_json(t) for t in tasks}
     size = sum(len(k) + len(v.encode()) for k, v in data.items())
     if size > CONFIG_MAP_LIMIT:
         # Fail with a reason the user can act on rather than with the API server's bare 422.
@@ -267,7 +264,7 @@ def _resources(ex: KubernetesExecutor) -> dict[str, Any]:
 
 def _volumes(exp: ExperimentRef, task: TaskSpec, ex: KubernetesExecutor) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     key = f"{task.name}.json"
-    volumes: list[dict[str, Any]] = [{
+    volumes: list[dict[str, Any]] = [inline_volume(key) if inline_document(task) is not None else {
         "name": "kuberun-task",
         # Only this task's document: the pod need not see its siblings' configs.
         "configMap": {"name": task_config_map_name(exp), "items": [{"key": key, "path": key}]},
@@ -323,6 +320,11 @@ def _pod_spec(exp: ExperimentRef, task: TaskSpec, attempt: int, ex: KubernetesEx
     return spec
 
 
+def _template_metadata(task: TaskSpec, labels: dict[str, str]) -> dict[str, Any]:
+    document = inline_document(task)  # a small document travels in the Job (documents.py)
+    return {"labels": labels, **({"annotations": {ANNOTATION_TASK_DOCUMENT: document}} if document is not None else {})}
+
+
 def build_job(exp: ExperimentRef, task: TaskSpec, attempt: int, settings: Settings, *,
               suspend: bool = False) -> dict[str, Any]:
     """The ``batch/v1`` Job of one attempt. Raises ManifestError when the task cannot be one."""
@@ -342,7 +344,7 @@ def build_job(exp: ExperimentRef, task: TaskSpec, attempt: int, settings: Settin
         "parallelism": ex.nodes,
         "suspend": suspend,
         # No ttlSecondsAfterFinished: the Experiment owns the lifecycle and status points at the Job.
-        "template": {"metadata": {"labels": labels}, "spec": _pod_spec(exp, task, attempt, ex, name, settings)},
+        "template": {"metadata": _template_metadata(task, labels), "spec": _pod_spec(exp, task, attempt, ex, name, settings)},
     }
     if ex.nodes > 1:
         spec["completionMode"] = "Indexed"  # stable per-pod index -> hostname -> MASTER_ADDR, NODE_RANK
