@@ -45,6 +45,7 @@ from kuberun_operator.backends.base import (
 from kuberun_operator.clock import Clock, SystemClock
 from kuberun_operator.decode import Decoded, carry_unknown, decode, format_paths
 from kuberun_operator.kube import ApiError, Kube, resource_version
+from kuberun_operator.policy.budget import compact
 from kuberun_operator.policy.submission import Done, Outcome, fold_outcomes
 from kuberun_operator.reconcile import reconcile
 from kuberun_operator.rejection import rejected_status, understood
@@ -241,6 +242,7 @@ class Controller:
         outcomes = await self._perform(exp, decision)
         decision = fold_outcomes(decision, outcomes, self.clock.now())
         understood(decision.status)
+        compact(decision.status)  # under STATUS_BUDGET whatever the tasks and retries (policy/budget.py)
         if self.recorder is not None:
             self.recorder.annotate(exp.metadata.uid or "", decision.status)
         await self._write_status(body, exp, decision, decoded)
