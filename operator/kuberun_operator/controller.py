@@ -58,6 +58,7 @@ __all__ = ["REMOTE_FINALIZER", "Controller"]
 
 log = logging.getLogger("kuberun.operator")
 EventSink = Callable[[dict[str, Any], Event], Awaitable[None]]
+SUBMIT_CONCURRENCY = 16  # one experiment's submits in flight at once (a wide fan-out's first reconcile)
 WARNING_EVERY = timedelta(minutes=5)  # the same Warning on the same Experiment at most this often
 
 
@@ -310,24 +311,43 @@ class Controller:
                                                   [f for f in finalizers if f not in ours])
 
     async def _perform(self, exp: ExperimentResource, decision: Decision) -> list[tuple[Action, Outcome]]:
-        """Carry out each action; return what each came to, for ``fold_outcomes`` to record."""
+        """Carry out each action; return what each came to (in the actions' order), for ``fold_outcomes``.
+
+        Submits of different tasks are independent (each keyed by its own deterministic name), so a
+        wide fan-out's submits run concurrently, at most ``SUBMIT_CONCURRENCY`` at once; every other
+        action runs alone, in order."""
+        limit = asyncio.Semaphore(SUBMIT_CONCURRENCY)
+
+        async def submit(action: Submit) -> Outcome:
+            async with limit:
+                return await self._one(exp, action)
+
         outcomes: list[tuple[Action, Outcome]] = []
-        for action in decision.actions:
-            if isinstance(action, DeleteExperiment):
-                await self.kube.delete_experiment(exp.metadata.namespace or "", exp.metadata.name or "")
-                outcomes.append((action, Done()))
+        pending: list[Submit] = []
+        for action in [*decision.actions, None]:
+            if isinstance(action, Submit):
+                pending.append(action)
                 continue
-            backend = self.backends.get(action.ref.backend)
-            if backend is None:
-                outcomes.append((action, BackendNotConfigured(action.ref.backend)))
-                continue
-            try:
-                outcomes.append((action, await self._carry_out(exp, backend, action)))
-            except BackendError as exc:
-                if self.metrics is not None:
-                    self.metrics.backend_error(action.ref.backend, exc.reason)
-                outcomes.append((action, exc))
+            if pending:
+                outcomes += zip(pending, await asyncio.gather(*(submit(a) for a in pending)), strict=True)
+                pending = []
+            if action is not None:
+                outcomes.append((action, await self._one(exp, action)))
         return outcomes
+
+    async def _one(self, exp: ExperimentResource, action: Action) -> Outcome:
+        if isinstance(action, DeleteExperiment):
+            await self.kube.delete_experiment(exp.metadata.namespace or "", exp.metadata.name or "")
+            return Done()
+        backend = self.backends.get(action.ref.backend)
+        if backend is None:
+            return BackendNotConfigured(action.ref.backend)
+        try:
+            return await self._carry_out(exp, backend, action)
+        except BackendError as exc:
+            if self.metrics is not None:
+                self.metrics.backend_error(action.ref.backend, exc.reason)
+            return exc
 
     async def _carry_out(self, exp: ExperimentResource, backend: Backend, action: Submit | Cancel | Suspend) -> Outcome:
         task = exp.spec.task(action.task)

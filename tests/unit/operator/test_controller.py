@@ -379,3 +379,25 @@ async def test_events_are_posted_in_the_order_of_the_transitions_they_report():
     await h.reconcile()
     await asyncio.gather(*h.controller._background)
     assert posted == ["TaskSucceeded", "ExperimentSucceeded"]
+
+
+async def test_a_wide_fan_out_submits_concurrently_but_bounded_and_records_every_attempt():
+    from kuberun_operator.controller import SUBMIT_CONCURRENCY
+
+    h = harness()
+    h.kube.add_experiment("exp", [k8s_task(f"t{i}") for i in range(50)])
+    create, in_flight, most = h.kube.create, [0], [0]
+
+    async def slow_create(obj: dict[str, Any]) -> dict[str, Any]:
+        in_flight[0] += 1
+        most[0] = max(most[0], in_flight[0])
+        await asyncio.sleep(0.001)
+        in_flight[0] -= 1
+        return await create(obj)
+
+    h.kube.create = slow_create  # type: ignore[method-assign]
+    await h.reconcile()
+    assert sorted(h.kube.created("Job")) == sorted(f"exp-t{i}-1" for i in range(50))
+    assert 1 < most[0] <= SUBMIT_CONCURRENCY
+    assert len(h.kube.status_writes) == 1  # one status write for the whole fan-out
+    assert all(t["attempts"][0]["backendRef"]["id"] == f"exp-{t['name']}-1" for t in h.status()["tasks"])
