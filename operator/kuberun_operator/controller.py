@@ -44,6 +44,7 @@ from kuberun_operator.backends.base import (
 )
 from kuberun_operator.clock import Clock, SystemClock
 from kuberun_operator.decode import Decoded, carry_unknown, decode, format_paths
+from kuberun_operator.eventbatch import coalesce
 from kuberun_operator.kube import ApiError, Kube, resource_version
 from kuberun_operator.policy.budget import compact
 from kuberun_operator.policy.submission import Done, Outcome, fold_outcomes
@@ -123,7 +124,7 @@ class Controller:
     def _post(self, body: dict[str, Any], events: list[Event]) -> None:
         """Post Events in the background, in the order of the transitions they report: each batch
         of one Experiment waits for the one before (concurrent posts would land out of order)."""
-        events = [e for e in events if self._due(body, e)]
+        events = coalesce([e for e in events if self._due(body, e)])  # a wide fan-out: a few Events, not 1,000
         if not events:
             return
         key = (body["metadata"].get("namespace", ""), body["metadata"].get("name", ""))
