@@ -61,6 +61,8 @@ def main() -> int:
             ours = [r for r in sandbox.server.request_log[before:] if r.user_agent.startswith(("kopf/", "kuberun-operator/"))]
             kinds = Counter(f"{r.verb} {r.resource}{'/' + r.subresource if r.subresource else ''}" for r in ours if r.verb != "watch")
             rss, cpu = _peak_rss_mb(proc.pid), _cpu_seconds(proc.pid)
+            job = client.BatchV1Api(api).list_namespaced_job("kr", limit=1).items[0]
+            job_bytes = len(json.dumps(api.sanitize_for_serialization(job), separators=(",", ":")))
         finally:
             proc.terminate()
             proc.wait(30)
@@ -71,6 +73,7 @@ def main() -> int:
           f"sandbox node completing Jobs immediately: {obj['status']['phase']} after {done:.1f} s")
     print(f"object: spec {spec_bytes / 1024:.0f} KiB, status {status_bytes / 1024:.0f} KiB "
           f"[status budget {STATUS_BUDGET // 1024} KiB; etcd's limit 1536 KiB]; {status_bytes / tasks:.0f} bytes of status per task")
+    print(f"one task's stored Job (runner document inside, as served): {job_bytes} bytes")
     print(f"operator peak RSS: {rss:.0f} MB  [target <= 150 MB]; CPU {cpu:.1f} s ({cpu / tasks * 1000:.1f} ms per task)")
     print(f"API requests: {sum(kinds.values())} ({sum(kinds.values()) / (2 * tasks):.2f} per task transition)")
     for kind, count in kinds.most_common():
