@@ -401,3 +401,13 @@ async def test_a_wide_fan_out_submits_concurrently_but_bounded_and_records_every
     assert 1 < most[0] <= SUBMIT_CONCURRENCY
     assert len(h.kube.status_writes) == 1  # one status write for the whole fan-out
     assert all(t["attempts"][0]["backendRef"]["id"] == f"exp-{t['name']}-1" for t in h.status()["tasks"])
+
+
+async def test_a_dependency_on_a_missing_task_admitted_without_cel_is_refused_with_invalid_spec():
+    # The CRD no longer checks the task graph in CEL (its cost over 1,000 x 1,000): the operator does.
+    h = harness()
+    h.kube.add_experiment("exp", [k8s_task("a"), k8s_task("b", dependsOn=["nope"])])
+    await h.reconcile()
+    assert h.kube.created("Job") == []
+    assert [e.reason for e in h.events] == ["InvalidSpec"] and "nope" in h.events[0].message
+    assert any(c["reason"] == "InvalidSpec" for c in h.status()["conditions"])
