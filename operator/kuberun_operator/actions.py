@@ -75,6 +75,7 @@ class Event:
     type: Literal["Normal", "Warning"]
     reason: str
     message: str
+    count: int = 1  # > 1: similar Events of one reconcile combined into this one (eventbatch.py)
 
 
 @dataclass

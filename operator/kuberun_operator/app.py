@@ -73,7 +73,7 @@ def build(settings: Settings, metrics: Metrics, clock: Clock | None = None) -> A
                 "involvedObject": {"apiVersion": body.get("apiVersion"), "kind": body.get("kind"), "name": meta["name"],
                                    "namespace": meta["namespace"], "uid": meta.get("uid")},
                 "type": event.type, "reason": event.reason, "message": event.message,
-                "source": {"component": "kuberun-operator"}, "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+                "source": {"component": "kuberun-operator"}, "firstTimestamp": now, "lastTimestamp": now, "count": event.count,
                 "reportingComponent": "kuberun-operator",
             })
         except Exception as exc:  # an Event is informative; never fail a reconcile over it

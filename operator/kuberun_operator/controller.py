@@ -44,8 +44,10 @@ from kuberun_operator.backends.base import (
 )
 from kuberun_operator.clock import Clock, SystemClock
 from kuberun_operator.decode import Decoded, carry_unknown, decode, format_paths
+from kuberun_operator.eventbatch import coalesce
 from kuberun_operator.identity import verified_ref
 from kuberun_operator.kube import ApiError, Kube, resource_version
+from kuberun_operator.policy.budget import compact
 from kuberun_operator.policy.submission import Done, Outcome, fold_outcomes
 from kuberun_operator.reconcile import reconcile
 from kuberun_operator.rejection import rejected_status, understood
@@ -58,6 +60,7 @@ __all__ = ["REMOTE_FINALIZER", "Controller"]
 
 log = logging.getLogger("kuberun.operator")
 EventSink = Callable[[dict[str, Any], Event], Awaitable[None]]
+SUBMIT_CONCURRENCY = 16  # one experiment's submits in flight at once (a wide fan-out's first reconcile)
 WARNING_EVERY = timedelta(minutes=5)  # the same Warning on the same Experiment at most this often
 
 
@@ -124,7 +127,7 @@ class Controller:
     def _post(self, body: dict[str, Any], events: list[Event]) -> None:
         """Post Events in the background, in the order of the transitions they report: each batch
         of one Experiment waits for the one before (concurrent posts would land out of order)."""
-        events = [e for e in events if self._due(body, e)]
+        events = coalesce([e for e in events if self._due(body, e)])  # a wide fan-out: a few Events, not 1,000
         if not events:
             return
         key = (body["metadata"].get("namespace", ""), body["metadata"].get("name", ""))
@@ -250,6 +253,7 @@ class Controller:
         outcomes = await self._perform(exp, decision)
         decision = fold_outcomes(decision, outcomes, self.clock.now())
         understood(decision.status)
+        compact(decision.status)  # under STATUS_BUDGET whatever the tasks and retries (policy/budget.py)
         if self.recorder is not None:
             self.recorder.annotate(exp.metadata.uid or "", decision.status)
         if self.artifacts is not None:
@@ -320,26 +324,45 @@ class Controller:
                                                   [f for f in finalizers if f not in ours])
 
     async def _perform(self, exp: ExperimentResource, decision: Decision) -> list[tuple[Action, Outcome]]:
-        """Carry out each action; return what each came to, for ``fold_outcomes`` to record."""
+        """Carry out each action; return what each came to (in the actions' order), for ``fold_outcomes``.
+
+        Submits of different tasks are independent (each keyed by its own deterministic name), so a
+        wide fan-out's submits run concurrently, at most ``SUBMIT_CONCURRENCY`` at once; every other
+        action runs alone, in order."""
+        limit = asyncio.Semaphore(SUBMIT_CONCURRENCY)
+
+        async def submit(action: Submit) -> Outcome:
+            async with limit:
+                return await self._one(exp, action)
+
         outcomes: list[tuple[Action, Outcome]] = []
-        for action in decision.actions:
-            if isinstance(action, DeleteExperiment):
-                await self.kube.delete_experiment(exp.metadata.namespace or "", exp.metadata.name or "")
-                outcomes.append((action, Done()))
+        pending: list[Submit] = []
+        for action in [*decision.actions, None]:
+            if isinstance(action, Submit):
+                pending.append(action)
                 continue
-            if self.gate is not None:
-                self.gate.check()  # no sbatch or cloud launch once the lease is lost (NotLeader)
-            backend = self.backends.get(action.ref.backend)
-            if backend is None:
-                outcomes.append((action, BackendNotConfigured(action.ref.backend)))
-                continue
-            try:
-                outcomes.append((action, await self._carry_out(exp, backend, action)))
-            except BackendError as exc:
-                if self.metrics is not None:
-                    self.metrics.backend_error(action.ref.backend, exc.reason)
-                outcomes.append((action, exc))
+            if pending:
+                outcomes += zip(pending, await asyncio.gather(*(submit(a) for a in pending)), strict=True)
+                pending = []
+            if action is not None:
+                outcomes.append((action, await self._one(exp, action)))
         return outcomes
+
+    async def _one(self, exp: ExperimentResource, action: Action) -> Outcome:
+        if isinstance(action, DeleteExperiment):
+            await self.kube.delete_experiment(exp.metadata.namespace or "", exp.metadata.name or "")
+            return Done()
+        if self.gate is not None:
+            self.gate.check()  # no sbatch or cloud launch once the lease is lost (NotLeader)
+        backend = self.backends.get(action.ref.backend)
+        if backend is None:
+            return BackendNotConfigured(action.ref.backend)
+        try:
+            return await self._carry_out(exp, backend, action)
+        except BackendError as exc:
+            if self.metrics is not None:
+                self.metrics.backend_error(action.ref.backend, exc.reason)
+            return exc
 
     async def _carry_out(self, exp: ExperimentResource, backend: Backend, action: Submit | Cancel | Suspend) -> Outcome:
         task = exp.spec.task(action.task)

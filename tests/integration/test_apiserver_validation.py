@@ -235,3 +235,32 @@ def test_kuberuns_own_crd_bounds_are_422_not_500(k8s_api_client: Any, co: Any, n
             "spec": spec}
     code, status = refused(co.create_namespaced_custom_object, "kuberun.dev", "v1alpha1", ns, "experiments", body)
     assert code == 422 and field in causes(status)
+
+
+def _exp(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "kuberun.dev/v1alpha1", "kind": "Experiment", "metadata": {"name": unique("exp")}, "spec": spec}
+
+
+def test_duplicate_task_names_are_422_by_the_list_type(k8s_api_client: Any, co: Any, ns: str) -> None:
+    from tests.helpers.operator import ensure_crd
+
+    ensure_crd(k8s_api_client)
+    task = {"name": "t", "script": {"inline": "true"}, "executor": {"kubernetes": {}}}
+    body = _exp({"title": "x", "tasks": [task, dict(task)]})
+    code, status = refused(co.create_namespaced_custom_object, "kuberun.dev", "v1alpha1", ns, "experiments", body)
+    assert code == 422 and "spec.tasks[1]" in causes(status)
+    assert any(c.get("reason") == "FieldValueDuplicate" for c in status["details"]["causes"])
+
+
+def test_a_thousand_task_fan_out_fan_in_experiment_is_accepted(k8s_api_client: Any, co: Any, ns: str) -> None:
+    # No size cliff: the CRD's bounds and the cost of its CEL rules allow 999 tasks and one that
+    # depends on all of them (a real API server refuses CRDs whose rules' estimated cost is too high).
+    from kuberun.resource.constants import MAX_TASKS
+    from tests.helpers.operator import ensure_crd
+
+    ensure_crd(k8s_api_client)
+    tasks = [{"name": f"t{i}", "script": {"command": ["true"]}, "executor": {"kubernetes": {}}} for i in range(MAX_TASKS - 1)]
+    tasks.append({"name": "join", "script": {"command": ["true"]}, "executor": {"kubernetes": {}},
+                  "dependsOn": [t["name"] for t in tasks]})
+    got = co.create_namespaced_custom_object("kuberun.dev", "v1alpha1", ns, "experiments", _exp({"title": "x", "tasks": tasks}))
+    assert len(got["spec"]["tasks"]) == MAX_TASKS == 1000 and len(got["spec"]["tasks"][-1]["dependsOn"]) == 999

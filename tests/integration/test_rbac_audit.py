@@ -61,7 +61,8 @@ def _scenario(kubeconfig: Path, api: Any, server: Any) -> None:
     # A status patch whose precondition fails: the Experiment is read again (get).
     server.inject(status=409, times=1, verb="patch", resource="experiments", namespace="audit")
     lost = kr.Experiment("lost", namespace="audit")
-    lost.add(kr.Partial(tasks.add, a=1), name="t")
+    # A runner document too large to travel in its Job: the operator creates the task ConfigMap.
+    lost.add(kr.Script(inline="true " + "#" * 40_000), name="t")
     lost_name = lost.run(kubeconfig=str(kubeconfig))["metadata"]["name"]
     (job,) = wait_for(lambda: _jobs(api, "audit", lost_name))
     wait_for(lambda: ((get_experiment(api, "audit", lost_name).get("status") or {}).get("tasks") or [{}])[0]

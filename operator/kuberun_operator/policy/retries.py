@@ -21,7 +21,7 @@ def after_failure(r: Round, task: TaskSpec, record: TaskStatus, current: Attempt
         if current.backend_ref is not None:
             r.act(Cancel(task.name, current.attempt, current.backend_ref))
         return
-    failures = sum(a.phase is TaskPhase.FAILED for a in record.attempts)
+    failures = sum(a.phase is TaskPhase.FAILED for a in record.attempts) + (record.failures_omitted or 0)
     if failures <= task.retries.limit and not r.spec.shutdown:
         delay = backoff(task, failures, r.limits.max_backoff)
         record.phase = TaskPhase.PENDING

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from . import cel, schema
+from . import cel, listtypes, schema
 from .errors import Cause, bad_request, invalid
 from .resources import ResourceType
 from .versioning import now
@@ -80,7 +80,7 @@ def admit_custom(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | No
     if unknown and field_validation == "Warn":
         warnings = [f'unknown field "{p}"' for p in unknown]
     obj = schema.apply_defaults(obj, root)
-    causes = schema.validate(obj, root)
+    causes = schema.validate(obj, root) + listtypes.duplicates(obj, root)
     if not causes:  # the server runs CEL only on schema-valid objects
         causes = cel.root_rules(root, obj, old)
     if causes:

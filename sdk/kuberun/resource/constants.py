@@ -21,10 +21,12 @@ LABEL_ATTEMPT = f"{LABEL_PREFIX}/attempt"
 LABEL_REPRODUCED_FROM = f"{LABEL_PREFIX}/reproduced-from"
 LABEL_CONFIG_DIGEST = f"{LABEL_PREFIX}/config-digest"
 
-# Bounds keep every Experiment far below etcd's 1.5 MiB object limit and bound the cost of the
-# CRD's CEL rules (the API server rejects rules whose worst-case cost is unbounded).
-MAX_TASKS = 64
-MAX_DEPENDENCIES = 16
+# Bounds keep every Experiment below etcd's 1.5 MiB object limit and bound the cost of the CRD's
+# CEL rules (the API server rejects rules whose worst-case cost is unbounded): no rule iterates over
+# tasks (names are unique by list type), and status is compacted to STATUS_BUDGET (docs/scale.md).
+MAX_TASKS = 1000
+MAX_DEPENDENCIES = 1000
+STATUS_BUDGET = 512 * 1024  # bytes of JSON the operator lets status grow to, whatever the retries
 MAX_RETRIES = 10
 MAX_ATTEMPTS = MAX_RETRIES + 1
 MAX_CONDITIONS = 16

@@ -122,6 +122,9 @@ class TaskStatus(KubeModel):
     next_retry_time: datetime | None = None
     config_sha256: str | None = Field(None, max_length=64)
     attempts: list[AttemptStatus] = Field(default_factory=list, max_length=MAX_ATTEMPTS)
+    attempts_omitted: int | None = Field(None, ge=0, description=(
+        "Earlier attempts dropped from `attempts` to keep status under its size budget; their logs are in the archive."))
+    failures_omitted: int | None = Field(None, ge=0, description="How many of the omitted attempts failed (retries count them).")
 
 
 class ExperimentStatus(KubeModel):

@@ -75,15 +75,20 @@ def k8s_task(name: str = "t", **extra: Any) -> dict[str, Any]:
     return {"name": name, "script": {"command": ["true"]}, "executor": {"kubernetes": {}}, **extra}
 
 
+def big_k8s_task(name: str = "t") -> dict[str, Any]:
+    """A task whose runner document is too large to travel in its Job: it needs the ConfigMap."""
+    return {"name": name, "script": {"inline": "echo " + "x" * 40_000}, "executor": {"kubernetes": {}}}
+
+
 def job_named(h: Harness, name: str) -> dict[str, Any]:
     return h.kube.children[("Job", "ns", name)]
 
 
-async def test_a_reconcile_creates_the_config_map_and_the_job_once_and_writes_status_once():
+async def test_a_reconcile_creates_the_job_once_and_writes_status_once_and_a_small_document_needs_no_config_map():
     h = harness()
     h.kube.add_experiment("exp", [k8s_task()])
     await h.reconcile()
-    assert h.kube.created("ConfigMap") == ["exp-tasks"] and h.kube.created("Job") == ["exp-t-1"]
+    assert h.kube.created("ConfigMap") == [] and h.kube.created("Job") == ["exp-t-1"]
     assert len(h.kube.status_writes) == 1
     attempt = h.task()["attempts"][0]
     assert attempt["backendRef"]["id"] == "exp-t-1"  # the submission's result, folded into status
@@ -98,8 +103,20 @@ async def test_reconciling_again_without_news_writes_nothing_and_creates_nothing
     calls = len(h.kube.calls)
     h.clock.advance(30)
     await h.reconcile()
-    # Nothing new: no status write, no new object; the waiting attempt's ConfigMap is ensured
-    # again (level-triggered: read, found and ours), nothing else is called.
+    # Nothing new: no status write, no new object, no call at all (the document is in the Job).
+    assert len(h.kube.status_writes) == 1 and len(h.kube.children) == 1
+    assert h.kube.calls[calls:] == []
+
+
+async def test_a_waiting_attempts_large_document_config_map_is_ensured_again_on_each_reconcile():
+    h = harness()
+    h.kube.add_experiment("exp", [big_k8s_task()])
+    await h.reconcile()
+    assert h.kube.created("ConfigMap") == ["exp-tasks"] and h.kube.created("Job") == ["exp-t-1"]
+    calls = len(h.kube.calls)
+    h.clock.advance(30)
+    await h.reconcile()
+    # level-triggered: ensured again (answered 409), nothing else is called
     assert len(h.kube.status_writes) == 1 and len(h.kube.children) == 2
     assert h.kube.calls[calls:] == [("get", "ConfigMap", "exp-tasks")]
 
@@ -111,7 +128,7 @@ async def test_a_job_created_before_a_crash_is_found_not_created_twice():
     h.jobs.remove(job_named(h, "exp-t-1"))  # the operator restarted: its caches are empty again
     await h.reconcile()  # the Job's UID is recorded: it is looked up, not created again
     assert h.kube.created("Job") == ["exp-t-1"] and ("get", "jobs", "exp-t-1") in h.kube.calls
-    assert len(h.kube.children) == 2 and [a["attempt"] for a in h.task()["attempts"]] == [1]
+    assert len(h.kube.children) == 1 and [a["attempt"] for a in h.task()["attempts"]] == [1]
     assert h.task()["phase"] == "Submitted"
 
 
@@ -362,3 +379,35 @@ async def test_events_are_posted_in_the_order_of_the_transitions_they_report():
     await h.reconcile()
     await asyncio.gather(*h.controller._background)
     assert posted == ["TaskSucceeded", "ExperimentSucceeded"]
+
+
+async def test_a_wide_fan_out_submits_concurrently_but_bounded_and_records_every_attempt():
+    from kuberun_operator.controller import SUBMIT_CONCURRENCY
+
+    h = harness()
+    h.kube.add_experiment("exp", [k8s_task(f"t{i}") for i in range(50)])
+    create, in_flight, most = h.kube.create, [0], [0]
+
+    async def slow_create(obj: dict[str, Any]) -> dict[str, Any]:
+        in_flight[0] += 1
+        most[0] = max(most[0], in_flight[0])
+        await asyncio.sleep(0.001)
+        in_flight[0] -= 1
+        return await create(obj)
+
+    h.kube.create = slow_create  # type: ignore[method-assign]
+    await h.reconcile()
+    assert sorted(h.kube.created("Job")) == sorted(f"exp-t{i}-1" for i in range(50))
+    assert 1 < most[0] <= SUBMIT_CONCURRENCY
+    assert len(h.kube.status_writes) == 1  # one status write for the whole fan-out
+    assert all(t["attempts"][0]["backendRef"]["id"] == f"exp-{t['name']}-1" for t in h.status()["tasks"])
+
+
+async def test_a_dependency_on_a_missing_task_admitted_without_cel_is_refused_with_invalid_spec():
+    # The CRD no longer checks the task graph in CEL (its cost over 1,000 x 1,000): the operator does.
+    h = harness()
+    h.kube.add_experiment("exp", [k8s_task("a"), k8s_task("b", dependsOn=["nope"])])
+    await h.reconcile()
+    assert h.kube.created("Job") == []
+    assert [e.reason for e in h.events] == ["InvalidSpec"] and "nope" in h.events[0].message
+    assert any(c["reason"] == "InvalidSpec" for c in h.status()["conditions"])

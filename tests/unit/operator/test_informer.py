@@ -9,7 +9,7 @@ import copy
 from dataclasses import replace
 
 from kuberun_operator.kube import ApiError
-from tests.unit.operator.test_controller import KEY, SETTINGS, harness, k8s_task
+from tests.unit.operator.test_controller import KEY, SETTINGS, big_k8s_task, harness, k8s_task
 
 
 async def _until(predicate, what: str, rounds: int = 300) -> None:
@@ -71,7 +71,7 @@ async def test_a_vanished_experiment_is_dropped_from_the_cache_not_reconciled_fo
 
 async def test_a_500_on_the_config_map_create_does_not_start_a_job_and_the_next_reconcile_makes_both():
     h = harness()
-    h.kube.add_experiment("exp", [k8s_task()])
+    h.kube.add_experiment("exp", [big_k8s_task()])
     h.kube.fail_create["ConfigMap"] = [ApiError(500, "InternalError", "etcd hiccup")]
     await h.reconcile()
     assert h.kube.created("Job") == [] and ("ConfigMap", "ns", "exp-tasks") not in h.kube.children
@@ -82,7 +82,7 @@ async def test_a_500_on_the_config_map_create_does_not_start_a_job_and_the_next_
 
 async def test_a_config_map_deleted_while_its_attempt_waits_is_made_again():
     h = harness()
-    h.kube.add_experiment("exp", [k8s_task()])
+    h.kube.add_experiment("exp", [big_k8s_task()])
     await h.reconcile()
     h.jobs.put(h.kube.children[("Job", "ns", "exp-t-1")])
     del h.kube.children[("ConfigMap", "ns", "exp-tasks")]

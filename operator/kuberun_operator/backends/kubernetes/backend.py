@@ -21,6 +21,7 @@ from kuberun_operator.actions import Observed
 from kuberun_operator.backends.base import BackendError, Submitted, active_attempts
 from kuberun_operator.backends.kubernetes import adopt, podtemplate
 from kuberun_operator.backends.kubernetes.caches import JobCache, PodCache
+from kuberun_operator.backends.kubernetes.documents import needs_config_map
 from kuberun_operator.backends.kubernetes.manifests import (
     ExperimentRef,
     build_headless_service,
@@ -61,7 +62,7 @@ class KubernetesBackend:
         # Would the namespace admit its pods? The Job itself is admitted either way, and a Job whose
         # pods are refused would sit Submitted forever: ask first (a dry run, nothing stored).
         await self._admissible(job)
-        # The ConfigMap first: when its create fails, no Job starts a pod without its documents
+        # The ConfigMap (if any) first: when its create fails, no Job starts a pod without its documents
         # (the submit is retried as a whole). The Service may follow the Job: peers wait for DNS.
         await self._ensure_task_config_map(exp, ref_)
         results = await asyncio.gather(self._create(job), *([self._create(service)] if service is not None else []))
@@ -84,8 +85,10 @@ class KubernetesBackend:
                                permanent=False) from None
 
     async def _ensure_task_config_map(self, exp: ExperimentResource, ref_: ExperimentRef) -> None:
-        """Create the task ConfigMap; it existing already is success (it is immutable, so never stale)."""
-        await self._create(task_config_map(ref_, [t for t in exp.spec.tasks if t.executor.backend == "kubernetes"]))
+        """Create the task ConfigMap when a document is too large for its Job; it existing already is
+        success (it is immutable, so never stale). Small documents travel in the Job: no call."""
+        if tasks := _config_map_tasks(exp):
+            await self._create(task_config_map(ref_, tasks))
 
     async def _ensure_children(self, exp: ExperimentResource, ref_: ExperimentRef) -> None:
         """Level-triggered, not memoised: while an attempt waits to start, its ConfigMap is ensured on
@@ -98,9 +101,8 @@ class KubernetesBackend:
             service = build_headless_service(ref_, exp.spec.task(task_name), attempt.attempt)
             if service is not None:
                 await self._create_quietly(service)
-        if waiting:
-            await self._create_quietly(task_config_map(ref_, [t for t in exp.spec.tasks
-                                                              if t.executor.backend == "kubernetes"]))
+        if waiting and (tasks := _config_map_tasks(exp)):
+            await self._create_quietly(task_config_map(ref_, tasks))
 
     async def _create_quietly(self, obj: dict[str, Any]) -> None:
         """Ensure during observation: a failure is logged and retried by the next reconcile."""
@@ -219,6 +221,11 @@ class KubernetesBackend:
         """Kueue owns ``suspend`` of a Job in a LocalQueue (it admits and preempts by it): never fight it."""
         executor = task.executor.kubernetes
         return "Kueue" if executor is not None and executor.queue else None
+
+
+def _config_map_tasks(exp: ExperimentResource) -> list[TaskSpec]:
+    """The Kubernetes tasks whose runner documents need the Experiment's ConfigMap (documents.py)."""
+    return [t for t in exp.spec.tasks if t.executor.backend == "kubernetes" and needs_config_map(t)]
 
 
 def _lost(job: str, how: str) -> Observed:

@@ -10,7 +10,6 @@ escaped so Kubernetes' own ``$(VAR)`` expansion leaves it byte-for-byte as writt
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,9 +26,16 @@ from kuberun.resource.constants import (
 )
 from kuberun.resource.executors import KubernetesExecutor
 from kuberun.resource.spec import TaskSpec
-from kuberun.runner import task_document
 from kuberun_operator.backends.base import BackendError
 from kuberun_operator.backends.kubernetes import podtemplate
+from kuberun_operator.backends.kubernetes.documents import (
+    ANNOTATION_TASK_DOCUMENT,
+    CODE_DIR,
+    CONFIG_DIR,
+    document_json,
+    inline_document,
+    inline_volume,
+)
 from kuberun_operator.backends.kubernetes.status import (
     CONTAINER,
     LABEL_KUEUE_QUEUE,
@@ -59,8 +65,6 @@ __all__ = [
 ]
 
 TASK_DIR = "/etc/kuberun/task"
-CONFIG_DIR = "/etc/kuberun/config"
-CODE_DIR = "/etc/kuberun/code"
 # An emptyDir for what the task leaves behind: the metric series and the artifacts directory. The run
 # summary goes to the termination message (no credentials in the pod; the kubelet carries it to the
 # pod's status, where the operator reads it). Files here die with the pod: see docs/results.md.
@@ -160,28 +164,14 @@ def _escape(value: str) -> str:
 # --- the task ConfigMap -------------------------------------------------------------------------
 
 
-def _chunk_files(task: TaskSpec) -> list[str] | None:
-    refs = task.fiddle.config_map_refs if task.fiddle is not None else None
-    if not refs:
-        return None
-    return [f"{CONFIG_DIR}/{i}/config" for i in range(len(refs))]
-
-
-def _code_files(task: TaskSpec) -> list[str] | None:
-    names = task.code.storage.config_maps if task.code is not None else None
-    if not names:
-        return None
-    return [f"{CODE_DIR}/{i}/{CHUNK_KEY}" for i in range(len(names))]
-
-
 def task_config_map(exp: ExperimentRef, tasks: list[TaskSpec]) -> dict[str, Any]:
-    """One ConfigMap per Experiment, a '<task>.json' runner document per task.
+    """One ConfigMap per Experiment, a '<task>.json' runner document per task given (the backend
+    gives only the tasks whose documents are too large to travel in their Jobs: ``documents``).
 
     Configs too large for the spec stay in the SDK's chunk ConfigMaps; the document then lists
     the paths where `build_job` mounts those chunks, in order.
     """
-    data = {f"{t.name}.json": json.dumps(task_document(t, data_files=_chunk_files(t), code_files=_code_files(t)), sort_keys=True)
-            for t in tasks}
+    data = {f"{t.name}.json": document_json(t) for t in tasks}
     size = sum(len(k) + len(v.encode()) for k, v in data.items())
     if size > CONFIG_MAP_LIMIT:
         # Fail with a reason the user can act on rather than with the API server's bare 422.
@@ -286,7 +276,7 @@ def _resources(ex: KubernetesExecutor) -> dict[str, Any]:
 
 def _volumes(exp: ExperimentRef, task: TaskSpec, ex: KubernetesExecutor) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     key = f"{task.name}.json"
-    volumes: list[dict[str, Any]] = [{
+    volumes: list[dict[str, Any]] = [inline_volume(key) if inline_document(task) is not None else {
         "name": "kuberun-task",
         # Only this task's document: the pod need not see its siblings' configs.
         "configMap": {"name": task_config_map_name(exp), "items": [{"key": key, "path": key}]},
@@ -359,7 +349,10 @@ def _template(exp: ExperimentRef, task: TaskSpec, attempt: int, ex: KubernetesEx
     if ex.pod_annotations:
         metadata["annotations"] = dict(ex.pod_annotations)
     generated = {"metadata": metadata, "spec": _pod_spec(exp, task, attempt, ex, job, settings)}
-    return podtemplate.apply_template(generated, ex.pod_template, labels)
+    template = podtemplate.apply_template(generated, ex.pod_template, labels)
+    if (document := inline_document(task)) is not None:  # a small document travels in the Job (documents.py)
+        template["metadata"].setdefault("annotations", {})[ANNOTATION_TASK_DOCUMENT] = document
+    return template
 
 
 def build_job(exp: ExperimentRef, task: TaskSpec, attempt: int, settings: Settings, *,

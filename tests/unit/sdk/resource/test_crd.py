@@ -43,9 +43,9 @@ def test_schema_is_structural():
 def test_every_list_under_a_cel_rule_is_bounded():
     # The API server refuses CEL rules whose cost it cannot bound.
     spec = _schema()["properties"]["spec"]
-    assert spec["properties"]["tasks"]["maxItems"] == 64
+    assert spec["properties"]["tasks"]["maxItems"] == 1000
     task = spec["properties"]["tasks"]["items"]
-    assert task["properties"]["dependsOn"]["maxItems"] == 16
+    assert task["properties"]["dependsOn"]["maxItems"] == 1000
     assert task["properties"]["name"]["maxLength"] == 63
 
 
@@ -83,21 +83,19 @@ def _spec_rule(message_part: str) -> str:
     return next(r["rule"] for r in _rules_at(["properties", "spec"]) if message_part in r["message"])
 
 
-def test_cel_unique_task_names():
-    rule = _spec_rule("unique")
-    assert _eval(rule, _spec(("a", []), ("b", [])))
-    assert not _eval(rule, _spec(("a", []), ("a", [])))
+def test_task_names_are_unique_by_list_type_not_by_a_quadratic_cel_rule():
+    tasks = _schema()["properties"]["spec"]["properties"]["tasks"]
+    assert tasks["x-kubernetes-list-type"] == "map" and tasks["x-kubernetes-list-map-keys"] == ["name"]
+    assert tasks["items"]["properties"]["dependsOn"]["x-kubernetes-list-type"] == "set"
+    assert tasks["maxItems"] >= 1000 and tasks["items"]["properties"]["dependsOn"]["maxItems"] >= 1000
 
 
-def test_cel_depends_on_names_other_existing_tasks():
-    rule = _spec_rule("dependsOn")
-    assert _eval(rule, _spec(("a", []), ("b", ["a"])))
-    assert not _eval(rule, _spec(("a", []), ("b", ["c"])))
-    # A task naming itself is refused by the rule on the task (cheaper: see crd.DEPENDS_ON_SELF_RULE).
-    [self_rule] = [r["rule"] for r in _rules_at(["properties", "spec", "properties", "tasks", "items"])
-                   if "dependsOn" in r["message"]]
-    assert not _eval(self_rule, {"name": "a", "dependsOn": ["b", "a"]})
-    assert _eval(self_rule, {"name": "a", "dependsOn": ["b"]}) and _eval(self_rule, {"name": "a"})
+def test_no_cel_rule_iterates_over_the_task_graph():
+    # Over 1,000 tasks of 1,000 dependencies such a rule is cubic: a real API server refuses the
+    # CRD for its estimated cost. The graph is checked by the SDK and the operator's decode instead.
+    rules = [r["rule"] for r in _rules_at(["properties", "spec"])]
+    rules += [r["rule"] for r in _rules_at(["properties", "spec", "properties", "tasks", "items"])]
+    assert not [r for r in rules if "dependsOn" in r or ".all(" in r or ".exists" in r]
 
 
 def test_cel_spec_is_immutable_except_shutdown_and_suspend():

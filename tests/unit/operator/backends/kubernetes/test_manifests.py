@@ -88,10 +88,23 @@ def test_single_node_job_runs_the_runner_on_its_mounted_task_file():
     assert env(built)["KUBERUN_TASK_FILE"] == "/etc/kuberun/task/train.json"
     assert {"name": "kuberun-task", "mountPath": "/etc/kuberun/task", "readOnly": True} in c["volumeMounts"]
     volume, outputs = pod_spec(built)["volumes"]
-    assert volume["configMap"] == {"name": "hello-x7k2p-tasks", "items": [{"key": "train.json", "path": "train.json"}]}
     # What the task leaves (metric series, artifacts) goes to an emptyDir; its summary to the termination message.
     assert outputs == {"name": "kuberun-outputs", "emptyDir": {}}
     assert c["terminationMessagePath"] == "/dev/termination-log"
+    # A small document travels in the Job: the pod's own annotation, mounted by the downward API.
+    field = "metadata.annotations['kuberun.dev/task-document']"
+    assert volume["downwardAPI"] == {"items": [{"path": "train.json", "fieldRef": {"fieldPath": field}}]}
+    document = built["spec"]["template"]["metadata"]["annotations"]["kuberun.dev/task-document"]
+    assert json.loads(document) == runner.task_document(make_task("train").obj())
+
+
+def test_a_document_too_large_for_the_job_is_mounted_from_the_experiments_config_map():
+    task = make_task("train").script(inline="echo " + "x" * (40 * 1024)).obj()
+    built = job(task)
+    volume, _outputs = pod_spec(built)["volumes"]
+    assert volume["configMap"] == {"name": "hello-x7k2p-tasks", "items": [{"key": "train.json", "path": "train.json"}]}
+    assert "kuberun.dev/task-document" not in (built["spec"]["template"]["metadata"].get("annotations") or {})
+    assert json.loads(valid(task_config_map(EXP, [task]))["data"]["train.json"]) == runner.task_document(task)
     assert built["spec"]["completions"] == built["spec"]["parallelism"] == 1
     assert "completionMode" not in built["spec"] and "subdomain" not in pod_spec(built)
 
@@ -357,7 +370,7 @@ def test_chunked_configs_are_mounted_in_order_where_the_task_document_says():
     document = json.loads(valid(task_config_map(EXP, [task]))["data"]["train.json"])
     built = job(task)
     mounts = {m["name"]: m["mountPath"] for m in container(built)["volumeMounts"]}
-    volumes = {v["name"]: v["configMap"] for v in pod_spec(built)["volumes"] if "configMap" in v}
+    volumes = {v["name"]: v.get("configMap") for v in pod_spec(built)["volumes"]}
     for i, cm_name in enumerate(["hello-x7k2p-train-cfg-0", "hello-x7k2p-train-cfg-1"]):
         assert volumes[f"kuberun-config-{i}"] == {"name": cm_name, "items": [{"key": "config", "path": "config"}]}
         assert document["fiddle"]["dataFiles"][i] == f"{mounts[f'kuberun-config-{i}']}/config"
