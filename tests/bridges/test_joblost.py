@@ -33,6 +33,7 @@ def _resource(executor: Any, uid: str | None) -> Any:
     exp = kr.Experiment("lost", namespace="ns")
     exp.add(kr.Script(command=["true"]), name="t", executor=executor)
     resource, _ = exp.build()
+    resource.metadata.uid = "uid"  # KEY is what identity.idempotency_key computes from it
     ref = BackendRef(backend=resource.spec.tasks[0].executor.backend, idempotency_key=KEY, uid=uid)
     resource.status = ExperimentStatus(phase="Running", tasks=[TaskStatus(name="t", phase=TaskPhase.RUNNING, attempt=1, attempts=[
         AttemptStatus(attempt=1, phase=TaskPhase.RUNNING, backend_ref=ref)])])
@@ -44,7 +45,8 @@ def _resource(executor: Any, uid: str | None) -> Any:
 
 def test_lepton_records_the_job_at_submit_and_reports_a_vanished_one_lost(fake, token_file):  # noqa: F811
     backend = LeptonBackend(LeptonConfig.model_validate({"workspaces": [{"name": "ws", "url": fake.url,
-                                                                          "tokenFile": str(token_file)}]}), Settings())
+                                                                          "tokenFile": str(token_file),
+                                                                          "allowedNamespaces": ["ns"], "allowedSecrets": ["hf"]}]}), Settings())
 
     async def scenario() -> tuple[Any, Any, Any]:
         await backend.start()
@@ -87,7 +89,7 @@ def test_a_lepton_job_deleted_behind_the_operator_s_back_is_lost_and_retried_as_
 
 def test_skypilot_records_the_queued_job_and_reports_one_that_left_the_queue_lost() -> None:
     api = FakeSkypilot()
-    backend = skypilot_backend.SkypilotBackend(SkypilotConfig(endpoint="http://127.0.0.1:9"), Settings(), api=api)
+    backend = skypilot_backend.SkypilotBackend(SkypilotConfig(endpoint="http://127.0.0.1:9", allowedNamespaces=["*"], allowedClusters=["*"]), Settings(), api=api)
     sky = kr.SkypilotExecutor(cpus=2)
 
     async def scenario() -> tuple[Any, ...]:

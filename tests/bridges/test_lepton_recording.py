@@ -30,7 +30,7 @@ def operator(kubeconfig: Path, tmp_path: Path, fake: FakeLepton) -> Any:
     token = tmp_path / "token"
     token.write_text("good-token\n")
     config = write_config(tmp_path / "backends.yaml", {"lepton": {"workspaces": [
-        {"name": "ws", "url": fake.url, "tokenFile": str(token)}], "pollIntervalSeconds": 0.2}})
+        {"name": "ws", "url": fake.url, "tokenFile": str(token), "allowedNamespaces": ["*"]}], "pollIntervalSeconds": 0.2}})
     with running_operator(kubeconfig, config_file=config, log_store_url=str(tmp_path / "logs")) as metrics:
         yield metrics
 

@@ -98,6 +98,17 @@ def _refused(log: list[Any]) -> list[tuple[str, str, str | None, str]]:
                    if r.code == 403 and r.user_agent.startswith(OPERATOR_AGENTS)})
 
 
+def _apply(create: Any, replace: Any, obj: dict[str, Any]) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        create(obj)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        replace(obj["metadata"]["name"], obj)
+
+
 def _as_chart_service_account(server: Any, api: Any, tmp_path: Path) -> Path:
     """Apply the chart's ClusterRoles and bindings; a kubeconfig for its ServiceAccount (a token of its own)."""
     from kubernetes import client
@@ -108,11 +119,11 @@ def _as_chart_service_account(server: Any, api: Any, tmp_path: Path) -> Path:
 
     objs = render()
     rbac = client.RbacAuthorizationV1Api(api)
-    for obj in objs:
+    for obj in objs:  # applied: the sandbox bootstraps the same aggregate roles the chart ships
         if obj["kind"] == "ClusterRole":
-            rbac.create_cluster_role(obj)
+            _apply(rbac.create_cluster_role, rbac.replace_cluster_role, obj)
         elif obj["kind"] == "ClusterRoleBinding":
-            rbac.create_cluster_role_binding(obj)
+            _apply(rbac.create_cluster_role_binding, rbac.replace_cluster_role_binding, obj)
     account = operator_workload(objs)["spec"]["template"]["spec"]["serviceAccountName"]
     user, groups = service_account(NAMESPACE, account)
     return write_kubeconfig(tmp_path / "operator", server.url, user=user, token=server.auth.mint(user, groups))

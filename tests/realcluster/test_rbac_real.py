@@ -73,6 +73,26 @@ def _token_kubeconfig(sandbox: Any, api: Any, account: str, path: pathlib.Path) 
     return path
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _ask_the_record_server(kubeconfig: pathlib.Path, port: int) -> None:
+    """One read through the record server with a real bearer token: the operator's TokenReview and
+    SubjectAccessReview go to the real kube-apiserver (a service account may not list experiments: 403)."""
+    import urllib3
+
+    token = yaml.safe_load(kubeconfig.read_text())["users"][0]["user"]["token"]
+    resp = urllib3.PoolManager(retries=False).request(
+        "GET", f"http://127.0.0.1:{port}/v1/archive/namespaces/audit/experiments",
+        headers={"Authorization": f"Bearer {token}"}, timeout=30.0)
+    assert resp.status in (403, 503), resp.data  # reviewed (refused, or allowed with no archive configured)
+
+
 def _python(code: str) -> kr.Script:
     return kr.Script(command=["python", "-c", code])
 
@@ -112,7 +132,8 @@ def _scenario(sandbox: Any, api: Any, tmp: pathlib.Path) -> None:
     wait_for(lambda: phase(api, "audit", "cyclic") == "Failed", timeout=TIMEOUT)
     # A recorded, running Job deleted behind the operator's back: it confirms the loss with a get (JobLost).
     lost = kr.Experiment("lost", namespace="audit")
-    lost.add(_python("import time; time.sleep(120)"), name="t")
+    # Its runner document is too large to travel in the Job: the operator makes the task ConfigMap.
+    lost.add(_python("import time; time.sleep(120)  # " + "#" * 40_000), name="t")
     lost_name = lost.run(kubeconfig=str(sandbox.kubeconfig))["metadata"]["name"]
 
     def recorded_uid() -> str | None:
@@ -138,8 +159,10 @@ def test_operator_as_the_charts_service_account_is_never_refused_and_uses_only_g
     api = config.new_client_from_config(config_file=str(sandbox.kubeconfig))
     account = _apply_chart_rbac(api)
     kubeconfig = _token_kubeconfig(sandbox, api, account, tmp_path / "operator.kubeconfig")
-    with running_operator(kubeconfig):
+    port = _free_port()
+    with running_operator(kubeconfig, record_server_port=port, record_server_host="127.0.0.1"):
         _scenario(sandbox, api, tmp_path)
+        _ask_the_record_server(kubeconfig, port)
     user = f"system:serviceaccount:{NAMESPACE}:{account}"
     events = [e for e in sandbox.control_plane.audit_events()
               if (e.get("user") or {}).get("username") == user and e.get("objectRef")]

@@ -297,7 +297,11 @@ class SlurmBackend:
                         job_id, ref.idempotency_key, polled.name)
             if poller.by_key.get(ref.idempotency_key) == job_id:
                 poller.by_key.pop(ref.idempotency_key)
-            job_id = poller.by_key.get(ref.idempotency_key)
+            other, job_id = job_id, poller.by_key.get(ref.idempotency_key)
+            if job_id is None:
+                # Ours is not among the jobs Slurm lists (its id was reused after a cold start, or the
+                # record names someone else's): the attempt's job is gone, never submitted again.
+                return lost(other, log_ref, f"Slurm job {other} is now another job ({polled.name!r}); ours was purged")
         if job_id is None:
             return None  # never submitted, or submitted without the id recorded: submit finds it by name
         poller.track(job_id, ref.idempotency_key, log_ref.path if log_ref else None)
