@@ -18,7 +18,9 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY sdk ./sdk
 COPY operator ./operator
-RUN pip wheel --wheel-dir /wheels ".[operator]"
+# A current pip first: the image's older resolver (23.x) cannot combine the operator extra's own
+# extras (kuberun[slurm,archive,logstore]) with s3fs's exact fsspec pin and gives up after backtracking.
+RUN pip install --upgrade "pip>=25.0" && pip wheel --wheel-dir /wheels ".[operator]"
 
 # --- base: a virtualenv owned by root, run by an unprivileged numeric user --------------------
 FROM ${PYTHON_IMAGE} AS base

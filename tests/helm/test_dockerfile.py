@@ -152,7 +152,7 @@ class Replay:
             # Bind mounts map to the same scratch path as their source; the replay shares one root.
             command = re.sub(r"--mount=\S+\s+", "", args)
             proc = subprocess.run(["bash", "-euo", "pipefail", "-c", self.map(command)], cwd=workdir, env=env,
-                                  capture_output=True, text=True, timeout=240, check=False)
+                                  capture_output=True, text=True, timeout=600, check=False)  # a hang guard: docker has none
             assert proc.returncode == 0, f"{target}: RUN {command}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
 
 
