@@ -22,15 +22,33 @@ from __future__ import annotations
 
 import logging
 import shutil
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from . import podstatus
 from .jobs import now_iso
 from .podstate import known_uids
-from .process import PodProcess
+from .process import KILL_GRACE_MAX, PodProcess
 
-if TYPE_CHECKING:
-    from .kubelet import Kubelet
+
+class Kubelet(Protocol):
+    """What recovery needs of ``kubelet.Kubelet`` (named here so the two modules import one way)."""
+
+    cgroups: dict[str, Any]
+    job_of: dict[str, str]
+    names: dict[Any, str]
+    procs: dict[str, Any]
+    reporter: Any
+    state_root: Any
+    limiter: Any
+
+    def owns(self, pod: dict[str, Any]) -> bool: ...
+    def state(self, uid: str) -> Any: ...
+    def track(self, pod: dict[str, Any]) -> Any: ...
+    def pod_dir(self, namespace: str, name: str) -> Any: ...
+    def log_path(self, namespace: str, name: str) -> Any: ...
+    def spawn_task(self, coro: Any) -> None: ...
+    async def finish(self, pod: dict[str, Any], proc: Any, started: str | None) -> None: ...
+
 
 log = logging.getLogger("kuberun_sandbox.node")
 
@@ -94,7 +112,6 @@ def _recover_one(kubelet: Kubelet, uid: str, pod: dict[str, Any] | None) -> None
 
 async def stop_then_drop(kubelet: Kubelet, uid: str) -> None:
     """Stop the process of a pod that no longer exists (if it runs), then drop its records and files."""
-    from .kubelet import KILL_GRACE_MAX
 
     state = kubelet.state(uid)
     pid = state.alive_pid()

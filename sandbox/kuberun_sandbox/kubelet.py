@@ -28,7 +28,7 @@ from .jobs import now_iso
 from .memlimit import Limiter, PodCgroup, has_memory_limit, memory_limit, rlimit_kib
 from .podspec import InvalidImage, Launch, MissingSource, SpecError, prepare
 from .podstate import PodState
-from .process import PodProcess, stream_log, tail_offset
+from .process import KILL_GRACE_MAX, PodProcess, stream_log, tail_offset
 from .reporter import StatusReporter
 from .rest import KubeError, Rest, path
 
@@ -36,7 +36,6 @@ log = logging.getLogger("kuberun_sandbox.node")
 
 IMAGE_NOTICE = "sandbox: image %s is not pulled; running the container command on this machine with the current Python"
 SOURCE_RETRY = 1.0  # seconds between looks for a pod's missing ConfigMap/Secret
-KILL_GRACE_MAX = 5.0  # cap on terminationGracePeriodSeconds: a sandbox should stop promptly
 FLUSH_WAIT = 5.0      # seconds a deletion waits for the pod's final status to be written
 
 

@@ -20,13 +20,18 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .podstate import known_uids
 from .rest import KubeError, path
 
-if TYPE_CHECKING:
-    from .node import SandboxNode
+
+class SandboxNode(Protocol):
+    """What a sweep needs of ``node.SandboxNode`` (named here so the two modules import one way)."""
+
+    kubelet: Any
+    rest: Any
+    kubelet_only: bool
 
 log = logging.getLogger("kuberun_sandbox.node")
 

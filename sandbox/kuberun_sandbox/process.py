@@ -30,6 +30,8 @@ from collections.abc import AsyncIterator, Callable
 from .podspec import Launch
 from .podstate import PodState, proc_start_time
 
+KILL_GRACE_MAX = 5.0  # cap on terminationGracePeriodSeconds: a sandbox should stop promptly
+
 CHUNK = 64 * 1024
 SHELL = "/bin/sh"
 # $1 state dir, $2 cgroup.procs file or -, $3 ulimit -v KiB or -, then the command. The shell's own
