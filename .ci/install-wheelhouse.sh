@@ -14,7 +14,7 @@ STAMP="$HOUSE/.pyproject.sha256"
 # The project's venv has a current pip (make setup upgrades it); an older pip's resolver gives up on
 # s3fs/aiobotocore/botocore's narrow pins. Outside make, python3.
 if [ -z "${PYTHON:-}" ] && [ -x "$ROOT/.venv/bin/python" ]; then PY="$ROOT/.venv/bin/python"; else PY=${PYTHON:-python3}; fi
-want=$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)
+want=$(cat "$ROOT/pyproject.toml" "$0" | sha256sum | cut -d' ' -f1)  # the dependencies and this recipe
 
 if [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; then
     echo "install-wheelhouse.sh: up to date ($(ls "$HOUSE" | wc -l) wheels)"
@@ -29,7 +29,8 @@ SRC=$(mktemp -d)
 trap 'rm -rf "$SRC"' EXIT
 cp -r "$ROOT/pyproject.toml" "$ROOT/README.md" "$ROOT/sdk" "$ROOT/operator" "$SRC/"
 "$PY" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$HOUSE" "$SRC[operator]"
-"$PY" -m pip download --quiet --disable-pip-version-check --dest "$HOUSE" "setuptools>=68" wheel
+# pip itself: the Dockerfile's builder upgrades pip before it resolves.
+"$PY" -m pip download --quiet --disable-pip-version-check --dest "$HOUSE" "setuptools>=68" wheel "pip>=25.0"
 rm -f "$HOUSE"/kuberun-*.whl
 echo "$want" >"$STAMP"
 echo "install-wheelhouse.sh: done ($(ls "$HOUSE" | wc -l) wheels)"

@@ -45,9 +45,11 @@ def _attempt(api: Any, ns: str, name: str) -> dict[str, Any]:
     return attempt
 
 
-def _run(sandbox: Any, ns: str, executor: kr.KubernetesExecutor | None = None, name: str | None = None) -> str:
+def _run(sandbox: Any, ns: str, executor: kr.KubernetesExecutor | None = None, name: str | None = None,
+         padding: int = 0) -> str:
     exp = kr.Experiment("tenancy", namespace=ns, name=name)
-    exp.add(kr.Script(command=["python", "-c", "print('ran restricted')"]), name="t", executor=executor)
+    code = "print('ran restricted')" + (f"  # {'#' * padding}" if padding else "")
+    exp.add(kr.Script(command=["python", "-c", code]), name="t", executor=executor)
     return str(exp.run(kubeconfig=str(sandbox.kubeconfig))["metadata"]["name"])
 
 
@@ -85,7 +87,8 @@ def test_a_squatted_task_config_map_is_not_adopted_and_fails_the_task_name_confl
     ns, name = _namespace(api), f"squat-{uuid.uuid4().hex[:6]}"
     squat = {"metadata": {"name": f"{name}-tasks"}, "data": {"t.json": '{"planted": true}'}}
     client.CoreV1Api(api).create_namespaced_config_map(ns, squat)
-    assert _run(sandbox, ns, name=name) == name
+    # A document too large to travel in its Job: the task ConfigMap is what the squatter took.
+    assert _run(sandbox, ns, name=name, padding=40_000) == name
     assert _finished(api, ns, name) == "Failed"
     attempt = _attempt(api, ns, name)
     assert attempt["reason"] == "NameConflict"

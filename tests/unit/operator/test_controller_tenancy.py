@@ -8,7 +8,7 @@ nothing adopted, created or cancelled that is not this Experiment's own.
 from __future__ import annotations
 
 from kuberun.resource import BackendRef, ExperimentResource
-from tests.unit.operator.test_controller import KEY, Recording, harness, k8s_task, slurm_task
+from tests.unit.operator.test_controller import KEY, Recording, big_k8s_task, harness, k8s_task, slurm_task
 
 OTHER = {"apiVersion": "kuberun.dev/v1alpha1", "kind": "Experiment", "name": "someone-else", "uid": "uid-other",
          "controller": True}
@@ -32,7 +32,7 @@ async def test_a_squatted_job_name_is_not_adopted_and_fails_the_task_name_confli
 
 async def test_a_config_map_without_an_owner_is_refused_before_any_job_exists():
     h = harness()
-    h.kube.add_experiment("exp", [k8s_task()])
+    h.kube.add_experiment("exp", [big_k8s_task()])  # too large for its Job: the task ConfigMap carries it
     h.kube.children[("ConfigMap", "ns", "exp-tasks")] = {"kind": "ConfigMap", "metadata": {"name": "exp-tasks", "namespace": "ns"},
                                                         "data": {"t.json": "{}"}}
     await h.reconcile()
