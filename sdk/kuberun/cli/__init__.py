@@ -28,37 +28,19 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_MODULE = "kuberun.entrypoints"
-__all__ = [
-    "EXECUTOR_NAMESPACE",
-    "CLIError",
-    "Entrypoint",
-    "Invocation",
-    "Override",
-    "Resolved",
-    "build_experiment",
-    "entrypoint",
-    "entrypoint_of",
-    "factory",
-    "help_text",
-    "list_entrypoints",
-    "list_factories",
-    "main",
-    "parse_argv",
-    "parse_override",
-    "resolve",
-    "resolve_factory",
-    "run_entrypoint",
-]
+_MODULE = "kuberun.entrypoints"  # its ``__all__`` is this namespace's: one list, read when first needed
 
 
 def __getattr__(name: str) -> Any:
-    if name not in __all__:
+    module = importlib.import_module(_MODULE)
+    if name == "__all__":  # ``from kuberun.cli import *``
+        return list(module.__all__)
+    if name not in module.__all__:
         raise AttributeError(f"module 'kuberun.cli' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_MODULE), name)
+    value = getattr(module, name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return sorted({*globals(), *importlib.import_module(_MODULE).__all__})
