@@ -41,3 +41,19 @@ def logserver(apiserver: Any) -> Iterator[Any]:
     apiserver.set_log_provider(server)
     yield server
     apiserver.set_log_provider(None)
+
+
+@pytest.fixture
+async def server() -> Any:
+    """An emulator API server serving the widget CRD, and an admin HTTP session to it."""
+    from kuberun_sandbox.apiserver import ApiServer
+    from tests.helpers.auth import admin_session
+    from tests.helpers.widgets import WIDGET_CRD
+
+    srv = ApiServer()
+    await srv.start()
+    async with admin_session(srv) as http:
+        resp = await http.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=WIDGET_CRD)
+        assert resp.status == 201
+        yield srv, http
+    await srv.stop()

@@ -19,16 +19,6 @@ TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 WIDGETS = f"/apis/{GROUP}/{VERSION}/namespaces/default/{PLURAL}"
 
 
-@pytest.fixture
-async def server() -> Any:
-    srv = ApiServer()
-    await srv.start()
-    async with admin_session(srv) as http:
-        resp = await http.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=WIDGET_CRD)
-        assert resp.status == 201
-        yield srv, http
-    await srv.stop()
-
 
 async def test_request_log_records_rbac_verbs_and_codes(server: Any) -> None:
     srv, http = server

@@ -11,25 +11,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from kuberun_sandbox.apiserver import ApiServer
-from tests.helpers.auth import admin_session, client_ssl
-from tests.helpers.widgets import GROUP, PLURAL, VERSION, WIDGET_CRD, widget
+from tests.helpers.auth import client_ssl
+from tests.helpers.widgets import GROUP, PLURAL, VERSION, widget
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 WIDGETS = f"/apis/{GROUP}/{VERSION}/namespaces/default/{PLURAL}"
 FAULTS = "/_sandbox/faults"
 
-
-@pytest.fixture
-async def server() -> Any:
-    srv = ApiServer()
-    await srv.start()
-    async with admin_session(srv) as http:
-        resp = await http.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=WIDGET_CRD)
-        assert resp.status == 201
-        yield srv, http
-    await srv.stop()
 
 
 async def test_a_status_fault_set_over_http_answers_then_recovers(server: Any) -> None:

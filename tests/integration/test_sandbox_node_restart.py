@@ -8,6 +8,7 @@ thread of the test, whose fault injection makes status writes fail.
 
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
 import signal
@@ -22,6 +23,7 @@ from kubernetes import client, config
 from kuberun_sandbox.apiserver import run_in_thread
 from kuberun_sandbox.kubeconfig import write_kubeconfig
 from kuberun_sandbox.podstate import PodState, known_uids
+from tests.helpers.operator import wait_for as wait_until
 from tests.helpers.sandbox_node import NodeProcess
 
 NS = "default"
@@ -69,15 +71,7 @@ def task(name: str, marks: pathlib.Path, seconds: float, code: int = 0) -> dict[
             "spec": {"backoffLimit": 2, "template": {"spec": {"restartPolicy": "Never", "containers": [container]}}}}
 
 
-def wait_for(predicate: Any, timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        time.sleep(0.1)
+wait_for = functools.partial(wait_until, timeout=30.0)  # a restarted node needs longer than the default
 
 
 def outcome(batch: client.BatchV1Api, name: str) -> str | None:
