@@ -78,6 +78,10 @@ class SandboxNode:
         self._written: dict[tuple[str, str], list[tuple[Any, dict[str, Any]]]] = {}
         self._pod_seen: dict[str, tuple[str, bool]] = {}     # pod uid -> (phase, terminating) last enqueued for
         self._deadlines: dict[tuple[str, str], datetime] = {}
+        # Jobs whose last pod create had no clear answer (connection lost, 5xx): the pod may exist
+        # though neither the answer nor the watch showed it yet. Their next reconcile lists their pods
+        # from the API server before counting, so a lost answer never becomes a second pod (run twice).
+        self._unsure: set[tuple[str, str]] = set()
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._synced = {"pods": asyncio.Event()} if kubelet_only else {"jobs": asyncio.Event(), "pods": asyncio.Event()}
@@ -261,6 +265,9 @@ class SandboxNode:
                 self.cache.put_job(job)
             if job["metadata"].get("deletionTimestamp"):
                 return
+            if (namespace, name) in self._unsure:
+                await self._relist_pods(job)
+                self._unsure.discard((namespace, name))
             at = datetime.now(timezone.utc)
             if self.complete_immediately:
                 plan = jobs.complete_immediately(job, at)
@@ -296,11 +303,30 @@ class SandboxNode:
                 if e.code != 404:
                     raise
             self.cache.deleting_pod(namespace, pod_name, jobs.now_iso())
+        key = (namespace, job["metadata"]["name"])
         for index in plan.create:
-            created = await self.rest.request("POST", path("", "v1", "pods", namespace),
-                                              pod_for(job, index, self.node_name))
+            try:
+                created = await self.rest.request("POST", path("", "v1", "pods", namespace),
+                                                  pod_for(job, index, self.node_name))
+            except KubeError as e:
+                if e.code >= 500:  # the server may have stored it before failing
+                    self._unsure.add(key)
+                raise
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+                self._unsure.add(key)  # sent, answer lost: stored or not, only the server knows
+                raise
             if isinstance(created, dict):
                 self.cache.put_pod(created)  # before the watch says so: the next reconcile must count it
+
+    async def _relist_pods(self, job: dict[str, Any]) -> None:
+        """The Job's pods as the API server has them now, into the cache (see ``_unsure``)."""
+        meta = job["metadata"]
+        found = await self.rest.get(path("", "v1", "pods", meta["namespace"]),
+                                    labelSelector=f"controller-uid={meta['uid']}")
+        for pod in found.get("items") or []:
+            pod.setdefault("apiVersion", "v1")
+            pod.setdefault("kind", "Pod")
+            self.cache.put_pod(pod)
 
 
 def _phase(pod: dict[str, Any]) -> str:

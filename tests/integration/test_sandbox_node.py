@@ -230,6 +230,24 @@ def test_complete_immediately_mode_runs_nothing(tmp_path: pathlib.Path) -> None:
         assert batch.read_namespaced_job_status("fast", NS).status.succeeded == 3 and not pods_of(core, "fast")
 
 
+def test_a_pod_create_whose_answer_is_lost_does_not_become_a_second_pod(tmp_path: pathlib.Path) -> None:
+    """The pod is stored, the answer lost, and the pod watch down (as when the API server dies mid
+    answer): the Job controller's retry must find that pod on the server, not create another that
+    runs the task a second time (chaos: "executed 2 times under one attempt")."""
+    runs = tmp_path / "runs"
+    with Sandbox(data_dir=tmp_path / "sb", operator=False) as sb, _clients(sb) as (batch, core):
+        watch_down = sb.server.inject(status=500, times=None, verb="watch", resource="pods")
+        sb.server.drop_watches()
+        lost = sb.server.inject(status=None, times=1, verb="create", resource="pods", drop_after=0)
+        batch.create_namespaced_job(NS, job("lost", ["sh", "-c", f"echo run >> {runs}"]))
+        wait_for(lambda: lost.hits == 1)
+        time.sleep(2.0)  # several of the controller's retries (0.5 s apart) while the watch is down
+        sb.server.faultset.remove(watch_down.id)
+        assert finished(batch, "lost").type == "Complete"
+        assert len(pods_of(core, "lost")) == 1
+        assert runs.read_text().splitlines() == ["run"]
+
+
 def test_running_pod_becomes_sandbox_restarted_after_a_restart(tmp_path: pathlib.Path) -> None:
     with Sandbox(data_dir=tmp_path, operator=False) as sb, _clients(sb) as (batch, core):
         batch.create_namespaced_job(NS, job("long", ["python", "-c", "import time; time.sleep(60)"]))
