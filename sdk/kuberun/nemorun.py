@@ -58,10 +58,7 @@ def _refuse(kind: str, fields: dict[str, Any], why: str = "") -> None:
 
 
 def convert_task(task: Any) -> Any:
-    """A ``nemo_run.Script`` as ``kr.Script``; a list (NeMo Run's job group) is refused; anything else as given."""
-    if isinstance(task, list | tuple):
-        raise InvalidExperimentError("a list of tasks (NeMo Run's job group, one heterogeneous job) is not supported: "
-                                     "add each task with its own exp.add(...)")
+    """A ``nemo_run.Script`` as ``kr.Script``; anything else as given (a job group's list is split by ``add``)."""
     if not is_nemo_run(task) or type(task).__name__ != "Script":
         return task
     from kuberun.configure import Script
@@ -198,13 +195,23 @@ def run_plugins(plugins: Any, task: Any, executor: Any) -> None:
         setup(task, executor)
 
 
-def chain_sequential(tasks: dict[str, Any]) -> None:
-    """NeMo Run's ``run(sequential=True)``: each task without dependencies waits for the one added before it."""
-    previous = None
+def chain_sequential(tasks: dict[str, Any], groups: dict[str, list[str]] | None = None) -> None:
+    """NeMo Run's ``run(sequential=True)``: each task (or job group) without dependencies waits for
+    the one added before it; a job group's members still run in parallel with each other."""
+    group_of = {member: group for group, members in (groups or {}).items() for member in members}
+    previous: list[str] = []
+    units: list[list[Any]] = []
     for task in tasks.values():
-        if previous is not None and not task.dependencies:
-            task.dependencies = [previous]
-        previous = task.name
+        group = group_of.get(task.name)
+        if group is not None and units and group_of.get(units[-1][0].name) == group:
+            units[-1].append(task)
+        else:
+            units.append([task])
+    for unit in units:
+        if previous and not any(t.dependencies for t in unit):
+            for task in unit:
+                task.dependencies = list(previous)
+        previous = [t.name for t in unit]
 
 
 def run_direct(tasks: dict[str, Any]) -> None:

@@ -87,6 +87,24 @@ def test_a_plugin_sets_the_executor_env_in_setup(sandbox):
     assert "hello world" in _log(exp, "greet")
 
 
+def test_a_job_group_runs_its_members_before_its_dependents_and_reset_runs_it_again(sandbox):
+    done = _run_script(sandbox, "hello_groups.py")
+    assert done.returncode == 0, done.stderr
+    first_name, again_name = done.stdout.split("RUNS", 1)[1].split()
+    first = kr.Experiment.get(first_name, kubeconfig=str(sandbox.kubeconfig))
+    again = kr.Experiment.get(again_name, kubeconfig=str(sandbox.kubeconfig))
+    for exp in (first, again):
+        assert exp.status().phase == "Succeeded", exp.status()
+        spec = {t["name"]: t for t in exp.raw["spec"]["tasks"]}
+        assert list(spec) == ["pair-0", "pair-1", "after"] and spec["after"]["dependsOn"] == ["pair-0", "pair-1"]
+        assert "member-a" in _log(exp, "pair-0") and "member-b" in _log(exp, "pair-1")
+        tasks = {t.name: t for t in exp.status().tasks}
+        assert tasks["after"].attempts[0].submit_time >= max(tasks[m].attempts[0].finish_time for m in ("pair-0", "pair-1"))
+    assert first_name != again_name
+    assert again.raw["metadata"]["labels"]["kuberun.dev/reproduced-from"] == first_name  # reset keeps the lineage
+    assert again.raw["metadata"]["annotations"]["kuberun.dev/reproduced-from-uid"] == first.raw["metadata"]["uid"]
+
+
 def test_the_experiment_that_ran_answers_status_logs_and_is_found_by_id_and_catalog(sandbox, monkeypatch):
     from tests.fixtures import tasks
 
