@@ -190,25 +190,13 @@ class Experiment(ExperimentDefinition):
             from rich.console import Console
 
             from kuberun.manage.progress import follow
+            from kuberun.manage.tailing import Tailer
 
+            tailed = [t.name for t in self.tasks.values() if tail_logs or t.tail_logs]
+            tailer = Tailer(kube, created, tailed)  # NeMo Run's tail_logs: each log followed as its task runs
+            tailer.start()
             done = follow(kube, created["metadata"]["name"], self.namespace, interval=0.5, timeout=timeout,
                           live=live, console=Console(stderr=True))
-            tailed = [t.name for t in self.tasks.values() if tail_logs or t.tail_logs]
-            if tailed:
-                _print_logs(self._remote, tailed)
+            tailer.finish()
             return done
         return created
-
-
-def _print_logs(remote: Any, tasks: list[str]) -> None:
-    """NeMo Run's ``tail_logs``: each task's log after the run, prefixed with the task name."""
-    import sys
-
-    from kuberun.errors import KuberunError
-
-    for name in tasks:
-        try:
-            for line in remote.logs(name):
-                print(f"[{name}] {line}")
-        except KuberunError as exc:
-            print(f"[{name}] (log unavailable: {exc})", file=sys.stderr)
