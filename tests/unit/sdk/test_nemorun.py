@@ -24,6 +24,10 @@ def test_nemo_run_executors_become_kuberun_executors():
                                                 resource_shape="gpu.8xh100", node_group="ng", env_vars={"B": "2"}))
     assert lepton == kr.LeptonExecutor(image="img:1", replicas=2, resource_shape="gpu.8xh100", node_group="ng", env={"B": "2"})
     # (nemo_run.SkypilotExecutor cannot be constructed without skypilot installed; it converts by the same table.)
+    tuned = convert_executor(nr.LeptonExecutor(container_image="img:1", nemo_run_dir="/nemo-run", resource_shape="gpu",
+                                               shared_memory_size=1024, node_reservation="res-1",
+                                               image_pull_secrets=["ngc"]))
+    assert (tuned.shared_memory_size, tuned.node_reservation, tuned.image_pull_secrets) == (1024, "res-1", ["ngc"])
 
 
 def test_slurm_needs_the_operator_s_cluster_name(monkeypatch):
@@ -40,8 +44,8 @@ def test_slurm_needs_the_operator_s_cluster_name(monkeypatch):
 
 @pytest.mark.parametrize(("executor", "fields"), [
     (lambda: nr.SlurmExecutor(account="a", gres="gpu:8", exclusive=True), "exclusive, gres"),
-    (lambda: nr.LeptonExecutor(container_image="i", nemo_run_dir="/d", resource_shape="s", shared_memory_size=1024),
-     "shared_memory_size"),
+    (lambda: nr.LeptonExecutor(container_image="i", nemo_run_dir="/d", resource_shape="s", pre_launch_commands=["x"]),
+     "pre_launch_commands"),
     (lambda: nr.LocalExecutor(ntasks_per_node=2), "ntasks_per_node"),
 ])
 def test_fields_without_an_equivalent_are_refused_by_name(monkeypatch, executor, fields):
