@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from kuberun.aiowait import wait_for
 from kuberun.ui import data, render, security
 
 MAX_FOLLOWERS = 16
@@ -91,7 +92,7 @@ async def log_stream(request: web.Request) -> web.StreamResponse:
     try:
         while True:
             try:
-                kind, text = await asyncio.wait_for(follower.queue.get(), timeout=KEEPALIVE)
+                kind, text = await wait_for(follower.queue.get(), timeout=KEEPALIVE)
             except asyncio.TimeoutError:
                 await response.write(b": keepalive\n\n")
                 continue

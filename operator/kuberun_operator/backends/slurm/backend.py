@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from kuberun.aiowait import wait_for
 from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec, results
 from kuberun.runner import BadTaskError, task_document
 from kuberun_operator import grants
@@ -106,7 +107,7 @@ class ClusterPoller:
         delay = self.interval
         while True:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                await wait_for(self._wake.wait(), delay)
             self._wake.clear()
             try:
                 await self.poll()
