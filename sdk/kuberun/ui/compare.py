@@ -37,11 +37,12 @@ def _read(record: data.Record, refs: list[tuple[str, str]]) -> list[dict[str, An
         obj = record.get(namespace, name)
         maps = record.config_maps(obj)
         tasks = data.task_specs(obj)
+        metrics, source = record.series_of(obj)
         out.append({"obj": obj, "name": name, "namespace": namespace,
                     # a Fiddle config's first line is its digest and size: shown apart, not diffed line by line
                     "configs": {t["name"]: data.config_lines(t, maps)[1 if t.get("fiddle") else 0:] for t in tasks},
                     "digests": {t["name"]: str((t.get("fiddle") or {}).get("sha256") or "")[:12] for t in tasks},
-                    "metrics": data.metrics_of(obj)})
+                    "metrics": metrics, "source": source})
     return out
 
 
