@@ -51,14 +51,14 @@ async def compare(request: web.Request) -> web.Response:
     for value in request.query.getall("e", []):
         namespace, sep, name = value.partition("/")
         if not sep:
-            namespace, name = request.app[render.RECORD].namespace, value
+            namespace, name = render.record(request).namespace, value
         if name and (namespace, name) not in refs:
             refs.append((namespace, name))
     if len(refs) < 2:
         raise ValueError("choose at least two experiments to compare (tick them in the list)")
     if len(refs) > MAX_COMPARED:
         raise ValueError(f"compare at most {MAX_COMPARED} experiments at once")
-    runs = await asyncio.to_thread(_read, request.app[render.RECORD], refs)
+    runs = await asyncio.to_thread(_read, render.record(request), refs)
     base = runs[0]
     diffs = []
     for other in runs[1:]:

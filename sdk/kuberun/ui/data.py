@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kuberun.api import Kube, connect
+from kuberun.api import Credentials, Kube, Op, connect
 from kuberun.errors import ForbiddenError, InvalidOverrideError, KuberunError, NotFoundError
 from kuberun.manage import query
 from kuberun.manage.remote import RemoteExperiment
@@ -28,9 +28,26 @@ from kuberun.resource.constants import LABEL_REPRODUCED_FROM, LABEL_SUBMITTER, L
 
 Obj = dict[str, Any]
 __all__ = [
-    "LABEL_REPRODUCED_FROM", "LABEL_SUBMITTER", "LABEL_TITLE", "Forbidden", "InvalidOverride",
-    "KuberunError", "NotFound", "Page", "Record", "age", "config_lines", "created_at", "parse_duration", "parse_time",
-    "phase_of", "progress",
+    "LABEL_REPRODUCED_FROM",
+    "LABEL_SUBMITTER",
+    "LABEL_TITLE",
+    "Credentials",
+    "Forbidden",
+    "InvalidOverride",
+    "Kube",
+    "KuberunError",
+    "NotFound",
+    "Op",
+    "Page",
+    "Record",
+    "age",
+    "config_lines",
+    "connect",
+    "created_at",
+    "parse_duration",
+    "parse_time",
+    "phase_of",
+    "progress",
 ]
 
 Forbidden = ForbiddenError
@@ -67,6 +84,13 @@ class Record:
                  all_namespaces: bool = False) -> None:
         self.kube: Kube = connect(kubeconfig, context, namespace)
         self.all_namespaces = all_namespaces
+
+    @classmethod
+    def on(cls, kube: Kube, all_namespaces: bool = False) -> Record:
+        """A record read with an existing client (in-cluster: one built on a signed-in user's own token)."""
+        record = cls.__new__(cls)
+        record.kube, record.all_namespaces = kube, all_namespaces
+        return record
 
     @property
     def namespace(self) -> str:
