@@ -98,8 +98,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         with kr.Experiment("alices-run", namespace="team-a") as exp:
             exp.add(kr.Script(inline="sleep 100"), name="t")
         name = exp.run(kubeconfig=str(alice))["metadata"]["name"]
-        with InCluster(own, "team-a") as dashboard:
+        # an identity the chart's RBAC was not applied to: it cannot review tokens
+        ungranted = write_kubeconfig(tmp_path_factory.mktemp("sa2") / "ungranted.kubeconfig", sb.url, user="nobody-sa",
+                                     token=sb.server.auth.mint("nobody-sa", ()), ca_pem=sb.server.auth.ca_pem)
+        with InCluster(own, "team-a") as dashboard, InCluster(ungranted, "team-a") as broken:
             yield {"base": dashboard.running.base_url, "admin": admin, "name": name, "own": own,
+                   "broken": broken.running.base_url,
                    "tokens": {u: _token(k) for u, k in (("alice", alice), ("bob", bob), ("viewer", viewer), ("dashboard", own))}}
 
 
@@ -200,3 +204,26 @@ def test_signing_in_sets_an_httponly_cookie_only_for_an_accepted_token(world: di
 def test_health_answers_without_a_token_and_says_nothing_else(world: dict[str, Any]) -> None:
     resp = _get(world, "/healthz")
     assert resp.status == 200 and resp.data == b"ok"
+
+
+def test_a_review_that_cannot_be_made_is_503_never_allowed(world: dict[str, Any]) -> None:
+    """Its own identity without the chart's grant: the TokenReview is refused, so nobody gets in."""
+    for token in (world["tokens"]["alice"], "not-a-token"):
+        resp = POOL.request("GET", world["broken"] + "/", headers={"Authorization": f"Bearer {token}"}, timeout=30.0)
+        assert resp.status == 503, resp.status
+        assert world["name"] not in resp.data.decode()
+    signin = POOL.request("POST", world["broken"] + "/login", body=urlencode({"token": world["tokens"]["alice"]}),
+                          headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": world["broken"]},
+                          redirect=False, timeout=30.0)
+    assert signin.status == 503 and "Set-Cookie" not in signin.headers
+
+
+def test_a_users_client_carries_only_the_users_token() -> None:
+    from kuberun.ui import data, incluster
+
+    own = data.Kube(data.Credentials(server="https://127.0.0.1:1", cert_file="/own/cert.pem", key_file="/own/key.pem",
+                                     headers={"Authorization": "Bearer dashboards-own"}, ca_file="/ca.crt"))
+    creds = incluster.Users(own, incluster.Scope("ml")).credentials("users-token", "alice")
+    assert creds.headers == {"Authorization": "Bearer users-token"}
+    assert (creds.cert_file, creds.key_file, creds.exec_plugin) == (None, None, None)
+    assert (creds.server, creds.ca_file, creds.namespace, creds.user) == ("https://127.0.0.1:1", "/ca.crt", "ml", "alice")
