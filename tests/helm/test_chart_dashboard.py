@@ -43,14 +43,14 @@ def test_on_it_renders_its_own_account_rbac_deployment_and_service() -> None:
     assert {v["name"]: "emptyDir" in v for v in pod["volumes"]} == {"tmp": True}
 
 
-def test_its_command_line_is_one_the_cli_accepts_and_listens_on_the_pod_ip_only() -> None:
+def test_its_command_line_is_one_the_cli_accepts_and_listens_on_the_pod_ip_and_loopback_only() -> None:
     from kuberun.ui.cli import parser
 
     for values, namespaced in ((ON, False), ({"dashboard": {"enabled": True, "allNamespaces": False, "namespace": "ml"}}, True)):
         (deploy,) = of_kind(_dashboard(render(values=values)), "Deployment")
         (c,) = deploy["spec"]["template"]["spec"]["containers"]
         args = parser().parse_args(c["command"][2:] + c["args"])
-        assert args.in_cluster and args.host == "$(POD_IP)" and args.port == 8642
+        assert args.in_cluster and args.host == ["$(POD_IP)", "127.0.0.1"] and args.port == 8642
         assert (args.namespace, args.all_namespaces) == (("ml", False) if namespaced else (None, True))
         env = {e["name"]: e for e in c["env"]}
         assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"

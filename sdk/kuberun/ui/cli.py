@@ -1,6 +1,7 @@
 """``kuberun ui [--port N] [--kubeconfig F] [--context C] [-n NS | -A] [--in-cluster --host H]``: serve the dashboard.
 
-``--in-cluster`` is what the chart's Deployment runs: shared, on ``--host`` (the pod's address),
+``--in-cluster`` is what the chart's Deployment runs: shared, on each ``--host`` (the pod's address,
+and 127.0.0.1 for ``kubectl port-forward``, which connects to the pod's loopback),
 every user signed in with their own bearer token and every read and action made with it
 (``incluster``); the kubeconfig (in a pod: the ServiceAccount) is used for TokenReviews only.
 
@@ -25,7 +26,8 @@ def parser() -> argparse.ArgumentParser:
     where.add_argument("-A", "--all-namespaces", action="store_true", help="show experiments in every namespace")
     p.add_argument("--in-cluster", action="store_true",
                    help="serve many users, each signed in with their own bearer token (the chart's Deployment)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on with --in-cluster (default 127.0.0.1)")
+    p.add_argument("--host", action="append", default=None,
+                   help="address to listen on with --in-cluster, repeatable (default 127.0.0.1)")
     return p
 
 
@@ -36,7 +38,7 @@ def main(argv: list[str]) -> int:
         return 2
     if args.in_cluster:
         return _in_cluster(args)
-    if args.host != "127.0.0.1":
+    if args.host is not None and args.host != ["127.0.0.1"]:
         print("error: --host is for --in-cluster; the personal dashboard listens on 127.0.0.1 only", file=sys.stderr)
         return 2
     from kuberun.ui import data
@@ -68,14 +70,15 @@ def _in_cluster(args: argparse.Namespace) -> int:
     scope = incluster.Scope(args.namespace or own.namespace, args.all_namespaces)
 
     async def begin() -> server.Running:
-        running = await incluster.start(own, scope, args.host, args.port)
+        running = await incluster.start(own, scope, args.host or ["127.0.0.1"], args.port)
         print(f"kuberun ui (in-cluster): {running.base_url}; users sign in with their own tokens", flush=True)
         return running
 
     try:
         server.run_until_stopped(begin)
     except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"error: cannot listen on {', '.join(args.host or ['127.0.0.1'])} port {args.port}: {exc.strerror or exc}",
+              file=sys.stderr)
         return 1
     return 0
 

@@ -224,6 +224,6 @@ def create_app(own: Kube, scope: Scope) -> web.Application:
                              extra=routes(reviewer))
 
 
-async def start(own: Kube, scope: Scope, host: str, port: int) -> server.Running:
-    """Serve in-cluster mode on ``host:port`` until the returned server's ``stop()``."""
-    return await server.start_app(create_app(own, scope), host, port, security.Secrets())
+async def start(own: Kube, scope: Scope, hosts: str | list[str], port: int) -> server.Running:
+    """Serve in-cluster mode on ``port`` of ``hosts`` until the returned server's ``stop()``."""
+    return await server.start_app(create_app(own, scope), hosts, port, security.Secrets())

@@ -90,18 +90,20 @@ async def start(record: data.Record, port: int = 0, keys: security.Secrets | Non
     return await start_app(create_app(record, keys), "127.0.0.1", port, keys)
 
 
-async def start_app(app: web.Application, host: str, port: int, keys: security.Secrets) -> Running:
+async def start_app(app: web.Application, hosts: str | list[str], port: int, keys: security.Secrets) -> Running:
+    """Serve ``app`` on ``port`` of each of ``hosts`` (the first one's port when ``port`` is 0)."""
+    hosts = [hosts] if isinstance(hosts, str) else hosts
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=2.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
     try:
-        await site.start()
+        for host in hosts:
+            await web.TCPSite(runner, host, port).start()
+            port = port or runner.addresses[0][1]  # the same free port on every address
     except OSError:
         await runner.cleanup()
         raise
-    bound = runner.addresses[0][1]
-    shown = f"[{host}]" if ":" in host else host
-    return Running(runner, f"http://{shown}:{bound}", keys)
+    shown = f"[{hosts[0]}]" if ":" in hosts[0] else hosts[0]
+    return Running(runner, f"http://{shown}:{port}", keys)
 
 
 def serve(record: data.Record, port: int, announce: Callable[[str], Any] = print) -> None:
