@@ -87,7 +87,7 @@ async def log_stream(request: web.Request) -> web.StreamResponse:
     follower = Follower(asyncio.Queue())
     followers.active.add(follower)
     thread = threading.Thread(target=_pump, name=f"kuberun-ui-log-{name}-{task}", daemon=True,
-                              args=(request.app[render.RECORD], asyncio.get_running_loop(), follower, namespace, name, task, attempt))
+                              args=(render.record(request), asyncio.get_running_loop(), follower, namespace, name, task, attempt))
     thread.start()
     try:
         while True:
