@@ -33,12 +33,25 @@ class Observed:
 
 
 @dataclass(frozen=True)
+class Parent:
+    """An attempt of another task that a submission queues behind at the backend (policy/early.py)."""
+
+    task: str
+    attempt: int
+    backend_id: str  # from status: the backend checks it is that attempt's job before relying on it
+
+
+@dataclass(frozen=True)
 class Submit:
-    """Start attempt ``attempt`` of ``task``; idempotent under ``ref.idempotency_key``."""
+    """Start attempt ``attempt`` of ``task``; idempotent under ``ref.idempotency_key``.
+
+    ``after``: parents still running; the backend holds the job until they succeed (Slurm afterok).
+    """
 
     task: str
     attempt: int
     ref: BackendRef
+    after: tuple[Parent, ...] = ()
 
 
 @dataclass(frozen=True)

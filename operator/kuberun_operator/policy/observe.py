@@ -6,6 +6,7 @@ from kuberun.resource import AttemptStatus, BackendRef, TaskPhase, TaskSpec, Tas
 from kuberun.resource.constants import MAX_MESSAGE
 from kuberun_operator.actions import Observed, Submit
 from kuberun_operator.policy.dag import idempotency_key
+from kuberun_operator.policy.early import queue_behind
 from kuberun_operator.policy.results import record_summary
 from kuberun_operator.policy.retries import after_failure
 from kuberun_operator.policy.round import ACTIVE, Round
@@ -50,7 +51,13 @@ def observe_task(r: Round, task: TaskSpec) -> None:
         # attempt's key, so a Job created just before a crash is found, not doubled. This is also
         # the second phase of the two-phase submit (see dag.new_attempt).
         if current.backend_ref is not None:
-            r.act(Submit(task.name, current.attempt, current.backend_ref))
+            after = queue_behind(r, task)
+            if after is None:
+                # Queued behind parents that can no longer be waited for there (one failed since
+                # phase one): drop_orphans settles it in this round; never submit it unguarded.
+                r.requeue(LOOK_AGAIN)
+                return
+            r.act(Submit(task.name, current.attempt, current.backend_ref, after))
         return
     if seen.state == "lost":
         _attempt_lost(r, task, record, current, seen)

@@ -27,14 +27,14 @@ import json
 import logging
 import posixpath
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec, results
 from kuberun.runner import BadTaskError, task_document
-from kuberun_operator import grants
-from kuberun_operator.actions import Observed
+from kuberun_operator import grants, identity
+from kuberun_operator.actions import Observed, Parent
 from kuberun_operator.backend_config import SlurmCluster, SlurmConfig
 from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted, active_attempts
 from kuberun_operator.backends.slurm import script
@@ -236,6 +236,15 @@ class SlurmBackend:
     # -- Backend, LogSource --------------------------------------------------------------------------------
 
     async def submit(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> Submitted:
+        return await self.submit_after(exp, task, attempt, ref, ())
+
+    async def submit_after(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef,
+                           after: Sequence[Parent]) -> Submitted:
+        """QueuesDependencies: ``submit`` with ``--dependency=afterok:<parents' job ids>``, so the job
+        queues in Slurm behind its parents' jobs (reconcile chooses the parents: policy/early.py).
+
+        Each parent's id comes from status; the remote command checks that the job of that id
+        carries the parent attempt's key (recomputed from the UID) as its name before sbatch."""
         executor = task.executor.slurm
         assert executor is not None
         namespace = exp.metadata.namespace or "default"
@@ -245,15 +254,27 @@ class SlurmBackend:
         code = b""
         if task.code is not None and self.code_reader is not None:
             code = await self.code_reader(place.namespace, task.code)  # over the same SSH connection, below
-        document, batch = _files(task, cluster, place, with_code=bool(code))
+        document, batch, flags = _files(task, cluster, place, with_code=bool(code), after=[p.backend_id for p in after])
         sizes = (len(document), len(batch), len(code)) if code else (len(document), len(batch))
-        command = script.submit_command(script.attempt_dir(cluster.workdir, place), ref.idempotency_key,
-                                        script.sbatch_flags(executor, cluster), sizes)
+        uid = exp.metadata.uid or ""
+        parents = [(p.backend_id, identity.idempotency_key(uid, p.task, p.attempt)) for p in after]
+        command = script.submit_command(script.attempt_dir(cluster.workdir, place), ref.idempotency_key, flags, sizes,
+                                        parents)
         result = await self._transport(cluster.name, namespace).run(command, stdin=document + batch + code)
         job_id, directory = _submitted(result, cluster)
         log_ref = LogRef(kind="slurm", path=f"{directory}/output.log")
         self._poller(cluster.name, namespace).track(job_id, ref.idempotency_key, log_ref.path)
         return Submitted(id=job_id, log_ref=log_ref, cluster=cluster.name, uid=job_id)  # `kuberun logs` needs the cluster
+
+    def dependency_scope(self, exp: ExperimentResource, task: TaskSpec) -> str | None:
+        """QueuesDependencies: tasks on one cluster, logged in as one user, can afterok each other."""
+        executor = task.executor.slurm
+        if executor is None:
+            return None
+        try:
+            return self._login_key(self._login(self._cluster(executor.cluster).name, exp.metadata.namespace))
+        except BackendError:
+            return None  # an unknown cluster: submit reports it
 
     async def observe(self, exp: ExperimentResource) -> dict[tuple[str, int], Observed]:
         seen: dict[tuple[str, int], Observed] = {}
@@ -363,7 +384,9 @@ class SlurmBackend:
             yield chunk
 
 
-def _files(task: TaskSpec, cluster: SlurmCluster, place: script.AttemptPlace, with_code: bool = False) -> tuple[bytes, bytes]:
+def _files(task: TaskSpec, cluster: SlurmCluster, place: script.AttemptPlace, with_code: bool = False,
+           after: Sequence[str] = ()) -> tuple[bytes, bytes, list[str]]:
+    """task.json, job.sh and the sbatch flags of one attempt, or the permanent error they amount to."""
     from kuberun_operator.backends.code import refuse_code
 
     if not with_code:
@@ -375,9 +398,10 @@ def _files(task: TaskSpec, cluster: SlurmCluster, place: script.AttemptPlace, wi
         # The package lands beside task.json; the runner reads it relative to the job's --chdir.
         document = json.dumps(task_document(task, code_files=[script.CODE_FILE] if with_code else None)).encode()
         batch = script.batch_script(task, cluster, place).encode()
+        flags = script.sbatch_flags(task.executor.slurm, cluster, after)  # type: ignore[arg-type]
     except (BadTaskError, script.ScriptError) as exc:
         raise BackendError("InvalidJob", str(exc), permanent=True) from exc
-    return document, batch
+    return document, batch, flags
 
 
 def _submitted(result: CommandResult, cluster: SlurmCluster) -> tuple[str, str]:
@@ -389,6 +413,9 @@ def _submitted(result: CommandResult, cluster: SlurmCluster) -> tuple[str, str]:
     detail = (result.stderr.strip() or result.stdout.strip())[:600]
     if result.exit_status == script.EXIT_SBATCH_FAILED and not _controller_down(detail):
         return _reject(f"{where}: sbatch rejected the job: {detail}")
+    if result.exit_status == script.EXIT_PARENT_MISMATCH:
+        raise BackendError("InvalidDependency", f"{where}: {detail or 'a parent job id is not the parent attempt'}",
+                           permanent=True)
     if result.exit_status == script.EXIT_WORKDIR_FAILED:
         raise BackendError(UNAVAILABLE, f"{where}: cannot write to workdir {cluster.workdir!r}: {detail}", permanent=False)
     if result.exit_status in (script.EXIT_LOOKUP_FAILED, script.EXIT_SBATCH_FAILED):

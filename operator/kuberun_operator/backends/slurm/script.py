@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kuberun.resource import SlurmExecutor, TaskSpec
+from kuberun.resource import SlurmExecutor, TaskSpec, slurmflags
 from kuberun_operator.backend_config import SlurmCluster
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RUNNER = "python -m kuberun.runner"
 # Exit codes of the submit command, so the backend can tell where it stopped.
-EXIT_LOOKUP_FAILED, EXIT_WORKDIR_FAILED, EXIT_SBATCH_FAILED = 90, 91, 92
+EXIT_LOOKUP_FAILED, EXIT_WORKDIR_FAILED, EXIT_SBATCH_FAILED, EXIT_PARENT_MISMATCH = 90, 91, 92, 93
 FOUND, SUBMITTED = "kuberun-found", "kuberun-submitted"
 CODE_FILE = "code.tar.gz"  # a task's code package, written next to task.json when it ships one
 # squeue --Format fields; `:|` means "no padding, then a `|`", so names are never truncated.
@@ -59,8 +60,11 @@ def attempt_dir(workdir: str, place: AttemptPlace) -> str:
     return shlex.quote(f"{workdir.rstrip('/')}/{tail}")
 
 
-def sbatch_flags(executor: SlurmExecutor, cluster: SlurmCluster) -> list[str]:
-    """The executor's resources as sbatch flags (unquoted; the caller quotes each)."""
+def sbatch_flags(executor: SlurmExecutor, cluster: SlurmCluster, after: Sequence[str] = ()) -> list[str]:
+    """The executor's resources as sbatch flags (unquoted; the caller quotes each).
+
+    ``after``: Slurm job ids this job waits for (``--dependency=afterok``), the parents' jobs.
+    """
     flags: list[str] = []
     partition = executor.partition or cluster.partition
     account = executor.account or cluster.account
@@ -82,7 +86,27 @@ def sbatch_flags(executor: SlurmExecutor, cluster: SlurmCluster) -> list[str]:
         flags.append(f"--mem={executor.memory}")
     if executor.time_limit:
         flags.append(f"--time={executor.time_limit}")
-    return flags
+    if executor.gres:
+        flags.append(f"--gres={executor.gres}")
+    if executor.constraint:
+        flags.append(f"--constraint={executor.constraint}")
+    if executor.exclude:
+        flags.append(f"--exclude={','.join(executor.exclude)}")
+    if executor.exclusive:
+        flags.append("--exclusive")
+    if after:
+        # afterok: Slurm starts the job only once every parent job COMPLETED (policy/early.py decides when).
+        flags.append("--dependency=afterok:" + ":".join(str(int(i)) for i in after))
+    # Extra flags last; the model allowed each (kuberun.resource.slurmflags), and none repeats one above.
+    return [*flags, *_extra(executor.sbatch_args, slurmflags.SBATCH_OPTIONS, "sbatch")]
+
+
+def _extra(flags: list[str], allowed: frozenset[str], tool: str) -> list[str]:
+    """The model checked these already; checked again here so a record decoded some other way cannot slip one in."""
+    try:
+        return [slurmflags.check_flag(f, allowed, tool) for f in flags]
+    except ValueError as exc:
+        raise ScriptError(str(exc)) from None
 
 
 def batch_script(task: TaskSpec, cluster: SlurmCluster, place: AttemptPlace) -> str:
@@ -130,7 +154,8 @@ def _setup_block(title: str, lines: list[str]) -> list[str]:
 
 
 def _launch_lines(executor: SlurmExecutor) -> list[str]:
-    srun = ["srun", *_container_flags(executor)]
+    extra = [shlex.quote(f) for f in _extra(executor.srun_args, slurmflags.SRUN_OPTIONS, "srun")]
+    srun = ["srun", *_container_flags(executor), *extra]
     if executor.launcher == "torchrun":
         return [
             'MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n1)"',
@@ -142,7 +167,7 @@ def _launch_lines(executor: SlurmExecutor) -> list[str]:
             '--master-addr="$MASTER_ADDR" --master-port="$MASTER_PORT" '
             "-m kuberun.runner --config \"$KUBERUN_TASK_FILE\"'",
         ]
-    if executor.nodes == 1 and executor.ntasks_per_node == 1 and not executor.container_image:
+    if executor.nodes == 1 and executor.ntasks_per_node == 1 and not executor.container_image and not extra:
         return [f'exec {RUNNER} --config "$KUBERUN_TASK_FILE"']
     return [f'{" ".join(srun)} {RUNNER} --config "$KUBERUN_TASK_FILE"']
 
@@ -159,7 +184,8 @@ def _container_flags(executor: SlurmExecutor) -> list[str]:
 # -- remote commands ------------------------------------------------------------------------------
 
 
-def submit_command(directory: str, key: str, flags: list[str], sizes: tuple[int, ...]) -> str:
+def submit_command(directory: str, key: str, flags: list[str], sizes: tuple[int, ...],
+                   parents: Sequence[tuple[str, str]] = ()) -> str:
     """One remote shell run: look the key up, else write the files from stdin and sbatch.
 
     One SSH round trip per submission. stdin carries ``task.json``, ``job.sh`` and, when a third
@@ -167,6 +193,10 @@ def submit_command(directory: str, key: str, flags: list[str], sizes: tuple[int,
     count, so they split cleanly. The
     lookup happens right before sbatch, so an operator that crashed after sbatch but before
     recording the job id finds the job instead of submitting a second one.
+
+    ``parents``: (job id, key) pairs the job waits for (``--dependency=afterok`` in ``flags``).
+    Before sbatch, each id must still name a job carrying that key, so an id written into status
+    by someone else never makes the job wait for (or start after) a stranger's job.
     """
     q = shlex.quote
     # Exact names only: sacct's jobcomp/filetxt plugin ignores --name, so filter with awk too.
@@ -185,6 +215,9 @@ def submit_command(directory: str, key: str, flags: list[str], sizes: tuple[int,
         f'ids="$(printf "%s\\n" "$ids" | {exact})"',
         f'[ -n "$ids" ] || ids="$( ({lookup}) | {exact})"',
         f'if [ -n "$ids" ]; then cat >/dev/null; set -- $ids; echo "{FOUND} $1 $D"; exit 0; fi',
+        *(f'[ "$(squeue -h --me -t all -j {int(job_id)} -o %j 2>/dev/null)" = {q(parent)} ] || '
+          f'{{ cat >/dev/null; echo "job {int(job_id)} is not the parent attempt {parent}" >&2; exit {EXIT_PARENT_MISMATCH}; }}'
+          for job_id, parent in parents),
         # 0700 directories and 0600 files: with per-namespace identities, no tenant reads another's.
         "umask 077",
         f'mkdir -p "$D" && cd "$D" || {{ cat >/dev/null; exit {EXIT_WORKDIR_FAILED}; }}',
