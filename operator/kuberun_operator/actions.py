@@ -17,6 +17,15 @@ ObservedState = Literal["pending", "running", "succeeded", "failed", "suspended"
 
 
 @dataclass(frozen=True)
+class IndexObserved:
+    """One index of a job array, as its backend reports it."""
+
+    index: int
+    state: ObservedState
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
 class Observed:
     """What a backend reports about one attempt."""
 
@@ -30,6 +39,7 @@ class Observed:
     message: str | None = None
     log_ref: LogRef | None = None
     summary: RunSummary | None = None  # result and final metrics, read when the attempt ended (policy/results.py)
+    indices: tuple[IndexObserved, ...] = ()  # a job array's indices; the state above sums them up
 
 
 @dataclass(frozen=True)

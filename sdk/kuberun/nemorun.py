@@ -116,7 +116,7 @@ _FIELDS = {
                                         "cpus_per_task": "cpus_per_task", "gpus_per_node": "gpus_per_node", "mem": "memory",
                                         "container_image": "container_image", "container_mounts": "container_mounts",
                                         "setup_lines": "setup", "gres": "gres", "constraint": "constraint",
-                                        "exclude": "exclude", "srun_args": "srun_args"}),
+                                        "exclude": "exclude", "srun_args": "srun_args", "array": "array"}),
     "SkypilotExecutor": ("SkypilotExecutor", {"env_vars": "env", "container_image": "image", "cloud": "cloud", "region": "region",
                                               "zone": "zone", "cpus": "cpus", "memory": "memory", "num_nodes": "num_nodes",
                                               "use_spot": "use_spot", "disk_size": "disk_size", "cluster_name": "cluster_name",

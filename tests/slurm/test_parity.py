@@ -114,3 +114,25 @@ def test_when_the_parent_fails_the_queued_dependent_is_cancelled_and_recorded_sk
     assert evaluate["attempts"][0]["phase"] == "Cancelled"
     # Not left PENDING (DependencyNeverSatisfied) in Slurm: the operator cancelled it.
     assert wait_for(lambda: job_state(slurm_cluster, child["backendRef"]["id"]) == "CANCELLED", 20, "scancel")
+
+
+def _indices(record: dict[str, Any]) -> list[tuple[int, str, int | None]]:
+    return [(i["index"], i["phase"], i.get("exitCode")) for i in record["attempts"][-1].get("indices", [])]
+
+
+def test_an_array_records_each_index_state_and_exit_code_and_fails_when_one_index_fails(operator, k8s_api_client,
+                                                                                         namespace, slurm_cluster):
+    ok = slurm_task("ok", inline='echo "index $SLURM_ARRAY_TASK_ID of $KUBERUN_TASK"', array="0-2")
+    bad = slurm_task("bad", inline='[ "$SLURM_ARRAY_TASK_ID" != 5 ] || exit 7', array="1-5:2")
+    name = create_experiment(k8s_api_client, namespace, [ok, bad])["metadata"]["name"]
+
+    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 90) == "Failed"
+    ok_record, bad_record = (_record(k8s_api_client, namespace, name, t) for t in ("ok", "bad"))
+    assert ok_record["phase"] == "Succeeded" and _indices(ok_record) == [(0, "Succeeded", 0), (1, "Succeeded", 0),
+                                                                         (2, "Succeeded", 0)]
+    assert (bad_record["phase"], bad_record["exitCode"]) == ("Failed", 7)
+    assert _indices(bad_record) == [(1, "Succeeded", 0), (3, "Succeeded", 0), (5, "Failed", 7)]
+    (attempt,) = ok_record["attempts"]
+    assert attempt["backendRef"]["id"].isdigit()  # the array's own id, as sbatch returned it
+    log = Path(attempt["logRef"]["path"]).read_text()
+    assert all(f"index {i} of ok" in log for i in range(3))  # each index appended to the one output.log

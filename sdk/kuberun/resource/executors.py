@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from kuberun.resource import slurmflags
+from kuberun.resource import slurmarray, slurmflags
 from kuberun.resource.base import KubeModel
 from kuberun.resource.constants import MAX_NAME
 from kuberun.resource.types import EnvVars, Quantity
@@ -147,6 +147,22 @@ class SlurmExecutor(_UserExecutor):
         default_factory=list, max_length=32, description="Extra sbatch flags, each '--name' or '--name=value' from an allow-list (docs/slurm.md).")
     srun_args: list[Annotated[str, Field(max_length=512, json_schema_extra={"pattern": slurmflags.SRUN_FLAG_PATTERN})]] = Field(
         default_factory=list, max_length=32, description="Extra srun flags for the task's step, each '--name' or '--name=value' from an allow-list.")
+
+    array: str | None = Field(None, max_length=256, pattern=slurmarray.ARRAY_PATTERN, description=(
+        "sbatch --array: a count (4 = '0-3') or Slurm's spec ('0-15:4', '1,3,5%2'); at most "
+        f"{slurmarray.MAX_ARRAY_INDICES} indices, each recorded with its state and exit code."))
+
+    @field_validator("array", mode="before")
+    @classmethod
+    def _array_count(cls, value: Any) -> Any:
+        return None if value is None else slurmarray.array_spec(value)
+
+    @field_validator("array")
+    @classmethod
+    def _array_bounded(cls, value: str | None) -> str | None:
+        if value is not None:
+            slurmarray.array_indices(value)  # ValueError names the problem
+        return value
 
     @field_validator("exclude", mode="before")
     @classmethod

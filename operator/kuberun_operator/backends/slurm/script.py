@@ -28,7 +28,8 @@ EXIT_LOOKUP_FAILED, EXIT_WORKDIR_FAILED, EXIT_SBATCH_FAILED, EXIT_PARENT_MISMATC
 FOUND, SUBMITTED = "kuberun-found", "kuberun-submitted"
 CODE_FILE = "code.tar.gz"  # a task's code package, written next to task.json when it ships one
 # squeue --Format fields; `:|` means "no padding, then a `|`", so names are never truncated.
-SQUEUE_FIELDS = ("JobID", "Name", "State", "Reason", "StartTime", "EndTime", "exit_code")
+# ArrayJobID/ArrayTaskID last: an array's elements are grouped under the id sbatch returned (arrays.py).
+SQUEUE_FIELDS = ("JobID", "Name", "State", "Reason", "StartTime", "EndTime", "exit_code", "ArrayJobID", "ArrayTaskID")
 SACCT_FIELDS = ("JobID", "JobName", "State", "ExitCode", "Start", "End")
 
 
@@ -94,6 +95,9 @@ def sbatch_flags(executor: SlurmExecutor, cluster: SlurmCluster, after: Sequence
         flags.append(f"--exclude={','.join(executor.exclude)}")
     if executor.exclusive:
         flags.append("--exclusive")
+    if executor.array:
+        flags.append(f"--array={executor.array}")
+        flags.append("--open-mode=append")  # every index writes output.log: none truncates the others' lines
     if after:
         # afterok: Slurm starts the job only once every parent job COMPLETED (policy/early.py decides when).
         flags.append("--dependency=afterok:" + ":".join(str(int(i)) for i in after))
@@ -124,9 +128,10 @@ def batch_script(task: TaskSpec, cluster: SlurmCluster, place: AttemptPlace) -> 
         f"export KUBERUN_TASK={shlex.quote(place.task)}",
         f"export KUBERUN_ATTEMPT={place.attempt}",
         # The run summary, the metric series and the artifacts stay in the attempt directory (results.py).
-        'export KUBERUN_SUMMARY_FILE="$KUBERUN_DIR/summary.json"',
-        'export KUBERUN_METRICS_FILE="$KUBERUN_DIR/metrics.jsonl"',
-        'export KUBERUN_ARTIFACTS_DIR="$KUBERUN_DIR/artifacts"',
+        *(_array_outputs() if executor.array else [
+            'export KUBERUN_SUMMARY_FILE="$KUBERUN_DIR/summary.json"',
+            'export KUBERUN_METRICS_FILE="$KUBERUN_DIR/metrics.jsonl"',
+            'export KUBERUN_ARTIFACTS_DIR="$KUBERUN_DIR/artifacts"']),
         *_env_lines(executor.env),
         # A failing setup line must fail the job, not run the task in a half-made environment.
         "set -eo pipefail",
@@ -136,6 +141,15 @@ def batch_script(task: TaskSpec, cluster: SlurmCluster, place: AttemptPlace) -> 
         *_launch_lines(executor),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _array_outputs() -> list[str]:
+    """Each index of an array keeps its own summary, series and artifacts, under ``index-<N>/``."""
+    return ['export KUBERUN_ARRAY_INDEX="$SLURM_ARRAY_TASK_ID"',
+            'mkdir -p "$KUBERUN_DIR/index-$SLURM_ARRAY_TASK_ID"',
+            'export KUBERUN_SUMMARY_FILE="$KUBERUN_DIR/index-$SLURM_ARRAY_TASK_ID/summary.json"',
+            'export KUBERUN_METRICS_FILE="$KUBERUN_DIR/index-$SLURM_ARRAY_TASK_ID/metrics.jsonl"',
+            'export KUBERUN_ARTIFACTS_DIR="$KUBERUN_DIR/index-$SLURM_ARRAY_TASK_ID/artifacts"']
 
 
 def _comment(text: str) -> str:
@@ -200,7 +214,8 @@ def submit_command(directory: str, key: str, flags: list[str], sizes: tuple[int,
     """
     q = shlex.quote
     # Exact names only: sacct's jobcomp/filetxt plugin ignores --name, so filter with awk too.
-    exact = """awk -F'|' -v k="$key" '$1 ~ /^[0-9]+$/ && $2 == k {print $1}'"""
+    # An array's elements print as 123_4 (sacct) or share %F, the id sbatch returned: that id is the job's.
+    exact = """awk -F'|' -v k="$key" '{split($1, a, "_")} a[1] ~ /^[0-9]+$/ && $2 == k {print a[1]}'"""
     lookup = " || ".join([
         'sacct -n -P -X -S now-30days --name="$key" -o JobID,JobName 2>/dev/null',
         'sacct -c -n -P -S now-30days --name="$key" -o JobID,JobName 2>/dev/null',
@@ -211,7 +226,7 @@ def submit_command(directory: str, key: str, flags: list[str], sizes: tuple[int,
         "export TZ=UTC",
         f"key={q(key)}",
         f"D={directory}",
-        f'ids="$(squeue -h --me -t all --name="$key" -o "%i|%j")" || {{ cat >/dev/null; exit {EXIT_LOOKUP_FAILED}; }}',
+        f'ids="$(squeue -h --me -t all --name="$key" -o "%F|%j")" || {{ cat >/dev/null; exit {EXIT_LOOKUP_FAILED}; }}',
         f'ids="$(printf "%s\\n" "$ids" | {exact})"',
         f'[ -n "$ids" ] || ids="$( ({lookup}) | {exact})"',
         f'if [ -n "$ids" ]; then cat >/dev/null; set -- $ids; echo "{FOUND} $1 $D"; exit 0; fi',

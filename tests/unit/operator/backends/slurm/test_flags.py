@@ -111,3 +111,14 @@ def test_a_record_that_bypassed_the_model_is_refused_by_the_script_builder():
     spec = task().executor.slurm.model_copy(update={"sbatch_args": ["--partition=prio"]})  # model_copy does not validate
     with pytest.raises(script.ScriptError, match="--partition"):
         script.sbatch_flags(spec, cluster())
+
+
+def test_the_submit_command_refuses_a_parent_id_that_names_another_job():
+    # A parent id from status counts only if Slurm says that job carries the parent attempt's key.
+    fakes = ('squeue() { case "$*" in *"-j 12"*) echo victim-job ;; *) : ;; esac; }\n'
+             'sacct() { :; }\nsbatch() { echo SUBMITTED; }\n')
+    command = script.submit_command("/nonexistent/kuberun-test", "k", ["--dependency=afterok:12"], (0, 0),
+                                    [("12", "uid-1-a-1")])
+    done = subprocess.run(["bash", "-c", fakes + command], capture_output=True, text=True, input="", timeout=30)
+    assert done.returncode == script.EXIT_PARENT_MISMATCH and "SUBMITTED" not in done.stdout
+    assert "job 12 is not the parent attempt uid-1-a-1" in done.stderr
