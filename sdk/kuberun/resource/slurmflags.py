@@ -24,9 +24,11 @@ SBATCH_OPTIONS = frozenset({
     "distribution", "gpu-bind", "gpu-freq", "gpus", "gpus-per-socket", "gpus-per-task", "hint", "kill-on-invalid-dep",
     "licenses", "mail-type", "mail-user", "mem-bind", "mem-per-cpu", "mem-per-gpu", "mincpus", "nice", "no-requeue",
     "ntasks", "ntasks-per-core", "ntasks-per-gpu", "ntasks-per-socket", "open-mode", "overcommit", "oversubscribe",
-    "profile", "propagate", "requeue", "reservation", "signal", "sockets-per-node", "spread-job", "switches",
-    "threads-per-core", "time-min", "tmp", "use-min-nodes", "wckey",
+    "profile", "propagate", "requeue", "signal", "sockets-per-node", "spread-job", "switches",
+    "threads-per-core", "time-min", "tmp", "use-min-nodes",
 })
+# Not listed on purpose: --reservation and --wckey spend what Slurm grants the operator's (shared) login, and
+# kuberun's grants have no per-namespace list for them yet; --clusters, --uid, --gid, --wrap, --parsable, --test-only.
 # srun options for the task's job step (binding, MPI, output, pyxis container settings).
 SRUN_OPTIONS = frozenset({
     "accel-bind", "container-entrypoint", "container-env", "container-mount-home", "container-name",
