@@ -112,7 +112,8 @@ _FIELDS = {
                                         "time": "time_limit", "nodes": "nodes", "ntasks_per_node": "ntasks_per_node",
                                         "cpus_per_task": "cpus_per_task", "gpus_per_node": "gpus_per_node", "mem": "memory",
                                         "container_image": "container_image", "container_mounts": "container_mounts",
-                                        "setup_lines": "setup"}),
+                                        "setup_lines": "setup", "gres": "gres", "constraint": "constraint",
+                                        "exclude": "exclude", "srun_args": "srun_args", "array": "array"}),
     "SkypilotExecutor": ("SkypilotExecutor", {"env_vars": "env", "container_image": "image", "cloud": "cloud", "region": "region",
                                               "zone": "zone", "cpus": "cpus", "memory": "memory", "num_nodes": "num_nodes",
                                               "use_spot": "use_spot", "disk_size": "disk_size", "cluster_name": "cluster_name",
@@ -164,6 +165,7 @@ def convert_executor(executor: Any) -> Any:
             if dest is not None:
                 kwargs[dest] = dict(value) if isinstance(value, dict) else value
     if kind == "SlurmExecutor":
+        _slurm_flags(given, kwargs)
         cluster = os.environ.get(SLURM_CLUSTER_ENV)
         if not cluster:
             raise InvalidExecutorError(f"nemo_run.SlurmExecutor: kuberun's operator holds the SSH connection, so name its "
@@ -175,6 +177,34 @@ def convert_executor(executor: Any) -> Any:
     given.pop("nodes", None) if kind == "LocalExecutor" else None
     _refuse(kind, given)
     return getattr(kr_executors, target)(**kwargs)
+
+
+# NeMo Run SlurmExecutor fields that are plain sbatch options: kuberun passes them as extra flags.
+_SBATCH_FIELDS = ("cpus_per_gpu", "gpus_per_task", "mem_per_gpu", "mem_per_cpu", "comment", "signal", "open_mode")
+
+
+def _slurm_flags(given: dict[str, Any], kwargs: dict[str, Any]) -> None:
+    """NeMo Run's Slurm options without a field of their own, as kuberun's (allow-listed) extra flags.
+
+    ``exclusive=True``, ``container_env`` (srun ``--container-env``), ``additional_parameters`` and
+    the plain sbatch fields; ``dependency_type="afterok"`` is what ``dependsOn`` between Slurm tasks
+    does already. Whatever the allow-list refuses is refused by name when the executor is built.
+    """
+    sbatch = [f"--{name.replace('_', '-')}={given.pop(name)}" for name in _SBATCH_FIELDS if name in given]
+    for key, value in (given.pop("additional_parameters", None) or {}).items():
+        flag = f"--{str(key).replace('_', '-')}"
+        sbatch.append(flag if value is True or value == "" else f"{flag}={value}")
+    if sbatch:
+        kwargs["sbatch_args"] = sbatch
+    if "exclusive" in given and given["exclusive"] in (True, False, None):
+        kwargs["exclusive"] = bool(given.pop("exclusive"))
+    if given.get("container_env"):
+        kwargs["srun_args"] = [*kwargs.get("srun_args", []), "--container-env=" + ",".join(given.pop("container_env"))]
+    if given.get("dependency_type") == "afterok":
+        given.pop("dependency_type")  # what dependsOn does; any other type stays in `given` and is refused by name
+    if given.get("dependencies"):
+        _refuse("SlurmExecutor", {"dependencies": 1}, " (dependencies between tasks are dependsOn; kuberun queues a "
+                "Slurm task behind its Slurm parents with afterok itself)")
 
 
 # --- running -------------------------------------------------------------------------------

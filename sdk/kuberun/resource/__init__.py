@@ -26,6 +26,7 @@ from kuberun.resource.spec import (
 )
 from kuberun.resource.status import (
     ArchivedLog,
+    ArrayIndexStatus,
     AttemptStatus,
     BackendRef,
     Condition,
@@ -43,6 +44,7 @@ __all__ = [
     "PLURAL",
     "VERSION",
     "ArchivedLog",
+    "ArrayIndexStatus",
     "AttemptStatus",
     "BackendRef",
     "Condition",

@@ -6,11 +6,12 @@ the backend's own objects (a Job, an sbatch script, a sky.Task, a Lepton job).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from kuberun.resource import slurmarray, slurmflags
 from kuberun.resource.base import KubeModel
 from kuberun.resource.constants import MAX_NAME
 from kuberun.resource.types import EnvVars, Quantity
@@ -137,6 +138,46 @@ class SlurmExecutor(_UserExecutor):
     container_mounts: list[str] = Field(default_factory=list, max_length=32, description="pyxis --container-mounts entries.")
     env: EnvVars = Field(default_factory=dict)
     setup: list[str] = Field(default_factory=list, max_length=64, description="Shell lines run before the task (module load, venv activate).")
+    gres: str | None = Field(None, max_length=256, pattern=slurmflags.GRES_PATTERN, description="sbatch --gres, e.g. 'gpu:a100:8'.")
+    constraint: str | None = Field(None, max_length=256, pattern=slurmflags.CONSTRAINT_PATTERN, description="sbatch --constraint: node features, e.g. 'a100&ib'.")
+    exclude: list[Annotated[str, StringConstraints(pattern=slurmflags.HOSTLIST_PATTERN, max_length=256)]] = Field(
+        default_factory=list, max_length=64, description="sbatch --exclude: node names or hostlists, e.g. 'node[1-3]'.")
+    exclusive: bool = Field(False, description="sbatch --exclusive: no other job shares the nodes.")
+    sbatch_args: list[Annotated[str, Field(max_length=512, json_schema_extra={"pattern": slurmflags.SBATCH_FLAG_PATTERN})]] = Field(
+        default_factory=list, max_length=32, description="Extra sbatch flags, each '--name' or '--name=value' from an allow-list (docs/slurm.md).")
+    srun_args: list[Annotated[str, Field(max_length=512, json_schema_extra={"pattern": slurmflags.SRUN_FLAG_PATTERN})]] = Field(
+        default_factory=list, max_length=32, description="Extra srun flags for the task's step, each '--name' or '--name=value' from an allow-list.")
+
+    array: str | None = Field(None, max_length=256, pattern=slurmarray.ARRAY_PATTERN, description=(
+        "sbatch --array: a count (4 = '0-3') or Slurm's spec ('0-15:4', '1,3,5%2'); at most "
+        f"{slurmarray.MAX_ARRAY_INDICES} indices, each recorded with its state and exit code."))
+
+    @field_validator("array", mode="before")
+    @classmethod
+    def _array_count(cls, value: Any) -> Any:
+        return None if value is None else slurmarray.array_spec(value)
+
+    @field_validator("array")
+    @classmethod
+    def _array_bounded(cls, value: str | None) -> str | None:
+        if value is not None:
+            slurmarray.array_indices(value)  # ValueError names the problem
+        return value
+
+    @field_validator("exclude", mode="before")
+    @classmethod
+    def _hostlist_string(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value  # NeMo Run writes exclude="node1,node[4-5]"
+
+    @field_validator("sbatch_args")
+    @classmethod
+    def _sbatch_flags(cls, flags: list[str]) -> list[str]:
+        return [slurmflags.check_flag(f, slurmflags.SBATCH_OPTIONS, "sbatch") for f in flags]
+
+    @field_validator("srun_args")
+    @classmethod
+    def _srun_flags(cls, flags: list[str]) -> list[str]:
+        return [slurmflags.check_flag(f, slurmflags.SRUN_OPTIONS, "srun") for f in flags]
 
 
 #: Where SkyPilot mounts may come from: buckets only. A local path would be read from the operator's

@@ -43,7 +43,8 @@ def test_slurm_needs_the_operator_s_cluster_name(monkeypatch):
 
 
 @pytest.mark.parametrize(("executor", "fields"), [
-    (lambda: nr.SlurmExecutor(account="a", gres="gpu:8", exclusive=True), "exclusive, gres"),
+    (lambda: nr.SlurmExecutor(account="a", gres="gpu:8", heterogeneous=True, exclusive="user"), "exclusive, heterogeneous"),
+    (lambda: nr.SlurmExecutor(account="a", dependency_type="afterany"), "dependency_type"),
     (lambda: nr.LeptonExecutor(container_image="i", nemo_run_dir="/d", resource_shape="s", pre_launch_commands=["x"]),
      "pre_launch_commands"),
     (lambda: nr.LocalExecutor(ntasks_per_node=2), "ntasks_per_node"),
@@ -52,6 +53,31 @@ def test_fields_without_an_equivalent_are_refused_by_name(monkeypatch, executor,
     monkeypatch.setenv("KUBERUN_SLURM_CLUSTER", "hpc")
     with pytest.raises(InvalidExecutorError, match=f"{fields} ha(s|ve) no kuberun equivalent"):
         convert_executor(executor())
+
+
+def test_slurm_parity_fields_convert_to_fields_and_allow_listed_flags(monkeypatch):
+    monkeypatch.setenv("KUBERUN_SLURM_CLUSTER", "hpc")
+    executor = nr.SlurmExecutor(account="a", gres="gpu:a100:8", constraint="a100&ib", exclude="node[1-3]", exclusive=True,
+                                srun_args=["--mpi=pmix"], container_env=["WANDB_KEY", "HF_TOKEN"], mem_per_gpu="40G",
+                                signal="USR1@90", additional_parameters={"mail_type": "END", "requeue": True})
+    assert convert_executor(executor) == kr.SlurmExecutor(
+        cluster="hpc", account="a", gres="gpu:a100:8", constraint="a100&ib", exclude=["node[1-3]"], exclusive=True,
+        sbatch_args=["--mem-per-gpu=40G", "--signal=USR1@90", "--mail-type=END", "--requeue"],
+        srun_args=["--mpi=pmix", "--container-env=WANDB_KEY,HF_TOKEN"])
+
+
+@pytest.mark.parametrize(("extra", "words"), [({"partition": "prio"}, "kuberun sets it from partition"),
+                                              ({"uid": "0"}, "not in the allowed extra flags")])
+def test_nemo_run_additional_parameters_cannot_walk_around_the_grants(monkeypatch, extra, words):
+    monkeypatch.setenv("KUBERUN_SLURM_CLUSTER", "hpc")
+    with pytest.raises(InvalidExecutorError, match=words):
+        convert_executor(nr.SlurmExecutor(account="a", additional_parameters=extra))
+
+
+def test_nemo_run_explicit_job_dependencies_are_refused_for_depends_on(monkeypatch):
+    monkeypatch.setenv("KUBERUN_SLURM_CLUSTER", "hpc")
+    with pytest.raises(InvalidExecutorError, match="dependencies between tasks are dependsOn"):
+        convert_executor(nr.SlurmExecutor(account="a", dependencies=["1234"]))
 
 
 def test_an_unconvertible_executor_names_the_ones_that_convert():
