@@ -59,7 +59,7 @@ def list_(
     with _one_line_errors():
         from kuberun.errors import UsageError
         from kuberun.manage import query, render
-        from kuberun.resource.status import ExperimentPhase
+        from kuberun.resource.phases import ExperimentPhase
 
         if output not in (None, "json", "yaml", "wide"):
             raise UsageError(f"unknown output format {output!r}: use json, yaml or wide")
