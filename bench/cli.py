@@ -157,7 +157,7 @@ def find_kubectl() -> str | None:
 
 
 def ratio_line(label: str, got: dict[str, float]) -> str:
-    return (f"  {label:58s} {got['wall']:5.2f}x wall, {got['cpu']:5.2f}x cpu "
+    return (f"  {label:62s} {got['wall']:5.2f}x wall, {got['cpu']:5.2f}x cpu "
             f"({got['ours'] * 1000:.0f} ms vs {got['theirs'] * 1000:.0f} ms; cpu {got['ours_cpu'] * 1000:.0f} vs {got['theirs_cpu'] * 1000:.0f} ms)")
 
 

@@ -4,7 +4,8 @@
 cost about what ``kubectl get`` costs (issue 18: within 2x). Building the typer app imports typer,
 and typer coerces every parameter through pydantic: together about half of such a command's
 start-up. So for those two commands this entry point parses the command line with the standard
-library's ``argparse`` from the same option specs (``kuberun.manage.options``) and calls the same
+library's ``getopt`` (lighter than ``argparse``, whose help formatter alone loads ``shutil``,
+``bz2`` and ``lzma``) from the same option specs (``kuberun.manage.options``) and calls the same
 body (``kuberun.manage.reads``) the typer command calls.
 
 The fast path only ever takes a command line it reads exactly as typer would; anything else —
@@ -14,33 +15,9 @@ typer app untouched, so help and every usage error stay typer's own.
 
 from __future__ import annotations
 
-import argparse
+import getopt
 import sys
-from typing import Any, NoReturn
-
-
-class _NotFast(Exception):
-    """The command line is not one the fast path reads exactly as typer does."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # argparse's documented hook: raise instead of printing and exiting
-        raise _NotFast(message)
-
-
-def parser(command: str) -> argparse.ArgumentParser:
-    """An argparse parser for a fast command, from its specs in ``kuberun.manage.options``."""
-    from kuberun.manage.options import FAST_COMMANDS
-
-    out = _Parser(prog=f"kuberun {command}", add_help=False, allow_abbrev=False)
-    for opt in FAST_COMMANDS[command]:
-        if opt.positional:
-            out.add_argument(opt.dest)
-        elif opt.kind is bool:
-            out.add_argument(*opt.flags, dest=opt.dest, action="store_true", default=opt.default)
-        else:
-            out.add_argument(*opt.flags, dest=opt.dest, type=opt.kind, default=opt.default)
-    return out
+from typing import Any
 
 
 def fast_arguments(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
@@ -49,16 +26,33 @@ def fast_arguments(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
 
     if not argv or argv[0] not in FAST_COMMANDS:
         return None
-    rest = argv[1:]
-    flags = {flag for opt in FAST_COMMANDS[argv[0]] for flag in opt.flags}
+    specs, rest = FAST_COMMANDS[argv[0]], argv[1:]
+    by_flag = {flag: opt for opt in specs for flag in opt.flags}
     for arg in rest:  # only spellings both parsers read alike: no -h/--help, "--", -o=json, -An, -1 or prefixes
-        if arg.startswith("-") and arg not in flags and not (arg.startswith("--") and arg.split("=", 1)[0] in flags):
+        if arg.startswith("-") and arg not in by_flag and not (arg.startswith("--") and arg.split("=", 1)[0] in by_flag):
             return None
+    takes_value = {flag: opt.kind is not bool for flag, opt in by_flag.items()}
+    short = "".join(f[1] + (":" if v else "") for f, v in takes_value.items() if not f.startswith("--"))
+    long = [f[2:] + ("=" if v else "") for f, v in takes_value.items() if f.startswith("--")]
     try:
-        values = parser(argv[0]).parse_args(rest)
-    except _NotFast:
+        found, positional = getopt.gnu_getopt(rest, short, long)
+    except getopt.GetoptError:
+        return None  # a flag without its value: typer says so
+    names = [opt.dest for opt in specs if opt.positional]
+    if len(positional) != len(names):
         return None
-    return argv[0], vars(values)
+    values: dict[str, Any] = {opt.dest: opt.default for opt in specs if not opt.positional}
+    values.update(zip(names, positional, strict=True))
+    for flag, value in found:  # in order, so the last of a repeated option wins, as in click
+        opt = by_flag[flag]
+        if opt.kind is bool:
+            values[opt.dest] = True
+        else:
+            try:
+                values[opt.dest] = opt.kind(value)
+            except ValueError:
+                return None  # --limit many: typer's message
+    return argv[0], values
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 Two parsers read them. The typer app (``manage/commands.py``) builds its ``typer.Option``s from
 these specs, for ``--help``, completion and every error message; the fast path of the console
-script (``kuberun/console.py``) builds an ``argparse`` parser from the same specs, so a read
+script (``kuberun/console.py``) reads the command line with ``getopt`` from the same specs, so a read
 command runs without importing typer — whose parameter coercion loads pydantic, together about
 half of ``kuberun describe``'s start-up (issue 18). ``tests/unit/sdk/test_console.py`` checks
 that both parsers accept the same flags with the same defaults.

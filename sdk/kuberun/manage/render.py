@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
@@ -31,6 +30,8 @@ PHASE_STYLE = {"Succeeded": "green", "Failed": "red", "Cancelled": "yellow", "Ru
 
 def console() -> Console:
     """A console as wide as the terminal, or wide enough never to wrap rows when piped."""
+    import shutil  # with bz2 and lzma: only where a terminal's width is asked
+
     from rich.console import Console
 
     width = shutil.get_terminal_size((200, 40)).columns if os.isatty(1) else 200

@@ -2,7 +2,7 @@
 
 Structural guards, not timings: the read path must not import what it does not use (typer and its
 pydantic coercion, rich off a terminal, Fiddle, the kubernetes package, the pydantic models), and
-for every command line it takes, argparse must hand the command body exactly what typer would.
+for every command line it takes, the getopt fast path must hand the command body exactly what typer would.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def _typer_kwargs(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> dict[str,
 
 
 @pytest.mark.parametrize("argv", CASES, ids=lambda a: " ".join(a))
-def test_argparse_hands_the_body_what_typer_hands_it(monkeypatch, argv):
+def test_the_fast_path_hands_the_body_what_typer_hands_it(monkeypatch, argv):
     fast = fast_arguments(argv)
     assert fast is not None and fast[0] == argv[0]
     assert fast[1] == _typer_kwargs(monkeypatch, argv)
@@ -119,7 +119,7 @@ def test_argparse_hands_the_body_what_typer_hands_it(monkeypatch, argv):
     ["list", "--lim", "5"], ["list", "-o=json"], ["list", "-An", "ns"], ["list", "--limit", "-1"], ["list", "--", "x"],
     ["list", "--no-archived"], ["logs", "x"], [], ["describe", "x", "--output"],
 ], ids=lambda a: " ".join(a) or "nothing")
-def test_anything_argparse_might_read_otherwise_goes_to_typer(argv):
+def test_anything_the_fast_path_might_read_otherwise_goes_to_typer(argv):
     assert fast_arguments(argv) is None
 
 
