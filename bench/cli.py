@@ -231,8 +231,14 @@ def main() -> int:
     for size, row in flat.items():
         print(f"  {size:>7d}      " + "  ".join(f"{v * 1000:16.0f}" for v in row.values()))
     small, large = min(flat), max(flat)
+    def client_side(row: dict[str, float], command: str) -> float:  # the CLI's time less the emulator's answers
+        server = row["server get"] + row["server lineage"] if command == "describe" else row["server list page"]
+        return row[command] - server
+
     for command in ("describe", "list"):
-        print(f"  kuberun {command}: {large} vs {small} Experiments: {flat[large][command] / flat[small][command]:.2f}x")
+        print(f"  kuberun {command}: {large} vs {small} Experiments: {flat[large][command] / flat[small][command]:.2f}x; "
+              f"less the emulator's answers: {client_side(flat[large], command) * 1000:.0f} vs "
+              f"{client_side(flat[small], command) * 1000:.0f} ms ({client_side(flat[large], command) / client_side(flat[small], command):.2f}x)")
     if skipped:
         print(f"  not measured within --budget {args.budget:.0f} s: {', '.join(map(str, skipped))} Experiments")
     if args.nemo:
