@@ -243,6 +243,7 @@ def main() -> int:
         print(f"  not measured within --budget {args.budget:.0f} s: {', '.join(map(str, skipped))} Experiments")
     if args.nemo:
         nemo_ratios(flat[small], args.runs, work)
+    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
