@@ -7,42 +7,15 @@ references and where the logs are, never the logs themselves.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Literal
 
 from pydantic import Field
 
 from kuberun.resource.base import KubeModel
 from kuberun.resource.constants import MAX_ATTEMPTS, MAX_CONDITIONS, MAX_MESSAGE, MAX_NAME, MAX_TASKS
+from kuberun.resource.phases import ExperimentPhase, TaskPhase
 from kuberun.resource.results import MAX_METRICS, MAX_NOTE, MAX_RESULT_BYTES, ArtifactsRecord, MetricValue
 from kuberun.resource.slurmarray import MAX_ARRAY_INDICES
-
-
-class ExperimentPhase(str, Enum):
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    CANCELLED = "Cancelled"
-
-    @property
-    def finished(self) -> bool:
-        return self in (ExperimentPhase.SUCCEEDED, ExperimentPhase.FAILED, ExperimentPhase.CANCELLED)
-
-
-class TaskPhase(str, Enum):
-    PENDING = "Pending"        # waiting for dependencies or a retry's backoff
-    SUBMITTED = "Submitted"    # handed to the backend, not yet running
-    RUNNING = "Running"
-    SUSPENDED = "Suspended"    # started, and paused by spec.suspend (its Job is suspended)
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    CANCELLED = "Cancelled"
-    SKIPPED = "Skipped"        # a dependency failed for good
-
-    @property
-    def finished(self) -> bool:
-        return self in (TaskPhase.SUCCEEDED, TaskPhase.FAILED, TaskPhase.CANCELLED, TaskPhase.SKIPPED)
 
 
 class Condition(KubeModel):
