@@ -10,12 +10,27 @@ code (``SlurmJob.members``), which become the attempt's per-index records in sta
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from kuberun.resource.slurmarray import array_indices
 
-if TYPE_CHECKING:  # state.py builds SlurmJobs from what is summed here
-    from kuberun_operator.backends.slurm.state import SlurmJob
+
+class Member(Protocol):
+    """What ``summed`` reads of one index (state.py's ``SlurmJob``, which is built from the sum: no import back)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def start(self) -> datetime | None: ...
+    @property
+    def end(self) -> datetime | None: ...
+    @property
+    def exit_code(self) -> int | None: ...
 
 # Slurm states that mean "this index will not change any more".
 ENDED = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED",
@@ -41,7 +56,7 @@ def split_array_id(job_id: str) -> tuple[str, str] | None:
     return head, tail
 
 
-def summed(array_id: str, members: Mapping[int, SlurmJob]) -> dict[str, Any]:
+def summed(array_id: str, members: Mapping[int, Member]) -> dict[str, Any]:
     """The array's own fields (state, times, exit code, reason) from its members (``SlurmJob``s by index)."""
     jobs = [members[i] for i in sorted(members)]
     states = [j.state for j in jobs]
