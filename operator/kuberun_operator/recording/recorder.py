@@ -87,34 +87,29 @@ class Recorder:
 
     def reconciled(self, body: dict[str, Any], status: ExperimentStatus | None) -> None:
         """After a reconcile: schedule the log copies of ended attempts and, if finished, the record."""
-        meta = body.get("metadata") or {}
-        ns, name, uid = meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", "")
+        uid = (body.get("metadata") or {}).get("uid", "")
         if not uid or status is None:
             return
-        if self.store is not None:
-            for task in status.tasks:
-                for attempt in task.attempts:
-                    key = (uid, task.name, attempt.attempt)
-                    if attempt.archived_log is not None:
-                        self.archived_logs.pop(key, None)  # in the record now
-                        continue
-                    if attempt.phase.finished and has_log(attempt) and key not in self._copying:
-                        self._copying.add(key)
-                        self._schedule_copy(AttemptEnded(ns, name, uid, task.name, attempt.model_copy(deep=True)), body)
+        self._copy_logs(body, status)
         if self._archive_url is not None and status.phase.finished:
             digest = status_digest(body.get("status"))
             if self._recorded.get(uid) != digest:
                 self._schedule_record(body, digest, "finished")
 
     def attempts_ended(self, body: dict[str, Any], status: ExperimentStatus) -> None:
-        """Before the budget compacts ``status``: archive each attempt that has ended since last seen.
+        """Before the budget compacts ``status``: archive each attempt that has ended since last seen,
+        and start copying its log.
 
         Called with the status as reconcile decided it, so an attempt that ends and is dropped from
-        status in the same write is still seen here once. One job per experiment writes all that
-        are pending (a later call adds to the batch; a failed write keeps them for the retry).
+        status in the same write is still seen here once (``reconciled`` sees only what was kept).
+        One job per experiment writes all that are pending (a later call adds to the batch; a
+        failed write keeps them for the retry).
         """
         uid = (body.get("metadata") or {}).get("uid")
-        if self._archive_url is None or not uid:
+        if not uid:
+            return
+        self._copy_logs(body, status)
+        if self._archive_url is None:
             return
         fresh = {}
         for task in status.tasks:
@@ -126,6 +121,22 @@ class Recorder:
         if fresh:
             self._attempts_pending.setdefault(uid, {}).update(fresh)
             self._schedule_attempts(body)
+
+    def _copy_logs(self, body: dict[str, Any], status: ExperimentStatus) -> None:
+        """Schedule the log copy of every ended attempt not copied (or scheduled) yet."""
+        meta = body.get("metadata") or {}
+        ns, name, uid = meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", "")
+        if self.store is None:
+            return
+        for task in status.tasks:
+            for attempt in task.attempts:
+                key = (uid, task.name, attempt.attempt)
+                if attempt.archived_log is not None:
+                    self.archived_logs.pop(key, None)  # in the record now
+                    continue
+                if attempt.phase.finished and has_log(attempt) and key not in self._copying:
+                    self._copying.add(key)
+                    self._schedule_copy(AttemptEnded(ns, name, uid, task.name, attempt.model_copy(deep=True)), body)
 
     def expiring(self, body: dict[str, Any], status: ExperimentStatus) -> None:
         """The reconcile that finishes an experiment whose TTL has run out deletes it before its status
@@ -149,6 +160,7 @@ class Recorder:
         self._recorded.pop(uid, None)
         self._copying = {k for k in self._copying if k[0] != uid}
         self._attempts_seen = {k for k in self._attempts_seen if k[0] != uid}  # pending ones are still written
+        self.archived_logs = {k: v for k, v in self.archived_logs.items() if k[0] != uid}  # e.g. of dropped attempts
         if self._archive_url is None:
             return
         meta.setdefault("deletionTimestamp", format_time(self.clock.now()))

@@ -117,11 +117,11 @@ def describe(name: Name, output: Output = None, kubeconfig: Kubeconfig = None, c
     """
     with _one_line_errors():
         from kuberun.manage import query, render
-        from kuberun.manage.records import archived_note, get_or_archived
+        from kuberun.manage.records import archived_note, get_or_archived, with_history
 
         fmt = _machine_format(output)
         kube = _kube(kubeconfig, context, namespace)
-        obj = get_or_archived(kube, name)
+        obj, history_note = with_history(kube, get_or_archived(kube, name))  # attempts the status budget dropped
         ns = obj["metadata"]["namespace"]
         note = archived_note(obj)
         archive = obj.pop("archive", None)
@@ -135,6 +135,8 @@ def describe(name: Name, output: Output = None, kubeconfig: Kubeconfig = None, c
             return
         if note:
             typer.echo(f"ARCHIVED: {note}", err=True)
+        if history_note:
+            typer.echo(f"note: {history_note}", err=True)
         render.describe(render.console(), obj, children, events, {} if note else query.config_map_data(kube, obj))
 
 

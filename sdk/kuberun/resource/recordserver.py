@@ -27,6 +27,12 @@ def logs_path(namespace: str, name: str) -> str:
     return f"{PREFIX}/namespaces/{namespace}/experiments/{name}/logs"
 
 
+def attempts_path(namespace: str, name: str) -> str:
+    """``GET``: every archived attempt of the experiment (query: uid), ``{"items": [{task, attempt}]}``:
+    the history its status dropped to stay under budget. Needs ``get`` on the experiment."""
+    return f"{PREFIX}/namespaces/{namespace}/experiments/{name}/attempts"
+
+
 def archived_path(namespace: str | None = None, name: str | None = None) -> str:
     """``GET``: archived experiments, newest first (query: title, user, label, phase, since, until, limit, continue),
     or one (``name``; query ``uid``). A list needs ``list`` on experiments in each namespace it shows; one needs ``get``.
