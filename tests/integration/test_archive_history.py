@@ -135,6 +135,10 @@ def test_attempts_the_budget_dropped_are_archived_and_described_live_and_after_d
     history = machine["experiment"]["status"]["tasks"][0]
     assert [a["exitCode"] for a in history["attempts"]] == [11, 12, 13, 14, 0] and "attemptsOmitted" not in history
 
+    # The log of an attempt the live status no longer lists is still read (its copy in the log store).
+    early = cli("logs", name, "flaky", "--attempt", "2", kubeconfig=user)
+    assert early.code == 0 and "try 2" in early.stdout, (early.stdout, early.stderr)
+
     _wait("the finished record", lambda: _archived_row(sandbox.archive_url, uid))
     _delete(user, kube, name)
     _wait("the record marked deleted", lambda: _archived_row(sandbox.archive_url, uid, deleted=True))

@@ -14,7 +14,7 @@ import asyncio
 from typing import Any
 
 from kuberun.resource.constants import GROUP, PLURAL, VERSION
-from kuberun.resource.history import merge_attempts
+from kuberun.resource.history import merge_attempts, omitted
 
 
 class Records:
@@ -71,9 +71,12 @@ class Records:
         return out
 
     async def either(self, namespace: str, name: str, uid: str | None = None) -> dict[str, Any] | None:
-        """The live object (when its uid matches, if one is asked for), else the archived record."""
+        """The live object (when its uid matches, if one is asked for; with the attempts its status
+        dropped put back from the archive), else the archived record."""
         obj = await self.live(namespace, name)
         if obj is not None and (not uid or (obj.get("metadata") or {}).get("uid") == uid):
+            if omitted(obj.get("status")) and self.archive is not None:  # attempts the status budget dropped
+                obj["status"], _ = merge_attempts(obj.get("status"), await self.history(obj["metadata"]["uid"]))
             return obj
         return await self.archived(namespace, name, uid)
 
