@@ -21,6 +21,7 @@ Opening the archive is itself retried: an operator whose database is down still 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -65,6 +66,7 @@ class Recorder:
         self._copying: set[tuple[str, str, int]] = set()                    # scheduled, done or given up
         self._recorded: dict[str, str] = {}                                  # uid -> digest of the archived status
         self._final: dict[str, dict[str, Any]] = {}                          # uid -> final status an expiry never wrote
+        self._open_lock = asyncio.Lock()
         self._attempts_seen: set[tuple[str, str, int]] = set()              # ended attempts queued for the archive
         self._attempts_pending: dict[str, dict[tuple[str, int], dict[str, Any]]] = {}  # uid -> not yet written
 
@@ -270,15 +272,18 @@ class Recorder:
         return row is not None and row.status == body.get("status") and row.spec == body.get("spec")
 
     async def _open(self) -> AsyncArchive:
-        if self.archive is None:
-            assert self._archive_url is not None
-            try:
-                self.archive = await AsyncArchive.open(self._archive_url())
-            except ArchiveError:
-                raise
-            except (OSError, ValueError) as exc:
-                raise ArchiveUnavailable(f"cannot open the archive: {exc}") from None
-        return self.archive
+        # One open at a time: the queue runs jobs concurrently, and two opens would leak one archive
+        # (its threads and connections) and race the schema migration for nothing.
+        async with self._open_lock:
+            if self.archive is None:
+                assert self._archive_url is not None
+                try:
+                    self.archive = await AsyncArchive.open(self._archive_url())
+                except ArchiveError:
+                    raise
+                except (OSError, ValueError) as exc:
+                    raise ArchiveUnavailable(f"cannot open the archive: {exc}") from None
+            return self.archive
 
     def _result(self, what: str, ok: bool, exc: BaseException | None) -> None:
         if self.metrics is not None:
