@@ -20,7 +20,7 @@ COPY sdk ./sdk
 COPY operator ./operator
 # A current pip first: the image's older resolver (23.x) cannot combine the operator extra's own
 # extras (kuberun[slurm,archive,logstore]) with s3fs's exact fsspec pin and gives up after backtracking.
-RUN pip install --upgrade "pip>=25.0" && pip wheel --wheel-dir /wheels ".[operator]"
+RUN pip install --upgrade "pip>=25.0" && pip wheel --wheel-dir /wheels ".[operator,ui]"
 
 # --- base: a virtualenv owned by root, run by an unprivileged numeric user --------------------
 FROM ${PYTHON_IMAGE} AS base
@@ -45,11 +45,11 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
 USER 65532:65532
 ENTRYPOINT ["python", "-m", "kuberun.runner"]
 
-# --- operator: the kopf operator (the Helm chart's image) -------------------------------------
+# --- operator: the kopf operator (the Helm chart's image; also its dashboard, `kuberun ui --in-cluster`) ---
 FROM base AS operator
 # hadolint ignore=DL3013
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    pip install --no-index --find-links /wheels "kuberun[operator]"
+    pip install --no-index --find-links /wheels "kuberun[operator,ui]"
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["kuberun-operator"]

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Fill .tools/wheelhouse with wheels of kuberun[operator]'s dependencies and of its build
+# Fill .tools/wheelhouse with wheels of kuberun[operator,ui]'s dependencies and of its build
 # backend, for tests/helm/test_dockerfile.py. `make test` runs as root inside a loopback-only
 # network namespace (tests/slurm/netns-run), where no registry is reachable; the test then replays
 # the Dockerfile's pip commands against this wheelhouse instead of the index.
@@ -21,14 +21,14 @@ if [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; then
     exit 0
 fi
 
-echo "install-wheelhouse.sh: collecting wheels for kuberun[operator]"
+echo "install-wheelhouse.sh: collecting wheels for kuberun[operator,ui]"
 rm -rf "$HOUSE"
 mkdir -p "$HOUSE"
 # Build in a scratch copy: an in-tree build would leave build/ and *.egg-info in the checkout.
 SRC=$(mktemp -d)
 trap 'rm -rf "$SRC"' EXIT
 cp -r "$ROOT/pyproject.toml" "$ROOT/README.md" "$ROOT/sdk" "$ROOT/operator" "$SRC/"
-"$PY" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$HOUSE" "$SRC[operator]"
+"$PY" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$HOUSE" "$SRC[operator,ui]"
 # pip itself: the Dockerfile's builder upgrades pip before it resolves.
 "$PY" -m pip download --quiet --disable-pip-version-check --dest "$HOUSE" "setuptools>=68" wheel "pip>=25.0"
 rm -f "$HOUSE"/kuberun-*.whl

@@ -29,7 +29,7 @@ BIN = Path(sys.executable).parent
 # The CLI with list_page served by lightkube: same command, same rendering, other client.
 LIGHTKUBE_CLI = """
 import sys
-import kuberun.manage.commands as commands
+import kuberun.manage.reads as reads
 import kuberun.manage.query as query
 
 def connect(kubeconfig, context, namespace):
@@ -47,7 +47,7 @@ def list_page(client, flt, *, namespace=None, all_namespaces=False, limit=50, co
             break
     return query.Page(query.newest_first(items), None)
 
-commands._kube = connect
+reads.connect = connect
 query.list_page = list_page
 from kuberun.commandline import main
 sys.argv = ["kuberun", *sys.argv[1:]]
@@ -107,7 +107,7 @@ def main() -> int:
         help_ = timed([*kr, "--help"], args.runs)
         ours = timed([*kr, "list", "--kubeconfig", str(kc)], args.runs)
         theirs = timed([python, "-c", LIGHTKUBE_CLI, "list", "--kubeconfig", str(kc)], args.runs)
-        ours_wrapped = timed([python, "-c", LIGHTKUBE_CLI.split("commands._kube = connect")[0] + "\nfrom kuberun.commandline import main\n"
+        ours_wrapped = timed([python, "-c", LIGHTKUBE_CLI.split("reads.connect = connect")[0] + "\nfrom kuberun.commandline import main\n"
                               "sys.argv = ['kuberun', *sys.argv[1:]]\nmain()\n", "list", "--kubeconfig", str(kc)], args.runs)
     print(f"median wall time of {args.runs} fresh processes (python -c pass: {bare * 1000:.0f} ms)")
     for lib, seconds in imports.items():

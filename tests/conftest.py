@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 # The real control plane's fixtures, the `cluster` marker's rule, and the fidelity ledger.
-pytest_plugins = ["tests.realcluster.plugin", "tests.realcluster.ledger"]
+pytest_plugins = ["tests.realcluster.plugin", "tests.realcluster.ledger",
+                  "tests.harness.taskdump"]  # asyncio tasks' stacks before a test times out
 
 
 @pytest.fixture(scope="session")

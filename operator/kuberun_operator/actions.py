@@ -17,6 +17,15 @@ ObservedState = Literal["pending", "running", "succeeded", "failed", "suspended"
 
 
 @dataclass(frozen=True)
+class IndexObserved:
+    """One index of a job array, as its backend reports it."""
+
+    index: int
+    state: ObservedState
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
 class Observed:
     """What a backend reports about one attempt."""
 
@@ -30,15 +39,29 @@ class Observed:
     message: str | None = None
     log_ref: LogRef | None = None
     summary: RunSummary | None = None  # result and final metrics, read when the attempt ended (policy/results.py)
+    indices: tuple[IndexObserved, ...] = ()  # a job array's indices; the state above sums them up
+
+
+@dataclass(frozen=True)
+class Parent:
+    """An attempt of another task that a submission queues behind at the backend (policy/early.py)."""
+
+    task: str
+    attempt: int
+    backend_id: str  # from status: the backend checks it is that attempt's job before relying on it
 
 
 @dataclass(frozen=True)
 class Submit:
-    """Start attempt ``attempt`` of ``task``; idempotent under ``ref.idempotency_key``."""
+    """Start attempt ``attempt`` of ``task``; idempotent under ``ref.idempotency_key``.
+
+    ``after``: parents still running; the backend holds the job until they succeed (Slurm afterok).
+    """
 
     task: str
     attempt: int
     ref: BackendRef
+    after: tuple[Parent, ...] = ()
 
 
 @dataclass(frozen=True)

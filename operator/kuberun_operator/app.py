@@ -60,8 +60,9 @@ def build(settings: Settings, metrics: Metrics, clock: Clock | None = None) -> A
     backends: dict[str, Backend] = {"kubernetes": KubernetesBackend(kube, jobs, settings, pods)}
     if settings.enable_local_executor:
         from kuberun_operator.backends.local import LocalBackend
+        from kuberun_operator.codestore import config_map_reader
 
-        backends["local"] = LocalBackend(settings)
+        backends["local"] = LocalBackend(settings, code_reader=config_map_reader(kube))  # unpacks packaged code
     backends.update(remote_backends(BackendConfig.load(settings.config_file), settings, kube))
 
     async def post_event(body: dict[str, Any], event: Event) -> None:

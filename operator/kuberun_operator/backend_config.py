@@ -80,6 +80,9 @@ class LeptonWorkspace(_Model):
     allowed_namespaces: list[str] = Field(default_factory=list, description=_NAMESPACES)
     allowed_secrets: list[str] = Field(default_factory=list, description="Workspace secrets a task may read (secretEnv).")
     allowed_node_groups: list[str] = Field(default_factory=list, description="Node groups a task may pick.")
+    allowed_reservations: list[str] = Field(default_factory=list, description="Node reservations a task may use.")
+    allowed_image_pull_secrets: list[str] = Field(default_factory=list,
+                                                  description="Image-pull secrets a task may name.")
 
 
 class LeptonConfig(_Model):
@@ -92,6 +95,9 @@ class SkypilotConfig(_Model):
     token_file: Path | None = None
     allowed_namespaces: list[str] = Field(default_factory=list, description=_NAMESPACES)
     allowed_clusters: list[str] = Field(default_factory=list, description="Clusters a task may target (mode: cluster).")
+    allowed_buckets: list[str] = Field(default_factory=list,
+                                       description="Bucket URLs (patterns, e.g. 's3://team-a-*') a task may mount; "
+                                                   "the SkyPilot server reads them with its own credentials.")
     poll_interval_seconds: float = Field(15.0, gt=0, description="How often the managed-jobs queue is looked at.")
 
 

@@ -40,6 +40,7 @@ from kuberun_operator.backends.base import (
     CancelOnDelete,
     Lifecycle,
     Polled,
+    QueuesDependencies,
     Suspendable,
 )
 from kuberun_operator.clock import Clock, SystemClock
@@ -370,6 +371,8 @@ class Controller:
         task = exp.spec.task(action.task)
         ref = verified_ref(exp, action.task, action.attempt, action.ref)  # never the key status claims
         if isinstance(action, Submit):
+            if action.after and isinstance(backend, QueuesDependencies):  # reconcile plans `after` only for these
+                return await backend.submit_after(exp, task, action.attempt, ref, action.after)
             return await backend.submit(exp, task, action.attempt, ref)
         if isinstance(action, Cancel):
             await backend.cancel(exp, task, action.attempt, ref)

@@ -71,6 +71,9 @@ def check_lepton(workspace: LeptonWorkspace, executor: LeptonExecutor, namespace
     for env in executor.secret_env:
         _choice(namespace, backend, "secret", env.secret, None, workspace.allowed_secrets)
     _choice(namespace, backend, "node group", executor.node_group, None, workspace.allowed_node_groups)
+    _choice(namespace, backend, "node reservation", executor.node_reservation, None, workspace.allowed_reservations)
+    for secret in executor.image_pull_secrets:
+        _choice(namespace, backend, "image-pull secret", secret, None, workspace.allowed_image_pull_secrets)
 
 
 def check_skypilot(config: SkypilotConfig, executor: SkypilotExecutor, namespace: str) -> None:
@@ -78,3 +81,6 @@ def check_skypilot(config: SkypilotConfig, executor: SkypilotExecutor, namespace
     _namespace(config.allowed_namespaces, namespace, backend)
     if executor.mode == "cluster":
         _choice(namespace, backend, "cluster", executor.cluster_name, None, config.allowed_clusters)
+    sources = [*executor.file_mounts.values(), *(m.source for m in executor.storage_mounts.values())]
+    for source in sources:  # mounted with the SkyPilot server's cloud credentials, not the user's
+        _choice(namespace, backend, "bucket", source, None, config.allowed_buckets)

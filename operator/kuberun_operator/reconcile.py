@@ -15,6 +15,7 @@ from datetime import datetime
 from kuberun.resource import ExperimentResource
 from kuberun_operator.actions import Decision, Observed
 from kuberun_operator.policy.dag import idempotency_key, start_ready_tasks
+from kuberun_operator.policy.early import drop_orphans
 from kuberun_operator.policy.finish import finish
 from kuberun_operator.policy.lifecycle import keep_cancelling, shutdown, suspend
 from kuberun_operator.policy.observe import adopt_unrecorded, observe_task
@@ -46,9 +47,12 @@ def reconcile(
             observe_task(r, task)
         # 3. spec.shutdown: what has not started is cancelled; with Terminate, what runs too.
         shutdown(r)
+        #    Jobs queued at their backend behind a parent that failed (or under shutdown) are cancelled.
+        drop_orphans(r)
         # 4. spec.suspend: running attempts follow it where kuberun owns their suspend.
         suspend(r)
-        # 5. Tasks whose dependencies succeeded start (past their backoff); those whose never can are skipped.
+        # 5. Tasks whose dependencies succeeded start (past their backoff); those whose never can are skipped;
+        #    those whose parents run in the same backend queue are submitted behind them (policy/early.py).
         start_ready_tasks(r)
     # 6. Cancelled attempts still alive at their backend are cancelled again.
     keep_cancelling(r)

@@ -11,7 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from kuberun.resource import ExperimentResource
-from kuberun_operator.backends.base import CancelOnDelete, DeclaresUnretryable, OwnsSuspend, Suspendable
+from kuberun_operator.backends.base import (
+    CancelOnDelete,
+    DeclaresUnretryable,
+    OwnsSuspend,
+    QueuesDependencies,
+    Suspendable,
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,8 @@ class Traits:
 
     backends: Mapping[str, BackendTraits] = field(default_factory=dict)
     suspend_owners: Mapping[str, str] = field(default_factory=dict)  # task -> who owns its suspend (e.g. Kueue)
+    # task -> the backend queue it can wait in for other tasks of the same scope (QueuesDependencies)
+    dependency_scopes: Mapping[str, str] = field(default_factory=dict)
 
     def of(self, backend: str) -> BackendTraits:
         """A backend's traits; one this operator lacks has none (its actions fail as not configured)."""
@@ -47,9 +55,12 @@ def traits_for(exp: ExperimentResource, backends: Mapping[str, object]) -> Trait
     """The traits of the backends ``exp``'s tasks use, and the owner of each task's suspend."""
     used = {t.executor.backend for t in exp.spec.tasks}
     owners: dict[str, str] = {}
+    scopes: dict[str, str] = {}
     for task in exp.spec.tasks:
         backend = backends.get(task.executor.backend)
         if isinstance(backend, OwnsSuspend) and (owner := backend.suspend_owner(task)) is not None:
             owners[task.name] = owner
+        if isinstance(backend, QueuesDependencies) and (scope := backend.dependency_scope(exp, task)) is not None:
+            scopes[task.name] = scope
     return Traits(backends={name: backend_traits(backends[name]) for name in used if name in backends},
-                  suspend_owners=owners)
+                  suspend_owners=owners, dependency_scopes=scopes)

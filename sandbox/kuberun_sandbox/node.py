@@ -33,6 +33,8 @@ from typing import Any
 
 import aiohttp
 
+from kuberun.aiowait import wait_for
+
 from . import jobs, nodegc, registration, scheduler
 from .informer import Cache
 from .kubelet import Kubelet
@@ -104,7 +106,7 @@ class SandboxNode:
                 *(loop.create_task(self._worker(), name=f"sandbox-job-worker-{i}") for i in range(JOB_WORKERS)),
                 loop.create_task(self._ticker(), name="sandbox-deadlines"),
             ]
-        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in self._synced.values())), wait_synced)
+        await wait_for(asyncio.gather(*(e.wait() for e in self._synced.values())), wait_synced)
 
     async def stop(self) -> None:
         """Stop watching and kill every process this node started."""

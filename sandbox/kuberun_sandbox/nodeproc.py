@@ -23,6 +23,8 @@ import signal
 import ssl
 import sys
 
+from kuberun.aiowait import wait_for
+
 READY = "READY"
 START_TIMEOUT = 60.0
 
@@ -66,7 +68,7 @@ class NodeChild:
         """Wait for the spawned node's READY line (its watches have listed)."""
         assert self.proc is not None and self.proc.stdout is not None
         try:
-            line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+            line = await wait_for(self.proc.stdout.readline(), timeout)
         except asyncio.TimeoutError:
             line = b""
         if line.strip() != READY.encode():
@@ -80,7 +82,7 @@ class NodeChild:
             return
         self.proc.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(self.proc.wait(), timeout)
+            await wait_for(self.proc.wait(), timeout)
         except asyncio.TimeoutError:
             self.kill()
             await self.proc.wait()

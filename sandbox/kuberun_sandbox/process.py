@@ -27,6 +27,8 @@ import signal
 import subprocess
 from collections.abc import AsyncIterator, Callable
 
+from kuberun.aiowait import wait_for
+
 from .podspec import Launch
 from .podstate import PodState, proc_start_time
 
@@ -143,7 +145,7 @@ class PodProcess:
             return
         self._signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(asyncio.shield(self._exited()), grace)
+            await wait_for(asyncio.shield(self._exited()), grace)
         except asyncio.TimeoutError:
             self._signal(signal.SIGKILL)
         # Children that outlived the leader still belong to the group.

@@ -14,6 +14,8 @@ import asyncio
 import logging
 from typing import Any
 
+from kuberun.aiowait import wait_for
+
 from .rest import MERGE_PATCH, KubeError, Rest, path
 
 log = logging.getLogger("kuberun_sandbox.node")
@@ -46,7 +48,7 @@ class StatusReporter:
         writer = self._writers.get(uid)
         if writer is not None:
             try:
-                await asyncio.wait_for(asyncio.shield(writer), timeout)
+                await wait_for(asyncio.shield(writer), timeout)
             except asyncio.TimeoutError:
                 return False
         return not self.pending(uid)

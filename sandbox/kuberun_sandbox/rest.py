@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 
+from kuberun.aiowait import wait_for
 from kuberun.apipath import api_path
 
 log = logging.getLogger("kuberun_sandbox.rest")
@@ -150,7 +151,7 @@ async def watch_forever(rest: Rest, url_path: str, on_list: Any, on_event: Any, 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+        await wait_for(stop.wait(), seconds)
 
 
 def _json_or_text(text: str) -> Any:

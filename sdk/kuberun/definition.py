@@ -91,6 +91,8 @@ class ExperimentDefinition:
         self.labels: dict[str, str] = {}
         self.annotations: dict[str, str] = {}
         self.submitted_by: str | None = None
+        #: NeMo Run's job groups: a group's name -> its member tasks (a dependency on the group waits for all).
+        self.groups: dict[str, list[str]] = {}
         self._encoded: dict[str, EncodedConfig] = {}
 
     def __enter__(self: Self) -> Self:
@@ -104,8 +106,8 @@ class ExperimentDefinition:
 
     def add(
         self,
-        task: Buildable | Script,
-        executor: ExecutorModel | None = None,
+        task: Buildable | Script | list[Buildable | Script],
+        executor: ExecutorModel | list[ExecutorModel] | None = None,
         name: str | None = None,
         *,
         dependencies: list[str] | None = None,
@@ -122,12 +124,18 @@ class ExperimentDefinition:
         """
         from kuberun.nemorun import convert_executor, convert_task, run_plugins
 
+        if isinstance(task, list | tuple):
+            return self._add_group(list(task), executor, name, dependencies=dependencies, retries=retries,
+                                   backoff_seconds=backoff_seconds, plugins=plugins, tail_logs=tail_logs)
+        if isinstance(executor, list | tuple):
+            raise InvalidExperimentError("a list of executors goes with a list of tasks (a job group), one each")
+        dependencies = self._expand_groups(dependencies)
         task = convert_task(task)
         executor = convert_executor(executor)
         if not isinstance(task, Buildable | Script):
             raise InvalidExperimentError(f"a task is a kr.Config, kr.Partial or kr.Script, got {type(task).__name__}")
         task_name = name or self._default_name(task)
-        if task_name in self.tasks:
+        if task_name in self.tasks or task_name in self.groups:
             raise InvalidExperimentError(f"duplicate task name {task_name!r}")
         try:
             policy = RetryPolicy(limit=retries, backoff_seconds=backoff_seconds)
@@ -150,12 +158,50 @@ class ExperimentDefinition:
         )
         return task_name
 
-    def _default_name(self, task: Buildable | Script) -> str:
+    def _add_group(self, members: list[Any], executor: Any, name: str | None, **options: Any) -> str:
+        """NeMo Run's job group: ``add([t1, t2], executor=e or [e1, e2], name="g")`` adds ``g-0``,
+        ``g-1``, ... with the group's dependencies, run in parallel (each its own Job: they are not
+        co-scheduled into one heterogeneous Slurm job); a later ``dependencies=["g"]`` waits for all."""
+        if not members:
+            raise InvalidExperimentError("a job group needs at least one task")
+        executors = list(executor) if isinstance(executor, list | tuple) else [executor] * len(members)
+        if len(executors) != len(members):
+            raise InvalidExperimentError(f"a job group of {len(members)} tasks was given {len(executors)} executors: "
+                                         "give one executor for all or one per task")
+        group = name or self._default_name(members[0], suffix="group")
+        if group in self.tasks or group in self.groups:
+            raise InvalidExperimentError(f"duplicate task name {group!r}")
+        names = [f"{group}-{i}" for i in range(len(members))]
+        taken = [n for n in names if n in self.tasks or n in self.groups]
+        if taken:
+            raise InvalidExperimentError(f"job group {group!r}: task name {taken[0]!r} is already used")
+        added = []
+        try:
+            for member, member_executor, member_name in zip(members, executors, names, strict=True):
+                added.append(self.add(member, member_executor, member_name, **options))
+        except Exception:
+            for done in added:  # all of the group or none of it
+                del self.tasks[done]
+            raise
+        self.groups[group] = added
+        return group
+
+    def _expand_groups(self, dependencies: list[str] | None) -> list[str]:
+        expanded: list[str] = []
+        for dep in dependencies or []:
+            for name in self.groups.get(dep, [dep]):
+                if name not in expanded:
+                    expanded.append(name)
+        return expanded
+
+    def _default_name(self, task: Buildable | Script, suffix: str = "") -> str:
         import fiddle as fdl
 
         base = slug(getattr(fdl.get_callable(task), "__name__", "task"), 50) if isinstance(task, Buildable) else "script"
+        if suffix:
+            base = f"{base}-{suffix}"
         name, n = base, 1
-        while name in self.tasks:
+        while name in self.tasks or name in self.groups:
             n += 1
             name = f"{base}-{n}"
         return name

@@ -108,6 +108,29 @@ class Experiment(ExperimentDefinition):
                              "(exp.cancel()) or let the others finish with exp.cancel(stop=True)")
         self._handle().cancel(stop=stop)
 
+    def reset(self) -> Experiment:
+        """NeMo Run's ``reset``: a fresh run of this experiment, ready for ``run()`` — the same title,
+        tasks (job groups included), executors and dependencies under a new name, labelled as
+        reproduced from the run it repeats (``kuberun list`` and ``describe`` show the lineage).
+        Use it as ``exp = exp.reset()``; before a first run there is nothing to reset: ``self`` is
+        returned unchanged, as NeMo Run does."""
+        import copy
+
+        remote = getattr(self, "_remote", None)
+        if remote is None:
+            return self
+        from kuberun.manage.reproduce import ANNOTATION_REPRODUCED_FROM_UID
+        from kuberun.resource.constants import LABEL_REPRODUCED_FROM
+
+        fresh = Experiment(self.title, executor=self.executor, description=self.description, project=self.project,
+                           namespace=self.namespace, ttl_seconds_after_finished=self.ttl_seconds_after_finished)
+        fresh.tasks = copy.deepcopy(self.tasks)
+        fresh.groups = copy.deepcopy(self.groups)
+        fresh.labels = {**self.labels, LABEL_REPRODUCED_FROM: remote.name}
+        uid = (remote.raw.get("metadata") or {}).get("uid")
+        fresh.annotations = {**self.annotations, **({ANNOTATION_REPRODUCED_FROM_UID: uid} if uid else {})}
+        return fresh
+
     # -- running --------------------------------------------------------------------------
 
     def run(self, *, kubeconfig: str | None = None, context: str | None = None, wait: bool = False,
@@ -136,7 +159,7 @@ class Experiment(ExperimentDefinition):
         if sequential:
             from kuberun.nemorun import chain_sequential
 
-            chain_sequential(self.tasks)
+            chain_sequential(self.tasks, self.groups)
         if direct:
             from kuberun.nemorun import run_direct
 
@@ -157,7 +180,7 @@ class Experiment(ExperimentDefinition):
             created = create(kube, resource.to_dict(), config_maps)
         except AlreadyExistsError as exc:
             raise AlreadyExistsError(exc.code, f"experiment {self.name!r} already exists in namespace {kube.namespace!r}: "
-                                     "each kr.Experiment runs once; build a new one (or reproduce it) to run again",
+                                     "each kr.Experiment runs once; exp = exp.reset() (or a new one) runs it again",
                                      exc.reason) from None
         self.namespace = created["metadata"]["namespace"]
         from kuberun.manage.remote import RemoteExperiment
@@ -167,25 +190,13 @@ class Experiment(ExperimentDefinition):
             from rich.console import Console
 
             from kuberun.manage.progress import follow
+            from kuberun.manage.tailing import Tailer
 
+            tailed = [t.name for t in self.tasks.values() if tail_logs or t.tail_logs]
+            tailer = Tailer(kube, created, tailed)  # NeMo Run's tail_logs: each log followed as its task runs
+            tailer.start()
             done = follow(kube, created["metadata"]["name"], self.namespace, interval=0.5, timeout=timeout,
                           live=live, console=Console(stderr=True))
-            tailed = [t.name for t in self.tasks.values() if tail_logs or t.tail_logs]
-            if tailed:
-                _print_logs(self._remote, tailed)
+            tailer.finish()
             return done
         return created
-
-
-def _print_logs(remote: Any, tasks: list[str]) -> None:
-    """NeMo Run's ``tail_logs``: each task's log after the run, prefixed with the task name."""
-    import sys
-
-    from kuberun.errors import KuberunError
-
-    for name in tasks:
-        try:
-            for line in remote.logs(name):
-                print(f"[{name}] {line}")
-        except KuberunError as exc:
-            print(f"[{name}] (log unavailable: {exc})", file=sys.stderr)

@@ -58,10 +58,7 @@ def _refuse(kind: str, fields: dict[str, Any], why: str = "") -> None:
 
 
 def convert_task(task: Any) -> Any:
-    """A ``nemo_run.Script`` as ``kr.Script``; a list (NeMo Run's job group) is refused; anything else as given."""
-    if isinstance(task, list | tuple):
-        raise InvalidExperimentError("a list of tasks (NeMo Run's job group, one heterogeneous job) is not supported: "
-                                     "add each task with its own exp.add(...)")
+    """A ``nemo_run.Script`` as ``kr.Script``; anything else as given (a job group's list is split by ``add``)."""
     if not is_nemo_run(task) or type(task).__name__ != "Script":
         return task
     from kuberun.configure import Script
@@ -115,13 +112,19 @@ _FIELDS = {
                                         "time": "time_limit", "nodes": "nodes", "ntasks_per_node": "ntasks_per_node",
                                         "cpus_per_task": "cpus_per_task", "gpus_per_node": "gpus_per_node", "mem": "memory",
                                         "container_image": "container_image", "container_mounts": "container_mounts",
-                                        "setup_lines": "setup"}),
+                                        "setup_lines": "setup", "gres": "gres", "constraint": "constraint",
+                                        "exclude": "exclude", "srun_args": "srun_args", "array": "array"}),
     "SkypilotExecutor": ("SkypilotExecutor", {"env_vars": "env", "container_image": "image", "cloud": "cloud", "region": "region",
                                               "zone": "zone", "cpus": "cpus", "memory": "memory", "num_nodes": "num_nodes",
                                               "use_spot": "use_spot", "disk_size": "disk_size", "cluster_name": "cluster_name",
-                                              "infra": "infra", "setup": "setup"}),
+                                              "infra": "infra", "setup": "setup", "instance_type": "instance_type",
+                                              "ports": "ports", "file_mounts": "file_mounts",
+                                              "storage_mounts": "storage_mounts", "autodown": "autodown",
+                                              "idle_minutes_to_autostop": "idle_minutes_to_autostop"}),
     "LeptonExecutor": ("LeptonExecutor", {"env_vars": "env", "container_image": "image", "nodes": "replicas",
-                                          "resource_shape": "resource_shape", "node_group": "node_group", "mounts": "mounts"}),
+                                          "resource_shape": "resource_shape", "node_group": "node_group", "mounts": "mounts",
+                                          "shared_memory_size": "shared_memory_size", "node_reservation": "node_reservation",
+                                          "image_pull_secrets": "image_pull_secrets"}),
     "KubeflowExecutor": ("KubernetesExecutor", {"env_vars": "env", "image": "image", "nodes": "nodes",
                                                 "nproc_per_node": "procs_per_node", "namespace": None}),
 }
@@ -162,6 +165,7 @@ def convert_executor(executor: Any) -> Any:
             if dest is not None:
                 kwargs[dest] = dict(value) if isinstance(value, dict) else value
     if kind == "SlurmExecutor":
+        _slurm_flags(given, kwargs)
         cluster = os.environ.get(SLURM_CLUSTER_ENV)
         if not cluster:
             raise InvalidExecutorError(f"nemo_run.SlurmExecutor: kuberun's operator holds the SSH connection, so name its "
@@ -173,6 +177,34 @@ def convert_executor(executor: Any) -> Any:
     given.pop("nodes", None) if kind == "LocalExecutor" else None
     _refuse(kind, given)
     return getattr(kr_executors, target)(**kwargs)
+
+
+# NeMo Run SlurmExecutor fields that are plain sbatch options: kuberun passes them as extra flags.
+_SBATCH_FIELDS = ("cpus_per_gpu", "gpus_per_task", "mem_per_gpu", "mem_per_cpu", "comment", "signal", "open_mode")
+
+
+def _slurm_flags(given: dict[str, Any], kwargs: dict[str, Any]) -> None:
+    """NeMo Run's Slurm options without a field of their own, as kuberun's (allow-listed) extra flags.
+
+    ``exclusive=True``, ``container_env`` (srun ``--container-env``), ``additional_parameters`` and
+    the plain sbatch fields; ``dependency_type="afterok"`` is what ``dependsOn`` between Slurm tasks
+    does already. Whatever the allow-list refuses is refused by name when the executor is built.
+    """
+    sbatch = [f"--{name.replace('_', '-')}={given.pop(name)}" for name in _SBATCH_FIELDS if name in given]
+    for key, value in (given.pop("additional_parameters", None) or {}).items():
+        flag = f"--{str(key).replace('_', '-')}"
+        sbatch.append(flag if value is True or value == "" else f"{flag}={value}")
+    if sbatch:
+        kwargs["sbatch_args"] = sbatch
+    if "exclusive" in given and given["exclusive"] in (True, False, None):
+        kwargs["exclusive"] = bool(given.pop("exclusive"))
+    if given.get("container_env"):
+        kwargs["srun_args"] = [*kwargs.get("srun_args", []), "--container-env=" + ",".join(given.pop("container_env"))]
+    if given.get("dependency_type") == "afterok":
+        given.pop("dependency_type")  # what dependsOn does; any other type stays in `given` and is refused by name
+    if given.get("dependencies"):
+        _refuse("SlurmExecutor", {"dependencies": 1}, " (dependencies between tasks are dependsOn; kuberun queues a "
+                "Slurm task behind its Slurm parents with afterok itself)")
 
 
 # --- running -------------------------------------------------------------------------------
@@ -198,13 +230,23 @@ def run_plugins(plugins: Any, task: Any, executor: Any) -> None:
         setup(task, executor)
 
 
-def chain_sequential(tasks: dict[str, Any]) -> None:
-    """NeMo Run's ``run(sequential=True)``: each task without dependencies waits for the one added before it."""
-    previous = None
+def chain_sequential(tasks: dict[str, Any], groups: dict[str, list[str]] | None = None) -> None:
+    """NeMo Run's ``run(sequential=True)``: each task (or job group) without dependencies waits for
+    the one added before it; a job group's members still run in parallel with each other."""
+    group_of = {member: group for group, members in (groups or {}).items() for member in members}
+    previous: list[str] = []
+    units: list[list[Any]] = []
     for task in tasks.values():
-        if previous is not None and not task.dependencies:
-            task.dependencies = [previous]
-        previous = task.name
+        group = group_of.get(task.name)
+        if group is not None and units and group_of.get(units[-1][0].name) == group:
+            units[-1].append(task)
+        else:
+            units.append([task])
+    for unit in units:
+        if previous and not any(t.dependencies for t in unit):
+            for task in unit:
+                task.dependencies = list(previous)
+        previous = [t.name for t in unit]
 
 
 def run_direct(tasks: dict[str, Any]) -> None:

@@ -78,6 +78,28 @@ def test_real_sky_task_parses_the_task_the_bridge_builds(executor, expected, tmp
     assert got["again"] == [got["name"], got["num_nodes"], got["envs"], True]
 
 
+def test_real_sky_task_takes_instance_type_ports_mounts_and_autostop(tmp_path):
+    executor = kr.SkypilotExecutor(infra="k8s", instance_type="4CPU--16GB", ports=[8080, "10000-10010"],
+                                   file_mounts={"/data": "s3://team-a-data/shards"},
+                                   storage_mounts={"/ckpt": {"source": "gs://team-a-ckpt", "mode": "MOUNT"}},
+                                   mode="cluster", cluster_name="team-a-dev", idle_minutes_to_autostop=30, autodown=True)
+    python = tool_python(VENV, ".ci/install-skypilot.sh")
+    done = run_in(python, """
+        import json, os, sky
+        task = sky.Task.from_yaml_config(json.loads(os.environ["TASK"]))
+        (r,) = list(task.resources)
+        stop = r.autostop_config
+        print(json.dumps({"instance_type": r.instance_type, "ports": r.ports, "file_mounts": task.file_mounts,
+                          "storage": {p: [s.source, str(s.mode.value)] for p, s in task.storage_mounts.items()},
+                          "autostop": [stop.enabled, stop.idle_minutes, stop.down]}))
+    """, TASK=json.dumps(_task(executor)), HOME=str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got == {"instance_type": "4CPU--16GB", "ports": ["8080", "10000-10010"],
+                   "file_mounts": {"/data": "s3://team-a-data/shards"}, "storage": {"/ckpt": ["gs://team-a-ckpt", "MOUNT"]},
+                   "autostop": [True, 30, True]}
+
+
 # -- the real API server --------------------------------------------------------------------------------
 
 

@@ -64,5 +64,5 @@ def one(objs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 def operator_workload(objs: list[dict[str, Any]]) -> dict[str, Any]:
     """The operator's Deployment (one replica) or StatefulSet (active/standby)."""
-    (obj,) = [o for o in objs if o["kind"] in ("Deployment", "StatefulSet")]
+    (obj,) = [o for o in objs if o["kind"] in ("Deployment", "StatefulSet") and o["metadata"]["name"].endswith("-operator")]
     return obj

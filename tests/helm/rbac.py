@@ -43,10 +43,14 @@ BUILTIN_CLUSTER_ROLES = {
 }
 
 
-def granted_by_scope(variant: str | None = None, values: dict[str, Any] | None = None) -> dict[str | None, set[Grant]]:
-    """Grants per scope: ``None`` for ClusterRoles (every namespace), else the Role's namespace."""
+def granted_by_scope(variant: str | None = None, values: dict[str, Any] | None = None,
+                     account: str | None = None) -> dict[str | None, set[Grant]]:
+    """Grants per scope: ``None`` for ClusterRoles (every namespace), else the Role's namespace.
+
+    ``account``: another of the chart's ServiceAccounts (in the release namespace) than the operator's.
+    """
     objs = render(variant, values)
-    account = operator_workload(objs)["spec"]["template"]["spec"]["serviceAccountName"]
+    account = account or operator_workload(objs)["spec"]["template"]["spec"]["serviceAccountName"]
     roles = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o
              for o in objs if o["kind"] in ("Role", "ClusterRole")}
     roles.update({("ClusterRole", None, name): role for name, role in BUILTIN_CLUSTER_ROLES.items()})

@@ -252,7 +252,9 @@ def test_backend_config_holds_settings_and_secret_file_paths_only() -> None:
     assert config["lepton"]["workspaces"][0]["tokenFile"] == "/etc/kuberun/secrets/lepton/prod/token"
     assert config["skypilot"] == {"endpoint": "http://skypilot-api.skypilot.svc:46580",
                                   "tokenFile": "/etc/kuberun/secrets/skypilot/token",
-                                  "allowedNamespaces": ["*"], "allowedClusters": ["team-a-*"]}
+                                  "allowedNamespaces": ["*"], "allowedClusters": ["team-a-*"],
+                                  "allowedBuckets": ["s3://team-a-*"]}
+    assert config["lepton"]["workspaces"][0]["allowedReservations"] == ["res-a"]
     assert set(config) == {"slurm", "lepton", "skypilot"}
 
     c = container(objs)

@@ -87,6 +87,24 @@ def test_a_plugin_sets_the_executor_env_in_setup(sandbox):
     assert "hello world" in _log(exp, "greet")
 
 
+def test_a_job_group_runs_its_members_before_its_dependents_and_reset_runs_it_again(sandbox):
+    done = _run_script(sandbox, "hello_groups.py")
+    assert done.returncode == 0, done.stderr
+    first_name, again_name = done.stdout.split("RUNS", 1)[1].split()
+    first = kr.Experiment.get(first_name, kubeconfig=str(sandbox.kubeconfig))
+    again = kr.Experiment.get(again_name, kubeconfig=str(sandbox.kubeconfig))
+    for exp in (first, again):
+        assert exp.status().phase == "Succeeded", exp.status()
+        spec = {t["name"]: t for t in exp.raw["spec"]["tasks"]}
+        assert list(spec) == ["pair-0", "pair-1", "after"] and spec["after"]["dependsOn"] == ["pair-0", "pair-1"]
+        assert "member-a" in _log(exp, "pair-0") and "member-b" in _log(exp, "pair-1")
+        tasks = {t.name: t for t in exp.status().tasks}
+        assert tasks["after"].attempts[0].submit_time >= max(tasks[m].attempts[0].finish_time for m in ("pair-0", "pair-1"))
+    assert first_name != again_name
+    assert again.raw["metadata"]["labels"]["kuberun.dev/reproduced-from"] == first_name  # reset keeps the lineage
+    assert again.raw["metadata"]["annotations"]["kuberun.dev/reproduced-from-uid"] == first.raw["metadata"]["uid"]
+
+
 def test_the_experiment_that_ran_answers_status_logs_and_is_found_by_id_and_catalog(sandbox, monkeypatch):
     from tests.fixtures import tasks
 
@@ -103,3 +121,31 @@ def test_the_experiment_that_ran_answers_status_logs_and_is_found_by_id_and_cata
     assert kr.Experiment.catalog("handle-after-run", kubeconfig=str(sandbox.kubeconfig)) == [exp.name]
     with pytest.raises(kr.KuberunError, match="cancelling one task is not supported yet"):
         exp.cancel("write")
+
+
+def test_tail_logs_prints_a_task_s_lines_while_it_runs(sandbox, tmp_path):
+    """The task prints, then waits for a file this test creates only once the line has reached the
+    script's stdout: a log printed after the run (not live) would leave the task waiting (bounded)."""
+    release = tmp_path / "release"
+    script = (
+        "import kuberun as run\n"
+        "with run.Experiment('tail-live', executor=run.LocalExecutor()) as exp:\n"
+        f"    exp.add(run.Script(inline='echo tick; n=0; while [ ! -e {release} ] && [ $n -lt 600 ]; "
+        f"do sleep 0.1; n=$((n+1)); done; [ -e {release} ] && echo released || echo never-released'), "
+        "name='slow', tail_logs=True)\n"
+        "    exp.run(detach=False, live=False)\n")
+    env = {**os.environ, "KUBECONFIG": str(sandbox.kubeconfig), "PYTHONPATH": str(ROOT)}
+    with subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()  # blocks until the first line; the task's loop bounds it (60 s)
+            assert first.strip() == "[slow] tick", first
+            release.touch()
+            rest, err = proc.communicate(timeout=90)
+        finally:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert rest.splitlines()[-1] == "[slow] released"  # released: the first line came while the task ran
+    exp = kr.list_experiments(title="tail-live", kubeconfig=str(sandbox.kubeconfig))[0]
+    assert exp.status().phase == "Succeeded"

@@ -114,7 +114,7 @@ def test_running_one_experiment_twice_is_a_clear_already_exists_error(kubeconfig
         exp.run(kubeconfig=str(kubeconfig))
     assert isinstance(caught.value, ConflictError) and caught.value.code == 409
     assert str(caught.value) == (f"experiment {exp.name!r} already exists in namespace {namespace!r}: each kr.Experiment "
-                                 "runs once; build a new one (or reproduce it) to run again")
+                                 "runs once; exp = exp.reset() (or a new one) runs it again")
 
 
 # -- 7: logs across attempts, and after the Job is gone ------------------------------------------

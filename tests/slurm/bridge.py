@@ -68,7 +68,7 @@ def patch_spec(api: Any, namespace: str, name: str, spec: dict[str, Any]) -> Non
 
 def attempts(exp: dict[str, Any], task: str) -> list[dict[str, Any]]:
     record = next((t for t in (exp.get("status") or {}).get("tasks", []) if t["name"] == task), None)
-    return record["attempts"] if record else []
+    return record.get("attempts", []) if record else []  # an empty list is omitted from status
 
 
 def jobs_named(cluster: SlurmCluster, key: str) -> set[str]:

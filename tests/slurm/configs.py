@@ -73,6 +73,15 @@ class SlurmSettings:
     kill_wait_s: int = 1
 
 
+GRES_NAME, GRES_COUNT = "krtoken", 4    # a countable generic resource (no device files)
+FEATURES = ("kuberun", "fastdisk")      # node features a --constraint can name
+
+
+def render_gres_conf(s: SlurmSettings) -> str:
+    """gres.conf beside slurm.conf: the node's generic resource, counted, with no device files."""
+    return f"NodeName={s.hostname} Name={GRES_NAME} Count={GRES_COUNT}\n"
+
+
 def render_slurm_conf(layout: SlurmLayout, s: SlurmSettings) -> str:
     """A minimal single-node slurm.conf that works without systemd or slurmdbd."""
     lines = [
@@ -120,7 +129,10 @@ def render_slurm_conf(layout: SlurmLayout, s: SlurmSettings) -> str:
         "MinJobAge=300",
         "SchedulerType=sched/backfill",
         "SchedulerParameters=batch_sched_delay=0",
-        f"NodeName={s.hostname} NodeAddr=127.0.0.1 CPUs={s.cpus} RealMemory={s.real_memory_mb} State=UNKNOWN",
+        # A generic resource and node features, so jobs asking for --gres/--constraint can run here.
+        f"GresTypes={GRES_NAME}",
+        f"NodeName={s.hostname} NodeAddr=127.0.0.1 CPUs={s.cpus} RealMemory={s.real_memory_mb} "
+        f"Gres={GRES_NAME}:{GRES_COUNT} Features={','.join(FEATURES)} State=UNKNOWN",
     ]
     for i, name in enumerate(s.partitions):
         default = "YES" if i == 0 else "NO"

@@ -37,6 +37,7 @@ from .configs import (
     SlurmLayout,
     SlurmSettings,
     render_authorized_key,
+    render_gres_conf,
     render_known_hosts,
     render_slurm_conf,
     render_sshd_config,
@@ -268,6 +269,7 @@ class SlurmCluster:
         ):
             d.mkdir(parents=True, exist_ok=True)
         lay.conf.write_text(render_slurm_conf(lay, self._settings()))
+        (lay.conf.parent / "gres.conf").write_text(render_gres_conf(self._settings()))
         _write_private(lay.munge_key, os.urandom(1024))
         host_pub = _keygen(lay.ssh / "ssh_host_ed25519_key", "kuberun-slurm-harness host")
         client_pub = _keygen(self.client_key_path, "kuberun-slurm-harness client")

@@ -218,7 +218,8 @@ def test_reproduce_with_overrides_then_compare_configs_and_metrics(page, cluster
     assert page.locator('table.diff[data-task="primes"]').get_attribute("data-changed") == "0"
     loss = page.locator('#compare-metrics tr[data-metric="pi/loss"] td').all_inner_texts()
     assert loss == ["0.4", "0.7"]
-    # The record holds final values; plots need a series (the archive's), so there is none to draw here.
+    # hello ran as Kubernetes pods, whose series the operator does not copy: final values only, nothing to plot
+    # (tests/ui/test_plots.py plots series of local runs).
     assert page.locator('svg.metric-plot[data-metric="pi/loss"]').count() == 0
     _shot(page, "compare")
     page.goto(f'{cluster["dashboard"].base}/exp/default/{hello}')

@@ -47,6 +47,38 @@ def test_a_bad_port_is_refused():
     assert done.returncode == 2 and "--port must be between 0 and 65535" in done.stderr
 
 
+def test_a_host_other_than_loopback_needs_in_cluster():
+    done = subprocess.run([str(KUBERUN), "ui", "--host", "0.0.0.0"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--host is for --in-cluster" in done.stderr
+
+
+def test_in_cluster_mode_serves_every_host_on_one_port_asks_for_a_token_and_stops_on_sigterm(bare_sandbox):
+    import urllib.error
+
+    proc = subprocess.Popen([str(KUBERUN), "ui", "--in-cluster", "--host", "127.0.0.1", "--host", "127.0.0.2", "--port", "0",
+                             "--kubeconfig", str(bare_sandbox.kubeconfig)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("kuberun ui (in-cluster): http://127.0.0.1:"), line + proc.stderr.read()
+        port = int(line.split("http://127.0.0.1:", 1)[1].split(";", 1)[0])
+        for host in ("127.0.0.1", "127.0.0.2"):
+            with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=30) as resp:
+                assert resp.read() == b"ok"
+            try:
+                urllib.request.urlopen(f"http://{host}:{port}/", timeout=30)
+                raise AssertionError("the list answered without a token")
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 401 and 'id="login-form"' in exc.read().decode()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert code == 0
+
+
 def _imports(path: Path) -> set[str]:
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -61,6 +93,6 @@ def test_the_dashboard_reaches_sdk_internals_only_through_its_data_module():
     for path in sorted(UI.glob("*.py")):
         imports = _imports(path)
         assert not any(m.startswith(("kuberun_operator", "kuberun_sandbox")) for m in imports), path.name
-        internal = {m for m in imports if m.startswith("kuberun.") and not m.startswith("kuberun.ui")} - {"kuberun.errors"}
+        internal = {m for m in imports if m.startswith("kuberun.") and not m.startswith("kuberun.ui")} - {"kuberun.errors", "kuberun.aiowait"}
         if path.name != "data.py":
             assert not internal, f"{path.name} imports SDK internals {sorted(internal)}: go through kuberun.ui.data"

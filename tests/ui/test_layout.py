@@ -112,3 +112,26 @@ def test_config_alignment_marks_only_the_changed_lines():
     rows = compare.align(left, right)
     assert rows == [("Partial[m:f]", "Partial[m:f]", False), ("  lr = 0.1", "  lr = 0.001", True),
                     ("  steps = 10", "  steps = 10", False), (None, "  extra = 1", True)]
+
+
+def test_the_record_servers_series_decode_with_non_finite_values_and_bad_items_skipped():
+    doc = {"items": [{"task": "t", "name": "loss", "points": [[0, 1.0], [1, "NaN"], [2, "Infinity"], [3, "x"], ["4", 1.0], [5]]},
+                     {"task": "t", "name": "bad", "points": "no"}, "junk", {"task": "t", "name": "empty", "points": []}]}
+    found = data.decode_series(doc)
+    assert list(found) == ["t/loss"]
+    assert found["t/loss"][0] == (0, 1.0) and math.isnan(found["t/loss"][1][1]) and found["t/loss"][2] == (2, math.inf)
+    assert len(found["t/loss"]) == 3
+    assert data.decode_series({"items": None}) == {} and data.decode_series("nonsense") == {}  # type: ignore[arg-type]
+
+
+def test_a_plots_table_fallback_is_bounded_and_keeps_the_ends():
+    p = plot.build("loss", [("a", [(s, float(s)) for s in range(1000)]), ("b", [(0, 1.0), (1, 0.5)])])
+    long, short = p.lines
+    assert long.count == 1000 and len(long.points.split()) == 1000
+    assert len(long.table) == plot.TABLE_POINTS and long.table[0] == (0, 0.0) and long.table[-1] == (999, 999.0)
+    assert short.table == [(0, 1.0), (1, 0.5)]
+
+
+def test_a_metric_with_only_non_finite_values_has_lines_without_points():
+    p = plot.build("diverged", [("a", [(0, math.nan)])])
+    assert [(line.count, line.dropped, line.points) for line in p.lines] == [(0, 1, "")]

@@ -22,7 +22,7 @@ PACKAGES = {"kuberun": ROOT / "sdk" / "kuberun", "kuberun_operator": ROOT / "ope
             "kuberun_sandbox": ROOT / "sandbox" / "kuberun_sandbox"}
 # What the operator may use of the SDK: the resource models and the contracts it implements or runs.
 OPERATOR_MAY_IMPORT = ("kuberun.resource", "kuberun.errors", "kuberun.runner", "kuberun.naming", "kuberun.apipath",
-                       "kuberun.__version__")
+                       "kuberun.aiowait", "kuberun.__version__")
 
 
 @dataclass(frozen=True)

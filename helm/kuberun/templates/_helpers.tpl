@@ -41,3 +41,18 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 
 {{/* Where each backend's Secret is mounted; config.yaml points at these paths. */}}
 {{- define "kuberun.secretsDir" -}}/etc/kuberun/secrets{{- end -}}
+
+{{/* The dashboard's own labels: apart from the operator's, so no operator Service selects its pods. */}}
+{{- define "kuberun.dashboardSelectorLabels" -}}
+app.kubernetes.io/name: kuberun-dashboard
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "kuberun.dashboardLabels" -}}
+{{ include "kuberun.dashboardSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: dashboard
+app.kubernetes.io/part-of: kuberun
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}

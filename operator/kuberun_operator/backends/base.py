@@ -12,7 +12,7 @@ earlier, interrupted submission created instead of creating it twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -20,7 +20,7 @@ from kuberun.resource import AttemptStatus, BackendRef, ExperimentResource, LogR
 from kuberun.resource.logsource import (
     LogSource as LogSource,  # optional too: streams logs (shared with the SDK)
 )
-from kuberun_operator.actions import Observed
+from kuberun_operator.actions import Observed, Parent
 from kuberun_operator.identity import verified_attempt
 
 # On Experiments with work outside the cluster: deletion waits until that work is cancelled.
@@ -121,6 +121,22 @@ class CancelOnDelete(Protocol):
     """
 
     finalizer: str
+
+
+@runtime_checkable
+class QueuesDependencies(Protocol):
+    """Can hold a job in its own queue until other jobs of the same queue succeed (Slurm's afterok).
+
+    ``dependency_scope`` names the queue a task's jobs go to (one cluster and login), or None; a
+    task whose unfinished parents are all in its scope is submitted early with ``submit_after``
+    (reconcile decides when: policy/early.py). The backend verifies that each parent id is the
+    parent attempt's own job before it relies on it (ids come from status, which others can write).
+    """
+
+    def dependency_scope(self, exp: ExperimentResource, task: TaskSpec) -> str | None: ...
+
+    async def submit_after(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef,
+                           after: Sequence[Parent]) -> Submitted: ...
 
 
 @runtime_checkable

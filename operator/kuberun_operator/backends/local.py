@@ -32,8 +32,10 @@ from kuberun.runner import task_document
 from kuberun_operator.actions import Observed
 from kuberun_operator.backends.base import BackendError, Submitted, active_attempts
 from kuberun_operator.backends.local_child import write_atomic
+from kuberun_operator.codestore import CodeReader
 from kuberun_operator.settings import Settings
 
+CODE_FILE = "code.tar.gz"  # a task's code package, beside task.json (the runner unpacks it into code/)
 UNCONFIRMED_AFTER = 10.0  # seconds a launch may go without its pid file before it counts as lost
 
 
@@ -41,8 +43,10 @@ class LocalBackend:
     name = "local"
     poll_interval = 0.5  # Polled: processes send no watch events: the controller looks again this often
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, code_reader: CodeReader | None = None) -> None:
         self.root = settings.local_workdir
+        # (namespace, CodeRef) -> the package's bytes (kuberun_operator.codestore); None: packaged tasks are refused
+        self.code_reader = code_reader
         self._waiters: dict[str, asyncio.Task[None]] = {}
 
     def _dir(self, key: str) -> Path:
@@ -61,13 +65,16 @@ class LocalBackend:
                                "and has not confirmed its pid yet", permanent=False)
         if task.fiddle is not None and task.fiddle.data is None:
             raise BackendError("UnsupportedConfig", "the local executor needs inline configs (this one is in ConfigMaps)", permanent=True)
-        from kuberun_operator.backends.code import refuse_code
-
-        refuse_code(task, "local")
+        code = await self._code(exp, task)  # before anything is written: a missing package starts nothing
         where.mkdir(parents=True, exist_ok=True)
-        (where / "task.json").write_text(json.dumps(task_document(task)))
+        if code:
+            (where / CODE_FILE).write_bytes(code)  # rewritten whole by a resubmit; the runner checks its sha256
+        code_files = [str(where / CODE_FILE)] if code else None
+        (where / "task.json").write_text(json.dumps(task_document(task, code_files=code_files)))
         env = {**os.environ, "KUBERUN_EXPERIMENT": exp.metadata.name or "", "KUBERUN_TASK": task.name,
                "KUBERUN_ATTEMPT": str(attempt), **outputs_env(where),
+               # The runner unpacks (after verifying its sha256) into the attempt's own directory.
+               **({"KUBERUN_CODE_DIR": str(where / "code")} if code else {}),
                **(task.executor.local.env if task.executor.local else {})}
         try:
             os.close(os.open(where / "launched", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
@@ -83,6 +90,17 @@ class LocalBackend:
         (where / "started").write_text(_now())
         self._waiters[ref.idempotency_key] = asyncio.create_task(self._wait(proc))
         return Submitted(id=str(proc.pid), log_ref=log, uid=_identity(where))
+
+    async def _code(self, exp: ExperimentResource, task: TaskSpec) -> bytes:
+        """The task's code package read from its ConfigMaps (size and sha256 checked), or b"" when it ships none."""
+        from kuberun_operator.backends.code import refuse_code
+
+        if task.code is None:
+            return b""
+        if self.code_reader is None:
+            refuse_code(task, "local (this operator has no API access to read the package)")
+        assert self.code_reader is not None  # refuse_code raised otherwise
+        return await self.code_reader(exp.metadata.namespace or "default", task.code)
 
     async def _wait(self, proc: subprocess.Popen[bytes]) -> None:
         await asyncio.to_thread(proc.wait)  # reaps it; the process writes its own exit file (local_child)

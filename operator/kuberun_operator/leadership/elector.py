@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from kuberun.aiowait import wait_for
 from kuberun_operator.kube import ApiError
 from kuberun_operator.leadership.record import WANTED_BY, LeaseRecord, may_take
 
@@ -97,7 +98,7 @@ class Elector:
         budget = self.valid_until - started if self.leading else self.timing.retry_period
         try:
             # a hung renewal must not outlive the deadline: the loop has to notice the loss in time
-            await asyncio.wait_for(self._try(started), timeout=max(0.05, budget))
+            await wait_for(self._try(started), timeout=max(0.05, budget))
         except (ApiError, asyncio.TimeoutError) as exc:
             log.debug("lease %s/%s: round failed: %s", self.namespace, self.name, exc)
 

@@ -1,12 +1,14 @@
 """What may start now: the DAG-readiness rule (``kuberun.resource.graph.ready_tasks``), retry
-backoff, the local executor switch, and the two-phase submit for work outside the cluster."""
+backoff, the local executor switch, early submission behind running parents (``policy/early.py``)
+and the two-phase submit for work outside the cluster."""
 
 from __future__ import annotations
 
 from kuberun.resource import AttemptStatus, BackendRef, TaskPhase, TaskSpec, TaskStatus
 from kuberun.resource.graph import ready_tasks
-from kuberun_operator.actions import Submit
+from kuberun_operator.actions import Parent, Submit
 from kuberun_operator.identity import idempotency_key as idempotency_key  # re-exported
+from kuberun_operator.policy.early import queue_behind
 from kuberun_operator.policy.round import Round
 
 
@@ -33,10 +35,26 @@ def start_ready_tasks(r: Round) -> None:
                 continue
             new_attempt(r, task, record)
         if not refused:
-            return  # else: the refused tasks' dependents are skipped in this same reconcile
+            break  # else: the refused tasks' dependents are skipped in this same reconcile
+    start_early(r)
 
 
-def new_attempt(r: Round, task: TaskSpec, record: TaskStatus) -> None:
+def start_early(r: Round) -> None:
+    """Pending tasks whose running parents share their backend's queue are submitted behind them (policy/early.py)."""
+    if not r.traits.dependency_scopes:
+        return
+    for task in r.spec.tasks:
+        record = r.record(task.name)
+        if record.phase is not TaskPhase.PENDING or not task.depends_on:
+            continue
+        if record.next_retry_time and record.next_retry_time > r.now:
+            continue  # its retry's backoff: the ready path above requeued for it
+        after = queue_behind(r, task)
+        if after:
+            new_attempt(r, task, record, after)
+
+
+def new_attempt(r: Round, task: TaskSpec, record: TaskStatus, after: tuple[Parent, ...] = ()) -> None:
     """Record the next attempt under its idempotency key, and submit it — or, for a backend whose
     work outlives a deleted Experiment, submit only once the key is stored (the next reconcile)."""
     number = (record.attempts[-1].attempt + 1) if record.attempts else 1
@@ -52,4 +70,4 @@ def new_attempt(r: Round, task: TaskSpec, record: TaskStatus) -> None:
         # finds the key, never an unrecorded job.
         r.requeue(0.0)
         return
-    r.act(Submit(task.name, number, ref))
+    r.act(Submit(task.name, number, ref, after))

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from kuberun.resource import AttemptStatus, BackendRef, TaskPhase, TaskSpec, TaskStatus
+from kuberun.resource import ArrayIndexStatus, AttemptStatus, BackendRef, TaskPhase, TaskSpec, TaskStatus
 from kuberun.resource.constants import MAX_MESSAGE
 from kuberun_operator.actions import Observed, Submit
 from kuberun_operator.policy.dag import idempotency_key
+from kuberun_operator.policy.early import queue_behind
 from kuberun_operator.policy.results import record_summary
 from kuberun_operator.policy.retries import after_failure
 from kuberun_operator.policy.round import ACTIVE, Round
 
+# An array index's phase from its observed state ("lost": its job is gone, counted as failed).
+INDEX_PHASES = {"pending": TaskPhase.SUBMITTED, "running": TaskPhase.RUNNING, "suspended": TaskPhase.SUSPENDED,
+                "succeeded": TaskPhase.SUCCEEDED, "failed": TaskPhase.FAILED, "lost": TaskPhase.FAILED}
 LOOK_AGAIN = 10.0  # seconds: a recorded child the backend does not show right now is looked for again
 
 
@@ -50,7 +54,13 @@ def observe_task(r: Round, task: TaskSpec) -> None:
         # attempt's key, so a Job created just before a crash is found, not doubled. This is also
         # the second phase of the two-phase submit (see dag.new_attempt).
         if current.backend_ref is not None:
-            r.act(Submit(task.name, current.attempt, current.backend_ref))
+            after = queue_behind(r, task)
+            if after is None:
+                # Queued behind parents that can no longer be waited for there (one failed since
+                # phase one): drop_orphans settles it in this round; never submit it unguarded.
+                r.requeue(LOOK_AGAIN)
+                return
+            r.act(Submit(task.name, current.attempt, current.backend_ref, after))
         return
     if seen.state == "lost":
         _attempt_lost(r, task, record, current, seen)
@@ -61,6 +71,9 @@ def observe_task(r: Round, task: TaskSpec) -> None:
     if current.backend_ref is not None and seen.backend_id and current.backend_ref.id != seen.backend_id:
         current.backend_ref.id = seen.backend_id  # e.g. a launch request id becomes the job id
     current.log_ref = seen.log_ref or current.log_ref
+    if seen.indices:
+        current.indices = [ArrayIndexStatus(index=i.index, phase=INDEX_PHASES[i.state], exit_code=i.exit_code)
+                           for i in seen.indices]
     if seen.start_time and not current.start_time:
         # Job times are whole seconds, submit times are not: an attempt never starts before it was submitted.
         current.start_time = max(seen.start_time, current.submit_time) if current.submit_time else seen.start_time

@@ -19,6 +19,8 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 
+from kuberun.aiowait import wait_for
+
 log = logging.getLogger("kuberun.operator.recording")
 
 Job = Callable[[], Awaitable[None]]
@@ -100,7 +102,7 @@ class RetryQueue:
             if isinstance(found, float):
                 self._wakeup.clear()
                 with contextlib.suppress(asyncio.TimeoutError):  # due: look again
-                    await asyncio.wait_for(self._wakeup.wait(), timeout=found)
+                    await wait_for(self._wakeup.wait(), timeout=found)
                 continue
             key, entry = found
             self._running.add(key)

@@ -5,6 +5,7 @@
     GET /v1/archive/namespaces/{ns}/experiments/{name}      get experiments {name} in {ns}
     GET /v1/archive/namespaces/{ns}/experiments             list experiments in {ns}
     GET /v1/archive/experiments                             list experiments: cluster-wide, or per namespace
+    GET /v1/namespaces/{ns}/experiments/{name}/metrics      get experiments {name} in {ns} (series.py)
 
 Every route authenticates first (401 without a valid bearer token), then authorizes (403), and
 only then reads anything, so an error never tells a caller whether something exists that it may
@@ -153,6 +154,19 @@ async def archived_one(request: web.Request) -> web.Response:
     return web.json_response(doc)
 
 
+async def metric_series(request: web.Request) -> web.Response:
+    from kuberun_operator.server.series import series_of
+
+    ns, name = request.match_info["namespace"], request.match_info["name"]
+    who = await _caller(request)
+    await request.app[REVIEWER].require(who, "get", ns, name)
+    records = request.app[RECORDS]
+    obj = await records.either(ns, name, request.query.get("uid") or None)
+    if obj is None:
+        return status(404, "NotFound", f'experiment "{name}" not found in namespace "{ns}" (nor in the archive)')
+    return web.json_response(await series_of(obj, records.archive, request.app[LOGS].store))
+
+
 async def archived_list(request: web.Request) -> web.Response:
     ns = request.match_info.get("namespace")
     who = await _caller(request)
@@ -235,6 +249,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/v1/namespaces/{namespace}/experiments/{name}/logs", logs)
     app.router.add_get("/v1/namespaces/{namespace}/experiments/{name}/attempts", attempts)
+    app.router.add_get("/v1/namespaces/{namespace}/experiments/{name}/metrics", metric_series)
     app.router.add_get("/v1/archive/namespaces/{namespace}/experiments/{name}", archived_one)
     app.router.add_get("/v1/archive/namespaces/{namespace}/experiments", archived_list)
     app.router.add_get("/v1/archive/experiments", archived_list)

@@ -36,6 +36,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from kuberun.aiowait import wait_for
+
 from .durable import DurableState, Key, encode
 from .errors import ApiError
 
@@ -201,7 +203,7 @@ class Store:
         entry: tuple[int, asyncio.Future[None]] = (rv, asyncio.get_running_loop().create_future())
         self._rv_waiters.append(entry)
         try:
-            await asyncio.wait_for(entry[1], timeout)
+            await wait_for(entry[1], timeout)
             return True
         except asyncio.TimeoutError:
             return False

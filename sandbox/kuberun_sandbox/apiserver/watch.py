@@ -16,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from kuberun.aiowait import wait_for
+
 from . import codec, tables
 from .handlers import Handlers, Target
 from .selection import field_selector, label_selector
@@ -134,7 +136,7 @@ class WatchStream:
         while deadline is None or time.monotonic() < deadline:
             wait = self.bookmark_interval if deadline is None else min(self.bookmark_interval, deadline - time.monotonic())
             try:
-                event = await asyncio.wait_for(queue.get(), timeout=max(wait, 0))
+                event = await wait_for(queue.get(), timeout=max(wait, 0))
             except asyncio.TimeoutError:
                 if self.request.transport is None or self.request.transport.is_closing():
                     return  # the client went away

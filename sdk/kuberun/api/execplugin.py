@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -99,6 +98,8 @@ class ExecPlugin:
         interactive = self._interactive()
         if self.interactive_mode == "Always" and not interactive:
             raise UnreachableError(f"exec credential plugin {self.command!r} needs a terminal (interactiveMode: Always)")
+        import subprocess  # only when a plugin runs: not on every kubeconfig read
+
         env = {**os.environ, **self.env, "KUBERNETES_EXEC_INFO": self._exec_info(interactive)}
         try:
             done = subprocess.run([self.command, *self.args], env=env, stdout=subprocess.PIPE, timeout=TIMEOUT,

@@ -145,12 +145,14 @@ def _static_credentials(cluster: dict[str, Any], user: dict[str, Any], cluster_b
 
 def proxy_from_environment(server: str) -> str | None:
     """``HTTPS_PROXY``/``HTTP_PROXY`` for ``server`` unless ``NO_PROXY`` or loopback exempts it (as Go's client does)."""
-    from urllib.request import getproxies_environment, proxy_bypass_environment
-
     parts = urlsplit(server)
     host = parts.hostname or ""
     if host in ("localhost", "::1") or host.startswith("127."):
         return None
+    if not any(key.lower().endswith("_proxy") for key in os.environ):
+        return None  # all the standard library would read; spares every CLI command importing urllib.request
+    from urllib.request import getproxies_environment, proxy_bypass_environment
+
     proxies = getproxies_environment()
     proxy = proxies.get(parts.scheme or "https")
     if not proxy or proxy_bypass_environment(host, proxies):

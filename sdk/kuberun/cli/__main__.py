@@ -1,6 +1,6 @@
-"""``python -m kuberun.cli``: the ``kuberun`` command line (``kuberun.commandline``), under its old module path."""
+"""``python -m kuberun.cli``: the ``kuberun`` command line (``kuberun.console``), under its old module path."""
 
-from kuberun.commandline import main
+from kuberun.console import main
 
 if __name__ == "__main__":
     main()

@@ -5,108 +5,54 @@ Only typer is imported at module level; every command imports what it needs when
 Errors end as one line on stderr (``error: ...``) and exit code 1.
 """
 
-import contextlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-Kubeconfig = Annotated[str | None, typer.Option("--kubeconfig", help="Path of the kubeconfig (default: $KUBECONFIG, ~/.kube/config).")]
-Context = Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use.")]
-Namespace = Annotated[str | None, typer.Option("--namespace", "-n", help="Namespace (default: the context's).")]
-Name = Annotated[str, typer.Argument(help="The Experiment's name.")]
+from kuberun.manage import options, reads
+from kuberun.manage.reads import one_line_errors as _one_line_errors
 
 
-@contextlib.contextmanager
-def _one_line_errors() -> Iterator[None]:
-    """Every kuberun error becomes ``error: <one line>`` and exit code 1."""
-    from kuberun.errors import KuberunError
+def _option(opt: options.Opt) -> Any:
+    """The typer parameter of a spec in ``options.py`` (the home of the read commands' flags and help)."""
+    return typer.Argument(help=opt.help) if opt.positional else typer.Option(*opt.flags, help=opt.help)
 
-    try:
-        yield
-    except KuberunError as exc:
-        typer.echo(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", err=True)
-        raise typer.Exit(1) from None
-    except BrokenPipeError:  # `kuberun logs x | head`
-        sys.stderr.close()
-        raise typer.Exit(0) from None
+
+Kubeconfig = Annotated[str | None, _option(options.KUBECONFIG)]
+Context = Annotated[str | None, _option(options.CONTEXT)]
+Namespace = Annotated[str | None, _option(options.NAMESPACE)]
+Name = Annotated[str, _option(options.NAME)]
+_LIST = options.by_dest(options.LIST)
 
 
 def _kube(kubeconfig: str | None, context: str | None, namespace: str | None) -> Any:
-    from kuberun.api import connect
-
-    return connect(kubeconfig, context, namespace)
+    return reads.connect(kubeconfig, context, namespace)
 
 
 def list_(
-    title: Annotated[str | None, typer.Option("--title", help="Only this title.")] = None,
-    user: Annotated[str | None, typer.Option("--user", help="Only experiments this user submitted.")] = None,
-    phase: Annotated[str | None, typer.Option("--phase", help="Only this phase (Pending, Running, Succeeded, Failed, Cancelled).")] = None,
-    selector: Annotated[str | None, typer.Option("--selector", "-l", help="Label selector, as in kubectl.")] = None,
-    since: Annotated[str | None, typer.Option("--since", help="Only created within this long (30m, 2h, 7d).")] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Page size (server-side pagination); 0 reads all.")] = 50,
-    continue_: Annotated[str | None, typer.Option("--continue", help="Continue token printed by the previous page.")] = None,
-    output: Annotated[str | None, typer.Option("--output", "-o", help="json, yaml or wide.")] = None,
-    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="List in every namespace.")] = False,
-    archived: Annotated[bool, typer.Option("--archived", help="List the archive (experiments whose objects may be gone) "
-                                                             "through the operator's record server.")] = False,
-    columns: Annotated[str | None, typer.Option("--columns", help="Metric columns: NAME or TASK.NAME, comma-separated (loss,eval.acc).")] = None,
+    title: Annotated[str | None, _option(_LIST["title"])] = None,
+    user: Annotated[str | None, _option(_LIST["user"])] = None,
+    phase: Annotated[str | None, _option(_LIST["phase"])] = None,
+    selector: Annotated[str | None, _option(_LIST["selector"])] = None,
+    since: Annotated[str | None, _option(_LIST["since"])] = None,
+    limit: Annotated[int, _option(_LIST["limit"])] = 50,
+    continue_: Annotated[str | None, _option(_LIST["continue_"])] = None,
+    output: Annotated[str | None, _option(_LIST["output"])] = None,
+    all_namespaces: Annotated[bool, _option(_LIST["all_namespaces"])] = False,
+    archived: Annotated[bool, _option(_LIST["archived"])] = False,
+    columns: Annotated[str | None, _option(_LIST["columns"])] = None,
     kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None,
 ) -> None:
     """List experiments, newest first, one page at a time (with --archived: from the archive)."""
-    with _one_line_errors():
-        from kuberun.errors import UsageError
-        from kuberun.manage import query, render
-        from kuberun.resource.status import ExperimentPhase
-
-        if output not in (None, "json", "yaml", "wide"):
-            raise UsageError(f"unknown output format {output!r}: use json, yaml or wide")
-        phases = [p.value for p in ExperimentPhase]
-        if phase is not None and phase.lower() not in (p.lower() for p in phases):
-            typer.echo(f"error: invalid value for --phase: {phase!r} is not one of {', '.join(phases)}", err=True)
-            raise typer.Exit(2)
-        try:
-            since_delta = query.parse_duration(since) if since else None
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        flt = query.ListFilter(title=title, user=user, phase=phase, selector=selector, since=since_delta)
-        if archived:
-            from kuberun.manage.records import archived_page
-
-            items, token = archived_page(_kube(kubeconfig, context, namespace), flt, all_namespaces=all_namespaces,
-                                         limit=limit, continue_token=continue_)
-            page = query.Page(items, token)
-        else:
-            page = query.list_page(_kube(kubeconfig, context, namespace), flt, all_namespaces=all_namespaces,
-                                   limit=limit, continue_token=continue_)
-        if output in ("json", "yaml"):
-            typer.echo(render.machine(page.items, output, page.continue_token))
-        elif not page.items:
-            typer.echo("No archived experiments found." if archived else "No experiments found.", err=True)
-        else:
-            if archived:
-                typer.echo("ARCHIVED experiments (from the operator's archive):", err=True)
-            from kuberun.manage.results import metric_columns
-
-            render.emit(render.console(), render.list_table(page.items, wide=output == "wide", namespaces=all_namespaces,
-                                                            extra=metric_columns(page.items, columns)))
-        if page.continue_token:
-            more = f" ({page.remaining} more)" if page.remaining else ""
-            typer.echo(f"next page{more}: kuberun list {'--archived ' if archived else ''}--continue {page.continue_token}", err=True)
+    reads.list_experiments(title=title, user=user, phase=phase, selector=selector, since=since, limit=limit,
+                           continue_=continue_, output=output, all_namespaces=all_namespaces, archived=archived,
+                           columns=columns, kubeconfig=kubeconfig, context=context, namespace=namespace)
 
 
-Output = Annotated[str | None, typer.Option("--output", "-o", help="json or yaml (for machines); default: text.")]
-
-
-def _machine_format(output: str | None) -> str | None:
-    """``-o``'s value checked: None (text), 'json' or 'yaml'. Raises UsageError."""
-    from kuberun.errors import UsageError
-
-    if output not in (None, "json", "yaml"):
-        raise UsageError(f"unknown output format {output!r}: use json or yaml")
-    return output
+Output = Annotated[str | None, _option(options.DESCRIBE_OUTPUT)]
+_machine_format = reads.machine_format
 
 
 def describe(name: Name, output: Output = None, kubeconfig: Kubeconfig = None, context: Context = None,
@@ -115,29 +61,7 @@ def describe(name: Name, output: Output = None, kubeconfig: Kubeconfig = None, c
 
     With -o json|yaml: one document with the Experiment, its reproductions' names and its events.
     """
-    with _one_line_errors():
-        from kuberun.manage import query, render
-        from kuberun.manage.records import archived_note, get_or_archived, with_history
-
-        fmt = _machine_format(output)
-        kube = _kube(kubeconfig, context, namespace)
-        obj, history_note = with_history(kube, get_or_archived(kube, name))  # attempts the status budget dropped
-        ns = obj["metadata"]["namespace"]
-        note = archived_note(obj)
-        archive = obj.pop("archive", None)
-        children = query.reproductions(kube, name, ns)
-        events = (archive or {}).get("events") or [] if note else query.events_for(kube, obj)
-        if fmt is not None:
-            doc = {"experiment": obj, "reproductions": [c["metadata"]["name"] for c in children], "events": events}
-            if archive is not None:
-                doc["archived"] = {k: v for k, v in archive.items() if k != "events"}
-            typer.echo(render.machine(doc, fmt))
-            return
-        if note:
-            typer.echo(f"ARCHIVED: {note}", err=True)
-        if history_note:
-            typer.echo(f"note: {history_note}", err=True)
-        render.describe(render.console(), obj, children, events, {} if note else query.config_map_data(kube, obj))
+    reads.describe(name=name, output=output, kubeconfig=kubeconfig, context=context, namespace=namespace)
 
 
 def logs(

@@ -25,6 +25,7 @@ from kuberun.resource.constants import (
     PLURAL,
     VERSION,
 )
+from kuberun.resource.phases import ExperimentPhase
 from kuberun.resource.times import parse_time, utcnow
 
 RESOURCE = f"{PLURAL}.{GROUP}"
@@ -164,8 +165,6 @@ def phase_of(obj: Obj) -> str:
 
 def finished(obj: Obj) -> bool:
     """Whether the Experiment's phase is final (``ExperimentPhase.finished``)."""
-    from kuberun.resource.status import ExperimentPhase  # pydantic: not on `kuberun list`'s path
-
     try:
         return ExperimentPhase(phase_of(obj)).finished
     except ValueError:

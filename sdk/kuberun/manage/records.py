@@ -122,6 +122,10 @@ class RecordClient:
         return self.stream(contract.logs_path(namespace, name), task=task, attempt=attempt,
                            follow="true" if follow else None, tail=tail, uid=uid)
 
+    def metric_series(self, namespace: str, name: str, uid: str | None = None) -> Obj:
+        """The experiment's metric series (``contract.metrics_path``). Raises NotFoundError."""
+        return self.get_json(contract.metrics_path(namespace, name), uid=uid)
+
     def archived(self, namespace: str, name: str, uid: str | None = None) -> Obj:
         """The archived record (the object, plus an ``archive`` block). Raises NotFoundError."""
         return self.get_json(contract.archived_path(namespace, name), uid=uid)

@@ -6,37 +6,71 @@ configs from their serialized JSON (``fiddle_tree``) and never imports user code
 Rich only on a terminal: to a pipe or a file every table goes through ``emit``, which writes the
 same columns as plain lines without colour or the padding rich adds at line ends, so ``grep``,
 ``awk`` and ``diff`` see one record per line (issue 16 item 11). Machines use ``-o json|yaml``.
+The tables are built as ``plain.Rows``, and ``stdout()`` gives a console that is rich only on a
+terminal, so ``kuberun list | ...`` and ``kuberun describe | ...`` never import rich (issue 18).
 """
 
 from __future__ import annotations
 
 import os
 import shlex
-import shutil
 from datetime import datetime
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-
+from kuberun.manage.plain import PlainConsole, Rows
 from kuberun.manage.query import Obj, created_at, phase_of, read_time
 from kuberun.resource.constants import LABEL_REPRODUCED_FROM
 from kuberun.resource.times import utcnow
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 PHASE_STYLE = {"Succeeded": "green", "Failed": "red", "Cancelled": "yellow", "Running": "cyan", "Pending": "dim"}
 
 
 def console() -> Console:
     """A console as wide as the terminal, or wide enough never to wrap rows when piped."""
+    import shutil  # with bz2 and lzma: only where a terminal's width is asked
+
+    from rich.console import Console
+
     width = shutil.get_terminal_size((200, 40)).columns if os.isatty(1) else 200
     return Console(width=width, highlight=False, soft_wrap=True)
 
 
-def emit(out: Console, renderable: Any) -> None:
-    """Print ``renderable``: as rich draws it on a terminal; elsewhere as plain lines with no trailing spaces."""
+def rich_console(file: IO[str]) -> Console:
+    """A rich console on ``file`` (not a terminal), as wide as ``console()`` makes one for a pipe."""
+    from rich.console import Console
+
+    return Console(file=file, width=200, highlight=False, soft_wrap=True)
+
+
+def stdout() -> Console | PlainConsole:
+    """Where the read commands print: ``console()`` on a terminal (or when colour is forced), else plain text."""
+    if os.isatty(1) or os.environ.get("FORCE_COLOR") or os.environ.get("TTY_COMPATIBLE") == "1":
+        return console()
+    return PlainConsole()
+
+
+def emit(out: Console | PlainConsole, renderable: Any, indent: int = 0) -> None:
+    """Print ``renderable``: as rich draws it on a terminal; elsewhere as plain lines with no trailing spaces.
+
+    ``Rows`` off a terminal never touch rich; ``indent`` shifts a table right by that many columns.
+    """
+    if isinstance(renderable, Rows):
+        if out.is_terminal:
+            from rich.padding import Padding
+
+            out.print(Padding(renderable.rich(), (0, 0, 0, indent)) if indent else renderable.rich())
+        else:
+            out.file.write("".join(f"{' ' * indent}{line}".rstrip() + "\n" for line in renderable.lines()))
+            out.file.flush()
+        return
     if out.is_terminal:
         out.print(renderable)
         return
+    if isinstance(out, PlainConsole):
+        out = rich_console(out.file)
     with out.capture() as captured:
         out.print(renderable)
     text = "".join(f"{line.rstrip()}\n" for line in captured.get().splitlines())
@@ -78,20 +112,18 @@ def row(obj: Obj, wide: bool = False, namespaces: bool = False) -> list[str]:
 
 
 def list_table(items: list[Obj], wide: bool = False, namespaces: bool = False,
-               extra: list[tuple[str, list[str]]] | None = None) -> Table:
+               extra: list[tuple[str, list[str]]] | None = None) -> Rows:
     """The list; ``extra`` adds columns (header, one cell per item) at the end: ``--columns loss,acc``."""
     headers = (["NAMESPACE"] if namespaces else []) + ["NAME", "TITLE", "PHASE", "TASKS", "BACKENDS", "SUBMITTER", "AGE"]
     if wide:
         headers += ["PROJECT", "STARTED", "REPRODUCED-FROM", "SHUTDOWN"]
     headers += [header for header, _ in extra or []]
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for header in headers:
-        table.add_column(header, no_wrap=True)
+    table = Rows(headers)
+    phase_at = headers.index("PHASE")
     for i, obj in enumerate(items):
         cells = row(obj, wide, namespaces) + [column[i] for _, column in extra or []]
-        phase_at = headers.index("PHASE")
-        cells[phase_at] = f"[{PHASE_STYLE.get(cells[phase_at], '')}]{cells[phase_at]}[/]" if cells[phase_at] in PHASE_STYLE else cells[phase_at]
-        table.add_row(*cells)
+        style = PHASE_STYLE.get(cells[phase_at])
+        table.add_row(*cells, style={phase_at: style} if style else None)
     return table
 
 
@@ -173,10 +205,8 @@ def config_lines(task: dict[str, Any], config_maps: dict[str, str]) -> list[str]
         return [head, f"(cannot render: {exc})"]
 
 
-def attempts_table(task_status: dict[str, Any]) -> Table:
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for header in ("ATTEMPT", "PHASE", "SUBMITTED", "STARTED", "FINISHED", "EXIT", "BACKEND", "ID", "REASON"):
-        table.add_column(header, no_wrap=True)
+def attempts_table(task_status: dict[str, Any]) -> Rows:
+    table = Rows(["ATTEMPT", "PHASE", "SUBMITTED", "STARTED", "FINISHED", "EXIT", "BACKEND", "ID", "REASON"])
     for att in task_status.get("attempts") or []:
         ref = att.get("backendRef") or {}
         backend = ref.get("backend", "-") + (f"/{ref['cluster']}" if ref.get("cluster") else "")
@@ -215,26 +245,22 @@ def outputs_lines(task_status: dict[str, Any], experiment: str = "NAME", max_met
     return lines
 
 
-def conditions_table(obj: Obj) -> Table:
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for header in ("TYPE", "STATUS", "REASON", "AGE", "MESSAGE"):
-        table.add_column(header, no_wrap=header != "MESSAGE")
+def conditions_table(obj: Obj) -> Rows:
+    table = Rows(["TYPE", "STATUS", "REASON", "AGE", "MESSAGE"], wrap=frozenset({"MESSAGE"}))
     for c in (obj.get("status") or {}).get("conditions") or []:
         table.add_row(c.get("type", ""), c.get("status", ""), c.get("reason", ""), age(read_time(c.get("lastTransitionTime"))), c.get("message", ""))
     return table
 
 
-def events_table(events: list[Obj]) -> Table:
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for header in ("AGE", "TYPE", "REASON", "MESSAGE"):
-        table.add_column(header, no_wrap=header != "MESSAGE")
+def events_table(events: list[Obj]) -> Rows:
+    table = Rows(["AGE", "TYPE", "REASON", "MESSAGE"], wrap=frozenset({"MESSAGE"}))
     for e in events:
         when = e.get("lastTimestamp") or e.get("eventTime") or (e.get("metadata") or {}).get("creationTimestamp")
         table.add_row(age(read_time(when)), e.get("type", ""), e.get("reason", ""), e.get("message", ""))
     return table
 
 
-def describe(out: Console, obj: Obj, children: list[Obj], events: list[Obj], config_maps: dict[str, str]) -> None:
+def describe(out: Console | PlainConsole, obj: Obj, children: list[Obj], events: list[Obj], config_maps: dict[str, str]) -> None:
     """Print the whole ``describe`` page."""
     for line in header_lines(obj, children):
         out.print(line, markup=False)
@@ -251,19 +277,13 @@ def describe(out: Console, obj: Obj, children: list[Obj], events: list[Obj], con
         if st.get("message"):
             out.print(f"    message: {st['message']}", markup=False)
         if st.get("attempts"):
-            emit(out, _indented(attempts_table(st), out))
+            emit(out, attempts_table(st), indent=4)
         for line in outputs_lines(st, str((obj.get("metadata") or {}).get("name", "NAME"))):
             out.print(f"    {line}", markup=False)
     conditions = (obj.get("status") or {}).get("conditions")
     out.print("\nConditions:" + ("" if conditions else " <none>"))
     if conditions:
-        emit(out, _indented(conditions_table(obj), out))
+        emit(out, conditions_table(obj), indent=4)
     out.print("\nEvents:" + ("" if events else " <none>"))
     if events:
-        emit(out, _indented(events_table(events), out))
-
-
-def _indented(table: Table, out: Console) -> Any:
-    from rich.padding import Padding
-
-    return Padding(table, (0, 0, 0, 4))
+        emit(out, events_table(events), indent=4)

@@ -6,11 +6,12 @@ the backend's own objects (a Job, an sbatch script, a sky.Task, a Lepton job).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from kuberun.resource import slurmarray, slurmflags
 from kuberun.resource.base import KubeModel
 from kuberun.resource.constants import MAX_NAME
 from kuberun.resource.types import EnvVars, Quantity
@@ -137,6 +138,77 @@ class SlurmExecutor(_UserExecutor):
     container_mounts: list[str] = Field(default_factory=list, max_length=32, description="pyxis --container-mounts entries.")
     env: EnvVars = Field(default_factory=dict)
     setup: list[str] = Field(default_factory=list, max_length=64, description="Shell lines run before the task (module load, venv activate).")
+    gres: str | None = Field(None, max_length=256, pattern=slurmflags.GRES_PATTERN, description="sbatch --gres, e.g. 'gpu:a100:8'.")
+    constraint: str | None = Field(None, max_length=256, pattern=slurmflags.CONSTRAINT_PATTERN, description="sbatch --constraint: node features, e.g. 'a100&ib'.")
+    exclude: list[Annotated[str, StringConstraints(pattern=slurmflags.HOSTLIST_PATTERN, max_length=256)]] = Field(
+        default_factory=list, max_length=64, description="sbatch --exclude: node names or hostlists, e.g. 'node[1-3]'.")
+    exclusive: bool = Field(False, description="sbatch --exclusive: no other job shares the nodes.")
+    sbatch_args: list[Annotated[str, Field(max_length=512, json_schema_extra={"pattern": slurmflags.SBATCH_FLAG_PATTERN})]] = Field(
+        default_factory=list, max_length=32, description="Extra sbatch flags, each '--name' or '--name=value' from an allow-list (docs/slurm.md).")
+    srun_args: list[Annotated[str, Field(max_length=512, json_schema_extra={"pattern": slurmflags.SRUN_FLAG_PATTERN})]] = Field(
+        default_factory=list, max_length=32, description="Extra srun flags for the task's step, each '--name' or '--name=value' from an allow-list.")
+
+    array: str | None = Field(None, max_length=256, pattern=slurmarray.ARRAY_PATTERN, description=(
+        "sbatch --array: a count (4 = '0-3') or Slurm's spec ('0-15:4', '1,3,5%2'); at most "
+        f"{slurmarray.MAX_ARRAY_INDICES} indices, each recorded with its state and exit code."))
+
+    @field_validator("array", mode="before")
+    @classmethod
+    def _array_count(cls, value: Any) -> Any:
+        return None if value is None else slurmarray.array_spec(value)
+
+    @field_validator("array")
+    @classmethod
+    def _array_bounded(cls, value: str | None) -> str | None:
+        if value is not None:
+            slurmarray.array_indices(value)  # ValueError names the problem
+        return value
+
+    @field_validator("exclude", mode="before")
+    @classmethod
+    def _hostlist_string(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value  # NeMo Run writes exclude="node1,node[4-5]"
+
+    @field_validator("sbatch_args")
+    @classmethod
+    def _sbatch_flags(cls, flags: list[str]) -> list[str]:
+        return [slurmflags.check_flag(f, slurmflags.SBATCH_OPTIONS, "sbatch") for f in flags]
+
+    @field_validator("srun_args")
+    @classmethod
+    def _srun_flags(cls, flags: list[str]) -> list[str]:
+        return [slurmflags.check_flag(f, slurmflags.SRUN_OPTIONS, "srun") for f in flags]
+
+
+#: Where SkyPilot mounts may come from: buckets only. A local path would be read from the operator's
+#: own disk by the SkyPilot API server and copied to the user's cluster (a way to read the operator).
+BUCKET_SCHEMES = ("s3://", "gs://", "r2://", "cos://", "oci://", "https://")
+_PORT_RANGE = r"^[0-9]{1,5}(-[0-9]{1,5})?$"
+
+
+def _bucket(source: str) -> str:
+    if not source.startswith(BUCKET_SCHEMES):
+        raise ValueError(f"mount source {source!r} is not a bucket URL ({', '.join(BUCKET_SCHEMES)}): a local path "
+                         "would be read from the operator's machine, not yours")
+    return source
+
+
+def _remote_path(path: str) -> str:
+    if not path.startswith(("/", "~/")) or "\n" in path:
+        raise ValueError(f"mount path {path!r} must be absolute (or under ~/) on the cluster")
+    return path
+
+
+class SkyStorageMount(KubeModel):
+    """A bucket mounted on the SkyPilot cluster (NeMo Run's ``storage_mounts`` value)."""
+
+    source: str = Field(..., max_length=1024, description="A bucket URL, e.g. 's3://team-data/shards'.")
+    mode: Literal["MOUNT", "COPY", "MOUNT_CACHED"] = "MOUNT"
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, source: str) -> str:
+        return _bucket(source)
 
 
 class SkypilotExecutor(_UserExecutor):
@@ -162,13 +234,52 @@ class SkypilotExecutor(_UserExecutor):
     cluster_name: str | None = Field(None, max_length=MAX_NAME)
     env: EnvVars = Field(default_factory=dict)
     setup: list[str] = Field(default_factory=list, max_length=64)
+    instance_type: str | None = Field(None, max_length=64, description="e.g. 'p4d.24xlarge' (or '4CPU--16GB' on k8s).")
+    ports: list[str] = Field(default_factory=list, max_length=16, description="Ports to open: '8080' or '10000-10010'.")
+    file_mounts: dict[str, str] = Field(default_factory=dict, max_length=16,
+                                        description="Cluster path -> bucket URL, copied (buckets only, as the admin allows).")
+    storage_mounts: dict[str, SkyStorageMount] = Field(default_factory=dict, max_length=16,
+                                                       description="Cluster path -> bucket, mounted (as the admin allows).")
+    idle_minutes_to_autostop: int | None = Field(None, ge=0, le=10080, description="mode='cluster': stop when idle.")
+    autodown: bool = Field(False, description="mode='cluster': tear the cluster down (not just stop) when idle.")
 
     _normalize = field_validator("cpus", "memory", mode="before")(_quantity)
+
+    @field_validator("ports", mode="before")
+    @classmethod
+    def _ports(cls, ports: Any) -> Any:
+        import re
+
+        if not isinstance(ports, list | tuple):
+            return ports
+        checked = []
+        for port in ports:
+            text = str(port) if isinstance(port, int) and not isinstance(port, bool) else port
+            bounds = [int(p) for p in text.split("-")] if isinstance(text, str) and re.match(_PORT_RANGE, text) else []
+            if not bounds or not all(1 <= b <= 65535 for b in bounds) or bounds != sorted(bounds):
+                raise ValueError(f"port {port!r} is not a port (1-65535) or a range such as '10000-10010'")
+            checked.append(text)
+        return checked
+
+    @field_validator("file_mounts")
+    @classmethod
+    def _file_mounts(cls, mounts: dict[str, str]) -> dict[str, str]:
+        return {_remote_path(k): _bucket(v) for k, v in mounts.items()}
+
+    @field_validator("storage_mounts")
+    @classmethod
+    def _storage_paths(cls, mounts: dict[str, SkyStorageMount]) -> dict[str, SkyStorageMount]:
+        for path in mounts:
+            _remote_path(path)
+        return mounts
 
     @model_validator(mode="after")
     def _cluster_mode_needs_name(self) -> SkypilotExecutor:
         if self.mode == "cluster" and not self.cluster_name:
             raise ValueError("mode='cluster' needs cluster_name")
+        if self.mode != "cluster" and (self.idle_minutes_to_autostop is not None or self.autodown):
+            raise ValueError("idle_minutes_to_autostop and autodown need mode='cluster' (a managed job's "
+                             "clusters are SkyPilot's to stop)")
         return self
 
 
@@ -196,6 +307,10 @@ class LeptonExecutor(_UserExecutor):
     env: EnvVars = Field(default_factory=dict)
     secret_env: list[LeptonSecretEnv] = Field(default_factory=list, max_length=32)
     mounts: list[dict[str, Any]] = Field(default_factory=list, max_length=16, description="Lepton mounts.")
+    shared_memory_size: int | None = Field(None, ge=0, le=1024 * 1024, description="/dev/shm in MiB (NeMo Run's default: 65536).")
+    node_reservation: str | None = Field(None, max_length=128, description="A reservation id of the workspace (as the admin allows).")
+    image_pull_secrets: list[str] = Field(default_factory=list, max_length=8,
+                                          description="Workspace image-pull secrets by name (as the admin allows).")
 
 
 class LocalExecutor(_UserExecutor):

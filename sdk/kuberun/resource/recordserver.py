@@ -33,6 +33,15 @@ def attempts_path(namespace: str, name: str) -> str:
     return f"{PREFIX}/namespaces/{namespace}/experiments/{name}/attempts"
 
 
+def metrics_path(namespace: str, name: str) -> str:
+    """``GET``: the metric series of each task's latest attempt that logged any (query: uid). Needs ``get``.
+
+    Answers ``{"kind": "MetricSeries", "source": "archive"|"logstore"|"none", "items": [{task, attempt, name,
+    points: [[step, value]], thinned?}], "seriesOmitted"?}``; non-finite values as "NaN"/"Infinity"/"-Infinity".
+    """
+    return f"{PREFIX}/namespaces/{namespace}/experiments/{name}/metrics"
+
+
 def archived_path(namespace: str | None = None, name: str | None = None) -> str:
     """``GET``: archived experiments, newest first (query: title, user, label, phase, since, until, limit, continue),
     or one (``name``; query ``uid``). A list needs ``list`` on experiments in each namespace it shows; one needs ``get``.

@@ -7,41 +7,15 @@ references and where the logs are, never the logs themselves.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Literal
 
 from pydantic import Field
 
 from kuberun.resource.base import KubeModel
 from kuberun.resource.constants import MAX_ATTEMPTS, MAX_CONDITIONS, MAX_MESSAGE, MAX_NAME, MAX_TASKS
+from kuberun.resource.phases import ExperimentPhase, TaskPhase
 from kuberun.resource.results import MAX_METRICS, MAX_NOTE, MAX_RESULT_BYTES, ArtifactsRecord, MetricValue
-
-
-class ExperimentPhase(str, Enum):
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    CANCELLED = "Cancelled"
-
-    @property
-    def finished(self) -> bool:
-        return self in (ExperimentPhase.SUCCEEDED, ExperimentPhase.FAILED, ExperimentPhase.CANCELLED)
-
-
-class TaskPhase(str, Enum):
-    PENDING = "Pending"        # waiting for dependencies or a retry's backoff
-    SUBMITTED = "Submitted"    # handed to the backend, not yet running
-    RUNNING = "Running"
-    SUSPENDED = "Suspended"    # started, and paused by spec.suspend (its Job is suspended)
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    CANCELLED = "Cancelled"
-    SKIPPED = "Skipped"        # a dependency failed for good
-
-    @property
-    def finished(self) -> bool:
-        return self in (TaskPhase.SUCCEEDED, TaskPhase.FAILED, TaskPhase.CANCELLED, TaskPhase.SKIPPED)
+from kuberun.resource.slurmarray import MAX_ARRAY_INDICES
 
 
 class Condition(KubeModel):
@@ -85,6 +59,14 @@ class ArchivedLog(KubeModel):
     truncated: bool = Field(False, description="The log was longer than the store's limit; the rest was dropped.")
 
 
+class ArrayIndexStatus(KubeModel):
+    """One index of a job array (a Slurm ``--array`` task): its state and exit code."""
+
+    index: int = Field(..., ge=0)
+    phase: TaskPhase
+    exit_code: int | None = None
+
+
 class AttemptStatus(KubeModel):
     """One try of a task."""
 
@@ -106,6 +88,8 @@ class AttemptStatus(KubeModel):
                                             description="Last reported value of each metric (kr.log_metrics).")
     metrics_note: str | None = Field(None, max_length=MAX_NOTE)
     artifacts: ArtifactsRecord | None = None
+    indices: list[ArrayIndexStatus] = Field(default_factory=list, max_length=MAX_ARRAY_INDICES, description=(
+        "A job array's indices, each with its state and exit code; the attempt succeeds when all of them do."))
 
 
 class TaskStatus(KubeModel):

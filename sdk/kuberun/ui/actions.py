@@ -34,7 +34,7 @@ def _target(request: web.Request) -> tuple[str, str, str]:
 
 async def confirm(request: web.Request) -> web.Response:
     namespace, name, action = _target(request)
-    obj = await asyncio.to_thread(request.app[render.RECORD].get, namespace, name)
+    obj = await asyncio.to_thread(render.record(request).get, namespace, name)
     return render.html(request, "confirm.html", obj=obj, ns=namespace, name=name, action=action,
                        description=DESCRIPTIONS[action], overrides="")
 
@@ -43,9 +43,9 @@ async def perform(request: web.Request) -> web.Response:
     namespace, name, action = _target(request)
     form = await request.post()
     token = form.get("csrf")
-    if not security.check_csrf(request, token if isinstance(token, str) else None, request.app[render.KEYS]):
+    if not security.check_csrf(request, token if isinstance(token, str) else None, render.csrf(request)):
         return render.error(request, 403, "Refused: the form's token is missing or stale; reload the page and try again.")
     overrides = form.get("overrides", "")
-    record = request.app[render.RECORD]
+    record = render.record(request)
     shown = await asyncio.to_thread(record.act, namespace, name, action, overrides if isinstance(overrides, str) else "")
     raise web.HTTPSeeOther(f"/exp/{quote(namespace, safe='')}/{quote(shown, safe='')}?done={action}")

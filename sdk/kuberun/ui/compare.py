@@ -37,11 +37,12 @@ def _read(record: data.Record, refs: list[tuple[str, str]]) -> list[dict[str, An
         obj = record.get(namespace, name)
         maps = record.config_maps(obj)
         tasks = data.task_specs(obj)
+        metrics, source = record.series_of(obj)
         out.append({"obj": obj, "name": name, "namespace": namespace,
                     # a Fiddle config's first line is its digest and size: shown apart, not diffed line by line
                     "configs": {t["name"]: data.config_lines(t, maps)[1 if t.get("fiddle") else 0:] for t in tasks},
                     "digests": {t["name"]: str((t.get("fiddle") or {}).get("sha256") or "")[:12] for t in tasks},
-                    "metrics": data.metrics_of(obj)})
+                    "metrics": metrics, "source": source})
     return out
 
 
@@ -50,14 +51,14 @@ async def compare(request: web.Request) -> web.Response:
     for value in request.query.getall("e", []):
         namespace, sep, name = value.partition("/")
         if not sep:
-            namespace, name = request.app[render.RECORD].namespace, value
+            namespace, name = render.record(request).namespace, value
         if name and (namespace, name) not in refs:
             refs.append((namespace, name))
     if len(refs) < 2:
         raise ValueError("choose at least two experiments to compare (tick them in the list)")
     if len(refs) > MAX_COMPARED:
         raise ValueError(f"compare at most {MAX_COMPARED} experiments at once")
-    runs = await asyncio.to_thread(_read, request.app[render.RECORD], refs)
+    runs = await asyncio.to_thread(_read, render.record(request), refs)
     base = runs[0]
     diffs = []
     for other in runs[1:]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kuberun.api import Kube, connect
+from kuberun.api import Credentials, Kube, Op, connect
 from kuberun.errors import ForbiddenError, InvalidOverrideError, KuberunError, NotFoundError
 from kuberun.manage import query
 from kuberun.manage.remote import RemoteExperiment
@@ -28,9 +28,26 @@ from kuberun.resource.constants import LABEL_REPRODUCED_FROM, LABEL_SUBMITTER, L
 
 Obj = dict[str, Any]
 __all__ = [
-    "LABEL_REPRODUCED_FROM", "LABEL_SUBMITTER", "LABEL_TITLE", "Forbidden", "InvalidOverride",
-    "KuberunError", "NotFound", "Page", "Record", "age", "config_lines", "created_at", "parse_duration", "parse_time",
-    "phase_of", "progress",
+    "LABEL_REPRODUCED_FROM",
+    "LABEL_SUBMITTER",
+    "LABEL_TITLE",
+    "Credentials",
+    "Forbidden",
+    "InvalidOverride",
+    "Kube",
+    "KuberunError",
+    "NotFound",
+    "Op",
+    "Page",
+    "Record",
+    "age",
+    "config_lines",
+    "connect",
+    "created_at",
+    "parse_duration",
+    "parse_time",
+    "phase_of",
+    "progress",
 ]
 
 Forbidden = ForbiddenError
@@ -67,6 +84,13 @@ class Record:
                  all_namespaces: bool = False) -> None:
         self.kube: Kube = connect(kubeconfig, context, namespace)
         self.all_namespaces = all_namespaces
+
+    @classmethod
+    def on(cls, kube: Kube, all_namespaces: bool = False) -> Record:
+        """A record read with an existing client (in-cluster: one built on a signed-in user's own token)."""
+        record = cls.__new__(cls)
+        record.kube, record.all_namespaces = kube, all_namespaces
+        return record
 
     @property
     def namespace(self) -> str:
@@ -105,6 +129,27 @@ class Record:
     def remote(self, namespace: str, name: str) -> RemoteExperiment:
         """The SDK's handle on one Experiment (what ``kr.Experiment.get`` returns), on this client."""
         return RemoteExperiment(self.kube, self.get(namespace, name))
+
+    def series_of(self, obj: Obj) -> tuple[dict[str, list[tuple[int, float]]], str]:
+        """``({"task/metric": [(step, value)]}, where from)``: the full series through the record server, as this user.
+
+        A metric with no series there keeps its final value from the record, so the table is whole even
+        where nothing can be plotted; the second item says which it was (shown under the plots).
+        """
+        finals = metrics_of(obj)
+        meta = obj.get("metadata") or {}
+        try:
+            from kuberun.manage.records import RecordClient
+
+            doc = RecordClient(self.kube).metric_series(meta.get("namespace") or self.namespace, meta.get("name") or "",
+                                                        uid=meta.get("uid"))
+        except KuberunError as exc:
+            return finals, f"final values from the record only ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        series = decode_series(doc)
+        if not series:
+            return finals, "final values from the record only (the record server has no series of this experiment)"
+        where = {"archive": "the archive", "logstore": "the log store"}.get(str(doc.get("source")), "the record server")
+        return {**finals, **series}, f"series from {where}, through the record server"
 
     def events(self, obj: Obj) -> list[Obj]:
         return query.events_for(self.kube, obj, limit=50)
@@ -173,6 +218,27 @@ def metrics_of(obj: Obj) -> dict[str, list[tuple[int, float]]]:
             value = results.number(raw)
             if value is not None and len(found) < MAX_SERIES:
                 found[f"{task}/{metric}"] = [(int(raw.get("step") or 0), value)]
+    return found
+
+
+_SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def decode_series(doc: Obj) -> dict[str, list[tuple[int, float]]]:
+    """The record server's ``MetricSeries`` as ``{"task/metric": [(step, value)]}``; malformed items are skipped."""
+    found: dict[str, list[tuple[int, float]]] = {}
+    for item in doc.get("items") or [] if isinstance(doc, dict) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("points"), list) or len(found) >= MAX_SERIES:
+            continue
+        points = []
+        for pair in item["points"][:MAX_POINTS]:
+            if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[0], int):
+                continue
+            value = _SPECIAL.get(pair[1]) if isinstance(pair[1], str) else pair[1]
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                points.append((pair[0], float(value)))
+        if points:
+            found[f"{item.get('task')}/{item.get('name')}"] = points
     return found
 
 

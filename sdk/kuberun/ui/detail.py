@@ -53,7 +53,7 @@ def _read(record: data.Record, namespace: str, name: str) -> dict[str, Any]:
 
 async def experiment(request: web.Request) -> web.Response:
     namespace, name = _name(request)
-    read = await asyncio.to_thread(_read, request.app[render.RECORD], namespace, name)
+    read = await asyncio.to_thread(_read, render.record(request), namespace, name)
     obj = read["obj"]
     meta, spec = obj["metadata"], obj.get("spec") or {}
     configs = {t["name"]: data.config_lines(t, read["config_maps"]) for t in data.task_specs(obj)}
@@ -68,7 +68,7 @@ async def experiment(request: web.Request) -> web.Response:
 
 async def experiment_live(request: web.Request) -> web.Response:
     namespace, name = _name(request)
-    record = request.app[render.RECORD]
+    record = render.record(request)
 
     def read() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         obj = record.get(namespace, name)
@@ -85,7 +85,7 @@ async def past_log(request: web.Request) -> web.Response:
     task = request.match_info["task"]
     attempt_text = request.query.get("attempt", "")
     attempt = int(attempt_text) if attempt_text.isdigit() else None
-    record = request.app[render.RECORD]
+    record = render.record(request)
 
     def read() -> tuple[list[str], str | None]:
         try:

@@ -57,7 +57,7 @@ def _rows(items: list[dict[str, Any]], params: dict[str, str]) -> tuple[list[dic
 
 
 async def _page(request: web.Request, params: dict[str, str]) -> data.Page:
-    record = request.app[render.RECORD]
+    record = render.record(request)
     return await asyncio.to_thread(record.list_page, title=params["title"], user=params["user"], phase=params["phase"],
                                    selector=params["label"], since=params["since"], limit=int(params["limit"]),
                                    continue_token=params["continue"], archived=params["archived"] == "1")
@@ -96,4 +96,4 @@ async def list_rows(request: web.Request) -> web.Response:
     page = await _page(request, params)
     rows, metric_names = _rows(page.items, params)
     return render.fragment(request, "_rows.html", rows=rows, metric_names=metric_names,
-                           all_namespaces=request.app[render.RECORD].all_namespaces)
+                           all_namespaces=render.record(request).all_namespaces)

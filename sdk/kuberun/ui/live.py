@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from kuberun.aiowait import wait_for
 from kuberun.ui import data, render, security
 
 MAX_FOLLOWERS = 16
@@ -86,12 +87,12 @@ async def log_stream(request: web.Request) -> web.StreamResponse:
     follower = Follower(asyncio.Queue())
     followers.active.add(follower)
     thread = threading.Thread(target=_pump, name=f"kuberun-ui-log-{name}-{task}", daemon=True,
-                              args=(request.app[render.RECORD], asyncio.get_running_loop(), follower, namespace, name, task, attempt))
+                              args=(render.record(request), asyncio.get_running_loop(), follower, namespace, name, task, attempt))
     thread.start()
     try:
         while True:
             try:
-                kind, text = await asyncio.wait_for(follower.queue.get(), timeout=KEEPALIVE)
+                kind, text = await wait_for(follower.queue.get(), timeout=KEEPALIVE)
             except asyncio.TimeoutError:
                 await response.write(b": keepalive\n\n")
                 continue

@@ -19,6 +19,22 @@ from kuberun.ui import data, security
 
 KEYS = web.AppKey("keys", security.Secrets)
 RECORD = web.AppKey("record", data.Record)
+# In-cluster mode (``incluster``) gives each request its signed-in user's record and form token.
+# (typed request keys where aiohttp has them, 3.12 on; plain strings before)
+_RequestKey: Any = getattr(web, "RequestKey", None)
+REQUEST_RECORD: Any = _RequestKey("record", data.Record) if _RequestKey else "kuberun.record"
+REQUEST_CSRF: Any = _RequestKey("csrf", str) if _RequestKey else "kuberun.csrf"
+
+
+def record(request: web.Request) -> data.Record:
+    """The record as this request's user sees it: theirs in-cluster, the kubeconfig's on loopback."""
+    own = request.get(REQUEST_RECORD)
+    return own if own is not None else request.app[RECORD]
+
+
+def csrf(request: web.Request) -> str:
+    """The form token this request's pages carry and its POSTs must return."""
+    return str(request.get(REQUEST_CSRF) or request.app[KEYS].csrf)
 
 PHASE_CLASS = {"Succeeded": "ok", "Failed": "bad", "Cancelled": "warn", "Skipped": "muted", "Running": "run",
                "Submitted": "wait", "Pending": "wait"}
@@ -37,16 +53,16 @@ def environment() -> jinja2.Environment:
 
 
 def html(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
-    record = request.app[RECORD]
+    shown = record(request)
     body = environment().get_template(template).render(
-        csrf=request.app[KEYS].csrf, user=record.user or "-", namespace="all namespaces" if record.all_namespaces else record.namespace,
-        all_namespaces=record.all_namespaces, request_path=request.path_qs, **context)
+        csrf=csrf(request), user=shown.user or "-", namespace="all namespaces" if shown.all_namespaces else shown.namespace,
+        all_namespaces=shown.all_namespaces, request_path=request.path_qs, **context)
     return web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
 
 
 def fragment(request: web.Request, template: str, headers: dict[str, str] | None = None, **context: Any) -> web.Response:
     """A live part of a page, answered 304 when its bytes match the browser's ETag."""
-    body = environment().get_template(template).render(csrf=request.app[KEYS].csrf, **context).encode()
+    body = environment().get_template(template).render(csrf=csrf(request), **context).encode()
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     extra = {"ETag": etag, **(headers or {})}
     if request.headers.get("If-None-Match") == etag:

@@ -51,12 +51,13 @@ def same_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if origin is not None:
         parts = urlsplit(origin)
-        return parts.scheme == "http" and parts.netloc == request.host
+        return parts.scheme in ("http", "https") and parts.netloc == request.host
     return request.headers.get("Sec-Fetch-Site", "same-origin") == "same-origin"
 
 
-def check_csrf(request: web.Request, token: str | None, keys: Secrets) -> bool:
-    return same_origin(request) and token is not None and hmac.compare_digest(token.encode(), keys.csrf.encode())
+def check_csrf(request: web.Request, token: str | None, expected: str) -> bool:
+    """This origin, and the expected form token: this process's (loopback) or the signed-in user's (in-cluster)."""
+    return same_origin(request) and token is not None and hmac.compare_digest(token.encode(), expected.encode())
 
 
 def middleware(keys: Secrets, deny: Callable[[web.Request, int, str], web.StreamResponse]) -> Callable[..., Awaitable[web.StreamResponse]]:

@@ -43,11 +43,18 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return render.error(request, 502, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, title="The API refused")
 
 
-def create_app(record: data.Record, keys: security.Secrets | None = None) -> web.Application:
+def create_app(record: data.Record | None, keys: security.Secrets | None = None, *,
+               guard: Callable[..., Awaitable[web.StreamResponse]] | None = None,
+               extra: list[web.RouteDef] | None = None) -> web.Application:
+    """The dashboard. ``guard``: who may in (default: the loopback rules, ``security``); in-cluster mode
+    (``incluster``) passes its own, with no ``record`` (each request gets its user's) and its ``extra`` routes."""
     keys = keys or security.Secrets()
-    app = web.Application(middlewares=[security.middleware(keys, lambda req, status, msg: render.error(req, status, msg)), errors],
-                          client_max_size=256 * 1024)
-    app[render.KEYS], app[render.RECORD] = keys, record
+    guard = guard or security.middleware(keys, lambda req, status, msg: render.error(req, status, msg))
+    app = web.Application(middlewares=[guard, errors], client_max_size=256 * 1024)
+    app[render.KEYS] = keys
+    if record is not None:
+        app[render.RECORD] = record
+    app.router.add_routes(extra or [])
     app[live.FOLLOWERS] = live.Followers()
     app.on_shutdown.append(live.stop_followers)
     app.router.add_get("/", listing.experiment_list)
@@ -80,20 +87,39 @@ class Running:
 async def start(record: data.Record, port: int = 0, keys: security.Secrets | None = None) -> Running:
     """Serve on 127.0.0.1:``port`` (0: any free port) until ``stop()``."""
     keys = keys or security.Secrets()
-    runner = web.AppRunner(create_app(record, keys), access_log=None, handler_cancellation=True, shutdown_timeout=2.0)
+    return await start_app(create_app(record, keys), "127.0.0.1", port, keys)
+
+
+async def start_app(app: web.Application, hosts: str | list[str], port: int, keys: security.Secrets) -> Running:
+    """Serve ``app`` on ``port`` of each of ``hosts`` (the first one's port when ``port`` is 0)."""
+    hosts = [hosts] if isinstance(hosts, str) else hosts
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=2.0)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port)
     try:
-        await site.start()
+        for host in hosts:
+            await web.TCPSite(runner, host, port).start()
+            port = port or runner.addresses[0][1]  # the same free port on every address
     except OSError:
         await runner.cleanup()
         raise
-    bound = runner.addresses[0][1]
-    return Running(runner, f"http://127.0.0.1:{bound}", keys)
+    shown = f"[{hosts[0]}]" if ":" in hosts[0] else hosts[0]
+    return Running(runner, f"http://{shown}:{port}", keys)
 
 
 def serve(record: data.Record, port: int, announce: Callable[[str], Any] = print) -> None:
     """Run until interrupted (Ctrl-C or SIGTERM), then stop the streams and the server."""
+
+    async def begin() -> Running:
+        running = await start(record, port)
+        announce(f"kuberun ui: {running.url}")
+        announce(f"reading experiments in {'all namespaces' if record.all_namespaces else record.namespace!r} as "
+                 f"{record.user or 'the kubeconfig user'}; Ctrl-C stops")
+        return running
+
+    run_until_stopped(begin)
+
+
+def run_until_stopped(begin: Callable[[], Awaitable[Running]]) -> None:
     import signal
 
     async def main() -> None:
@@ -101,10 +127,7 @@ def serve(record: data.Record, port: int, announce: Callable[[str], Any] = print
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        running = await start(record, port)
-        announce(f"kuberun ui: {running.url}")
-        announce(f"reading experiments in {'all namespaces' if record.all_namespaces else record.namespace!r} as "
-                 f"{record.user or 'the kubeconfig user'}; Ctrl-C stops")
+        running = await begin()
         try:
             await stop.wait()
         finally:

@@ -83,3 +83,59 @@ def test_skypilot_cluster_mode_targets_only_listed_clusters():
     grants.check_skypilot(config, SkypilotExecutor(), "a")  # managed jobs name no cluster
     with pytest.raises(grants.BackendNotAllowed, match="cluster 'team-b-dev' is not allowed"):
         grants.check_skypilot(config, SkypilotExecutor(mode="cluster", cluster_name="team-b-dev"), "a")
+
+
+def test_lepton_reservations_and_image_pull_secrets_are_allow_listed():
+    ws = LeptonWorkspace.model_validate({"name": "prod", "url": "http://l.invalid", "allowedNamespaces": ["a"],
+                                         "allowedReservations": ["res-a-*"], "allowedImagePullSecrets": ["ngc-a"]})
+    ok = LeptonExecutor(resource_shape="gpu", node_reservation="res-a-1", image_pull_secrets=["ngc-a"])
+    grants.check_lepton(ws, ok, "a")
+    for bad, words in ((ok.model_copy(update={"node_reservation": "res-b-1"}), "node reservation 'res-b-1'"),
+                       (ok.model_copy(update={"image_pull_secrets": ["ngc-a", "ngc-b"]}), "image-pull secret 'ngc-b'")):
+        with pytest.raises(grants.BackendNotAllowed, match=words):
+            grants.check_lepton(ws, bad, "a")
+
+
+def test_skypilot_mounts_only_buckets_the_admin_listed():
+    """The SkyPilot server mounts buckets with its own cloud credentials: a tenant names only granted ones."""
+    config = SkypilotConfig.model_validate({"endpoint": "http://s.invalid", "allowedNamespaces": ["a"],
+                                            "allowedBuckets": ["s3://team-a-*"]})
+    grants.check_skypilot(config, SkypilotExecutor(file_mounts={"/data": "s3://team-a-data/shards"},
+                                                   storage_mounts={"/ckpt": {"source": "s3://team-a-ckpt"}}), "a")
+    for executor in (SkypilotExecutor(file_mounts={"/data": "s3://team-b-data"}),
+                     SkypilotExecutor(storage_mounts={"/ckpt": {"source": "gs://team-a-ckpt", "mode": "MOUNT"}})):
+        with pytest.raises(grants.BackendNotAllowed, match=r"bucket '.*' is not allowed"):
+            grants.check_skypilot(config, executor, "a")
+    no_buckets = config.model_copy(update={"allowed_buckets": []})
+    with pytest.raises(grants.BackendNotAllowed, match="bucket 's3://team-a-data' is not allowed"):
+        grants.check_skypilot(no_buckets, SkypilotExecutor(file_mounts={"/d": "s3://team-a-data"}), "a")  # default: none
+
+
+@pytest.mark.parametrize("fields, words", [
+    ({"file_mounts": {"/keys": "/var/run/secrets/kubernetes.io/serviceaccount"}}, "not a bucket URL"),
+    ({"file_mounts": {"/keys": "~/.ssh"}}, "not a bucket URL"),
+    ({"storage_mounts": {"/m": {"source": "file:///etc"}}}, "not a bucket URL"),
+    ({"file_mounts": {"relative": "s3://b"}}, "must be absolute"),
+    ({"ports": ["22-21"]}, "is not a port"),
+    ({"idle_minutes_to_autostop": 10}, "need mode='cluster'"),
+])
+def test_a_skypilot_mount_of_the_operator_s_own_files_is_refused_at_the_model(fields, words):
+    """A local source would be read from the operator's disk by the SkyPilot server: refused in the SDK
+    and when the operator parses a spec written with kubectl (the same model)."""
+    from pydantic import ValidationError
+
+    from kuberun.errors import InvalidExecutorError
+    from kuberun.resource import ExperimentResource
+
+    with pytest.raises(InvalidExecutorError, match=words):
+        SkypilotExecutor(**fields)
+    resource = {"apiVersion": "kuberun.dev/v1alpha1", "kind": "Experiment", "metadata": {"name": "x", "namespace": "a"},
+                "spec": {"title": "x", "tasks": [{"name": "t", "script": {"command": ["true"]},
+                                                  "executor": {"skypilot": {_camel(k): v for k, v in fields.items()}}}]}}
+    with pytest.raises(ValidationError, match=words):
+        ExperimentResource.parse(resource)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w.title() for w in rest)

@@ -17,6 +17,7 @@ ALLOWED = {
     "kuberun.resource": "the Experiment's models, constants, times, graph rule, log-source contract",
     "kuberun.runner": "the task-document contract every backend hands its attempt",
     "kuberun.naming": "deterministic child names, which the SDK and the operator must agree on",
+    "kuberun.aiowait": "asyncio.wait_for that never loses a cancellation (before Python 3.12 it can)",
     "kuberun": "only the package's version (for the task image's pip pin)",
 }
 

@@ -16,6 +16,7 @@ from kuberun_operator.backends.base import (
     LogSource,
     OwnsSuspend,
     Polled,
+    QueuesDependencies,
     Suspendable,
 )
 from kuberun_operator.backends.kubernetes import JobCache, KubernetesBackend, PodCache
@@ -28,7 +29,7 @@ from kuberun_operator.settings import Settings
 from kuberun_operator.traits import BackendTraits, backend_traits, traits_for
 from tests.helpers.builders import make_resource
 
-OPTIONAL = (Lifecycle, Polled, Suspendable, OwnsSuspend, CancelOnDelete, DeclaresUnretryable, LogSource)
+OPTIONAL = (Lifecycle, Polled, Suspendable, OwnsSuspend, CancelOnDelete, DeclaresUnretryable, LogSource, QueuesDependencies)
 
 
 def backends(tmp_path: Path) -> dict[str, object]:
@@ -48,7 +49,7 @@ def backends(tmp_path: Path) -> dict[str, object]:
 DECLARED = {
     "kubernetes": {Suspendable, OwnsSuspend, DeclaresUnretryable},
     "local": {Polled},
-    "slurm": {Lifecycle, Polled, CancelOnDelete, DeclaresUnretryable, LogSource},
+    "slurm": {Lifecycle, Polled, CancelOnDelete, DeclaresUnretryable, LogSource, QueuesDependencies},
     "lepton": {Lifecycle, Polled, CancelOnDelete, DeclaresUnretryable, LogSource},
     "skypilot": {Lifecycle, Polled, CancelOnDelete, DeclaresUnretryable, LogSource},
 }
@@ -83,3 +84,18 @@ def test_traits_for_an_experiment_cover_its_backends_and_name_kueue_as_owner_of_
     assert set(traits.backends) == {"kubernetes", "slurm"}
     assert dict(traits.suspend_owners) == {"q": "Kueue"}
     assert traits.of("lepton") == BackendTraits()  # unknown: nothing declared
+
+
+def test_slurm_tasks_share_a_dependency_scope_per_cluster_and_login_only(tmp_path):
+    config = SlurmConfig.model_validate({"clusters": [
+        {"name": "c", "host": "h", "user": "u", "workdir": "/w",
+         "identities": {"team-b": {"user": "b", "sshKeyFile": "/k"}}},
+        {"name": "d", "host": "h2", "user": "u", "workdir": "/w"}]})
+    available = {**backends(tmp_path), "slurm": SlurmBackend(config, Settings(local_workdir=tmp_path))}
+    exp = make_resource().task("a", backend="slurm", cluster="c").task("b", backend="slurm", cluster="c") \
+        .task("other", backend="slurm", cluster="d").task("gone", backend="slurm", cluster="nope").task("k").obj()
+    scopes = traits_for(exp, available).dependency_scopes
+    assert scopes["a"] == scopes["b"] != scopes["other"]
+    assert "gone" not in scopes and "k" not in scopes  # an unknown cluster, and Kubernetes, queue nothing
+    exp.metadata.namespace = "team-b"  # its own login on cluster c: its own squeue --me, its own scope
+    assert traits_for(exp, available).dependency_scopes["a"] != scopes["a"]

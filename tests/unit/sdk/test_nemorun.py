@@ -24,6 +24,10 @@ def test_nemo_run_executors_become_kuberun_executors():
                                                 resource_shape="gpu.8xh100", node_group="ng", env_vars={"B": "2"}))
     assert lepton == kr.LeptonExecutor(image="img:1", replicas=2, resource_shape="gpu.8xh100", node_group="ng", env={"B": "2"})
     # (nemo_run.SkypilotExecutor cannot be constructed without skypilot installed; it converts by the same table.)
+    tuned = convert_executor(nr.LeptonExecutor(container_image="img:1", nemo_run_dir="/nemo-run", resource_shape="gpu",
+                                               shared_memory_size=1024, node_reservation="res-1",
+                                               image_pull_secrets=["ngc"]))
+    assert (tuned.shared_memory_size, tuned.node_reservation, tuned.image_pull_secrets) == (1024, "res-1", ["ngc"])
 
 
 def test_slurm_needs_the_operator_s_cluster_name(monkeypatch):
@@ -39,15 +43,41 @@ def test_slurm_needs_the_operator_s_cluster_name(monkeypatch):
 
 
 @pytest.mark.parametrize(("executor", "fields"), [
-    (lambda: nr.SlurmExecutor(account="a", gres="gpu:8", exclusive=True), "exclusive, gres"),
-    (lambda: nr.LeptonExecutor(container_image="i", nemo_run_dir="/d", resource_shape="s", shared_memory_size=1024),
-     "shared_memory_size"),
+    (lambda: nr.SlurmExecutor(account="a", gres="gpu:8", heterogeneous=True, exclusive="user"), "exclusive, heterogeneous"),
+    (lambda: nr.SlurmExecutor(account="a", dependency_type="afterany"), "dependency_type"),
+    (lambda: nr.LeptonExecutor(container_image="i", nemo_run_dir="/d", resource_shape="s", pre_launch_commands=["x"]),
+     "pre_launch_commands"),
     (lambda: nr.LocalExecutor(ntasks_per_node=2), "ntasks_per_node"),
 ])
 def test_fields_without_an_equivalent_are_refused_by_name(monkeypatch, executor, fields):
     monkeypatch.setenv("KUBERUN_SLURM_CLUSTER", "hpc")
     with pytest.raises(InvalidExecutorError, match=f"{fields} ha(s|ve) no kuberun equivalent"):
         convert_executor(executor())
+
+
+def test_slurm_parity_fields_convert_to_fields_and_allow_listed_flags(monkeypatch):
+    monkeypatch.setenv("KUBERUN_SLURM_CLUSTER", "hpc")
+    executor = nr.SlurmExecutor(account="a", gres="gpu:a100:8", constraint="a100&ib", exclude="node[1-3]", exclusive=True,
+                                srun_args=["--mpi=pmix"], container_env=["WANDB_KEY", "HF_TOKEN"], mem_per_gpu="40G",
+                                signal="USR1@90", additional_parameters={"mail_type": "END", "requeue": True})
+    assert convert_executor(executor) == kr.SlurmExecutor(
+        cluster="hpc", account="a", gres="gpu:a100:8", constraint="a100&ib", exclude=["node[1-3]"], exclusive=True,
+        sbatch_args=["--mem-per-gpu=40G", "--signal=USR1@90", "--mail-type=END", "--requeue"],
+        srun_args=["--mpi=pmix", "--container-env=WANDB_KEY,HF_TOKEN"])
+
+
+@pytest.mark.parametrize(("extra", "words"), [({"partition": "prio"}, "kuberun sets it from partition"),
+                                              ({"uid": "0"}, "not in the allowed extra flags")])
+def test_nemo_run_additional_parameters_cannot_walk_around_the_grants(monkeypatch, extra, words):
+    monkeypatch.setenv("KUBERUN_SLURM_CLUSTER", "hpc")
+    with pytest.raises(InvalidExecutorError, match=words):
+        convert_executor(nr.SlurmExecutor(account="a", additional_parameters=extra))
+
+
+def test_nemo_run_explicit_job_dependencies_are_refused_for_depends_on(monkeypatch):
+    monkeypatch.setenv("KUBERUN_SLURM_CLUSTER", "hpc")
+    with pytest.raises(InvalidExecutorError, match="dependencies between tasks are dependsOn"):
+        convert_executor(nr.SlurmExecutor(account="a", dependencies=["1234"]))
 
 
 def test_an_unconvertible_executor_names_the_ones_that_convert():
@@ -72,8 +102,6 @@ def test_scripts_convert_inline_path_and_module(tmp_path):
     from_file = convert_task(nr.Script(path=str(tmp_path / "run.sh"), args=["x"]))
     assert (from_file.inline, from_file.args) == ("echo from file\n", ["x"])
     assert convert_task(nr.Script(path="trainer.main", m=True, entrypoint="python")).command == ["python", "-m", "trainer.main"]
-    with pytest.raises(InvalidExperimentError, match="job group"):
-        convert_task([kr.Script(inline="a"), kr.Script(inline="b")])
 
 
 def test_add_takes_nemo_run_objects_and_a_positional_executor():
@@ -94,6 +122,53 @@ def test_sequential_chains_tasks_without_their_own_dependencies(monkeypatch):
     exp.add(kr.Script(inline="true"), name="d", dependencies=["a"])
     exp.run(sequential=True)
     assert [exp.tasks[n].dependencies for n in "abcd"] == [[], ["a"], ["b"], ["a"]]
+
+
+def test_a_job_group_becomes_its_members_and_a_dependency_on_it_waits_for_all():
+    exp = kr.Experiment("groups")
+    prep = exp.add(kr.Script(inline="true"), name="prep")
+    group = exp.add([nr.Script(inline="echo a"), kr.Script(inline="echo b")],
+                    executor=[kr.LocalExecutor(), kr.KubernetesExecutor()], name="pair", dependencies=[prep])
+    after = exp.add(kr.Script(inline="true"), name="after", dependencies=[group, prep])
+    assert group == "pair" and exp.groups == {"pair": ["pair-0", "pair-1"]}
+    assert list(exp.tasks) == ["prep", "pair-0", "pair-1", "after"]
+    assert [exp.tasks[n].dependencies for n in ("pair-0", "pair-1")] == [["prep"], ["prep"]]
+    assert exp.tasks[after].dependencies == ["pair-0", "pair-1", "prep"]
+    assert isinstance(exp.tasks["pair-0"].executor, kr.LocalExecutor)  # one executor each, in order
+    assert exp.tasks["pair-0"].config == kr.Script(inline="echo a", entrypoint="bash")  # NeMo Run's Script converted
+    spec = exp.build()[0].spec
+    assert [(t.name, t.depends_on) for t in spec.tasks][1:3] == [("pair-0", ["prep"]), ("pair-1", ["prep"])]
+
+
+def test_a_job_group_is_added_whole_or_not_at_all():
+    exp = kr.Experiment("groups")
+    with pytest.raises(InvalidExperimentError, match="2 tasks was given 3 executors"):
+        exp.add([kr.Script(inline="a"), kr.Script(inline="b")], [kr.LocalExecutor()] * 3, "g")
+    with pytest.raises(InvalidExperimentError, match="at least one task"):
+        exp.add([], name="g")
+    exp.add(kr.Script(inline="x"), name="g-1")
+    with pytest.raises(InvalidExperimentError, match="'g-1' is already used"):
+        exp.add([kr.Script(inline="a"), kr.Script(inline="b")], name="g")
+    with pytest.raises(InvalidExperimentError, match="a list of executors goes with a list of tasks"):
+        exp.add(kr.Script(inline="a"), [kr.LocalExecutor()], "single")
+    with pytest.raises(InvalidExperimentError, match=r"a task is a kr\.Config"):
+        exp.add([kr.Script(inline="a"), 42], name="h")
+    assert list(exp.tasks) == ["g-1"] and exp.groups == {}  # nothing of the failed groups stayed
+
+
+def test_sequential_keeps_a_job_group_parallel_and_chains_around_it(monkeypatch):
+    monkeypatch.setenv("KUBERUN_DRYRUN", "1")
+    exp = kr.Experiment("seq-groups")
+    exp.add(kr.Script(inline="true"), name="a")
+    exp.add([kr.Script(inline="true"), kr.Script(inline="true")], name="g")
+    exp.add(kr.Script(inline="true"), name="z")
+    exp.run(sequential=True)
+    assert [exp.tasks[n].dependencies for n in ("a", "g-0", "g-1", "z")] == [[], ["a"], ["a"], ["g-0", "g-1"]]
+
+
+def test_reset_before_a_run_is_the_same_experiment():
+    exp = kr.Experiment("later")
+    assert exp.reset() is exp
 
 
 def test_direct_calls_the_tasks_in_this_process(tmp_path):

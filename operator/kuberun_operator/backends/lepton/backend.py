@@ -135,8 +135,12 @@ def build_job(exp: ExperimentResource, task: TaskSpec, attempt: int, ref: Backen
         "resource_shape": ex.resource_shape,
         "container": {"image": ex.image or default_image, "command": command(ex)},
         "completions": ex.replicas, "parallelism": ex.replicas,
-        "envs": envs, "mounts": list(ex.mounts), "image_pull_secrets": [],
+        "envs": envs, "mounts": list(ex.mounts), "image_pull_secrets": list(ex.image_pull_secrets),
     }
+    if ex.shared_memory_size is not None:
+        spec["shared_memory_size"] = ex.shared_memory_size
+    if ex.node_reservation:
+        spec["reservation_config"] = {"reservation_id": ex.node_reservation}
     if ex.node_group:
         spec["affinity"] = {"allowed_dedicated_node_groups": [ex.node_group]}
     if ex.replicas > 1:

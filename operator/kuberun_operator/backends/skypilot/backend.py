@@ -159,10 +159,19 @@ def build_task(exp: ExperimentResource, task: TaskSpec, attempt: int, ref: Backe
         "infra": ex.infra, "cloud": None if ex.infra else ex.cloud, "region": None if ex.infra else ex.region,
         "zone": None if ex.infra else ex.zone, "accelerators": ex.accelerators, "cpus": ex.cpus,
         "memory": ex.memory, "use_spot": ex.use_spot or None, "image_id": ex.image, "disk_size": ex.disk_size,
+        "instance_type": ex.instance_type, "ports": list(ex.ports) or None,
+        "autostop": ({"idle_minutes": ex.idle_minutes_to_autostop, "down": ex.autodown}
+                     if ex.idle_minutes_to_autostop is not None else ({"down": True} if ex.autodown else None)),
     }.items() if v is not None}
-    return {"name": remote_name(ref.idempotency_key), "resources": resources, "num_nodes": ex.num_nodes,
-            "envs": {**ex.env, **attempt_env(exp, task, attempt), BUNDLE_ENV: bundle()[0]},
-            "setup": setup_script(ex, fiddle=task.fiddle is not None), "run": run_prelude(bundle()[1]) + RUN_SCRIPT}
+    built: dict[str, Any] = {
+        "name": remote_name(ref.idempotency_key), "resources": resources, "num_nodes": ex.num_nodes,
+        "envs": {**ex.env, **attempt_env(exp, task, attempt), BUNDLE_ENV: bundle()[0]},
+        "setup": setup_script(ex, fiddle=task.fiddle is not None), "run": run_prelude(bundle()[1]) + RUN_SCRIPT}
+    mounts: dict[str, Any] = {**ex.file_mounts,
+                              **{path: {"source": m.source, "mode": m.mode} for path, m in ex.storage_mounts.items()}}
+    if mounts:
+        built["file_mounts"] = mounts
+    return built
 
 
 def setup_script(ex: SkypilotExecutor, fiddle: bool = False) -> str:

@@ -4,9 +4,9 @@
   and only if no job carries it writes ``task.json`` and ``job.sh`` (from stdin) into
   ``<workdir>/<namespace>/<experiment>/<task>/<attempt>/`` and runs ``sbatch --parsable
   --job-name=<key>``. A restart, or a reconcile that runs before the first poll, finds the job.
-- observe: a poller per cluster runs ONE ``squeue --me`` for all jobs per interval (plus one
-  ``sacct`` for tracked jobs the controller has forgotten) and caches the result; ``observe(exp)``
-  only reads that cache. Failed polls back off (doubling, capped) and keep the last known states.
+- observe: a poller per cluster (``poller.py``) runs ONE ``squeue --me`` for all jobs per interval
+  (plus one ``sacct`` for tracked jobs the controller has forgotten) and caches the result;
+  ``observe(exp)`` only reads that cache. Failed polls back off (doubling, capped) and keep the last known states.
 - cancel: ``scancel`` by job name (and by id only if the job of that id carries the name); a
   cancel that cannot reach the cluster is retried by the poller until it succeeds.
 - tenancy (``grants``, docs/tenancy.md): submit refuses a namespace the cluster is not granted
@@ -16,147 +16,32 @@
 - verify before acting: the key used is recomputed from the UID (``identity``), and a job id
   read from status counts only if the polled job of that id carries the key as its name.
 - logs: the job's ``output.log`` streamed over the same connection (``tail -F`` while it runs).
+- queued dependencies (``QueuesDependencies``): tasks on one cluster and login share a dependency
+  scope; ``submit_after`` adds ``--dependency=afterok`` on parent jobs the command verifies first.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
 import posixpath
-import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec, results
 from kuberun.runner import BadTaskError, task_document
-from kuberun_operator import grants
-from kuberun_operator.actions import Observed
+from kuberun_operator import grants, identity
+from kuberun_operator.actions import Observed, Parent
 from kuberun_operator.backend_config import SlurmCluster, SlurmConfig
 from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted, active_attempts
 from kuberun_operator.backends.slurm import script
-from kuberun_operator.backends.slurm.state import SlurmJob, lost, observed_from, parse_sacct, parse_squeue
+from kuberun_operator.backends.slurm.poller import ClusterPoller, controller_down
+from kuberun_operator.backends.slurm.state import lost, observed_from
 from kuberun_operator.backends.slurm.transport import UNAVAILABLE, CommandResult, Transport, make_transport
 from kuberun_operator.settings import Settings
 
 log = logging.getLogger("kuberun.operator.slurm")
-# sbatch/squeue say these when slurmctld is down or busy: worth retrying, not the job's fault.
-CONTROLLER_DOWN = ("Unable to contact slurm controller", "Socket timed out", "Zero Bytes were transmitted",
-                   "Connection refused", "temporarily unable", "Resource temporarily unavailable")
-FORGET_AFTER = 300.0  # seconds an id stays tracked after reconcile last asked about it
-LOST_AFTER = 2  # polls that must all miss a job before it counts as lost
-
-
-def _controller_down(stderr: str) -> bool:
-    return any(marker.lower() in stderr.lower() for marker in CONTROLLER_DOWN)
-
-
-@dataclass
-class _Tracked:
-    key: str
-    log_path: str | None
-    wanted: float = field(default_factory=time.monotonic)
-    misses: int = 0
-
-
-class ClusterPoller:
-    """The cached view of one cluster's jobs, refreshed by one batched call per interval."""
-
-    def __init__(self, cluster: SlurmCluster, transport: Transport, interval: float, max_interval: float) -> None:
-        self.cluster, self.transport = cluster, transport
-        self.interval, self.max_interval = interval, max_interval
-        self.jobs: dict[str, SlurmJob] = {}
-        self.tracked: dict[str, _Tracked] = {}
-        self.by_key: dict[str, str] = {}
-        self.cancels: dict[str, str | None] = {}  # key -> job id: cancels still to deliver
-        self.polls = 0
-        self.last_error: str | None = None
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name=f"kuberun-slurm-poll-{self.cluster.name}")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    def track(self, job_id: str, key: str, log_path: str | None) -> None:
-        entry = self.tracked.get(job_id)
-        if entry is None:
-            self.tracked[job_id] = _Tracked(key, log_path)
-            self.by_key[key] = job_id
-            self._wake.set()  # a job we know nothing about yet: look soon
-        else:
-            entry.wanted = time.monotonic()
-            entry.log_path = entry.log_path or log_path
-
-    def is_lost(self, job_id: str) -> bool:
-        entry = self.tracked.get(job_id)
-        return entry is not None and entry.misses >= LOST_AFTER
-
-    async def _loop(self) -> None:
-        delay = self.interval
-        while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
-            self._wake.clear()
-            try:
-                await self.poll()
-            except BackendError as exc:
-                delay = min(delay * 2, self.max_interval)
-                if exc.message != self.last_error:
-                    log.warning("%s; polling again in %.0fs", exc.message, delay)
-                self.last_error = exc.message
-            except Exception:  # never let the poller die: the next tick may succeed
-                log.exception("polling Slurm cluster %s failed", self.cluster.name)
-                delay = min(delay * 2, self.max_interval)
-            else:
-                delay, self.last_error = self.interval, None
-
-    async def poll(self) -> None:
-        await self._deliver_cancels()
-        self._forget_stale()
-        if not self.tracked:
-            return
-        result = await self.transport.run(script.poll_command())
-        if result.exit_status != 0:
-            raise BackendError(UNAVAILABLE, f"Slurm cluster {self.cluster.name!r}: squeue failed: "
-                               f"{result.stderr.strip()[:300]}", permanent=False)
-        seen = {i: j for i, j in parse_squeue(result.stdout).items() if i in self.tracked}
-        missing = [i for i in self.tracked if i not in seen]
-        if missing:
-            seen.update(await self._accounting(missing))
-        for job_id, entry in self.tracked.items():
-            entry.misses = 0 if job_id in seen else entry.misses + 1
-        self.jobs.update(seen)
-        self.polls += 1
-
-    async def _accounting(self, job_ids: list[str]) -> dict[str, SlurmJob]:
-        result = await self.transport.run(script.sacct_command(job_ids))
-        if result.exit_status != 0:  # no accounting at all: jobs are simply not found there
-            return {}
-        return {i: j for i, j in parse_sacct(result.stdout).items() if i in job_ids}
-
-    async def _deliver_cancels(self) -> None:
-        for key, job_id in list(self.cancels.items()):
-            result = await self.transport.run(script.cancel_command(key, job_id))
-            if result.exit_status == 0 or not _controller_down(result.stderr):
-                self.cancels.pop(key, None)
-
-    def _forget_stale(self) -> None:
-        cutoff = time.monotonic() - FORGET_AFTER
-        for job_id in [i for i, t in self.tracked.items() if t.wanted < cutoff]:
-            entry = self.tracked.pop(job_id)
-            self.jobs.pop(job_id, None)
-            self.by_key.pop(entry.key, None)
 
 
 class SlurmBackend:
@@ -236,6 +121,15 @@ class SlurmBackend:
     # -- Backend, LogSource --------------------------------------------------------------------------------
 
     async def submit(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> Submitted:
+        return await self.submit_after(exp, task, attempt, ref, ())
+
+    async def submit_after(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef,
+                           after: Sequence[Parent]) -> Submitted:
+        """QueuesDependencies: ``submit`` with ``--dependency=afterok:<parents' job ids>``, so the job
+        queues in Slurm behind its parents' jobs (reconcile chooses the parents: policy/early.py).
+
+        Each parent's id comes from status; the remote command checks that the job of that id
+        carries the parent attempt's key (recomputed from the UID) as its name before sbatch."""
         executor = task.executor.slurm
         assert executor is not None
         namespace = exp.metadata.namespace or "default"
@@ -245,15 +139,27 @@ class SlurmBackend:
         code = b""
         if task.code is not None and self.code_reader is not None:
             code = await self.code_reader(place.namespace, task.code)  # over the same SSH connection, below
-        document, batch = _files(task, cluster, place, with_code=bool(code))
+        document, batch, flags = _files(task, cluster, place, with_code=bool(code), after=[p.backend_id for p in after])
         sizes = (len(document), len(batch), len(code)) if code else (len(document), len(batch))
-        command = script.submit_command(script.attempt_dir(cluster.workdir, place), ref.idempotency_key,
-                                        script.sbatch_flags(executor, cluster), sizes)
+        uid = exp.metadata.uid or ""
+        parents = [(p.backend_id, identity.idempotency_key(uid, p.task, p.attempt)) for p in after]
+        command = script.submit_command(script.attempt_dir(cluster.workdir, place), ref.idempotency_key, flags, sizes,
+                                        parents)
         result = await self._transport(cluster.name, namespace).run(command, stdin=document + batch + code)
         job_id, directory = _submitted(result, cluster)
         log_ref = LogRef(kind="slurm", path=f"{directory}/output.log")
         self._poller(cluster.name, namespace).track(job_id, ref.idempotency_key, log_ref.path)
         return Submitted(id=job_id, log_ref=log_ref, cluster=cluster.name, uid=job_id)  # `kuberun logs` needs the cluster
+
+    def dependency_scope(self, exp: ExperimentResource, task: TaskSpec) -> str | None:
+        """QueuesDependencies: tasks on one cluster, logged in as one user, can afterok each other."""
+        executor = task.executor.slurm
+        if executor is None:
+            return None
+        try:
+            return self._login_key(self._login(self._cluster(executor.cluster).name, exp.metadata.namespace))
+        except BackendError:
+            return None  # an unknown cluster: submit reports it
 
     async def observe(self, exp: ExperimentResource) -> dict[tuple[str, int], Observed]:
         seen: dict[tuple[str, int], Observed] = {}
@@ -330,7 +236,7 @@ class SlurmBackend:
         except BackendError:
             poller.cancels[ref.idempotency_key] = job_id  # the poller keeps trying
             raise
-        if result.exit_status != 0 and _controller_down(result.stderr):
+        if result.exit_status != 0 and controller_down(result.stderr):
             poller.cancels[ref.idempotency_key] = job_id
             raise BackendError(UNAVAILABLE, f"Slurm cluster {cluster.name!r}: scancel will be retried: "
                                f"{result.stderr.strip()[:300]}", permanent=False)
@@ -363,7 +269,9 @@ class SlurmBackend:
             yield chunk
 
 
-def _files(task: TaskSpec, cluster: SlurmCluster, place: script.AttemptPlace, with_code: bool = False) -> tuple[bytes, bytes]:
+def _files(task: TaskSpec, cluster: SlurmCluster, place: script.AttemptPlace, with_code: bool = False,
+           after: Sequence[str] = ()) -> tuple[bytes, bytes, list[str]]:
+    """task.json, job.sh and the sbatch flags of one attempt, or the permanent error they amount to."""
     from kuberun_operator.backends.code import refuse_code
 
     if not with_code:
@@ -375,9 +283,10 @@ def _files(task: TaskSpec, cluster: SlurmCluster, place: script.AttemptPlace, wi
         # The package lands beside task.json; the runner reads it relative to the job's --chdir.
         document = json.dumps(task_document(task, code_files=[script.CODE_FILE] if with_code else None)).encode()
         batch = script.batch_script(task, cluster, place).encode()
+        flags = script.sbatch_flags(task.executor.slurm, cluster, after)  # type: ignore[arg-type]
     except (BadTaskError, script.ScriptError) as exc:
         raise BackendError("InvalidJob", str(exc), permanent=True) from exc
-    return document, batch
+    return document, batch, flags
 
 
 def _submitted(result: CommandResult, cluster: SlurmCluster) -> tuple[str, str]:
@@ -387,8 +296,11 @@ def _submitted(result: CommandResult, cluster: SlurmCluster) -> tuple[str, str]:
         return words[1], " ".join(result.stdout.strip().split(" ")[2:])
     where = f"Slurm cluster {cluster.name!r}"
     detail = (result.stderr.strip() or result.stdout.strip())[:600]
-    if result.exit_status == script.EXIT_SBATCH_FAILED and not _controller_down(detail):
+    if result.exit_status == script.EXIT_SBATCH_FAILED and not controller_down(detail):
         return _reject(f"{where}: sbatch rejected the job: {detail}")
+    if result.exit_status == script.EXIT_PARENT_MISMATCH:
+        raise BackendError("InvalidDependency", f"{where}: {detail or 'a parent job id is not the parent attempt'}",
+                           permanent=True)
     if result.exit_status == script.EXIT_WORKDIR_FAILED:
         raise BackendError(UNAVAILABLE, f"{where}: cannot write to workdir {cluster.workdir!r}: {detail}", permanent=False)
     if result.exit_status in (script.EXIT_LOOKUP_FAILED, script.EXIT_SBATCH_FAILED):

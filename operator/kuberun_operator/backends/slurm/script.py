@@ -15,19 +15,21 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kuberun.resource import SlurmExecutor, TaskSpec
+from kuberun.resource import SlurmExecutor, TaskSpec, slurmflags
 from kuberun_operator.backend_config import SlurmCluster
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RUNNER = "python -m kuberun.runner"
 # Exit codes of the submit command, so the backend can tell where it stopped.
-EXIT_LOOKUP_FAILED, EXIT_WORKDIR_FAILED, EXIT_SBATCH_FAILED = 90, 91, 92
+EXIT_LOOKUP_FAILED, EXIT_WORKDIR_FAILED, EXIT_SBATCH_FAILED, EXIT_PARENT_MISMATCH = 90, 91, 92, 93
 FOUND, SUBMITTED = "kuberun-found", "kuberun-submitted"
 CODE_FILE = "code.tar.gz"  # a task's code package, written next to task.json when it ships one
 # squeue --Format fields; `:|` means "no padding, then a `|`", so names are never truncated.
-SQUEUE_FIELDS = ("JobID", "Name", "State", "Reason", "StartTime", "EndTime", "exit_code")
+# ArrayJobID/ArrayTaskID last: an array's elements are grouped under the id sbatch returned (arrays.py).
+SQUEUE_FIELDS = ("JobID", "Name", "State", "Reason", "StartTime", "EndTime", "exit_code", "ArrayJobID", "ArrayTaskID")
 SACCT_FIELDS = ("JobID", "JobName", "State", "ExitCode", "Start", "End")
 
 
@@ -59,8 +61,11 @@ def attempt_dir(workdir: str, place: AttemptPlace) -> str:
     return shlex.quote(f"{workdir.rstrip('/')}/{tail}")
 
 
-def sbatch_flags(executor: SlurmExecutor, cluster: SlurmCluster) -> list[str]:
-    """The executor's resources as sbatch flags (unquoted; the caller quotes each)."""
+def sbatch_flags(executor: SlurmExecutor, cluster: SlurmCluster, after: Sequence[str] = ()) -> list[str]:
+    """The executor's resources as sbatch flags (unquoted; the caller quotes each).
+
+    ``after``: Slurm job ids this job waits for (``--dependency=afterok``), the parents' jobs.
+    """
     flags: list[str] = []
     partition = executor.partition or cluster.partition
     account = executor.account or cluster.account
@@ -82,7 +87,30 @@ def sbatch_flags(executor: SlurmExecutor, cluster: SlurmCluster) -> list[str]:
         flags.append(f"--mem={executor.memory}")
     if executor.time_limit:
         flags.append(f"--time={executor.time_limit}")
-    return flags
+    if executor.gres:
+        flags.append(f"--gres={executor.gres}")
+    if executor.constraint:
+        flags.append(f"--constraint={executor.constraint}")
+    if executor.exclude:
+        flags.append(f"--exclude={','.join(executor.exclude)}")
+    if executor.exclusive:
+        flags.append("--exclusive")
+    if executor.array:
+        flags.append(f"--array={executor.array}")
+        flags.append("--open-mode=append")  # every index writes output.log: none truncates the others' lines
+    if after:
+        # afterok: Slurm starts the job only once every parent job COMPLETED (policy/early.py decides when).
+        flags.append("--dependency=afterok:" + ":".join(str(int(i)) for i in after))
+    # Extra flags last; the model allowed each (kuberun.resource.slurmflags), and none repeats one above.
+    return [*flags, *_extra(executor.sbatch_args, slurmflags.SBATCH_OPTIONS, "sbatch")]
+
+
+def _extra(flags: list[str], allowed: frozenset[str], tool: str) -> list[str]:
+    """The model checked these already; checked again here so a record decoded some other way cannot slip one in."""
+    try:
+        return [slurmflags.check_flag(f, allowed, tool) for f in flags]
+    except ValueError as exc:
+        raise ScriptError(str(exc)) from None
 
 
 def batch_script(task: TaskSpec, cluster: SlurmCluster, place: AttemptPlace) -> str:
@@ -100,9 +128,10 @@ def batch_script(task: TaskSpec, cluster: SlurmCluster, place: AttemptPlace) -> 
         f"export KUBERUN_TASK={shlex.quote(place.task)}",
         f"export KUBERUN_ATTEMPT={place.attempt}",
         # The run summary, the metric series and the artifacts stay in the attempt directory (results.py).
-        'export KUBERUN_SUMMARY_FILE="$KUBERUN_DIR/summary.json"',
-        'export KUBERUN_METRICS_FILE="$KUBERUN_DIR/metrics.jsonl"',
-        'export KUBERUN_ARTIFACTS_DIR="$KUBERUN_DIR/artifacts"',
+        *(_array_outputs() if executor.array else [
+            'export KUBERUN_SUMMARY_FILE="$KUBERUN_DIR/summary.json"',
+            'export KUBERUN_METRICS_FILE="$KUBERUN_DIR/metrics.jsonl"',
+            'export KUBERUN_ARTIFACTS_DIR="$KUBERUN_DIR/artifacts"']),
         *_env_lines(executor.env),
         # A failing setup line must fail the job, not run the task in a half-made environment.
         "set -eo pipefail",
@@ -112,6 +141,15 @@ def batch_script(task: TaskSpec, cluster: SlurmCluster, place: AttemptPlace) -> 
         *_launch_lines(executor),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _array_outputs() -> list[str]:
+    """Each index of an array keeps its own summary, series and artifacts, under ``index-<N>/``."""
+    return ['export KUBERUN_ARRAY_INDEX="$SLURM_ARRAY_TASK_ID"',
+            'mkdir -p "$KUBERUN_DIR/index-$SLURM_ARRAY_TASK_ID"',
+            'export KUBERUN_SUMMARY_FILE="$KUBERUN_DIR/index-$SLURM_ARRAY_TASK_ID/summary.json"',
+            'export KUBERUN_METRICS_FILE="$KUBERUN_DIR/index-$SLURM_ARRAY_TASK_ID/metrics.jsonl"',
+            'export KUBERUN_ARTIFACTS_DIR="$KUBERUN_DIR/index-$SLURM_ARRAY_TASK_ID/artifacts"']
 
 
 def _comment(text: str) -> str:
@@ -130,7 +168,8 @@ def _setup_block(title: str, lines: list[str]) -> list[str]:
 
 
 def _launch_lines(executor: SlurmExecutor) -> list[str]:
-    srun = ["srun", *_container_flags(executor)]
+    extra = [shlex.quote(f) for f in _extra(executor.srun_args, slurmflags.SRUN_OPTIONS, "srun")]
+    srun = ["srun", *_container_flags(executor), *extra]
     if executor.launcher == "torchrun":
         return [
             'MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n1)"',
@@ -142,7 +181,7 @@ def _launch_lines(executor: SlurmExecutor) -> list[str]:
             '--master-addr="$MASTER_ADDR" --master-port="$MASTER_PORT" '
             "-m kuberun.runner --config \"$KUBERUN_TASK_FILE\"'",
         ]
-    if executor.nodes == 1 and executor.ntasks_per_node == 1 and not executor.container_image:
+    if executor.nodes == 1 and executor.ntasks_per_node == 1 and not executor.container_image and not extra:
         return [f'exec {RUNNER} --config "$KUBERUN_TASK_FILE"']
     return [f'{" ".join(srun)} {RUNNER} --config "$KUBERUN_TASK_FILE"']
 
@@ -159,7 +198,8 @@ def _container_flags(executor: SlurmExecutor) -> list[str]:
 # -- remote commands ------------------------------------------------------------------------------
 
 
-def submit_command(directory: str, key: str, flags: list[str], sizes: tuple[int, ...]) -> str:
+def submit_command(directory: str, key: str, flags: list[str], sizes: tuple[int, ...],
+                   parents: Sequence[tuple[str, str]] = ()) -> str:
     """One remote shell run: look the key up, else write the files from stdin and sbatch.
 
     One SSH round trip per submission. stdin carries ``task.json``, ``job.sh`` and, when a third
@@ -167,10 +207,15 @@ def submit_command(directory: str, key: str, flags: list[str], sizes: tuple[int,
     count, so they split cleanly. The
     lookup happens right before sbatch, so an operator that crashed after sbatch but before
     recording the job id finds the job instead of submitting a second one.
+
+    ``parents``: (job id, key) pairs the job waits for (``--dependency=afterok`` in ``flags``).
+    Before sbatch, each id must still name a job carrying that key, so an id written into status
+    by someone else never makes the job wait for (or start after) a stranger's job.
     """
     q = shlex.quote
     # Exact names only: sacct's jobcomp/filetxt plugin ignores --name, so filter with awk too.
-    exact = """awk -F'|' -v k="$key" '$1 ~ /^[0-9]+$/ && $2 == k {print $1}'"""
+    # An array's elements print as 123_4 (sacct) or share %F, the id sbatch returned: that id is the job's.
+    exact = """awk -F'|' -v k="$key" '{split($1, a, "_")} a[1] ~ /^[0-9]+$/ && $2 == k {print a[1]}'"""
     lookup = " || ".join([
         'sacct -n -P -X -S now-30days --name="$key" -o JobID,JobName 2>/dev/null',
         'sacct -c -n -P -S now-30days --name="$key" -o JobID,JobName 2>/dev/null',
@@ -181,10 +226,13 @@ def submit_command(directory: str, key: str, flags: list[str], sizes: tuple[int,
         "export TZ=UTC",
         f"key={q(key)}",
         f"D={directory}",
-        f'ids="$(squeue -h --me -t all --name="$key" -o "%i|%j")" || {{ cat >/dev/null; exit {EXIT_LOOKUP_FAILED}; }}',
+        f'ids="$(squeue -h --me -t all --name="$key" -o "%F|%j")" || {{ cat >/dev/null; exit {EXIT_LOOKUP_FAILED}; }}',
         f'ids="$(printf "%s\\n" "$ids" | {exact})"',
         f'[ -n "$ids" ] || ids="$( ({lookup}) | {exact})"',
         f'if [ -n "$ids" ]; then cat >/dev/null; set -- $ids; echo "{FOUND} $1 $D"; exit 0; fi',
+        *(f'[ "$(squeue -h --me -t all -j {int(job_id)} -o %j 2>/dev/null)" = {q(parent)} ] || '
+          f'{{ cat >/dev/null; echo "job {int(job_id)} is not the parent attempt {parent}" >&2; exit {EXIT_PARENT_MISMATCH}; }}'
+          for job_id, parent in parents),
         # 0700 directories and 0600 files: with per-namespace identities, no tenant reads another's.
         "umask 077",
         f'mkdir -p "$D" && cd "$D" || {{ cat >/dev/null; exit {EXIT_WORKDIR_FAILED}; }}',

@@ -11,7 +11,8 @@ from datetime import datetime
 
 from kuberun.resource import LogRef
 from kuberun.resource.times import parse_time
-from kuberun_operator.actions import Observed
+from kuberun_operator.actions import IndexObserved, Observed
+from kuberun_operator.backends.slurm import arrays
 from kuberun_operator.backends.slurm.script import SACCT_FIELDS, SQUEUE_FIELDS
 
 PENDING = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"})
@@ -50,36 +51,64 @@ class SlurmJob:
     start: datetime | None = None
     end: datetime | None = None
     exit_code: int | None = None
+    members: tuple[tuple[int, SlurmJob], ...] = ()  # a job array's indices; the fields above sum them up
 
 
 def parse_squeue(text: str) -> dict[str, SlurmJob]:
-    """``squeue -O JobID:|,Name:|,...,exit_code:|`` -> jobs by id. exit_code is a raw wait status."""
+    """``squeue -O JobID:|,Name:|,...,exit_code:|,ArrayJobID:|,ArrayTaskID:|`` -> jobs by id.
+
+    exit_code is a raw wait status. An array's rows (one per index, one per pending range) become
+    one job under the array's id, with each index as a member (arrays.py).
+    """
     jobs: dict[str, SlurmJob] = {}
+    elements: dict[str, dict[int, SlurmJob]] = {}
+    core = SQUEUE_FIELDS.index("exit_code") + 1
     for line in text.splitlines():
-        cells = line.split("|")
-        if len(cells) < len(SQUEUE_FIELDS) or not cells[0].strip().isdigit():
-            continue  # array/het jobs and noise; kuberun submits neither
-        job_id, name, state, reason, start, end, status = (c.strip() for c in cells[: len(SQUEUE_FIELDS)])
-        jobs[job_id] = SlurmJob(job_id, name, _state(state), None if reason in ("", "None") else reason,
-                                _time(start), _time(end), _wait_status(status))
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) < core:
+            continue  # noise
+        job_id, name, state, reason, start, end, status = cells[:core]
+        array_id, task_id = [*cells[core:core + 2], "", ""][:2]
+        job = SlurmJob(job_id, name, _state(state), None if reason in ("", "None") else reason,
+                       _time(start), _time(end), _wait_status(status))
+        indices = arrays.index_range(task_id)
+        if indices and array_id.isdigit():
+            elements.setdefault(array_id, {}).update(dict.fromkeys(indices, job))
+        elif job_id.isdigit():
+            jobs[job_id] = job  # het jobs (123+0) and noise are skipped: kuberun submits none
+    jobs.update(_arrays(elements))
     return jobs
 
 
 def parse_sacct(text: str) -> dict[str, SlurmJob]:
-    """``sacct -n -P -o JobID,JobName,State,ExitCode,Start,End`` -> jobs by id (steps skipped)."""
+    """``sacct -n -P -o JobID,JobName,State,ExitCode,Start,End`` -> jobs by id (steps skipped, arrays summed)."""
     jobs: dict[str, SlurmJob] = {}
+    elements: dict[str, dict[int, SlurmJob]] = {}
     for line in text.splitlines():
         cells = line.split("|")
-        if len(cells) < len(SACCT_FIELDS) or not cells[0].isdigit():
-            continue  # "123.batch" steps, headers, noise
+        if len(cells) < len(SACCT_FIELDS):
+            continue
         job_id, name, state, exit_code, start, end = cells[: len(SACCT_FIELDS)]
-        jobs[job_id] = SlurmJob(job_id, name, _state(state), None, _time(start), _time(end), _exit_pair(exit_code))
+        job = SlurmJob(job_id, name, _state(state), None, _time(start), _time(end), _exit_pair(exit_code))
+        split = arrays.split_array_id(job_id)
+        if split is not None:
+            elements.setdefault(split[0], {}).update(dict.fromkeys(arrays.index_range(split[1]), job))
+        elif job_id.isdigit():
+            jobs[job_id] = job  # "123.batch" steps, headers, noise are skipped
+    jobs.update(_arrays(elements))
     return jobs
 
 
+def _arrays(elements: dict[str, dict[int, SlurmJob]]) -> dict[str, SlurmJob]:
+    return {array_id: SlurmJob(**arrays.summed(array_id, members), members=tuple(sorted(members.items())))
+            for array_id, members in elements.items() if members}
+
+
 def observed_from(job: SlurmJob, log_ref: LogRef | None) -> Observed:
-    """A Slurm job as the ``Observed`` that reconcile understands."""
-    common = {"backend_id": job.id, "backend_uid": job.id, "log_ref": log_ref}
+    """A Slurm job as the ``Observed`` that reconcile understands (an array's, with its indices)."""
+    indices = tuple(IndexObserved(i, observed_from(m, None).state, m.exit_code if m.state in arrays.ENDED else None)
+                    for i, m in job.members)
+    common = {"backend_id": job.id, "backend_uid": job.id, "log_ref": log_ref, "indices": indices}
     if job.state in PENDING:
         return Observed("pending", message=job.reason, **common)  # type: ignore[arg-type]
     if job.state in RUNNING:

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from kuberun.aiowait import wait_for
 from kuberun_operator.backend_config import SlurmCluster
 from kuberun_operator.backends.base import BackendError
 
@@ -125,7 +126,7 @@ class SshTransport:
             conn = await self._connection()
             self.commands += 1
             try:
-                done = await asyncio.wait_for(conn.run(command, input=stdin, encoding=None), timeout)
+                done = await wait_for(conn.run(command, input=stdin, encoding=None), timeout)
             except (asyncssh.ChannelOpenError, asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as exc:
                 self._drop(conn)
                 if retry:
@@ -172,7 +173,7 @@ class LocalTransport:
         proc = await asyncio.create_subprocess_exec("/bin/sh", "-c", command, stdin=asyncio.subprocess.PIPE,
                                                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         try:
-            out, err = await asyncio.wait_for(proc.communicate(stdin or b""), timeout)
+            out, err = await wait_for(proc.communicate(stdin or b""), timeout)
         except asyncio.TimeoutError as exc:
             proc.kill()
             await proc.wait()

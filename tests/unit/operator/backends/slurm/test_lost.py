@@ -7,7 +7,8 @@ import pytest
 
 from kuberun.resource import BackendRef
 from kuberun_operator.backend_config import SlurmConfig
-from kuberun_operator.backends.slurm.backend import LOST_AFTER, SlurmBackend
+from kuberun_operator.backends.slurm.backend import SlurmBackend
+from kuberun_operator.backends.slurm.poller import LOST_AFTER
 from kuberun_operator.backends.slurm.state import SlurmJob
 from kuberun_operator.settings import Settings
 from tests.helpers.builders import make_resource
