@@ -254,6 +254,8 @@ class Controller:
         outcomes = await self._perform(exp, decision)
         decision = fold_outcomes(decision, outcomes, self.clock.now())
         understood(decision.status)
+        if self.recorder is not None:
+            self.recorder.attempts_ended(body, decision.status)  # before compact drops any: every attempt is archived
         compact(decision.status)  # under STATUS_BUDGET whatever the tasks and retries (policy/budget.py)
         if self.recorder is not None:
             self.recorder.annotate(exp.metadata.uid or "", decision.status)

@@ -25,7 +25,9 @@ from kuberun_operator.archive import engine as engines
 from .builders import experiment
 
 REPO = Path(__file__).resolve().parents[2]
-TABLES = {"archive_experiments", "archive_labels", "archive_metrics", "archive_locations", schema.VERSION_TABLE}
+TABLES = {"archive_experiments", "archive_labels", "archive_metrics", "archive_locations", "archive_attempts",
+          schema.VERSION_TABLE}
+ALL_REVISIONS = ["0001", "0002"]  # every revision shipped, oldest first: a fresh database gets them all
 
 _OPENER = """
 import json, os, sys
@@ -47,7 +49,7 @@ def _tables(url: str) -> set[str]:
 def test_open_migrates_an_empty_database_to_head(archive_url: str) -> None:
     assert not _tables(archive_url) & TABLES
     with Archive.open(archive_url) as archive:
-        assert archive.applied_migrations == [migrate.head()]
+        assert archive.applied_migrations == ALL_REVISIONS
     assert _tables(archive_url) >= TABLES
 
 
@@ -82,7 +84,29 @@ def test_downgrade_to_base_removes_the_schema_and_upgrade_restores_it(archive_ur
         engine.dispose()
     assert not _tables(archive_url) & (TABLES - {schema.VERSION_TABLE})
     with Archive.open(archive_url) as archive:
-        assert archive.applied_migrations == [migrate.head()]
+        assert archive.applied_migrations == ALL_REVISIONS
+
+
+def test_a_database_of_the_first_schema_is_upgraded_keeping_its_records(archive_url: str) -> None:
+    """An operator of the first schema archived an experiment; this version adds the attempts table
+    on open and the record is still there, unchanged."""
+    obj = experiment()
+    engine = engines.create(archive_url)
+    try:
+        with engines.writer(engine).begin() as conn:
+            command.upgrade(migrate.alembic_config(conn), "0001")
+            assert "archive_attempts" not in sa.inspect(conn).get_table_names()
+            conn.execute(sa.insert(schema.experiments).values(
+                uid=obj["metadata"]["uid"], namespace="default", name=obj["metadata"]["name"], api_version="kuberun.dev/v1alpha1",
+                title="old", title_key="old", created=sa.func.now(), archived_at=sa.func.now(), labels={},
+                metadata=obj["metadata"], spec=obj["spec"], status=obj.get("status"), events=[]))
+    finally:
+        engine.dispose()
+    with Archive.open(archive_url) as archive:
+        assert archive.applied_migrations == ["0002"]
+        found = archive.get_uid(obj["metadata"]["uid"])
+        assert found is not None and found.spec == obj["spec"]
+        assert archive.attempts(obj["metadata"]["uid"]) == []
 
 
 def test_a_database_from_a_newer_version_is_refused_untouched(archive_url: str) -> None:
@@ -174,6 +198,6 @@ def test_concurrent_opens_of_an_empty_database_migrate_exactly_once(archive_url:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
         results.append(json.loads(out.strip().splitlines()[-1]))
-    assert sorted(results) == [[]] * (n - 1) + [[migrate.head()]]
+    assert sorted(results) == [[]] * (n - 1) + [ALL_REVISIONS]
     with Archive.open(archive_url) as archive:
         assert archive.applied_migrations == []

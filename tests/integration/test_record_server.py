@@ -77,7 +77,7 @@ def _no_leak(body: bytes, obj: dict[str, Any]) -> None:
 def test_no_valid_token_is_401_and_says_nothing(world: Any, headers: dict[str, str]) -> None:
     theirs = world["theirs"]["metadata"]
     for path in (contract.archived_path("team-b", theirs["name"]), contract.logs_path("team-b", theirs["name"]),
-                 contract.archived_path()):
+                 contract.attempts_path("team-b", theirs["name"]), contract.archived_path()):
         resp = _raw(world, path, headers)
         assert resp.status == 401
         assert json.loads(resp.data)["message"] == "Unauthorized"
@@ -88,7 +88,7 @@ def test_other_namespaces_record_and_logs_are_403_without_a_leak(world: Any) -> 
     token = _token(world["alice"])
     name = world["theirs"]["metadata"]["name"]
     for path in (contract.archived_path("team-b", name), contract.logs_path("team-b", name),
-                 contract.archived_path("team-b")):
+                 contract.attempts_path("team-b", name), contract.archived_path("team-b")):
         resp = _raw(world, path, {"Authorization": f"Bearer {token}"})
         assert resp.status == 403, path
         assert 'User "alice"' in json.loads(resp.data)["message"]
@@ -114,6 +114,33 @@ def test_a_uid_of_another_namespace_cannot_be_read_through_ones_own(world: Any) 
     logs = _raw(world, contract.logs_path("team-a", mine["name"]) + f"?uid={world['theirs']['metadata']['uid']}", token)
     assert logs.status == 404
     _no_leak(logs.data, world["theirs"])
+    history = _raw(world, contract.attempts_path("team-a", mine["name"]) + f"?uid={world['theirs']['metadata']['uid']}",
+                   token)
+    assert history.status == 404
+    _no_leak(history.data, world["theirs"])
+
+
+def test_the_owner_reads_the_archived_attempt_history_and_the_record_carries_it(world: Any) -> None:
+    from kuberun_operator.archive import Archive
+
+    obj = _experiment("team-a", "alice-retried")
+    task = obj["status"]["tasks"][0]
+    task["attempts"][0]["attempt"] = task["attempt"] = 2  # attempts 0 and 1 were dropped by the status budget
+    task["attemptsOmitted"] = task["failuresOmitted"] = 2
+    _archive(world["sb"], obj)
+    mine = obj["metadata"]
+    with Archive.open(world["sb"].archive_url) as db:  # as the recorder archived them when they ended
+        db.record_attempts(mine["uid"], [("train", {"attempt": n, "phase": "Failed", "exitCode": 40 + n}) for n in (0, 1)])
+    client = RecordClient(connect(str(world["alice"])))
+    history = {(task, entry["attempt"]): entry.get("exitCode") for task, entry in client.attempts("team-a", mine["name"])}
+    assert history == {("train", 0): 40, ("train", 1): 41, ("train", 2): None}
+    record = client.archived("team-a", mine["name"])
+    restored = record["status"]["tasks"][0]
+    assert [a["attempt"] for a in restored["attempts"]] == [0, 1, 2] and "attemptsOmitted" not in restored
+    assert record["archive"]["attemptsRestored"] == 2
+    bob = RecordClient(connect(str(world["bob"])))
+    with pytest.raises(Exception, match="forbidden"):
+        bob.attempts("team-a", mine["name"])
 
 
 def test_a_cross_namespace_list_shows_only_namespaces_the_caller_may_list(world: Any) -> None:

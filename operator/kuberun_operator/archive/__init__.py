@@ -7,13 +7,15 @@ report them, metric series and the locations of copied logs and artifacts. ``kub
 default (the sandbox); PostgreSQL serves clusters. See docs/archive.md.
 
 Everything a caller needs is re-exported here; the modules are:
-``record`` (pure: object → row), ``series`` (metric points, locations), ``schema`` (tables),
+``record`` (pure: object → row), ``series`` (metric points, locations), ``attempts`` (each
+attempt as it ended), ``schema`` (tables),
 ``migrate`` + ``migrations/`` (Alembic), ``engine`` (per-dialect connection setup), ``writes`` and
 ``queries`` (SQL), ``paging`` (continue tokens), ``store`` (``Archive``), ``aio`` (``AsyncArchive``),
 ``limits`` and ``errors``.
 """
 
 from kuberun_operator.archive.aio import AsyncArchive
+from kuberun_operator.archive.attempts import ArchivedAttempt
 from kuberun_operator.archive.errors import (
     ArchiveError,
     ArchiveUnavailable,
@@ -31,6 +33,7 @@ __all__ = [
     "Archive",
     "ArchiveError",
     "ArchiveUnavailable",
+    "ArchivedAttempt",
     "ArchivedExperiment",
     "AsyncArchive",
     "InvalidContinueToken",

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from kuberun_operator.archive.attempts import ArchivedAttempt
 from kuberun_operator.archive.record import ArchivedExperiment
 from kuberun_operator.archive.series import Location, MetricPoint
 from kuberun_operator.archive.store import DEFAULT_URL, Archive
@@ -62,6 +63,12 @@ class AsyncArchive:
 
     async def metrics(self, uid: str, **filters: Any) -> list[MetricPoint]:
         return await self._run(self.sync.metrics, uid, **filters)
+
+    async def record_attempts(self, uid: str, items: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
+        return await self._run(self.sync.record_attempts, uid, list(items))
+
+    async def attempts(self, uid: str, **filters: Any) -> list[ArchivedAttempt]:
+        return await self._run(self.sync.attempts, uid, **filters)
 
     async def record_location(self, uid: str, task: str, attempt: int, kind: str, url: str,
                               size: int | None = None, sha256: str | None = None) -> None:

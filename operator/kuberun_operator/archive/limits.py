@@ -18,6 +18,8 @@ MAX_LABELS_BYTES = 64 * 1024           # metadata.labels; Kubernetes allows 256 
 MAX_NAME = 253                         # names of tasks, metrics, namespaces; a DNS subdomain's length
 MAX_POINTS_PER_CALL = 100_000          # metric points accepted by one record_metrics call
 MAX_LOCATIONS_PER_CALL = 10_000        # locations accepted by one record_locations call
+MAX_ATTEMPTS_PER_CALL = 20_000         # attempts accepted by one record_attempts call (1,000 tasks x 11 fit)
+MAX_ATTEMPT_BYTES = 256 * 1024         # one attempt's status entry; the models bound it far lower (~40 KiB)
 MAX_URL = 2048                         # a log or artifact location
 LOCATION_KINDS = frozenset({"log", "artifact"})
 

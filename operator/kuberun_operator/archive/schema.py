@@ -15,8 +15,13 @@ Choices, and why:
   selectors use an index on both dialects without dialect-specific JSON operators.
 - Times are stored as UTC without a zone (``UTCDateTime``) so SQLite and PostgreSQL order and
   compare them alike; they come back timezone-aware.
-- Metrics and locations carry the experiment's uid but no foreign key: a running experiment
-  reports them before its record is archived (at finish), and they outlive a record's rewrite.
+- Metrics, locations and attempts carry the experiment's uid but no foreign key: a running
+  experiment reports them before its record is archived (at finish), and they outlive a record's
+  rewrite.
+- Attempts are rows of their own (``archive_attempts``), written as each attempt ends, because the
+  status budget (``policy/budget.py``) drops old attempts from the object: the archived status then
+  no longer holds them. The row keeps the attempt's status entry as written (``document``) and, as
+  columns, what a query or a summary reads (phase, exit code, reason, times).
 """
 
 from __future__ import annotations
@@ -117,5 +122,20 @@ locations = sa.Table(
     sa.Column("url", sa.String(2048), primary_key=True),
     sa.Column("size", sa.BigInteger(), nullable=True),
     sa.Column("sha256", sa.String(64), nullable=True),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+)
+
+attempts = sa.Table(
+    "archive_attempts",
+    metadata,
+    sa.Column("uid", sa.String(128), primary_key=True),
+    sa.Column("task", sa.String(253), primary_key=True),
+    sa.Column("attempt", sa.Integer(), primary_key=True),
+    sa.Column("phase", sa.String(32), nullable=False),
+    sa.Column("exit_code", sa.Integer(), nullable=True),
+    sa.Column("reason", sa.String(128), nullable=True),
+    sa.Column("start_time", UTCDateTime(), nullable=True),
+    sa.Column("finish_time", UTCDateTime(), nullable=True),
+    sa.Column("document", _document(), nullable=False, comment="the attempt's status entry as written"),
     sa.Column("recorded_at", UTCDateTime(), nullable=False),
 )

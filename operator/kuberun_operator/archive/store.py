@@ -17,11 +17,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from kuberun_operator.archive import attempts as attempt_rows
 from kuberun_operator.archive import engine as engines
 from kuberun_operator.archive import limits, migrate, paging, queries, series, writes
+from kuberun_operator.archive.attempts import ArchivedAttempt
 from kuberun_operator.archive.errors import ArchiveError, ArchiveUnavailable, InvalidRecord
 from kuberun_operator.archive.record import ArchivedExperiment, archive_record
-from kuberun_operator.archive.schema import experiments, locations, metrics
+from kuberun_operator.archive.schema import attempts, experiments, locations, metrics
 from kuberun_operator.archive.series import Location, MetricPoint
 
 DEFAULT_URL = "sqlite:///archive.db"
@@ -81,11 +83,16 @@ class Archive:
     def record(self, obj: Mapping[str, Any], events: Sequence[Mapping[str, Any]] = ()) -> ArchivedExperiment:
         """Archive an Experiment object and its Events; idempotent by uid, the latest call wins.
 
-        Returns the stored record (its Events merged with those recorded before).
+        Returns the stored record (its Events merged with those recorded before). Every finished
+        attempt the status holds is also stored as an attempt row (see ``record_attempts``).
         """
         rec = archive_record(obj, events, archived_at=self._clock())
+        ended = attempt_rows.checked(rec.uid, attempt_rows.from_status(rec.status))
         with self._connection(write=True) as conn:
-            return writes.upsert_experiment(conn, rec)
+            stored = writes.upsert_experiment(conn, rec)
+            if ended:
+                writes.upsert_attempts(conn, rec.uid, ended, self._clock())
+            return stored
 
     def get(self, namespace: str, name: str) -> ArchivedExperiment | None:
         """The newest archived experiment of that name (names are reused; uids are not)."""
@@ -145,6 +152,31 @@ class Archive:
         with self._connection() as conn:
             return [MetricPoint(r.task, r.attempt, r.name, r.step, series.loaded_value(r.value), r.time)
                     for r in conn.execute(stmt)]
+
+    # -- attempts ---------------------------------------------------------------------------------
+
+    def record_attempts(self, uid: str, items: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
+        """Store attempts as they ended, ``(task, the attempt's status entry)`` each; the number stored.
+
+        Idempotent: keyed by (uid, task, attempt), the latest recording wins. The history survives
+        the status budget dropping attempts from the object (``kuberun.resource.history``).
+        """
+        checked = attempt_rows.checked(uid, items)
+        if checked:
+            with self._connection(write=True) as conn:
+                writes.upsert_attempts(conn, uid, checked, self._clock())
+        return len(checked)
+
+    def attempts(self, uid: str, *, task: str | None = None) -> list[ArchivedAttempt]:
+        """Every archived attempt of the experiment, by task and attempt number."""
+        t = attempts.c
+        stmt = sa.select(attempts).where(t.uid == uid)
+        if task is not None:
+            stmt = stmt.where(t.task == task)
+        stmt = stmt.order_by(t.task, t.attempt)
+        with self._connection() as conn:
+            return [ArchivedAttempt(r.task, r.attempt, r.phase, r.exit_code, r.reason, r.start_time, r.finish_time,
+                                    dict(r.document or {}), r.recorded_at) for r in conn.execute(stmt)]
 
     # -- log and artifact locations ---------------------------------------------------------------
 

@@ -18,8 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from kuberun_operator.archive.attempts import ArchivedAttempt
 from kuberun_operator.archive.record import ArchivedExperiment, merge_events
-from kuberun_operator.archive.schema import experiments, labels, locations, metrics
+from kuberun_operator.archive.schema import attempts, experiments, labels, locations, metrics
 from kuberun_operator.archive.series import Location, MetricPoint, stored_value
 
 _BATCH = 5000       # parameter sets per executemany, so memory stays bounded per round trip
@@ -69,6 +70,17 @@ def upsert_locations(conn: sa.Connection, uid: str, items: Sequence[Location], n
     for start in range(0, len(items), _BATCH):
         conn.execute(stmt, [{"uid": uid, "task": x.task, "attempt": x.attempt, "kind": x.kind, "url": x.url,
                              "size": x.size, "sha256": x.sha256, "recorded_at": now} for x in items[start:start + _BATCH]])
+
+
+def upsert_attempts(conn: sa.Connection, uid: str, items: Sequence[ArchivedAttempt], now: datetime) -> None:
+    stmt = _insert(conn, attempts)
+    kept = ("phase", "exit_code", "reason", "start_time", "finish_time", "document", "recorded_at")
+    stmt = stmt.on_conflict_do_update(index_elements=[c.name for c in attempts.primary_key],
+                                      set_={k: getattr(stmt.excluded, k) for k in kept})
+    for start in range(0, len(items), _BATCH):
+        conn.execute(stmt, [{"uid": uid, "task": a.task, "attempt": a.attempt, "phase": a.phase, "exit_code": a.exit_code,
+                             "reason": a.reason, "start_time": a.start_time, "finish_time": a.finish_time,
+                             "document": a.document, "recorded_at": now} for a in items[start:start + _BATCH]])
 
 
 def _row(rec: ArchivedExperiment, events: list[dict[str, Any]], dropped: int, deleted: datetime | None) -> dict[str, Any]:

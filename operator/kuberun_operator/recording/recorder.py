@@ -1,11 +1,14 @@
 """The recorder: writes an experiment's record where it outlives the object, without holding reconciles.
 
-Three moments, all level-triggered from what the controller has just written, so a missed moment
+Four moments, all level-triggered from what the controller has just written, so a missed moment
 (an operator restart, a database that was down) is offered again by the next reconcile or resync:
 
 - an attempt ended (final phase, reached a backend, no ``archivedLog`` yet): copy its log into the
   log store (``attempt_end.on_attempt_ended``); the location is folded into the attempt's status by
   the controller's next status write (``annotate``), and added to the archive's locations;
+- an attempt ended, seen *before* the status budget compacts the status (``attempts_ended``):
+  its entry — times, phase, reason, exit code, result — becomes a row of the archive's attempts,
+  so an attempt the budget drops from the object is still in the record (batched per experiment);
 - the experiment is finished (its status differs from the one last archived): upsert its full record
   — metadata, spec, status, Events, lineage — by uid;
 - the experiment was deleted (or expired: the TTL deletes it): upsert again, with the deletion time
@@ -18,6 +21,7 @@ Opening the archive is itself retried: an operator whose database is down still 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -62,6 +66,9 @@ class Recorder:
         self._copying: set[tuple[str, str, int]] = set()                    # scheduled, done or given up
         self._recorded: dict[str, str] = {}                                  # uid -> digest of the archived status
         self._final: dict[str, dict[str, Any]] = {}                          # uid -> final status an expiry never wrote
+        self._open_lock = asyncio.Lock()
+        self._attempts_seen: set[tuple[str, str, int]] = set()              # ended attempts queued for the archive
+        self._attempts_pending: dict[str, dict[tuple[str, int], dict[str, Any]]] = {}  # uid -> not yet written
 
     @property
     def enabled(self) -> bool:
@@ -82,24 +89,56 @@ class Recorder:
 
     def reconciled(self, body: dict[str, Any], status: ExperimentStatus | None) -> None:
         """After a reconcile: schedule the log copies of ended attempts and, if finished, the record."""
-        meta = body.get("metadata") or {}
-        ns, name, uid = meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", "")
+        uid = (body.get("metadata") or {}).get("uid", "")
         if not uid or status is None:
             return
-        if self.store is not None:
-            for task in status.tasks:
-                for attempt in task.attempts:
-                    key = (uid, task.name, attempt.attempt)
-                    if attempt.archived_log is not None:
-                        self.archived_logs.pop(key, None)  # in the record now
-                        continue
-                    if attempt.phase.finished and has_log(attempt) and key not in self._copying:
-                        self._copying.add(key)
-                        self._schedule_copy(AttemptEnded(ns, name, uid, task.name, attempt.model_copy(deep=True)), body)
+        self._copy_logs(body, status)
         if self._archive_url is not None and status.phase.finished:
             digest = status_digest(body.get("status"))
             if self._recorded.get(uid) != digest:
                 self._schedule_record(body, digest, "finished")
+
+    def attempts_ended(self, body: dict[str, Any], status: ExperimentStatus) -> None:
+        """Before the budget compacts ``status``: archive each attempt that has ended since last seen,
+        and start copying its log.
+
+        Called with the status as reconcile decided it, so an attempt that ends and is dropped from
+        status in the same write is still seen here once (``reconciled`` sees only what was kept).
+        One job per experiment writes all that are pending (a later call adds to the batch; a
+        failed write keeps them for the retry).
+        """
+        uid = (body.get("metadata") or {}).get("uid")
+        if not uid:
+            return
+        self._copy_logs(body, status)
+        if self._archive_url is None:
+            return
+        fresh = {}
+        for task in status.tasks:
+            for attempt in task.attempts:
+                key = (uid, task.name, attempt.attempt)
+                if attempt.phase.finished and key not in self._attempts_seen:
+                    self._attempts_seen.add(key)
+                    fresh[(task.name, attempt.attempt)] = attempt.to_dict()
+        if fresh:
+            self._attempts_pending.setdefault(uid, {}).update(fresh)
+            self._schedule_attempts(body)
+
+    def _copy_logs(self, body: dict[str, Any], status: ExperimentStatus) -> None:
+        """Schedule the log copy of every ended attempt not copied (or scheduled) yet."""
+        meta = body.get("metadata") or {}
+        ns, name, uid = meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", "")
+        if self.store is None:
+            return
+        for task in status.tasks:
+            for attempt in task.attempts:
+                key = (uid, task.name, attempt.attempt)
+                if attempt.archived_log is not None:
+                    self.archived_logs.pop(key, None)  # in the record now
+                    continue
+                if attempt.phase.finished and has_log(attempt) and key not in self._copying:
+                    self._copying.add(key)
+                    self._schedule_copy(AttemptEnded(ns, name, uid, task.name, attempt.model_copy(deep=True)), body)
 
     def expiring(self, body: dict[str, Any], status: ExperimentStatus) -> None:
         """The reconcile that finishes an experiment whose TTL has run out deletes it before its status
@@ -122,6 +161,8 @@ class Recorder:
             body = {**body, "status": final}  # newer than the deleted object's
         self._recorded.pop(uid, None)
         self._copying = {k for k in self._copying if k[0] != uid}
+        self._attempts_seen = {k for k in self._attempts_seen if k[0] != uid}  # pending ones are still written
+        self.archived_logs = {k: v for k, v in self.archived_logs.items() if k[0] != uid}  # e.g. of dropped attempts
         if self._archive_url is None:
             return
         meta.setdefault("deletionTimestamp", format_time(self.clock.now()))
@@ -159,6 +200,32 @@ class Recorder:
                 self.queue.put(("location", *ended.key), f"location of the {what}", self._location_job(ended, archived))
 
         self.queue.put(("log", *ended.key), what, copy)
+
+    def _schedule_attempts(self, body: dict[str, Any]) -> None:
+        meta = body["metadata"]
+        uid, what = meta["uid"], f"ended attempts of {meta.get('namespace')}/{meta.get('name')}"
+
+        async def write() -> None:
+            batch = dict(self._attempts_pending.get(uid) or {})
+            if not batch:
+                return
+            try:
+                archive = await self._open()
+                await archive.record_attempts(uid, [(task, entry) for (task, _), entry in batch.items()])
+            except InvalidRecord as exc:
+                self._attempts_pending.pop(uid, None)
+                raise Permanent(str(exc)) from None
+            except ArchiveError as exc:
+                self._warn(body, Event("Warning", "ArchiveUnavailable", f"the {what} wait for the archive: {exc}"[:1024]))
+                raise
+            pending = self._attempts_pending.get(uid) or {}
+            for key, entry in batch.items():
+                if pending.get(key) is entry:
+                    del pending[key]  # written; a newer entry for the same attempt stays for the next run
+            if not pending:
+                self._attempts_pending.pop(uid, None)
+
+        self.queue.put(("attempts", uid), what, write)
 
     def _location_job(self, ended: AttemptEnded, archived: ArchivedLog) -> Callable[[], Awaitable[None]]:
         async def job() -> None:
@@ -205,15 +272,18 @@ class Recorder:
         return row is not None and row.status == body.get("status") and row.spec == body.get("spec")
 
     async def _open(self) -> AsyncArchive:
-        if self.archive is None:
-            assert self._archive_url is not None
-            try:
-                self.archive = await AsyncArchive.open(self._archive_url())
-            except ArchiveError:
-                raise
-            except (OSError, ValueError) as exc:
-                raise ArchiveUnavailable(f"cannot open the archive: {exc}") from None
-        return self.archive
+        # One open at a time: the queue runs jobs concurrently, and two opens would leak one archive
+        # (its threads and connections) and race the schema migration for nothing.
+        async with self._open_lock:
+            if self.archive is None:
+                assert self._archive_url is not None
+                try:
+                    self.archive = await AsyncArchive.open(self._archive_url())
+                except ArchiveError:
+                    raise
+                except (OSError, ValueError) as exc:
+                    raise ArchiveUnavailable(f"cannot open the archive: {exc}") from None
+            return self.archive
 
     def _result(self, what: str, ok: bool, exc: BaseException | None) -> None:
         if self.metrics is not None:

@@ -3,7 +3,9 @@
 Authorization has already been decided (by ``auth.Reviewer``) before anything here runs, so a
 denied caller never learns whether a record exists. An archived record is returned as the object
 it last was (``ArchivedExperiment.to_object``) plus an ``archive`` block saying when it was
-archived and deleted, so clients can label it as archived.
+archived and deleted, so clients can label it as archived. Its status gets back the attempts the
+status budget dropped (``kuberun.resource.history``), from the archive's attempt rows, each with
+its archived log's location; ``archive.attemptsRestored`` says how many.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 from typing import Any
 
 from kuberun.resource.constants import GROUP, PLURAL, VERSION
+from kuberun.resource.history import merge_attempts, omitted
 
 
 class Records:
@@ -45,12 +48,35 @@ class Records:
                 return None  # a uid of another namespace's record answers as absent: no cross-namespace reads
         else:
             rec = await self.archive.get(namespace, name)
-        return None if rec is None else document(rec, full=True)
+        if rec is None:
+            return None
+        rec.status, restored = merge_attempts(rec.status, await self.history(rec.uid))
+        doc = document(rec, full=True)
+        doc["archive"]["attemptsRestored"] = restored
+        return doc
+
+    async def history(self, uid: str) -> list[tuple[str, dict[str, Any]]]:
+        """Every archived attempt of ``uid`` as ``(task, status entry)``, each with its log's location."""
+        if self.archive is None:
+            return []
+        logs = {(loc.task, loc.attempt): loc for loc in await self.archive.locations(uid, kind="log")}
+        out = []
+        for row in await self.archive.attempts(uid):
+            entry = dict(row.document)
+            loc = logs.get((row.task, row.attempt))
+            if loc is not None and "archivedLog" not in entry:
+                entry["archivedLog"] = {k: v for k, v in (("url", loc.url), ("size", loc.size), ("sha256", loc.sha256))
+                                        if v is not None}
+            out.append((row.task, entry))
+        return out
 
     async def either(self, namespace: str, name: str, uid: str | None = None) -> dict[str, Any] | None:
-        """The live object (when its uid matches, if one is asked for), else the archived record."""
+        """The live object (when its uid matches, if one is asked for; with the attempts its status
+        dropped put back from the archive), else the archived record."""
         obj = await self.live(namespace, name)
         if obj is not None and (not uid or (obj.get("metadata") or {}).get("uid") == uid):
+            if omitted(obj.get("status")) and self.archive is not None:  # attempts the status budget dropped
+                obj["status"], _ = merge_attempts(obj.get("status"), await self.history(obj["metadata"]["uid"]))
             return obj
         return await self.archived(namespace, name, uid)
 

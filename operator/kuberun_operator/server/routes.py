@@ -1,6 +1,7 @@
 """The record server's routes, and the one verb each needs (see docs/record-server.md).
 
     GET /v1/namespaces/{ns}/experiments/{name}/logs         get experiments {name} in {ns}
+    GET /v1/namespaces/{ns}/experiments/{name}/attempts     get experiments {name} in {ns}
     GET /v1/archive/namespaces/{ns}/experiments/{name}      get experiments {name} in {ns}
     GET /v1/archive/namespaces/{ns}/experiments             list experiments in {ns}
     GET /v1/archive/experiments                             list experiments: cluster-wide, or per namespace
@@ -125,6 +126,24 @@ async def logs(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def attempts(request: web.Request) -> web.Response:
+    """Every archived attempt of the experiment (live, or archived; ``uid`` picks one): the history its
+    status may have dropped to stay under budget."""
+    ns, name = request.match_info["namespace"], request.match_info["name"]
+    who = await _caller(request)
+    await request.app[REVIEWER].require(who, "get", ns, name)
+    records = request.app[RECORDS]
+    if records.archive is None:
+        return status(503, "ServiceUnavailable", "this operator keeps no archive")
+    obj = await records.either(ns, name, request.query.get("uid") or None)
+    if obj is None:
+        return status(404, "NotFound", f'experiment "{name}" not found in namespace "{ns}" (nor in the archive)')
+    uid = str((obj.get("metadata") or {}).get("uid") or "")
+    items = [{"task": task, "attempt": entry} for task, entry in await records.history(uid)] if uid else []
+    return web.json_response({"kind": "AttemptHistory", "apiVersion": "kuberun.dev/v1alpha1",
+                              "metadata": {"namespace": ns, "name": name, "uid": uid}, "items": items})
+
+
 async def archived_one(request: web.Request) -> web.Response:
     ns, name = request.match_info["namespace"], request.match_info["name"]
     who = await _caller(request)
@@ -229,6 +248,7 @@ async def healthz(_: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/v1/namespaces/{namespace}/experiments/{name}/logs", logs)
+    app.router.add_get("/v1/namespaces/{namespace}/experiments/{name}/attempts", attempts)
     app.router.add_get("/v1/namespaces/{namespace}/experiments/{name}/metrics", metric_series)
     app.router.add_get("/v1/archive/namespaces/{namespace}/experiments/{name}", archived_one)
     app.router.add_get("/v1/archive/namespaces/{namespace}/experiments", archived_list)

@@ -82,11 +82,11 @@ def logs(
 
         if output not in (None, "json"):
             raise UsageError(f"unknown output format {output!r}: logs take -o json (one object per line)")
-        from kuberun.manage.records import archived_note, get_or_archived
+        from kuberun.manage.records import archived_note, get_or_archived, with_history
 
         kube = _kube(kubeconfig, context, namespace)
         out = sys.stdout.buffer
-        obj = get_or_archived(kube, name)
+        obj, _ = with_history(kube, get_or_archived(kube, name))  # --attempt N of one the status budget dropped
         if archived_note(obj):
             typer.echo(f"ARCHIVED: {archived_note(obj)}", err=True)
             follow = False  # nothing of an archived experiment is still running

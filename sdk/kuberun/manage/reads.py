@@ -106,11 +106,11 @@ def describe(*, name: str, output: str | None = None, kubeconfig: str | None = N
     """``kuberun describe``: the page, or with ``output`` one document with the Experiment, its reproductions and events."""
     with one_line_errors():
         from kuberun.manage import query, render
-        from kuberun.manage.records import archived_note, get_or_archived
+        from kuberun.manage.records import archived_note, get_or_archived, with_history
 
         fmt = machine_format(output)
         kube = connect(kubeconfig, context, namespace)
-        obj = get_or_archived(kube, name)
+        obj, history_note = with_history(kube, get_or_archived(kube, name))  # attempts the status budget dropped
         ns = obj["metadata"]["namespace"]
         note = archived_note(obj)
         archive = obj.pop("archive", None)
@@ -124,4 +124,6 @@ def describe(*, name: str, output: str | None = None, kubeconfig: str | None = N
             return
         if note:
             say(f"ARCHIVED: {note}", err=True)
+        if history_note:
+            say(f"note: {history_note}", err=True)
         render.describe(render.stdout(), obj, children, events, {} if note else query.config_map_data(kube, obj))

@@ -130,6 +130,11 @@ class RecordClient:
         """The archived record (the object, plus an ``archive`` block). Raises NotFoundError."""
         return self.get_json(contract.archived_path(namespace, name), uid=uid)
 
+    def attempts(self, namespace: str, name: str, uid: str | None = None) -> list[tuple[str, Obj]]:
+        """Every archived attempt of the experiment as ``(task, status entry)``."""
+        answer = self.get_json(contract.attempts_path(namespace, name), uid=uid)
+        return [(str(i.get("task")), i.get("attempt") or {}) for i in answer.get("items") or [] if isinstance(i, dict)]
+
     def archived_page(self, namespace: str | None, *, title: str | None = None, user: str | None = None,
                       labels: dict[str, str] | None = None, phase: str | None = None, since: str | None = None,
                       until: str | None = None, limit: int = 50, continue_token: str | None = None) -> tuple[list[Obj], str | None]:
@@ -171,6 +176,28 @@ def get_or_archived(kube: Kube, name: str, namespace: str | None = None) -> Obj:
             return RecordClient(kube).archived(ns, name)
         except (NoRecordServer, ObjectNotFoundError):
             raise gone from None
+
+
+def with_history(kube: Kube, obj: Obj) -> tuple[Obj, str | None]:
+    """A live object whose status dropped attempts (the status budget), with them put back from the
+    archive through the record server; and a note when they could not be (None when nothing is missing).
+
+    An archived record comes with its history already (the server merges it).
+    """
+    from kuberun.resource.history import merge_attempts, omitted
+
+    missing = omitted(obj.get("status"))
+    if not missing or "archive" in obj:
+        return obj, None
+    meta = obj.get("metadata") or {}
+    try:
+        history = RecordClient(kube).attempts(meta.get("namespace", ""), meta.get("name", ""), meta.get("uid"))
+    except (LogsUnavailableError, ApiError, UnreachableError, NotFoundError) as exc:
+        return obj, f"{missing} earlier attempt(s) are not in status (its size budget) and not read from the archive: {exc}"
+    status, restored = merge_attempts(obj.get("status"), history)
+    left = missing - restored
+    note = f"{left} earlier attempt(s) are in neither status nor the archive" if left > 0 else None
+    return {**obj, "status": status}, note
 
 
 def archived_note(obj: Obj) -> str | None:

@@ -89,7 +89,11 @@ def config_paths(task: dict[str, Any], config_maps: dict[str, str]) -> dict[str,
             return {"<script>": "$ " + shlex.join([*script["command"], *script.get("args", [])])}
         return {"<script>": f"#!{script.get('entrypoint', 'bash')}\n{script.get('inline', '')}"}
     fiddle = task.get("fiddle") or {}
-    data = fiddle.get("data") or "".join(config_maps.get(r["name"], "") for r in fiddle.get("configMapRefs") or [])
+    refs = [r.get("name") for r in fiddle.get("configMapRefs") or [] if isinstance(r, dict)]
+    if not fiddle.get("data") and refs and any(r not in config_maps for r in refs):
+        return {"<config>": f"(stored in ConfigMaps {', '.join(map(str, refs))}, which are gone; compare by digest: "
+                            f"{fiddle.get('sha256') or 'none recorded'})"}
+    data = fiddle.get("data") or "".join(config_maps.get(r, "") for r in refs)
     try:
         from kuberun.manage.fiddle_tree import flatten_fiddle
         from kuberun.serialization import decode_envelope

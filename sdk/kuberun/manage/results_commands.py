@@ -29,11 +29,13 @@ def compare(
     """Config differences (a tree diff by path) and metrics of experiments, side by side.
 
     Configs are read from the record, never by importing user code; only paths whose values differ
-    are shown. Metrics are each task's latest recorded values.
+    are shown. Metrics are each task's latest recorded values. An experiment whose object is gone is
+    read from the archive (through the record server).
     """
     with _one_line_errors():
         from kuberun.errors import UsageError
         from kuberun.manage import query, render, results
+        from kuberun.manage.records import archived_note, get_or_archived, with_history
 
         fmt = _machine_format(output)
         if len(names) < 2:
@@ -41,8 +43,17 @@ def compare(
         if len(names) > results.MAX_COMPARED:
             raise UsageError(f"compare at most {results.MAX_COMPARED} experiments at once")
         kube = _kube(kubeconfig, context, namespace)
-        objs = [query.get_experiment(kube, name) for name in names]
-        doc = results.compare(objs, [query.config_map_data(kube, obj) for obj in objs])
+        objs, maps = [], []
+        for name in names:  # live, or — the object gone — the archived record, as describe reads it
+            obj, _ = with_history(kube, get_or_archived(kube, name))  # attempts the status budget dropped
+            note = archived_note(obj)
+            if obj.pop("archive", None) is not None:
+                typer.echo(f"ARCHIVED {name}: {note}", err=True)
+                maps.append({})  # its ConfigMaps went with it; configs stored there are reported as gone
+            else:
+                maps.append(query.config_map_data(kube, obj))
+            objs.append(obj)
+        doc = results.compare(objs, maps)
         if fmt is not None:
             typer.echo(render.machine(results.json_safe(doc), fmt))
             return

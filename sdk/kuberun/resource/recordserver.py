@@ -27,6 +27,12 @@ def logs_path(namespace: str, name: str) -> str:
     return f"{PREFIX}/namespaces/{namespace}/experiments/{name}/logs"
 
 
+def attempts_path(namespace: str, name: str) -> str:
+    """``GET``: every archived attempt of the experiment (query: uid), ``{"items": [{task, attempt}]}``:
+    the history its status dropped to stay under budget. Needs ``get`` on the experiment."""
+    return f"{PREFIX}/namespaces/{namespace}/experiments/{name}/attempts"
+
+
 def metrics_path(namespace: str, name: str) -> str:
     """``GET``: the metric series of each task's latest attempt that logged any (query: uid). Needs ``get``.
 

@@ -73,10 +73,11 @@ async def test_an_unreachable_archive_is_retried_without_holding_reconciles_and_
         await h.reconcile()
         assert h.status()["phase"] == "Succeeded"  # reconciles finished while the archive is down
         for _ in range(200):  # bounded: a few retries happen within ~2 s
-            if metrics.record_failing._value.get() == 1:
+            if metrics.record_failing._value.get() == 2:
                 break
             await asyncio.sleep(0.01)
-        assert metrics.record_failing._value.get() == 1 and recorder.queue.pending() == 1
+        # Two writes wait: the experiment's record and its ended attempt's row.
+        assert metrics.record_failing._value.get() == 2 and recorder.queue.pending() == 2
         await asyncio.sleep(0)
         assert "ArchiveUnavailable" in [e.reason for e in h.events]
         url_file.parent.mkdir()
@@ -86,6 +87,7 @@ async def test_an_unreachable_archive_is_retried_without_holding_reconciles_and_
         with Archive.open(url) as archive:
             row = archive.get_uid(UID)
             assert row is not None and row.phase == "Succeeded"
+            assert [(a.task, a.attempt, a.exit_code) for a in archive.attempts(UID)] == [("t", 1, 0)]
     finally:
         await recorder.stop()
 
@@ -173,3 +175,4 @@ async def test_an_experiment_its_ttl_deletes_in_the_reconcile_that_finishes_it_i
         assert row.phase == "Succeeded" and row.status["tasks"][0]["phase"] == "Succeeded"
     finally:
         await recorder.stop()
+
