@@ -182,14 +182,15 @@ def run_script(script: dict[str, Any]) -> int:
 
 def _exec(argv: list[str], env: dict[str, str]) -> int:
     """Run the script to its end, relaying SIGTERM/SIGINT to it; its status as Kubernetes reports it."""
-    from kuberun.signals import exit_code, forward_to
+    from kuberun.signals import exit_code, forwarding
 
-    try:
-        process = subprocess.Popen(argv, env=env)
-    except OSError as exc:
-        print(f"kuberun: cannot execute {argv[0]!r}: {exc}", file=sys.stderr)
-        return 127
-    with forward_to(process):
+    with forwarding() as relay:  # listening before the script starts: no signal falls in between
+        try:
+            process = subprocess.Popen(argv, env=env)
+        except OSError as exc:
+            print(f"kuberun: cannot execute {argv[0]!r}: {exc}", file=sys.stderr)
+            return 127
+        relay.attach(process)
         return exit_code(process.wait())
 
 

@@ -7,7 +7,7 @@ no retry policy recognises; ``exit_code`` converts.
 
 The runner is PID 1 of a task container. The kernel does not apply default signal actions to PID
 1, so without handlers SIGTERM from the kubelet is ignored, ``terminationGracePeriodSeconds`` runs
-out and the task is SIGKILLed with no chance to save anything. ``forward_to`` relays SIGTERM and
+out and the task is SIGKILLed with no chance to save anything. ``forwarding`` relays SIGTERM and
 SIGINT to a script's process (its whole process group, where it made one); ``raise_on_terminate``
 turns them into ``Terminated`` inside an in-process Fiddle task, so its ``finally`` blocks and
 context managers run before the runner exits 128+N.
@@ -42,19 +42,46 @@ class Terminated(BaseException):  # a request to stop, like KeyboardInterrupt: n
         return 128 + self.signum
 
 
-@contextlib.contextmanager
-def forward_to(process: subprocess.Popen[bytes] | subprocess.Popen[str]) -> Iterator[None]:
-    """While in the block, SIGTERM/SIGINT received by this process are sent on to ``process``."""
+class Relay:
+    """A SIGTERM/SIGINT handler that sends the signal on to the script once it is attached.
 
-    def relay(signum: int, _frame: FrameType | None) -> None:
+    The handler is installed *before* the script starts: a signal in between (the script already
+    running, the runner not yet listening) used to kill the runner with the default action (-15)
+    instead of reaching the script. One that arrives before ``attach`` is held and sent then.
+    """
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | subprocess.Popen[str] | None = None
+        self.pending: list[int] = []
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        if self.process is None:
+            self.pending.append(signum)
+        else:
+            self._send(signum)
+
+    def attach(self, process: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+        self.process = process
+        held, self.pending = self.pending, []
+        for signum in held:
+            self._send(signum)
+
+    def _send(self, signum: int) -> None:
+        assert self.process is not None
         with contextlib.suppress(ProcessLookupError):
-            if _leads_group(process.pid):
-                os.killpg(process.pid, signum)
+            if _leads_group(self.process.pid):
+                os.killpg(self.process.pid, signum)
             else:
-                process.send_signal(signum)
+                self.process.send_signal(signum)
 
+
+@contextlib.contextmanager
+def forwarding() -> Iterator[Relay]:
+    """While in the block, SIGTERM/SIGINT received by this process go to the process given to
+    ``relay.attach`` (held until then)."""
+    relay = Relay()
     with _handlers(relay):
-        yield
+        yield relay
 
 
 @contextlib.contextmanager

@@ -108,3 +108,18 @@ def test_a_crafted_shipped_module_name_is_refused_and_nothing_is_written(tmp_pat
     with pytest.raises(ConfigIntegrityError, match="not a Python identifier"):
         load_modules({name: "print('pwned')"}, into)
     assert not into.exists() and not list(tmp_path.rglob("*.py"))
+
+
+def test_a_signal_before_the_script_has_started_is_held_and_sent_once_it_has() -> None:
+    """The runner listens before it starts the script: a SIGTERM in between reaches the script
+    (it used to kill the runner with the default action, -15, under load)."""
+    from kuberun.signals import Relay
+
+    relay = Relay()
+    relay(signal.SIGTERM, None)  # arrives while the script is being started
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        relay.attach(proc)
+        assert proc.wait(timeout=30) == -signal.SIGTERM and relay.pending == []
+    finally:
+        proc.kill()
