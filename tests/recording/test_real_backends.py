@@ -92,17 +92,20 @@ async def test_a_postgresql_that_refuses_connections_at_the_finish_gets_the_reco
         await h.reconcile()
         await h.reconcile()
         assert h.status()["phase"] == "Succeeded"  # reconciles do not wait for the archive
-        for _ in range(500):  # bounded: the first failure comes within a few seconds
-            if metrics.record_failing._value.get() == 1:
+        # Two writes wait: the finished experiment's record and its ended attempt's row.
+        for _ in range(500):  # bounded: the first failures come within a few seconds
+            if recorder.queue.failing == 2:
                 break
             await asyncio.sleep(0.02)
-        assert metrics.record_failing._value.get() == 1 and recorder.queue.pending() == 1
+        assert recorder.queue.failing == recorder.queue.pending() == 2
+        assert metrics.record_failing._value.get() == 2
         logins(True)
         assert await recorder.queue.drain(30)
         assert metrics.record_failing._value.get() == 0
         with Archive.open(url) as archive:
             row = archive.get_uid(UID)
             assert row is not None and row.phase == "Succeeded"
+            assert [(a.task, a.attempt, a.exit_code) for a in archive.attempts(UID)] == [("t", 1, 0)]
     finally:
         logins(True)
         await recorder.stop()
