@@ -16,7 +16,6 @@ import functools
 import json
 import os
 import pathlib
-import time
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from kuberun.errors import ObjectNotFoundError
 from kuberun_operator.archive import Archive
 from tests.fixtures import tasks
 from tests.helpers.manage import cli
+from tests.helpers.operator import wait_for
 
 pytest.importorskip("kuberun_operator.recording", reason="the operator's recorder is part of the operator extra")
 
@@ -57,11 +57,7 @@ def sandbox(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def _wait(what: str, check: Any, timeout: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-    return found
+    return wait_for(check, timeout, what, interval=0.2)
 
 
 def _get(kube: Any, name: str) -> dict[str, Any] | None:

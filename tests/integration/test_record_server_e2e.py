@@ -4,7 +4,6 @@ their own kubeconfig only. Active once the recorder (``kuberun_operator.recordin
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 import kuberun as kr
 from kuberun.api import Op, connect
 from tests.helpers.manage import cli
+from tests.helpers.operator import wait_for
 
 pytest.importorskip("kuberun_operator.server", reason="the record server is part of the operator extra")
 pytest.importorskip("kuberun_operator.recording", reason="the operator's recorder (archive write side) is not in this build")
@@ -20,11 +20,7 @@ BASE = "/apis/kuberun.dev/v1alpha1/namespaces/team-a/experiments"
 
 
 def _wait(what: str, check: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-    return found
+    return wait_for(check, timeout, what, interval=0.2)
 
 
 def _archived_log(kube: Any, name: str) -> bool:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.operator import wait_for
 from tests.ui.conftest import ROOT
 from tests.ui.helpers import DashboardThread, get_experiment, patch_experiment, recorded_metrics
 
@@ -31,14 +31,7 @@ pytestmark = [
 
 
 def _wait(predicate, timeout: float = 90.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+    return wait_for(predicate, timeout, what, interval=0.2)
 
 
 def _phase(kubeconfig: Path, name: str) -> str:

@@ -26,13 +26,18 @@ def test_kuberun_ui_serves_on_loopback_and_stops_on_sigterm(bare_sandbox):
         with opener.open(url, timeout=30) as resp:  # token -> cookie -> the list page
             assert resp.status == 200 and "<h1>Experiments</h1>" in resp.read().decode()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+        code = _stop(proc)
     assert code == 0
+
+
+def _stop(proc: subprocess.Popen[str]) -> int:
+    """SIGTERM, as the chart's pod gets it; its exit status (killed, and the test failed, if it hangs)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
 
 
 def test_an_unreadable_kubeconfig_is_one_line_and_exit_1(tmp_path):
@@ -70,12 +75,7 @@ def test_in_cluster_mode_serves_every_host_on_one_port_asks_for_a_token_and_stop
             except urllib.error.HTTPError as exc:
                 assert exc.code == 401 and 'id="login-form"' in exc.read().decode()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+        code = _stop(proc)
     assert code == 0
 
 

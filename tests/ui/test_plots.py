@@ -8,11 +8,11 @@ is (title, desc) and the same points must be in its table fallback.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 
+from tests.helpers.operator import wait_for
 from tests.ui.conftest import ROOT
 from tests.ui.helpers import DashboardThread, get_experiment
 from tests.ui.test_browser import ARGS, CHROMIUM, WAIT_MS, _shot
@@ -24,17 +24,6 @@ pytestmark = [
 pytest.importorskip("kuberun_operator.server", reason="the record server is part of the operator extra")
 
 STEPS = {"short": 5, "long": 9}
-
-
-def _until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +42,11 @@ def runs(live_sandbox) -> Iterator[dict]:
         names[label] = exp.run(kubeconfig=kubeconfig)["metadata"]["name"]
     client = RecordClient(connect(kubeconfig))
     for name in names.values():
-        _until(lambda n=name: (get_experiment(kubeconfig, "default", n).get("status") or {}).get("phase") == "Succeeded",
-               120, f"{name} to succeed")
+        wait_for(lambda n=name: (get_experiment(kubeconfig, "default", n).get("status") or {}).get("phase") == "Succeeded",
+                 120, f"{name} to succeed", interval=0.3)
         # the series reaches the store in the round the attempt ends (a background copy)
-        _until(lambda n=name: client.metric_series("default", n).get("items"), 60, f"{name}'s series in the store")
+        wait_for(lambda n=name: client.metric_series("default", n).get("items"), 60, f"{name}'s series in the store",
+                 interval=0.3)
     with DashboardThread(kubeconfig) as dashboard:
         yield {"names": names, "dashboard": dashboard, "series": {n: client.metric_series("default", n) for n in names.values()}}
 

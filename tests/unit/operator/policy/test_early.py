@@ -47,6 +47,16 @@ def start_a(exp: ExperimentResource, scopes: dict | None = None) -> None:
     record_id(exp, "a", "101")
 
 
+def queue_b_behind_a(exp: ExperimentResource) -> dict:
+    """a running as job 101, b submitted behind it (both phases) and recorded as job 102; a's observation."""
+    start_a(exp)
+    running = {("a", 1): Observed("running", backend_id="101")}
+    step(exp, running)
+    step(exp, running)
+    record_id(exp, "b", "102")
+    return running
+
+
 def test_a_slurm_dependent_is_submitted_behind_its_running_slurm_parent():
     exp = slurm_chain()
     start_a(exp)
@@ -81,11 +91,7 @@ def test_a_parent_without_a_job_id_yet_or_with_retries_left_is_not_queued_behind
 
 def test_when_the_parent_fails_the_queued_dependent_is_cancelled_and_skipped_with_a_reason():
     exp = slurm_chain()
-    start_a(exp)
-    running = {("a", 1): Observed("running", backend_id="101")}
-    step(exp, running)
-    step(exp, running)
-    record_id(exp, "b", "102")
+    queue_b_behind_a(exp)
     decision = step(exp, {("a", 1): Observed("failed", backend_id="101", exit_code=1),
                           ("b", 1): Observed("pending", backend_id="102", message="Dependency")})
     (cancel,) = [a for a in decision.actions if isinstance(a, Cancel)]
@@ -103,11 +109,7 @@ def test_when_the_parent_fails_the_queued_dependent_is_cancelled_and_skipped_wit
 def test_a_queued_chain_is_dropped_whole_when_its_root_fails():
     exp = (Exp().task("a", backend="slurm", cluster="c").task("b", after=["a"], backend="slurm", cluster="c")
            .task("c", after=["b"], backend="slurm", cluster="c").obj())
-    start_a(exp)
-    running = {("a", 1): Observed("running", backend_id="101")}
-    step(exp, running)
-    step(exp, running)
-    record_id(exp, "b", "102")
+    running = queue_b_behind_a(exp)
     running[("b", 1)] = Observed("pending", backend_id="102")
     step(exp, running)
     (submit,) = submits(step(exp, running))
@@ -130,11 +132,7 @@ def test_a_parent_that_fails_between_the_two_submit_phases_never_gets_its_depend
 
 def test_shutdown_stop_cancels_a_job_still_queued_behind_its_parents_but_lets_the_parent_finish():
     exp = slurm_chain()
-    start_a(exp)
-    running = {("a", 1): Observed("running", backend_id="101")}
-    step(exp, running)
-    step(exp, running)
-    record_id(exp, "b", "102")
+    running = queue_b_behind_a(exp)
     exp.spec.shutdown = "Stop"
     decision = step(exp, {**running, ("b", 1): Observed("pending", backend_id="102")})
     assert [a.task for a in decision.actions if isinstance(a, Cancel)] == ["b"]
