@@ -326,9 +326,7 @@ class SandboxNode:
         found = await self.rest.get(path("", "v1", "pods", meta["namespace"]),
                                     labelSelector=f"controller-uid={meta['uid']}")
         for pod in found.get("items") or []:
-            pod.setdefault("apiVersion", "v1")
-            pod.setdefault("kind", "Pod")
-            self.cache.put_pod(pod)
+            self.cache.put_pod(pod)  # (as the watch's own relist does: list items as they come)
 
 
 def _phase(pod: dict[str, Any]) -> str:

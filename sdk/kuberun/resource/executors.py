@@ -6,6 +6,7 @@ the backend's own objects (a Job, an sbatch script, a sky.Task, a Lepton job).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
@@ -183,7 +184,7 @@ class SlurmExecutor(_UserExecutor):
 #: Where SkyPilot mounts may come from: buckets only. A local path would be read from the operator's
 #: own disk by the SkyPilot API server and copied to the user's cluster (a way to read the operator).
 BUCKET_SCHEMES = ("s3://", "gs://", "r2://", "cos://", "oci://", "https://")
-_PORT_RANGE = r"^[0-9]{1,5}(-[0-9]{1,5})?$"
+_PORT_RANGE = re.compile(r"^[0-9]{1,5}(-[0-9]{1,5})?$")
 
 
 def _bucket(source: str) -> str:
@@ -248,14 +249,12 @@ class SkypilotExecutor(_UserExecutor):
     @field_validator("ports", mode="before")
     @classmethod
     def _ports(cls, ports: Any) -> Any:
-        import re
-
         if not isinstance(ports, list | tuple):
             return ports
         checked = []
         for port in ports:
             text = str(port) if isinstance(port, int) and not isinstance(port, bool) else port
-            bounds = [int(p) for p in text.split("-")] if isinstance(text, str) and re.match(_PORT_RANGE, text) else []
+            bounds = [int(p) for p in text.split("-")] if isinstance(text, str) and _PORT_RANGE.match(text) else []
             if not bounds or not all(1 <= b <= 65535 for b in bounds) or bounds != sorted(bounds):
                 raise ValueError(f"port {port!r} is not a port (1-65535) or a range such as '10000-10010'")
             checked.append(text)

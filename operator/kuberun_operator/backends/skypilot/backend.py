@@ -159,9 +159,7 @@ def build_task(exp: ExperimentResource, task: TaskSpec, attempt: int, ref: Backe
         "infra": ex.infra, "cloud": None if ex.infra else ex.cloud, "region": None if ex.infra else ex.region,
         "zone": None if ex.infra else ex.zone, "accelerators": ex.accelerators, "cpus": ex.cpus,
         "memory": ex.memory, "use_spot": ex.use_spot or None, "image_id": ex.image, "disk_size": ex.disk_size,
-        "instance_type": ex.instance_type, "ports": list(ex.ports) or None,
-        "autostop": ({"idle_minutes": ex.idle_minutes_to_autostop, "down": ex.autodown}
-                     if ex.idle_minutes_to_autostop is not None else ({"down": True} if ex.autodown else None)),
+        "instance_type": ex.instance_type, "ports": list(ex.ports) or None, "autostop": _autostop(ex),
     }.items() if v is not None}
     built: dict[str, Any] = {
         "name": remote_name(ref.idempotency_key), "resources": resources, "num_nodes": ex.num_nodes,
@@ -172,6 +170,13 @@ def build_task(exp: ExperimentResource, task: TaskSpec, attempt: int, ref: Backe
     if mounts:
         built["file_mounts"] = mounts
     return built
+
+
+def _autostop(ex: SkypilotExecutor) -> dict[str, Any] | None:
+    """``resources.autostop`` (mode='cluster' only, the model says): stop when idle, or tear down."""
+    if ex.idle_minutes_to_autostop is not None:
+        return {"idle_minutes": ex.idle_minutes_to_autostop, "down": ex.autodown}
+    return {"down": True} if ex.autodown else None
 
 
 def setup_script(ex: SkypilotExecutor, fiddle: bool = False) -> str:

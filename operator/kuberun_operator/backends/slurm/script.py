@@ -79,20 +79,10 @@ def sbatch_flags(executor: SlurmExecutor, cluster: SlurmCluster, after: Sequence
     # torchrun starts the per-node processes itself: Slurm runs one launcher per node.
     per_node = 1 if executor.launcher == "torchrun" else executor.ntasks_per_node
     flags.append(f"--ntasks-per-node={per_node}")
-    if executor.gpus_per_node:
-        flags.append(f"--gpus-per-node={executor.gpus_per_node}")
-    if executor.cpus_per_task:
-        flags.append(f"--cpus-per-task={executor.cpus_per_task}")
-    if executor.memory:
-        flags.append(f"--mem={executor.memory}")
-    if executor.time_limit:
-        flags.append(f"--time={executor.time_limit}")
-    if executor.gres:
-        flags.append(f"--gres={executor.gres}")
-    if executor.constraint:
-        flags.append(f"--constraint={executor.constraint}")
-    if executor.exclude:
-        flags.append(f"--exclude={','.join(executor.exclude)}")
+    optional = {"--gpus-per-node": executor.gpus_per_node, "--cpus-per-task": executor.cpus_per_task,
+                "--mem": executor.memory, "--time": executor.time_limit, "--gres": executor.gres,
+                "--constraint": executor.constraint, "--exclude": ",".join(executor.exclude)}
+    flags += [f"{flag}={value}" for flag, value in optional.items() if value]  # unset (None, 0, "") is left out
     if executor.exclusive:
         flags.append("--exclusive")
     if executor.array:
