@@ -256,9 +256,10 @@ class Controller:
         understood(decision.status)
         if self.recorder is not None:
             self.recorder.attempts_ended(body, decision.status)  # before compact drops any: every attempt is archived
-        compact(decision.status)  # under STATUS_BUDGET whatever the tasks and retries (policy/budget.py)
+        held = self.recorder.held(exp.metadata.uid or "", decision.status) if self.recorder is not None else set()
+        compact(decision.status, held=held)  # under STATUS_BUDGET, keeping attempts not yet archived (policy/budget.py)
         if self.recorder is not None:
-            self.recorder.annotate(exp.metadata.uid or "", decision.status)
+            self.recorder.compacted(body, decision.status, held)
         if self.artifacts is not None:
             self.artifacts.apply(exp, decision.status)  # records finished syncs, starts due ones (never blocks)
         await self._write_status(body, exp, decision, decoded)

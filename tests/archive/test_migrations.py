@@ -26,8 +26,8 @@ from .builders import experiment
 
 REPO = Path(__file__).resolve().parents[2]
 TABLES = {"archive_experiments", "archive_labels", "archive_metrics", "archive_locations", "archive_attempts",
-          schema.VERSION_TABLE}
-ALL_REVISIONS = ["0001", "0002"]  # every revision shipped, oldest first: a fresh database gets them all
+          "archive_config_maps", "archive_blobs", schema.VERSION_TABLE}
+ALL_REVISIONS = ["0001", "0002", "0003"]  # every revision shipped, oldest first: a fresh database gets them all
 
 _OPENER = """
 import json, os, sys
@@ -103,7 +103,7 @@ def test_a_database_of_the_first_schema_is_upgraded_keeping_its_records(archive_
     finally:
         engine.dispose()
     with Archive.open(archive_url) as archive:
-        assert archive.applied_migrations == ["0002"]
+        assert archive.applied_migrations == ["0002", "0003"]
         found = archive.get_uid(obj["metadata"]["uid"])
         assert found is not None and found.spec == obj["spec"]
         assert archive.attempts(obj["metadata"]["uid"]) == []

@@ -125,6 +125,9 @@ class FakeKube:
             raise ApiError(404, "NotFound", name)
         return copy.deepcopy(child)
 
+    async def get_config_map(self, namespace: str, name: str) -> dict[str, Any]:
+        return await self.get_child("ConfigMap", namespace, name)
+
     async def get_job(self, namespace: str, name: str) -> dict[str, Any]:
         self.calls.append(("get", "jobs", name))
         job = self.children.get(("Job", namespace, name))

@@ -81,6 +81,15 @@ class AsyncArchive:
     async def locations(self, uid: str, **filters: Any) -> list[Location]:
         return await self._run(self.sync.locations, uid, **filters)
 
+    async def record_config_maps(self, uid: str, items: Sequence[Mapping[str, Any]]) -> int:
+        return await self._run(self.sync.record_config_maps, uid, items)
+
+    async def config_map_names(self, uid: str) -> set[str]:
+        return await self._run(self.sync.config_map_names, uid)
+
+    async def config_maps(self, uid: str, namespace: str) -> list[dict[str, Any]]:
+        return await self._run(self.sync.config_maps, uid, namespace)
+
     async def close(self) -> None:
         """Wait for calls in flight (without blocking the loop), then release threads and connections."""
         await asyncio.get_running_loop().run_in_executor(None, self._pool.shutdown)

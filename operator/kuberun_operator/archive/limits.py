@@ -20,6 +20,8 @@ MAX_POINTS_PER_CALL = 100_000          # metric points accepted by one record_me
 MAX_LOCATIONS_PER_CALL = 10_000        # locations accepted by one record_locations call
 MAX_ATTEMPTS_PER_CALL = 20_000         # attempts accepted by one record_attempts call (1,000 tasks x 11 fit)
 MAX_ATTEMPT_BYTES = 256 * 1024         # one attempt's status entry; the models bound it far lower (~40 KiB)
+MAX_CONFIG_MAPS_PER_CALL = 64         # ConfigMaps accepted by one record_config_maps call
+MAX_CONFIG_MAP_BYTES = 3 * 1024 * 1024 // 2  # one ConfigMap's content (the API server refuses over 1 MiB)
 MAX_URL = 2048                         # a log or artifact location
 LOCATION_KINDS = frozenset({"log", "artifact"})
 

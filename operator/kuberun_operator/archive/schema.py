@@ -22,6 +22,9 @@ Choices, and why:
   status budget (``policy/budget.py``) drops old attempts from the object: the archived status then
   no longer holds them. The row keeps the attempt's status entry as written (``document``) and, as
   columns, what a query or a summary reads (phase, exit code, reason, times).
+- ConfigMaps the spec points at (large configs, code chunks) are a document per (uid, name) naming
+  each key's sha256, and the bytes once per sha256 in ``archive_blobs`` (``configs.py``): the same
+  code package of many experiments is stored once. Blobs are never rewritten: a digest is its content.
 """
 
 from __future__ import annotations
@@ -137,5 +140,23 @@ attempts = sa.Table(
     sa.Column("start_time", UTCDateTime(), nullable=True),
     sa.Column("finish_time", UTCDateTime(), nullable=True),
     sa.Column("document", _document(), nullable=False, comment="the attempt's status entry as written"),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+)
+
+config_maps = sa.Table(
+    "archive_config_maps",
+    metadata,
+    sa.Column("uid", sa.String(128), primary_key=True),
+    sa.Column("name", sa.String(253), primary_key=True),
+    sa.Column("document", _document(), nullable=False, comment="name, labels, annotations; each key's sha256"),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+)
+
+blobs = sa.Table(
+    "archive_blobs",
+    metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("data", sa.LargeBinary(), nullable=False),
     sa.Column("recorded_at", UTCDateTime(), nullable=False),
 )

@@ -18,12 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from kuberun_operator.archive import attempts as attempt_rows
+from kuberun_operator.archive import configs, limits, migrate, paging, queries, series, writes
 from kuberun_operator.archive import engine as engines
-from kuberun_operator.archive import limits, migrate, paging, queries, series, writes
 from kuberun_operator.archive.attempts import ArchivedAttempt
 from kuberun_operator.archive.errors import ArchiveError, ArchiveUnavailable, InvalidRecord
 from kuberun_operator.archive.record import ArchivedExperiment, archive_record
-from kuberun_operator.archive.schema import attempts, experiments, locations, metrics
+from kuberun_operator.archive.schema import attempts, blobs, config_maps, experiments, locations, metrics
 from kuberun_operator.archive.series import Location, MetricPoint
 
 DEFAULT_URL = "sqlite:///archive.db"
@@ -209,6 +209,32 @@ class Archive:
         with self._connection() as conn:
             return [Location(r.task, r.attempt, r.kind, r.url, r.size, r.sha256, r.recorded_at)
                     for r in conn.execute(stmt)]
+
+    # -- ConfigMaps the spec points at (configs.py) -----------------------------------------------
+
+    def record_config_maps(self, uid: str, items: Sequence[Mapping[str, Any]]) -> int:
+        """Keep these ConfigMaps of the experiment (as read from the API); idempotent by (uid, name),
+        content stored once by sha256. Returns how many were recorded."""
+        series.check_key(uid, "-", 0)
+        split = configs.checked(items)
+        if split:
+            with self._connection(write=True) as conn:
+                writes.upsert_config_maps(conn, uid, split, self._clock())
+        return len(split)
+
+    def config_map_names(self, uid: str) -> set[str]:
+        with self._connection() as conn:
+            return set(conn.execute(sa.select(config_maps.c.name).where(config_maps.c.uid == uid)).scalars())
+
+    def config_maps(self, uid: str, namespace: str) -> list[dict[str, Any]]:
+        """The experiment's kept ConfigMaps, rebuilt (in ``namespace``, without owners), by name."""
+        with self._connection() as conn:
+            docs = [(r.name, r.document) for r in conn.execute(
+                sa.select(config_maps).where(config_maps.c.uid == uid).order_by(config_maps.c.name))]
+            wanted = sorted(set().union(*(configs.digests(d) for _, d in docs))) if docs else []
+            data = {r.sha256: bytes(r.data) for r in conn.execute(
+                sa.select(blobs.c.sha256, blobs.c.data).where(blobs.c.sha256.in_(wanted)))} if wanted else {}
+        return [cm for _, d in docs if (cm := configs.rebuild(d, data, namespace)) is not None]
 
     @contextlib.contextmanager
     def _connection(self, write: bool = False) -> Iterator[sa.Connection]:

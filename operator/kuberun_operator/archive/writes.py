@@ -19,8 +19,17 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kuberun_operator.archive.attempts import ArchivedAttempt
+from kuberun_operator.archive.configs import SplitConfigMap
 from kuberun_operator.archive.record import ArchivedExperiment, merge_events
-from kuberun_operator.archive.schema import attempts, experiments, labels, locations, metrics
+from kuberun_operator.archive.schema import (
+    attempts,
+    blobs,
+    config_maps,
+    experiments,
+    labels,
+    locations,
+    metrics,
+)
 from kuberun_operator.archive.series import Location, MetricPoint, stored_value
 
 _BATCH = 5000       # parameter sets per executemany, so memory stays bounded per round trip
@@ -81,6 +90,22 @@ def upsert_attempts(conn: sa.Connection, uid: str, items: Sequence[ArchivedAttem
         conn.execute(stmt, [{"uid": uid, "task": a.task, "attempt": a.attempt, "phase": a.phase, "exit_code": a.exit_code,
                              "reason": a.reason, "start_time": a.start_time, "finish_time": a.finish_time,
                              "document": a.document, "recorded_at": now} for a in items[start:start + _BATCH]])
+
+
+def upsert_config_maps(conn: sa.Connection, uid: str, items: Sequence[SplitConfigMap], now: datetime) -> None:
+    """Each ConfigMap's document (latest wins) and each blob not stored yet (a digest is its content)."""
+    fresh = {b.sha256: b for cm in items for b in cm.blobs}
+    if fresh:
+        have = set(conn.execute(sa.select(blobs.c.sha256).where(blobs.c.sha256.in_(list(fresh)))).scalars())
+        missing = [b for d, b in fresh.items() if d not in have]
+        if missing:
+            stmt = _insert(conn, blobs).on_conflict_do_nothing(index_elements=["sha256"])  # a concurrent writer's: the same bytes
+            conn.execute(stmt, [{"sha256": b.sha256, "size": len(b.data), "data": b.data, "recorded_at": now} for b in missing])
+    if items:
+        stmt = _insert(conn, config_maps)
+        stmt = stmt.on_conflict_do_update(index_elements=["uid", "name"],
+                                          set_={"document": stmt.excluded.document, "recorded_at": stmt.excluded.recorded_at})
+        conn.execute(stmt, [{"uid": uid, "name": cm.name, "document": cm.document, "recorded_at": now} for cm in items])
 
 
 def _row(rec: ArchivedExperiment, events: list[dict[str, Any]], dropped: int, deleted: datetime | None) -> dict[str, Any]:

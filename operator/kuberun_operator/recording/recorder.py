@@ -8,7 +8,14 @@ Four moments, all level-triggered from what the controller has just written, so 
   the controller's next status write (``annotate``), and added to the archive's locations;
 - an attempt ended, seen *before* the status budget compacts the status (``attempts_ended``):
   its entry — times, phase, reason, exit code, result — becomes a row of the archive's attempts,
-  so an attempt the budget drops from the object is still in the record (batched per experiment);
+  so an attempt the budget drops from the object is still in the record (batched per experiment).
+  Until that row is confirmed written the attempt is ``held``: the budget does not drop it from
+  the status (policy/budget.py), so an operator that dies with the write still queued loses
+  nothing — the next one sees the attempt in status and writes it. Which rows exist is re-derived
+  from the archive the first time a (new) operator writes an experiment's attempts;
+- the experiment is first seen: the ConfigMaps its spec points at (large configs, code chunks) are
+  copied into the archive once (``configs.py``), so a deleted experiment can still be described and
+  reproduced;
 - the experiment is finished (its status differs from the one last archived): upsert its full record
   — metadata, spec, status, Events, lineage — by uid;
 - the experiment was deleted (or expired: the TTL deletes it): upsert again, with the deletion time
@@ -32,10 +39,12 @@ from kuberun.resource import ArchivedLog, ExperimentStatus
 from kuberun.resource.times import format_time
 from kuberun_operator.actions import Event
 from kuberun_operator.archive import ArchiveError, ArchiveUnavailable, AsyncArchive, InvalidRecord
+from kuberun_operator.archive.limits import MAX_CONFIG_MAPS_PER_CALL
 from kuberun_operator.backends.base import Backend
 from kuberun_operator.clock import Clock, SystemClock
 from kuberun_operator.kube import ApiError, Kube
 from kuberun_operator.logstore import LogStore, LogStoreConfigError, UnsafePathError
+from kuberun_operator.recording import configs
 from kuberun_operator.recording.attempt_end import AttemptEnded, location_row, on_attempt_ended
 from kuberun_operator.recording.retry import Permanent, RetryQueue
 from kuberun_operator.recording.sources import has_log
@@ -69,6 +78,9 @@ class Recorder:
         self._open_lock = asyncio.Lock()
         self._attempts_seen: set[tuple[str, str, int]] = set()              # ended attempts queued for the archive
         self._attempts_pending: dict[str, dict[tuple[str, int], dict[str, Any]]] = {}  # uid -> not yet written
+        self._confirmed: dict[str, set[tuple[str, int]]] = {}  # uid -> (task, attempt) whose archive row exists
+        self._derived: set[str] = set()                        # uids whose existing rows were read this lifetime
+        self._configs_done: set[str] = set()                   # uids whose ConfigMaps are archived (or scheduled)
 
     @property
     def enabled(self) -> bool:
@@ -93,6 +105,10 @@ class Recorder:
         if not uid or status is None:
             return
         self._copy_logs(body, status)
+        if self._archive_url is not None and uid not in self._configs_done:
+            self._configs_done.add(uid)
+            if configs.referenced(body.get("spec")):
+                self._schedule_configs(body)
         if self._archive_url is not None and status.phase.finished:
             digest = status_digest(body.get("status"))
             if self._recorded.get(uid) != digest:
@@ -123,6 +139,30 @@ class Recorder:
         if fresh:
             self._attempts_pending.setdefault(uid, {}).update(fresh)
             self._schedule_attempts(body)
+
+    def held(self, uid: str, status: ExperimentStatus) -> set[tuple[str, int]]:
+        """The finished attempts of ``status`` whose archive row is not confirmed written: compaction
+        must keep them (with no archive configured, none: there is nothing to wait for)."""
+        if self._archive_url is None:
+            return set()
+        confirmed = self._confirmed.get(uid, set())
+        return {(t.name, a.attempt) for t in status.tasks for a in t.attempts
+                if a.phase.finished and (t.name, a.attempt) not in confirmed}
+
+    def compacted(self, body: dict[str, Any], status: ExperimentStatus, held: set[tuple[str, int]]) -> None:
+        """After compaction: fold in the copied logs' locations, and say so when the ceiling made the
+        budget drop held attempts (their rows are still queued, in memory only, until the archive is back)."""
+        uid = (body.get("metadata") or {}).get("uid") or ""
+        self.annotate(uid, status)
+        if not held:
+            return
+        kept = {(t.name, a.attempt) for t in status.tasks for a in t.attempts}
+        dropped = held - kept
+        if dropped:
+            self._warn(body, Event("Warning", "ArchiveBehind", (
+                f"the status reached its ceiling while the archive is unreachable: {len(dropped)} ended attempts "
+                "were dropped from it before their archive rows were written; they are written when the archive "
+                "is back, unless the operator restarts first")[:1024]))
 
     def _copy_logs(self, body: dict[str, Any], status: ExperimentStatus) -> None:
         """Schedule the log copy of every ended attempt not copied (or scheduled) yet."""
@@ -162,6 +202,9 @@ class Recorder:
         self._recorded.pop(uid, None)
         self._copying = {k for k in self._copying if k[0] != uid}
         self._attempts_seen = {k for k in self._attempts_seen if k[0] != uid}  # pending ones are still written
+        self._confirmed.pop(uid, None)
+        self._derived.discard(uid)
+        self._configs_done.discard(uid)
         self.archived_logs = {k: v for k, v in self.archived_logs.items() if k[0] != uid}  # e.g. of dropped attempts
         if self._archive_url is None:
             return
@@ -211,9 +254,17 @@ class Recorder:
                 return
             try:
                 archive = await self._open()
-                await archive.record_attempts(uid, [(task, entry) for (task, _), entry in batch.items()])
+                if uid not in self._derived:  # a new operator: rows written before it are the entries as they ended
+                    existing = {(row.task, row.attempt) for row in await archive.attempts(uid)}
+                    self._confirmed.setdefault(uid, set()).update(existing)
+                    self._derived.add(uid)
+                confirmed = self._confirmed.get(uid, set())
+                fresh = [(task, entry) for (task, number), entry in batch.items() if (task, number) not in confirmed]
+                if fresh:
+                    await archive.record_attempts(uid, fresh)
             except InvalidRecord as exc:
                 self._attempts_pending.pop(uid, None)
+                self._confirmed.setdefault(uid, set()).update(batch)  # never archivable: holding them helps no one
                 raise Permanent(str(exc)) from None
             except ArchiveError as exc:
                 self._warn(body, Event("Warning", "ArchiveUnavailable", f"the {what} wait for the archive: {exc}"[:1024]))
@@ -224,8 +275,36 @@ class Recorder:
                     del pending[key]  # written; a newer entry for the same attempt stays for the next run
             if not pending:
                 self._attempts_pending.pop(uid, None)
+            self._confirmed.setdefault(uid, set()).update(batch)
+            self._wake((meta.get("namespace", ""), meta.get("name", "")))  # the budget may drop them now
 
         self.queue.put(("attempts", uid), what, write)
+
+    def _schedule_configs(self, body: dict[str, Any]) -> None:
+        meta = body["metadata"]
+        uid, ns, what = meta["uid"], meta.get("namespace", ""), f"ConfigMaps of {meta.get('namespace')}/{meta.get('name')}"
+
+        async def copy() -> None:
+            archive = await self._open()
+            missing = [n for n in configs.referenced(body.get("spec")) if n not in await archive.config_map_names(uid)]
+            found = []
+            for name in missing:
+                try:
+                    found.append(await self.kube.get_config_map(ns, name))
+                except ApiError as exc:
+                    if exc.status not in (403, 404):
+                        raise
+                    log.warning("%s: ConfigMap %s cannot be kept (%s)", what, name, exc.message)
+            try:
+                for start in range(0, len(found), MAX_CONFIG_MAPS_PER_CALL):
+                    await archive.record_config_maps(uid, found[start:start + MAX_CONFIG_MAPS_PER_CALL])
+            except InvalidRecord as exc:
+                raise Permanent(str(exc)) from None
+            except ArchiveError as exc:
+                self._warn(body, Event("Warning", "ArchiveUnavailable", f"the {what} wait for the archive: {exc}"[:1024]))
+                raise
+
+        self.queue.put(("configs", uid), what, copy)
 
     def _location_job(self, ended: AttemptEnded, archived: ArchivedLog) -> Callable[[], Awaitable[None]]:
         async def job() -> None:

@@ -75,3 +75,29 @@ def test_history_goes_before_the_present_older_attempts_of_finished_tasks_first(
     compact(status, budget)
     assert all(len(t.attempts) == 1 for t in status.tasks[:100])
     assert all(len(t.attempts) == MAX_ATTEMPTS for t in status.tasks[100:])  # running tasks untouched
+
+
+def _held(status: ExperimentStatus, tasks: int) -> set[tuple[str, int]]:
+    return {(t.name, a.attempt) for t in status.tasks[:tasks] for a in t.attempts if a.phase.finished}
+
+
+def test_attempts_whose_archive_row_is_not_written_are_kept_whole_past_the_budget():
+    """A held attempt (its archive row not confirmed) is neither dropped nor has its message cut: the
+    status is its only durable copy. The rest is compacted as usual, and the status may end over budget."""
+    status = _heavy(TaskPhase.FAILED)
+    held = _held(status, 40)  # 40 tasks x 11 attempts x ~1.3 KiB: more than the budget on their own
+    before = {(t.name, a.attempt): a.to_dict() for t in status.tasks[:40] for a in t.attempts}
+    size = compact(status, held=held)
+    assert STATUS_BUDGET < size == size_of(status)
+    assert {(t.name, a.attempt): a.to_dict() for t in status.tasks[:40] for a in t.attempts} == before
+    assert all(not t.attempts and t.attempts_omitted == MAX_ATTEMPTS for t in status.tasks[40:])
+
+
+def test_past_the_ceiling_held_attempts_are_compacted_too_so_status_writes_still_fit():
+    status = _heavy(TaskPhase.FAILED)
+    held = _held(status, MAX_TASKS)
+    size = compact(status, held=held, ceiling=STATUS_BUDGET * 2)
+    assert STATUS_BUDGET < size <= STATUS_BUDGET * 2
+    assert sum(len(t.attempts) for t in status.tasks) < MAX_TASKS * MAX_ATTEMPTS
+    for task in status.tasks:  # counts stay right, as without holds
+        assert len(task.attempts) + (task.attempts_omitted or 0) == MAX_ATTEMPTS
