@@ -6,8 +6,10 @@ attempts, and starts background syncs — the final one when an attempt has ende
 ``period`` seconds while it runs (so a checkpoint survives a lost node) — each of which, when done,
 puts the Experiment back on the queue so its record is written. Syncs are incremental
 (``logstore.artifacts.sync_dir`` against the previous manifest) and bounded by the store's options.
-In the round an attempt ends, its metric series (``metrics.jsonl``, beside the log) is copied to
-``<attempt prefix>/metrics.jsonl`` in the store, where the archive reads the full series. A record
+Once an attempt has ended, its metric series (``metrics.jsonl``, beside the log) is copied to
+``<attempt prefix>/metrics.jsonl`` in the store, where the archive reads the full series, and the
+copy is recorded on the attempt (``series``); an ended attempt without that record — the operator
+died between the end and the copy — is copied again by the next operator. A record
 with ``complete: true`` came from the sync after the attempt ended; before that it may be
 partial. A failed sync is logged and tried again, at most ``MAX_FAILURES`` times per attempt.
 
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from kuberun.resource import AttemptStatus, BackendRef, ExperimentResource, ExperimentStatus, LogRef, results
-from kuberun.resource.results import MAX_ARTIFACTS_LISTED, ArtifactFile, ArtifactsRecord
+from kuberun.resource.results import MAX_ARTIFACTS_LISTED, ArtifactFile, ArtifactsRecord, SeriesRecord
 from kuberun.resource.times import utcnow
 from kuberun_operator.backends.base import BackendError
 from kuberun_operator.logstore import LogStore, LogStoreError, Manifest, StoreOptions, paths
@@ -114,7 +116,9 @@ class ArtifactSync:
         self._failures: dict[AttemptKey, int] = {}
         self._done: dict[AttemptKey, None] = {}       # finished and recorded (or nothing to record)
         self._running: dict[AttemptKey, asyncio.Task[None]] = {}
-        self._series: set[asyncio.Future[None]] = set()
+        self._series: dict[AttemptKey, asyncio.Future[None]] = {}  # series copies under way
+        self._series_records: dict[AttemptKey, SeriesRecord] = {}  # copied, not yet in a written status
+        self._series_tried: dict[AttemptKey, int] = {}             # copies started (bounded, as _done)
 
     def apply(self, exp: ExperimentResource, status: ExperimentStatus) -> None:
         """Put finished syncs' records on ``status``'s attempts; start the syncs that are due."""
@@ -125,8 +129,8 @@ class ArtifactSync:
             for attempt in task.attempts:
                 k = (uid, task.name, attempt.attempt)
                 was = old.get((task.name, attempt.attempt))
-                if attempt.phase.finished and (was is None or not was.phase.finished):
-                    self._copy_series(exp, k, task.name, attempt)  # the attempt ended this round
+                if attempt.phase.finished:
+                    self._series_due(exp, k, task.name, attempt)
                 if k in self._done:
                     continue
                 before = was.artifacts if was is not None else None
@@ -160,8 +164,25 @@ class ArtifactSync:
                     self._sync_remote(k, key, remote, attempt, prefix)  # type: ignore[arg-type]
                 self._running[k] = asyncio.ensure_future(job)
 
+    def _series_due(self, exp: ExperimentResource, k: AttemptKey, task: str, attempt: AttemptStatus) -> None:
+        """An ended attempt: record a finished copy of its series, or start one if none is recorded."""
+        if attempt.series is not None:
+            self._series_records.pop(k, None)  # in the record now
+            return
+        record = self._series_records.get(k)
+        if record is not None:
+            attempt.series = record
+            return
+        tried = self._series_tried.get(k, 0)
+        if tried >= MAX_FAILURES or k in self._series:
+            return
+        self._series_tried[k] = tried + 1
+        while len(self._series_tried) > MAX_TRACKED:
+            self._series_tried.pop(next(iter(self._series_tried)))
+        self._copy_series(exp, k, task, attempt)
+
     def _copy_series(self, exp: ExperimentResource, k: AttemptKey, task: str, attempt: AttemptStatus) -> None:
-        """Copy the attempt's ``metrics.jsonl`` (the full series) to ``<attempt prefix>/metrics.jsonl``, once."""
+        """Copy the attempt's ``metrics.jsonl`` (the full series) to ``<attempt prefix>/metrics.jsonl``."""
         meta = exp.metadata
         key = paths.join(paths.attempt_prefix(meta.namespace or "", meta.name or "", k[0], task, attempt.attempt),
                          results.METRICS_FILE)
@@ -173,24 +194,29 @@ class ArtifactSync:
             assert attempt.backend_ref is not None and attempt.log_ref is not None
             chunks = remote.series_stream(attempt.backend_ref, attempt.log_ref)
         else:
+            self._series_tried[k] = MAX_FAILURES  # not reachable from here: nothing to retry
             return
-        job = asyncio.ensure_future(self._put_series(key, chunks))
-        self._series.add(job)
-        job.add_done_callback(self._series.discard)
+        job = asyncio.ensure_future(self._put_series(k, (meta.namespace or "", meta.name or ""), key, chunks))
+        self._series[k] = job
+        job.add_done_callback(lambda _: self._series.pop(k, None))
 
-    async def _put_series(self, key: str, chunks: AsyncIterator[bytes]) -> None:
-        first = await anext(aiter(chunks), b"")  # nothing reported: nothing stored
-        if not first:
-            return
-
-        async def again() -> AsyncIterator[bytes]:
-            yield first
-            async for chunk in chunks:
-                yield chunk
+    async def _put_series(self, k: AttemptKey, exp_key: tuple[str, str], key: str, chunks: AsyncIterator[bytes]) -> None:
         try:
-            await self.store.put_stream(key, again(), limit=MAX_SERIES_BYTES)
+            first = await anext(aiter(chunks), b"")
+            if not first:  # nothing reported: nothing stored; recorded with the next status write
+                self._series_records[k] = SeriesRecord()
+                return
+
+            async def again() -> AsyncIterator[bytes]:
+                yield first
+                async for chunk in chunks:
+                    yield chunk
+            location = await self.store.put_stream(key, again(), limit=MAX_SERIES_BYTES)
         except (BackendError, LogStoreError, OSError) as exc:
-            log.warning("metric series %s: copy failed: %s", key, exc)
+            log.warning("metric series %s: copy failed (%d of %d): %s", key, self._series_tried.get(k, 0), MAX_FAILURES, exc)
+            return
+        self._series_records[k] = SeriesRecord(location=location.url, size=location.size, truncated=location.truncated)
+        self.enqueue(exp_key)
 
     def _remote(self, attempt: AttemptStatus) -> ArtifactSource | None:
         ref = attempt.backend_ref
@@ -251,7 +277,7 @@ class ArtifactSync:
         self.enqueue(key)
 
     async def stop(self) -> None:
-        running = [*self._running.values(), *self._series]
+        running = [*self._running.values(), *self._series.values()]
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)

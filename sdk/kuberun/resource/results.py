@@ -82,6 +82,16 @@ class ArtifactsRecord(KubeModel):
     complete: bool = Field(False, description="Synced after the attempt ended; false: a periodic sync, maybe partial.")
 
 
+class SeriesRecord(KubeModel):
+    """The attempt's metric series (``metrics.jsonl``) as the operator copied it to the log store once
+    the attempt ended. Its presence is the marker that the copy happened: an operator that restarts
+    copies the series of every ended attempt without one."""
+
+    location: str | None = Field(None, max_length=4096, description="Store URL of the copy; null: no points reported.")
+    size: int = Field(0, ge=0)
+    truncated: bool = Field(False, description="The series was longer than the operator's bound; the rest was dropped.")
+
+
 @dataclass
 class RunSummary:
     """A parsed run summary: what goes into the attempt's record."""

@@ -98,3 +98,50 @@ def build_summary(result: Any = None, finals: dict[str, tuple[int | None, float]
     if len(out.encode()) > limit and "result" in doc:
         out = drop_result()
     return out
+
+
+# -- the log route: for backends whose only way back is the task's log (Lepton, SkyPilot) -------------
+#
+# The bridge sets LOG_MARKS_ENV; the runner then also prints, when the task ends, up to
+# MAX_LOG_POINTS of the series (evenly spaced over it, so the whole curve survives) and, last, the
+# summary, each as one marked line. The bridge reads the summary from the log's tail when it sees
+# the attempt end; the operator's log copy extracts the points. Services prefix log lines (SkyPilot:
+# "(task, pid=12) "), so a mark is found anywhere in its line. What a task prints is the task's own
+# report, so a forged mark changes only that attempt's record — as writing the files would.
+
+LOG_MARKS_ENV = "KUBERUN_REPORT_IN_LOG"
+LOG_SUMMARY_MARK = "kuberun.dev/summary "
+LOG_METRIC_MARK = "kuberun.dev/metric "
+LOG_SUMMARY_BYTES = 16 * 1024      # the summary line in a log: well under what log services keep per line
+MAX_LOG_POINTS = 2000              # metric lines printed (~100 bytes each)
+MAX_LOG_METRIC_LINE = 1024         # a longer metric line is not one the runner printed
+
+
+def log_marks(summary_text: str, points: list[str]) -> list[str]:
+    """The marked lines to print: at most MAX_LOG_POINTS of ``points`` (JSON lines), evenly spaced with the
+    last one kept, then the summary."""
+    stride = max(1, -(-len(points) // MAX_LOG_POINTS))
+    kept = points[::stride]
+    if points and kept[-1] is not points[-1]:
+        kept[-1:] = [points[-1]] if len(kept) >= MAX_LOG_POINTS else [kept[-1], points[-1]]
+    return [LOG_METRIC_MARK + p for p in kept if len(p) <= MAX_LOG_METRIC_LINE] + [LOG_SUMMARY_MARK + summary_text]
+
+
+def _marked(line: str, mark: str) -> str | None:
+    at = line.find(mark)
+    return None if at < 0 else line[at + len(mark):].strip()
+
+
+def summary_in_log(lines: list[str]) -> str | None:
+    """The summary text of the last summary mark in ``lines`` (a log's tail), or None."""
+    for line in reversed(lines):
+        found = _marked(line, LOG_SUMMARY_MARK)
+        if found is not None:
+            return found[:FILE_SUMMARY_BYTES]
+    return None
+
+
+def metric_in_log(line: str) -> str | None:
+    """The JSON text of a metric mark in one log line, or None."""
+    found = _marked(line, LOG_METRIC_MARK)
+    return found if found is not None and len(found) <= MAX_LOG_METRIC_LINE else None

@@ -147,3 +147,51 @@ async def test_the_metric_series_is_copied_beside_the_attempt_when_it_ends_and_o
     sync.apply(_exp(_status(TaskPhase.SUCCEEDED)), _status(TaskPhase.SUCCEEDED))  # seen again: not copied again
     await asyncio.sleep(0.05)
     assert not stored.exists()
+
+
+async def _settle_series(sync: ArtifactSync) -> None:
+    for _ in range(200):  # bounded: copying a small file into a directory store takes milliseconds
+        if not sync._series and not sync._running:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("series copy did not finish")
+
+
+async def test_an_ended_attempt_without_a_series_record_is_copied_by_the_next_operator_and_then_recorded(setup, tmp_path):
+    """The operator died between the attempt's end and the series copy: the stored status holds the attempt
+    finished and no ``series``. A new operator copies it, records the copy on the attempt, and one that
+    then sees the record does not copy again."""
+    from kuberun.resource.results import SeriesRecord
+
+    sync, out, queued, _ = setup
+    series = out.parent / "metrics.jsonl"
+    series.write_text("".join(f'{{"name": "loss", "step": {i}, "value": {1 / (i + 1)}}}\n' for i in range(50)))
+    stored = tmp_path / "store" / "ns" / "exp-0b6c1e4e" / "train" / "1" / "metrics.jsonl"
+    before_crash = _exp(_status(TaskPhase.SUCCEEDED))  # ended in a round whose copy never ran
+    sync.apply(before_crash, _status(TaskPhase.SUCCEEDED))
+    await _settle_series(sync)
+    assert stored.read_text() == series.read_text()
+    assert ("ns", "exp") in queued  # the record goes into the next status write
+    written = _status(TaskPhase.SUCCEEDED)
+    sync.apply(before_crash, written)
+    assert written.tasks[0].attempts[0].series == SeriesRecord(
+        location=sync.store.url_for("ns/exp-0b6c1e4e/train/1/metrics.jsonl"), size=series.stat().st_size)
+
+    stored.unlink()
+    restarted = ArtifactSync(sync.store, sync.locate, queued.append, period=60.0)
+    again = written.model_copy(deep=True)
+    restarted.apply(_exp(written), again)
+    await _settle_series(restarted)
+    assert not stored.exists() and again.tasks[0].attempts[0].series == written.tasks[0].attempts[0].series
+
+
+async def test_an_attempt_that_reported_no_points_is_recorded_as_copied_with_nothing_stored(setup, tmp_path):
+    from kuberun.resource.results import SeriesRecord
+
+    sync, _, _, _ = setup
+    sync.apply(_exp(_status(TaskPhase.RUNNING)), _status(TaskPhase.FAILED))
+    await _settle_series(sync)
+    assert not (tmp_path / "store" / "ns" / "exp-0b6c1e4e" / "train" / "1" / "metrics.jsonl").exists()
+    nxt = _status(TaskPhase.FAILED)
+    sync.apply(_exp(_status(TaskPhase.FAILED)), nxt)
+    assert nxt.tasks[0].attempts[0].series == SeriesRecord()
