@@ -55,6 +55,15 @@ class Records:
         doc["archive"]["attemptsRestored"] = restored
         return doc
 
+    async def config_maps(self, namespace: str, name: str, uid: str | None = None) -> list[dict[str, Any]] | None:
+        """The ConfigMaps the archive kept for the newest record of ``namespace/name`` (or ``uid``); None: no record."""
+        if self.archive is None:
+            return None
+        rec = await (self.archive.get_uid(uid) if uid else self.archive.get(namespace, name))
+        if rec is None or rec.namespace != namespace or rec.name != name:
+            return None
+        return await self.archive.config_maps(rec.uid, namespace)
+
     async def history(self, uid: str) -> list[tuple[str, dict[str, Any]]]:
         """Every archived attempt of ``uid`` as ``(task, status entry)``, each with its log's location."""
         if self.archive is None:

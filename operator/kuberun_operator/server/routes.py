@@ -154,6 +154,17 @@ async def archived_one(request: web.Request) -> web.Response:
     return web.json_response(doc)
 
 
+async def archived_config_maps(request: web.Request) -> web.Response:
+    """The large configs and code chunks of an archived experiment: what ``reproduce`` needs once they are gone."""
+    ns, name = request.match_info["namespace"], request.match_info["name"]
+    who = await _caller(request)
+    await request.app[REVIEWER].require(who, "get", ns, name)
+    items = await request.app[RECORDS].config_maps(ns, name, request.query.get("uid") or None)
+    if items is None:
+        return status(404, "NotFound", f'experiment "{name}" is not in the archive of namespace "{ns}"')
+    return web.json_response({"kind": "ConfigMapList", "apiVersion": "v1", "items": items})
+
+
 async def metric_series(request: web.Request) -> web.Response:
     from kuberun_operator.server.series import series_of
 
@@ -251,5 +262,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/namespaces/{namespace}/experiments/{name}/attempts", attempts)
     app.router.add_get("/v1/namespaces/{namespace}/experiments/{name}/metrics", metric_series)
     app.router.add_get("/v1/archive/namespaces/{namespace}/experiments/{name}", archived_one)
+    app.router.add_get("/v1/archive/namespaces/{namespace}/experiments/{name}/configmaps", archived_config_maps)
     app.router.add_get("/v1/archive/namespaces/{namespace}/experiments", archived_list)
     app.router.add_get("/v1/archive/experiments", archived_list)

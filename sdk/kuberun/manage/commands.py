@@ -170,7 +170,7 @@ def reproduce(
     The record is data: nothing from it is imported or run here unless --import-code is given.
     """
     with _one_line_errors():
-        from kuberun.manage.records import archived_note, get_or_archived
+        from kuberun.manage.records import archived_config_maps, archived_note, get_or_archived
         from kuberun.manage.reproduce import parse_overrides
         from kuberun.manage.reproduce import reproduce as run_again
 
@@ -178,10 +178,12 @@ def reproduce(
         parsed = parse_overrides(overrides or [])
         old = get_or_archived(kube, name)
         note = archived_note(old)
+        kept = None
         if old.pop("archive", None) is not None:
             old.pop("status", None)  # a reproduction needs the spec; an archived status may be another version's
+            kept = archived_config_maps(kube, old)
         created = run_again(kube, old, parsed, name=new_name, image=executor_image, user=user,
-                           allow_import=import_code)
+                           allow_import=import_code, kept_config_maps=kept)
         origin = f"{name}, from its {note}" if note else name
         typer.echo(f"experiment {created['metadata']['name']} created (reproduced from {origin})")
 

@@ -106,7 +106,8 @@ def describe(*, name: str, output: str | None = None, kubeconfig: str | None = N
     """``kuberun describe``: the page, or with ``output`` one document with the Experiment, its reproductions and events."""
     with one_line_errors():
         from kuberun.manage import query, render
-        from kuberun.manage.records import archived_note, get_or_archived, with_history
+        from kuberun.manage.records import archived_config_maps, archived_note, get_or_archived, with_history
+        from kuberun.manage.reproduce import kept_config_data
 
         fmt = machine_format(output)
         kube = connect(kubeconfig, context, namespace)
@@ -126,4 +127,5 @@ def describe(*, name: str, output: str | None = None, kubeconfig: str | None = N
             say(f"ARCHIVED: {note}", err=True)
         if history_note:
             say(f"note: {history_note}", err=True)
-        render.describe(render.stdout(), obj, children, events, {} if note else query.config_map_data(kube, obj))
+        render.describe(render.stdout(), obj, children, events, kept_config_data(obj, archived_config_maps(kube, obj) or [])
+                        if note else query.config_map_data(kube, obj))  # archived: the archive's copies of its ConfigMaps

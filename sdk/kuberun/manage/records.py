@@ -130,6 +130,11 @@ class RecordClient:
         """The archived record (the object, plus an ``archive`` block). Raises NotFoundError."""
         return self.get_json(contract.archived_path(namespace, name), uid=uid)
 
+    def config_maps(self, namespace: str, name: str, uid: str | None = None) -> list[Obj]:
+        """The ConfigMaps the archive kept for the experiment (large configs, code chunks). Raises NotFoundError."""
+        answer = self.get_json(contract.archived_config_maps_path(namespace, name), uid=uid)
+        return [i for i in answer.get("items") or [] if isinstance(i, dict)]
+
     def attempts(self, namespace: str, name: str, uid: str | None = None) -> list[tuple[str, Obj]]:
         """Every archived attempt of the experiment as ``(task, status entry)``."""
         answer = self.get_json(contract.attempts_path(namespace, name), uid=uid)
@@ -176,6 +181,23 @@ def get_or_archived(kube: Kube, name: str, namespace: str | None = None) -> Obj:
             return RecordClient(kube).archived(ns, name)
         except (NoRecordServer, ObjectNotFoundError):
             raise gone from None
+
+
+def archived_config_maps(kube: Kube, obj: Obj) -> list[Obj] | None:
+    """The archive's copies of an archived experiment's ConfigMaps (large configs, code chunks); None when
+    its spec points at none, or the server keeps none (then the live ConfigMaps are tried, as before)."""
+    from kuberun.packaging.ship import code_config_maps
+    from kuberun.resource import ExperimentResource
+
+    spec_tasks = (obj.get("spec") or {}).get("tasks") or []
+    if not any((t.get("fiddle") or {}).get("configMapRefs") for t in spec_tasks) and \
+            not code_config_maps(ExperimentResource.parse(obj).spec.tasks):
+        return None
+    meta = obj.get("metadata") or {}
+    try:
+        return RecordClient(kube).config_maps(meta.get("namespace") or kube.namespace, meta["name"], uid=meta.get("uid")) or None
+    except (NoRecordServer, ObjectNotFoundError):
+        return None
 
 
 def with_history(kube: Kube, obj: Obj) -> tuple[Obj, str | None]:

@@ -179,8 +179,11 @@ def set_image(executor: Any, image: str) -> Any:
 
 def build_reproduction(kube: Kube, old: Obj, overrides: dict[str, Any], *, name: str | None = None,
                        image: str | None = None, user: str | None = None,
-                       allow_import: bool = False) -> tuple[Obj, list[Obj]]:
-    """The new Experiment (and its ConfigMaps) from ``old`` with ``overrides``, linked to ``old`` by label."""
+                       allow_import: bool = False, kept_config_maps: list[Obj] | None = None) -> tuple[Obj, list[Obj]]:
+    """The new Experiment (and its ConfigMaps) from ``old`` with ``overrides``, linked to ``old`` by label.
+
+    ``kept_config_maps``: for an archived ``old`` whose ConfigMaps went with it, the copies the archive
+    kept (``RecordClient.config_maps``): configs are read from them, code chunks created again."""
     from types import SimpleNamespace
 
     from pydantic import ValidationError
@@ -196,7 +199,10 @@ def build_reproduction(kube: Kube, old: Obj, overrides: dict[str, Any], *, name:
     meta = old["metadata"]
     new_name = name or experiment_name(resource.spec.title)
     ns = meta["namespace"]
-    envelopes = _envelopes(resource.spec.tasks, config_map_data(kube, old))
+    if kept_config_maps is None:
+        envelopes = _envelopes(resource.spec.tasks, config_map_data(kube, old))
+    else:
+        envelopes = _envelopes(resource.spec.tasks, kept_config_data(old, kept_config_maps))
     names = list(envelopes)
     with record.loaded([envelopes[n] for n in names], allow_import=allow_import) as buildables:
         tasks = {t.name: SimpleNamespace(config=None) for t in resource.spec.tasks}
@@ -204,7 +210,7 @@ def build_reproduction(kube: Kube, old: Obj, overrides: dict[str, Any], *, name:
             tasks[task_name].config = buildable
         apply_overrides(tasks, overrides)
         changed = {n: record.dump(tasks[n].config, envelopes[n]) for n in names}
-    maps: list[Obj] = []
+    maps: list[Obj] = list(kept_code_chunks(kept_config_maps or []))  # same names (by digest): created again if gone
     new_tasks = []
     for task in resource.spec.tasks:
         update: dict[str, Any] = {}
@@ -234,6 +240,30 @@ def build_reproduction(kube: Kube, old: Obj, overrides: dict[str, Any], *, name:
 
 def _executors(executor: Any) -> list[tuple[str, Any]]:
     return [(k, v) for k, v in executor if v is not None]
+
+
+def kept_config_data(old: Obj, kept: list[Obj]) -> dict[str, str]:
+    """``{ConfigMap name: config data}`` of ``old``'s task configs, from the archive's copies."""
+    by_name = {(cm.get("metadata") or {}).get("name"): cm for cm in kept}
+    out: dict[str, str] = {}
+    for task in (old.get("spec") or {}).get("tasks") or []:
+        for ref in (task.get("fiddle") or {}).get("configMapRefs") or []:
+            cm = by_name.get(ref["name"])
+            if cm is not None:
+                out[ref["name"]] = (cm.get("data") or {}).get(ref.get("key", "config"), "")
+    return out
+
+
+def kept_code_chunks(kept: list[Obj]) -> list[Obj]:
+    """The code package chunks among the archive's copies, ready to create again (no owners, no namespace)."""
+    from kuberun.packaging.ship import is_code_config_map
+
+    out = []
+    for cm in kept:
+        if is_code_config_map(cm):
+            meta = {k: v for k, v in (cm.get("metadata") or {}).items() if k in ("name", "labels", "annotations")}
+            out.append({**cm, "metadata": meta})
+    return out
 
 
 def _envelopes(tasks: list[Any], config_maps: dict[str, str]) -> dict[str, dict[str, Any]]:

@@ -35,7 +35,8 @@ def compare(
     with _one_line_errors():
         from kuberun.errors import UsageError
         from kuberun.manage import query, render, results
-        from kuberun.manage.records import archived_note, get_or_archived, with_history
+        from kuberun.manage.records import archived_config_maps, archived_note, get_or_archived, with_history
+        from kuberun.manage.reproduce import kept_config_data
 
         fmt = _machine_format(output)
         if len(names) < 2:
@@ -49,7 +50,8 @@ def compare(
             note = archived_note(obj)
             if obj.pop("archive", None) is not None:
                 typer.echo(f"ARCHIVED {name}: {note}", err=True)
-                maps.append({})  # its ConfigMaps went with it; configs stored there are reported as gone
+                # its ConfigMaps went with it: the archive's copies (a config it lacks is reported as gone)
+                maps.append(kept_config_data(obj, archived_config_maps(kube, obj) or []))
             else:
                 maps.append(query.config_map_data(kube, obj))
             objs.append(obj)

@@ -42,6 +42,12 @@ def metrics_path(namespace: str, name: str) -> str:
     return f"{PREFIX}/namespaces/{namespace}/experiments/{name}/metrics"
 
 
+def archived_config_maps_path(namespace: str, name: str) -> str:
+    """``GET``: the ConfigMaps the archived experiment's spec points at (large configs, code chunks) as the
+    archive kept them (query: uid), ``{"kind": "ConfigMapList", "items": [...]}``. Needs ``get`` on the experiment."""
+    return f"{archived_path(namespace, name)}/configmaps"
+
+
 def archived_path(namespace: str | None = None, name: str | None = None) -> str:
     """``GET``: archived experiments, newest first (query: title, user, label, phase, since, until, limit, continue),
     or one (``name``; query ``uid``). A list needs ``list`` on experiments in each namespace it shows; one needs ``get``.
