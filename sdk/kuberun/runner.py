@@ -228,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.result is not None:
         args.result = args.result.absolute()  # the code package may become the working directory
     outcome: dict[str, Any] = {}
+    report_files()
     try:
         task = load_task_env(args.config_env) if args.config_env else load_task(args.config)
         if task.get("code") is not None:
@@ -266,6 +267,33 @@ def write_summary(outcome: dict[str, Any]) -> None:
         Path(target).write_text(text)
     except OSError as exc:
         print(f"kuberun: cannot write the run summary to {target}: {exc.strerror}", file=sys.stderr)
+    if os.environ.get(results.LOG_MARKS_ENV):  # the log is the backend's only route back (Lepton, SkyPilot)
+        from kuberun.metrics import read_series
+
+        in_log = results.build_summary(outcome.get("result"), finals, limit=min(limit, results.LOG_SUMMARY_BYTES),
+                                       dropped_metrics=dropped, has_result="result" in outcome)
+        points = [line for p in (read_series(Path(series)) if series else ()) if (line := _compact(p)) is not None]
+        sys.stderr.flush()
+        print("\n".join(results.log_marks(in_log, points)), flush=True)
+
+
+def _compact(point: dict[str, Any]) -> str | None:
+    try:
+        return json.dumps(point, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        return None  # a hand-written line with a bare NaN: not one to print
+
+
+def report_files() -> None:
+    """Where a backend that sets no files of its own (the log route, ``LOG_MARKS_ENV``) keeps the series
+    and summary: a private directory, named in the environment so the task's subprocesses append there too."""
+    from kuberun.resource import summary as results
+
+    if not os.environ.get(results.LOG_MARKS_ENV) or os.environ.get(results.METRICS_ENV):
+        return
+    where = Path(tempfile.mkdtemp(prefix="kuberun-report-"))
+    os.environ[results.METRICS_ENV] = str(where / results.METRICS_FILE)
+    os.environ.setdefault(results.SUMMARY_ENV, str(where / results.SUMMARY_FILE))
 
 
 if __name__ == "__main__":

@@ -51,3 +51,17 @@ def event_reasons(api: Any, namespace: str) -> set[str]:
     from kubernetes import client
 
     return {e.reason for e in client.CoreV1Api(api).list_namespaced_event(namespace).items}
+
+
+def runner_output(env: dict[str, str], prefix: str = "", timeout: float = 60) -> str:
+    """What the task's log holds on a cloud backend: the real runner (``python -m kuberun.runner``) run
+    with the environment the bridge gave the job, stdout and stderr as one stream, each line prefixed
+    as the service prefixes it (SkyPilot: ``(task, pid=N) ``)."""
+    import os
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "kuberun.runner", "--config-env", "KUBERUN_TASK_B64"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout, cwd=ROOT,
+                          env={**{k: v for k, v in os.environ.items() if not k.startswith("KUBERUN_")},
+                               "PYTHONPATH": str(ROOT), **env})
+    return "".join(prefix + line for line in done.stdout.splitlines(keepends=True))

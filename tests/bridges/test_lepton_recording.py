@@ -4,6 +4,7 @@ archived or deleted on Lepton afterwards. Against the fake Lepton API on loopbac
 
 from __future__ import annotations
 
+import json
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,10 @@ from typing import Any
 import pytest
 
 import kuberun as kr
+from kuberun.resource import results
 from tests.bridges.fake_lepton import FakeLepton, serving
-from tests.bridges.helpers import submit, task_status, write_config
+from tests.bridges.helpers import runner_output, submit, task_status, write_config
+from tests.fixtures import tasks
 from tests.helpers.operator import phase, running_operator, wait_for
 
 pytestmark = pytest.mark.usefixtures("crd")
@@ -48,3 +51,29 @@ def test_an_ended_lepton_attempt_s_replica_logs_are_archived(operator, fake, kub
     copy = Path(urllib.parse.urlsplit(attempt["archivedLog"]["url"]).path)
     assert copy.is_relative_to(tmp_path / "logs")
     assert copy.read_text() == "replica 0 step 1\nreplica 0 done\nreplica 1 step 1\nreplica 1 done\n"
+
+
+def test_a_lepton_attempt_s_result_metrics_and_series_come_back_through_its_log(operator, fake, kubeconfig, k8s_api_client,
+                                                                                 namespace, tmp_path):
+    """Lepton has no file route back, only the log: the real runner, run with the job's own environment,
+    prints its series and summary as marked lines; the bridge reads the summary from the log's tail into
+    status, and the log copy leaves the series beside the log (once, though both replicas print it)."""
+    name = submit(kubeconfig, namespace, LEPTON, kr.Partial(tasks.report, steps=5, result={"best": 0.2}))
+    (job,) = wait_for(lambda: list(fake.jobs.values()), what="a Lepton job")
+    job_id = job["metadata"]["id"]
+    env = {e["name"]: e["value"] for e in job["spec"]["envs"] if "value" in e}
+    assert env[results.LOG_MARKS_ENV] == "1"
+    for i in range(2):  # each replica runs the runner (no torchrun): both logs end with the marks
+        fake.logs[(job_id, f"{job_id}-{i}")] = runner_output(env)
+    assert results.LOG_SUMMARY_MARK in fake.logs[(job_id, f"{job_id}-0")]
+    fake.set_state(job_id, "Completed", succeeded=2)
+    wait_for(lambda: phase(k8s_api_client, namespace, name) == "Succeeded", what="Succeeded")
+    attempt = wait_for(lambda: (a := task_status(k8s_api_client, namespace, name)["attempts"][0]).get("archivedLog") and a,
+                       what="the archived log in the attempt's status")
+    assert json.loads(attempt["result"]) == {"best": 0.2}
+    assert attempt["metrics"]["loss"] == {"value": 0.2, "step": 4} and attempt["metrics"]["acc"] == {"value": 0.4, "step": 4}
+    assert attempt["metrics"]["diverged"]["special"] == "NaN"
+    series = Path(urllib.parse.urlsplit(attempt["archivedLog"]["url"]).path).parent / results.METRICS_FILE
+    points = [json.loads(line) for line in series.read_text().splitlines()]
+    assert [(p["name"], p["step"]) for p in points if p["name"] == "loss"] == [("loss", s) for s in range(5)]
+    assert len(points) == 11  # loss and acc at 5 steps and one 'diverged': replica 1's repeat not taken

@@ -321,3 +321,30 @@ def test_skypilot_bridge_keeps_sky_out_of_the_operator_and_barely_moves_its_rss(
     print(f"operator RSS: without SkyPilot bridge {without['rss_kib']} KiB, with {with_bridge['rss_kib']} KiB")
     assert with_bridge["bridge"] and not with_bridge["sky"] and not without["sky"]
     assert with_bridge["rss_kib"] - without["rss_kib"] < 10 * 1024, (without, with_bridge)
+
+
+def test_a_managed_job_s_result_metrics_and_series_come_back_through_its_prefixed_log(fake, config_file, kubeconfig,
+                                                                                       k8s_api_client, namespace, tmp_path):
+    """SkyPilot serves only the job's log, each line prefixed: the real runner, run with the task's own envs,
+    prints its series and summary as marks; status gets the summary from the log's tail, the log copy the series."""
+    import urllib.parse
+
+    from kuberun.resource import results
+    from tests.bridges.helpers import runner_output
+    from tests.fixtures import tasks
+
+    with running_operator(kubeconfig, config_file=config_file, log_store_url=str(tmp_path / "logs")):
+        name = submit(kubeconfig, namespace, SKY, kr.Partial(tasks.report, steps=3, result=[1, "two"]), retries=0)
+        task = _launched(fake)
+        assert task["envs"][results.LOG_MARKS_ENV] == "1"
+        fake.logs_text[task["name"]] = runner_output({k: str(v) for k, v in task["envs"].items()},
+                                                     prefix="(sky-cmd, pid=4242) ")
+        fake.finish_provisioning()
+        fake.set_status(task["name"], "SUCCEEDED")
+        wait_for(lambda: phase(k8s_api_client, namespace, name) == "Succeeded", what="Succeeded")
+        attempt = wait_for(lambda: (a := task_status(k8s_api_client, namespace, name)["attempts"][0]).get("archivedLog") and a,
+                           what="the archived log")
+    assert json.loads(attempt["result"]) == [1, "two"] and attempt["metrics"]["loss"]["step"] == 2
+    series = Path(urllib.parse.urlsplit(attempt["archivedLog"]["url"]).path).parent / results.METRICS_FILE
+    assert sorted(json.loads(line)["name"] for line in series.read_text().splitlines()) == \
+        ["acc"] * 3 + ["diverged"] + ["loss"] * 3

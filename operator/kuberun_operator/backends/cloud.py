@@ -1,19 +1,31 @@
-"""What the cloud bridges (Lepton, SkyPilot) share: names from keys, the task in an env var.
+"""What the cloud bridges (Lepton, SkyPilot) share: names from keys, the task in an env var, the log route back.
 
 Neither service can mount a file the operator writes, so the task document travels in an
 environment variable (``python -m kuberun.runner --config-env KUBERUN_TASK_B64``). Linux
 limits one environment string to 128 KiB, so larger documents are refused with advice instead
 of failing at exec time on a rented GPU.
+
+Nor can the operator read a file the task leaves, but both serve the task's log: the bridges set
+``LOG_MARKS_ENV`` so the runner prints its summary (and a bounded series) as marked lines, and
+``LogSummaries`` reads the summary from the log's tail once, when the attempt is seen ended
+(``kuberun.resource.summary``; the log copy extracts the series, ``recording/logmarks.py``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import logging
 from datetime import datetime, timezone
+from typing import Any
 
-from kuberun.resource import ExperimentResource, TaskSpec
+from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec, results
 from kuberun.runner import BadTaskError, encode_task_env, task_document
+from kuberun_operator.actions import Observed
 from kuberun_operator.backends.base import BackendError
+
+log = logging.getLogger("kuberun.operator")
+LOG_TAIL_LINES = 200  # the summary is the runner's last line; the service may add a few of its own after it
 
 TASK_ENV = "KUBERUN_TASK_B64"
 MAX_TASK_ENV = 96 * 1024  # below MAX_ARG_STRLEN (128 KiB) with room for the other variables
@@ -43,7 +55,39 @@ def task_env(task: TaskSpec) -> str:
 
 def attempt_env(exp: ExperimentResource, task: TaskSpec, attempt: int) -> dict[str, str]:
     return {"KUBERUN_EXPERIMENT": exp.metadata.name or "", "KUBERUN_NAMESPACE": exp.metadata.namespace or "",
-            "KUBERUN_TASK": task.name, "KUBERUN_ATTEMPT": str(attempt), TASK_ENV: task_env(task)}
+            "KUBERUN_TASK": task.name, "KUBERUN_ATTEMPT": str(attempt), TASK_ENV: task_env(task),
+            results.LOG_MARKS_ENV: "1"}
+
+
+class LogSummaries:
+    """Each ended attempt's run summary, read once from its log's tail (bounded: ended attempts are not observed again)."""
+
+    def __init__(self, source: Any, limit: int = 10_000) -> None:
+        self.source, self.limit = source, limit  # source: the bridge (LogSource)
+        self._found: dict[str, results.RunSummary | None] = {}
+
+    async def with_summary(self, found: Observed, ref: BackendRef) -> Observed:
+        """``found`` with the summary of its log, when it has ended (a log that cannot be read: none)."""
+        if found.state not in ("succeeded", "failed") or found.log_ref is None or found.summary is not None:
+            return found
+        key = ref.idempotency_key
+        if key not in self._found:
+            summary = await self._read(ref, found.log_ref)
+            if summary is None:
+                return found  # not cached: the next observation of an ended attempt tries again
+            if len(self._found) >= self.limit:
+                self._found.clear()
+            self._found[key] = summary
+        return dataclasses.replace(found, summary=self._found[key])
+
+    async def _read(self, ref: BackendRef, log_ref: LogRef) -> results.RunSummary | None:
+        try:
+            tail = b"".join([chunk async for chunk in self.source.logs(ref, log_ref, False, LOG_TAIL_LINES)])
+        except (BackendError, OSError) as exc:
+            log.warning("the log of %s cannot be read for its run summary: %s", ref.idempotency_key, exc)
+            return None
+        text = results.summary_in_log(tail.decode("utf-8", "replace").splitlines())
+        return results.parse_summary(text) if text is not None else None
 
 
 def epoch(value: object) -> datetime | None:

@@ -31,7 +31,13 @@ from pydantic import Field
 from kuberun.resource.base import KubeModel
 from kuberun.resource.summary import (  # noqa: F401 - the contract's constants, re-exported
     FILE_SUMMARY_BYTES,
+    LOG_MARKS_ENV,
+    LOG_METRIC_MARK,
+    LOG_SUMMARY_BYTES,
+    LOG_SUMMARY_MARK,
     MAX_ARTIFACTS_LISTED,
+    MAX_LOG_METRIC_LINE,
+    MAX_LOG_POINTS,
     MAX_METRIC_NAME,
     MAX_METRICS,
     MAX_NOTE,
@@ -46,7 +52,10 @@ from kuberun.resource.summary import (  # noqa: F401 - the contract's constants,
     TERMINATION_LOG,
     TERMINATION_MESSAGE_BYTES,
     build_summary,
+    log_marks,
+    metric_in_log,
     result_json,
+    summary_in_log,
 )
 
 _SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}

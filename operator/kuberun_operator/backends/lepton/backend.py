@@ -25,6 +25,7 @@ from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submi
 from kuberun_operator.backends.cloud import (
     RUNNER,
     TASK_ENV,
+    LogSummaries,
     attempt_env,
     epoch,
     remote_name,
@@ -47,6 +48,7 @@ class LeptonBackend:
         self.poll_interval = config.poll_interval_seconds
         self._session: aiohttp.ClientSession | None = None
         self._clients: dict[str, LeptonClient] = {}
+        self._summaries = LogSummaries(self)  # the run summary, from the log's tail (cloud.py)
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession()
@@ -89,7 +91,8 @@ class LeptonBackend:
             except BackendError:
                 continue  # the idempotent re-Submit reports it (see the module doc)
             if job is not None:
-                seen[(task_name, attempt.attempt)] = observed(job, job_id, client.workspace)
+                seen[(task_name, attempt.attempt)] = await self._summaries.with_summary(
+                    observed(job, job_id, client.workspace), attempt.backend_ref)  # type: ignore[arg-type]
             elif attempt.backend_ref.uid:  # type: ignore[union-attr]
                 # Recorded as created, and Lepton (archive included) answers 404: deleted behind our back.
                 seen[(task_name, attempt.attempt)] = Observed(

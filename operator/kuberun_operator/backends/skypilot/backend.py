@@ -26,7 +26,7 @@ from kuberun_operator import grants
 from kuberun_operator.actions import Observed
 from kuberun_operator.backend_config import SkypilotConfig
 from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted, active_attempts
-from kuberun_operator.backends.cloud import TASK_ENV, attempt_env, epoch, remote_name
+from kuberun_operator.backends.cloud import TASK_ENV, LogSummaries, attempt_env, epoch, remote_name
 from kuberun_operator.backends.runner_bundle import BUNDLE_ENV, bundle, run_prelude, setup_lines
 from kuberun_operator.backends.skypilot.client import RequestResult, SkypilotApi, SkypilotClient
 from kuberun_operator.settings import Settings
@@ -53,6 +53,7 @@ class SkypilotBackend:
         self.poll_interval = config.poll_interval_seconds
         self.api: SkypilotApi | None = api  # tests pass a fake; start() builds the HTTP client otherwise
         self._session: aiohttp.ClientSession | None = None
+        self._summaries = LogSummaries(self)  # the run summary, from the log's tail (cloud.py)
 
     async def start(self) -> None:
         if self.api is None:
@@ -107,7 +108,7 @@ class SkypilotBackend:
             except BackendError:
                 continue  # the idempotent re-Submit reports it as a Warning with its reason
             if found is not None:
-                seen[(task_name, attempt.attempt)] = found
+                seen[(task_name, attempt.attempt)] = await self._summaries.with_summary(found, ref)
         return seen
 
     async def _observe_one(self, ex: SkypilotExecutor, ref: BackendRef, jobs: dict[str, dict[str, Any]]) -> Observed | None:
