@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import kuberun as kr
-from kuberun.resource import BackendRef
+from kuberun.resource import BackendRef, results
 from kuberun_operator.backend_config import LeptonConfig
 from kuberun_operator.backends.cloud import remote_name
 from kuberun_operator.backends.lepton import LeptonBackend, build_job
@@ -78,7 +78,8 @@ def _body() -> dict[str, Any]:
 
 def test_real_leptonai_sdk_creates_lists_logs_and_deletes_against_the_fake(fake):
     python = tool_python("lepton-venv-0.47.1", ".ci/install-lepton-sdk.sh")
-    fake.logs[("sdk-job", "sdk-job-0")] = "hello from replica 0\n"
+    marked = f'{results.LOG_SUMMARY_MARK}{{"format":"{results.SUMMARY_FORMAT}","result":"3","metrics":{{}}}}\n'
+    fake.logs[("sdk-job", "sdk-job-0")] = "hello from replica 0\n" + marked  # as the runner ends it (the log route)
     done = run_in(python, """
         import json, os
         from leptonai.api.v2.client import APIClient
@@ -102,7 +103,9 @@ def test_real_leptonai_sdk_creates_lists_logs_and_deletes_against_the_fake(fake)
     """, URL=fake.url)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert out["state"] == "Starting" and out["listed"] == ["sdk-job"] and out["log"] == "hello from replica 0\n"
+    assert out["state"] == "Starting" and out["listed"] == ["sdk-job"] and out["log"] == "hello from replica 0\n" + marked
+    summary = results.parse_summary(results.summary_in_log(out["log"].splitlines()))  # what the SDK reads, parsed back
+    assert summary is not None and summary.result == "3"
     assert "Label key" in out["slash"] and fake.jobs == {}
 
 
