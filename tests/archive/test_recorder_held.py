@@ -184,3 +184,29 @@ async def test_the_configmaps_a_spec_points_at_are_kept_once_when_the_experiment
     assert set(kept) == {"exp-t-config-0", f"kuberun-code-{'ab' * 32}-0"}  # config-1 never existed: skipped
     assert kept["exp-t-config-0"]["data"]["config"] == "eJz" + "Q" * 50_000
     assert base64.b64decode(kept[f"kuberun-code-{'ab' * 32}-0"]["binaryData"]["chunk"]) == b"\x00\x01\x02"
+
+
+async def test_past_the_ceiling_held_attempts_leave_status_with_a_warning_and_still_reach_the_archive(
+        outage: Outage, monkeypatch: pytest.MonkeyPatch):
+    """The archive down for long: at the ceiling the budget compacts held attempts too (status writes must
+    fit etcd), says so with an ArchiveBehind Event, and the rows — kept in memory — land when it is back."""
+    monkeypatch.setattr(controller_module, "compact", functools.partial(budget.compact, budget=BUDGET, ceiling=2 * BUDGET))
+    flaky = Flaky()
+    h = harness({"slurm": flaky})
+    h.kube.add_experiment("exp", [{"name": "t", "script": {"command": ["true"]}, "executor": {"slurm": {"cluster": "c"}},
+                                   "retries": {"limit": 6, "backoffSeconds": 0}}])
+    h.kube.experiments[KEY]["metadata"].update(uid=UID, creationTimestamp="2026-01-01T11:59:00Z")
+    outage.set(True)
+    recorder = recorder_for(h, outage.url, None)
+    await recorder.start()
+    try:
+        await _reconcile_until(h, lambda: h.status().get("phase") == "Succeeded", "Succeeded")
+        assert budget.size_of(_status(h)) <= 2 * BUDGET and h.task().get("attemptsOmitted")
+        assert "ArchiveBehind" in [e.reason for e in h.events]
+        outage.set(False)
+        assert await recorder.queue.drain(30)
+        with Archive.open(outage.url()) as archive:
+            rows = archive.attempts(UID)
+        assert [(r.attempt, r.exit_code) for r in rows] == [*((n, 10 + n) for n in range(1, FAILURES + 1)), (5, 0)]
+    finally:
+        await recorder.stop()
