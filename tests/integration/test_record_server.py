@@ -120,6 +120,26 @@ def test_a_uid_of_another_namespace_cannot_be_read_through_ones_own(world: Any) 
     _no_leak(history.data, world["theirs"])
 
 
+def test_another_tenants_kept_configmaps_are_refused_by_name_and_by_uid(world: Any) -> None:
+    """The archive's copies of bob's ConfigMaps (a config, code) are as private as his record: 403 in his
+    namespace, 404 through alice's own name with his uid; alice reads her own."""
+    from kuberun_operator.archive import Archive
+
+    theirs, mine = world["theirs"]["metadata"], world["mine"]["metadata"]
+    with Archive.open(world["sb"].archive_url) as archive:
+        archive.record_config_maps(theirs["uid"], [{"metadata": {"name": "bob-cfg-0"}, "data": {"config": SECRET_LOG}}])
+        archive.record_config_maps(mine["uid"], [{"metadata": {"name": "alice-cfg-0"}, "data": {"config": "mine"}}])
+    token = {"Authorization": f"Bearer {_token(world['alice'])}"}
+    denied = _raw(world, contract.archived_config_maps_path("team-b", theirs["name"]), token)
+    assert denied.status == 403
+    _no_leak(denied.data, world["theirs"])
+    crossed = _raw(world, contract.archived_config_maps_path("team-a", mine["name"]) + f"?uid={theirs['uid']}", token)
+    assert crossed.status == 404 and b"bob-cfg" not in crossed.data
+    _no_leak(crossed.data, world["theirs"])
+    own = RecordClient(connect(str(world["alice"]))).config_maps("team-a", mine["name"], uid=mine["uid"])
+    assert [(cm["metadata"]["name"], cm["data"]) for cm in own] == [("alice-cfg-0", {"config": "mine"})]
+
+
 def test_the_owner_reads_the_archived_attempt_history_and_the_record_carries_it(world: Any) -> None:
     from kuberun_operator.archive import Archive
 
