@@ -285,17 +285,17 @@ class Recorder:
         uid, ns, what = meta["uid"], meta.get("namespace", ""), f"ConfigMaps of {meta.get('namespace')}/{meta.get('name')}"
 
         async def copy() -> None:
-            archive = await self._open()
-            missing = [n for n in configs.referenced(body.get("spec")) if n not in await archive.config_map_names(uid)]
-            found = []
-            for name in missing:
-                try:
-                    found.append(await self.kube.get_config_map(ns, name))
-                except ApiError as exc:
-                    if exc.status not in (403, 404):
-                        raise
-                    log.warning("%s: ConfigMap %s cannot be kept (%s)", what, name, exc.message)
             try:
+                archive = await self._open()
+                kept = await archive.config_map_names(uid)  # after a restart: only what it lacks is read
+                found = []
+                for name in [n for n in configs.referenced(body.get("spec")) if n not in kept]:
+                    try:
+                        found.append(await self.kube.get_config_map(ns, name))
+                    except ApiError as exc:
+                        if exc.status not in (403, 404):
+                            raise
+                        log.warning("%s: ConfigMap %s cannot be kept (%s)", what, name, exc.message)
                 for start in range(0, len(found), MAX_CONFIG_MAPS_PER_CALL):
                     await archive.record_config_maps(uid, found[start:start + MAX_CONFIG_MAPS_PER_CALL])
             except InvalidRecord as exc:
