@@ -204,7 +204,7 @@ class ArtifactSync:
         try:
             first = await anext(aiter(chunks), b"")
             if not first:  # nothing reported: nothing stored; recorded with the next status write
-                self._series_records[k] = SeriesRecord()
+                self._keep_series_record(k, SeriesRecord())
                 return
 
             async def again() -> AsyncIterator[bytes]:
@@ -215,8 +215,13 @@ class ArtifactSync:
         except (BackendError, LogStoreError, OSError) as exc:
             log.warning("metric series %s: copy failed (%d of %d): %s", key, self._series_tried.get(k, 0), MAX_FAILURES, exc)
             return
-        self._series_records[k] = SeriesRecord(location=location.url, size=location.size, truncated=location.truncated)
+        self._keep_series_record(k, SeriesRecord(location=location.url, size=location.size, truncated=location.truncated))
         self.enqueue(exp_key)
+
+    def _keep_series_record(self, k: AttemptKey, record: SeriesRecord) -> None:
+        self._series_records[k] = record
+        while len(self._series_records) > MAX_TRACKED:  # a record never written is copied again after a restart
+            self._series_records.pop(next(iter(self._series_records)))
 
     def _remote(self, attempt: AttemptStatus) -> ArtifactSource | None:
         ref = attempt.backend_ref
