@@ -11,7 +11,20 @@ from typing import Any
 
 from aiohttp import web
 
-from . import builtin, codec, crds, deletion, freshness, gc, managed, patch, scale, serviceaccounts, tables, versioning
+from . import (
+    builtin,
+    codec,
+    crds,
+    deletion,
+    freshness,
+    gc,
+    managed,
+    patch,
+    scale,
+    serviceaccounts,
+    tables,
+    versioning,
+)
 from .errors import ApiError, already_exists, bad_request, not_found, qualified
 from .resources import Registry, ResourceType
 from .selection import Paginator, field_selector, label_selector

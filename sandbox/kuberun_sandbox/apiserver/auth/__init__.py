@@ -27,11 +27,11 @@ from ..resources import Registry, ResourceType
 from ..routing import Parsed
 from ..store import Store
 from . import bootstrap, reviews, transport
-from .boundtokens import API_AUDIENCES, BoundTokens
 from . import tls as tls_module
 from .admission import ATTRS_KEY, USER_KEY, AdmittingHandlers
 from .attributes import Attributes, forbidden, from_request, unauthorized
 from .authn import ANONYMOUS, MASTERS, TokenAuthenticator, UserInfo, bearer_token, service_account
+from .boundtokens import API_AUDIENCES, BoundTokens
 from .rbac import RBACAuthorizer
 
 __all__ = ["MASTERS", "AdmittingHandlers", "Attributes", "Auth", "UserInfo", "local_ca", "local_token", "service_account"]
