@@ -27,6 +27,7 @@ from kuberun_operator.kube import ApiError
 log = logging.getLogger("kuberun.operator")
 
 TTL = 60.0  # seconds an endpoints answer is reused
+MISSING_TTL = 5.0  # ... and an answer that there is none (the server may be publishing right now)
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class Endpoints:
 
     async def current(self) -> UploadEndpoint | None:
         now = self._clock()
-        if self._cached is not None and now - self._cached[0] < TTL:
+        if self._cached is not None and now - self._cached[0] < (TTL if self._cached[1] else MISSING_TTL):
             return self._cached[1]
         found: UploadEndpoint | None = None
         try:
