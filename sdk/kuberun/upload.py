@@ -42,6 +42,7 @@ class Uploader:
         self._ssl = ssl.create_default_context(cadata=ca_pem) if ca_pem else None
         self._sent: dict[str, tuple[int, int, str]] = {}   # key -> (size, mtime_ns, sha256) last sent
         self._reported: set[str] = set()
+        self._refused: set[str] = set()  # keys the server refused for what they are (too large, bad name)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -124,10 +125,11 @@ class Uploader:
         except OSError as exc:
             _say(f"upload of {key!r}: cannot read it ({exc.strerror})")
             return
-        if self._put(url, path, st.st_size, key, deadline):
-            self._sent[key] = (st.st_size, st.st_mtime_ns, digest)
+        if self._put(url, path, st.st_size, key, deadline) or key in self._refused:
+            self._sent[key] = (st.st_size, st.st_mtime_ns, digest)  # sent, or refused for good: not until it changes
 
     def _put(self, url: str, path: Path, size: int, key: str, deadline: float) -> bool:
+        self._refused.discard(key)
         delay = BACKOFF
         for attempt in range(1, RETRIES + 1):
             try:
@@ -141,7 +143,10 @@ class Uploader:
                 return True
             except urllib.error.HTTPError as exc:
                 detail = f"HTTP {exc.code}: {_message(exc)}"
-                if exc.code in (400, 401, 403, 411, 413):  # the same request cannot succeed: do not retry
+                if exc.code in (400, 411, 413):  # this file as it is cannot succeed: not again until it changes
+                    self._refused.add(key)
+                    attempt = RETRIES
+                elif exc.code in (401, 403):  # the same token will not do better now; next round may
                     attempt = RETRIES
             except (OSError, ValueError) as exc:
                 detail = f"{type(exc).__name__}: {exc}"
