@@ -125,6 +125,14 @@ class FakeKube:
             raise ApiError(404, "NotFound", name)
         return copy.deepcopy(child)
 
+    async def get_config_map(self, namespace: str, name: str) -> dict[str, Any]:
+        # Not in ``calls``: the Kubernetes backend reads the record server's endpoints ConfigMap (for the
+        # pods' upload URL, backends/kubernetes/podupload.py) at most once a minute; ``calls`` is the controller's.
+        cm = self.children.get(("ConfigMap", namespace, name))
+        if cm is None:
+            raise ApiError(404, "NotFound", name)
+        return copy.deepcopy(cm)
+
     async def get_job(self, namespace: str, name: str) -> dict[str, Any]:
         self.calls.append(("get", "jobs", name))
         job = self.children.get(("Job", namespace, name))
