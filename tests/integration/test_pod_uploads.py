@@ -5,7 +5,8 @@ audience and the upload URL; the sandbox node (as a kubelet) mints the token bou
 through the emulator's TokenRequest API; the runner uploads ``metrics.jsonl`` and the artifacts;
 the record server reviews the token, follows the pod to its Experiment and writes under the
 attempt's own prefix; the operator records the manifest on the attempt. Then the Job and its pods
-are deleted, and ``kuberun artifacts`` and the ``metrics`` route still answer in full.
+are deleted, and ``kuberun artifacts`` and the ``metrics`` route still answer in full. It runs on the
+emulator and on the real kube-apiserver (``control_plane``; skipped when its binaries are missing).
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import pytest
 from kubernetes import client, config
 
 import kuberun as kr
-from kuberun.api import connect
-from kuberun.manage.records import RecordClient
 from kuberun.resource import upload
 from kuberun_sandbox import Sandbox
 from tests.fixtures import tasks
@@ -33,13 +32,40 @@ STEPS = 5
 
 
 @pytest.fixture
-def sandbox(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch):
+def sandbox(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, control_plane: str):
     # The pods' processes are this interpreter: they must import tests.fixtures.tasks as the test does.
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    with Sandbox(data_dir=tmp_path / "sb", operator=True) as sb:
+    # On the real control plane the kubelet's TokenRequest and the server's TokenReview are kube-apiserver's own.
+    with Sandbox(data_dir=tmp_path / "sb", operator=True, control_plane=control_plane) as sb:
         assert sb.operator_running, sb.operator_error
         assert sb.record_server is not None, sb.record_server_error
         yield sb
+
+
+def _series_as_a_reader(sandbox: Sandbox, name: str) -> dict:
+    """The ``metrics`` route as a ServiceAccount that may get experiments (a token the record server can
+    review on either control plane: the real one's administrator is a client certificate)."""
+    import urllib3
+
+    from kuberun.api.kubeconfig import data_file
+    from kuberun.resource import recordserver as contract
+
+    with config.new_client_from_config(config_file=str(sandbox.kubeconfig)) as api:
+        core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
+        core.create_namespaced_service_account("default", {"metadata": {"name": "reader"}})
+        rbac.create_namespaced_role("default", {"metadata": {"name": "reader"}, "rules": [
+            {"apiGroups": ["kuberun.dev"], "resources": ["experiments"], "verbs": ["get"]}]})
+        rbac.create_namespaced_role_binding("default", {
+            "metadata": {"name": "reader"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
+            "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": "default"}]})
+        token = core.create_namespaced_service_account_token("reader", "default", {"spec": {"expirationSeconds": 3600}}).status.token
+        published = core.read_namespaced_config_map(contract.ENDPOINTS_CONFIGMAP, contract.ENDPOINTS_NAMESPACE).data
+    pool = urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_certs=data_file(published[contract.KEY_CA].encode(), ".crt"),
+                               retries=False)
+    resp = pool.request("GET", published[contract.KEY_URL] + contract.metrics_path("default", name),
+                        headers={"Authorization": f"Bearer {token}"}, timeout=30.0)
+    assert resp.status == 200, resp.data
+    return json.loads(resp.data)
 
 
 def test_series_and_artifacts_of_a_pod_survive_its_pod_and_job(sandbox, tmp_path):
@@ -84,7 +110,7 @@ def test_series_and_artifacts_of_a_pod_survive_its_pod_and_job(sandbox, tmp_path
     assert got.code == 0, got.stderr
     assert {p: (tmp_path / "out" / p).read_text() for p in expected} == expected
 
-    series = RecordClient(connect(kubeconfig)).metric_series("default", name)
+    series = _series_as_a_reader(sandbox, name)
     assert series["source"] in ("logstore", "archive"), series
     loss = next(i for i in series["items"] if i["name"] == "loss")
     assert loss["points"] == [[s, pytest.approx(1.0 / (s + 1))] for s in range(STEPS)]
