@@ -181,7 +181,7 @@ def test_a_users_own_token_is_401(world, who):
 
 
 @pytest.mark.parametrize("path", ["%2E%2E/%2E%2E/escaped.txt", "a/%2E%2E/%2E%2E/%2E%2E/escaped.txt", "trailing/",
-                                  "a%2Fb/%00x"])
+                                  "a%2Fb/%00x", "not-utf8-%FF.txt", "back%5Cslash.txt"])
 def test_paths_that_leave_the_prefix_are_400_and_nothing_is_written(world, path):
     resp = _put(_base(world, "a") + "/artifacts/" + path, world["token"])
     assert resp.status == 400, resp.data

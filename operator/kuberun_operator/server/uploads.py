@@ -100,12 +100,15 @@ def _store(request: web.Request) -> Any:
 
 def _relative(request: web.Request) -> str:
     """The artifact's path below ``artifacts/``, from the raw URL: decoded per component, then checked."""
-    raw = request.raw_path.split("?", 1)[0]
-    marker = f"/{upload.ARTIFACTS}/"
-    tail = raw[raw.index(marker) + len(marker):] if marker in raw else ""
-    relative = "/".join(unquote(part, errors="strict") for part in tail.split("/"))
+    # "" v1 namespaces {ns} experiments {name} tasks {task} attempts {n} artifacts <rest>: the rest is the path,
+    # whatever the names are (an experiment may be called "artifacts").
+    pieces = request.raw_path.split("?", 1)[0].split("/", 11)
+    tail = pieces[11] if len(pieces) == 12 and pieces[10] == upload.ARTIFACTS else ""
     try:
+        relative = "/".join(unquote(part, errors="strict") for part in tail.split("/"))
         paths.parts(relative, "artifact path")
+    except UnicodeDecodeError:
+        raise UploadRefused(400, "BadRequest", "artifact path: not valid UTF-8; nothing written") from None
     except UnsafePathError as exc:
         raise UploadRefused(400, "BadRequest", f"{exc}; nothing written") from None
     return relative
