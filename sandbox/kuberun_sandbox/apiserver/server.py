@@ -119,7 +119,10 @@ class ApiServer:
                 obj = prepare_create(rt, {"metadata": {"name": name}}, None)
                 obj.update(spec={"finalizers": ["kubernetes"]}, status={"phase": "Active"})
                 self.store.put(("", "namespaces", "", name), obj, "ADDED")
-            serviceaccounts.ensure_default(self.store, self.registry, name)
+        # Every namespace, including those of a data directory from before the emulator made them.
+        for key, ns in list(self.store.items()):
+            if key[:2] == ("", "namespaces") and not ns["metadata"].get("deletionTimestamp"):
+                serviceaccounts.ensure_default(self.store, self.registry, key[3])
 
     def _undo_crd(self, key: tuple[str, str, str, str], restored: dict[str, Any] | None,
                   undone: dict[str, Any] | None) -> None:
