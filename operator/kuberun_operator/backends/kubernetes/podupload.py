@@ -10,7 +10,8 @@ the server's CA certificate. Pod Security ``restricted`` allows projected volume
 
 The URL comes from the endpoints ConfigMap the record server publishes (``kuberun-system/
 kuberun-endpoints``, readable by every authenticated identity), read at most every ``TTL`` seconds;
-no ConfigMap, or no URL in it, means no uploads (the files stay in the pod, as before).
+no ConfigMap, no URL in it, or a plain ``http://`` one (the token would travel in clear) means no
+uploads (the files stay in the pod, as before).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class Endpoints:
             cm = None
         data = (cm or {}).get("data") or {}
         url = data.get(recordserver.KEY_URL)
-        if isinstance(url, str) and url.startswith(("https://", "http://")):
+        if isinstance(url, str) and url.startswith("https://"):  # a token never travels in clear
             found = UploadEndpoint(url, data.get(recordserver.KEY_CA) or None, self._period)
         self._cached = (now, found)
         return found

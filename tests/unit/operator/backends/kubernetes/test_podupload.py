@@ -89,10 +89,11 @@ def test_the_endpoints_are_read_from_the_published_config_map_and_cached():
         now[0] += TTL - 1
         kube.data = None
         assert await endpoints.current() is not None and kube.reads == 2  # a found one for TTL
-        kube.data = {recordserver.KEY_URL: "file:///etc/passwd"}
-        now[0] += 2
-        assert await endpoints.current() is None  # only http(s) URLs
+        for url in ("file:///etc/passwd", "http://10.0.0.1:8443"):
+            kube.data = {recordserver.KEY_URL: url}
+            now[0] += TTL
+            assert await endpoints.current() is None  # only https: the token never travels in clear
         kube.error = ApiError(403, "Forbidden", "no")
-        now[0] += TTL
+        now[0] += MISSING_TTL
         assert await endpoints.current() is None
     asyncio.run(flow())
