@@ -23,7 +23,7 @@ from typing import Any
 
 import aiohttp
 
-from . import podstatus, termination
+from . import podstatus, projected, termination
 from .jobs import now_iso
 from .memlimit import Limiter, PodCgroup, has_memory_limit, memory_limit, rlimit_kib
 from .podspec import InvalidImage, Launch, MissingSource, SpecError, prepare
@@ -242,7 +242,13 @@ class Kubelet:
     async def finish(self, pod: dict[str, Any], proc: PodProcess, started: str | None) -> None:
         """Wait for the process and report how it ended (also for processes adopted after a restart)."""
         uid = pod["metadata"]["uid"]
-        code = await proc.wait()
+        meta = pod["metadata"]
+        volumes = self.pod_dir(meta.get("namespace", ""), meta.get("name", "")) / "volumes"
+        refresher = asyncio.ensure_future(projected.keep_tokens_fresh(self.rest, pod, volumes))
+        try:
+            code = await proc.wait()
+        finally:
+            refresher.cancel()
         if self._node_stopping:
             return  # the node's own stop killed it: the next start reports SandboxRestarted
         cgroup = self.cgroups.pop(uid, None)

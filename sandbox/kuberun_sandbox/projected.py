@@ -5,17 +5,23 @@ volume (a bound service-account token, the cluster CA from ``kube-root-ca.crt``,
 the downward API) mounted at ``/var/run/secrets/kubernetes.io/serviceaccount``. The emulator never
 adds it, so the sandbox node only meets these volumes against a real control plane; a pod that
 cannot get them would never start, so they are filled here as the kubelet does: the token through
-the TokenRequest API, bound to the pod.
+the TokenRequest API, bound to the pod — and, while the pod runs, replaced before it expires
+(``keep_tokens_fresh``), as the kubelet does.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import pathlib
 from typing import Any
 
-from .rest import Rest, path
+from .rest import KubeError, Rest, path
 
 DEFAULT_TOKEN_SECONDS = 3607  # what ServiceAccount admission puts in kube-api-access volumes
+REFRESH_AT = 0.8  # the kubelet replaces a projected token once 80 % of its lifetime has passed
+log = logging.getLogger("kuberun_sandbox")
 
 
 class ProjectionError(Exception):
@@ -80,3 +86,28 @@ async def fill_projected(rest: Rest, pod: dict[str, Any], volume: dict[str, Any]
                 _write(directory, item["path"], data[item["key"]])
         else:
             raise ProjectionError(f"projected volume {volume['name']!r}: unsupported source {sorted(source)}")
+
+
+async def keep_tokens_fresh(rest: Rest, pod: dict[str, Any], volumes_dir: pathlib.Path,
+                            refresh_at: float = REFRESH_AT) -> None:
+    """Replace every projected token of ``pod`` (under ``volumes_dir/<volume>/<path>``) each time
+    ``refresh_at`` of its lifetime has passed; runs until cancelled. A refused refresh is logged and
+    tried at the next turn; the old token stays in place (it may still be valid)."""
+    sources = [(volume["name"], source["serviceAccountToken"])
+               for volume in (pod.get("spec") or {}).get("volumes") or [] if "projected" in volume
+               for source in volume["projected"].get("sources") or [] if "serviceAccountToken" in source]
+    if not sources:
+        return
+    period = min(int(sat.get("expirationSeconds") or DEFAULT_TOKEN_SECONDS) for _, sat in sources) * refresh_at
+    while True:
+        await asyncio.sleep(period)
+        for name, sat in sources:
+            try:
+                token = await service_account_token(rest, pod, sat)
+            except (ProjectionError, KubeError, OSError) as e:
+                log.warning("pod %s: projected token %s/%s not refreshed: %s", pod["metadata"]["name"], name, sat["path"], e)
+                continue
+            target = volumes_dir / name / sat["path"]
+            tmp = target.with_name(f".{target.name}.refresh")
+            tmp.write_text(token)
+            os.replace(tmp, target)  # readers see the old token or the new one, never half of one

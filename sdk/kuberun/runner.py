@@ -21,6 +21,9 @@ safe unpack) into ``$KUBERUN_CODE_DIR`` or a temporary directory, which becomes 
 and the first entry of ``sys.path`` before the task is built. While the runner imports the config's
 modules it sets ``$KUBERUN_IN_TASK``, so a submitting script imported for its callables cannot
 submit its experiment again: ``Experiment.run()`` there warns and returns None.
+
+On Kubernetes with a record server, ``$KUBERUN_UPLOAD_URL`` is set and the runner also uploads the
+metric series and artifacts while the task runs and when it ends (``kuberun.upload``).
 """
 
 from __future__ import annotations
@@ -229,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         args.result = args.result.absolute()  # the code package may become the working directory
     outcome: dict[str, Any] = {}
     report_files()
+    uploader = _uploader()
     try:
         task = load_task_env(args.config_env) if args.config_env else load_task(args.config)
         if task.get("code") is not None:
@@ -241,6 +245,22 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_TASK
     finally:
         write_summary(outcome)
+        if uploader is not None:
+            uploader.finish()
+
+
+def _uploader() -> Any:
+    """The pod's uploader of series and artifacts (Kubernetes with a record server: ``kuberun.upload``), started."""
+    from kuberun.resource.upload import URL_ENV
+
+    if not os.environ.get(URL_ENV):
+        return None
+    from kuberun.upload import Uploader
+
+    uploader = Uploader.from_env()
+    if uploader is not None:
+        uploader.start()
+    return uploader
 
 
 def write_summary(outcome: dict[str, Any]) -> None:

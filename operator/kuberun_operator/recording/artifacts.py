@@ -17,7 +17,9 @@ Where the files are reachable: the local backend's attempt directory (``<local_w
 artifacts``) is read in place, periodically and at the end; a backend that declares
 ``ArtifactSource`` (Slurm: one ``tar`` over the SSH connection it already holds) is copied once,
 when the attempt has ended, bounded and unpacked with tarfile's ``data`` filter. A Kubernetes pod's
-emptyDir is inside the pod and not reachable: see docs/results.md for what works where.
+emptyDir is inside the pod and not reachable: its runner uploads the files to the record server
+itself (``server/uploads.py``), which keeps the manifest; here that manifest is read (periodically
+and when the attempt ends) and recorded. See docs/results.md for what works where.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ from kuberun.resource import AttemptStatus, BackendRef, ExperimentResource, Expe
 from kuberun.resource.results import MAX_ARTIFACTS_LISTED, ArtifactFile, ArtifactsRecord, SeriesRecord
 from kuberun.resource.times import utcnow
 from kuberun_operator.backends.base import BackendError
-from kuberun_operator.logstore import LogStore, LogStoreError, Manifest, StoreOptions, paths
-from kuberun_operator.logstore.artifacts import sync_dir
+from kuberun_operator.logstore import LogNotFoundError, LogStore, LogStoreError, Manifest, StoreOptions, paths
+from kuberun_operator.logstore.artifacts import read_manifest, sync_dir
 from kuberun_operator.settings import Settings
 
 log = logging.getLogger("kuberun.operator")
@@ -84,6 +86,11 @@ def _unpack(archive: Path, dest: Path) -> int:
             except tarfile.FilterError:
                 refused += 1
     return refused
+
+
+def _uploads_itself(attempt: AttemptStatus) -> bool:
+    """A Kubernetes pod's runner uploads to the record server; its manifest appears in the store."""
+    return attempt.backend_ref is not None and attempt.backend_ref.backend == "kubernetes"
 
 
 def local_dirs(workdir: Path) -> Locate:
@@ -153,6 +160,10 @@ class ArtifactSync:
                 prefix = paths.artifacts_prefix(key[0], key[1], uid, task.name, attempt.attempt)
                 where = self.locate(exp, task.name, attempt)
                 remote = self._remote(attempt)
+                if where is None and remote is None and _uploads_itself(attempt):
+                    self._last[k] = self.monotonic()
+                    self._running[k] = asyncio.ensure_future(self._record_uploaded(k, key, prefix, final))
+                    continue
                 if (where is None and remote is None) or (where is not None and not where.is_dir()):
                     if final:
                         self._finish(k)  # not reachable from here, or the task wrote no artifacts
@@ -274,6 +285,28 @@ class ArtifactSync:
             return
         finally:
             self._running.pop(k, None)
+        self._recorded(k, key, prefix, manifest, final, refused)
+
+    async def _record_uploaded(self, k: AttemptKey, key: tuple[str, str], prefix: str, final: bool) -> None:
+        """A pod's runner uploads its own artifacts (``kuberun_operator.server.uploads``): record its manifest."""
+        try:
+            manifest = await read_manifest(self.store, prefix)
+        except LogNotFoundError:
+            self._running.pop(k, None)
+            if final:
+                self._finish(k)  # the task wrote no artifacts (or could not upload any: its log says why)
+            return
+        except LogStoreError as exc:
+            self._running.pop(k, None)
+            self._failures[k] = self._failures.get(k, 0) + 1
+            log.warning("artifacts of %s/%s task %s attempt %d: the uploaded manifest cannot be read (%d of %d): %s",
+                        *key, k[1], k[2], self._failures[k], MAX_FAILURES, exc)
+            return
+        self._running.pop(k, None)
+        self._recorded(k, key, prefix, manifest, final)
+
+    def _recorded(self, k: AttemptKey, key: tuple[str, str], prefix: str, manifest: Manifest, final: bool,
+                  refused: int = 0) -> None:
         self._manifests[k] = manifest
         self._records[k] = ArtifactsRecord(
             location=self.store.url_for(prefix), count=len(manifest.entries), total_bytes=manifest.total_bytes,

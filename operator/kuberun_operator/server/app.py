@@ -3,20 +3,21 @@
 It runs inside the operator's process (``app.run`` starts it when ``--record-server-port`` is set)
 or on its own loop in the sandbox; either way it talks to the API server with the operator's own
 client and needs only ``get`` on experiments plus ``create`` on tokenreviews and
-subjectaccessreviews (the chart binds ``system:auth-delegator`` for the latter two).
+subjectaccessreviews (the chart binds ``system:auth-delegator`` for the latter two); pods' uploads
+(``uploads``) also read pods (``list``) and Jobs (``get``), which the operator has anyway.
 """
 
 from __future__ import annotations
 
 import logging
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from kuberun_operator.server import auth, routes
+from kuberun_operator.server import auth, podauth, routes, uploads
 from kuberun_operator.server.logs import LogReader
 from kuberun_operator.server.records import Records
 
@@ -38,6 +39,7 @@ class ServerConfig:
     local_workdir: Path | None = None    # the local executor's work directory (sandbox)
     review_ttl: float = auth.DEFAULT_TTL
     review_cache_size: int = auth.DEFAULT_CACHE_SIZE
+    upload_limits: uploads.UploadLimits = field(default_factory=uploads.UploadLimits)  # pods' uploads (uploads.py)
 
 
 def config_from_settings(settings: Any) -> ServerConfig:
@@ -55,10 +57,14 @@ def config_from_settings(settings: Any) -> ServerConfig:
                         local_workdir=settings.local_workdir if settings.enable_local_executor else None)
 
 
-def build_app(reviewer: auth.Reviewer, records: Records, reader: LogReader) -> web.Application:
+def build_app(reviewer: auth.Reviewer, records: Records, reader: LogReader,
+              pods: podauth.PodAuthenticator | None = None,
+              limits: uploads.UploadLimits | None = None) -> web.Application:
     app = web.Application(middlewares=[routes.errors], client_max_size=64 << 10)
     app[routes.REVIEWER], app[routes.RECORDS], app[routes.LOGS] = reviewer, records, reader
     routes.add_routes(app)
+    if pods is not None:
+        uploads.add_routes(app, pods, limits or uploads.UploadLimits())
     return app
 
 
@@ -84,7 +90,9 @@ class RecordServer:
             reviewer = auth.Reviewer.over(auth.KubeReviews(api_client), ttl=config.review_ttl,
                                           size=config.review_cache_size)
             reader = LogReader(store, archive, config.config_file, config.local_workdir)
-            app = build_app(reviewer, Records(api_client, archive), reader)
+            pods = podauth.PodAuthenticator(auth.KubeReviews(api_client).token_review, podauth.KubeLookups(api_client),
+                                            ttl=config.review_ttl, size=config.review_cache_size)
+            app = build_app(reviewer, Records(api_client, archive), reader, pods, config.upload_limits)
             runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
             await runner.setup()
             tls = _tls(config)

@@ -11,7 +11,20 @@ from typing import Any
 
 from aiohttp import web
 
-from . import builtin, codec, crds, deletion, freshness, gc, managed, patch, scale, tables, versioning
+from . import (
+    builtin,
+    codec,
+    crds,
+    deletion,
+    freshness,
+    gc,
+    managed,
+    patch,
+    scale,
+    serviceaccounts,
+    tables,
+    versioning,
+)
 from .errors import ApiError, already_exists, bad_request, not_found, qualified
 from .resources import Registry, ResourceType
 from .selection import Paginator, field_selector, label_selector
@@ -126,6 +139,8 @@ class Handlers:
         stored = self.store.put(key, codec.storage(obj, rt), "ADDED")
         if (rt.group, rt.plural) == (CRD_GROUP, CRD_PLURAL):
             self.registry.register_crd(stored)
+        if (rt.group, rt.plural) == ("", "namespaces"):
+            serviceaccounts.ensure_default(self.store, self.registry, meta["name"])
         return respond(codec.view(stored, rt), 201, warnings)
 
     def _check_namespace_open(self, namespace: str) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 SERVED: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     ("", "v1"): {"configmaps": (), "events": (), "namespaces": ("status",), "pods": ("log", "status"),
-                 "secrets": (), "serviceaccounts": (), "services": ("status",)},
+                 "secrets": (), "serviceaccounts": ("token",), "services": ("status",)},
     ("batch", "v1"): {"jobs": ("status",)},
     ("events.k8s.io", "v1"): {"events": ()},
     ("apiextensions.k8s.io", "v1"): {"customresourcedefinitions": ("status",)},

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import builtin_schema, discovery, faultroute, openapi
+from . import builtin_schema, discovery, faultroute, openapi, serviceaccounts
 from .auth import AdmittingHandlers, Auth
 from .durable import DataDirInUse, StateError
 from .errors import ApiError, injected, method_not_allowed, not_found
@@ -119,6 +119,10 @@ class ApiServer:
                 obj = prepare_create(rt, {"metadata": {"name": name}}, None)
                 obj.update(spec={"finalizers": ["kubernetes"]}, status={"phase": "Active"})
                 self.store.put(("", "namespaces", "", name), obj, "ADDED")
+        # Every namespace, including those of a data directory from before the emulator made them.
+        for key, ns in list(self.store.items()):
+            if key[:2] == ("", "namespaces") and not ns["metadata"].get("deletionTimestamp"):
+                serviceaccounts.ensure_default(self.store, self.registry, key[3])
 
     def _undo_crd(self, key: tuple[str, str, str, str], restored: dict[str, Any] | None,
                   undone: dict[str, Any] | None) -> None:

@@ -111,9 +111,44 @@ async def test_an_attempt_without_an_artifacts_directory_records_nothing(setup):
 async def test_attempts_on_other_backends_are_not_touched(setup):
     sync, _, _, _ = setup
     status = _status(TaskPhase.SUCCEEDED)
-    status.tasks[0].attempts[0].backend_ref = BackendRef(backend="kubernetes", idempotency_key="key-train-1")
+    status.tasks[0].attempts[0].backend_ref = BackendRef(backend="lepton", idempotency_key="key-train-1")
     sync.apply(_exp(), status)
     assert not sync._running
+
+
+def _on_kubernetes(phase: TaskPhase) -> ExperimentStatus:
+    status = _status(phase)
+    status.tasks[0].attempts[0].backend_ref = BackendRef(backend="kubernetes", id="exp-train-1",
+                                                         idempotency_key="key-train-1")
+    return status
+
+
+async def test_a_kubernetes_attempt_records_the_manifest_its_pod_uploaded(setup):
+    from kuberun_operator.logstore import Manifest, ManifestEntry, paths
+
+    sync, _, queued, clock = setup
+    status = _on_kubernetes(TaskPhase.RUNNING)
+    sync.apply(_exp(), status)  # nothing uploaded yet: no record, and nothing finished
+    await _settle(sync)
+    assert status.tasks[0].attempts[0].artifacts is None and not queued
+    # The record server keeps the manifest of what the pod uploaded (server/uploads.py).
+    prefix = paths.artifacts_prefix("ns", "exp", UID, "train", 1)
+    manifest = Manifest(entries=[ManifestEntry(path="ckpt/1.pt", size=3, sha256="a" * 64)])
+    await sync.store.put_bytes(paths.manifest_key(prefix), manifest.model_dump_json().encode())
+    clock.now += 61
+    sync.apply(_exp(), _on_kubernetes(TaskPhase.RUNNING))
+    await _settle(sync)
+    running = _on_kubernetes(TaskPhase.RUNNING)
+    sync.apply(_exp(), running)
+    record = running.tasks[0].attempts[0].artifacts
+    assert record is not None and record.count == 1 and not record.complete and queued == [("ns", "exp")]
+    ended = _on_kubernetes(TaskPhase.SUCCEEDED)
+    sync.apply(_exp(), ended)  # the attempt ended: read once more, at once, and complete
+    await _settle(sync)
+    final = _on_kubernetes(TaskPhase.SUCCEEDED)
+    sync.apply(_exp(), final)
+    assert final.tasks[0].attempts[0].artifacts.complete
+    assert final.tasks[0].attempts[0].artifacts.files[0].path == "ckpt/1.pt"
 
 
 async def test_a_failing_store_is_tried_a_bounded_number_of_times(setup, tmp_path):

@@ -19,7 +19,7 @@ from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskPhase, 
 from kuberun.resource.constants import LABEL_ATTEMPT, LABEL_TASK
 from kuberun_operator.actions import Observed
 from kuberun_operator.backends.base import BackendError, Submitted, active_attempts
-from kuberun_operator.backends.kubernetes import adopt, podtemplate
+from kuberun_operator.backends.kubernetes import adopt, podtemplate, podupload
 from kuberun_operator.backends.kubernetes.caches import JobCache, PodCache
 from kuberun_operator.backends.kubernetes.documents import needs_config_map
 from kuberun_operator.backends.kubernetes.manifests import (
@@ -54,10 +54,11 @@ class KubernetesBackend:
     def __init__(self, kube: Kube, cache: JobCache, settings: Settings, pods: PodCache | None = None) -> None:
         self.kube, self.cache, self.settings = kube, cache, settings
         self.pods = pods or PodCache()
+        self.uploads = podupload.Endpoints(kube, settings.artifact_sync_seconds)
 
     async def submit(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> Submitted:
         ref_ = experiment_ref(exp)
-        job = build_job(ref_, task, attempt, self.settings)
+        job = build_job(ref_, task, attempt, self.settings, upload_to=await self.uploads.current())
         service = build_headless_service(ref_, task, attempt)
         # Would the namespace admit its pods? The Job itself is admitted either way, and a Job whose
         # pods are refused would sit Submitted forever: ask first (a dry run, nothing stored).

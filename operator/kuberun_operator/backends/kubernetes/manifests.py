@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kuberun.naming import bounded, child_name, slug
-from kuberun.resource import results
+from kuberun.resource import results, upload
 from kuberun.resource.code import CHUNK_KEY
 from kuberun.resource.constants import (
     API_VERSION,
@@ -27,7 +27,7 @@ from kuberun.resource.constants import (
 from kuberun.resource.executors import KubernetesExecutor
 from kuberun.resource.spec import TaskSpec
 from kuberun_operator.backends.base import BackendError
-from kuberun_operator.backends.kubernetes import podtemplate
+from kuberun_operator.backends.kubernetes import podtemplate, podupload
 from kuberun_operator.backends.kubernetes.documents import (
     ANNOTATION_TASK_DOCUMENT,
     CODE_DIR,
@@ -36,6 +36,7 @@ from kuberun_operator.backends.kubernetes.documents import (
     inline_document,
     inline_volume,
 )
+from kuberun_operator.backends.kubernetes.podupload import UploadEndpoint
 from kuberun_operator.backends.kubernetes.status import (
     CONTAINER,
     LABEL_KUEUE_QUEUE,
@@ -52,6 +53,7 @@ __all__ = [
     "ExperimentRef",
     "ManifestError",
     "ObservedJob",
+    "UploadEndpoint",
     "build_headless_service",
     "build_job",
     "exit_code_from_pods",
@@ -67,7 +69,8 @@ __all__ = [
 TASK_DIR = "/etc/kuberun/task"
 # An emptyDir for what the task leaves behind: the metric series and the artifacts directory. The run
 # summary goes to the termination message (no credentials in the pod; the kubelet carries it to the
-# pod's status, where the operator reads it). Files here die with the pod: see docs/results.md.
+# pod's status, where the operator reads it). The runner uploads the files to the record server with a
+# pod-bound token (``UploadEndpoint``), when one is published; otherwise they die with the pod.
 OUTPUTS_DIR = "/var/run/kuberun/outputs"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "kuberun"
@@ -204,7 +207,7 @@ def _master_addr(job: str) -> str:
 
 
 def _our_env(exp: ExperimentRef, task: TaskSpec, attempt: int, ex: KubernetesExecutor,
-             job: str, settings: Settings) -> list[dict[str, Any]]:
+             job: str, settings: Settings, to: UploadEndpoint | None = None) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {"name": "KUBERUN_EXPERIMENT", "value": exp.name},
         {"name": "KUBERUN_TASK", "value": task.name},
@@ -215,6 +218,8 @@ def _our_env(exp: ExperimentRef, task: TaskSpec, attempt: int, ex: KubernetesExe
         {"name": results.METRICS_ENV, "value": f"{OUTPUTS_DIR}/{results.METRICS_FILE}"},
         {"name": "KUBERUN_ARTIFACTS_DIR", "value": f"{OUTPUTS_DIR}/artifacts"},
     ]
+    if to is not None:
+        env += podupload.env(to, upload.attempt_path(exp.namespace, exp.name, task.name, attempt), _escape)
     if ex.nodes > 1:
         index = f"metadata.annotations['{COMPLETION_INDEX_ANNOTATION}']"
         env += [
@@ -228,14 +233,14 @@ def _our_env(exp: ExperimentRef, task: TaskSpec, attempt: int, ex: KubernetesExe
 
 
 def _env(exp: ExperimentRef, task: TaskSpec, attempt: int, ex: KubernetesExecutor,
-         job: str, settings: Settings) -> list[dict[str, Any]]:
+         job: str, settings: Settings, to: UploadEndpoint | None = None) -> list[dict[str, Any]]:
     """Ours first, then the user's, sorted. A user variable may not shadow one of ours.
 
     The runner, torchrun and the backend rely on these values; a silently ignored or silently
     winning duplicate would make a run that is hard to explain, so the attempt fails with a
     reason naming the variable. Script env is not here: the runner applies it to the script.
     """
-    ours = _our_env(exp, task, attempt, ex, job, settings)
+    ours = _our_env(exp, task, attempt, ex, job, settings, to)
     taken = {e["name"] for e in ours}
     clash = sorted(k for k in ex.env if k in taken or k.startswith(RESERVED_ENV_PREFIX))
     if clash:
@@ -274,7 +279,8 @@ def _resources(ex: KubernetesExecutor) -> dict[str, Any]:
     return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
 
 
-def _volumes(exp: ExperimentRef, task: TaskSpec, ex: KubernetesExecutor) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _volumes(exp: ExperimentRef, task: TaskSpec, ex: KubernetesExecutor,
+             to: UploadEndpoint | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     key = f"{task.name}.json"
     volumes: list[dict[str, Any]] = [inline_volume(key) if inline_document(task) is not None else {
         "name": "kuberun-task",
@@ -284,6 +290,10 @@ def _volumes(exp: ExperimentRef, task: TaskSpec, ex: KubernetesExecutor) -> tupl
     mounts: list[dict[str, Any]] = [{"name": "kuberun-task", "mountPath": TASK_DIR, "readOnly": True},
                                     {"name": "kuberun-outputs", "mountPath": OUTPUTS_DIR}]
     volumes.append({"name": "kuberun-outputs", "emptyDir": {}})
+    if to is not None:
+        volume, mount = podupload.volume()
+        volumes.append(volume)
+        mounts.append(mount)
     refs = task.fiddle.config_map_refs if task.fiddle is not None else None
     for i, chunk in enumerate(refs or []):
         volumes.append({"name": f"kuberun-config-{i}",
@@ -297,13 +307,14 @@ def _volumes(exp: ExperimentRef, task: TaskSpec, ex: KubernetesExecutor) -> tupl
 
 
 def _container(exp: ExperimentRef, task: TaskSpec, attempt: int, ex: KubernetesExecutor,
-               job: str, settings: Settings, mounts: list[dict[str, Any]]) -> dict[str, Any]:
+               job: str, settings: Settings, mounts: list[dict[str, Any]],
+               to: UploadEndpoint | None = None) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": ex.image or settings.default_image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": _command(task, ex),
-        "env": _env(exp, task, attempt, ex, job, settings),
+        "env": _env(exp, task, attempt, ex, job, settings, to),
         "terminationMessagePath": results.TERMINATION_LOG,  # the runner's summary (kuberun.resource.results)
         "volumeMounts": mounts,
     }
@@ -316,14 +327,14 @@ def _container(exp: ExperimentRef, task: TaskSpec, attempt: int, ex: KubernetesE
 
 
 def _pod_spec(exp: ExperimentRef, task: TaskSpec, attempt: int, ex: KubernetesExecutor,
-              job: str, settings: Settings) -> dict[str, Any]:
-    volumes, mounts = _volumes(exp, task, ex)
+              job: str, settings: Settings, to: UploadEndpoint | None = None) -> dict[str, Any]:
+    volumes, mounts = _volumes(exp, task, ex, to)
     spec: dict[str, Any] = {
         "restartPolicy": "Never",  # a failed pod is a new pod (backoffLimit), never an in-place restart
         # Service links add env vars for every Service in the namespace; each multi-node attempt
         # adds a Service, so busy namespaces would bloat (and eventually break) every pod's env.
         "enableServiceLinks": False,
-        "containers": [_container(exp, task, attempt, ex, job, settings, mounts)],
+        "containers": [_container(exp, task, attempt, ex, job, settings, mounts, to)],
         "volumes": volumes,
     }
     if ex.nodes > 1:
@@ -344,11 +355,11 @@ def _pod_spec(exp: ExperimentRef, task: TaskSpec, attempt: int, ex: KubernetesEx
 
 
 def _template(exp: ExperimentRef, task: TaskSpec, attempt: int, ex: KubernetesExecutor, job: str,
-              settings: Settings, labels: dict[str, str]) -> dict[str, Any]:
+              settings: Settings, labels: dict[str, str], to: UploadEndpoint | None = None) -> dict[str, Any]:
     metadata: dict[str, Any] = {"labels": {**ex.pod_labels, **labels}}
     if ex.pod_annotations:
         metadata["annotations"] = dict(ex.pod_annotations)
-    generated = {"metadata": metadata, "spec": _pod_spec(exp, task, attempt, ex, job, settings)}
+    generated = {"metadata": metadata, "spec": _pod_spec(exp, task, attempt, ex, job, settings, to)}
     template = podtemplate.apply_template(generated, ex.pod_template, labels)
     if (document := inline_document(task)) is not None:  # a small document travels in the Job (documents.py)
         template["metadata"].setdefault("annotations", {})[ANNOTATION_TASK_DOCUMENT] = document
@@ -356,8 +367,9 @@ def _template(exp: ExperimentRef, task: TaskSpec, attempt: int, ex: KubernetesEx
 
 
 def build_job(exp: ExperimentRef, task: TaskSpec, attempt: int, settings: Settings, *,
-              suspend: bool = False) -> dict[str, Any]:
-    """The ``batch/v1`` Job of one attempt. Raises ManifestError when the task cannot be one."""
+              suspend: bool = False, upload_to: UploadEndpoint | None = None) -> dict[str, Any]:
+    """The ``batch/v1`` Job of one attempt. Raises ManifestError when the task cannot be one.
+    ``upload_to``: the record server the runner uploads series and artifacts to (None: they stay in the pod)."""
     ex = _executor(task)
     name = job_name(exp, task.name, attempt)
     labels = _labels(exp, task.name, attempt)
@@ -374,7 +386,7 @@ def build_job(exp: ExperimentRef, task: TaskSpec, attempt: int, settings: Settin
         "parallelism": ex.nodes,
         "suspend": suspend,
         # No ttlSecondsAfterFinished: the Experiment owns the lifecycle and status points at the Job.
-        "template": _template(exp, task, attempt, ex, name, settings, labels),
+        "template": _template(exp, task, attempt, ex, name, settings, labels, upload_to),
     }
     if ex.nodes > 1:
         spec["completionMode"] = "Indexed"  # stable per-pod index -> hostname -> MASTER_ADDR, NODE_RANK

@@ -6,11 +6,12 @@ Every request passes ``Auth.gate`` before any handler (the one hook in ``server.
    refusals a browser page or a DNS-rebound name earns (and, after authorization, API media
    types only on writes: 415 for ``text/plain``);
 2. authentication (``authn``): a bearer token minted by this server → a user; none → anonymous;
-   an unknown token → 401;
+   an unknown token → 401; a pod-bound ServiceAccount token (``boundtokens``, from the TokenRequest
+   API) → its ServiceAccount, for the API server's own audience only;
 3. authorization (``rbac``): the stored Roles/ClusterRoles and bindings, evaluated as the RBAC
    authorizer does; refused → 403 with the real message, or 401 for an anonymous caller (which a
    cluster only lets read ``/healthz``, ``/livez``, ``/readyz`` and ``/version``);
-4. the review APIs (``reviews``) are answered here; everything else goes on to the handlers,
+4. the review APIs and TokenRequest (``reviews``) are answered here; everything else goes on to the handlers,
    whose admission step ends with Pod Security and ValidatingAdmissionPolicies (``admission``).
 """
 
@@ -30,6 +31,7 @@ from . import tls as tls_module
 from .admission import ATTRS_KEY, USER_KEY, AdmittingHandlers
 from .attributes import Attributes, forbidden, from_request, unauthorized
 from .authn import ANONYMOUS, MASTERS, TokenAuthenticator, UserInfo, bearer_token, service_account
+from .boundtokens import API_AUDIENCES, BoundTokens
 from .rbac import RBACAuthorizer
 
 __all__ = ["MASTERS", "AdmittingHandlers", "Attributes", "Auth", "UserInfo", "local_ca", "local_token", "service_account"]
@@ -48,8 +50,9 @@ class Auth:
         self.tls_dir = tls_dir if tls_dir is not None else directory / "tls" if directory else None
         self.tokens = TokenAuthenticator(directory / "tokens.json" if directory else None)
         self.certificate: tls_module.ServingCertificate | None = None
+        self.bound = BoundTokens(store, directory / "bound-tokens.json" if directory else None)
         self.authorizer = RBACAuthorizer(store)
-        self.reviews = reviews.Reviews(self.tokens, self.authorizer)
+        self.reviews = reviews.Reviews(self.tokens, self.authorizer, self.bound)
         _register_review_types(registry)
 
     def bootstrap(self) -> None:
@@ -84,6 +87,8 @@ class Auth:
         if token is None:
             return ANONYMOUS
         user = self.tokens.authenticate(token) if token else None
+        if user is None and token:  # a bound token is good here only for the API server's own audiences
+            user = self.bound.review(token, API_AUDIENCES)[0]
         if user is None:
             raise unauthorized()
         return user
@@ -101,6 +106,8 @@ class Auth:
         if reviews.is_review(attrs):  # these also read client-go's protobuf bodies
             return await self.reviews.serve(request, attrs, user)
         transport.check_body_type(request)
+        if reviews.is_token_request(attrs):  # JSON only (client-go's protobuf TokenRequest: 415)
+            return await self.reviews.token_request(request, attrs)
         return None
 
 

@@ -20,6 +20,7 @@ from ..handlers import respond
 from . import protobuf
 from .attributes import Attributes
 from .authn import TokenAuthenticator, UserInfo
+from .boundtokens import API_AUDIENCES, BoundTokens
 from .rbac import RBACAuthorizer
 
 AUTHZ, AUTHN = "authorization.k8s.io", "authentication.k8s.io"
@@ -32,6 +33,10 @@ RESOURCES = {
 
 def is_review(attrs: Attributes) -> bool:
     return attrs.resource_request and attrs.resource in RESOURCES.get(attrs.group, {})
+
+
+def is_token_request(attrs: Attributes) -> bool:
+    return attrs.resource_request and (attrs.group, attrs.resource, attrs.subresource) == ("", "serviceaccounts", "token")
 
 
 def _review_attrs(spec: dict[str, Any], namespace: str | None = None) -> Attributes:
@@ -50,8 +55,20 @@ def _access_status(authorizer: RBACAuthorizer, user: UserInfo, attrs: Attributes
 
 
 class Reviews:
-    def __init__(self, tokens: TokenAuthenticator, authorizer: RBACAuthorizer) -> None:
-        self.tokens, self.authorizer = tokens, authorizer
+    def __init__(self, tokens: TokenAuthenticator, authorizer: RBACAuthorizer, bound: BoundTokens) -> None:
+        self.tokens, self.authorizer, self.bound = tokens, authorizer, bound
+
+    async def token_request(self, request: web.Request, attrs: Attributes) -> web.Response:
+        """``POST serviceaccounts/{name}/token`` (authorized as ``create`` on that subresource by the gate)."""
+        if request.method != "POST":
+            raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
+        try:
+            body = json.loads(await request.read() or b"{}")
+        except ValueError as e:
+            raise bad_request(f"couldn't get version/kind; json parse error: {e}") from None
+        if not isinstance(body, dict):
+            raise bad_request("the request body must be an object")
+        return respond(self.bound.request(attrs.namespace, attrs.name, body), 201)
 
     async def serve(self, request: web.Request, attrs: Attributes, user: UserInfo) -> web.Response:
         if request.method != "POST" or attrs.name:
@@ -86,7 +103,16 @@ class Reviews:
             return {"resourceRules": resource, "nonResourceRules": non_resource, "incomplete": False}
         if kind == "SelfSubjectReview":
             return {"userInfo": user.to_dict()}
-        found = self.tokens.authenticate(str(spec.get("token") or ""))  # TokenReview
+        # TokenReview. Static tokens are audience-agnostic: good for the API server's own audiences only
+        # (kube-apiserver's WrapAudienceAgnosticToken); bound tokens carry their audiences.
+        token, wanted = str(spec.get("token") or ""), tuple(str(a) for a in spec.get("audiences") or ())
+        found = self.tokens.authenticate(token) if token else None
+        if found is not None:
+            matched = tuple(a for a in wanted if a in API_AUDIENCES) if wanted else API_AUDIENCES
+            if not matched:
+                return {"authenticated": False, "user": {}, "error": "token audiences is invalid for the target audiences"}
+            return {"authenticated": True, "user": found.to_dict(), "audiences": list(matched)}
+        found, matched, error = self.bound.review(token, wanted) if token else (None, (), "invalid bearer token")
         if found is None:
-            return {"authenticated": False, "user": {}, "error": "invalid bearer token"}
-        return {"authenticated": True, "user": found.to_dict(), "audiences": spec.get("audiences") or []}
+            return {"authenticated": False, "user": {}, "error": error}
+        return {"authenticated": True, "user": found.to_dict(), "audiences": list(matched)}

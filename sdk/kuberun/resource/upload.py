@@ -1,0 +1,52 @@
+"""The pod upload contract: how a Kubernetes task's series and artifacts reach the log store.
+
+A pod's emptyDir is not reachable from the operator on a real cluster, and the pod must hold no
+store credentials. So the runner uploads to the operator's record server, authenticated by a
+**pod-bound ServiceAccount token**: the kubelet mints it into a projected volume for the audience
+``AUDIENCE`` only (the API server itself refuses it), refreshes it before it expires, and it stops
+authenticating the moment its pod is deleted. The server reviews it (TokenReview with that
+audience), finds the pod the review names, follows the pod's controller chain (Job → Experiment)
+and writes only under that attempt's own prefix. Nothing secret is in the pod spec, the
+Experiment or its status: the token exists only in the kubelet's volume.
+
+Stdlib only: the runner ships this file in its bundle. The operator builds the environment
+(``backends/kubernetes/manifests.py``), the server serves the routes (``kuberun_operator.server.uploads``),
+the runner uploads (``kuberun.upload``).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+from urllib.parse import quote
+
+AUDIENCE: Final = "kuberun-record-server"
+TOKEN_SECONDS: Final = 3600            # the token's lifetime; the kubelet refreshes it at 80 %
+TOKEN_DIR: Final = "/var/run/secrets/kuberun.dev/upload"
+TOKEN_FILE: Final = "token"
+VOLUME: Final = "kuberun-upload-token"
+
+URL_ENV: Final = "KUBERUN_UPLOAD_URL"          # the attempt's base URL on the record server
+TOKEN_ENV: Final = "KUBERUN_UPLOAD_TOKEN_FILE"  # where the projected token is (re-read before every request)
+CA_ENV: Final = "KUBERUN_UPLOAD_CA"            # PEM of the CA of the server's certificate (public data)
+PERIOD_ENV: Final = "KUBERUN_UPLOAD_SECONDS"   # the periodic upload's interval while the task runs
+DEFAULT_PERIOD: Final = 60.0
+
+POD_NAME_EXTRA: Final = "authentication.kubernetes.io/pod-name"
+POD_UID_EXTRA: Final = "authentication.kubernetes.io/pod-uid"
+
+METRICS: Final = "metrics"
+ARTIFACTS: Final = "artifacts"
+MAX_FILE_BYTES: Final = 4 << 30        # one artifact
+MAX_ATTEMPT_BYTES: Final = 64 << 30    # every artifact of one attempt (the store's max_artifact_bytes)
+MAX_FILES: Final = 10_000              # artifacts of one attempt (the store's max_artifact_files)
+MAX_SERIES_BYTES: Final = 64 << 20     # metrics.jsonl (as kuberun.metrics writes at most)
+
+
+def attempt_path(namespace: str, name: str, task: str, attempt: int) -> str:
+    """The attempt's base path; ``PUT <base>/metrics`` and ``PUT <base>/artifacts/<path>`` go under it."""
+    return f"/v1/namespaces/{namespace}/experiments/{name}/tasks/{task}/attempts/{attempt}"
+
+
+def artifact_path(base: str, relative: str) -> str:
+    """``<base>/artifacts/<relative>``, each component percent-encoded (the server decodes and checks it)."""
+    return f"{base}/{ARTIFACTS}/" + "/".join(quote(part, safe="") for part in relative.split("/"))
