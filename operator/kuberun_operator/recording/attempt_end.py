@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kuberun.resource import ArchivedLog, AttemptStatus
+from kuberun.resource import ArchivedLog, AttemptStatus, ExperimentResource
 from kuberun_operator.backends.base import Backend
 from kuberun_operator.kube import Kube
 from kuberun_operator.logstore import LogStore, paths
@@ -29,6 +29,7 @@ class AttemptEnded:
     uid: str
     task: str
     attempt: AttemptStatus
+    experiment: ExperimentResource | None = None  # its metadata and spec: a bridge finds the log from them
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -39,7 +40,8 @@ async def on_attempt_ended(ended: AttemptEnded, *, kube: Kube, backends: Mapping
                            store: LogStore) -> ArchivedLog:
     """Copy the attempt's log (streamed, bounded in memory) and say where it is."""
     key = paths.log_key(ended.namespace, ended.name, ended.uid, ended.task, ended.attempt.attempt)
-    location = await store.put_log(key, attempt_log(kube, backends, ended.namespace, ended.attempt))
+    location = await store.put_log(key, attempt_log(kube, backends, ended.namespace, ended.attempt,
+                                                 ended.experiment, ended.task))
     return ArchivedLog(url=location.url, size=location.size, sha256=location.sha256, truncated=location.truncated)
 
 
