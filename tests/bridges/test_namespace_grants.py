@@ -1,8 +1,8 @@
 """Backends granted per namespace, end to end on the sandbox API server with the chart's RBAC enforced.
 
-The operator runs as the chart's ServiceAccount (its ClusterRoles rendered with a Lepton workspace
-granted by ``allowedNamespaceSelector`` and applied), against a local Lepton workspace API that
-records every request. So "refused" means: the attempt ``Failed`` with ``BackendNotAllowed`` and
+The operator runs as the chart's ServiceAccount (its ClusterRoles rendered with the same grants and
+applied), against a local Lepton workspace API that records every request, or a stand-in SkyPilot
+API server that records every launch. So "refused" means: the attempt ``Failed`` with ``BackendNotAllowed`` and
 a Warning Event, and the workspace was never asked to create a job (at most, the operator's observe looked up the
 refused attempt's own job id, derived from its UID); and "granted by label" means
 the operator really read the Namespace with only the rights the chart gives it.
@@ -87,11 +87,11 @@ def _only_own_lookups(fake: FakeLepton, api: Any, refused: list[tuple[str, str]]
     assert all(method == "GET" and path.rsplit("/", 1)[-1] in own for method, path in fake.requests), fake.requests
 
 
-def _refused(api: Any, namespace: str, name: str) -> dict[str, Any]:
+def _refused(api: Any, namespace: str, name: str, backend: str = "Lepton workspace 'ws'") -> dict[str, Any]:
     wait_for(lambda: phase(api, namespace, name) == "Failed", 30, f"{name} Failed")
     task = task_status(api, namespace, name)
     assert task["reason"] == "BackendNotAllowed", task
-    assert f"namespace {namespace!r} may not use Lepton workspace 'ws'" in task["message"]
+    assert f"namespace {namespace!r} may not use {backend}" in task["message"]
     wait_for(lambda: "BackendNotAllowed" in event_reasons(api, namespace), 10, "a BackendNotAllowed event")
     return task
 
@@ -146,3 +146,29 @@ def test_a_namespace_not_granted_or_a_secret_not_allow_listed_is_refused_with_no
         assert fake.creates() == 0
         _only_own_lookups(fake, api, [(stranger, other), ("team-a-x", stolen)])
     assert not [r for r in server.request_log if r.resource == "namespaces" and r.verb == "get"]  # no selector: never read
+
+
+def test_skypilot_refuses_a_namespace_not_granted_and_a_cluster_not_allow_listed_with_nothing_launched(
+        sandbox, tmp_path, monkeypatch):
+    from kuberun_operator.backends.skypilot import backend as skypilot_backend
+    from tests.bridges.fake_skypilot import FakeSkypilot
+
+    server, kubeconfig, api = sandbox
+    sky = FakeSkypilot()
+    monkeypatch.setattr(skypilot_backend, "SkypilotClient", lambda *args: sky)
+    grants = {"allowedNamespaces": ["team-a-*"], "allowedClusters": ["team-a-*"]}
+    operator_kubeconfig = as_chart_service_account(server, api, tmp_path,
+                                                   {"skypilot": {"endpoint": "http://skypilot.example:46580", **grants}})
+    config_file = write_config(tmp_path / "backends.yaml", {"skypilot": {"endpoint": "http://127.0.0.1:9",
+                                                                         "pollIntervalSeconds": 0.2, **grants}})
+    stranger = _namespace(api)
+    from kubernetes import client
+
+    client.CoreV1Api(api).create_namespace({"metadata": {"name": "team-a-y"}})
+    with running_operator(operator_kubeconfig, config_file=config_file):
+        other = submit(kubeconfig, stranger, kr.SkypilotExecutor(cpus=1))
+        assert "SkyPilot endpoint 'http://127.0.0.1:9'" in _refused(api, stranger, other, "SkyPilot endpoint")["message"]
+        # Someone else's cluster: launched there, the task would run on (and see) that team's machines.
+        theirs = submit(kubeconfig, "team-a-y", kr.SkypilotExecutor(mode="cluster", cluster_name="team-b-gpu"))
+        assert "cluster 'team-b-gpu' is not allowed here" in _refused(api, "team-a-y", theirs, "SkyPilot endpoint")["message"]
+        assert sky.launched == []
