@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import posixpath
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -173,27 +172,45 @@ class SlurmBackend:
             assert attempt.backend_ref is not None  # active_attempts yields only attempts with one
             observed = self._observe_attempt(exp, task_name, attempt.backend_ref, attempt.log_ref)
             if observed is not None and observed.state in ("succeeded", "failed") and observed.log_ref is not None:
-                observed = dataclasses.replace(observed, summary=await self._summary(attempt.backend_ref, observed.log_ref))
+                observed = dataclasses.replace(observed, summary=await self._summary(exp, task_name, attempt.attempt))
             if observed is not None:
                 seen[(task_name, attempt.attempt)] = observed
         return seen
 
-    async def _summary(self, ref: BackendRef, log_ref: LogRef) -> results.RunSummary | None:
+    async def _summary(self, exp: ExperimentResource, task: str, attempt: int) -> results.RunSummary | None:
         """The run summary the runner left beside ``output.log`` (one SSH command, once per attempt)."""
-        key = ref.idempotency_key
-        if not log_ref.path:
-            return None
+        try:
+            login, key, directory = self._place(exp, task, attempt)
+        except BackendError:
+            return None  # the record lacks the summary; the outcome does not depend on it
         if key not in self._summaries:
             if len(self._summaries) > 10_000:
                 self._summaries.clear()  # bounded: finished attempts are not observed again
-            directory = posixpath.dirname(log_ref.path)
             try:
-                out = await self._transport(self._cluster(ref.cluster).name).run(
+                out = await self._transport(login.name, exp.metadata.namespace).run(
                     script.summary_command(directory, results.FILE_SUMMARY_BYTES))
             except BackendError:
-                return None  # the record lacks the summary; the outcome does not depend on it
+                return None
             self._summaries[key] = results.parse_summary(out.stdout)
         return self._summaries[key]
+
+    def _place(self, exp: ExperimentResource, task: str, attempt: int) -> tuple[SlurmCluster, str, str]:
+        """(login, key, directory): where submit put the attempt, computed again from the Experiment.
+
+        The directory is a shell expression (``script.attempt_dir``) under the spec's cluster and the
+        namespace's own login. Logs, summary, series and artifacts are read there and only there:
+        a path in status is a claim anyone allowed to patch ``experiments/status`` can make."""
+        try:
+            executor = exp.spec.task(task).executor.slurm
+        except KeyError:
+            raise BackendError("LogsUnavailable", f"the experiment has no task {task!r}", permanent=True) from None
+        if executor is None:
+            raise BackendError("LogsUnavailable", f"task {task!r} does not run on Slurm", permanent=True)
+        namespace = exp.metadata.namespace or "default"
+        login = self._login(self._cluster(executor.cluster).name, namespace)
+        key = identity.idempotency_key(exp.metadata.uid or "", task, attempt)
+        place = script.AttemptPlace(namespace, exp.metadata.name or "", task, attempt, key)
+        return login, key, script.attempt_dir(login.workdir, place)
 
     def _observe_attempt(self, exp: ExperimentResource, task: str, ref: BackendRef, log_ref: LogRef | None) -> Observed | None:
         try:
@@ -247,39 +264,28 @@ class SlurmBackend:
             raise BackendError(UNAVAILABLE, f"Slurm cluster {cluster.name!r}: scancel will be retried: "
                                f"{result.stderr.strip()[:300]}", permanent=False)
 
-    async def artifacts_stream(self, ref: BackendRef, log_ref: LogRef) -> AsyncIterator[bytes]:
+    async def artifacts_stream(self, exp: ExperimentResource, task: str, attempt: int) -> AsyncIterator[bytes]:
         """ArtifactSource (recording/artifacts.py): the attempt's ``artifacts/`` as a tar over SSH."""
-        transport = self._transport(self._cluster(ref.cluster).name)
-        async for chunk in transport.stream(script.artifacts_command(posixpath.dirname(log_ref.path or ""))):
+        login, _, directory = self._place(exp, task, attempt)
+        async for chunk in self._transport(login.name, exp.metadata.namespace).stream(script.artifacts_command(directory)):
             yield chunk
 
-    async def series_stream(self, ref: BackendRef, log_ref: LogRef) -> AsyncIterator[bytes]:
+    async def series_stream(self, exp: ExperimentResource, task: str, attempt: int) -> AsyncIterator[bytes]:
         """ArtifactSource: the attempt's ``metrics.jsonl`` (the full metric series) over SSH."""
-        transport = self._transport(self._cluster(ref.cluster).name)
-        async for chunk in transport.stream(script.series_command(posixpath.dirname(log_ref.path or ""))):
+        login, _, directory = self._place(exp, task, attempt)
+        async for chunk in self._transport(login.name, exp.metadata.namespace).stream(script.series_command(directory)):
             yield chunk
 
     async def logs(self, exp: ExperimentResource, task: str, attempt: int, follow: bool = False,
                    tail: int | None = None) -> AsyncIterator[bytes]:
         """LogSource: the attempt's output (stdout and stderr), streamed; ``follow`` keeps going until the job ends.
 
-        Where is computed as submit computed it — the spec's cluster, the namespace's login and its
-        workdir, ``<namespace>/<experiment>/<task>/<attempt>/output.log`` — and the job is known by
-        its name (the key from the UID). Nothing is taken from status: a log path or job id written
-        there by whoever may patch ``experiments/status`` could name another tenant's log."""
-        try:
-            executor = exp.spec.task(task).executor.slurm
-        except KeyError:
-            raise BackendError("LogsUnavailable", f"the experiment has no task {task!r}", permanent=True) from None
-        if executor is None:
-            raise BackendError("LogsUnavailable", f"task {task!r} does not run on Slurm", permanent=True)
-        namespace = exp.metadata.namespace or "default"
-        login = self._login(self._cluster(executor.cluster).name, namespace)
-        key = identity.idempotency_key(exp.metadata.uid or "", task, attempt)
-        place = script.AttemptPlace(namespace, exp.metadata.name or "", task, attempt, key)
-        transport = self._transport(login.name, namespace)
-        command = script.logs_command(script.attempt_dir(login.workdir, place), key, follow, tail)
-        async for chunk in transport.stream(command):
+        Where is computed as submit computed it (``_place``) and the job is known by its name (the
+        key from the UID). Nothing is taken from status: a log path or job id written there by
+        whoever may patch ``experiments/status`` could name another tenant's log."""
+        login, key, directory = self._place(exp, task, attempt)
+        command = script.logs_command(directory, key, follow, tail)
+        async for chunk in self._transport(login.name, exp.metadata.namespace).stream(command):
             yield chunk
 
 def _files(task: TaskSpec, cluster: SlurmCluster, place: script.AttemptPlace, with_code: bool = False,

@@ -263,20 +263,24 @@ def cancel_command(key: str, job_id: str | None) -> str:
     return " && ".join(parts)
 
 
+# The readers below take the attempt's directory as a shell expression (``attempt_dir``), computed
+# from the Experiment as submit computed it: never a path read from status.
+
+
 def summary_command(directory: str, limit: int) -> str:
     """Print the attempt's run summary (at most ``limit`` bytes); nothing when there is none."""
-    return f"head -c {int(limit)} -- {shlex.quote(directory.rstrip('/') + '/summary.json')} 2>/dev/null; exit 0"
+    return f"head -c {int(limit)} -- {directory}/summary.json 2>/dev/null; exit 0"
 
 
 def artifacts_command(directory: str) -> str:
     """The attempt's ``artifacts/`` as a tar stream on stdout; nothing when it does not exist."""
-    where = shlex.quote(directory.rstrip("/") + "/artifacts")
+    where = f"{directory}/artifacts"
     return f"if [ -d {where} ]; then tar -C {where} -cf - . 2>/dev/null; fi; exit 0"
 
 
 def series_command(directory: str, limit: int = 64 << 20) -> str:
     """The attempt's metric series (``metrics.jsonl``), at most ``limit`` bytes; nothing when there is none."""
-    return f"head -c {int(limit)} -- {shlex.quote(directory.rstrip('/') + '/metrics.jsonl')} 2>/dev/null; exit 0"
+    return f"head -c {int(limit)} -- {directory}/metrics.jsonl 2>/dev/null; exit 0"
 
 
 def logs_command(directory: str, job_name: str, follow: bool, tail: int | None) -> str:

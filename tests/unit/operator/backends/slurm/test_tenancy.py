@@ -7,10 +7,13 @@ record what they were asked, so "refused" means "scancel was never called with t
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import stat
 import subprocess
+import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,6 +104,40 @@ def test_logs_are_read_from_the_place_submit_computed_from_the_experiment_never_
     assert asyncio.run(read(mine, attempt=2)) == b""  # no such attempt: nothing, not a neighbour's file
     with pytest.raises(BackendError, match="no Slurm cluster 'other'"):
         asyncio.run(read(experiment("team-a", "mine", "uid-a", cluster="other")))
+
+
+def test_summary_series_and_artifacts_are_read_from_the_computed_place_too(tmp_path):
+    work = tmp_path / "w"
+    for ns, name, who in (("team-a", "mine", "mine"), ("team-b", "theirs", "theirs")):
+        attempt = work / ns / name / "t" / "1"
+        (attempt / "artifacts").mkdir(parents=True)
+        (attempt / "artifacts" / f"{who}.txt").write_text(who)
+        (attempt / "metrics.jsonl").write_text(f'{{"who": "{who}"}}\n')
+        (attempt / "summary.json").write_text("{}")
+    config = SlurmConfig.model_validate({"clusters": [{"name": "dgx", "transport": "local", "workdir": str(work)}]})
+    backend = SlurmBackend(config, Settings())
+    mine = experiment("team-a", "mine", "uid-a")  # its status names team-b's attempt directory
+
+    async def read() -> tuple[bytes, bytes]:
+        series = b"".join([c async for c in backend.series_stream(mine, "t", 1)])
+        tar = b"".join([c async for c in backend.artifacts_stream(mine, "t", 1)])
+        return series, tar
+
+    series, tar = asyncio.run(read())
+    assert series == b'{"who": "mine"}\n'
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+        assert sorted(n.lstrip("./") for n in archive.getnames() if n != ".") == ["mine.txt"]
+    commands: list[str] = []
+    original = backend._transport("dgx", "team-a").run
+
+    async def spy(command: str, stdin: bytes | None = None, timeout: float = 60.0) -> Any:
+        commands.append(command)
+        return await original(command, stdin, timeout)
+
+    backend._transport("dgx", "team-a").run = spy  # type: ignore[method-assign]
+    asyncio.run(backend._summary(mine, "t", 1))
+    assert commands and str(work / "team-a" / "mine" / "t" / "1" / "summary.json") in commands[0]
+    assert "theirs" not in commands[0]
 
 
 def test_logs_of_a_task_that_does_not_run_on_slurm_are_refused():
