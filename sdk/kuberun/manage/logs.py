@@ -317,13 +317,19 @@ def _bridge_log(kind: str, obj: Obj, task: str, attempt: int, follow: bool, tail
     """The bridge's log source (entry point ``kuberun.log_sources``), built from the admin's backend config.
 
     It is handed the Experiment (metadata and spec; its status is left out) and finds the log itself."""
+    from pydantic import ValidationError
+
     from kuberun.resource import ExperimentResource
 
     path = backend_config or os.environ.get(BACKEND_CONFIG_ENV)
     if not path:
         raise LogsUnavailableError(f"logs of {kind} tasks need the backend config: --backend-config FILE or ${BACKEND_CONFIG_ENV}")
     source = load_log_source(kind, path)
-    exp = ExperimentResource.model_validate({k: obj[k] for k in ("apiVersion", "kind", "metadata", "spec") if k in obj})
+    try:
+        exp = ExperimentResource.model_validate({k: obj[k] for k in ("apiVersion", "kind", "metadata", "spec") if k in obj})
+    except ValidationError as exc:
+        raise LogsUnavailableError(f"this kuberun cannot read the experiment's spec (a newer version wrote it?): "
+                                   f"{str(exc).splitlines()[0]}") from None
     return _drive(_reworded(source.logs(exp, task, attempt, follow, tail)))
 
 
