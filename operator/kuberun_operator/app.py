@@ -113,22 +113,29 @@ def replica_identity(settings: Settings) -> str:
 def remote_backends(config: BackendConfig, settings: Settings, kube: Kube | None = None) -> dict[str, Backend]:
     """The bridges the admin configured; each module is imported only when configured.
 
-    ``kube`` lets a bridge read a task's code package to copy it over its own transport (Slurm).
+    ``kube`` lets a bridge read a task's code package to copy it over its own transport (Slurm),
+    and the labels of namespaces when a backend grants them by ``allowedNamespaceSelector``.
     """
     found: dict[str, Backend] = {}
+    labels = None
+    if kube is not None and config.grants_by_label:
+        from kuberun_operator.namespaces import CachedNamespaceLabels
+
+        labels = CachedNamespaceLabels(kube)
     if config.slurm.clusters:
         from kuberun_operator.backends.slurm import SlurmBackend
         from kuberun_operator.codestore import config_map_reader
 
-        found["slurm"] = SlurmBackend(config.slurm, settings, code_reader=config_map_reader(kube) if kube else None)
+        found["slurm"] = SlurmBackend(config.slurm, settings, code_reader=config_map_reader(kube) if kube else None,
+                                      namespace_labels=labels)
     if config.lepton.workspaces:
         from kuberun_operator.backends.lepton import LeptonBackend
 
-        found["lepton"] = LeptonBackend(config.lepton, settings)
+        found["lepton"] = LeptonBackend(config.lepton, settings, namespace_labels=labels)
     if config.skypilot is not None:
         from kuberun_operator.backends.skypilot import SkypilotBackend
 
-        found["skypilot"] = SkypilotBackend(config.skypilot, settings)
+        found["skypilot"] = SkypilotBackend(config.skypilot, settings, namespace_labels=labels)
     return found
 
 

@@ -15,7 +15,8 @@ tokens are files the operator reads at connection time, never values in a CR or 
 
 Tenancy (see docs/tenancy.md): every Slurm cluster, Lepton workspace and the SkyPilot endpoint
 serves only the namespaces its ``allowedNamespaces`` names (exact names or shell patterns such
-as ``team-*``; ``"*"`` grants every namespace explicitly). The default is the empty list: a
+as ``team-*``; ``"*"`` grants every namespace explicitly) and, with ``allowedNamespaceSelector``
+(a Kubernetes label selector), the namespaces whose labels match. The default is neither: a
 backend nobody was granted serves nobody. What a tenant may choose there is allow-listed too
 (``allowedPartitions``, ``allowedAccounts``, ``allowedQos``, ``allowSetup``; ``allowedSecrets``,
 ``allowedNodeGroups``; ``allowedClusters``). A Slurm cluster may map namespaces to their own
@@ -28,8 +29,10 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+
+from kuberun.resource.labelselector import LabelSelector
 
 
 class _Model(BaseModel):
@@ -37,6 +40,18 @@ class _Model(BaseModel):
 
 
 _NAMESPACES = "Namespaces that may use this backend: names or shell patterns ('team-*'); '*' = all. Empty: none."
+_SELECTOR = "Namespaces whose labels match this selector may use it too (the operator reads Namespace labels)."
+
+
+class NamespaceSelector(LabelSelector):
+    """A grant by label; an empty selector would match every namespace, so it is refused (say '*')."""
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> NamespaceSelector:
+        if self.empty:
+            raise ValueError("an empty allowedNamespaceSelector would grant every namespace: "
+                             "write allowedNamespaces: ['*'] to mean that")
+        return self
 
 
 class SlurmIdentity(_Model):
@@ -60,6 +75,7 @@ class SlurmCluster(_Model):
     account: str | None = None
     python_setup: str | None = Field(None, description="Shell lines that provide `python` with kuberun on the cluster.")
     allowed_namespaces: list[str] = Field(default_factory=list, description=_NAMESPACES)
+    allowed_namespace_selector: NamespaceSelector | None = Field(None, description=_SELECTOR)
     allowed_partitions: list[str] = Field(default_factory=list, description="Partitions a task may pick besides `partition`.")
     allowed_accounts: list[str] = Field(default_factory=list, description="Accounts a task may pick besides `account`.")
     allowed_qos: list[str] = Field(default_factory=list, description="QOS values a task may pick (none by default).")
@@ -78,6 +94,7 @@ class LeptonWorkspace(_Model):
     url: str
     token_file: Path | None = None
     allowed_namespaces: list[str] = Field(default_factory=list, description=_NAMESPACES)
+    allowed_namespace_selector: NamespaceSelector | None = Field(None, description=_SELECTOR)
     allowed_secrets: list[str] = Field(default_factory=list, description="Workspace secrets a task may read (secretEnv).")
     allowed_node_groups: list[str] = Field(default_factory=list, description="Node groups a task may pick.")
     allowed_reservations: list[str] = Field(default_factory=list, description="Node reservations a task may use.")
@@ -94,6 +111,7 @@ class SkypilotConfig(_Model):
     endpoint: str
     token_file: Path | None = None
     allowed_namespaces: list[str] = Field(default_factory=list, description=_NAMESPACES)
+    allowed_namespace_selector: NamespaceSelector | None = Field(None, description=_SELECTOR)
     allowed_clusters: list[str] = Field(default_factory=list, description="Clusters a task may target (mode: cluster).")
     allowed_buckets: list[str] = Field(default_factory=list,
                                        description="Bucket URLs (patterns, e.g. 's3://team-a-*') a task may mount; "
@@ -105,6 +123,12 @@ class BackendConfig(_Model):
     slurm: SlurmConfig = Field(default_factory=SlurmConfig)
     lepton: LeptonConfig = Field(default_factory=LeptonConfig)
     skypilot: SkypilotConfig | None = None
+
+    @property
+    def grants_by_label(self) -> bool:
+        """Whether any backend grants namespaces by label (the operator then reads Namespaces)."""
+        granting = [*self.slurm.clusters, *self.lepton.workspaces, *([self.skypilot] if self.skypilot else [])]
+        return any(b.allowed_namespace_selector is not None for b in granting)
 
     @classmethod
     def load(cls, path: Path | None) -> BackendConfig:

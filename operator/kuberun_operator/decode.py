@@ -123,3 +123,12 @@ def _same_item(items: list[Any], item: Any, index: int) -> Any:
             if key in item:
                 return next((x for x in items if isinstance(x, dict) and x.get(key) == item[key]), None)
     return items[index] if index < len(items) else None
+
+
+def metadata_and_spec(body: dict[str, Any]) -> Decoded:
+    """``body`` without its status, decoded: who the Experiment is and what it asks for.
+
+    For readers that must not trust status (a bridge finding an attempt's log recomputes its
+    place from these, since status is writable by whoever may patch ``experiments/status``)."""
+    return decode({"apiVersion": body.get("apiVersion"), "kind": "Experiment", "metadata": body.get("metadata") or {},
+                   "spec": body.get("spec") or {}})

@@ -8,21 +8,27 @@ cluster. So every bridge asks here first, in ``submit``, *before* any remote com
 costs nothing remote, fails the attempt with reason ``BackendNotAllowed`` (declared unretryable
 by each bridge, so no retry loop) and, like every failed attempt, posts an Event.
 
-Default deny: a backend whose ``allowedNamespaces`` is empty serves no namespace; ``"*"`` is the
-explicit grant to all. Allow-lists take the same shell patterns. Choices equal to the admin's
-own default are always allowed.
+Default deny: a backend whose ``allowedNamespaces`` is empty (and that has no
+``allowedNamespaceSelector``) serves no namespace; ``"*"`` is the explicit grant to all. A
+selector grants the namespaces whose labels match (``namespace_labels`` reads them, only when
+the name alone does not already grant). Allow-lists take the same shell patterns. Choices equal
+to the admin's own default are always allowed.
 
-Pure functions over the config models: tested without any backend.
+The checks are pure functions over the config models and the namespace's labels: tested
+without any backend.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 
 from kuberun.resource import LeptonExecutor, SkypilotExecutor, SlurmExecutor
-from kuberun_operator.backend_config import LeptonWorkspace, SkypilotConfig, SlurmCluster
+from kuberun_operator.backend_config import LeptonWorkspace, NamespaceSelector, SkypilotConfig, SlurmCluster
 from kuberun_operator.backends.base import BackendError
+from kuberun_operator.namespaces import NamespaceLabels
+
+Granting = LeptonWorkspace | SkypilotConfig | SlurmCluster  # whatever carries allowedNamespaces(+Selector)
 
 NOT_ALLOWED = "BackendNotAllowed"
 REASONS = frozenset({NOT_ALLOWED})  # for each bridge's DeclaresUnretryable: no retry fixes a grant
@@ -40,10 +46,33 @@ def granted(patterns: Iterable[str], name: str) -> bool:
     return any(fnmatchcase(name, p) for p in patterns)
 
 
-def _namespace(patterns: list[str], namespace: str, backend: str) -> None:
-    if not granted(patterns, namespace):
+async def namespace_labels(backend: Granting, namespace: str, read: NamespaceLabels | None) -> Mapping[str, str] | None:
+    """The labels the check needs: read only when a selector could grant what the names do not."""
+    if backend.allowed_namespace_selector is None or granted(backend.allowed_namespaces, namespace) or read is None:
+        return None
+    return await read(namespace)
+
+
+def _namespace(patterns: list[str], selector: NamespaceSelector | None, namespace: str,
+               labels: Mapping[str, str] | None, backend: str) -> None:
+    if granted(patterns, namespace):
+        return
+    if selector is None:
         raise BackendNotAllowed(namespace, backend, "it is not in the backend's allowedNamespaces "
                                 "(ask the operator's admin to grant it)")
+    if labels is None:
+        raise BackendNotAllowed(namespace, backend, "it is not in allowedNamespaces, and this operator cannot read "
+                                "Namespace labels for allowedNamespaceSelector")
+    if not selector.matches(labels):
+        raise BackendNotAllowed(namespace, backend, "it is not in allowedNamespaces and its labels do not match "
+                                f"allowedNamespaceSelector ({_selector_text(selector)}); ask the operator's admin")
+
+
+def _selector_text(selector: NamespaceSelector) -> str:
+    terms = [f"{k}={v}" for k, v in selector.match_labels.items()]
+    terms += [f"{r.key} {r.operator} ({', '.join(r.values)})" if r.values else f"{r.key} {r.operator}"
+              for r in selector.match_expressions]
+    return ", ".join(terms)
 
 
 def _choice(namespace: str, backend: str, what: str, value: str | None, default: str | None,
@@ -55,9 +84,10 @@ def _choice(namespace: str, backend: str, what: str, value: str | None, default:
                             f"(allowed: {', '.join(options) or 'only the default'})")
 
 
-def check_slurm(cluster: SlurmCluster, executor: SlurmExecutor, namespace: str) -> None:
+def check_slurm(cluster: SlurmCluster, executor: SlurmExecutor, namespace: str,
+                labels: Mapping[str, str] | None = None) -> None:
     backend = f"Slurm cluster {cluster.name!r}"
-    _namespace(cluster.allowed_namespaces, namespace, backend)
+    _namespace(cluster.allowed_namespaces, cluster.allowed_namespace_selector, namespace, labels, backend)
     _choice(namespace, backend, "partition", executor.partition, cluster.partition, cluster.allowed_partitions)
     _choice(namespace, backend, "account", executor.account, cluster.account, cluster.allowed_accounts)
     _choice(namespace, backend, "qos", executor.qos, None, cluster.allowed_qos)
@@ -65,9 +95,10 @@ def check_slurm(cluster: SlurmCluster, executor: SlurmExecutor, namespace: str) 
         raise BackendNotAllowed(namespace, backend, "setup lines are not allowed on this cluster (allowSetup is off)")
 
 
-def check_lepton(workspace: LeptonWorkspace, executor: LeptonExecutor, namespace: str) -> None:
+def check_lepton(workspace: LeptonWorkspace, executor: LeptonExecutor, namespace: str,
+                 labels: Mapping[str, str] | None = None) -> None:
     backend = f"Lepton workspace {workspace.name!r}"
-    _namespace(workspace.allowed_namespaces, namespace, backend)
+    _namespace(workspace.allowed_namespaces, workspace.allowed_namespace_selector, namespace, labels, backend)
     for env in executor.secret_env:
         _choice(namespace, backend, "secret", env.secret, None, workspace.allowed_secrets)
     _choice(namespace, backend, "node group", executor.node_group, None, workspace.allowed_node_groups)
@@ -76,9 +107,10 @@ def check_lepton(workspace: LeptonWorkspace, executor: LeptonExecutor, namespace
         _choice(namespace, backend, "image-pull secret", secret, None, workspace.allowed_image_pull_secrets)
 
 
-def check_skypilot(config: SkypilotConfig, executor: SkypilotExecutor, namespace: str) -> None:
+def check_skypilot(config: SkypilotConfig, executor: SkypilotExecutor, namespace: str,
+                   labels: Mapping[str, str] | None = None) -> None:
     backend = f"SkyPilot endpoint {config.endpoint!r}"
-    _namespace(config.allowed_namespaces, namespace, backend)
+    _namespace(config.allowed_namespaces, config.allowed_namespace_selector, namespace, labels, backend)
     if executor.mode == "cluster":
         _choice(namespace, backend, "cluster", executor.cluster_name, None, config.allowed_clusters)
     sources = [*executor.file_mounts.values(), *(m.source for m in executor.storage_mounts.values())]

@@ -226,6 +226,10 @@ class Kube:
         """A ConfigMap as a plain dict (a bridge reads a task's code package chunks with it)."""
         return await self._call("get", "configmaps", self._json(self._core.read_namespaced_config_map), name, namespace)
 
+    async def get_namespace(self, name: str) -> dict[str, Any]:
+        """A Namespace (for its labels: backends granted by label selector, kuberun_operator/namespaces.py)."""
+        return await self._call("get", "namespaces", self._json(self._core.read_namespace), name)
+
     async def create_event(self, namespace: str, event: dict[str, Any]) -> None:
         await self._call("create", "events", self._core.create_namespaced_event, namespace, event)
 

@@ -2,7 +2,8 @@
 
 Registered in the ``kuberun.log_sources`` entry-point group (see ``kuberun.resource.logsource``):
 ``slurm``, ``lepton`` and ``skypilot`` each build that bridge from the admin's backend config file,
-exactly as the operator would, and stream through its ``logs()``. The SDK looks the kind up in
+exactly as the operator would, and stream through its ``logs()``, which is handed the Experiment
+and finds the attempt's log itself (never from a location in status). The SDK looks the kind up in
 the group and never imports this package; errors reach it as ``LogSourceError``.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from kuberun.resource import BackendRef, LogRef
+from kuberun.resource import ExperimentResource
 from kuberun.resource.logsource import LogSource, LogSourceError
 from kuberun_operator.backends.base import BackendError, Lifecycle
 
@@ -49,13 +50,14 @@ class BridgeLogs:
             raise LogSourceError(f"backend config {path} has no {kind!r} section")
         return getattr(module, _BRIDGES[kind])(section, Settings(config_file=Path(path)))
 
-    async def logs(self, ref: BackendRef, log_ref: LogRef, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
+    async def logs(self, exp: ExperimentResource, task: str, attempt: int, follow: bool,
+                   tail: int | None) -> AsyncIterator[bytes]:
         backend = self._build()
         lifecycle = isinstance(backend, Lifecycle)
         if self._start and lifecycle:
             await backend.start()
         try:
-            async for chunk in backend.logs(ref, log_ref, follow, tail):
+            async for chunk in backend.logs(exp, task, attempt, follow, tail):
                 yield chunk
         except BackendError as exc:
             raise LogSourceError(f"{self.kind}: {exc.message}") from None

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import kuberun as kr
-from kuberun.resource import BackendRef, results
+from kuberun.resource import BackendRef, ExperimentStatus, results
 from kuberun_operator.backend_config import LeptonConfig
 from kuberun_operator.backends.cloud import remote_name
 from kuberun_operator.backends.lepton import LeptonBackend, build_job
@@ -221,7 +221,11 @@ def test_logs_stream_every_replica_and_tail_keeps_the_last_lines(fake, token_fil
     exp = kr.Experiment("logs", namespace="ns")
     exp.add(kr.Script(command=["true"]), name="t", executor=LEPTON.model_copy(update={"replicas": 2}))
     resource, _ = exp.build()
+    resource.metadata.uid = "uid"
     ref = BackendRef(backend="lepton", idempotency_key="uid-t-1")
+    # Status is not where the log is looked up: a logRef naming another job is never read.
+    tampered = resource.model_copy(update={"status": ExperimentStatus.model_validate({"phase": "Running", "tasks": [{"name": "t", "phase": "Running", "attempt": 1, "attempts": [
+        {"attempt": 1, "phase": "Running", "logRef": {"kind": "lepton", "path": "ws/someone-elses-job"}}]}]})})
 
     async def read(tail: int | None) -> bytes:
         await backend.start()
@@ -229,7 +233,7 @@ def test_logs_stream_every_replica_and_tail_keeps_the_last_lines(fake, token_fil
             submitted = await backend.submit(resource, resource.spec.tasks[0], 1, ref)
             for i in range(2):
                 fake.logs[(submitted.id, f"{submitted.id}-{i}")] = f"r{i} one\nr{i} two\n"
-            return b"".join([c async for c in backend.logs(ref, submitted.log_ref, follow=False, tail=tail)])
+            return b"".join([c async for c in backend.logs(tampered, "t", 1, follow=False, tail=tail)])
         finally:
             await backend.stop()
 

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 import kuberun as kr
-from kuberun.resource import BackendRef
+from kuberun.resource import BackendRef, ExperimentResource
 from kuberun_operator.backends.cloud import remote_name
 from kuberun_operator.backends.skypilot import backend as skypilot_backend
 from tests.bridges.fake_skypilot import FakeSkypilot
@@ -285,12 +285,13 @@ def test_logs_follow_the_managed_job_by_name(fake):
     from kuberun_operator.backend_config import SkypilotConfig
     from kuberun_operator.settings import Settings
 
-    ref = BackendRef(backend="skypilot", idempotency_key="uid-t-1", id="req")
-    fake.logs_text[remote_name("uid-t-1")] = "one\ntwo\nthree\n"
+    exp = ExperimentResource.model_validate({"metadata": {"namespace": "ns", "name": "e", "uid": "uid"}, "spec": {"title": "t", "tasks": [
+        {"name": "t", "script": {"command": ["true"]}, "executor": {"skypilot": {}}}]}})
+    fake.logs_text[remote_name("uid-t-1")] = "one\ntwo\nthree\n"  # the name derives from UID, task and attempt
     backend = skypilot_backend.SkypilotBackend(SkypilotConfig(endpoint="http://127.0.0.1:9"), Settings(), api=fake)
 
     async def read(tail: int | None) -> bytes:
-        return b"".join([c async for c in backend.logs(ref, None, follow=False, tail=tail)])
+        return b"".join([c async for c in backend.logs(exp, "t", 1, follow=False, tail=tail)])
 
     assert asyncio.run(read(None)) == b"one\ntwo\nthree\n" and asyncio.run(read(2)) == b"two\nthree\n"
 

@@ -29,7 +29,8 @@ class Bridge(Recording):
         return {("t", 1): Observed("succeeded", backend_id="job-7", exit_code=0,
                                    log_ref=LogRef(kind="slurm", path="/scratch/t.log"))}
 
-    async def logs(self, ref: Any, log_ref: Any, follow: bool, tail: int | None):
+    async def logs(self, exp: Any, task: str, attempt: int, follow: bool, tail: int | None):
+        assert (exp.metadata.uid, task, attempt) == (UID, "t", 1)  # handed the Experiment, not a status path
         self.log_reads += 1
         for i in range(0, len(LOG), 100_000):
             yield LOG[i:i + 100_000]

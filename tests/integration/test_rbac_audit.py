@@ -21,6 +21,7 @@ import pytest
 import kuberun as kr
 from kuberun.resource.constants import GROUP, PLURAL, VERSION
 from tests.fixtures import tasks
+from tests.helpers.chart_account import as_chart_service_account
 from tests.helpers.jobs import finish_job, list_jobs, start_job
 from tests.helpers.operator import ensure_crd, get_experiment, phase, running_operator, wait_for
 
@@ -98,37 +99,6 @@ def _refused(log: list[Any]) -> list[tuple[str, str, str | None, str]]:
                    if r.code == 403 and r.user_agent.startswith(OPERATOR_AGENTS)})
 
 
-def _apply(create: Any, replace: Any, obj: dict[str, Any]) -> None:
-    from kubernetes.client.exceptions import ApiException
-
-    try:
-        create(obj)
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-        replace(obj["metadata"]["name"], obj)
-
-
-def _as_chart_service_account(server: Any, api: Any, tmp_path: Path) -> Path:
-    """Apply the chart's ClusterRoles and bindings; a kubeconfig for its ServiceAccount (a token of its own)."""
-    from kubernetes import client
-
-    from kuberun_sandbox.apiserver.auth import service_account
-    from kuberun_sandbox.kubeconfig import write_kubeconfig
-    from tests.helm.chart import NAMESPACE, operator_workload, render
-
-    objs = render()
-    rbac = client.RbacAuthorizationV1Api(api)
-    for obj in objs:  # applied: the sandbox bootstraps the same aggregate roles the chart ships
-        if obj["kind"] == "ClusterRole":
-            _apply(rbac.create_cluster_role, rbac.replace_cluster_role, obj)
-        elif obj["kind"] == "ClusterRoleBinding":
-            _apply(rbac.create_cluster_role_binding, rbac.replace_cluster_role_binding, obj)
-    account = operator_workload(objs)["spec"]["template"]["spec"]["serviceAccountName"]
-    user, groups = service_account(NAMESPACE, account)
-    return write_kubeconfig(tmp_path / "operator", server.url, user=user, token=server.auth.mint(user, groups))
-
-
 @pytest.mark.skipif(not HELM.exists() or shutil.which("true") is None, reason="helm is installed by .ci/install-helm.sh")
 def test_operator_uses_exactly_the_permissions_the_chart_grants(tmp_path):
     from kubernetes import config
@@ -141,7 +111,7 @@ def test_operator_uses_exactly_the_permissions_the_chart_grants(tmp_path):
         kubeconfig = write_kubeconfig(tmp_path / "config", server.url)
         api = config.new_client_from_config(config_file=str(kubeconfig))
         ensure_crd(api)
-        operator_kubeconfig = _as_chart_service_account(server, api, tmp_path)
+        operator_kubeconfig = as_chart_service_account(server, api, tmp_path)
         port = _free_port()
         with running_operator(operator_kubeconfig, record_server_port=port, record_server_host="127.0.0.1"):
             try:

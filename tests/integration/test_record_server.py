@@ -288,7 +288,7 @@ def test_bridged_logs_of_a_live_experiment_need_no_backend_config(world: Any) ->
 
 def test_a_collected_pods_archived_log_is_read_through_the_server(world: Any) -> None:
     """The Job and pod are gone (TTL, cleanup): `kuberun logs` falls back to the operator's copy."""
-    obj = _experiment("team-a", "pod-gone")
+    obj = _experiment("team-a", "pod-gone", executor=kr.KubernetesExecutor())
     attempt = obj["status"]["tasks"][0]["attempts"][0]
     attempt["backendRef"] = {"backend": "kubernetes", "idempotencyKey": "k", "id": "pod-gone-train-0"}
     attempt["logRef"] = {"kind": "pod"}

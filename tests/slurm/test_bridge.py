@@ -173,7 +173,7 @@ def test_controller_down_then_back_loses_nothing_and_other_experiments_keep_goin
 
 
 def test_logs_stream_follows_the_job_until_it_ends(operator, k8s_api_client, namespace, slurm_config_file):
-    from kuberun.resource import BackendRef, LogRef
+    from kuberun.resource import ExperimentResource
     from kuberun_operator.backend_config import BackendConfig
     from kuberun_operator.backends.slurm import SlurmBackend
     from kuberun_operator.settings import Settings
@@ -188,8 +188,8 @@ def test_logs_stream_follows_the_job_until_it_ends(operator, k8s_api_client, nam
         backend = SlurmBackend(BackendConfig.load(slurm_config_file).slurm, Settings())
         started, out = time.monotonic(), b""
         try:
-            async for chunk in backend.logs(BackendRef.model_validate(attempt["backendRef"]),
-                                            LogRef.model_validate(attempt["logRef"]), follow=follow, tail=tail):
+            exp = ExperimentResource.model_validate(get_experiment(k8s_api_client, namespace, name))
+            async for chunk in backend.logs(exp, "t", attempt["attempt"], follow=follow, tail=tail):
                 out += chunk
         finally:
             await backend.stop()

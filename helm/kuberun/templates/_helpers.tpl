@@ -42,6 +42,21 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{/* Where each backend's Secret is mounted; config.yaml points at these paths. */}}
 {{- define "kuberun.secretsDir" -}}/etc/kuberun/secrets{{- end -}}
 
+{{/*
+Where one namespace's own Slurm login key is mounted: (list secretsDir cluster namespace).
+A sibling of the clusters' own mounts (a mount inside a read-only Secret volume cannot be made).
+*/}}
+{{- define "kuberun.slurmIdentityDir" -}}
+{{ index . 0 }}/slurm-identities/{{ index . 1 }}/{{ index . 2 }}
+{{- end -}}
+{{- define "kuberun.slurmIdentityKey" -}}
+{{ include "kuberun.slurmIdentityDir" . }}/id_ed25519
+{{- end -}}
+{{/* The volume of that key: (list cluster namespace); a namespace (63) would not fit a volume name, its digest does. */}}
+{{- define "kuberun.slurmIdentityVolume" -}}
+slurmid-{{ index . 0 }}-{{ index . 1 | sha256sum | trunc 10 }}
+{{- end -}}
+
 {{/* The dashboard's own labels: apart from the operator's, so no operator Service selects its pods. */}}
 {{- define "kuberun.dashboardSelectorLabels" -}}
 app.kubernetes.io/name: kuberun-dashboard
@@ -55,4 +70,13 @@ app.kubernetes.io/component: dashboard
 app.kubernetes.io/part-of: kuberun
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{/* "true" when any backend grants namespaces by label selector: the operator then reads Namespaces. */}}
+{{- define "kuberun.namespaceSelectorUsed" -}}
+{{- $used := false }}
+{{- range .Values.slurm.clusters }}{{ if .allowedNamespaceSelector }}{{ $used = true }}{{ end }}{{ end }}
+{{- range .Values.lepton.workspaces }}{{ if .allowedNamespaceSelector }}{{ $used = true }}{{ end }}{{ end }}
+{{- if and .Values.skypilot.endpoint .Values.skypilot.allowedNamespaceSelector }}{{ $used = true }}{{ end }}
+{{- if $used }}true{{ end }}
 {{- end -}}

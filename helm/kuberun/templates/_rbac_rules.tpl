@@ -77,12 +77,26 @@ test compares it with the requests the operator made against the sandbox API.
 - apiGroups: [apiextensions.k8s.io]
   resources: [customresourcedefinitions]
   verbs: [list, watch]
-{{- if .Values.watchNamespaces }}
+{{- $selector := include "kuberun.namespaceSelectorUsed" . }}
+{{- if and .Values.watchNamespaces $selector }}
+# Namespaced mode: kopf lists/watches namespaces to start serving a listed one created later;
+# get: a backend grants namespaces by label selector (the operator reads a task's Namespace labels).
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [get, list, watch]
+{{- else if .Values.watchNamespaces }}
 # Namespaced mode: kopf lists/watches namespaces to start serving a listed one created later.
 - apiGroups: [""]
   resources: [namespaces]
   verbs: [list, watch]
-{{- else if .Values.peering.enabled }}
+{{- else if $selector }}
+# A backend grants namespaces by label selector: the operator reads a task's Namespace labels
+# (one get per namespace per few seconds, cached; kuberun_operator/namespaces.py).
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [get]
+{{- end }}
+{{- if and (not .Values.watchNamespaces) .Values.peering.enabled }}
 # Cluster-wide peering: kopf keeps its liveness in one ClusterKopfPeering.
 - apiGroups: [kopf.dev]
   resources: [clusterkopfpeerings]

@@ -33,9 +33,10 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from kuberun.resource import AttemptStatus, BackendRef, ExperimentResource, ExperimentStatus, LogRef, results
+from kuberun.resource import AttemptStatus, ExperimentResource, ExperimentStatus, results
 from kuberun.resource.results import MAX_ARTIFACTS_LISTED, ArtifactFile, ArtifactsRecord, SeriesRecord
 from kuberun.resource.times import utcnow
+from kuberun_operator import identity
 from kuberun_operator.backends.base import BackendError
 from kuberun_operator.logstore import LogNotFoundError, LogStore, LogStoreError, Manifest, StoreOptions, paths
 from kuberun_operator.logstore.artifacts import read_manifest, sync_dir
@@ -55,11 +56,14 @@ TAR_OVERHEAD = 64 << 20  # headers and padding on top of the store's artifact by
 
 @runtime_checkable
 class ArtifactSource(Protocol):
-    """A backend whose attempt directories are elsewhere: it streams one's ``artifacts/`` as a tar (empty: none)."""
+    """A backend whose attempt directories are elsewhere: it streams one's ``artifacts/`` as a tar (empty: none).
 
-    def artifacts_stream(self, ref: BackendRef, log_ref: LogRef) -> AsyncIterator[bytes]: ...
+    Handed the Experiment, the task and the attempt number (as ``LogSource`` is): the backend finds
+    the attempt's directory itself, never from a path in status."""
 
-    def series_stream(self, ref: BackendRef, log_ref: LogRef) -> AsyncIterator[bytes]: ...
+    def artifacts_stream(self, exp: ExperimentResource, task: str, attempt: int) -> AsyncIterator[bytes]: ...
+
+    def series_stream(self, exp: ExperimentResource, task: str, attempt: int) -> AsyncIterator[bytes]: ...
 
 
 async def _file_chunks(path: Path, chunk: int = 1 << 20) -> AsyncIterator[bytes]:
@@ -99,7 +103,8 @@ def local_dirs(workdir: Path) -> Locate:
         ref = attempt.backend_ref
         if ref is None or ref.backend != "local":
             return None
-        return workdir / ref.idempotency_key / "artifacts"
+        # The key recomputed from the UID: one in status could be rewritten to reach another directory.
+        return workdir / identity.idempotency_key(exp.metadata.uid or "", task, attempt.attempt) / "artifacts"
     return locate
 
 
@@ -172,7 +177,7 @@ class ArtifactSync:
                     continue  # a remote directory is copied once, when the attempt has ended
                 self._last[k] = self.monotonic()
                 job = self._sync(k, key, where, prefix, final) if where is not None else \
-                    self._sync_remote(k, key, remote, attempt, prefix)  # type: ignore[arg-type]
+                    self._sync_remote(k, key, remote, exp, attempt, prefix)  # type: ignore[arg-type]
                 self._running[k] = asyncio.ensure_future(job)
 
     def _series_due(self, exp: ExperimentResource, k: AttemptKey, task: str, attempt: AttemptStatus) -> None:
@@ -202,8 +207,7 @@ class ArtifactSync:
         if where is not None:
             chunks: AsyncIterator[bytes] | None = _file_chunks(where.parent / results.METRICS_FILE)
         elif remote is not None:
-            assert attempt.backend_ref is not None and attempt.log_ref is not None
-            chunks = remote.series_stream(attempt.backend_ref, attempt.log_ref)
+            chunks = remote.series_stream(exp, task, attempt.attempt)
         else:
             self._series_tried[k] = MAX_FAILURES  # not reachable from here: nothing to retry
             return
@@ -239,17 +243,16 @@ class ArtifactSync:
         backend = self.backends.get(ref.backend) if ref is not None else None
         return backend if isinstance(backend, ArtifactSource) and attempt.log_ref is not None else None
 
-    async def _sync_remote(self, k: AttemptKey, key: tuple[str, str], source: ArtifactSource, attempt: AttemptStatus,
-                           prefix: str) -> None:
+    async def _sync_remote(self, k: AttemptKey, key: tuple[str, str], source: ArtifactSource, exp: ExperimentResource,
+                           attempt: AttemptStatus, prefix: str) -> None:
         """Copy a remote attempt directory as one tar stream (bounded), unpack it safely, then sync as usual."""
-        assert attempt.backend_ref is not None and attempt.log_ref is not None
         limit = self.store.options.max_artifact_bytes + TAR_OVERHEAD
         with tempfile.TemporaryDirectory(prefix="kuberun-artifacts-") as tmp:
             archive, files = Path(tmp) / "artifacts.tar", Path(tmp) / "files"
             try:
                 size = 0
                 with open(archive, "wb") as out:
-                    async for chunk in source.artifacts_stream(attempt.backend_ref, attempt.log_ref):
+                    async for chunk in source.artifacts_stream(exp, k[1], attempt.attempt):
                         size += len(chunk)
                         if size > limit:
                             raise LogStoreError(f"artifacts are larger than {limit} bytes; not copied")

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kuberun.resource import ArchivedLog, AttemptStatus, results
+from kuberun.resource import ArchivedLog, AttemptStatus, ExperimentResource, results
 from kuberun_operator.backends.base import Backend
 from kuberun_operator.kube import Kube
 from kuberun_operator.logstore import LogStore, paths
@@ -32,6 +32,7 @@ class AttemptEnded:
     uid: str
     task: str
     attempt: AttemptStatus
+    experiment: ExperimentResource | None = None  # its metadata and spec: a bridge finds the log from them
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -43,7 +44,7 @@ async def on_attempt_ended(ended: AttemptEnded, *, kube: Kube, backends: Mapping
     """Copy the attempt's log (streamed, bounded in memory) and say where it is; on the backends whose
     only route back is the log, also the metric series marked in it (``logmarks.py``)."""
     key = paths.log_key(ended.namespace, ended.name, ended.uid, ended.task, ended.attempt.attempt)
-    chunks = attempt_log(kube, backends, ended.namespace, ended.attempt)
+    chunks = attempt_log(kube, backends, ended.namespace, ended.attempt, ended.experiment, ended.task)
     ref = ended.attempt.backend_ref
     marks = MetricMarks() if ref is not None and ref.backend in LOG_ROUTE_BACKENDS else None
     location = await store.put_log(key, marks.scan(chunks) if marks is not None else chunks)

@@ -35,8 +35,9 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from kuberun.resource import ArchivedLog, ExperimentStatus
+from kuberun.resource import ArchivedLog, ExperimentResource, ExperimentStatus
 from kuberun.resource.times import format_time
+from kuberun_operator import decode
 from kuberun_operator.actions import Event
 from kuberun_operator.archive import ArchiveError, ArchiveUnavailable, AsyncArchive, InvalidRecord
 from kuberun_operator.archive.limits import MAX_CONFIG_MAPS_PER_CALL
@@ -170,6 +171,7 @@ class Recorder:
         ns, name, uid = meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", "")
         if self.store is None:
             return
+        experiment: ExperimentResource | None = None
         for task in status.tasks:
             for attempt in task.attempts:
                 key = (uid, task.name, attempt.attempt)
@@ -178,7 +180,9 @@ class Recorder:
                     continue
                 if attempt.phase.finished and has_log(attempt) and key not in self._copying:
                     self._copying.add(key)
-                    self._schedule_copy(AttemptEnded(ns, name, uid, task.name, attempt.model_copy(deep=True)), body)
+                    experiment = experiment or decode.metadata_and_spec(body).resource
+                    self._schedule_copy(AttemptEnded(ns, name, uid, task.name, attempt.model_copy(deep=True),
+                                                     experiment), body)
 
     def expiring(self, body: dict[str, Any], status: ExperimentStatus) -> None:
         """The reconcile that finishes an experiment whose TTL has run out deletes it before its status
@@ -372,3 +376,4 @@ class Recorder:
         if self.queue.failing:
             return True, f"{self.queue.failing} record writes wait for the archive or the log store"
         return True, "ok"
+

@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
-from kuberun.resource import AttemptStatus
+from kuberun.resource import AttemptStatus, ExperimentResource
 from kuberun_operator.backends.base import Backend, BackendError, LogSource
 from kuberun_operator.kube import ApiError, Kube
 from kuberun_operator.recording.retry import Permanent
@@ -32,9 +32,13 @@ def has_log(attempt: AttemptStatus) -> bool:
     return attempt.backend_ref is not None and (attempt.log_ref is not None or attempt.backend_ref.backend == "kubernetes")
 
 
-async def attempt_log(kube: Kube, backends: Mapping[str, Backend], namespace: str,
-                      attempt: AttemptStatus) -> AsyncIterator[bytes]:
-    """The attempt's whole log (not followed: the attempt has ended)."""
+async def attempt_log(kube: Kube, backends: Mapping[str, Backend], namespace: str, attempt: AttemptStatus,
+                      exp: ExperimentResource | None = None, task: str = "") -> AsyncIterator[bytes]:
+    """The attempt's whole log (not followed: the attempt has ended).
+
+    A bridge is handed the Experiment ``exp`` and ``task`` and finds the log itself (its
+    ``LogSource``), not from the attempt's ``logRef``, which is status anyone allowed to patch
+    ``experiments/status`` could point at another tenant's log."""
     ref, log_ref = attempt.backend_ref, attempt.log_ref
     if ref is None:
         raise LogGone("the attempt never reached a backend")
@@ -48,10 +52,10 @@ async def attempt_log(kube: Kube, backends: Mapping[str, Backend], namespace: st
             yield chunk
     else:
         backend = backends.get(ref.backend)
-        if not isinstance(backend, LogSource) or log_ref is None:
+        if not isinstance(backend, LogSource) or exp is None:
             raise LogGone(f"this operator has no {ref.backend!r} backend that serves logs")
         try:
-            async for chunk in backend.logs(ref, log_ref, False, None):
+            async for chunk in backend.logs(exp, task, attempt.attempt, False, None):
                 yield chunk
         except BackendError as exc:
             if exc.permanent:

@@ -7,7 +7,8 @@ object is gone) — never from anything the caller sends — and its log comes f
    ``archivedLog``, the archive's location for it, or the store's deterministic key) — only keys
    under the attempt's own prefix, since status can be patched to point at another tenant's log;
 2. the live source: a bridge's log source (``kuberun_operator.logsource``, built from the admin's
-   backend config, so the caller never needs those credentials), or the local executor's file on
+   backend config, so the caller never needs those credentials; it is handed the Experiment and
+   computes the log's place itself, nothing from status), or the local executor's file on
    the operator's host — only inside the local executor's work directory, since ``logRef.path``
    is status that whoever may patch ``experiments/status`` can write.
 
@@ -67,6 +68,13 @@ def pick(obj: dict[str, Any], task: str | None, attempt: int | None) -> tuple[st
     return task, found
 
 
+def _spec_backend(obj: dict[str, Any], task: str) -> str | None:
+    """The backend key the spec gives ``task`` (``slurm``, ``lepton``...), or None."""
+    spec = next((t for t in (obj.get("spec") or {}).get("tasks") or [] if t.get("name") == task), None)
+    executor = (spec or {}).get("executor") or {}
+    return next((k for k in executor if k in BRIDGES), None)
+
+
 def finished(att: dict[str, Any]) -> bool:
     try:
         return TaskPhase(att.get("phase")).finished
@@ -93,7 +101,7 @@ class LogReader:
             archived = await self._archived(obj, task, att, req.tail)
             if archived is not None:
                 return number, archived
-        return number, await self._live(task, att, req, lambda: still_running(number))
+        return number, await self._live(obj, task, att, req, lambda: still_running(number))
 
     async def _archived(self, obj: dict[str, Any], task: str, att: dict[str, Any],
                         tail: int | None) -> AsyncIterator[bytes] | None:
@@ -122,13 +130,14 @@ class LogReader:
                 raise LogUnavailable(f"the archived log cannot be read now: {exc}", 503) from None
         return None
 
-    async def _live(self, task: str, att: dict[str, Any], req: LogRequest,
+    async def _live(self, obj: dict[str, Any], task: str, att: dict[str, Any], req: LogRequest,
                     still_running: Callable[[], Awaitable[bool]]) -> AsyncIterator[bytes]:
         log_ref, backend_ref = att.get("logRef") or {}, att.get("backendRef") or {}
         kind = log_ref.get("kind") or backend_ref.get("backend")
         where = f"task {task!r} attempt {att['attempt']}"
-        if kind in BRIDGES:
-            return self._bridge(kind, backend_ref, log_ref, req)
+        bridge = _spec_backend(obj, task)  # the spec's backend: status could claim another one
+        if bridge in BRIDGES:
+            return self._bridge(bridge, obj, task, att["attempt"], req)
         if kind == "file":
             return await self._file(str(log_ref.get("path") or ""), req, still_running, where)
         if kind in ("pod", "kubernetes"):
@@ -136,19 +145,18 @@ class LogReader:
                                  "archived copy exists")
         raise LogUnavailable(f"{where}: no log location recorded yet")
 
-    def _bridge(self, kind: str, backend_ref: dict[str, Any], log_ref: dict[str, Any], req: LogRequest) -> AsyncIterator[bytes]:
-        from pydantic import ValidationError
-
-        from kuberun.resource import BackendRef, LogRef
+    def _bridge(self, kind: str, obj: dict[str, Any], task: str, attempt: int, req: LogRequest) -> AsyncIterator[bytes]:
+        """The bridge's LogSource, handed the Experiment (metadata and spec, never status): the bridge
+        recomputes where this attempt's log is, so a log path or id patched into status reads nothing else."""
+        from kuberun_operator.decode import metadata_and_spec
         from kuberun_operator.logsource import open_log_source
 
         if self.config_file is None:
             raise LogUnavailable(f"this operator has no backend config: it cannot read {kind} logs", 503)
-        try:
-            ref, where = BackendRef.model_validate(backend_ref), LogRef.model_validate(log_ref)
-        except ValidationError:
-            raise LogUnavailable(f"the attempt's {kind} reference is not valid") from None
-        return open_log_source(kind, str(self.config_file)).logs(ref, where, req.follow, req.tail)
+        decoded = metadata_and_spec(obj)
+        if decoded.resource is None:
+            raise LogUnavailable(f"the experiment's spec cannot be read by this operator: {decoded.error}")
+        return open_log_source(kind, str(self.config_file)).logs(decoded.resource, task, attempt, req.follow, req.tail)
 
     async def _file(self, path: str, req: LogRequest, still_running: Callable[[], Awaitable[bool]],
                     where: str) -> AsyncIterator[bytes]:

@@ -80,7 +80,7 @@ def stream_logs(kube: Kube, obj: Obj, task: str | None = None, attempt: int | No
         return _file_log(path, follow, tail, lambda: _attempt_finished(kube, ns, exp_name, name, number))
     if kind in ("slurm", "skypilot", "lepton"):
         if backend_config:  # the admin's own path: build the bridge here, with the backend credentials
-            return _bridge_log(kind, backend_ref, log_ref, follow, tail, backend_config)
+            return _bridge_log(kind, obj, name, att["attempt"], follow, tail, backend_config)
         return _bridge_served(kind, served)
     raise LogsUnavailableError(f"task {name!r} attempt {att['attempt']}: no log location recorded yet")
 
@@ -312,17 +312,25 @@ def _read_file(path: Path, follow: bool, tail: int | None, finished: Callable[[]
 # -- bridges (Slurm, SkyPilot, Lepton) ------------------------------------------------------------
 
 
-def _bridge_log(kind: str, backend_ref: Obj, log_ref: Obj, follow: bool, tail: int | None,
+def _bridge_log(kind: str, obj: Obj, task: str, attempt: int, follow: bool, tail: int | None,
                 backend_config: str | None) -> Iterator[bytes]:
-    """The bridge's log source (entry point ``kuberun.log_sources``), built from the admin's backend config."""
-    from kuberun.resource import BackendRef, LogRef
+    """The bridge's log source (entry point ``kuberun.log_sources``), built from the admin's backend config.
+
+    It is handed the Experiment (metadata and spec; its status is left out) and finds the log itself."""
+    from pydantic import ValidationError
+
+    from kuberun.resource import ExperimentResource
 
     path = backend_config or os.environ.get(BACKEND_CONFIG_ENV)
     if not path:
         raise LogsUnavailableError(f"logs of {kind} tasks need the backend config: --backend-config FILE or ${BACKEND_CONFIG_ENV}")
     source = load_log_source(kind, path)
-    ref, where = BackendRef.model_validate(backend_ref), LogRef.model_validate(log_ref)
-    return _drive(_reworded(source.logs(ref, where, follow, tail)))
+    try:
+        exp = ExperimentResource.model_validate({k: obj[k] for k in ("apiVersion", "kind", "metadata", "spec") if k in obj})
+    except ValidationError as exc:
+        raise LogsUnavailableError(f"this kuberun cannot read the experiment's spec (a newer version wrote it?): "
+                                   f"{str(exc).splitlines()[0]}") from None
+    return _drive(_reworded(source.logs(exp, task, attempt, follow, tail)))
 
 
 def load_log_source(kind: str, config_file: str | None) -> Any:

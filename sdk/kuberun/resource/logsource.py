@@ -3,6 +3,11 @@
 The SDK never imports the operator: a package that can read Slurm, SkyPilot or Lepton logs
 announces one entry point per backend kind in the ``kuberun.log_sources`` group, each a callable
 ``(config_file: str | None) -> LogSource``. Both sides depend only on this module.
+
+A source is handed the Experiment (its namespace, name, UID and spec) and the task and attempt,
+never a location read from status: ``status`` is writable by whoever may patch
+``experiments/status``, so a log path or job id there could name another tenant's log. Each
+bridge recomputes where the attempt's log is from its own layout (docs/tenancy.md).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol, runtime_checkable
 
-from kuberun.resource.status import BackendRef, LogRef
+from kuberun.resource.experiment import ExperimentResource
 
 ENTRY_POINT_GROUP = "kuberun.log_sources"
 
@@ -21,12 +26,14 @@ class LogSourceError(Exception):
 
 @runtime_checkable
 class LogSource(Protocol):
-    """Streams an attempt's output (stdout and stderr), chunk by chunk; ``follow`` keeps going until it ends.
+    """Streams one attempt's output (stdout and stderr), chunk by chunk; ``follow`` keeps going until it ends.
 
-    Failures are raised as ``LogSourceError``.
+    ``exp`` is the Experiment as stored (only its metadata and spec are used); ``task`` and
+    ``attempt`` name the attempt. Failures are raised as ``LogSourceError``.
     """
 
-    def logs(self, ref: BackendRef, log_ref: LogRef, follow: bool, tail: int | None) -> AsyncIterator[bytes]: ...
+    def logs(self, exp: ExperimentResource, task: str, attempt: int, follow: bool,
+             tail: int | None) -> AsyncIterator[bytes]: ...
 
 
 OpenLogSource = Callable[[str | None], LogSource]

@@ -41,6 +41,20 @@ async def test_a_config_map_without_an_owner_is_refused_before_any_job_exists():
     assert ("Job", "ns", "exp-t-1") not in h.kube.children
 
 
+async def test_a_squatted_headless_service_of_a_multi_node_task_is_not_adopted():
+    """Someone's Service under the peer-DNS name would steer rank traffic: refused, left as it was."""
+    h = harness()
+    h.kube.add_experiment("exp", [{"name": "t", "script": {"command": ["true"]}, "executor": {"kubernetes": {"nodes": 2}}}])
+    squat = {"kind": "Service", "metadata": {"name": "exp-t-1", "namespace": "ns", "uid": "svc-squat", "ownerReferences": [OTHER]},
+             "spec": {"clusterIP": "None", "selector": {"app": "attacker"}}}
+    h.kube.children[("Service", "ns", "exp-t-1")] = dict(squat)
+    await h.reconcile()
+    assert (h.task()["phase"], h.task()["reason"]) == ("Failed", "NameConflict")
+    assert "Service ns/exp-t-1 already exists and is controlled by Experiment 'someone-else'" in h.task()["message"]
+    assert h.kube.children[("Service", "ns", "exp-t-1")]["spec"]["selector"] == {"app": "attacker"}  # untouched
+    assert ("Job", "ns", "exp-t-1") not in h.kube.children  # nothing ran beside the squatter
+
+
 async def test_our_own_children_found_again_are_adopted_as_before():
     h = harness()
     exp = ExperimentResource.model_validate(h.kube.add_experiment("exp", [k8s_task()]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -139,3 +140,70 @@ def test_a_skypilot_mount_of_the_operator_s_own_files_is_refused_at_the_model(fi
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(w.title() for w in rest)
+
+
+# -- namespaces granted by label selector (allowedNamespaceSelector) ----------------------------------------
+
+SELECTOR = {"matchLabels": {"kuberun.dev/gpu": "granted"},
+            "matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["sandbox"]}]}
+
+
+def by_label() -> BackendConfig:
+    return BackendConfig.model_validate({
+        "slurm": {"clusters": [{"name": "c", "host": "h", "allowedNamespaces": ["team-a"], "allowedNamespaceSelector": SELECTOR}]},
+        "lepton": {"workspaces": [{"name": "w", "url": "http://l.invalid", "allowedNamespaceSelector": SELECTOR}]},
+        "skypilot": {"endpoint": "http://s.invalid", "allowedNamespaceSelector": SELECTOR}})
+
+
+def every_check(config: BackendConfig, namespace: str, labels: Any) -> list[Any]:
+    assert config.skypilot is not None
+    return [lambda: grants.check_slurm(config.slurm.clusters[0], slurm(cluster="c"), namespace, labels),
+            lambda: grants.check_lepton(config.lepton.workspaces[0], LeptonExecutor(resource_shape="cpu.small"), namespace, labels),
+            lambda: grants.check_skypilot(config.skypilot, SkypilotExecutor(), namespace, labels)]
+
+
+LABELLED = {
+    "matching labels": ({"kuberun.dev/gpu": "granted", "tier": "prod"}, None),
+    "label missing": ({"tier": "prod"}, re.escape("its labels do not match allowedNamespaceSelector "
+                                                  "(kuberun.dev/gpu=granted, tier NotIn (sandbox))")),
+    "excluded by an expression": ({"kuberun.dev/gpu": "granted", "tier": "sandbox"}, "do not match allowedNamespaceSelector"),
+    "labels unreadable": (None, "this operator cannot read Namespace labels"),
+}
+
+
+@pytest.mark.parametrize(("labels", "refusal"), LABELLED.values(), ids=LABELLED.keys())
+def test_a_selector_grants_every_backend_to_namespaces_whose_labels_match(labels, refusal):
+    for check in every_check(by_label(), "team-z", labels):
+        if refusal is None:
+            check()
+            continue
+        with pytest.raises(grants.BackendNotAllowed, match=refusal) as caught:
+            check()
+        assert "namespace 'team-z'" in caught.value.message and caught.value.permanent
+
+
+def test_a_name_in_allowed_namespaces_needs_no_labels_and_reads_none():
+    config = by_label()
+    grants.check_slurm(config.slurm.clusters[0], slurm(cluster="c"), "team-a", labels={})
+    reads: list[str] = []
+
+    async def read(namespace: str) -> dict[str, str]:
+        reads.append(namespace)
+        return {"kuberun.dev/gpu": "granted"}
+
+    import asyncio
+
+    cluster, workspace = config.slurm.clusters[0], config.lepton.workspaces[0]
+    assert asyncio.run(grants.namespace_labels(cluster, "team-a", read)) is None  # granted by name: no API call
+    assert asyncio.run(grants.namespace_labels(workspace, "team-z", read)) == {"kuberun.dev/gpu": "granted"}
+    assert asyncio.run(grants.namespace_labels(SLURM, "team-z", read)) is None  # no selector: nothing to read
+    assert reads == ["team-z"]
+
+
+def test_an_empty_selector_is_refused_rather_than_granting_every_namespace():
+    with pytest.raises(ValueError, match=r"empty allowedNamespaceSelector would grant every namespace"):
+        SlurmCluster.model_validate({"name": "c", "allowedNamespaceSelector": {}})
+    with pytest.raises(ValueError, match="needs values"):
+        LeptonWorkspace.model_validate({"name": "w", "url": "http://x", "allowedNamespaceSelector": {
+            "matchExpressions": [{"key": "k", "operator": "In"}]}})
+    assert by_label().grants_by_label and not BackendConfig.model_validate({"slurm": {"clusters": [{"name": "c"}]}}).grants_by_label

@@ -8,17 +8,18 @@ from typing import Any
 
 import pytest
 
-from kuberun.resource import BackendRef, LogRef
+from kuberun.resource import ExperimentResource
 from kuberun.resource.logsource import ENTRY_POINT_GROUP, LogSource, LogSourceError
 from kuberun_operator import logsource
 from kuberun_operator.backends.base import BackendError
 
-REF = BackendRef(backend="lepton", idempotency_key="k", id="job-1", cluster="prod")
-WHERE = LogRef(kind="lepton", path="prod/job-1")
+EXP = ExperimentResource.model_validate({
+    "metadata": {"namespace": "team-a", "name": "exp", "uid": "u-1"},
+    "spec": {"title": "t", "tasks": [{"name": "t", "script": {"command": ["true"]}, "executor": {"lepton": {"workspace": "prod", "resourceShape": "cpu.small"}}}]}})
 
 
 async def collect(source: LogSource, follow: bool = False, tail: int | None = None) -> list[bytes]:
-    return [chunk async for chunk in source.logs(REF, WHERE, follow, tail)]
+    return [chunk async for chunk in source.logs(EXP, "t", 2, follow, tail)]
 
 
 def test_one_entry_point_per_bridge_kind_opens_a_log_source():
@@ -42,8 +43,8 @@ class FakeLepton:
     async def stop(self) -> None:
         self.calls.append("stop")
 
-    async def logs(self, ref: Any, log_ref: Any, follow: bool, tail: int | None) -> Any:
-        self.calls.append(("logs", ref.id, log_ref.path, follow, tail))
+    async def logs(self, exp: Any, task: str, attempt: int, follow: bool, tail: int | None) -> Any:
+        self.calls.append(("logs", exp.metadata.uid, task, attempt, follow, tail))
         yield b"one\n"
         if self.fail is not None:
             raise self.fail
@@ -61,7 +62,7 @@ def lepton_config(tmp_path, monkeypatch):
 
 async def test_a_bridge_is_built_from_the_config_and_started_and_stopped_around_the_stream(lepton_config):
     assert await collect(logsource.lepton(lepton_config), follow=True, tail=5) == [b"one\n", b"two\n"]
-    assert FakeLepton.calls == [("init", ["prod"], lepton_config), "start", ("logs", "job-1", "prod/job-1", True, 5), "stop"]
+    assert FakeLepton.calls == [("init", ["prod"], lepton_config), "start", ("logs", "u-1", "t", 2, True, 5), "stop"]
 
 
 async def test_a_backend_error_mid_stream_stops_the_bridge_and_surfaces_as_log_source_error(lepton_config):

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from kuberun.resource import AttemptStatus, BackendRef, ExperimentStatus, TaskPhase, TaskStatus
+from kuberun.resource import (
+    AttemptStatus,
+    BackendRef,
+    ExperimentResource,
+    ExperimentStatus,
+    TaskPhase,
+    TaskStatus,
+)
 from kuberun_operator.logstore import LogStore
 from kuberun_operator.recording.artifacts import MAX_FAILURES, ArtifactSync, local_dirs
 from tests.helpers.builders import make_resource
@@ -34,7 +41,7 @@ def _exp(status: ExperimentStatus | None = None):
 
 
 def _status(phase: TaskPhase) -> ExperimentStatus:
-    ref = BackendRef(backend="local", idempotency_key="key-train-1")
+    ref = BackendRef(backend="local", idempotency_key=f"{UID}-train-1")
     attempt = AttemptStatus(attempt=1, phase=phase, backend_ref=ref)
     return ExperimentStatus(phase="Running", tasks=[TaskStatus(name="train", phase=phase, attempt=1, attempts=[attempt])])
 
@@ -42,7 +49,7 @@ def _status(phase: TaskPhase) -> ExperimentStatus:
 @pytest.fixture
 def setup(tmp_path: Path):
     workdir = tmp_path / "local"
-    out = workdir / "key-train-1" / "artifacts"
+    out = workdir / f"{UID}-train-1" / "artifacts"  # the key is the UID-derived one (status cannot move it)
     out.mkdir(parents=True)
     queued: list[tuple[str, str]] = []
     clock = Clock()
@@ -111,7 +118,7 @@ async def test_an_attempt_without_an_artifacts_directory_records_nothing(setup):
 async def test_attempts_on_other_backends_are_not_touched(setup):
     sync, _, _, _ = setup
     status = _status(TaskPhase.SUCCEEDED)
-    status.tasks[0].attempts[0].backend_ref = BackendRef(backend="lepton", idempotency_key="key-train-1")
+    status.tasks[0].attempts[0].backend_ref = BackendRef(backend="lepton", idempotency_key=f"{UID}-train-1")
     sync.apply(_exp(), status)
     assert not sync._running
 
@@ -230,3 +237,14 @@ async def test_an_attempt_that_reported_no_points_is_recorded_as_copied_with_not
     nxt = _status(TaskPhase.FAILED)
     sync.apply(_exp(_status(TaskPhase.FAILED)), nxt)
     assert nxt.tasks[0].attempts[0].series == SeriesRecord()
+
+
+def test_a_local_attempt_key_rewritten_in_status_cannot_point_the_sync_at_another_directory(tmp_path):
+    elsewhere = tmp_path / "work" / "someone-elses-key" / "artifacts"
+    elsewhere.mkdir(parents=True)
+    exp = ExperimentResource.model_validate({"metadata": {"namespace": "ns", "name": "exp", "uid": UID}, "spec": {
+        "title": "t", "tasks": [{"name": "train", "script": {"command": ["true"]}, "executor": {"local": {}}}]}})
+    attempt = AttemptStatus.model_validate({"attempt": 1, "phase": "Running", "backendRef": {
+        "backend": "local", "idempotencyKey": "someone-elses-key"}})
+    where = local_dirs(tmp_path / "work")(exp, "train", attempt)
+    assert where == tmp_path / "work" / f"{UID}-train-1" / "artifacts"

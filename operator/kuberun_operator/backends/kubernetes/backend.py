@@ -11,7 +11,6 @@ keeps, and asks for pods only when a Job failed (for the exit code).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -64,10 +63,12 @@ class KubernetesBackend:
         # pods are refused would sit Submitted forever: ask first (a dry run, nothing stored).
         await self._admissible(job)
         # The ConfigMap (if any) first: when its create fails, no Job starts a pod without its documents
-        # (the submit is retried as a whole). The Service may follow the Job: peers wait for DNS.
+        # (the submit is retried as a whole). The Service before the Job too: a Service squatted under
+        # its name (NameConflict) would steer the peers' DNS, so no pod may start until it is ours.
         await self._ensure_task_config_map(exp, ref_)
-        results = await asyncio.gather(self._create(job), *([self._create(service)] if service is not None else []))
-        created = results[0]
+        if service is not None:
+            await self._create(service)
+        created = await self._create(job)
         if created is not None:
             self.cache.put(created)
         name = job["metadata"]["name"]

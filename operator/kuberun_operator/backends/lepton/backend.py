@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 
 from kuberun.resource import BackendRef, ExperimentResource, LeptonExecutor, LogRef, TaskSpec
-from kuberun_operator import grants
+from kuberun_operator import grants, identity
 from kuberun_operator.actions import Observed
 from kuberun_operator.backend_config import LeptonConfig
 from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted, active_attempts
@@ -31,6 +31,7 @@ from kuberun_operator.backends.cloud import (
     remote_name,
 )
 from kuberun_operator.backends.lepton.client import LeptonClient
+from kuberun_operator.namespaces import NamespaceLabels
 from kuberun_operator.settings import Settings
 
 KEY_LABEL = "kuberun-key"
@@ -43,8 +44,9 @@ class LeptonBackend:
     finalizer = REMOTE_FINALIZER  # CancelOnDelete: Lepton jobs outlive a deleted Experiment otherwise
     unretryable_reasons = grants.REASONS  # DeclaresUnretryable: a retry cannot grant a workspace
 
-    def __init__(self, config: LeptonConfig, settings: Settings) -> None:
+    def __init__(self, config: LeptonConfig, settings: Settings, namespace_labels: NamespaceLabels | None = None) -> None:
         self.config, self.settings = config, settings
+        self.namespace_labels = namespace_labels  # for workspaces granted by allowedNamespaceSelector
         self.poll_interval = config.poll_interval_seconds
         self._session: aiohttp.ClientSession | None = None
         self._clients: dict[str, LeptonClient] = {}
@@ -73,7 +75,9 @@ class LeptonBackend:
         ex = _executor(task)
         client = self._client(ex.workspace)
         workspace = next(w for w in self.config.workspaces if w.name == client.workspace)
-        grants.check_lepton(workspace, ex, exp.metadata.namespace or "default")  # before any request
+        namespace = exp.metadata.namespace or "default"
+        labels = await grants.namespace_labels(workspace, namespace, self.namespace_labels)
+        grants.check_lepton(workspace, ex, namespace, labels)  # before any request
         job_id = remote_name(ref.idempotency_key)
         log = LogRef(kind="lepton", path=f"{client.workspace}/{job_id}")
         if await client.get_job(job_id) is None:
@@ -104,11 +108,20 @@ class LeptonBackend:
     async def cancel(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> None:
         await self._client(_executor(task).workspace).delete_job(remote_name(ref.idempotency_key))
 
-    async def logs(self, ref: BackendRef, log_ref: LogRef | None, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
-        """The logs of every replica of the attempt's job (replica 0 first); ``tail`` lines per replica."""
-        workspace, _, job_id = (log_ref.path or "").rpartition("/") if log_ref else ("", "", "")
-        client = self._client(workspace or None)
-        job_id = job_id or remote_name(ref.idempotency_key)
+    async def logs(self, exp: ExperimentResource, task: str, attempt: int, follow: bool = False,
+                   tail: int | None = None) -> AsyncIterator[bytes]:
+        """LogSource: every replica's log of the attempt's job (replica 0 first); ``tail`` lines per replica.
+
+        The workspace is the spec's and the job id is derived from the key recomputed from the UID
+        (as submit derived it): a ``logRef`` in status naming another job is never read."""
+        try:
+            ex = exp.spec.task(task).executor.lepton
+        except KeyError:
+            ex = None
+        if ex is None:
+            raise BackendError("LogsUnavailable", f"task {task!r} does not run on Lepton", permanent=True)
+        client = self._client(ex.workspace)
+        job_id = remote_name(identity.idempotency_key(exp.metadata.uid or "", task, attempt))
         replicas = sorted(_replica_id(r) for r in await client.replicas(job_id))
         for replica in replicas:
             stream = client.replica_log(job_id, replica, timeout=None if follow else 10.0)

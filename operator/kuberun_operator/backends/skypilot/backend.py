@@ -22,13 +22,14 @@ import yaml
 
 from kuberun.resource import BackendRef, ExperimentResource, LogRef, SkypilotExecutor, TaskSpec
 from kuberun.resource.constants import MAX_MESSAGE
-from kuberun_operator import grants
+from kuberun_operator import grants, identity
 from kuberun_operator.actions import Observed
 from kuberun_operator.backend_config import SkypilotConfig
 from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted, active_attempts
 from kuberun_operator.backends.cloud import TASK_ENV, LogSummaries, attempt_env, epoch, remote_name
 from kuberun_operator.backends.runner_bundle import BUNDLE_ENV, bundle, run_prelude, setup_lines
 from kuberun_operator.backends.skypilot.client import RequestResult, SkypilotApi, SkypilotClient
+from kuberun_operator.namespaces import NamespaceLabels
 from kuberun_operator.settings import Settings
 
 _PENDING = {"PENDING", "SUBMITTED", "STARTING", "INIT", "SETTING_UP"}
@@ -48,8 +49,10 @@ class SkypilotBackend:
     finalizer = REMOTE_FINALIZER  # CancelOnDelete: cloud jobs outlive a deleted Experiment otherwise
     unretryable_reasons = grants.REASONS  # DeclaresUnretryable: a retry cannot grant the endpoint
 
-    def __init__(self, config: SkypilotConfig, settings: Settings, api: SkypilotApi | None = None) -> None:
+    def __init__(self, config: SkypilotConfig, settings: Settings, api: SkypilotApi | None = None,
+                 namespace_labels: NamespaceLabels | None = None) -> None:
         self.config, self.settings = config, settings
+        self.namespace_labels = namespace_labels  # when the endpoint is granted by allowedNamespaceSelector
         self.poll_interval = config.poll_interval_seconds
         self.api: SkypilotApi | None = api  # tests pass a fake; start() builds the HTTP client otherwise
         self._session: aiohttp.ClientSession | None = None
@@ -75,7 +78,9 @@ class SkypilotBackend:
 
     async def submit(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> Submitted:
         ex = _executor(task)
-        grants.check_skypilot(self.config, ex, exp.metadata.namespace or "default")  # before any request
+        namespace = exp.metadata.namespace or "default"
+        labels = await grants.namespace_labels(self.config, namespace, self.namespace_labels)
+        grants.check_skypilot(self.config, ex, namespace, labels)  # before any request
         name = remote_name(ref.idempotency_key)
         existing = (await self._jobs(ex)).get(name)
         if existing is not None:
@@ -134,13 +139,24 @@ class SkypilotBackend:
         if job is not None:
             await self._api().cancel_on_cluster(ex.cluster_name or "", int(job["job_id"]))
 
-    async def logs(self, ref: BackendRef, log_ref: LogRef | None, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
-        """Managed jobs by name; cluster jobs by cluster and job id (``LogRef.path``)."""
-        parts = (log_ref.path or "").split("/") if log_ref else []
-        if parts[:1] == ["cluster"] and len(parts) == 4:
-            where: dict[str, Any] = {"cluster_name": parts[1], "job_id": int(parts[3])}
-        else:
-            where = {"name": remote_name(ref.idempotency_key)}
+    async def logs(self, exp: ExperimentResource, task: str, attempt: int, follow: bool = False,
+                   tail: int | None = None) -> AsyncIterator[bytes]:
+        """LogSource: a managed job by its name; a cluster job by the spec's cluster and the id its
+        queue lists under that name. The name derives from the key recomputed from the UID: a
+        ``logRef`` in status naming another cluster or job is never read."""
+        try:
+            ex = exp.spec.task(task).executor.skypilot
+        except KeyError:
+            ex = None
+        if ex is None:
+            raise BackendError("LogsUnavailable", f"task {task!r} does not run on SkyPilot", permanent=True)
+        name = remote_name(identity.idempotency_key(exp.metadata.uid or "", task, attempt))
+        where: dict[str, Any] = {"name": name}
+        if ex.mode == "cluster":
+            job = (await self._jobs(ex)).get(name)
+            if job is None:
+                raise BackendError("LogsUnavailable", f"cluster {ex.cluster_name!r} lists no job {name!r}", permanent=True)
+            where = {"cluster_name": ex.cluster_name or "", "job_id": int(job["job_id"])}
         async for chunk in self._api().logs(where, follow, tail):
             yield chunk
 

@@ -15,7 +15,8 @@
   ``squeue --me``); the attempt directories are created with umask 077 (mode 0700).
 - verify before acting: the key used is recomputed from the UID (``identity``), and a job id
   read from status counts only if the polled job of that id carries the key as its name.
-- logs: the job's ``output.log`` streamed over the same connection (``tail -F`` while it runs).
+- logs: the job's ``output.log`` streamed over the namespace's own connection (``tail -F`` while
+  it runs), at the path computed from the Experiment as submit computed it (never from status).
 - queued dependencies (``QueuesDependencies``): tasks on one cluster and login share a dependency
   scope; ``submit_after`` adds ``--dependency=afterok`` on parent jobs the command verifies first.
 """
@@ -25,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import posixpath
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -39,6 +39,7 @@ from kuberun_operator.backends.slurm import script
 from kuberun_operator.backends.slurm.poller import ClusterPoller, controller_down
 from kuberun_operator.backends.slurm.state import lost, observed_from
 from kuberun_operator.backends.slurm.transport import UNAVAILABLE, CommandResult, Transport, make_transport
+from kuberun_operator.namespaces import NamespaceLabels
 from kuberun_operator.settings import Settings
 
 log = logging.getLogger("kuberun.operator.slurm")
@@ -49,8 +50,10 @@ class SlurmBackend:
     finalizer = REMOTE_FINALIZER  # CancelOnDelete: sbatch jobs outlive a deleted Experiment otherwise
     unretryable_reasons = grants.REASONS  # DeclaresUnretryable: a retry cannot grant a backend
 
-    def __init__(self, config: SlurmConfig, settings: Settings, code_reader: Any = None) -> None:
+    def __init__(self, config: SlurmConfig, settings: Settings, code_reader: Any = None,
+                 namespace_labels: NamespaceLabels | None = None) -> None:
         self.config, self.settings = config, settings
+        self.namespace_labels = namespace_labels  # for clusters granted by allowedNamespaceSelector
         # (namespace, CodeRef) -> the package's bytes (kuberun_operator.codestore); None: packaged tasks are refused
         self.code_reader = code_reader
         self.poll_interval = config.poll_interval_seconds
@@ -133,8 +136,10 @@ class SlurmBackend:
         executor = task.executor.slurm
         assert executor is not None
         namespace = exp.metadata.namespace or "default"
-        grants.check_slurm(self._cluster(executor.cluster), executor, namespace)  # before any remote command
-        cluster = self._login(self._cluster(executor.cluster).name, namespace)
+        granting = self._cluster(executor.cluster)
+        labels = await grants.namespace_labels(granting, namespace, self.namespace_labels)
+        grants.check_slurm(granting, executor, namespace, labels)  # before any remote command
+        cluster = self._login(granting.name, namespace)
         place = script.AttemptPlace(namespace, exp.metadata.name or "", task.name, attempt, ref.idempotency_key)
         code = b""
         if task.code is not None and self.code_reader is not None:
@@ -167,27 +172,45 @@ class SlurmBackend:
             assert attempt.backend_ref is not None  # active_attempts yields only attempts with one
             observed = self._observe_attempt(exp, task_name, attempt.backend_ref, attempt.log_ref)
             if observed is not None and observed.state in ("succeeded", "failed") and observed.log_ref is not None:
-                observed = dataclasses.replace(observed, summary=await self._summary(attempt.backend_ref, observed.log_ref))
+                observed = dataclasses.replace(observed, summary=await self._summary(exp, task_name, attempt.attempt))
             if observed is not None:
                 seen[(task_name, attempt.attempt)] = observed
         return seen
 
-    async def _summary(self, ref: BackendRef, log_ref: LogRef) -> results.RunSummary | None:
+    async def _summary(self, exp: ExperimentResource, task: str, attempt: int) -> results.RunSummary | None:
         """The run summary the runner left beside ``output.log`` (one SSH command, once per attempt)."""
-        key = ref.idempotency_key
-        if not log_ref.path:
-            return None
+        try:
+            login, key, directory = self._place(exp, task, attempt)
+        except BackendError:
+            return None  # the record lacks the summary; the outcome does not depend on it
         if key not in self._summaries:
             if len(self._summaries) > 10_000:
                 self._summaries.clear()  # bounded: finished attempts are not observed again
-            directory = posixpath.dirname(log_ref.path)
             try:
-                out = await self._transport(self._cluster(ref.cluster).name).run(
+                out = await self._transport(login.name, exp.metadata.namespace).run(
                     script.summary_command(directory, results.FILE_SUMMARY_BYTES))
             except BackendError:
-                return None  # the record lacks the summary; the outcome does not depend on it
+                return None
             self._summaries[key] = results.parse_summary(out.stdout)
         return self._summaries[key]
+
+    def _place(self, exp: ExperimentResource, task: str, attempt: int) -> tuple[SlurmCluster, str, str]:
+        """(login, key, directory): where submit put the attempt, computed again from the Experiment.
+
+        The directory is a shell expression (``script.attempt_dir``) under the spec's cluster and the
+        namespace's own login. Logs, summary, series and artifacts are read there and only there:
+        a path in status is a claim anyone allowed to patch ``experiments/status`` can make."""
+        try:
+            executor = exp.spec.task(task).executor.slurm
+        except KeyError:
+            raise BackendError("LogsUnavailable", f"the experiment has no task {task!r}", permanent=True) from None
+        if executor is None:
+            raise BackendError("LogsUnavailable", f"task {task!r} does not run on Slurm", permanent=True)
+        namespace = exp.metadata.namespace or "default"
+        login = self._login(self._cluster(executor.cluster).name, namespace)
+        key = identity.idempotency_key(exp.metadata.uid or "", task, attempt)
+        place = script.AttemptPlace(namespace, exp.metadata.name or "", task, attempt, key)
+        return login, key, script.attempt_dir(login.workdir, place)
 
     def _observe_attempt(self, exp: ExperimentResource, task: str, ref: BackendRef, log_ref: LogRef | None) -> Observed | None:
         try:
@@ -241,33 +264,29 @@ class SlurmBackend:
             raise BackendError(UNAVAILABLE, f"Slurm cluster {cluster.name!r}: scancel will be retried: "
                                f"{result.stderr.strip()[:300]}", permanent=False)
 
-    async def artifacts_stream(self, ref: BackendRef, log_ref: LogRef) -> AsyncIterator[bytes]:
+    async def artifacts_stream(self, exp: ExperimentResource, task: str, attempt: int) -> AsyncIterator[bytes]:
         """ArtifactSource (recording/artifacts.py): the attempt's ``artifacts/`` as a tar over SSH."""
-        transport = self._transport(self._cluster(ref.cluster).name)
-        async for chunk in transport.stream(script.artifacts_command(posixpath.dirname(log_ref.path or ""))):
+        login, _, directory = self._place(exp, task, attempt)
+        async for chunk in self._transport(login.name, exp.metadata.namespace).stream(script.artifacts_command(directory)):
             yield chunk
 
-    async def series_stream(self, ref: BackendRef, log_ref: LogRef) -> AsyncIterator[bytes]:
+    async def series_stream(self, exp: ExperimentResource, task: str, attempt: int) -> AsyncIterator[bytes]:
         """ArtifactSource: the attempt's ``metrics.jsonl`` (the full metric series) over SSH."""
-        transport = self._transport(self._cluster(ref.cluster).name)
-        async for chunk in transport.stream(script.series_command(posixpath.dirname(log_ref.path or ""))):
+        login, _, directory = self._place(exp, task, attempt)
+        async for chunk in self._transport(login.name, exp.metadata.namespace).stream(script.series_command(directory)):
             yield chunk
 
-    async def logs(self, ref: BackendRef, log_ref: LogRef, follow: bool = False, tail: int | None = None) -> AsyncIterator[bytes]:
-        """The attempt's output (stdout and stderr), streamed; ``follow`` keeps going until the job ends."""
-        if not log_ref.path:
-            raise BackendError("LogsUnavailable", "this attempt has no log path recorded", permanent=True)
-        # The attempt directory is <workdir>/<namespace>/<experiment>/<task>/<attempt>/output.log;
-        # a path of any other shape (another file, `..`) is not an attempt's log and is refused.
-        parts = log_ref.path.split("/")
-        if (not log_ref.path.startswith("/") or len(parts) < 6 or parts[-1] != "output.log"
-                or not parts[-2].isdigit() or any(p in ("", ".", "..") for p in parts[1:])):
-            raise BackendError("LogsUnavailable", f"{log_ref.path!r} is not the log of a kuberun attempt", permanent=True)
-        namespace = parts[-5]
-        transport = self._transport(self._cluster(ref.cluster).name, namespace)
-        async for chunk in transport.stream(script.logs_command(log_ref.path, ref.id, follow, tail)):
-            yield chunk
+    async def logs(self, exp: ExperimentResource, task: str, attempt: int, follow: bool = False,
+                   tail: int | None = None) -> AsyncIterator[bytes]:
+        """LogSource: the attempt's output (stdout and stderr), streamed; ``follow`` keeps going until the job ends.
 
+        Where is computed as submit computed it (``_place``) and the job is known by its name (the
+        key from the UID). Nothing is taken from status: a log path or job id written there by
+        whoever may patch ``experiments/status`` could name another tenant's log."""
+        login, key, directory = self._place(exp, task, attempt)
+        command = script.logs_command(directory, key, follow, tail)
+        async for chunk in self._transport(login.name, exp.metadata.namespace).stream(command):
+            yield chunk
 
 def _files(task: TaskSpec, cluster: SlurmCluster, place: script.AttemptPlace, with_code: bool = False,
            after: Sequence[str] = ()) -> tuple[bytes, bytes, list[str]]:

@@ -263,29 +263,38 @@ def cancel_command(key: str, job_id: str | None) -> str:
     return " && ".join(parts)
 
 
+# The readers below take the attempt's directory as a shell expression (``attempt_dir``), computed
+# from the Experiment as submit computed it: never a path read from status.
+
+
 def summary_command(directory: str, limit: int) -> str:
     """Print the attempt's run summary (at most ``limit`` bytes); nothing when there is none."""
-    return f"head -c {int(limit)} -- {shlex.quote(directory.rstrip('/') + '/summary.json')} 2>/dev/null; exit 0"
+    return f"head -c {int(limit)} -- {directory}/summary.json 2>/dev/null; exit 0"
 
 
 def artifacts_command(directory: str) -> str:
     """The attempt's ``artifacts/`` as a tar stream on stdout; nothing when it does not exist."""
-    where = shlex.quote(directory.rstrip("/") + "/artifacts")
+    where = f"{directory}/artifacts"
     return f"if [ -d {where} ]; then tar -C {where} -cf - . 2>/dev/null; fi; exit 0"
 
 
 def series_command(directory: str, limit: int = 64 << 20) -> str:
     """The attempt's metric series (``metrics.jsonl``), at most ``limit`` bytes; nothing when there is none."""
-    return f"head -c {int(limit)} -- {shlex.quote(directory.rstrip('/') + '/metrics.jsonl')} 2>/dev/null; exit 0"
+    return f"head -c {int(limit)} -- {directory}/metrics.jsonl 2>/dev/null; exit 0"
 
 
-def logs_command(path: str, job_id: str | None, follow: bool, tail: int | None) -> str:
-    """Print (and with ``follow``, keep printing until the job ends) the job's output file."""
+def logs_command(directory: str, job_name: str, follow: bool, tail: int | None) -> str:
+    """Print (and with ``follow``, keep printing until the job ends) the attempt's ``output.log``.
+
+    ``directory`` is a shell expression (``attempt_dir``); the job is found by its name (the
+    attempt's key), never by an id from status."""
     start = f"-n {int(tail)}" if tail is not None else "-c +1"
-    if not follow or not (job_id and job_id.isdigit()):
-        return f"tail {start} {shlex.quote(path)}"
-    active = f"squeue -h -j {job_id} -t PENDING,CONFIGURING,RUNNING,COMPLETING,SUSPENDED -o %i 2>/dev/null | grep -q ."
+    path = f"{directory}/output.log"
+    if not follow:
+        return f"tail {start} {path}"
+    active = (f"squeue -h --name={shlex.quote(job_name)} -t PENDING,CONFIGURING,RUNNING,COMPLETING,SUSPENDED "
+              "-o %i 2>/dev/null | grep -q .")
     # A watcher lives as long as the job; tail --pid prints what is left, then exits with it.
     # -F waits for a pending job's file to appear.
     return (f"(while {active}; do sleep 2; done) & w=$!; "
-            f"tail {start} -F --pid=$w {shlex.quote(path)} 2>/dev/null; exit 0")
+            f"tail {start} -F --pid=$w {path} 2>/dev/null; exit 0")

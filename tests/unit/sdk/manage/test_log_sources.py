@@ -48,9 +48,10 @@ def test_the_registered_lepton_source_is_a_log_source_built_from_the_config(tmp_
     config = tmp_path / "backends.yaml"
     config.write_text("lepton:\n  workspaces: [{name: prod, url: 'http://lepton.invalid'}]\n")
     assert isinstance(load_log_source("lepton", str(config)), LogSource)
-    ref = {"backend": "lepton", "idempotencyKey": "k", "id": "job-1", "cluster": "prod"}
+    obj = {"metadata": {"namespace": "ns", "name": "e", "uid": "u"}, "spec": {"title": "t", "tasks": [
+        {"name": "t", "script": {"command": ["true"]}, "executor": {"lepton": {"resourceShape": "cpu.small"}}}]}}
     with pytest.raises(LogsUnavailableError, match=r"backend config .*backends.yaml.missing: .*No such file"):
-        list(_bridge_log("lepton", ref, {"kind": "lepton", "path": "prod/job-1"}, False, None, str(tmp_path / "backends.yaml.missing")))
+        list(_bridge_log("lepton", obj, "t", 1, False, None, str(tmp_path / "backends.yaml.missing")))
 
 
 def test_a_kind_nobody_registered_says_what_to_install(monkeypatch):

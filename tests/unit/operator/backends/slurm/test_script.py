@@ -105,11 +105,18 @@ def test_submit_command_quotes_every_flag_and_the_key():
     assert "key=uid-t-1" in command and "head -c 10 > task.json && head -c 20 > job.sh" in command
 
 
-def test_sacct_and_logs_commands_accept_only_numeric_job_ids():
+def test_sacct_and_cancel_commands_accept_only_numeric_job_ids():
     with pytest.raises(ValueError):
         script.sacct_command(["1; touch x"])
     assert "--jobs" not in script.cancel_command("k", "1; touch x")
-    assert "squeue" not in script.logs_command("/p/output.log", "$(x)", follow=True, tail=None)
+
+
+def test_the_logs_command_follows_the_job_by_its_quoted_name_never_an_id():
+    directory = script.attempt_dir("~/.kuberun/jobs", script.AttemptPlace("ns", "e", "t", 1, "uid-t-1"))
+    followed = script.logs_command(directory, "uid-t-1; touch x", follow=True, tail=None)
+    assert "--name='uid-t-1; touch x'" in followed and " -j " not in followed
+    assert followed.count('"$HOME"/.kuberun/jobs/ns/e/t/1/output.log') == 1
+    assert "squeue" not in script.logs_command(directory, "uid-t-1", follow=False, tail=3)
 
 
 def test_squeue_rows_parse_with_raw_wait_status():
