@@ -19,8 +19,9 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec, results
+from kuberun.resource import ExperimentResource, TaskSpec, results
 from kuberun.runner import BadTaskError, encode_task_env, task_document
+from kuberun_operator import identity
 from kuberun_operator.actions import Observed
 from kuberun_operator.backends.base import BackendError
 
@@ -66,13 +67,16 @@ class LogSummaries:
         self.source, self.limit = source, limit  # source: the bridge (LogSource)
         self._found: dict[str, results.RunSummary | None] = {}
 
-    async def with_summary(self, found: Observed, ref: BackendRef) -> Observed:
-        """``found`` with the summary of its log, when it has ended (a log that cannot be read: none)."""
+    async def with_summary(self, found: Observed, exp: ExperimentResource, task: str, attempt: int) -> Observed:
+        """``found`` with the summary of its log, when it has ended (a log that cannot be read: none).
+
+        The log is read as every log is (``logs(exp, task, attempt)``: located from the Experiment,
+        never from status), and cached under the key recomputed from the UID."""
         if found.state not in ("succeeded", "failed") or found.log_ref is None or found.summary is not None:
             return found
-        key = ref.idempotency_key
+        key = identity.idempotency_key(exp.metadata.uid or "", task, attempt)
         if key not in self._found:
-            summary = await self._read(ref, found.log_ref)
+            summary = await self._read(exp, task, attempt, key)
             if summary is None:
                 return found  # not cached: the next observation of an ended attempt tries again
             if len(self._found) >= self.limit:
@@ -80,11 +84,11 @@ class LogSummaries:
             self._found[key] = summary
         return dataclasses.replace(found, summary=self._found[key])
 
-    async def _read(self, ref: BackendRef, log_ref: LogRef) -> results.RunSummary | None:
+    async def _read(self, exp: ExperimentResource, task: str, attempt: int, key: str) -> results.RunSummary | None:
         try:
-            tail = b"".join([chunk async for chunk in self.source.logs(ref, log_ref, False, LOG_TAIL_LINES)])
+            tail = b"".join([chunk async for chunk in self.source.logs(exp, task, attempt, False, LOG_TAIL_LINES)])
         except (BackendError, OSError) as exc:
-            log.warning("the log of %s cannot be read for its run summary: %s", ref.idempotency_key, exc)
+            log.warning("the log of %s cannot be read for its run summary: %s", key, exc)
             return None
         text = results.summary_in_log(tail.decode("utf-8", "replace").splitlines())
         return results.parse_summary(text) if text is not None else None

@@ -96,7 +96,7 @@ class LeptonBackend:
                 continue  # the idempotent re-Submit reports it (see the module doc)
             if job is not None:
                 seen[(task_name, attempt.attempt)] = await self._summaries.with_summary(
-                    observed(job, job_id, client.workspace), attempt.backend_ref)  # type: ignore[arg-type]
+                    observed(job, job_id, client.workspace), exp, task_name, attempt.attempt)
             elif attempt.backend_ref.uid:  # type: ignore[union-attr]
                 # Recorded as created, and Lepton (archive included) answers 404: deleted behind our back.
                 seen[(task_name, attempt.attempt)] = Observed(

@@ -113,7 +113,7 @@ class SkypilotBackend:
             except BackendError:
                 continue  # the idempotent re-Submit reports it as a Warning with its reason
             if found is not None:
-                seen[(task_name, attempt.attempt)] = await self._summaries.with_summary(found, ref)
+                seen[(task_name, attempt.attempt)] = await self._summaries.with_summary(found, exp, task_name, attempt.attempt)
         return seen
 
     async def _observe_one(self, ex: SkypilotExecutor, ref: BackendRef, jobs: dict[str, dict[str, Any]]) -> Observed | None:
