@@ -6,7 +6,8 @@ database; neither should be handed to users. So the operator serves them itself,
 each caller's own Kubernetes bearer token (TokenReview) and authorizing it against the Experiment
 (SubjectAccessReview), and the CLI and dashboard call it with the user's kubeconfig token.
 Modules: ``auth`` (reviews and their caches), ``records`` (live object or archive), ``logs``
-(archived or live log of one attempt), ``routes`` (HTTP, and the verb each route needs), ``app``
+(archived or live log of one attempt), ``routes`` (HTTP, and the verb each route needs), ``code``
+(code packages over the ConfigMap limit, uploaded by their submitter), ``app``
 (assembly, TLS, ``RecordServer``). See docs/record-server.md.
 """
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kuberun_operator.server import auth, routes
+from kuberun_operator.server import auth, code, routes
 from kuberun_operator.server.logs import LogReader
 from kuberun_operator.server.records import Records
 
@@ -59,6 +59,7 @@ def build_app(reviewer: auth.Reviewer, records: Records, reader: LogReader) -> w
     app = web.Application(middlewares=[routes.errors], client_max_size=64 << 10)
     app[routes.REVIEWER], app[routes.RECORDS], app[routes.LOGS] = reviewer, records, reader
     routes.add_routes(app)
+    code.add_routes(app, code.CodeRoutes(reviewer, reader.store))  # packages over the ConfigMap limit
     return app
 
 
