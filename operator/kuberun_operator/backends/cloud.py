@@ -33,7 +33,7 @@ def task_env(task: TaskSpec, code_files: list[str] | None = None) -> str:
     from kuberun_operator.backends.code import refuse_code
 
     if not code_files:
-        refuse_code(task, "cloud (Lepton/SkyPilot) backend, without a code store configured,")
+        refuse_code(task, "SkyPilot or Lepton (this operator cannot read code packages)")
     try:
         encoded = encode_task_env(task_document(task, code_files=code_files if task.code is not None else None))
     except BadTaskError:
