@@ -202,3 +202,38 @@ def test_a_squatted_configmap_fails_code_integrity_and_nothing_is_stored_or_crea
         wait_for(lambda: phase(k8s_api_client, namespace, name) == "Failed", what="Failed")
     assert task_status(k8s_api_client, namespace, name)["reason"] == "CodeIntegrity"
     assert fake.jobs == {} and fake.files == {}
+
+
+def test_a_package_that_reads_back_as_other_bytes_is_deleted_and_the_submit_retried(
+        packager: PatternPackager, tmp_path: Path) -> None:
+    import asyncio
+
+    import aiohttp
+
+    from kuberun_operator.backends.base import BackendError
+    from kuberun_operator.backends.lepton import code
+    from kuberun_operator.backends.lepton.client import LeptonClient
+
+    package = packager.package()
+    fake = FakeLepton()
+    original = fake._storage_upload
+
+    async def corrupting(request: Any) -> Any:  # a storage that flips a bit on the way in
+        answer = await original(request)
+        where = fake._where(request)
+        fake.files[where] = fake.files[where][:-1] + bytes([fake.files[where][-1] ^ 1])
+        return answer
+
+    fake._storage_upload = corrupting  # type: ignore[method-assign]  # before serving: the routes bind it
+    token = tmp_path / "token"
+    token.write_text("good-token")
+
+    async def deliver() -> None:
+        async with aiohttp.ClientSession() as session:
+            await code.deliver(LeptonClient("ws", fake.url, token, session), LeptonCodeStorage(mount_from="node-nfs:x"),
+                               package.data, package.sha256)
+
+    with serving(fake), pytest.raises(BackendError) as err:
+        asyncio.run(deliver())
+    assert err.value.reason == "BackendUnavailable" and not err.value.permanent  # retried by the next reconcile
+    assert fake.files == {}  # never left under the digest's name
