@@ -60,9 +60,8 @@ def build(settings: Settings, metrics: Metrics, clock: Clock | None = None) -> A
     backends: dict[str, Backend] = {"kubernetes": KubernetesBackend(kube, jobs, settings, pods)}
     if settings.enable_local_executor:
         from kuberun_operator.backends.local import LocalBackend
-        from kuberun_operator.codestore import config_map_reader
 
-        backends["local"] = LocalBackend(settings, code_reader=config_map_reader(kube))  # unpacks packaged code
+        backends["local"] = LocalBackend(settings, code_reader=packaged_code(settings, kube))  # unpacks packaged code
     backends.update(remote_backends(BackendConfig.load(settings.config_file), settings, kube))
 
     async def post_event(body: dict[str, Any], event: Event) -> None:
@@ -110,11 +109,24 @@ def replica_identity(settings: Settings) -> str:
     return settings.identity or os.environ.get("POD_ID") or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
 
 
+def packaged_code(settings: Settings, kube: Kube | None) -> Any:
+    """The reader of tasks' code packages: ConfigMaps through ``kube``, larger ones from the log store."""
+    from kuberun_operator.codestore import code_reader
+
+    store = None
+    if settings.log_store_url:
+        from kuberun_operator.logstore import LogStore, StoreOptions
+
+        store = LogStore.from_url(settings.log_store_url, StoreOptions(secret_dir=settings.log_store_secret_dir))
+    return code_reader(kube, store)
+
+
 def remote_backends(config: BackendConfig, settings: Settings, kube: Kube | None = None) -> dict[str, Backend]:
     """The bridges the admin configured; each module is imported only when configured.
 
-    ``kube`` lets a bridge read a task's code package to copy it over its own transport (Slurm),
-    and the labels of namespaces when a backend grants them by ``allowedNamespaceSelector``.
+    ``kube`` (and the log store of ``settings``) let a bridge read a task's code package to hand it
+    over its own transport (Slurm's SSH, SkyPilot's upload, Lepton's file storage), and the labels of
+    namespaces when a backend grants them by ``allowedNamespaceSelector``.
     """
     found: dict[str, Backend] = {}
     labels = None
@@ -122,20 +134,19 @@ def remote_backends(config: BackendConfig, settings: Settings, kube: Kube | None
         from kuberun_operator.namespaces import CachedNamespaceLabels
 
         labels = CachedNamespaceLabels(kube)
+    code = packaged_code(settings, kube) if (config.slurm.clusters or config.lepton.workspaces or config.skypilot) else None
     if config.slurm.clusters:
         from kuberun_operator.backends.slurm import SlurmBackend
-        from kuberun_operator.codestore import config_map_reader
 
-        found["slurm"] = SlurmBackend(config.slurm, settings, code_reader=config_map_reader(kube) if kube else None,
-                                      namespace_labels=labels)
+        found["slurm"] = SlurmBackend(config.slurm, settings, code_reader=code, namespace_labels=labels)
     if config.lepton.workspaces:
         from kuberun_operator.backends.lepton import LeptonBackend
 
-        found["lepton"] = LeptonBackend(config.lepton, settings, namespace_labels=labels)
+        found["lepton"] = LeptonBackend(config.lepton, settings, code_reader=code, namespace_labels=labels)
     if config.skypilot is not None:
         from kuberun_operator.backends.skypilot import SkypilotBackend
 
-        found["skypilot"] = SkypilotBackend(config.skypilot, settings, namespace_labels=labels)
+        found["skypilot"] = SkypilotBackend(config.skypilot, settings, code_reader=code, namespace_labels=labels)
     return found
 
 

@@ -89,6 +89,16 @@ class SlurmConfig(_Model):
     poll_interval_seconds: float = Field(2.0, gt=0, le=300)
 
 
+class LeptonCodeStorage(_Model):
+    """Where packaged tasks' code goes in the workspace's file storage, and how a job mounts it."""
+
+    mount_from: str = Field(..., min_length=1, description="The volume jobs mount the storage from, as Lepton names it "
+                                                           "(e.g. node-nfs:<storage name>).")
+    file_system: str = Field("default", min_length=1, description="The storage API's file system (leptonai StorageAPI).")
+    path: str = Field("/kuberun-code", pattern=r"^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$",
+                      description="The directory packages are stored under, one sub-directory per sha256.")
+
+
 class LeptonWorkspace(_Model):
     name: str
     url: str
@@ -100,6 +110,8 @@ class LeptonWorkspace(_Model):
     allowed_reservations: list[str] = Field(default_factory=list, description="Node reservations a task may use.")
     allowed_image_pull_secrets: list[str] = Field(default_factory=list,
                                                   description="Image-pull secrets a task may name.")
+    code_storage: LeptonCodeStorage | None = Field(None, description="Lets packaged tasks run here (none: they fail "
+                                                                     "CodeNotDelivered).")
 
 
 class LeptonConfig(_Model):

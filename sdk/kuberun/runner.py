@@ -94,13 +94,15 @@ IN_TASK_ENV = "KUBERUN_IN_TASK"
 
 def install_code(code: dict[str, Any], dest: Path | None = None) -> Path:
     """Reassemble, verify and unpack the task's code package; make it the working directory and first import path."""
-    from kuberun.packaging import PackageIntegrityError, PackagingError, UnsafeArchiveError, activate, unpack
+    # From the modules, not the package: the runner shipped to a bare node (runner_bundle) has only these.
+    from kuberun.packaging.errors import PackageIntegrityError, PackagingError, UnsafeArchiveError
+    from kuberun.packaging.unpack import activate, unpack
 
     sha256, files = code.get("sha256"), code.get("files")
     if not isinstance(sha256, str) or not isinstance(files, list) or not files:
         raise BadTaskError("task document's 'code' needs 'sha256' and a non-empty 'files' list")
     try:
-        data = b"".join(Path(str(f)).read_bytes() for f in files)
+        data = b"".join(Path(str(f)).expanduser().read_bytes() for f in files)  # ~: where SkyPilot mounts it
     except OSError as exc:
         raise BadTaskError(f"code package unavailable: {exc}") from exc
     if dest is None:

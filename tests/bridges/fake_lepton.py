@@ -5,6 +5,13 @@ Read from the SDK's own client code (``leptonai/api/v2/job.py``, ``types/job.py`
 ``validate_job_create`` does, keeps jobs (alive, or archived once finished), pages listings
 under ``{"jobs": [...]}``, lists replicas and streams their logs. Tests drive the lifecycle
 (``set_state``) and inject faults (``fail_next``); ``requests`` records every call.
+
+The workspace's file storage is modelled on the SDK's ``StorageAPI`` (leptonai 0.27.3,
+``leptonai/api/v1/storage.py``; 0.47 dropped the module, the service kept the routes):
+``HEAD /storage/{fs}/{path}`` answers 200 when it exists; ``PUT`` creates a directory
+(``create_dir``); ``POST`` with a multipart field ``file`` creates a file (``create_file``) in an
+existing directory; ``GET`` streams a file (``get_file``) or lists a directory as ``DirInfo``
+(``{type, name, path}``, ``get_dir``); ``DELETE`` removes (``delete_file_or_dir``).
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ class FakeLepton:
     requests: list[tuple[str, str]] = field(default_factory=list)
     faults: list[tuple[int, str]] = field(default_factory=list)
     url: str = ""
+    files: dict[tuple[str, str], bytes] = field(default_factory=dict)  # (file system, path) -> bytes
+    dirs: set[tuple[str, str]] = field(default_factory=lambda: {("default", "/")})
 
     # -- test controls ---------------------------------------------------------------------------
 
@@ -53,7 +62,7 @@ class FakeLepton:
     # -- the API -----------------------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._auth_and_faults])
+        app = web.Application(middlewares=[self._auth_and_faults], client_max_size=128 << 20)  # code packages
         base = f"/api/v2/workspaces/{self.workspace}"
         app.router.add_post(f"{base}/jobs", self._create)
         app.router.add_get(f"{base}/jobs", self._list)
@@ -61,7 +70,63 @@ class FakeLepton:
         app.router.add_delete(f"{base}/jobs/{{id}}", self._delete)
         app.router.add_get(f"{base}/jobs/{{id}}/replicas", self._replicas)
         app.router.add_get(f"{base}/jobs/{{id}}/replicas/{{rid}}/log", self._log)
+        storage = f"{base}/storage/{{fs}}{{path:/.*}}"
+        app.router.add_route("HEAD", storage, self._storage_head)
+        app.router.add_get(storage, self._storage_get, allow_head=False)
+        app.router.add_put(storage, self._storage_mkdir)
+        app.router.add_post(storage, self._storage_upload)
+        app.router.add_delete(storage, self._storage_delete)
         return app
+
+    # -- the workspace's file storage (StorageAPI) -------------------------------------------------
+
+    @staticmethod
+    def _where(request: web.Request) -> tuple[str, str]:
+        path = "/" + "/".join(part for part in request.match_info["path"].split("/") if part)
+        return request.match_info["fs"], path
+
+    async def _storage_head(self, request: web.Request) -> web.Response:
+        where = self._where(request)
+        if where in self.files:
+            return web.Response(status=200, headers={"Content-Length": str(len(self.files[where]))})
+        return web.Response(status=200 if where in self.dirs else 404)
+
+    async def _storage_get(self, request: web.Request) -> web.StreamResponse:
+        fs, path = where = self._where(request)
+        if where in self.files:
+            return web.Response(body=self.files[where], content_type="application/octet-stream")
+        if where not in self.dirs:
+            return web.json_response({"code": "NotFound", "message": f"{path} not found"}, status=404)
+        prefix = path.rstrip("/") + "/"
+        children = {p for f, p in (*self.files, *self.dirs) if f == fs and p.startswith(prefix) and p != path}
+        listed = sorted({prefix + c[len(prefix):].split("/")[0] for c in children})
+        return web.json_response([{"type": "file" if (fs, c) in self.files else "dir", "name": c.rsplit("/", 1)[1],
+                                   "path": c} for c in listed])
+
+    async def _storage_mkdir(self, request: web.Request) -> web.Response:
+        fs, path = self._where(request)
+        parts = [p for p in path.split("/") if p]
+        for i in range(1, len(parts) + 1):  # as ``mkdir -p``
+            self.dirs.add((fs, "/" + "/".join(parts[:i])))
+        return web.json_response({})
+
+    async def _storage_upload(self, request: web.Request) -> web.Response:
+        fs, path = where = self._where(request)
+        if (fs, path.rsplit("/", 1)[0] or "/") not in self.dirs:
+            return web.json_response({"code": "NotFound", "message": "parent directory not found"}, status=404)
+        form = await request.post()
+        upload = form.get("file")
+        if not isinstance(upload, web.FileField):
+            return web.json_response({"code": "InvalidParameter", "message": "multipart field 'file' required"}, status=400)
+        self.files[where] = upload.file.read()
+        return web.json_response({})
+
+    async def _storage_delete(self, request: web.Request) -> web.Response:
+        where = self._where(request)
+        if self.files.pop(where, None) is None and where not in self.dirs:
+            return web.json_response({"code": "NotFound", "message": "not found"}, status=404)
+        self.dirs.discard(where)
+        return web.json_response({})
 
     @web.middleware
     async def _auth_and_faults(self, request: web.Request, handler: Any) -> web.StreamResponse:

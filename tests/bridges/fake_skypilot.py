@@ -31,6 +31,8 @@ class FakeSkypilot:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.launch_error: tuple[str, str] | None = None  # (exception type, message) for the next launch
+        self.blobs: dict[str, bytes] = {}  # uploaded file-mount zips by blob id
+        self.uploads = 0
 
     # -- test controls -------------------------------------------------------------------------
 
@@ -60,12 +62,22 @@ class FakeSkypilot:
 
     # -- SkypilotApi ---------------------------------------------------------------------------
 
-    async def launch_managed(self, task_yaml: str, name: str) -> str:
+    async def upload_blob(self, zip_path: Any, blob_id: str) -> None:
+        """As /upload_v2: a blob id already stored is not uploaded again (``GET /upload_v2/blob``)."""
+        from kuberun_operator.backends.skypilot.upload import blob_id as computed
+
+        assert computed(zip_path) == blob_id  # the server extracts the zip; its id is the content's
+        if blob_id not in self.blobs:
+            self.blobs[blob_id] = zip_path.read_bytes()
+            self.uploads += 1
+
+    async def launch_managed(self, task_yaml: str, name: str, blob: str | None = None) -> str:
         task = yaml.safe_load(task_yaml)
         assert task["name"] == name
+        assert blob is None or blob in self.blobs, "a launch names a blob that was never uploaded"
         request_id = str(uuid.uuid4())
         with self._lock:
-            self.launched.append({**task, "_request": request_id})
+            self.launched.append({**task, "_request": request_id, "_blob": blob})
             if self.launch_error is not None:
                 kind, message = self.launch_error
                 self.requests[request_id] = RequestResult("FAILED", None, kind, message)
@@ -73,7 +85,7 @@ class FakeSkypilot:
                 self.requests[request_id] = RequestResult("RUNNING")
         return request_id
 
-    async def launch_on_cluster(self, task_yaml: str, cluster: str) -> str:
+    async def launch_on_cluster(self, task_yaml: str, cluster: str, blob: str | None = None) -> str:
         raise NotImplementedError("the tests use managed jobs")
 
     async def request(self, request_id: str) -> RequestResult | None:

@@ -10,15 +10,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +25,11 @@ from kuberun_operator.backends.cloud import remote_name
 from kuberun_operator.backends.skypilot import backend as skypilot_backend
 from tests.bridges.fake_skypilot import FakeSkypilot
 from tests.bridges.helpers import ROOT, run_in, submit, task_status, tool_python, write_config
+from tests.bridges.sky_server import VENV, sky_api, sky_server
 from tests.helpers.operator import get_experiment, phase, running_operator, wait_for
 
 pytestmark = pytest.mark.usefixtures("crd")
-VENV = "skypilot-venv-0.14.1"
+__all__ = ["sky_api", "sky_server"]  # fixtures
 SKY = kr.SkypilotExecutor(cpus=2, memory="4+", env={"A": "1"})
 
 
@@ -101,63 +97,6 @@ def test_real_sky_task_takes_instance_type_ports_mounts_and_autostop(tmp_path):
 
 
 # -- the real API server --------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def sky_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    python = tool_python(VENV, ".ci/install-skypilot.sh")
-    home, port = tmp_path_factory.mktemp("skyhome"), _free_port()
-    env = {**os.environ, "HOME": str(home), "SKYPILOT_DISABLE_USAGE_COLLECTION": "1"}
-    log = open(home / "server.log", "wb")  # noqa: SIM115 - closed below, after the server stops
-    proc = subprocess.Popen([str(python), "-m", "sky.server.server", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=home)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _healthy(url) or proc.poll() is not None, timeout=90, what="the SkyPilot API server")
-        if proc.poll() is not None:
-            pytest.fail(f"SkyPilot API server exited: {(home / 'server.log').read_text()[-2000:]}")
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the server's own process group: it and its workers
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(20)
-        # Its executor workers outlive a SIGTERM'd server (they were seen running hours after the suite):
-        # whatever is left of the group goes too, and the suite checks that nothing is.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(20)
-        log.close()
-        deadline = time.monotonic() + 10
-        while (left := _group_members(proc.pid)) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not left, f"SkyPilot processes left after the suite: {left}"
-
-
-def _group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes of process group ``pgid``, from /proc."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(stat.parent.name))
-    return members
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/api/health", timeout=2) as resp:
-            return json.loads(resp.read()).get("status") == "healthy"
-    except OSError:
-        return False
 
 
 def test_real_server_launch_without_enabled_infra_fails_the_task_as_no_infra_available(

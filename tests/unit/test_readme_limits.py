@@ -27,3 +27,7 @@ def test_readme_limits_table_matches_the_constants() -> None:
     assert rows["all inline configs of one experiment"].startswith(_kib(c.INLINE_BUDGET))
     assert rows["one task's serialized config"].startswith(_kib(c.HARD_LIMIT))
     assert rows["condition and reason messages"] == f"{c.MAX_MESSAGE} characters"
+    from kuberun.resource.code import CONFIGMAP_CODE_LIMIT
+
+    assert rows["one task's code package (packagers)"].startswith(f"{_kib(c.MAX_PACKAGE_BYTES)} compressed (up to "
+                                                                  f"{_kib(CONFIGMAP_CODE_LIMIT)} as ConfigMaps")

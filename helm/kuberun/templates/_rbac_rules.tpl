@@ -29,10 +29,11 @@ test compares it with the requests the operator made against the sandbox API.
   verbs: [get, list, watch, create, patch, delete]
 # One ConfigMap of task documents per experiment, mounted into task pods; get reads one that a
 # create found already there, to adopt it only if this Experiment controls it (NameConflict), and
-# (with Slurm clusters) a task's code package chunks to copy them over SSH (kuberun_operator.codestore).
+# (with a Slurm, Lepton or SkyPilot backend) a task's code package chunks, to hand them over the bridge's own
+# transport (kuberun_operator.codestore).
 - apiGroups: [""]
   resources: [configmaps]
-  verbs: [{{ join ", " (ternary (append .Values.rbac.configMapVerbs "get" | uniq) .Values.rbac.configMapVerbs (not (empty .Values.slurm.clusters))) }}]
+  verbs: [{{ join ", " (ternary (append .Values.rbac.configMapVerbs "get" | uniq) .Values.rbac.configMapVerbs (not (empty (or .Values.slurm.clusters .Values.lepton.workspaces .Values.skypilot.endpoint)))) }}]
 # Headless Services give multi-node (torchrun) tasks stable peer DNS names (get: as for ConfigMaps).
 - apiGroups: [""]
   resources: [services]

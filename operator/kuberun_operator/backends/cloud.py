@@ -38,13 +38,17 @@ def remote_name(key: str) -> str:
     return f"kr-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
 
 
-def task_env(task: TaskSpec) -> str:
-    """The encoded task document, or a permanent error a user can act on."""
+def task_env(task: TaskSpec, code_files: list[str] | None = None) -> str:
+    """The encoded task document, or a permanent error a user can act on.
+
+    ``code_files``: where the bridge delivered the task's code package on the node (None: it did not).
+    """
     from kuberun_operator.backends.code import refuse_code
 
-    refuse_code(task, "cloud (Lepton/SkyPilot)")
+    if not code_files:
+        refuse_code(task, "SkyPilot or Lepton (this operator cannot read code packages)")
     try:
-        encoded = encode_task_env(task_document(task))
+        encoded = encode_task_env(task_document(task, code_files=code_files if task.code is not None else None))
     except BadTaskError:
         raise BackendError("UnsupportedConfig", f"task {task.name!r}: its config is split over ConfigMaps, which a "
                            "cloud backend cannot mount; keep it under 128 KiB", permanent=True) from None
@@ -54,9 +58,9 @@ def task_env(task: TaskSpec) -> str:
     return encoded
 
 
-def attempt_env(exp: ExperimentResource, task: TaskSpec, attempt: int) -> dict[str, str]:
+def attempt_env(exp: ExperimentResource, task: TaskSpec, attempt: int, code_files: list[str] | None = None) -> dict[str, str]:
     return {"KUBERUN_EXPERIMENT": exp.metadata.name or "", "KUBERUN_NAMESPACE": exp.metadata.namespace or "",
-            "KUBERUN_TASK": task.name, "KUBERUN_ATTEMPT": str(attempt), TASK_ENV: task_env(task),
+            "KUBERUN_TASK": task.name, "KUBERUN_ATTEMPT": str(attempt), TASK_ENV: task_env(task, code_files),
             results.LOG_MARKS_ENV: "1"}
 
 
@@ -92,6 +96,11 @@ class LogSummaries:
             return None
         text = results.summary_in_log(tail.decode("utf-8", "replace").splitlines())
         return results.parse_summary(text) if text is not None else None
+
+
+def code_file(sha256: str) -> str:
+    """Where a bridge puts a task's code package on the node (the runner expands ``~``)."""
+    return f"~/.kuberun/code/{sha256}.tar.gz"
 
 
 def epoch(value: object) -> datetime | None:

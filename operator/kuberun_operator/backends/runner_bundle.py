@@ -28,8 +28,10 @@ BUNDLE_ENV = "KUBERUN_RUNNER_B64"
 # What ``kuberun.runner`` imports, transitively, for scripts and for decoding Fiddle tasks.
 MODULES = ("kuberun.runner", "kuberun.signals", "kuberun.errors", "kuberun.serialization", "kuberun.resource.constants",
            "kuberun.metrics", "kuberun.artifacts", "kuberun.resource.summary", "kuberun.upload",
-           "kuberun.resource.upload")
-PACKAGES = ("kuberun", "kuberun.resource")  # shipped as empty packages: only the modules above are needed
+           "kuberun.resource.upload",
+           # a task's code package: verified and unpacked by the runner (stdlib only)
+           "kuberun.packaging.unpack", "kuberun.packaging.limits", "kuberun.packaging.errors", "kuberun.packaging.paths")
+PACKAGES = ("kuberun", "kuberun.resource", "kuberun.packaging")  # empty packages: only the modules above are needed
 PROVIDE_HINT = ("install fiddle, or kuberun from this project's repository (a checkout or a wheel built "
                 "from it), into the image; or use an image that has them")
 

@@ -5,6 +5,10 @@ Layout (relative to the store's root URL)::
     <namespace>/<experiment-name>-<uid8>/<task>/<attempt>/log                 the attempt's log
     <namespace>/<experiment-name>-<uid8>/<task>/<attempt>/artifacts/<path>    its artifacts
     <namespace>/<experiment-name>-<uid8>/<task>/<attempt>/artifacts.manifest.json
+    <namespace>/code/<sha256>.tar.gz                                          a code package over 8 MiB
+
+A code package is stored once per namespace and digest (``code`` cannot be an experiment's directory:
+those always end in ``-<uid8>``); only bytes that match the digest are ever committed under it.
 
 ``uid8`` (the first 8 hex digits of the Experiment's UID) keeps two experiments that reused a name
 apart — names are recycled, the archive is forever — while the name keeps a bucket listing readable.
@@ -27,6 +31,7 @@ MAX_KEY_BYTES = 1024  # S3's limit for a whole key; directories allow more, but 
 LOG_NAME = "log"
 ARTIFACTS_DIR = "artifacts"
 MANIFEST_SUFFIX = ".manifest.json"
+CODE_DIR = "code"
 
 _LABEL = re.compile(constants.DNS1123_LABEL)
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -100,3 +105,15 @@ def artifacts_prefix(namespace: str, experiment: str, uid: str, task: str, attem
 def manifest_key(prefix: str) -> str:
     """Where ``sync_dir`` keeps the manifest of ``prefix``: beside it, so no artifact name can clash."""
     return "/".join(parts(prefix, "prefix")) + MANIFEST_SUFFIX
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def code_key(namespace: str, sha256: str) -> str:
+    """Where a code package over the ConfigMap limit is stored: per namespace, named by its digest."""
+    if not _LABEL.match(namespace) or len(namespace) > constants.MAX_NAME:
+        raise errors.UnsafePathError(f"namespace {namespace!r:.80}: not a DNS-1123 label")
+    if not isinstance(sha256, str) or not _SHA256.match(sha256):
+        raise errors.UnsafePathError(f"code digest {sha256!r:.80}: expected 64 lowercase hex digits")
+    return f"{namespace}/{CODE_DIR}/{sha256}.tar.gz"

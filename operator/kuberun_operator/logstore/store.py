@@ -171,7 +171,10 @@ class LogStore:
 
         return await self.put_stream(key, one())
 
-    async def put_stream(self, key: str, chunks: AsyncIterator[bytes], limit: int | None = None) -> Location:
+    async def put_stream(self, key: str, chunks: AsyncIterator[bytes], limit: int | None = None,
+                         expect: tuple[int, str] | None = None) -> Location:
+        """Stream ``chunks`` to ``key``. ``expect`` (size, sha256): commit only bytes that match it, else
+        discard them and raise :class:`IntegrityError` (content-addressed objects: code packages)."""
         path = self._path(key)
         chunk_size = self.options.chunk_size
         sink = await self._call(
@@ -187,6 +190,8 @@ class LogStore:
                     truncated = True
                 digest.update(chunk)
                 size += len(chunk)
+                if expect is not None and size > expect[0]:
+                    raise errors.IntegrityError(f"upload {key!r}: more than the expected {expect[0]} bytes; nothing was stored")
                 pending += chunk
                 if len(pending) >= chunk_size:
                     data, pending = pending, bytearray()  # hand the buffer over: no copy
@@ -196,6 +201,9 @@ class LogStore:
                     break
             if pending:
                 await self._call("upload", key, sink.write, pending)
+            if expect is not None and (size, digest.hexdigest()) != expect:
+                raise errors.IntegrityError(f"upload {key!r}: got {size} bytes with sha256 {digest.hexdigest()}, "
+                                            f"expected {expect[0]} bytes with sha256 {expect[1]}; nothing was stored")
             await self._call("commit", key, sink.commit)
         except BaseException:
             # Cancelled or failed: abort the multipart upload / remove the partial file, never publish.

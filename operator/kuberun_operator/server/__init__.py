@@ -6,10 +6,11 @@ database; neither should be handed to users. So the operator serves them itself,
 each caller's own Kubernetes bearer token (TokenReview) and authorizing it against the Experiment
 (SubjectAccessReview), and the CLI and dashboard call it with the user's kubeconfig token.
 Modules: ``auth`` (reviews and their caches), ``records`` (live object or archive), ``logs``
-(archived or live log of one attempt), ``routes`` (HTTP, and the verb each route needs), ``app``
-(assembly, TLS, ``RecordServer``); for callers that are task pods, ``podauth`` (a pod-bound token
-followed to the attempt its pod runs: reuse it for any route that serves pods) and ``uploads`` (the
-pods' series and artifacts into the store). See docs/record-server.md.
+(archived or live log of one attempt), ``routes`` (HTTP, and the verb each route needs), ``code``
+(code packages over the ConfigMap limit, uploaded by their submitter), ``app`` (assembly, TLS,
+``RecordServer``); for callers that are task pods, ``podauth`` (a pod-bound token followed to the
+attempt its pod runs: reuse it for any route that serves pods) and ``uploads`` (the pods' series and
+artifacts into the store). See docs/record-server.md.
 """
 
 from kuberun_operator.server.app import RecordServer, ServerConfig, build_app

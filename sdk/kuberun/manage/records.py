@@ -115,7 +115,36 @@ class RecordClient:
         finally:
             resp.release_conn()
 
+    def _send(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        import urllib3
+
+        try:
+            return self._pool.request(method, self.url + path, body=body, headers={**self._headers, **(headers or {})},
+                                      timeout=urllib3.Timeout(connect=10.0, read=300.0), preload_content=True)
+        except urllib3.exceptions.HTTPError as exc:
+            raise UnreachableError(f"cannot reach the kuberun record server at {self.url}: "
+                                   f"{str(getattr(exc, 'reason', None) or exc)[:200]}") from None
+
     # -- the routes -------------------------------------------------------------------------------
+
+    def has_code(self, namespace: str, sha256: str) -> bool:
+        """Whether the operator's store holds the code package ``sha256`` for ``namespace`` (needs ``create``)."""
+        resp = self._send("HEAD", contract.code_path(namespace, sha256))
+        if resp.status == 404:
+            return False
+        if resp.status >= 400:
+            raise _error(resp.status, b"", verb="create")
+        return True
+
+    def put_code(self, namespace: str, sha256: str, data: bytes) -> bool:
+        """Upload a code package (streamed from memory in blocks); True if stored now, False if it already was."""
+        import io
+
+        resp = self._send("PUT", contract.code_path(namespace, sha256), body=io.BytesIO(data),
+                          headers={"Content-Length": str(len(data)), "Content-Type": "application/gzip"})
+        if resp.status >= 400:
+            raise _error(resp.status, resp.data, verb="create")
+        return resp.status == 201
 
     def logs(self, namespace: str, name: str, task: str | None, attempt: int | None, *, follow: bool = False,
              tail: int | None = None, uid: str | None = None) -> Iterator[bytes]:
@@ -149,7 +178,7 @@ class RecordClient:
         return list(answer.get("items") or []), (answer.get("metadata") or {}).get("continue") or None
 
 
-def _error(code: int, raw: bytes) -> ApiError | NotFoundError:
+def _error(code: int, raw: bytes, verb: str = "get") -> ApiError | NotFoundError:
     try:
         body = json.loads(raw) if raw else {}
     except ValueError:
@@ -158,7 +187,7 @@ def _error(code: int, raw: bytes) -> ApiError | NotFoundError:
     if code == 401:
         return UnauthorizedError(401, "unauthorized: the kuberun record server did not accept your token", "Unauthorized")
     if code == 403:
-        return ForbiddenError(f"forbidden: {message}", "get", "experiments.kuberun.dev")
+        return ForbiddenError(f"forbidden: {message}", verb, "experiments.kuberun.dev")
     if code == 404:
         return ObjectNotFoundError(404, message, "NotFound")
     return ApiError(code, f"kuberun record server: {message}", str(body.get("reason") or "") if isinstance(body, dict) else "")

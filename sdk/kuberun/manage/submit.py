@@ -7,6 +7,10 @@ to it, so deleting the Experiment collects them (they cannot name a uid that doe
 Code package chunks (``kuberun.packaging.ship``) are shared by digest: one that already exists is the
 same content (409 is success), and the Experiment is *added* to its owners, read-modify-write guarded
 by ``resourceVersion``, so the chunk lives as long as any Experiment that runs that code.
+
+A package over the ConfigMap limit is uploaded first, through the operator's record server as the
+user (``create`` on experiments in the namespace), into the operator's store; one already stored
+(the same digest, in this namespace) is not sent again.
 """
 
 from __future__ import annotations
@@ -23,7 +27,10 @@ def create(kube: Kube, resource: Obj, config_maps: list[Obj], namespace: str | N
     resource["metadata"]["namespace"] = ns
     cm_path = api_path("", "v1", "configmaps", ns)
     from kuberun.errors import AlreadyExistsError
-    from kuberun.packaging.ship import is_code_config_map
+    from kuberun.packaging.ship import is_code_config_map, stored_packages
+    from kuberun.resource import ExperimentResource
+
+    _upload_code(kube, ns, stored_packages(ExperimentResource.parse(resource).spec.tasks))
 
     for cm in config_maps:
         cm["metadata"]["namespace"] = ns
@@ -33,7 +40,6 @@ def create(kube: Kube, resource: Obj, config_maps: list[Obj], namespace: str | N
             if not is_code_config_map(cm):
                 raise
     from kuberun.packaging.ship import code_config_maps
-    from kuberun.resource import ExperimentResource
 
     shared = code_config_maps(ExperimentResource.parse(resource).spec.tasks)
     posted = {cm["metadata"]["name"] for cm in config_maps}
@@ -81,3 +87,33 @@ def _get_code(kube: Kube, ns: str, name: str) -> Obj:
     except ObjectNotFoundError:
         raise ObjectNotFoundError(404, f"code package ConfigMap {name!r} is gone from namespace {ns!r} (deleted with the "
                                   "last experiment that used it): the recorded code cannot run again", "NotFound") from None
+
+
+def _upload_code(kube: Kube, ns: str, refs: list) -> None:
+    """Store each package over the ConfigMap limit through the record server, unless it is there already."""
+    if not refs:
+        return
+    from kuberun.errors import ObjectNotFoundError
+    from kuberun.manage.records import NoRecordServer, RecordClient
+    from kuberun.packaging import ship
+    from kuberun.packaging.errors import PackageTooLargeError
+    from kuberun.resource.code import CONFIGMAP_CODE_LIMIT
+
+    try:
+        client = RecordClient(kube)
+    except NoRecordServer as exc:
+        first = refs[0]
+        raise PackageTooLargeError(f"code package {first.sha256[:12]} is {first.size} bytes, over the {CONFIGMAP_CODE_LIMIT}-byte "
+                                   f"ConfigMap limit; larger packages are uploaded through the operator's record server, "
+                                   f"and {exc}") from None
+    for ref in refs:
+        if client.has_code(ns, ref.sha256):
+            ship.staged.pop(ref.sha256, None)
+            continue
+        data = ship.staged.get(ref.sha256)
+        if data is None:
+            raise ObjectNotFoundError(404, f"code package {ref.sha256[:12]} ({ref.size} bytes) is not in the operator's store "
+                                      f"for namespace {ns!r}, and this process did not build it: the recorded code cannot "
+                                      "run here", "NotFound")
+        client.put_code(ns, ref.sha256, data)
+        ship.staged.pop(ref.sha256, None)

@@ -7,10 +7,13 @@ unpacker enforces the same limits, so a crafted archive cannot expand into a dis
 
 from __future__ import annotations
 
+from kuberun.resource.constants import MAX_PACKAGE_BYTES
+
 MiB = 1024 * 1024
 
-# The compressed package (what is stored and what the digest covers).
-MAX_PACKAGE_BYTES = 64 * MiB
+# The compressed package (what is stored and what the digest covers): its home is kuberun.resource.constants
+# (no pydantic), since the operator's record server enforces it too.
+__all__ = ["MAX_PACKAGE_BYTES"]
 # The sum of the regular files' sizes once unpacked.
 MAX_UNPACKED_BYTES = 512 * MiB
 # Regular files plus symlinks.

@@ -11,14 +11,23 @@ The chunks are created before the Experiment (so no reader finds a CodeRef witho
 409 on one means the same content is already stored, and every Experiment that uses a chunk is
 added to its ``ownerReferences``, so Kubernetes' garbage collector keeps it until the last such
 Experiment is deleted (reproductions included).
+
+A package over ``CONFIGMAP_CODE_LIMIT`` is recorded with ``storage.url`` (the operator's store) and
+its bytes are staged in this process (``staged``) until ``manage/submit.create`` uploads them through
+the record server, before the Experiment exists.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kuberun.packaging.archive import CodePackage
 from kuberun.packaging.configmaps import to_config_maps
-from kuberun.resource.code import LABEL_CODE_DIGEST, CodeRef
+from kuberun.resource.code import CONFIGMAP_CODE_LIMIT, LABEL_CODE_DIGEST, CodeRef, CodeStorage, store_url
+
+# Packages over the ConfigMap limit built in this process, by sha256, until they are uploaded. Bounded by
+# what one process builds (each at most MAX_PACKAGE_BYTES); ``manage/submit`` takes them out once stored.
+staged: dict[str, bytes] = {}
 
 
 def package_tasks(tasks: dict[str, Any], namespace: str | None = None) -> tuple[dict[str, CodeRef], list[dict[str, Any]]]:
@@ -41,6 +50,8 @@ def package_tasks(tasks: dict[str, Any], namespace: str | None = None) -> tuple[
             package = packager.package()
             if package is None:
                 by_packager[key] = None
+            elif package.size > CONFIGMAP_CODE_LIMIT:
+                by_packager[key] = _staged(package)
             else:
                 chunk_maps, ref = to_config_maps(package, namespace=namespace)
                 for cm in chunk_maps:
@@ -49,6 +60,22 @@ def package_tasks(tasks: dict[str, Any], namespace: str | None = None) -> tuple[
         if by_packager[key] is not None:
             refs[name] = by_packager[key]
     return refs, list(maps.values())
+
+
+def _staged(package: CodePackage) -> CodeRef:
+    """The CodeRef of a package the record server will store; its bytes wait in ``staged``."""
+    staged[package.sha256] = package.data
+    return package.to_code_ref(CodeStorage(url=store_url(package.sha256)))
+
+
+def stored_packages(tasks: list[Any]) -> list[CodeRef]:
+    """The code packages of the spec's tasks kept in the operator's store (over the ConfigMap limit), each once."""
+    found: dict[str, CodeRef] = {}
+    for task in tasks:
+        code = getattr(task, "code", None)
+        if code is not None and code.storage.url is not None:
+            found.setdefault(code.sha256, code)
+    return list(found.values())
 
 
 def is_code_config_map(obj: dict[str, Any]) -> bool:

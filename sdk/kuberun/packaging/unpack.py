@@ -81,9 +81,12 @@ def unpack(data: bytes, dest: Path | str, *, sha256: str) -> Path:
         try:
             with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
                 members = _members(tar)
-                tar.extractall(staging, members=members, filter="data")
+                # tarfile's own filter is a second check (Python >= 3.11.4, 3.12); older interpreters (Debian 12's
+                # 3.11.2, a rented node's) have only the member checks above, which refuse the same things.
+                extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+                tar.extractall(staging, members=members, **extra)
         except (tarfile.TarError, EOFError, OSError) as exc:
-            if isinstance(exc, tarfile.FilterError):
+            if isinstance(exc, getattr(tarfile, "FilterError", ())):
                 raise UnsafeArchiveError(f"refused by tarfile's data filter: {exc}") from None
             raise UnsafeArchiveError(f"not a readable tar.gz code package: {exc}") from None
         if dest.exists():

@@ -26,6 +26,21 @@ LABEL_CODE_DIGEST = f"{LABEL_PREFIX}/code-digest"
 ANNOTATION_CODE_SHA256 = f"{LABEL_PREFIX}/code-sha256"
 ANNOTATION_CHUNK = f"{LABEL_PREFIX}/code-chunk"
 CHUNK_KEY = "chunk"
+# Beyond CONFIGMAP_CODE_LIMIT a package is uploaded through the record server into the operator's log
+# store, once per namespace and digest; ``storage.url`` then says so. The URL names the digest only:
+# the operator derives the key from the Experiment's own namespace, so a spec cannot point at another
+# namespace's package.
+STORE_URL_PREFIX = "kuberun-store:code/"
+
+
+def store_url(sha256: str) -> str:
+    """``storage.url`` of a package kept in the operator's store."""
+    return f"{STORE_URL_PREFIX}{sha256}.tar.gz"
+
+
+def in_store(storage: CodeStorage, sha256: str) -> bool:
+    """Whether ``storage`` is the operator's store, for this digest (any other URL is not ours to read)."""
+    return storage.url == store_url(sha256)
 
 
 class GitRef(KubeModel):

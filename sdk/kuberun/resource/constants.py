@@ -39,6 +39,9 @@ MAX_NAME = 63
 INLINE_LIMIT = 128 * 1024
 INLINE_BUDGET = 512 * 1024
 CHUNK_SIZE = 768 * 1024
+# The largest code package (compressed: what is stored and what its digest covers). The packager
+# refuses more, and so does the record server's upload (kuberun.packaging.limits re-exports it).
+MAX_PACKAGE_BYTES = 64 * 1024 * 1024
 HARD_LIMIT = 4 * 1024 * 1024
 
 FIDDLE_ENCODING = "fiddle-json+zlib+base64"

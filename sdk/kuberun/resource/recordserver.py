@@ -56,3 +56,10 @@ def archived_path(namespace: str | None = None, name: str | None = None) -> str:
         return f"{PREFIX}/archive/experiments"
     base = f"{PREFIX}/archive/namespaces/{namespace}/experiments"
     return base if name is None else f"{base}/{name}"
+
+
+def code_path(namespace: str, sha256: str) -> str:
+    """``PUT``: store a code package over the ConfigMap limit (body: its bytes, ``Content-Length`` required,
+    at most ``kuberun.packaging.limits.MAX_PACKAGE_BYTES``); ``HEAD``: 200 if stored, 404 if not. Both need
+    ``create`` on experiments in the namespace. Bytes whose sha256 or size differ are refused (400) and never stored."""
+    return f"{PREFIX}/namespaces/{namespace}/code/{sha256}"

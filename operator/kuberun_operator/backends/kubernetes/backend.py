@@ -18,6 +18,7 @@ from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskPhase, 
 from kuberun.resource.constants import LABEL_ATTEMPT, LABEL_TASK
 from kuberun_operator.actions import Observed
 from kuberun_operator.backends.base import BackendError, Submitted, active_attempts
+from kuberun_operator.backends.code import refuse_unmountable_code
 from kuberun_operator.backends.kubernetes import adopt, podtemplate, podupload
 from kuberun_operator.backends.kubernetes.caches import JobCache, PodCache
 from kuberun_operator.backends.kubernetes.documents import needs_config_map
@@ -56,6 +57,7 @@ class KubernetesBackend:
         self.uploads = podupload.Endpoints(kube, settings.artifact_sync_seconds)
 
     async def submit(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> Submitted:
+        refuse_unmountable_code(task)
         ref_ = experiment_ref(exp)
         job = build_job(ref_, task, attempt, self.settings, upload_to=await self.uploads.current())
         service = build_headless_service(ref_, task, attempt)

@@ -4,6 +4,7 @@ Idempotency: the job id is derived from the attempt's key (``kr-<sha256[:20]>``,
 Lepton's 36-character id rule), so submit first GETs that id and returns the job it finds —
 a restart between "recorded in status" and "created at Lepton" never creates a second job.
 The full key is kept in a label (``kuberun-key``; Lepton rejects ``/`` in label keys).
+A packaged task's code is stored in the workspace's file storage and mounted (``code``).
 
 Observation polls ``GET /jobs/{id}``. An attempt that cannot be seen (an error, or a job that
 is gone) is left out of the observation: reconcile then re-emits the idempotent Submit, which
@@ -20,7 +21,7 @@ import aiohttp
 from kuberun.resource import BackendRef, ExperimentResource, LeptonExecutor, LogRef, TaskSpec
 from kuberun_operator import grants, identity
 from kuberun_operator.actions import Observed
-from kuberun_operator.backend_config import LeptonConfig
+from kuberun_operator.backend_config import LeptonCodeStorage, LeptonConfig, LeptonWorkspace
 from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted, active_attempts
 from kuberun_operator.backends.cloud import (
     RUNNER,
@@ -30,7 +31,9 @@ from kuberun_operator.backends.cloud import (
     epoch,
     remote_name,
 )
+from kuberun_operator.backends.lepton import code
 from kuberun_operator.backends.lepton.client import LeptonClient
+from kuberun_operator.codestore import CodeReader
 from kuberun_operator.namespaces import NamespaceLabels
 from kuberun_operator.settings import Settings
 
@@ -44,9 +47,11 @@ class LeptonBackend:
     finalizer = REMOTE_FINALIZER  # CancelOnDelete: Lepton jobs outlive a deleted Experiment otherwise
     unretryable_reasons = grants.REASONS  # DeclaresUnretryable: a retry cannot grant a workspace
 
-    def __init__(self, config: LeptonConfig, settings: Settings, namespace_labels: NamespaceLabels | None = None) -> None:
+    def __init__(self, config: LeptonConfig, settings: Settings, code_reader: CodeReader | None = None,
+                 namespace_labels: NamespaceLabels | None = None) -> None:
         self.config, self.settings = config, settings
         self.namespace_labels = namespace_labels  # for workspaces granted by allowedNamespaceSelector
+        self.code_reader = code_reader  # reads packaged tasks' code (codestore); None: they are refused
         self.poll_interval = config.poll_interval_seconds
         self._session: aiohttp.ClientSession | None = None
         self._clients: dict[str, LeptonClient] = {}
@@ -81,9 +86,25 @@ class LeptonBackend:
         job_id = remote_name(ref.idempotency_key)
         log = LogRef(kind="lepton", path=f"{client.workspace}/{job_id}")
         if await client.get_job(job_id) is None:
-            job = build_job(exp, task, attempt, ref, self.settings.default_image)
+            stored = await self._deliver_code(exp, task, client, workspace)
+            job = build_job(exp, task, attempt, ref, self.settings.default_image, stored)
             await client.create_job(job)
         return Submitted(id=job_id, log_ref=log, uid=job_id)  # it exists now: from here on, never created again
+
+    async def _deliver_code(self, exp: ExperimentResource, task: TaskSpec, client: LeptonClient,
+                            workspace: LeptonWorkspace) -> LeptonCodeStorage | None:
+        """Store the task's code package in the workspace (``code``); None when it ships none."""
+        if task.code is None:
+            return None
+        if workspace.code_storage is None or self.code_reader is None:
+            why = (f"Lepton workspace {workspace.name!r} has no codeStorage configured" if workspace.code_storage is None
+                   else "this operator cannot read code packages")
+            raise BackendError("CodeNotDelivered", f"task {task.name!r} ships a code package ({task.code.sha256[:12]}) and "
+                               f"{why}: ask the admin to set it, or put the code in the image and drop the packager",
+                               permanent=True)
+        data = await self.code_reader(exp.metadata.namespace or "default", task.code)  # size and sha256 checked
+        await code.deliver(client, workspace.code_storage, data, task.code.sha256)
+        return workspace.code_storage
 
     async def observe(self, exp: ExperimentResource) -> dict[tuple[str, int], Observed]:
         seen: dict[tuple[str, int], Observed] = {}
@@ -140,10 +161,15 @@ def _executor(task: TaskSpec) -> LeptonExecutor:
     return task.executor.lepton
 
 
-def build_job(exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef, default_image: str) -> dict[str, Any]:
-    """The ``LeptonJob`` body the SDK would POST (``model.dict(exclude_none=True, by_alias=True)``)."""
+def build_job(exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef, default_image: str,
+              code_storage: LeptonCodeStorage | None = None) -> dict[str, Any]:
+    """The ``LeptonJob`` body the SDK would POST (``model.dict(exclude_none=True, by_alias=True)``).
+
+    ``code_storage``: where the task's code package was stored (``code.deliver``); the job mounts it.
+    """
     ex = _executor(task)
-    env = {**ex.env, **attempt_env(exp, task, attempt)}
+    sha = task.code.sha256 if task.code is not None and code_storage is not None else None
+    env = {**ex.env, **attempt_env(exp, task, attempt, [code.code_file(sha)] if sha else None)}
     envs: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in env.items()]
     envs += [{"name": s.name, "value_from": {"secret_name_ref": s.secret}} for s in ex.secret_env]
     job_id = remote_name(ref.idempotency_key)
@@ -151,7 +177,8 @@ def build_job(exp: ExperimentResource, task: TaskSpec, attempt: int, ref: Backen
         "resource_shape": ex.resource_shape,
         "container": {"image": ex.image or default_image, "command": command(ex)},
         "completions": ex.replicas, "parallelism": ex.replicas,
-        "envs": envs, "mounts": list(ex.mounts), "image_pull_secrets": list(ex.image_pull_secrets),
+        "envs": envs, "mounts": [*ex.mounts, *([code.code_mount(code_storage, sha)] if code_storage and sha else [])],
+        "image_pull_secrets": list(ex.image_pull_secrets),
     }
     if ex.shared_memory_size is not None:
         spec["shared_memory_size"] = ex.shared_memory_size

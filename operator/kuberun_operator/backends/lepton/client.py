@@ -10,6 +10,16 @@ parameters and JSON bodies the SDK sends (leptonai 0.47.1, ``api/v2/job.py``):
     GET    /jobs/{id}/replicas?job_query_mode=alive_and_archive
     GET    /jobs/{id}/replicas/{replica}/log        streamed text
 
+A packaged task's code goes into the workspace's file storage with the calls of the SDK's
+``StorageAPI`` (leptonai 0.27.3, ``api/v1/storage.py``: 0.47 has no storage module; the routes are the
+workspace's):
+
+    HEAD   /storage/{fs}/{path}                      check_exists (200: there)
+    PUT    /storage/{fs}/{path}                      create_dir
+    POST   /storage/{fs}/{path}                      create_file (multipart field "file")
+    GET    /storage/{fs}/{path}                      get_file (streamed)
+    DELETE /storage/{fs}/{path}                      delete_file_or_dir
+
 The token is read from its mounted Secret file on every call (so a rotated Secret takes effect
 without a restart) and is never logged or put in an error message.
 """
@@ -72,6 +82,65 @@ class LeptonClient:
         found = await self._call("GET", f"/jobs/{job_id}/replicas", params={"job_query_mode": "alive_and_archive"},
                                  missing_ok=True)
         return found if isinstance(found, list) else []
+
+    # -- the workspace's file storage (code packages) ------------------------------------------------
+
+    def _storage(self, file_system: str, path: str) -> str:
+        return f"{self.url}/storage/{file_system}{path}"
+
+    async def _storage_call(self, method: str, file_system: str, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
+        """One storage request; the response is read (or discarded) by the caller's ``async with``."""
+        try:
+            return await self.session.request(method, self._storage(file_system, path), headers=self._headers(),
+                                              timeout=kwargs.pop("timeout", _TIMEOUT), **kwargs)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise BackendError("BackendUnavailable", f"Lepton workspace {self.workspace!r} storage did not answer: "
+                               f"{type(exc).__name__}", permanent=False) from None
+
+    async def stored_size(self, file_system: str, path: str) -> int | None:
+        """The size of a stored file (HEAD), or None when there is none."""
+        async with await self._storage_call("HEAD", file_system, path) as resp:
+            if resp.status == 404:
+                return None
+            if resp.status >= 400:
+                raise error_for(self.workspace, resp.status, "")
+            return resp.content_length
+
+    async def make_dir(self, file_system: str, path: str) -> None:
+        async with await self._storage_call("PUT", file_system, path) as resp:
+            if resp.status >= 400 and resp.status != 409:  # 409: there already
+                raise error_for(self.workspace, resp.status, await resp.text())
+
+    async def put_file(self, file_system: str, path: str, local: Path) -> None:
+        """Upload ``local`` as ``path`` (multipart, streamed from the file)."""
+        with open(local, "rb") as f:
+            form = aiohttp.FormData()
+            form.add_field("file", f, filename=local.name, content_type="application/octet-stream")
+            async with await self._storage_call("POST", file_system, path, data=form,
+                                                timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=180)) as resp:
+                if resp.status >= 400:
+                    raise error_for(self.workspace, resp.status, await resp.text())
+
+    async def file_sha256(self, file_system: str, path: str) -> tuple[int, str] | None:
+        """(size, sha256) of a stored file, read back in a stream; None when there is none."""
+        import hashlib
+
+        async with await self._storage_call("GET", file_system, path,
+                                            timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=180)) as resp:
+            if resp.status == 404:
+                return None
+            if resp.status >= 400:
+                raise error_for(self.workspace, resp.status, await resp.text())
+            digest, size = hashlib.sha256(), 0
+            async for block in resp.content.iter_chunked(1 << 20):
+                digest.update(block)
+                size += len(block)
+            return size, digest.hexdigest()
+
+    async def delete_file(self, file_system: str, path: str) -> None:
+        async with await self._storage_call("DELETE", file_system, path) as resp:
+            if resp.status >= 400 and resp.status != 404:
+                raise error_for(self.workspace, resp.status, await resp.text())
 
     async def replica_log(self, job_id: str, replica: str, timeout: float | None) -> AsyncIterator[bytes]:
         """The replica's log, streamed as the server sends it; ``timeout`` ends a live stream."""

@@ -1,7 +1,8 @@
 """The SkyPilot bridge: an attempt is a managed job (default) or a job on a named cluster.
 
 The operator speaks to a SkyPilot API server over HTTP (``client``); ``sky`` is never
-imported here. The task becomes a SkyPilot task YAML (``build_task``) whose ``run`` invokes
+imported here. A packaged task's code goes through SkyPilot's own file-mount upload (``upload``).
+The task becomes a SkyPilot task YAML (``build_task``) whose ``run`` invokes
 ``python -m kuberun.runner --config-env KUBERUN_TASK_B64`` — under torchrun across nodes, wired
 from ``SKYPILOT_NODE_RANK``/``SKYPILOT_NODE_IPS``/``SKYPILOT_NUM_NODES``.
 
@@ -28,7 +29,9 @@ from kuberun_operator.backend_config import SkypilotConfig
 from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted, active_attempts
 from kuberun_operator.backends.cloud import TASK_ENV, LogSummaries, attempt_env, epoch, remote_name
 from kuberun_operator.backends.runner_bundle import BUNDLE_ENV, bundle, run_prelude, setup_lines
+from kuberun_operator.backends.skypilot import upload
 from kuberun_operator.backends.skypilot.client import RequestResult, SkypilotApi, SkypilotClient
+from kuberun_operator.codestore import CodeReader
 from kuberun_operator.namespaces import NamespaceLabels
 from kuberun_operator.settings import Settings
 
@@ -50,9 +53,11 @@ class SkypilotBackend:
     unretryable_reasons = grants.REASONS  # DeclaresUnretryable: a retry cannot grant the endpoint
 
     def __init__(self, config: SkypilotConfig, settings: Settings, api: SkypilotApi | None = None,
+                 code_reader: CodeReader | None = None,
                  namespace_labels: NamespaceLabels | None = None) -> None:
         self.config, self.settings = config, settings
         self.namespace_labels = namespace_labels  # when the endpoint is granted by allowedNamespaceSelector
+        self.code_reader = code_reader  # reads packaged tasks' code (codestore); None: they are refused
         self.poll_interval = config.poll_interval_seconds
         self.api: SkypilotApi | None = api  # tests pass a fake; start() builds the HTTP client otherwise
         self._session: aiohttp.ClientSession | None = None
@@ -86,11 +91,19 @@ class SkypilotBackend:
         if existing is not None:
             job = f"job:{existing['job_id']}"
             return Submitted(id=job, log_ref=_log_ref(ex, name, existing), uid=job)
-        document = yaml.safe_dump(build_task(exp, task, attempt, ref), sort_keys=False)
+        if task.code is None or self.code_reader is None:
+            return await self._launch(ex, name, build_task(exp, task, attempt, ref), None)
+        data = await self.code_reader(exp.metadata.namespace or "default", task.code)  # size and sha256 checked
+        with upload.code_blob(data, task.code.sha256) as blob:
+            await self._api().upload_blob(blob.zip_path, blob.blob_id)  # skipped when SkyPilot has it already
+        return await self._launch(ex, name, build_task(exp, task, attempt, ref, blob), blob.blob_id)
+
+    async def _launch(self, ex: SkypilotExecutor, name: str, built: dict[str, Any], blob: str | None) -> Submitted:
+        document = yaml.safe_dump(built, sort_keys=False)
         if ex.mode == "cluster":
-            request_id = await self._api().launch_on_cluster(document, ex.cluster_name or "")
+            request_id = await self._api().launch_on_cluster(document, ex.cluster_name or "", blob=blob)
         else:
-            request_id = await self._api().launch_managed(document, name)
+            request_id = await self._api().launch_managed(document, name, blob=blob)
         return Submitted(id=request_id, log_ref=_log_ref(ex, name, None))
 
     async def _jobs(self, ex: SkypilotExecutor) -> dict[str, dict[str, Any]]:
@@ -169,9 +182,14 @@ def _executor(task: TaskSpec) -> SkypilotExecutor:
     return task.executor.skypilot
 
 
-def build_task(exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> dict[str, Any]:
-    """The SkyPilot task YAML (``sky.Task.from_yaml_config`` accepts it; tests check with real sky)."""
+def build_task(exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef,
+               code: upload.CodeBlob | None = None) -> dict[str, Any]:
+    """The SkyPilot task YAML (``sky.Task.from_yaml_config`` accepts it; tests check with real sky).
+
+    ``code``: the task's package, uploaded as a blob; it is file-mounted where the runner reads it.
+    """
     ex = _executor(task)
+    code_files = [code.destination] if code is not None else None
     resources = {k: v for k, v in {
         "infra": ex.infra, "cloud": None if ex.infra else ex.cloud, "region": None if ex.infra else ex.region,
         "zone": None if ex.infra else ex.zone, "accelerators": ex.accelerators, "cpus": ex.cpus,
@@ -180,10 +198,13 @@ def build_task(exp: ExperimentResource, task: TaskSpec, attempt: int, ref: Backe
     }.items() if v is not None}
     built: dict[str, Any] = {
         "name": remote_name(ref.idempotency_key), "resources": resources, "num_nodes": ex.num_nodes,
-        "envs": {**ex.env, **attempt_env(exp, task, attempt), BUNDLE_ENV: bundle()[0]},
+        "envs": {**ex.env, **attempt_env(exp, task, attempt, code_files), BUNDLE_ENV: bundle()[0]},
         "setup": setup_script(ex, fiddle=task.fiddle is not None), "run": run_prelude(bundle()[1]) + RUN_SCRIPT}
     mounts: dict[str, Any] = {**ex.file_mounts,
                               **{path: {"source": m.source, "mode": m.mode} for path, m in ex.storage_mounts.items()}}
+    if code is not None:
+        mounts.update(code.file_mounts)
+        built["file_mounts_mapping"] = code.mapping  # where the server finds it in the uploaded blob
     if mounts:
         built["file_mounts"] = mounts
     return built

@@ -37,11 +37,16 @@ class RequestResult:
 
 
 class SkypilotApi(Protocol):
-    """What the bridge needs from a SkyPilot API server; tests provide a faithful fake."""
+    """What the bridge needs from a SkyPilot API server; tests provide a faithful fake.
 
-    async def launch_managed(self, task_yaml: str, name: str) -> str: ...
+    ``blob``: a code package already uploaded (``upload_blob``), which the task's file mounts name.
+    """
 
-    async def launch_on_cluster(self, task_yaml: str, cluster: str) -> str: ...
+    async def launch_managed(self, task_yaml: str, name: str, blob: str | None = None) -> str: ...
+
+    async def launch_on_cluster(self, task_yaml: str, cluster: str, blob: str | None = None) -> str: ...
+
+    async def upload_blob(self, zip_path: Path, blob_id: str) -> None: ...
 
     async def request(self, request_id: str) -> RequestResult | None: ...
 
@@ -80,9 +85,10 @@ class SkypilotClient:
                                    permanent=False)
             return request_id
 
-    def _send(self, method: str, path: str, timeout: aiohttp.ClientTimeout = _TIMEOUT, **kwargs: Any) -> Any:
-        return _Guard(self.session.request(method, self.endpoint + path, headers=self._headers(), timeout=timeout,
-                                           **kwargs), self.endpoint)
+    def _send(self, method: str, path: str, timeout: aiohttp.ClientTimeout = _TIMEOUT,
+              extra_headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        return _Guard(self.session.request(method, self.endpoint + path, headers={**self._headers(), **(extra_headers or {})},
+                                           timeout=timeout, **kwargs), self.endpoint)
 
     async def request(self, request_id: str) -> RequestResult | None:
         async with self._send("GET", "/api/status", params={"request_ids": request_id}) as resp:
@@ -112,11 +118,38 @@ class SkypilotClient:
     async def _call(self, path: str, body: dict[str, Any]) -> RequestResult:
         return await self._result(await self._post(path, body))
 
-    async def launch_managed(self, task_yaml: str, name: str) -> str:
-        return await self._post("/jobs/launch", {"task": task_yaml, "name": name})
+    async def launch_managed(self, task_yaml: str, name: str, blob: str | None = None) -> str:
+        return await self._post("/jobs/launch", {"task": task_yaml, "name": name, **_with_blob(blob)})
 
-    async def launch_on_cluster(self, task_yaml: str, cluster: str) -> str:
-        return await self._post("/launch", {"task": task_yaml, "cluster_name": cluster})
+    async def launch_on_cluster(self, task_yaml: str, cluster: str, blob: str | None = None) -> str:
+        return await self._post("/launch", {"task": task_yaml, "cluster_name": cluster, **_with_blob(blob)})
+
+    async def upload_blob(self, zip_path: Path, blob_id: str) -> None:
+        """SkyPilot's ``/upload_v2``: skipped when the server has the blob, else the zip in chunks (streamed)."""
+        from kuberun_operator.backends.skypilot import upload
+
+        size = zip_path.stat().st_size
+        async with self._send("GET", "/upload_v2/blob", params={"user_hash": upload.USER_HASH, "blob_id": blob_id,
+                                                               "size_bytes": str(size)}) as resp:
+            if resp.status == 404:
+                raise BackendError("SubmissionRejected", "this SkyPilot API server has no /upload_v2 (API version 41, "
+                                   "SkyPilot 0.11 or later, is needed to ship code packages)", permanent=True)
+            await _check(resp)
+            if (await resp.json()).get("exists"):
+                return
+        parts = list(upload.chunks(zip_path))
+        for index, offset, length in parts:
+            params = {"user_hash": upload.USER_HASH, "upload_id": blob_id, "chunk_index": str(index),
+                      "total_chunks": str(len(parts))}
+            async with self._send("POST", "/upload_v2", params=params, data=_file_range(zip_path, offset, length),
+                                  timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=180),
+                                  extra_headers={"Content-Type": "application/octet-stream",
+                                                 "Content-Length": str(length)}) as resp:
+                await _check(resp)
+                answer = await resp.json()
+        if answer.get("status") != "completed":
+            raise BackendError("BackendUnavailable", f"SkyPilot did not complete the code upload: {str(answer)[:200]}",
+                               permanent=False)
 
     async def managed_jobs(self) -> list[dict[str, Any]]:
         result = await self._call("/jobs/queue/v2", {"all_users": True, "skip_finished": False})
@@ -151,6 +184,29 @@ class SkypilotClient:
             await _check(resp)
             async for chunk in resp.content.iter_any():
                 yield chunk
+
+
+def _with_blob(blob: str | None) -> dict[str, Any]:
+    """A launch body's fields naming an uploaded blob, and the user it was uploaded as (no auth on the server)."""
+    if blob is None:
+        return {}
+    from kuberun_operator.backends.skypilot import upload
+
+    return {"file_mounts_blob_id": blob,
+            "env_vars": {"SKYPILOT_USER_ID": upload.USER_HASH, "SKYPILOT_USER": upload.USER_NAME}}
+
+
+async def _file_range(path: Path, offset: int, length: int) -> AsyncIterator[bytes]:
+    """``length`` bytes of ``path`` from ``offset``, 1 MiB at a time (bounded memory)."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        left = length
+        while left > 0:
+            block = await asyncio.to_thread(f.read, min(1 << 20, left))
+            if not block:
+                return
+            left -= len(block)
+            yield block
 
 
 class _Guard:
