@@ -125,17 +125,30 @@ _FIELDS = {
                                           "resource_shape": "resource_shape", "node_group": "node_group", "mounts": "mounts",
                                           "shared_memory_size": "shared_memory_size", "node_reservation": "node_reservation",
                                           "image_pull_secrets": "image_pull_secrets"}),
-    "KubeflowExecutor": ("KubernetesExecutor", {"env_vars": "env", "image": "image", "nodes": "nodes",
-                                                "nproc_per_node": "procs_per_node", "namespace": None}),
+    "KubeflowExecutor": ("KubernetesExecutor", {"env_vars": "env", "image": "image", "nodes": "nodes", "num_nodes": "nodes",
+                                                "nproc_per_node": "procs_per_node", "nprocs_per_node": "procs_per_node",
+                                                "gpus_per_node": "gpus", "namespace": None}),
 }
 _IGNORED = {"experiment_id", "job_dir", "job_name_prefix", "tunnel", "nemo_run_dir", "launched_from_cluster", "job_details"}
 
 
-def _launcher(name: str, value: Any) -> str:
+def _launcher(name: str, value: Any) -> Any:
+    """NeMo Run's launcher (a name or an object) as kuberun's: ``"torchrun"``, or a ``kr.FaultTolerance``."""
     text = value if isinstance(value, str) else type(value).__name__
     if text.lower() == "torchrun":
+        if not isinstance(value, str):
+            _refuse(f"{name}.launcher=Torchrun", {k: v for k, v in _set_fields(value).items() if k not in ("rdzv_backend", "rdzv_port")
+                                                  or v != {"rdzv_backend": "c10d", "rdzv_port": 29500}[k]})
         return "torchrun"
-    raise InvalidExecutorError(f"nemo_run.{name}: launcher {text!r} has no kuberun equivalent (kuberun has torchrun)")
+    if text.lower() in ("ft", "faulttolerance"):
+        from kuberun.launchers import from_nemo_run
+
+        if name not in ("SlurmExecutor", "KubeflowExecutor"):
+            raise InvalidExecutorError(f"nemo_run.{name}: FaultTolerance has no kuberun equivalent on this executor "
+                                       "(in-job restarts run on kr.KubernetesExecutor and kr.SlurmExecutor)")
+        return from_nemo_run(value, f"nemo_run.{name}")
+    raise InvalidExecutorError(f"nemo_run.{name}: launcher {text!r} has no kuberun equivalent (kuberun has torchrun "
+                               "and FaultTolerance)")
 
 
 def convert_executor(executor: Any) -> Any:

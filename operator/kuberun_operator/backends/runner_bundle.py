@@ -26,7 +26,7 @@ from pathlib import Path
 
 BUNDLE_ENV = "KUBERUN_RUNNER_B64"
 # What ``kuberun.runner`` imports, transitively, for scripts and for decoding Fiddle tasks.
-MODULES = ("kuberun.runner", "kuberun.signals", "kuberun.errors", "kuberun.serialization", "kuberun.resource.constants",
+MODULES = ("kuberun.runner", "kuberun.restarts", "kuberun.signals", "kuberun.errors", "kuberun.serialization", "kuberun.resource.constants",
            "kuberun.metrics", "kuberun.artifacts", "kuberun.resource.summary")
 PACKAGES = ("kuberun", "kuberun.resource")  # shipped as empty packages: only the modules above are needed
 PROVIDE_HINT = ("install fiddle, or kuberun from this project's repository (a checkout or a wheel built "
