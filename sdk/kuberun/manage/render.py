@@ -228,6 +228,14 @@ def spans(numbers: list[int]) -> str:
     return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
+def restarts_line(attempt: dict[str, Any]) -> str | None:
+    """How often an attempt's task was restarted inside it (FaultTolerance), when it was restartable."""
+    count = attempt.get("restarts")
+    if not count:
+        return None
+    return f"attempt {attempt.get('attempt')}: {count} in-job restart{'s' if count != 1 else ''} (FaultTolerance)"
+
+
 def indices_line(attempt: dict[str, Any]) -> str | None:
     """A job array attempt's indices in one line, grouped by phase and exit code (``-o json`` has each one)."""
     indices = attempt.get("indices") or []
@@ -304,7 +312,7 @@ def describe(out: Console | PlainConsole, obj: Obj, children: list[Obj], events:
             out.print(f"    message: {st['message']}", markup=False)
         if st.get("attempts"):
             emit(out, attempts_table(st), indent=4)
-            for line in filter(None, map(indices_line, st["attempts"])):
+            for line in filter(None, [x for a in st["attempts"] for x in (restarts_line(a), indices_line(a))]):
                 out.print(f"    {line}", markup=False)
         for line in outputs_lines(st, str((obj.get("metadata") or {}).get("name", "NAME"))):
             out.print(f"    {line}", markup=False)
