@@ -177,6 +177,8 @@ def convert_executor(executor: Any) -> Any:
             value = given.pop(field)
             if dest is not None:
                 kwargs[dest] = dict(value) if isinstance(value, dict) else value
+    if kind == "SkypilotExecutor":
+        _skypilot_fields(given, kwargs)
     if kind == "SlurmExecutor":
         _slurm_flags(given, kwargs)
         cluster = os.environ.get(SLURM_CLUSTER_ENV)
@@ -190,6 +192,20 @@ def convert_executor(executor: Any) -> Any:
     given.pop("nodes", None) if kind == "LocalExecutor" else None
     _refuse(kind, given)
     return getattr(kr_executors, target)(**kwargs)
+
+
+def _skypilot_fields(given: dict[str, Any], kwargs: dict[str, Any]) -> None:
+    """NeMo Run's ``gpus="H100", gpus_per_node=8`` is SkyPilot's ``accelerators="H100:8"``; its ``setup`` is one string."""
+    gpus = given.pop("gpus", None)
+    per_node = given.pop("gpus_per_node", None)
+    if gpus is not None:
+        if not isinstance(gpus, str):
+            _refuse("SkypilotExecutor", {"gpus": gpus}, " as a list (SkyPilot's any-of accelerators; name one type)")
+        kwargs["accelerators"] = f"{gpus}:{per_node or 1}"
+    elif per_node is not None:
+        _refuse("SkypilotExecutor", {"gpus_per_node": per_node}, " without gpus (name the accelerator type)")
+    if isinstance(kwargs.get("setup"), str):
+        kwargs["setup"] = [line for line in kwargs["setup"].splitlines() if line.strip()]
 
 
 # NeMo Run SlurmExecutor fields that are plain sbatch options: kuberun passes them as extra flags.

@@ -51,7 +51,6 @@ def test_nemo_run_fault_tolerance_converts_with_its_max_restarts(monkeypatch):
     assert (ranks.launcher, ranks.max_restarts) == ("torchrun", 1)
     named = convert_executor(nr.SlurmExecutor(account="a", launcher="ft"))
     assert (named.launcher, named.max_restarts) == ("none", 0)
-    # (nemo_run.KubeflowExecutor cannot be constructed without a kubeconfig; it converts by the same rule.)
 
 
 @pytest.mark.parametrize(("field", "value"), [("rank_heartbeat_timeout", 30.0), ("workload_check_interval", 5.0),
