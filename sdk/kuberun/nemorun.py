@@ -180,6 +180,9 @@ def convert_executor(executor: Any) -> Any:
     if kind == "SkypilotExecutor":
         _skypilot_fields(given, kwargs)
     if kind == "SlurmExecutor":
+        if getattr(executor, "resource_group", None):  # not an __init__ field: NeMo Run sets it after construction
+            given["resource_group"] = executor.resource_group
+        _refuse_heterogeneous(given)
         _slurm_flags(given, kwargs)
         cluster = os.environ.get(SLURM_CLUSTER_ENV)
         if not cluster:
@@ -210,6 +213,20 @@ def _skypilot_fields(given: dict[str, Any], kwargs: dict[str, Any]) -> None:
 
 # NeMo Run SlurmExecutor fields that are plain sbatch options: kuberun passes them as extra flags.
 _SBATCH_FIELDS = ("cpus_per_gpu", "gpus_per_task", "mem_per_gpu", "mem_per_cpu", "comment", "signal", "open_mode")
+
+
+#: Why heterogeneous jobs are refused (docs/slurm.md, "Heterogeneous jobs"): said in the error itself.
+HETEROGENEOUS_REFUSAL = (
+    " (heterogeneous Slurm jobs are not supported yet: Slurm's backfill scheduler never co-locates het components "
+    "on one node, so the single-node test cluster cannot run one and the bridge's handling is untested; add the "
+    "group's tasks as separate Slurm tasks — exp.add([...]) runs one job each, side by side — or size one task for "
+    "the largest component)")
+
+
+def _refuse_heterogeneous(given: dict[str, Any]) -> None:
+    het = {k: given[k] for k in ("heterogeneous", "resource_group", "het_group_indices") if given.get(k)}
+    if het:
+        _refuse("SlurmExecutor", het, HETEROGENEOUS_REFUSAL)
 
 
 def _slurm_flags(given: dict[str, Any], kwargs: dict[str, Any]) -> None:
