@@ -345,6 +345,15 @@ class LeptonExecutor(_UserExecutor):
     image_pull_secrets: list[str] = Field(default_factory=list, max_length=8,
                                           description="Workspace image-pull secrets by name (as the admin allows).")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_in_job_restarts(cls, data: Any) -> Any:
+        launcher = data.get("launcher") if isinstance(data, dict) else None
+        if launcher is not None and not isinstance(launcher, str) and hasattr(launcher, "executor_fields"):
+            raise ValueError("launcher: FaultTolerance (in-job restarts) is not available on Lepton yet; use "
+                             "exp.add(..., retries=N), or kr.KubernetesExecutor / kr.SlurmExecutor")
+        return data
+
 
 class LocalExecutor(_UserExecutor):
     """Run the task as a local process of the operator (the sandbox; off by default elsewhere).

@@ -34,6 +34,8 @@ def test_the_restart_count_reaches_the_resource_and_round_trips():
     (lambda: kr.FaultTolerance(rdzv_port=1234), "rdzv_backend/rdzv_port have no kuberun equivalent"),
     (lambda: kr.KubernetesExecutor(command=["python", "x.py"], launcher=kr.FaultTolerance(max_restarts=1)),
      "max_restarts needs the runner"),
+    (lambda: kr.LeptonExecutor(resource_shape="gpu", launcher=kr.FaultTolerance(max_restarts=1)),
+     "FaultTolerance \\(in-job restarts\\) is not available on Lepton yet"),
 ])
 def test_bad_fault_tolerance_is_one_clear_error(make, words):
     with pytest.raises(InvalidExecutorError, match=words):
