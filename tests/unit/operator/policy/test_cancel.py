@@ -41,7 +41,8 @@ def test_cancelling_a_running_task_cancels_its_attempt_skips_its_dependents_and_
     a, b, c = (exp.status.task(n) for n in "abc")
     assert (a.phase, a.reason, a.message) == (TaskPhase.CANCELLED, "Cancelled", "cancelled by alice (spec.cancelTasks)")
     assert (a.attempts[-1].phase, a.attempts[-1].message) == (TaskPhase.CANCELLED, a.message)
-    assert (b.phase, b.reason) == (TaskPhase.SKIPPED, "DependencyFailed") and not b.attempts
+    assert (b.phase, b.reason, b.message) == (TaskPhase.SKIPPED, "DependencyFailed", "dependency 'a' was cancelled")
+    assert not b.attempts
     assert c.phase is TaskPhase.RUNNING and exp.status.phase.value == "Running"
     assert any(e.reason == "TaskCancelled" and "cancelled by alice" in e.message for e in d.events)
     step(exp, {("a", 1): Observed("failed", exit_code=143), ("c", 1): Observed("succeeded")})
@@ -105,7 +106,9 @@ def test_a_slurm_job_queued_behind_a_cancelled_parent_is_scancelled_and_skipped(
     ask(exp, "a")
     d = step(exp, {("a", 1): Observed("running", backend_id="41"), ("b", 1): Observed("pending")})
     assert sorted(c.task for c in actions(d, Cancel)) == ["a", "b"]
-    assert (exp.status.task("b").phase, exp.status.task("b").reason) == (TaskPhase.SKIPPED, "DependencyFailed")
+    b = exp.status.task("b")
+    assert (b.phase, b.reason, b.message) == (TaskPhase.SKIPPED, "DependencyFailed",
+                                              "dependency 'a' was cancelled; its queued job was cancelled")
 
 
 def test_a_request_naming_no_task_is_a_condition_and_one_event_and_cancels_nothing():
