@@ -41,7 +41,11 @@ def roll_up(status: ExperimentStatus, shutdown: str | None) -> tuple[ExperimentP
         return ExperimentPhase.FAILED, "TaskFailed", f"task {failed[0]!r} failed{why}" + (
             f" (and {len(failed) - 1} more)" if len(failed) > 1 else "")
     if any(p is TaskPhase.CANCELLED for p in phases):
-        return ExperimentPhase.CANCELLED, f"Shutdown{shutdown or ''}", f"cancelled by spec.shutdown={shutdown}"
+        if shutdown:
+            return ExperimentPhase.CANCELLED, f"Shutdown{shutdown}", f"cancelled by spec.shutdown={shutdown}"
+        cancelled = [t for t in status.tasks if t.phase is TaskPhase.CANCELLED]  # by spec.cancelTasks
+        return ExperimentPhase.CANCELLED, "TasksCancelled", f"task {cancelled[0].name!r} {cancelled[0].message or 'cancelled'}" + (
+            f" (and {len(cancelled) - 1} more)" if len(cancelled) > 1 else "")
     return ExperimentPhase.SUCCEEDED, "AllTasksSucceeded", f"{done}/{len(phases)} tasks succeeded"
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from kuberun.resource import ExperimentResource
 from kuberun_operator.actions import Decision, Observed
+from kuberun_operator.policy.cancel import cancel_tasks
 from kuberun_operator.policy.dag import idempotency_key, start_ready_tasks
 from kuberun_operator.policy.early import drop_orphans
 from kuberun_operator.policy.finish import finish
@@ -46,7 +47,9 @@ def reconcile(
             adopt_unrecorded(r, task)
             observe_task(r, task)
         # 3. spec.shutdown: what has not started is cancelled; with Terminate, what runs too.
+        #    spec.cancelTasks: the same for the tasks it names, one by one (policy/cancel.py).
         shutdown(r)
+        cancel_tasks(r)
         #    Jobs queued at their backend behind a parent that failed (or under shutdown) are cancelled.
         drop_orphans(r)
         # 4. spec.suspend: running attempts follow it where kuberun owns their suspend.

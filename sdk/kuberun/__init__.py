@@ -34,6 +34,7 @@ _EXPORTS = {
     "ConfigSerializationError": "kuberun.errors",
     "run": "kuberun.quickrun",
     "Plugin": "kuberun.nemorun",
+    "FaultTolerance": "kuberun.launchers",
     "Packager": "kuberun.packaging",
     "GitArchivePackager": "kuberun.packaging",
     "PatternPackager": "kuberun.packaging",
@@ -62,6 +63,7 @@ __all__ = [  # noqa: RUF022 - grouped as the README introduces them
     "ConfigSerializationError",
     "run",
     "Plugin",
+    "FaultTolerance",
     "cli",
     "Packager",
     "GitArchivePackager",
@@ -76,6 +78,7 @@ if TYPE_CHECKING:
     from kuberun.configure import Config, Partial, Script
     from kuberun.errors import ConfigSerializationError, InvalidExperimentError, KuberunError
     from kuberun.experiment import Experiment
+    from kuberun.launchers import FaultTolerance
     from kuberun.manage.remote import RemoteExperiment, list_experiments
     from kuberun.metrics import log_metrics
     from kuberun.nemorun import Plugin

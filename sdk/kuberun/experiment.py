@@ -96,17 +96,15 @@ class Experiment(ExperimentDefinition):
         lines = self._handle().logs(task, attempt=attempt, follow=follow, tail=tail)
         return [line for line in lines if pattern is None or pattern.search(line)]
 
-    def cancel(self, task: str | None = None, stop: bool = False) -> None:
-        """Cancel the experiment (``stop=True``: let running tasks finish, start nothing new).
-
-        NeMo Run's per-task ``cancel(task)`` is not supported yet: the spec has no per-task shutdown.
-        """
-        if task is not None:
-            from kuberun.errors import UsageError
-
-            raise UsageError(f"cancel({task!r}): cancelling one task is not supported yet; cancel the experiment "
-                             "(exp.cancel()) or let the others finish with exp.cancel(stop=True)")
-        self._handle().cancel(stop=stop)
+    def cancel(self, task: Any = None, stop: bool = False) -> None:
+        """Cancel the experiment (``stop=True``: let running tasks finish, start nothing new), or with
+        ``task`` (its name, or what ``add`` returned) only that task, as NeMo Run's ``cancel(job_id)``:
+        its running attempt is cancelled, its dependents are skipped, the other tasks go on. A job
+        group's name cancels each of its members."""
+        name = task if task is None or isinstance(task, str) else getattr(task, "name", task)
+        handle = self._handle()
+        for member in self.groups.get(name, [name]) if name is not None else [None]:
+            handle.cancel(stop=stop, task=member)
 
     def reset(self) -> Experiment:
         """NeMo Run's ``reset``: a fresh run of this experiment, ready for ``run()`` — the same title,

@@ -125,17 +125,30 @@ _FIELDS = {
                                           "resource_shape": "resource_shape", "node_group": "node_group", "mounts": "mounts",
                                           "shared_memory_size": "shared_memory_size", "node_reservation": "node_reservation",
                                           "image_pull_secrets": "image_pull_secrets"}),
-    "KubeflowExecutor": ("KubernetesExecutor", {"env_vars": "env", "image": "image", "nodes": "nodes",
-                                                "nproc_per_node": "procs_per_node", "namespace": None}),
+    "KubeflowExecutor": ("KubernetesExecutor", {"env_vars": "env", "image": "image", "nodes": "nodes", "num_nodes": "nodes",
+                                                "nproc_per_node": "procs_per_node", "nprocs_per_node": "procs_per_node",
+                                                "gpus_per_node": "gpus", "namespace": None}),
 }
 _IGNORED = {"experiment_id", "job_dir", "job_name_prefix", "tunnel", "nemo_run_dir", "launched_from_cluster", "job_details"}
 
 
-def _launcher(name: str, value: Any) -> str:
+def _launcher(name: str, value: Any) -> Any:
+    """NeMo Run's launcher (a name or an object) as kuberun's: ``"torchrun"``, or a ``kr.FaultTolerance``."""
     text = value if isinstance(value, str) else type(value).__name__
     if text.lower() == "torchrun":
+        if not isinstance(value, str):
+            _refuse(f"{name}.launcher=Torchrun", {k: v for k, v in _set_fields(value).items() if k not in ("rdzv_backend", "rdzv_port")
+                                                  or v != {"rdzv_backend": "c10d", "rdzv_port": 29500}[k]})
         return "torchrun"
-    raise InvalidExecutorError(f"nemo_run.{name}: launcher {text!r} has no kuberun equivalent (kuberun has torchrun)")
+    if text.lower() in ("ft", "faulttolerance"):
+        from kuberun.launchers import from_nemo_run
+
+        if name not in ("SlurmExecutor", "KubeflowExecutor"):
+            raise InvalidExecutorError(f"nemo_run.{name}: FaultTolerance has no kuberun equivalent on this executor "
+                                       "(in-job restarts run on kr.KubernetesExecutor and kr.SlurmExecutor)")
+        return from_nemo_run(value, f"nemo_run.{name}")
+    raise InvalidExecutorError(f"nemo_run.{name}: launcher {text!r} has no kuberun equivalent (kuberun has torchrun "
+                               "and FaultTolerance)")
 
 
 def convert_executor(executor: Any) -> Any:
@@ -164,7 +177,12 @@ def convert_executor(executor: Any) -> Any:
             value = given.pop(field)
             if dest is not None:
                 kwargs[dest] = dict(value) if isinstance(value, dict) else value
+    if kind == "SkypilotExecutor":
+        _skypilot_fields(given, kwargs)
     if kind == "SlurmExecutor":
+        if getattr(executor, "resource_group", None):  # not an __init__ field: NeMo Run sets it after construction
+            given["resource_group"] = executor.resource_group
+        _refuse_heterogeneous(given)
         _slurm_flags(given, kwargs)
         cluster = os.environ.get(SLURM_CLUSTER_ENV)
         if not cluster:
@@ -179,8 +197,36 @@ def convert_executor(executor: Any) -> Any:
     return getattr(kr_executors, target)(**kwargs)
 
 
+def _skypilot_fields(given: dict[str, Any], kwargs: dict[str, Any]) -> None:
+    """NeMo Run's ``gpus="H100", gpus_per_node=8`` is SkyPilot's ``accelerators="H100:8"``; its ``setup`` is one string."""
+    gpus = given.pop("gpus", None)
+    per_node = given.pop("gpus_per_node", None)
+    if gpus is not None:
+        if not isinstance(gpus, str):
+            _refuse("SkypilotExecutor", {"gpus": gpus}, " as a list (SkyPilot's any-of accelerators; name one type)")
+        kwargs["accelerators"] = f"{gpus}:{per_node or 1}"
+    elif per_node is not None:
+        _refuse("SkypilotExecutor", {"gpus_per_node": per_node}, " without gpus (name the accelerator type)")
+    if isinstance(kwargs.get("setup"), str):
+        kwargs["setup"] = [line for line in kwargs["setup"].splitlines() if line.strip()]
+
+
 # NeMo Run SlurmExecutor fields that are plain sbatch options: kuberun passes them as extra flags.
 _SBATCH_FIELDS = ("cpus_per_gpu", "gpus_per_task", "mem_per_gpu", "mem_per_cpu", "comment", "signal", "open_mode")
+
+
+#: Why heterogeneous jobs are refused (docs/slurm.md, "Heterogeneous jobs"): said in the error itself.
+HETEROGENEOUS_REFUSAL = (
+    " (heterogeneous Slurm jobs are not supported yet: Slurm's backfill scheduler never co-locates het components "
+    "on one node, so the single-node test cluster cannot run one and the bridge's handling is untested; add the "
+    "group's tasks as separate Slurm tasks — exp.add([...]) runs one job each, side by side — or size one task for "
+    "the largest component)")
+
+
+def _refuse_heterogeneous(given: dict[str, Any]) -> None:
+    het = {k: given[k] for k in ("heterogeneous", "resource_group", "het_group_indices") if given.get(k)}
+    if het:
+        _refuse("SlurmExecutor", het, HETEROGENEOUS_REFUSAL)
 
 
 def _slurm_flags(given: dict[str, Any], kwargs: dict[str, Any]) -> None:

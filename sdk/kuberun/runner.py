@@ -14,7 +14,8 @@ Task document (JSON)::
     {"name": "train",
      "fiddle": {"sha256": "...", "data": "<encoded>"}            # or "dataFiles": [paths, in order]
      "script": {"command": [...]} | {"inline": "...", "entrypoint": "bash", "args": [...], "env": {...}},
-     "code": {"sha256": "...", "files": [chunk paths, in order]}}   # optional: a packager's archive
+     "code": {"sha256": "...", "files": [chunk paths, in order]},   # optional: a packager's archive
+     "restarts": 3}                                                # optional: in-job restarts (kuberun.restarts)
 
 With ``code``, the chunks are joined, checked against the digest and unpacked (``kuberun.packaging``'s
 safe unpack) into ``$KUBERUN_CODE_DIR`` or a temporary directory, which becomes the working directory
@@ -41,6 +42,8 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from kuberun.restarts import restart_count, supervise, supervised
 
 EXIT_OK, EXIT_TASK_FAILED, EXIT_BAD_TASK = 0, 1, 2
 _INTERPRETERS = {"bash": ["bash"], "sh": ["sh"], "python": [sys.executable]}
@@ -203,6 +206,9 @@ def task_document(task: Any, data_files: list[str] | None = None, code_files: li
     """The runner's document for a ``TaskSpec``; ``data_files`` replace ConfigMap refs once mounted,
     ``code_files`` are where the backend put the code package's chunks (in order)."""
     doc: dict[str, Any] = {"name": task.name}
+    executor = task.executor.config
+    if getattr(executor, "max_restarts", 0) and getattr(executor, "launcher", "none") != "torchrun":
+        doc["restarts"] = executor.max_restarts  # torchrun restarts its own workers (--max-restarts)
     code = getattr(task, "code", None)
     if code is not None:
         if not code_files:
@@ -233,10 +239,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.result is not None:
         args.result = args.result.absolute()  # the code package may become the working directory
     outcome: dict[str, Any] = {}
-    report_files()
-    uploader = _uploader()
+    report_files()  # before any child (FaultTolerance's restarts): they inherit where to report
+    supervising = False
+    uploader = None
     try:
         task = load_task_env(args.config_env) if args.config_env else load_task(args.config)
+        restarts = task.get("restarts") or 0
+        if isinstance(restarts, int) and not isinstance(restarts, bool) and restarts > 0 and not supervised():
+            supervising = True  # the child that ends the attempt writes the summary (kuberun.restarts)
+            return supervise(sys.argv[1:] if argv is None else argv, restarts)
+        uploader = _uploader()  # in the process that runs the task (a supervisor's children each upload)
         if task.get("code") is not None:
             install_code(task["code"])
         if "fiddle" in task:
@@ -246,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kuberun: {exc}", file=sys.stderr)
         return EXIT_BAD_TASK
     finally:
-        write_summary(outcome)
+        if not supervising:
+            write_summary(outcome)
         if uploader is not None:
             uploader.finish()
 
@@ -284,7 +297,7 @@ def write_summary(outcome: dict[str, Any]) -> None:
     series = os.environ.get(results.METRICS_ENV)
     finals, dropped = final_values(Path(series) if series else None)
     text = results.build_summary(outcome.get("result"), finals, limit=limit, dropped_metrics=dropped,
-                                 has_result="result" in outcome)
+                                 has_result="result" in outcome, restarts=restart_count())
     try:
         Path(target).write_text(text)
     except OSError as exc:

@@ -53,8 +53,10 @@ class Relay:
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | subprocess.Popen[str] | None = None
         self.pending: list[int] = []
+        self.received: list[int] = []  # every signal relayed: a stop was asked (kuberun.restarts does not restart then)
 
     def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        self.received.append(signum)
         if self.process is None:
             self.pending.append(signum)
         else:

@@ -112,6 +112,32 @@ def test_the_policy_checks_creates_only_so_a_teammate_may_still_cancel(sandbox, 
     assert (patched["spec"]["shutdown"], patched["spec"]["submittedBy"]) == ("Terminate", "alice")
 
 
+def test_who_cancelled_a_task_cannot_be_spoofed_and_earlier_requests_stand(sandbox, users, admin):
+    from kuberun.api import JSON_PATCH, Op, connect
+    from kuberun.manage import lifecycle
+    from kuberun.manage.query import experiment_path
+
+    exp = kr.Experiment("cancels", namespace="team-a")
+    for name in ("a", "b", "c"):
+        exp.add(kr.Partial(tasks.add, a=1), name=name)
+    name = exp.run(kubeconfig=str(users["alice"]))["metadata"]["name"]
+    client.RbacAuthorizationV1Api(admin).create_namespaced_role_binding("team-a", {
+        "metadata": {"name": "bob-edit-cancels"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}]})
+    alice, bob = connect(str(users["alice"]), namespace="team-a"), connect(str(users["bob"]), namespace="team-a")
+    lifecycle.cancel_task(alice, name, "a")
+    with pytest.raises(kr.KuberunError, match="cancelTasks: a new entry may name in `by` only the authenticated user"):
+        lifecycle.cancel_task(bob, name, "b", by="alice")  # bob blaming alice
+    after = lifecycle.cancel_task(bob, name, "c")  # bob as himself; alice's entry is not his to keep or change
+    assert after["spec"]["cancelTasks"] == [{"task": "a", "by": "alice"}, {"task": "c", "by": "bob"}]
+    with pytest.raises(kr.KuberunError, match="may name in `by` only the authenticated user"):  # an edited entry is a new one
+        bob.request("PATCH", experiment_path("team-a", name), Op("patch", PLURAL), content_type=JSON_PATCH,
+                    body=[{"op": "replace", "path": "/spec/cancelTasks/0/by", "value": "mallory"}])
+    stored = client.CustomObjectsApi(admin).get_namespaced_custom_object(GROUP, VERSION, "team-a", PLURAL, name)
+    assert stored["spec"]["cancelTasks"] == [{"task": "a", "by": "alice"}, {"task": "c", "by": "bob"}]
+    assert lifecycle.cancel_task(bob, name, "c")["metadata"]["resourceVersion"] == stored["metadata"]["resourceVersion"]
+
+
 # --- Pod Security -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def restricted(admin: Any) -> str:

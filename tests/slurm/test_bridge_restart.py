@@ -56,3 +56,24 @@ def test_crash_between_sbatch_and_status_write_finds_the_job_by_name(kubeconfig:
     (after,) = attempts(get_experiment(k8s_api_client, namespace, name), "t")
     assert after["backendRef"]["id"] == before["id"] and after["logRef"]["path"].endswith("/t/1/output.log")
     assert jobs_named(slurm_cluster, before["idempotencyKey"]) == {before["id"]}
+
+
+def test_a_task_cancel_asked_while_no_operator_runs_is_carried_out_by_the_next_one(kubeconfig: Path, slurm_config_file: Path,
+                                                                                   k8s_api_client, namespace, slurm_cluster):
+    from kuberun.api import connect
+    from kuberun.manage import lifecycle
+
+    from .bridge import job_state
+
+    tasks = [slurm_task("t", ["sleep", "60"]), slurm_task("other", ["sleep", "2"])]
+    with running_operator(kubeconfig, config_file=slurm_config_file):
+        name = create_experiment(k8s_api_client, namespace, tasks)["metadata"]["name"]
+        job = _running_attempt(k8s_api_client, namespace, name)["backendRef"]["id"]
+    lifecycle.cancel_task(connect(str(kubeconfig), namespace=namespace), name, "t")  # the spec holds the request
+    assert job_state(slurm_cluster, job) == "RUNNING"  # nobody acted on it yet
+    with running_operator(kubeconfig, config_file=slurm_config_file):
+        wait_for(lambda: phase(k8s_api_client, namespace, name) == "Cancelled", 40, "Cancelled")
+    assert wait_for(lambda: job_state(slurm_cluster, job) == "CANCELLED", 20, "scancel")
+    records = {t["name"]: t for t in get_experiment(k8s_api_client, namespace, name)["status"]["tasks"]}
+    assert (records["t"]["phase"], records["other"]["phase"]) == ("Cancelled", "Succeeded")
+    assert len(records["t"]["attempts"]) == 1 and "spec.cancelTasks" in records["t"]["message"]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 BUNDLE_ENV = "KUBERUN_RUNNER_B64"
 # What ``kuberun.runner`` imports, transitively, for scripts and for decoding Fiddle tasks.
-MODULES = ("kuberun.runner", "kuberun.signals", "kuberun.errors", "kuberun.serialization", "kuberun.resource.constants",
+MODULES = ("kuberun.runner", "kuberun.restarts", "kuberun.signals", "kuberun.errors", "kuberun.serialization", "kuberun.resource.constants",
            "kuberun.metrics", "kuberun.artifacts", "kuberun.resource.summary", "kuberun.upload",
            "kuberun.resource.upload",
            # a task's code package: verified and unpacked by the runner (stdlib only)

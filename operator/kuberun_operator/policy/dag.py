@@ -20,7 +20,9 @@ def start_ready_tasks(r: Round) -> None:
         for name, bad in readiness.blocked.items():
             record = r.record(name)
             record.phase, record.finish_time = TaskPhase.SKIPPED, r.now
-            record.reason, record.message = "DependencyFailed", f"dependency {bad!r} did not succeed"
+            cancelled = r.record(bad).phase is TaskPhase.CANCELLED
+            record.reason = "DependencyFailed"
+            record.message = f"dependency {bad!r} {'was cancelled' if cancelled else 'did not succeed'}"
         refused = False
         for name in readiness.ready:
             task, record = r.spec.task(name), r.record(name)

@@ -72,8 +72,8 @@ def drop_orphans(r: Round) -> None:
                 continue
             bad = next((d for d in task.depends_on if r.record(d).phase in BAD_DEPENDENCY), None)
             if bad is not None:
-                _drop(r, task, DEPENDENCY_FAILED, f"dependency {bad!r} did not succeed; "
-                      "its queued job was cancelled")
+                what = "was cancelled" if r.record(bad).phase is TaskPhase.CANCELLED else "did not succeed"
+                _drop(r, task, DEPENDENCY_FAILED, f"dependency {bad!r} {what}; its queued job was cancelled")
                 changed = True
             elif r.spec.shutdown:
                 _drop(r, task, "Cancelled", f"not started: spec.shutdown={r.spec.shutdown}")

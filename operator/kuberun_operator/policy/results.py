@@ -25,6 +25,7 @@ def record_summary(attempt: AttemptStatus, summary: RunSummary | None, status: E
     attempt.result_note = summary.result_note
     attempt.metrics = dict(summary.metrics)
     attempt.metrics_note = summary.metrics_note
+    attempt.restarts = summary.restarts
     if status is not None:
         trim_metrics(status, keep=attempt)
 

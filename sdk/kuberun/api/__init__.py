@@ -5,7 +5,7 @@ sends requests and turns failures into the typed errors of ``kuberun.errors``. u
 only when a client is made, so importing this package costs nothing for ``kuberun --help``.
 """
 
-from kuberun.api.client import MERGE_PATCH, Kube, Op, connect
+from kuberun.api.client import JSON_PATCH, MERGE_PATCH, Kube, Op, connect
 from kuberun.api.kubeconfig import Credentials, load_credentials
 
-__all__ = ["MERGE_PATCH", "Credentials", "Kube", "Op", "connect", "load_credentials"]
+__all__ = ["JSON_PATCH", "MERGE_PATCH", "Credentials", "Kube", "Op", "connect", "load_credentials"]

@@ -29,6 +29,7 @@ from kuberun.errors import (
 )
 
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,6 @@ def export(kube: Kube, obj: Obj) -> str:
     meta = {k: v for k, v in obj["metadata"].items() if k not in _SERVER_META}
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if not k.startswith("kubectl.kubernetes.io/")}
     meta = {**meta, "annotations": annotations} if annotations else {k: v for k, v in meta.items() if k != "annotations"}
-    spec = {k: v for k, v in (obj.get("spec") or {}).items() if k not in ("shutdown", "suspend")}
+    spec = {k: v for k, v in (obj.get("spec") or {}).items() if k not in ("shutdown", "suspend", "cancelTasks")}
     exported = {"apiVersion": obj.get("apiVersion", API_VERSION), "kind": KIND, "metadata": meta, "spec": spec}
     return yaml.safe_dump_all([*maps, exported], sort_keys=False, width=120)

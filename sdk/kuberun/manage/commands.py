@@ -113,13 +113,27 @@ def logs(
 def cancel(
     name: Name,
     stop: Annotated[bool, typer.Option("--stop", help="Start nothing new but let running tasks finish.")] = False,
+    task: Annotated[list[str] | None, typer.Option("--task", "-t", help=(
+        "Cancel only this task (repeatable): its running attempt is cancelled, its dependents skipped, "
+        "the other tasks go on (spec.cancelTasks)."))] = None,
     kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None,
 ) -> None:
-    """Cancel an experiment (spec.shutdown: Terminate, or Stop with --stop)."""
+    """Cancel an experiment (spec.shutdown: Terminate, or Stop with --stop), or one task of it with --task."""
     with _one_line_errors():
         from kuberun.manage import lifecycle, query
 
         kube = _kube(kubeconfig, context, namespace)
+        if task:
+            if stop:
+                raise typer.BadParameter("--stop applies to the whole experiment; a --task is cancelled")
+            for one in task:
+                noop = lifecycle.cancel_task_noop(query.get_experiment(kube, name), one)
+                if noop is not None:
+                    typer.echo(f"experiment {name}: {noop}")
+                    continue
+                lifecycle.cancel_task(kube, name, one)
+                typer.echo(f"experiment {name}: task {one} cancelled")
+            return
         noop = lifecycle.cancel_noop(query.get_experiment(kube, name), stop=stop)
         if noop is not None:  # as kubectl says "unchanged": exit 0, but say that nothing was done
             typer.echo(f"experiment {name} {noop}")

@@ -89,13 +89,22 @@ class RemoteExperiment:
         chunks = stream_logs(self._kube, self.refresh()._obj, task, attempt, follow=follow, tail=tail, backend_config=backend_config)
         return lines(chunks)
 
-    def cancel(self, stop: bool = False) -> None:
+    def cancel(self, stop: bool = False, task: str | None = None) -> None:
         """Terminate running tasks; ``stop=True`` lets them finish and starts nothing new.
+        With ``task``, cancel only that task (its dependents are skipped, the others go on).
 
         Example::
 
             exp.cancel(stop=True)
+            exp.cancel(task="train")
         """
+        if task is not None:
+            if stop:
+                from kuberun.errors import UsageError
+
+                raise UsageError("cancel(task=..., stop=True): a single task is cancelled, not stopped")
+            self._obj = lifecycle.cancel_task(self._kube, self.name, task, self.namespace)
+            return
         self._obj = lifecycle.cancel(self._kube, self.name, self.namespace, stop=stop)
 
     def suspend(self) -> None:

@@ -170,6 +170,8 @@ def header_lines(obj: Obj, children: list[Obj]) -> list[str]:
     for key in ("shutdown", "suspend"):
         if spec.get(key) is not None:
             out.append(_field(key.capitalize(), spec[key]))
+    if spec.get("cancelTasks"):
+        out.append(_field("Cancel tasks", ", ".join(f"{c.get('task')} (by {c.get('by') or '-'})" for c in spec["cancelTasks"])))
     origin = labels.get(LABEL_REPRODUCED_FROM)
     if origin:
         uid = (meta.get("annotations") or {}).get("kuberun.dev/reproduced-from-uid", "")
@@ -213,6 +215,38 @@ def attempts_table(task_status: dict[str, Any]) -> Rows:
         table.add_row(str(att.get("attempt")), str(att.get("phase")), *(age(read_time(att.get(k))) for k in ("submitTime", "startTime", "finishTime")),
                       str(att.get("exitCode", "-")), backend, str(ref.get("id") or "-"), str(att.get("reason") or "-"))
     return table
+
+
+def spans(numbers: list[int]) -> str:
+    """``[0, 1, 2, 5, 7, 8]`` -> ``0-2,5,7-8``: Slurm's own way of writing a set of indices."""
+    runs: list[list[int]] = []
+    for n in sorted(set(numbers)):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def restarts_line(attempt: dict[str, Any]) -> str | None:
+    """How often an attempt's task was restarted inside it (FaultTolerance), when it was restartable."""
+    count = attempt.get("restarts")
+    if not count:
+        return None
+    return f"attempt {attempt.get('attempt')}: {count} in-job restart{'s' if count != 1 else ''} (FaultTolerance)"
+
+
+def indices_line(attempt: dict[str, Any]) -> str | None:
+    """A job array attempt's indices in one line, grouped by phase and exit code (``-o json`` has each one)."""
+    indices = attempt.get("indices") or []
+    if not indices:
+        return None
+    groups: dict[tuple[str, Any], list[int]] = {}
+    for i in indices:
+        groups.setdefault((str(i.get("phase")), i.get("exitCode")), []).append(int(i.get("index", 0)))
+    parts = [f"{phase}{f' (exit {code})' if code not in (None, 0) else ''} {spans(nums)}"
+             for (phase, code), nums in sorted(groups.items(), key=lambda kv: min(kv[1]))]
+    return f"attempt {attempt.get('attempt')} array, {len(indices)} indices: " + "; ".join(parts)
 
 
 def outputs_lines(task_status: dict[str, Any], experiment: str = "NAME", max_metrics: int = 12) -> list[str]:
@@ -278,6 +312,8 @@ def describe(out: Console | PlainConsole, obj: Obj, children: list[Obj], events:
             out.print(f"    message: {st['message']}", markup=False)
         if st.get("attempts"):
             emit(out, attempts_table(st), indent=4)
+            for line in filter(None, [x for a in st["attempts"] for x in (restarts_line(a), indices_line(a))]):
+                out.print(f"    {line}", markup=False)
         for line in outputs_lines(st, str((obj.get("metadata") or {}).get("name", "NAME"))):
             out.print(f"    {line}", markup=False)
     conditions = (obj.get("status") or {}).get("conditions")

@@ -220,7 +220,7 @@ def build_reproduction(kube: Kube, old: Obj, overrides: dict[str, Any], *, name:
         if image:
             update["executor"] = type(task.executor)(**{k: set_image(v, image) for k, v in _executors(task.executor)})
         new_tasks.append(task.model_copy(update=update))
-    spec = resource.spec.model_copy(update={"tasks": new_tasks, "shutdown": None, "suspend": None,
+    spec = resource.spec.model_copy(update={"tasks": new_tasks, "shutdown": None, "suspend": None, "cancel_tasks": None,
                                             "submitted_by": user or kube.user or resource.spec.submitted_by})
     from kuberun.naming import slug
     from kuberun.resource.constants import LABEL_PROJECT, LABEL_SUBMITTER, LABEL_TITLE

@@ -35,6 +35,7 @@ _EXPORTS = {
     "ScriptSource": "kuberun.resource.spec",
     "SourceInfo": "kuberun.resource.spec",
     "TaskSpec": "kuberun.resource.spec",
+    "TaskCancel": "kuberun.resource.spec",
     "ArchivedLog": "kuberun.resource.status",
     "ArrayIndexStatus": "kuberun.resource.status",
     "AttemptStatus": "kuberun.resource.status",
@@ -75,6 +76,7 @@ __all__ = [
     "SkypilotExecutor",
     "SlurmExecutor",
     "SourceInfo",
+    "TaskCancel",
     "TaskPhase",
     "TaskSpec",
     "TaskStatus",
@@ -99,6 +101,7 @@ if TYPE_CHECKING:
         RetryPolicy,
         ScriptSource,
         SourceInfo,
+        TaskCancel,
         TaskSpec,
     )
     from kuberun.resource.status import (

@@ -25,6 +25,9 @@ LABEL_CONFIG_DIGEST = f"{LABEL_PREFIX}/config-digest"
 # CEL rules (the API server rejects rules whose worst-case cost is unbounded): no rule iterates over
 # tasks (names are unique by list type), and status is compacted to STATUS_BUDGET (docs/scale.md).
 MAX_TASKS = 1000
+# In-job restarts of one attempt (FaultTolerance): torchrun's is unbounded; a crash loop should end
+# in a failed attempt that people can see and retries can take over.
+MAX_RESTARTS = 100
 MAX_DEPENDENCIES = 1000
 STATUS_BUDGET = 512 * 1024  # bytes of JSON the operator lets status grow to, whatever the retries
 MAX_RETRIES = 10

@@ -29,7 +29,7 @@ _KEEP = {
     "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems", "additionalProperties",
     "maxProperties",
 }
-_SPEC_MUTABLE = {"shutdown", "suspend"}
+_SPEC_MUTABLE = {"shutdown", "suspend", "cancelTasks"}
 
 
 class SchemaError(ValueError):
@@ -103,7 +103,7 @@ def _immutable_rule(field: str, required: bool) -> dict[str, str]:
         f"self.{field} == oldSelf.{field}" if required
         else f"has(self.{field}) == has(oldSelf.{field}) && (!has(self.{field}) || self.{field} == oldSelf.{field})"
     )
-    return {"rule": rule, "message": f"spec.{field} is immutable: only shutdown and suspend may change"}
+    return {"rule": rule, "message": f"spec.{field} is immutable: only shutdown, suspend and cancelTasks may change"}
 
 
 def spec_rules(spec_schema: dict[str, Any]) -> list[dict[str, str]]:
@@ -142,6 +142,8 @@ def openapi_schema() -> dict[str, Any]:
     task["x-kubernetes-validations"] = [_exactly_one(["fiddle", "script"], "task payload")]
     tasks = spec["properties"]["tasks"]
     tasks["x-kubernetes-list-type"], tasks["x-kubernetes-list-map-keys"] = "map", ["name"]
+    cancels = spec["properties"]["cancelTasks"]
+    cancels["x-kubernetes-list-type"], cancels["x-kubernetes-list-map-keys"] = "map", ["task"]
     task["properties"]["dependsOn"]["x-kubernetes-list-type"] = "set"
     task["properties"]["executor"]["x-kubernetes-validations"] = [_exactly_one(list(BACKENDS), "executor")]
     fiddle = task["properties"]["fiddle"]

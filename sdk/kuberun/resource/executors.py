@@ -14,7 +14,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from kuberun.resource import slurmarray, slurmflags
 from kuberun.resource.base import KubeModel
-from kuberun.resource.constants import MAX_NAME
+from kuberun.resource.constants import MAX_NAME, MAX_RESTARTS
 from kuberun.resource.types import EnvVars, Quantity
 
 
@@ -59,6 +59,24 @@ class _UserExecutor(KubeModel):
             raise _invalid(exc) from None
 
 
+def _launcher_object(data: Any, nodes: str, procs: str) -> Any:
+    """A launcher given as an object (``kr.FaultTolerance``) sets the fields it stands for.
+
+    The trait is a method ``executor_fields(processes) -> dict``, so this module (the SDK's lowest
+    layer) needs no import of the launchers themselves.
+    """
+    launcher = data.get("launcher") if isinstance(data, dict) else None
+    if launcher is None or isinstance(launcher, str) or not hasattr(launcher, "executor_fields"):
+        return data
+    processes = int(data.get(nodes) or 1) * int(data.get(procs) or 1)
+    return {**data, **launcher.executor_fields(processes)}
+
+
+_MAX_RESTARTS_HELP = ("In-job restarts (kr.FaultTolerance): a failed task is restarted inside its attempt this many "
+                      "times — by torchrun (--max-restarts) under launcher='torchrun', else by the runner; each "
+                      "attempt records its count.")
+
+
 def _invalid(exc: ValidationError) -> Exception:
     from kuberun.errors import InvalidExecutorError
     from kuberun.resource.errors_format import format_validation_error
@@ -87,6 +105,7 @@ class KubernetesExecutor(_UserExecutor):
     nodes: int = Field(1, ge=1, le=1024, description="Pods (nodes); more than one makes an Indexed Job.")
     procs_per_node: int = Field(1, ge=1, le=64, description="Processes per node (torchrun --nproc-per-node).")
     launcher: Literal["none", "torchrun"] = Field("none", description="Process launcher inside each pod.")
+    max_restarts: int = Field(0, ge=0, le=MAX_RESTARTS, description=_MAX_RESTARTS_HELP)
     env: EnvVars = Field(default_factory=dict, description="Environment variables.")
     env_from_secrets: list[str] = Field(default_factory=list, max_length=16, description="Names of Secrets whose keys become environment variables.")
     volumes: list[dict[str, Any]] = Field(default_factory=list, max_length=32, description="Pod volumes (core/v1 Volume).")
@@ -108,10 +127,18 @@ class KubernetesExecutor(_UserExecutor):
 
     _normalize = field_validator("cpu", "memory", mode="before")(_quantity)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _launcher(cls, data: Any) -> Any:
+        return _launcher_object(data, "nodes", "procs_per_node" if isinstance(data, dict) and "procs_per_node" in data
+                                else "procsPerNode")
+
     @model_validator(mode="after")
     def _torchrun_needs_launcher(self) -> KubernetesExecutor:
         if self.procs_per_node > 1 and self.launcher == "none":
             raise ValueError("procs_per_node > 1 needs launcher='torchrun'")
+        if self.max_restarts and self.command is not None:
+            raise ValueError("max_restarts needs the runner: a custom command is not restarted (drop command, or restart in it)")
         return self
 
 
@@ -135,6 +162,7 @@ class SlurmExecutor(_UserExecutor):
     memory: str | None = Field(None, max_length=32, description="sbatch --mem, e.g. '64G'.")
     time_limit: str | None = Field(None, max_length=32, pattern=r"^(\d+-)?\d+(:\d{1,2}){0,2}$", description="sbatch --time, e.g. '04:00:00' or '1-00:00:00'.")
     launcher: Literal["none", "torchrun"] = "none"
+    max_restarts: int = Field(0, ge=0, le=MAX_RESTARTS, description=_MAX_RESTARTS_HELP)
     container_image: str | None = Field(None, max_length=512, description="pyxis --container-image.")
     container_mounts: list[str] = Field(default_factory=list, max_length=32, description="pyxis --container-mounts entries.")
     env: EnvVars = Field(default_factory=dict)
@@ -152,6 +180,12 @@ class SlurmExecutor(_UserExecutor):
     array: str | None = Field(None, max_length=256, pattern=slurmarray.ARRAY_PATTERN, description=(
         "sbatch --array: a count (4 = '0-3') or Slurm's spec ('0-15:4', '1,3,5%2'); at most "
         f"{slurmarray.MAX_ARRAY_INDICES} indices, each recorded with its state and exit code."))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _launcher(cls, data: Any) -> Any:
+        return _launcher_object(data, "nodes", "ntasks_per_node" if isinstance(data, dict) and "ntasks_per_node" in data
+                                else "ntasksPerNode")
 
     @field_validator("array", mode="before")
     @classmethod
@@ -310,6 +344,15 @@ class LeptonExecutor(_UserExecutor):
     node_reservation: str | None = Field(None, max_length=128, description="A reservation id of the workspace (as the admin allows).")
     image_pull_secrets: list[str] = Field(default_factory=list, max_length=8,
                                           description="Workspace image-pull secrets by name (as the admin allows).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_in_job_restarts(cls, data: Any) -> Any:
+        launcher = data.get("launcher") if isinstance(data, dict) else None
+        if launcher is not None and not isinstance(launcher, str) and hasattr(launcher, "executor_fields"):
+            raise ValueError("launcher: FaultTolerance (in-job restarts) is not available on Lepton yet; use "
+                             "exp.add(..., retries=N), or kr.KubernetesExecutor / kr.SlurmExecutor")
+        return data
 
 
 class LocalExecutor(_UserExecutor):

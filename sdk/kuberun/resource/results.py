@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from kuberun.resource.base import KubeModel
+from kuberun.resource.constants import MAX_RESTARTS
 from kuberun.resource.summary import (  # noqa: F401 - the contract's constants, re-exported
     FILE_SUMMARY_BYTES,
     LOG_MARKS_ENV,
@@ -109,6 +110,7 @@ class RunSummary:
     result_note: str | None = None
     metrics: dict[str, MetricValue] = field(default_factory=dict)
     metrics_note: str | None = None
+    restarts: int | None = None            # in-job restarts of the attempt (FaultTolerance)
 
 
 # -- the operator's side ------------------------------------------------------------------------
@@ -144,6 +146,9 @@ def parse_summary(text: str | bytes | None) -> RunSummary | None:
     out.metrics, bad = _metrics(doc.get("metrics"))
     notes = [n for n in (_note(doc.get("metricsNote")), f"{bad} malformed metric(s) ignored" if bad else None) if n]
     out.metrics_note = "; ".join(notes)[:MAX_NOTE] or None
+    restarts = doc.get("restarts")
+    if isinstance(restarts, int) and not isinstance(restarts, bool) and 0 <= restarts <= MAX_RESTARTS:
+        out.restarts = restarts
     return out
 
 

@@ -103,8 +103,22 @@ class SourceInfo(KubeModel):
     dirty: bool | None = None
 
 
+class TaskCancel(KubeModel):
+    """A request to cancel one task (``kuberun cancel NAME --task T``, ``exp.cancel("T")``).
+
+    A spec entry rather than an annotation or a status write: a user who may ``patch experiments``
+    may add it, the CRD lets only ``shutdown``, ``suspend`` and ``cancelTasks`` change, and the
+    operator, level-triggered, acts on it after any restart. Listed once per task (the list is
+    keyed by ``task``), so asking twice changes nothing; a task that already finished stays as it
+    finished. ``by`` names who asked; the chart's admission policy holds it to the authenticated user.
+    """
+
+    task: str = Field(..., min_length=1, max_length=MAX_NAME, pattern=DNS1123_LABEL)
+    by: str | None = Field(None, max_length=253, description="Who asked (the authenticated user).")
+
+
 class ExperimentSpec(KubeModel):
-    """The experiment as asked. Immutable once created, except ``shutdown`` and ``suspend``."""
+    """The experiment as asked. Immutable once created, except ``shutdown``, ``suspend`` and ``cancelTasks``."""
 
     title: str = Field(..., min_length=1, max_length=253)
     description: str | None = Field(None, max_length=4096)
@@ -114,6 +128,8 @@ class ExperimentSpec(KubeModel):
         None, description="Stop: start nothing new, let running tasks finish. Terminate: cancel running tasks."
     )
     suspend: bool | None = Field(None, description="Suspend running Kubernetes Jobs and start nothing new until unset.")
+    cancel_tasks: list[TaskCancel] | None = Field(None, max_length=MAX_TASKS, description=(
+        "Tasks to cancel, each once: a running attempt is cancelled, a pending task never starts, dependents are skipped."))
     ttl_seconds_after_finished: int | None = Field(None, ge=0, description="Delete the Experiment this long after it finished.")
     source: SourceInfo | None = None
     submitted_by: str | None = Field(None, max_length=253)
@@ -125,6 +141,10 @@ class ExperimentSpec(KubeModel):
 
         check_task_graph(self.tasks)
         return self
+
+    def cancel_request(self, name: str) -> TaskCancel | None:
+        """The request to cancel task ``name``, if one was made."""
+        return next((c for c in self.cancel_tasks or () if c.task == name), None)
 
     def task(self, name: str) -> TaskSpec:
         for task in self.tasks:

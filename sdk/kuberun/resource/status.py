@@ -12,7 +12,14 @@ from typing import Literal
 from pydantic import Field
 
 from kuberun.resource.base import KubeModel
-from kuberun.resource.constants import MAX_ATTEMPTS, MAX_CONDITIONS, MAX_MESSAGE, MAX_NAME, MAX_TASKS
+from kuberun.resource.constants import (
+    MAX_ATTEMPTS,
+    MAX_CONDITIONS,
+    MAX_MESSAGE,
+    MAX_NAME,
+    MAX_RESTARTS,
+    MAX_TASKS,
+)
 from kuberun.resource.phases import ExperimentPhase, TaskPhase
 from kuberun.resource.results import (
     MAX_METRICS,
@@ -96,6 +103,8 @@ class AttemptStatus(KubeModel):
     metrics_note: str | None = Field(None, max_length=MAX_NOTE)
     artifacts: ArtifactsRecord | None = None
     series: SeriesRecord | None = None
+    restarts: int | None = Field(None, ge=0, le=MAX_RESTARTS, description=(
+        "How often the task was restarted inside this attempt (FaultTolerance's in-job restarts)."))
     indices: list[ArrayIndexStatus] = Field(default_factory=list, max_length=MAX_ARRAY_INDICES, description=(
         "A job array's indices, each with its state and exit code; the attempt succeeds when all of them do."))
 

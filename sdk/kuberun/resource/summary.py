@@ -56,9 +56,15 @@ def _wire(value: float) -> float | str:
 
 
 def build_summary(result: Any = None, finals: dict[str, tuple[int | None, float]] | None = None,
-                  *, limit: int = FILE_SUMMARY_BYTES, dropped_metrics: int = 0, has_result: bool = True) -> str:
-    """The summary document, at most ``limit`` bytes: the result first, then as many metrics as fit."""
+                  *, limit: int = FILE_SUMMARY_BYTES, dropped_metrics: int = 0, has_result: bool = True,
+                  restarts: int | None = None) -> str:
+    """The summary document, at most ``limit`` bytes: the result first, then as many metrics as fit.
+
+    ``restarts``: how often the task was restarted inside this attempt (FaultTolerance), when it may be.
+    """
     doc: dict[str, Any] = {"format": SUMMARY_FORMAT}
+    if restarts is not None:
+        doc["restarts"] = restarts
     text, note = result_json(result) if has_result else (None, None)
     finals = finals or {}
     dropped = dropped_metrics + max(0, len(finals) - MAX_METRICS)

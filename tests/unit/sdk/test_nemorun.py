@@ -43,7 +43,7 @@ def test_slurm_needs_the_operator_s_cluster_name(monkeypatch):
 
 
 @pytest.mark.parametrize(("executor", "fields"), [
-    (lambda: nr.SlurmExecutor(account="a", gres="gpu:8", heterogeneous=True, exclusive="user"), "exclusive, heterogeneous"),
+    (lambda: nr.SlurmExecutor(account="a", gres="gpu:8", exclusive="user"), "exclusive"),
     (lambda: nr.SlurmExecutor(account="a", dependency_type="afterany"), "dependency_type"),
     (lambda: nr.LeptonExecutor(container_image="i", nemo_run_dir="/d", resource_shape="s", pre_launch_commands=["x"]),
      "pre_launch_commands"),
@@ -213,3 +213,41 @@ def test_kuberun_run_names_a_bad_target(target, message):
     done = subprocess.run([sys.executable, "-m", "kuberun.commandline", "run", target, "--dryrun"], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+def test_nemo_run_skypilot_and_kubeflow_executors_convert(monkeypatch):
+    # NeMo Run's constructors check for skypilot and load a kubeconfig: what they would reach is not ours to
+    # test; the fields the user set are, and they convert by the table.
+    import nemo_run.core.execution.kubeflow as nr_kubeflow
+    import nemo_run.core.execution.skypilot as nr_skypilot
+
+    monkeypatch.setattr(nr_skypilot, "_SKYPILOT_AVAILABLE", True)
+    monkeypatch.setattr(nr_kubeflow.KubeflowExecutor, "_load_kube_clients", lambda self: None)
+    sky = convert_executor(nr.SkypilotExecutor(container_image="docker:img", cloud="aws", gpus="H100", gpus_per_node=8,
+                                               num_nodes=2, use_spot=True, setup="pip list\n\nnvidia-smi",
+                                               env_vars={"A": "1"}))
+    assert sky == kr.SkypilotExecutor(image="docker:img", cloud="aws", accelerators="H100:8", num_nodes=2, use_spot=True,
+                                      setup=["pip list", "nvidia-smi"], env={"A": "1"})
+    with pytest.raises(InvalidExecutorError, match="gpus has no kuberun equivalent as a list"):
+        convert_executor(nr.SkypilotExecutor(gpus=["H100", "A100"], gpus_per_node=8))
+    kubeflow = convert_executor(nr.KubeflowExecutor(image="nvcr.io/nvidia/pytorch:24.05", num_nodes=2, nprocs_per_node=4,
+                                                    gpus_per_node=4, launcher="torchrun", env_vars={"B": "2"}))
+    assert kubeflow == kr.KubernetesExecutor(image="nvcr.io/nvidia/pytorch:24.05", nodes=2, procs_per_node=4, gpus=4,
+                                             launcher="torchrun", env={"B": "2"})
+    ft = convert_executor(nr.KubeflowExecutor(num_nodes=2, launcher=nr.FaultTolerance(max_restarts=2)))
+    assert (ft.nodes, ft.launcher, ft.max_restarts) == (2, "torchrun", 2)
+
+
+def test_heterogeneous_slurm_jobs_are_refused_saying_why_and_what_to_do_instead(monkeypatch):
+    monkeypatch.setenv("KUBERUN_SLURM_CLUSTER", "hpc")
+    groups = [nr.core.execution.slurm.SlurmExecutor.ResourceRequest(packager=nr.Packager(), nodes=1, ntasks_per_node=1,
+                                                                     container_image="a", env_vars={}),
+              nr.core.execution.slurm.SlurmExecutor.ResourceRequest(packager=nr.Packager(), nodes=2, ntasks_per_node=8,
+                                                                     container_image="b", env_vars={})]
+    executor = nr.SlurmExecutor(account="a", heterogeneous=True)
+    executor.resource_group = groups  # as NeMo Run's own merge of a job group's executors does
+    with pytest.raises(InvalidExecutorError) as err:
+        convert_executor(executor)
+    message = str(err.value)
+    assert message.startswith("nemo_run.SlurmExecutor: heterogeneous, resource_group have no kuberun equivalent")
+    assert "never co-locates het components on one node" in message and "exp.add([...]) runs one job each" in message

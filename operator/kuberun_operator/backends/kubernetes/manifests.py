@@ -257,13 +257,14 @@ def _command(task: TaskSpec, ex: KubernetesExecutor) -> list[str]:
         return [_escape(part) for part in ex.command]
     runner = ["-m", "kuberun.runner", "--config", task_file(task.name)]
     if ex.launcher != "torchrun":
-        return ["python", *runner]
+        return ["python", *runner]  # in-job restarts, if any, are the runner's (the task document says how many)
+    restarts = ["--max-restarts", str(ex.max_restarts)] if ex.max_restarts else []
     if ex.nodes == 1:
-        return ["torchrun", "--standalone", "--nproc-per-node", str(ex.procs_per_node), *runner]
+        return ["torchrun", "--standalone", "--nproc-per-node", str(ex.procs_per_node), *restarts, *runner]
     # $(VAR) is expanded by the kubelet from the container's env, so no shell is needed.
     return ["torchrun", "--nnodes", str(ex.nodes), "--nproc-per-node", str(ex.procs_per_node),
             "--node-rank", "$(NODE_RANK)", "--master-addr", "$(MASTER_ADDR)",
-            "--master-port", "$(MASTER_PORT)", *runner]
+            "--master-port", "$(MASTER_PORT)", *restarts, *runner]
 
 
 def _resources(ex: KubernetesExecutor) -> dict[str, Any]:

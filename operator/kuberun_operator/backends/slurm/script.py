@@ -168,7 +168,8 @@ def _launch_lines(executor: SlurmExecutor) -> list[str]:
             f"{' '.join(srun)} --ntasks-per-node=1 bash -c 'export NODE_RANK=$SLURM_NODEID; exec torchrun "
             '--nnodes="$SLURM_NNODES" --node-rank="$SLURM_NODEID" '
             f"--nproc-per-node={executor.ntasks_per_node} "
-            '--master-addr="$MASTER_ADDR" --master-port="$MASTER_PORT" '
+            + (f"--max-restarts={executor.max_restarts} " if executor.max_restarts else "")
+            + '--master-addr="$MASTER_ADDR" --master-port="$MASTER_PORT" '
             "-m kuberun.runner --config \"$KUBERUN_TASK_FILE\"'",
         ]
     if executor.nodes == 1 and executor.ntasks_per_node == 1 and not executor.container_image and not extra:
