@@ -80,3 +80,15 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- if and .Values.skypilot.endpoint .Values.skypilot.allowedNamespaceSelector }}{{ $used = true }}{{ end }}
 {{- if $used }}true{{ end }}
 {{- end -}}
+
+{{/*
+The record server's TLS Secret: the one the admin names, else the chart's own (recordServer.tls.generate),
+else empty (plain HTTP).
+*/}}
+{{- define "kuberun.recordServerTLSSecret" -}}
+{{- if .Values.recordServer.tls.secretName -}}
+{{- .Values.recordServer.tls.secretName -}}
+{{- else if .Values.recordServer.tls.generate -}}
+{{- printf "%s-records-tls" (include "kuberun.fullname" .) -}}
+{{- end -}}
+{{- end -}}
