@@ -15,11 +15,14 @@ Task document (JSON)::
      "fiddle": {"sha256": "...", "data": "<encoded>"}            # or "dataFiles": [paths, in order]
      "script": {"command": [...]} | {"inline": "...", "entrypoint": "bash", "args": [...], "env": {...}},
      "code": {"sha256": "...", "files": [chunk paths, in order]},   # optional: a packager's archive
+             # or {"sha256": "...", "size": N, "download": true}: fetched from the record server (Kubernetes)
      "restarts": 3}                                                # optional: in-job restarts (kuberun.restarts)
 
 With ``code``, the chunks are joined, checked against the digest and unpacked (``kuberun.packaging``'s
 safe unpack) into ``$KUBERUN_CODE_DIR`` or a temporary directory, which becomes the working directory
-and the first entry of ``sys.path`` before the task is built. While the runner imports the config's
+and the first entry of ``sys.path`` before the task is built. A package over the ConfigMap limit is
+downloaded from the record server with the pod's bound token first (``kuberun.packaging.fetch``: bounded
+retries, size and sha256 checked); when it cannot be, the runner says why and exits 2. While the runner imports the config's
 modules it sets ``$KUBERUN_IN_TASK``, so a submitting script imported for its callables cannot
 submit its experiment again: ``Experiment.run()`` there warns and returns None.
 
@@ -102,12 +105,15 @@ def install_code(code: dict[str, Any], dest: Path | None = None) -> Path:
     from kuberun.packaging.unpack import activate, unpack
 
     sha256, files = code.get("sha256"), code.get("files")
-    if not isinstance(sha256, str) or not isinstance(files, list) or not files:
+    if code.get("download"):  # in the operator's store: fetched from the record server (Kubernetes)
+        data = _download_code(sha256, code.get("size"))
+    elif not isinstance(sha256, str) or not isinstance(files, list) or not files:
         raise BadTaskError("task document's 'code' needs 'sha256' and a non-empty 'files' list")
-    try:
-        data = b"".join(Path(str(f)).expanduser().read_bytes() for f in files)  # ~: where SkyPilot mounts it
-    except OSError as exc:
-        raise BadTaskError(f"code package unavailable: {exc}") from exc
+    else:
+        try:
+            data = b"".join(Path(str(f)).expanduser().read_bytes() for f in files)  # ~: where SkyPilot mounts it
+        except OSError as exc:
+            raise BadTaskError(f"code package unavailable: {exc}") from exc
     if dest is None:
         base = os.environ.get("KUBERUN_CODE_DIR")
         dest = Path(base) if base else Path(tempfile.mkdtemp(prefix="kuberun-code-")) / "code"
@@ -115,6 +121,20 @@ def install_code(code: dict[str, Any], dest: Path | None = None) -> Path:
         return activate(unpack(data, dest, sha256=sha256))
     except (PackagingError, PackageIntegrityError, UnsafeArchiveError) as exc:
         raise BadTaskError(f"code package refused: {exc}") from exc
+
+
+def _download_code(sha256: Any, size: Any) -> bytes:
+    from kuberun.packaging.errors import PackageIntegrityError, PackagingError
+    from kuberun.packaging.fetch import download
+
+    if not isinstance(sha256, str) or not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise BadTaskError("task document's downloaded 'code' needs 'sha256' and 'size'")
+    try:
+        return download(sha256, size)
+    except PackageIntegrityError as exc:
+        raise BadTaskError(f"code package refused: {exc}") from exc
+    except PackagingError as exc:
+        raise BadTaskError(f"code package unavailable: {exc}") from exc
 
 
 @contextlib.contextmanager
@@ -202,15 +222,19 @@ def _exec(argv: list[str], env: dict[str, str]) -> int:
         return exit_code(process.wait())
 
 
-def task_document(task: Any, data_files: list[str] | None = None, code_files: list[str] | None = None) -> dict[str, Any]:
+def task_document(task: Any, data_files: list[str] | None = None, code_files: list[str] | None = None,
+                  code_download: bool = False) -> dict[str, Any]:
     """The runner's document for a ``TaskSpec``; ``data_files`` replace ConfigMap refs once mounted,
-    ``code_files`` are where the backend put the code package's chunks (in order)."""
+    ``code_files`` are where the backend put the code package's chunks (in order); ``code_download``:
+    the runner fetches the package from the record server instead (``kuberun.packaging.fetch``)."""
     doc: dict[str, Any] = {"name": task.name}
     executor = task.executor.config
     if getattr(executor, "max_restarts", 0) and getattr(executor, "launcher", "none") != "torchrun":
         doc["restarts"] = executor.max_restarts  # torchrun restarts its own workers (--max-restarts)
     code = getattr(task, "code", None)
-    if code is not None:
+    if code is not None and code_download and not code_files:
+        doc["code"] = {"sha256": code.sha256, "size": code.size, "download": True}
+    elif code is not None:
         if not code_files:
             raise BadTaskError(f"task {task.name!r} ships code {code.sha256[:12]}; give the paths of its chunks")
         doc["code"] = {"sha256": code.sha256, "files": list(code_files)}

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kuberun_operator.server import auth, code, podauth, routes, uploads
+from kuberun_operator.server import auth, code, podauth, podcode, routes, uploads
 from kuberun_operator.server.logs import LogReader
 from kuberun_operator.server.records import Records
 
@@ -65,6 +65,7 @@ def build_app(reviewer: auth.Reviewer, records: Records, reader: LogReader,
     routes.add_routes(app)
     if pods is not None:
         uploads.add_routes(app, pods, limits or uploads.UploadLimits())
+        podcode.add_routes(app)  # pods download their packages over the ConfigMap limit
     code.add_routes(app, code.CodeRoutes(reviewer, reader.store))  # packages over the ConfigMap limit
     return app
 

@@ -10,8 +10,8 @@ controlling Job (UID-checked), the Job's controlling Experiment (UID-checked aga
 object), and the Job's task and attempt labels and deterministic name. Only an attempt reached that
 way is the caller's; anything else is 403, so a pod of experiment A can never write into B.
 
-``PodAuthenticator.attempt`` is the one call; other routes that serve pods (downloading code, say)
-reuse it. Answers are cached briefly (``cachetools.TTLCache``, by token digest and by pod UID +
+``PodAuthenticator.attempt`` is the one call; other routes that serve pods (the code download,
+``podcode``) reuse it. Answers are cached briefly (``cachetools.TTLCache``, by token digest and by pod UID +
 target), so a deleted pod's token stops working within ``ttl`` seconds; a review or lookup the API
 server cannot answer is ``ReviewUnavailable`` (503), never an answer.
 """
@@ -177,6 +177,13 @@ class PodAuthenticator:
         found = PodAttempt(namespace, experiment, str(exp["metadata"]["uid"]), task, attempt, who.pod)
         self._attempts[key] = found
         return found
+
+
+    async def experiment(self, found: PodAttempt) -> dict[str, Any] | None:
+        """The live Experiment of a verified attempt, read now (None when it is gone or was replaced):
+        for routes that must check what its spec says, such as the code download."""
+        exp = await self._lookups.experiment(found.namespace, found.experiment)
+        return exp if exp is not None and (exp.get("metadata") or {}).get("uid") == found.uid else None
 
 
 def _controller(obj: dict[str, Any], api_version: str, kind: str) -> dict[str, Any] | None:

@@ -11,7 +11,8 @@ Experiment or its status: the token exists only in the kubelet's volume.
 
 Stdlib only: the runner ships this file in its bundle. The operator builds the environment
 (``backends/kubernetes/manifests.py``), the server serves the routes (``kuberun_operator.server.uploads``),
-the runner uploads (``kuberun.upload``).
+the runner uploads (``kuberun.upload``). The same token and base URL let the runner download its task's
+code package when it is over the ConfigMap limit (``code_download_url``, ``kuberun.packaging.fetch``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ POD_UID_EXTRA: Final = "authentication.kubernetes.io/pod-uid"
 
 METRICS: Final = "metrics"
 ARTIFACTS: Final = "artifacts"
+CODE: Final = "code"                   # GET <base>/code/<sha256>: the task's package over the ConfigMap limit
 MAX_FILE_BYTES: Final = 4 << 30        # one artifact
 MAX_ATTEMPT_BYTES: Final = 64 << 30    # every artifact of one attempt (the store's max_artifact_bytes)
 MAX_FILES: Final = 10_000              # artifacts of one attempt (the store's max_artifact_files)
@@ -45,6 +47,12 @@ MAX_SERIES_BYTES: Final = 64 << 20     # metrics.jsonl (as kuberun.metrics write
 def attempt_path(namespace: str, name: str, task: str, attempt: int) -> str:
     """The attempt's base path; ``PUT <base>/metrics`` and ``PUT <base>/artifacts/<path>`` go under it."""
     return f"/v1/namespaces/{namespace}/experiments/{name}/tasks/{task}/attempts/{attempt}"
+
+
+def code_download_url(base: str, sha256: str) -> str:
+    """``GET <base>/code/<sha256>``: the attempt's own code package, read from the operator's store. The same
+    pod-bound token authenticates it; the server answers only for the digest the attempt's task names."""
+    return f"{base.rstrip('/')}/{CODE}/{sha256}"
 
 
 def artifact_path(base: str, relative: str) -> str:

@@ -58,3 +58,41 @@ def test_backends_that_cannot_deliver_code_refuse_it_permanently_by_name(tmp_pat
         with pytest.raises(BackendError, match=f"the {backend} backend cannot deliver"):
             refuse_code(task, backend)
     refuse_code(task.model_copy(update={"code": None}), "local")  # no package, nothing to refuse
+
+
+def _stored_task(tmp_path):
+    from kuberun.resource.code import CodeStorage, store_url
+
+    exp = kr.Experiment("big", executor=kr.KubernetesExecutor(packager=_packager(tmp_path)))
+    exp.add(kr.Script(inline="true"), name="a")
+    task = exp.build()[0].spec.tasks[0]
+    stored = task.code.model_copy(update={"storage": CodeStorage(url=store_url(task.code.sha256)), "size": 9 << 20})
+    return task.model_copy(update={"code": stored})
+
+
+def test_a_package_in_the_store_is_downloaded_by_the_runner_and_mounts_nothing(tmp_path):
+    task = _stored_task(tmp_path)
+    ref = manifests.ExperimentRef(name="big-1", namespace="ns", uid="u", title="big")
+    doc = json.loads(manifests.task_config_map(ref, [task])["data"]["a.json"])
+    assert doc["code"] == {"sha256": task.code.sha256, "size": 9 << 20, "download": True}
+    assert not [v for v in manifests._volumes(ref, task, task.executor.kubernetes)[0] if v["name"].startswith("kuberun-code")]
+
+
+def test_a_pod_that_cannot_download_a_stored_package_is_refused_by_name(tmp_path):
+    import pytest
+
+    from kuberun.resource.code import CONFIGMAP_CODE_LIMIT, CodeStorage
+    from kuberun_operator.backends.base import BackendError
+    from kuberun_operator.backends.code import refuse_unmountable_code
+
+    task = _stored_task(tmp_path)
+    refuse_unmountable_code(task, downloadable=True)  # an https record server: the pod downloads it
+    with pytest.raises(BackendError) as caught:
+        refuse_unmountable_code(task, downloadable=False)
+    assert (caught.value.reason, caught.value.permanent) == ("CodeNotDelivered", True)
+    assert str(9 << 20) in caught.value.message and str(CONFIGMAP_CODE_LIMIT) in caught.value.message
+    assert "https" in caught.value.message
+    elsewhere = task.model_copy(update={"code": task.code.model_copy(update={"storage": CodeStorage(url="s3://x/y.tar.gz")})})
+    with pytest.raises(BackendError) as caught:
+        refuse_unmountable_code(elsewhere, downloadable=True)  # never a URL that is not the operator's store
+    assert caught.value.reason == "CodeUnavailable"

@@ -57,9 +57,10 @@ class KubernetesBackend:
         self.uploads = podupload.Endpoints(kube, settings.artifact_sync_seconds)
 
     async def submit(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> Submitted:
-        refuse_unmountable_code(task)
+        upload_to = await self.uploads.current()
+        refuse_unmountable_code(task, downloadable=upload_to is not None)
         ref_ = experiment_ref(exp)
-        job = build_job(ref_, task, attempt, self.settings, upload_to=await self.uploads.current())
+        job = build_job(ref_, task, attempt, self.settings, upload_to=upload_to)
         service = build_headless_service(ref_, task, attempt)
         # Would the namespace admit its pods? The Job itself is admitted either way, and a Job whose
         # pods are refused would sit Submitted forever: ask first (a dry run, nothing stored).

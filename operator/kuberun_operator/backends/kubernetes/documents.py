@@ -41,7 +41,11 @@ def code_files(task: TaskSpec) -> list[str] | None:
 
 def document_json(task: TaskSpec) -> str:
     """The runner document of ``task``, as the bytes the pod reads."""
-    return json.dumps(task_document(task, data_files=chunk_files(task), code_files=code_files(task)), sort_keys=True)
+    # A package not in ConfigMaps is in the operator's store: the runner downloads it (the backend refuses
+    # the task when the pod gets no record server to download from).
+    download = task.code is not None and task.code.storage.config_maps is None
+    return json.dumps(task_document(task, data_files=chunk_files(task), code_files=code_files(task),
+                                    code_download=download), sort_keys=True)
 
 
 def inline_document(task: TaskSpec) -> str | None:
