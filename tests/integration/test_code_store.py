@@ -4,8 +4,8 @@ On a sandbox with its operator, record server and directory log store (all real:
 TokenReview and SubjectAccessReview decide), alice may edit in team-a and bob in team-b. A package
 of ~9 MiB of incompressible data is over the 8 MiB ConfigMap limit, so ``exp.run()`` uploads it
 through ``PUT /v1/namespaces/team-a/code/<sha256>`` and records ``storage.url``; the local executor
-reads it from the store (digest checked) and the runner unpacks it. A Kubernetes task with such a
-package fails ``CodeNotDelivered`` naming the size and the limit (pods cannot fetch from the store yet).
+reads it from the store (digest checked) and the runner unpacks it. A Kubernetes pod downloads such a
+package itself: tests/integration/test_code_download.py.
 The attacks assert the refusal and that nothing was stored.
 """
 
@@ -128,22 +128,6 @@ def test_a_package_over_the_configmap_limit_is_uploaded_once_and_runs_from_the_s
     where = pathlib.Path(attempt["logRef"]["path"]).parent
     expected = f"shipped {BIG} bytes sha {hashlib.sha256(world['weights']).hexdigest()[:16]} in code"
     assert expected in (where / "output.log").read_text()
-
-
-def test_a_kubernetes_task_with_a_package_over_the_limit_fails_naming_the_size_and_the_limit(
-        world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kubernetes import config
-
-    exp = kr.Experiment("big-pod", executor=kr.KubernetesExecutor(packager=_packager(world)))
-    exp.add(kr.Script(command=["python", "-c", "import big_lib"]), name="t")
-    created = exp.run(kubeconfig=str(world["alice"]))
-    size = created["spec"]["tasks"][0]["code"]["size"]
-    with config.new_client_from_config(config_file=str(world["sb"].kubeconfig)) as api:
-        name = created["metadata"]["name"]
-        assert wait_for(lambda: _finished(api, "team-a", name), timeout=60, what="the refused pod task") == "Failed"
-        task = get_experiment(api, "team-a", name)["status"]["tasks"][0]
-    assert task["reason"] == "CodeNotDelivered", task
-    assert str(size) in task["message"] and str(CONFIGMAP_CODE_LIMIT) in task["message"]
 
 
 # -- the attacks -----------------------------------------------------------------------------------

@@ -96,3 +96,37 @@ def test_a_pod_that_cannot_download_a_stored_package_is_refused_by_name(tmp_path
     with pytest.raises(BackendError) as caught:
         refuse_unmountable_code(elsewhere, downloadable=True)  # never a URL that is not the operator's store
     assert caught.value.reason == "CodeUnavailable"
+
+
+def test_the_kubernetes_backend_refuses_a_stored_package_when_no_https_record_server_is_published(tmp_path):
+    import asyncio
+
+    import pytest
+
+    from kuberun.resource import recordserver
+    from kuberun_operator.backends.base import BackendError
+    from kuberun_operator.backends.kubernetes.backend import KubernetesBackend
+    from kuberun_operator.backends.kubernetes.caches import JobCache, PodCache
+    from kuberun_operator.kube import ApiError
+    from kuberun_operator.settings import Settings
+
+    class Endpoints:  # only the endpoints ConfigMap may be read: any create would be an AttributeError
+        published: dict[str, str] | None = None
+
+        async def get_config_map(self, namespace: str, name: str) -> dict:
+            assert (namespace, name) == (recordserver.ENDPOINTS_NAMESPACE, recordserver.ENDPOINTS_CONFIGMAP)
+            if self.published is None:
+                raise ApiError(404, "NotFound", name)
+            return {"data": self.published}
+
+    exp = kr.Experiment("big", executor=kr.KubernetesExecutor(packager=_packager(tmp_path)))
+    exp.add(kr.Script(inline="true"), name="a")
+    resource = exp.build()[0]
+    resource.spec.tasks[0] = _stored_task(tmp_path)
+    for published in (None, {recordserver.KEY_URL: "http://10.0.0.1:8443"}):  # none, or plain HTTP: no token in clear
+        kube = Endpoints()
+        kube.published = published
+        backend = KubernetesBackend(kube, JobCache(), Settings(), PodCache())  # type: ignore[arg-type]
+        with pytest.raises(BackendError) as caught:
+            asyncio.run(backend.submit(resource, resource.spec.tasks[0], 1, None))  # type: ignore[arg-type]
+        assert caught.value.reason == "CodeNotDelivered" and "https" in caught.value.message

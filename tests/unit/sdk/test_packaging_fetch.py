@@ -32,7 +32,7 @@ class Scripted(http.server.BaseHTTPRequestHandler):
     answers: list[tuple[int, bytes, dict[str, str]]] = []
     seen: list[tuple[str, str | None]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         type(self).seen.append((self.path, self.headers.get("Authorization")))
         code, body, headers = type(self).answers.pop(0)
         self.send_response(code)
