@@ -227,3 +227,69 @@ def test_tampered_bytes_in_the_store_are_refused_by_the_runner(world: Any, held:
     log = client.CoreV1Api(api).read_namespaced_pod_log(pod.metadata.name, "team-a")
     assert "code package refused: code package digest mismatch" in log, log
     assert "shipped" not in log
+
+
+# -- the same on the real kube-apiserver ------------------------------------------------------------
+
+def _token_kubeconfig(sb: Any, api: Any, tmp_path: pathlib.Path) -> pathlib.Path:
+    """A kubeconfig of a ServiceAccount that may submit experiments in default: a bearer token the record server can review
+    (the real control plane's own users are client certificates, which a TokenReview cannot check)."""
+    import yaml
+
+    core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
+    core.create_namespaced_service_account("default", {"metadata": {"name": "submitter"}})
+    rbac.create_namespaced_role("default", {"metadata": {"name": "submitter"}, "rules": [
+        {"apiGroups": ["kuberun.dev"], "resources": ["experiments"], "verbs": ["create", "get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "get", "patch"]}]})
+    rbac.create_namespaced_role_binding("default", {
+        "metadata": {"name": "submitter"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "submitter"},
+        "subjects": [{"kind": "ServiceAccount", "name": "submitter", "namespace": "default"}]})
+    token = core.create_namespaced_service_account_token("submitter", "default",
+                                                         {"spec": {"expirationSeconds": 3600}}).status.token
+    doc = yaml.safe_load(pathlib.Path(sb.kubeconfig).read_text())
+    doc["users"] = [{"name": "submitter", "user": {"token": token}}]
+    for context in doc["contexts"]:
+        context["context"]["user"] = "submitter"
+        context["context"]["namespace"] = "default"
+    out = tmp_path / "submitter.kubeconfig"
+    out.write_text(yaml.safe_dump(doc))
+    out.chmod(0o600)
+    return out
+
+
+def test_a_9_mib_package_runs_in_a_pod_on_the_real_control_plane(tmp_path: pathlib.Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from kuberun_sandbox import Sandbox
+    from tests.realcluster.plugin import binaries_missing
+
+    if (reason := binaries_missing()) is not None:
+        pytest.skip(reason)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "big_lib.py").write_text(LIB)
+    weights = os.urandom(BIG)
+    (project / "weights.bin").write_bytes(weights)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.syspath_prepend(str(project))
+    sys.modules.pop("big_lib", None)
+    import big_lib
+
+    try:
+        with Sandbox(data_dir=tmp_path / "sb", operator=True, control_plane="real") as sb:
+            assert sb.operator_running, sb.operator_error
+            assert sb.record_server is not None, sb.record_server_error
+            with config.new_client_from_config(config_file=str(sb.kubeconfig)) as api:
+                submitter = _token_kubeconfig(sb, api, tmp_path)
+                exp = kr.Experiment("big-real", executor=kr.KubernetesExecutor(
+                    packager=PatternPackager(include_pattern=["*.py", "*.bin"], relative_path=str(project))))
+                exp.add(kr.Partial(big_lib.weigh), name="t")
+                created = exp.run(kubeconfig=str(submitter))
+                assert created["spec"]["tasks"][0]["code"]["storage"] == {"url": store_url(created["spec"]["tasks"][0]["code"]["sha256"])}
+                name = created["metadata"]["name"]
+                status = wait_for(lambda: _finished(api, "default", name), timeout=180, what="the pod task on the real control plane")
+    finally:
+        sys.modules.pop("big_lib", None)
+    assert status["phase"] == "Succeeded", status
+    (attempt,) = status["tasks"][0]["attempts"]
+    assert f"shipped {BIG} bytes sha {hashlib.sha256(weights).hexdigest()[:16]} in code" in attempt["result"], attempt
