@@ -131,3 +131,44 @@ async def test_no_log_store_is_503(tmp_path):
         assert (await _get(server))[0] == 503
     finally:
         await server.close()
+
+
+async def test_the_download_streams_with_memory_bounded_by_the_chunk_not_the_size(tmp_path):
+    import random
+    import tracemalloc
+
+    peaks: dict[int, int] = {}
+    for size in (8 << 20, 48 << 20):  # six times the bytes
+        rng, digest = random.Random(size), hashlib.sha256()
+        target = tmp_path / f"s{size}" / "store" / paths.code_key(NS, "0" * 64)
+        target.parent.mkdir(parents=True)
+        with open(target, "wb") as out:
+            for _ in range(size >> 20):
+                piece = rng.randbytes(1 << 20)
+                digest.update(piece)
+                out.write(piece)
+        sha = digest.hexdigest()
+        target.rename(target.with_name(f"{sha}.tar.gz"))
+        world = _spec_world()
+        world["exp"]["spec"]["tasks"][0]["code"] = _code(sha, size)
+        server = await _serve(tmp_path, world, LogStore.from_url(str(tmp_path / f"s{size}" / "store")))
+        try:
+            base = str(server.make_url("")).rstrip("/") + upload.attempt_path(NS, EXP, TASK, ATTEMPT)
+            got = hashlib.sha256()
+            tracemalloc.start()
+            try:
+                async with aiohttp.ClientSession() as session, session.get(
+                        upload.code_download_url(base, sha), headers={"Authorization": "Bearer pod-token"}) as resp:
+                    assert resp.status == 200
+                    async for chunk in resp.content.iter_chunked(1 << 16):
+                        got.update(chunk)
+                peaks[size] = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            assert got.hexdigest() == sha
+        finally:
+            await server.close()
+    assert max(peaks.values()) < 8 << 20, peaks
+    assert peaks[48 << 20] < 2 * peaks[8 << 20], peaks
+    print(f"download peak: {peaks[8 << 20] / 2**20:.1f} MiB for 8 MiB, {peaks[48 << 20] / 2**20:.1f} MiB for 48 MiB "
+          f"(ratio {peaks[48 << 20] / peaks[8 << 20]:.2f} for 6x the bytes)")
