@@ -280,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_script(task["script"])
     except BadTaskError as exc:
         print(f"kuberun: {exc}", file=sys.stderr)
+        outcome["error"] = str(exc)  # into the summary: the attempt's record says why, not only "exit 2"
         return EXIT_BAD_TASK
     finally:
         if not supervising:
@@ -321,7 +322,7 @@ def write_summary(outcome: dict[str, Any]) -> None:
     series = os.environ.get(results.METRICS_ENV)
     finals, dropped = final_values(Path(series) if series else None)
     text = results.build_summary(outcome.get("result"), finals, limit=limit, dropped_metrics=dropped,
-                                 has_result="result" in outcome, restarts=restart_count())
+                                 has_result="result" in outcome, restarts=restart_count(), error=outcome.get("error"))
     try:
         Path(target).write_text(text)
     except OSError as exc:

@@ -223,6 +223,7 @@ def test_tampered_bytes_in_the_store_are_refused_by_the_runner(world: Any, held:
     assert status["phase"] == "Failed", status
     (attempt,) = status["tasks"][0]["attempts"]
     assert attempt.get("exitCode") == 2, attempt
+    assert "exited with code 2: code package refused: code package digest mismatch" in attempt["message"], attempt
     pod = _job_pod(api, "team-a", attempt["backendRef"]["id"])
     log = client.CoreV1Api(api).read_namespaced_pod_log(pod.metadata.name, "team-a")
     assert "code package refused: code package digest mismatch" in log, log

@@ -152,6 +152,17 @@ def parse_summary(text: str | bytes | None) -> RunSummary | None:
     return out
 
 
+def summary_error(text: str | None) -> str | None:
+    """The runner's ``error`` in a summary (why it could not run the task), bounded; None when there is none."""
+    if not text or not looks_like_summary(text):
+        return None
+    try:
+        doc = json.loads(text[:FILE_SUMMARY_BYTES])
+    except ValueError:
+        return None
+    return _note(doc.get("error")) if isinstance(doc, dict) else None
+
+
 def _note(value: Any) -> str | None:
     return value[:MAX_NOTE] if isinstance(value, str) and value else None
 

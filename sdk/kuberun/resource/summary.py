@@ -57,12 +57,16 @@ def _wire(value: float) -> float | str:
 
 def build_summary(result: Any = None, finals: dict[str, tuple[int | None, float]] | None = None,
                   *, limit: int = FILE_SUMMARY_BYTES, dropped_metrics: int = 0, has_result: bool = True,
-                  restarts: int | None = None) -> str:
+                  restarts: int | None = None, error: str | None = None) -> str:
     """The summary document, at most ``limit`` bytes: the result first, then as many metrics as fit.
 
     ``restarts``: how often the task was restarted inside this attempt (FaultTolerance), when it may be.
+    ``error``: why the runner could not run the task (its exit 2: an unusable document, a code package it
+    could not fetch or refused), at most ``MAX_NOTE`` characters, so the attempt's record can say why.
     """
     doc: dict[str, Any] = {"format": SUMMARY_FORMAT}
+    if error:
+        doc["error"] = error[:MAX_NOTE]
     if restarts is not None:
         doc["restarts"] = restarts
     text, note = result_json(result) if has_result else (None, None)

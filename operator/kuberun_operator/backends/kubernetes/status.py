@@ -105,8 +105,10 @@ def _describe(pod: str, terminated: dict[str, Any]) -> str:
         text += " (OOMKilled: it ran out of memory; raise the executor's memory)"
     elif reason not in _PLAIN_REASONS:
         text += f" ({reason})"
-    if detail and not results.looks_like_summary(str(detail)):  # the runner's summary is no explanation
+    if detail and not results.looks_like_summary(str(detail)):  # the runner's summary is no explanation...
         text += f": {str(detail).strip()}"
+    elif error := results.summary_error(str(detail or "")):  # ...unless it says why the runner could not run the task
+        text += f": {error}"
     return text[:MAX_MESSAGE]
 
 

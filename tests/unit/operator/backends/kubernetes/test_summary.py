@@ -36,3 +36,12 @@ def test_pods_without_a_summary_give_none():
 def test_a_failure_message_does_not_quote_the_summary():
     _, _, message = exit_code_from_pods([make_pod().terminated(3, message=_summary(0.5)).obj()])
     assert message is not None and "exited with code 3" in message and results.SUMMARY_FORMAT not in message
+
+
+def test_a_runner_that_could_not_run_the_task_says_why_in_the_attempts_message():
+    why = "code package refused: code package digest mismatch: recorded sha256 ab..., the record server sent other bytes"
+    summary = results.build_summary(None, {}, limit=results.TERMINATION_MESSAGE_BYTES, has_result=False, error=why * 20)
+    _, _, message = exit_code_from_pods([make_pod().terminated(2, message=summary).obj()])
+    assert message is not None and "exited with code 2: code package refused: code package digest mismatch" in message
+    assert results.SUMMARY_FORMAT not in message and len(results.summary_error(summary) or "") == results.MAX_NOTE
+    assert results.summary_error(_summary(0.5)) is None  # a task that ran has no runner error
