@@ -44,7 +44,7 @@ async def test_discovery_lists_exactly_the_kinds_the_sandbox_implements(http: An
     core = await (await http.get("/api/v1")).json()
     assert {r["name"] for r in core["resources"]} == {
         "configmaps", "events", "namespaces", "namespaces/status", "pods", "pods/log", "pods/status", "secrets",
-        "serviceaccounts", "services", "services/status"}
+        "serviceaccounts", "serviceaccounts/token", "services", "services/status"}  # token: TokenRequest, as a real server
     groups = {g["name"] for g in (await (await http.get("/apis")).json())["groups"]}
     assert groups == {"batch", "events.k8s.io", "apiextensions.k8s.io", "rbac.authorization.k8s.io",
                       "coordination.k8s.io", "admissionregistration.k8s.io",  # the policies it enforces

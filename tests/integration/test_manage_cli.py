@@ -208,8 +208,8 @@ class FakeLepton:
     async def stop(self) -> None:
         self.calls.append("stop")
 
-    async def logs(self, ref: Any, log_ref: Any, follow: bool, tail: int | None) -> Any:
-        self.calls.append(("logs", ref.id, log_ref.path, follow, tail))
+    async def logs(self, exp: Any, task: str, attempt: int, follow: bool, tail: int | None) -> Any:
+        self.calls.append(("logs", exp.metadata.name, task, attempt, follow, tail))
         for i in range(3):
             yield f"remote {i}\n".encode()
 
@@ -232,7 +232,7 @@ def test_logs_of_bridged_tasks_stream_from_the_backend_built_from_its_config(kub
     FakeLepton.calls = []
     result = cli("logs", name, "--backend-config", str(config), "--tail", "5", kubeconfig=kubeconfig, namespace=namespace)
     assert result.code == 0 and result.stdout == "remote 0\nremote 1\nremote 2\n", result.stderr
-    assert FakeLepton.calls == [("init", ["prod"]), "start", ("logs", "job-1", "prod/job-1", False, 5), "stop"]
+    assert FakeLepton.calls == [("init", ["prod"]), "start", ("logs", name, "train", 1, False, 5), "stop"]
 
 
 def test_watch_shows_progress_until_done_and_exits_by_outcome(operator, kubeconfig, k8s_api_client, namespace):
