@@ -142,7 +142,7 @@ class Uploader:
                         answer.read()
                 return True
             except urllib.error.HTTPError as exc:
-                detail = f"HTTP {exc.code}: {_message(exc)}"
+                detail = f"HTTP {exc.code}: {upload.answer_message(exc)}"
                 if exc.code in (400, 411, 413):  # this file as it is cannot succeed: not again until it changes
                     self._refused.add(key)
                     attempt = RETRIES
@@ -166,14 +166,6 @@ def _sha256(path: Path) -> str:
             digest.update(chunk)
     return digest.hexdigest()
 
-
-def _message(exc: urllib.error.HTTPError) -> str:
-    import json
-
-    try:
-        return str(json.loads(exc.read(4096)).get("message") or exc.reason)[:300]
-    except (ValueError, OSError, AttributeError):
-        return str(exc.reason)[:300]
 
 
 def _say(message: str) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import json
 import os
 import ssl
 import sys
@@ -96,7 +95,7 @@ def _get(url: str, token_file: Path, context: ssl.SSLContext, size: int) -> byte
                 if got > size:
                     break
     except urllib.error.HTTPError as exc:
-        detail = f"HTTP {exc.code}: {_message(exc)}"
+        detail = f"HTTP {exc.code}: {upload.answer_message(exc)}"
         if exc.code in FINAL:
             raise CodeFetchError(f"the record server refused the code package at {url}: {detail}") from None
         raise _Retry(detail) from None
@@ -118,12 +117,6 @@ def _check(data: bytes, sha256: str, size: int) -> None:
                                     f"server sent bytes with sha256 {actual}: the store holds other bytes; refused, "
                                     "nothing unpacked")
 
-
-def _message(exc: urllib.error.HTTPError) -> str:
-    try:
-        return str(json.loads(exc.read(4096)).get("message") or exc.reason)[:300]
-    except (ValueError, OSError, AttributeError):
-        return str(exc.reason)[:300]
 
 
 def _say(message: str) -> None:

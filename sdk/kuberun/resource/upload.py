@@ -17,7 +17,7 @@ code package when it is over the ConfigMap limit (``code_download_url``, ``kuber
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 from urllib.parse import quote
 
 AUDIENCE: Final = "kuberun-record-server"
@@ -58,3 +58,14 @@ def code_download_url(base: str, sha256: str) -> str:
 def artifact_path(base: str, relative: str) -> str:
     """``<base>/artifacts/<relative>``, each component percent-encoded (the server decodes and checks it)."""
     return f"{base}/{ARTIFACTS}/" + "/".join(quote(part, safe="") for part in relative.split("/"))
+
+
+def answer_message(exc: Any) -> str:
+    """The record server's reason in an error answer (an ``urllib.error.HTTPError``): its JSON ``message``,
+    else the HTTP reason; at most 300 characters (it goes into the task's log)."""
+    import json
+
+    try:
+        return str(json.loads(exc.read(4096)).get("message") or exc.reason)[:300]
+    except (ValueError, OSError, AttributeError):
+        return str(exc.reason)[:300]
