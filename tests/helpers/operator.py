@@ -93,3 +93,15 @@ def get_experiment(api_client: Any, namespace: str, name: str) -> dict[str, Any]
 
 def phase(api_client: Any, namespace: str, name: str) -> str | None:
     return (get_experiment(api_client, namespace, name).get("status") or {}).get("phase")
+
+
+def final_phase(api_client: Any, namespace: str, name: str) -> str | None:
+    """The Experiment's phase once it is final (Succeeded, Failed, Cancelled), else None: a ``wait_for`` condition."""
+    p = phase(api_client, namespace, name)
+    return p if p in ("Succeeded", "Failed", "Cancelled") else None
+
+
+def task_record(api_client: Any, namespace: str, name: str, task: str) -> dict[str, Any]:
+    """One task's status record (``{"name": task, "phase": None}`` before the operator has written one)."""
+    tasks = (get_experiment(api_client, namespace, name).get("status") or {}).get("tasks", [])
+    return next((t for t in tasks if t["name"] == task), {"name": task, "phase": None})

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.operator import running_operator
 from tests.integration.conftest import crd, namespace  # noqa: F401  (the emulator's CRD, a namespace per test)
 
 from .bridge import write_backend_config
@@ -51,3 +52,11 @@ def slurm_config_file(slurm_cluster: SlurmCluster, tmp_path_factory: pytest.Temp
     """The operator's --config: cluster `main` (the harness over SSH), `down` (nothing listens) and
     `stranger` (a client key sshd does not accept)."""
     return write_backend_config(slurm_cluster, tmp_path_factory.mktemp("slurm-config"))
+
+
+@pytest.fixture(scope="module")
+def operator(kubeconfig: Path, crd: None, slurm_config_file: Path) -> Iterator[object]:  # noqa: F811  (crd: the fixture above)
+    """The operator bridged to this cluster with the harness's config, one per test module (a module that needs
+    other settings, e.g. a log store, defines its own ``operator``)."""
+    with running_operator(kubeconfig, config_file=slurm_config_file) as metrics:
+        yield metrics

@@ -15,17 +15,11 @@ from typing import Any
 import pytest
 
 from tests.helpers.jobs import finish_job, list_jobs
-from tests.helpers.operator import get_experiment, phase, running_operator, wait_for
+from tests.helpers.operator import final_phase, get_experiment, wait_for
 
 from .bridge import attempts, create_experiment, events, job_state, jobs_named, patch_spec, slurm_task
 
 pytestmark = pytest.mark.usefixtures("crd")
-
-
-@pytest.fixture(scope="module")
-def operator(kubeconfig: Path, crd: None, slurm_config_file: Path) -> Any:
-    with running_operator(kubeconfig, config_file=slurm_config_file) as metrics:
-        yield metrics
 
 
 def _task(api: Any, ns: str, name: str, task: str = "t") -> dict[str, Any]:
@@ -33,16 +27,11 @@ def _task(api: Any, ns: str, name: str, task: str = "t") -> dict[str, Any]:
     return next((t for t in tasks if t["name"] == task), {"name": task, "phase": None})
 
 
-def _finished(api: Any, ns: str, name: str) -> str | None:
-    p = phase(api, ns, name)
-    return p if p in ("Succeeded", "Failed", "Cancelled") else None
-
-
 def test_script_task_runs_on_slurm_and_status_records_job_and_log(operator, k8s_api_client, namespace, slurm_cluster):
     exp = create_experiment(k8s_api_client, namespace, [slurm_task("t", inline="echo hello from $KUBERUN_TASK on slurm")])
     name = exp["metadata"]["name"]
 
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 30) == "Succeeded"
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 30) == "Succeeded"
     (attempt,) = attempts(get_experiment(k8s_api_client, namespace, name), "t")
     ref, log = attempt["backendRef"], attempt["logRef"]
     assert ref["backend"] == "slurm" and ref["cluster"] == "main" and ref["id"].isdigit()
@@ -57,7 +46,7 @@ def test_failing_job_fails_the_task_with_its_exit_code_and_retries_per_policy(op
     task = {**slurm_task("t", ["sh", "-c", "exit 3"]), "retries": {"limit": 1, "backoffSeconds": 0}}
     name = create_experiment(k8s_api_client, namespace, [task])["metadata"]["name"]
 
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 40) == "Failed"
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 40) == "Failed"
     record = _task(k8s_api_client, namespace, name)
     assert [(a["attempt"], a["phase"], a["exitCode"], a["reason"]) for a in record["attempts"]] == [
         (1, "Failed", 3, "Error"), (2, "Failed", 3, "Error")]
@@ -79,7 +68,7 @@ def test_kubernetes_task_starts_after_its_slurm_dependency_succeeds(operator, k8
     finished = datetime.fromisoformat(train["finishTime"].replace("Z", "+00:00"))
     assert finished <= datetime.fromisoformat(created)  # the Slurm job had finished before the Kubernetes Job existed
     finish_job(k8s_api_client, namespace, job)
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 20) == "Succeeded"
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 20) == "Succeeded"
 
 
 def test_terminate_scancels_the_running_job(operator, k8s_api_client, namespace, slurm_cluster):
@@ -88,7 +77,7 @@ def test_terminate_scancels_the_running_job(operator, k8s_api_client, namespace,
     job_id = attempts(get_experiment(k8s_api_client, namespace, name), "t")[0]["backendRef"]["id"]
 
     patch_spec(k8s_api_client, namespace, name, {"shutdown": "Terminate"})
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 20) == "Cancelled"
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 20) == "Cancelled"
     assert wait_for(lambda: job_state(slurm_cluster, job_id) == "CANCELLED", 20, "scancel")
 
 
@@ -96,7 +85,7 @@ def test_submission_rejected_by_sbatch_fails_without_retry(operator, k8s_api_cli
     task = {**slurm_task("t", partition="no-such-partition"), "retries": {"limit": 3, "backoffSeconds": 0}}
     name = create_experiment(k8s_api_client, namespace, [task])["metadata"]["name"]
 
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 20) == "Failed"
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 20) == "Failed"
     record = _task(k8s_api_client, namespace, name)
     assert record["reason"] == "SubmissionRejected" and "Invalid partition" in record["message"]
     assert len(record["attempts"]) == 1  # a rejected job is not retried
@@ -126,8 +115,8 @@ def test_hostile_strings_are_data_not_shell(operator, k8s_api_client, namespace,
     rejected = create_experiment(k8s_api_client, namespace, [slurm_task("t", partition=hostile[2]),
                                                              slurm_task("u", memory=hostile[0][:32])])["metadata"]["name"]
 
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 30) == "Succeeded"
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, rejected), 30) == "Failed"
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 30) == "Succeeded"
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, rejected), 30) == "Failed"
     output = Path(attempts(get_experiment(k8s_api_client, namespace, name), "t")[0]["logRef"]["path"]).read_text()
     assert repr(hostile) in output.splitlines()[1:]  # env values and args arrived verbatim
     assert {_task(k8s_api_client, namespace, rejected, t)["reason"] for t in "tu"} == {"SubmissionRejected"}
@@ -137,14 +126,14 @@ def test_hostile_strings_are_data_not_shell(operator, k8s_api_client, namespace,
 def test_invalid_env_name_fails_as_invalid_job(operator, k8s_api_client, namespace):
     # A name Kubernetes allows but a shell cannot export: refused by the Slurm script, nothing submitted.
     name = create_experiment(k8s_api_client, namespace, [slurm_task("t", env={"my-var": "1"})])["metadata"]["name"]
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 20) == "Failed"
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 20) == "Failed"
     assert _task(k8s_api_client, namespace, name)["reason"] == "InvalidJob"
 
 
 def test_env_name_injection_written_past_the_sdk_fails_the_spec_and_sends_nothing(operator, k8s_api_client, namespace):
     # The CRD cannot check map keys cheaply, so kubectl can store this; the operator refuses the spec as a whole.
     name = create_experiment(k8s_api_client, namespace, [slurm_task("t", env={"A; touch x": "1"})])["metadata"]["name"]
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 20) == "Failed"
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 20) == "Failed"
     conditions = get_experiment(k8s_api_client, namespace, name)["status"]["conditions"]
     assert [c["reason"] for c in conditions] == ["InvalidSpec"] and "env" in conditions[0]["message"]
 
@@ -169,7 +158,7 @@ def test_controller_down_then_back_loses_nothing_and_other_experiments_keep_goin
         slurm_cluster.start_controller()
     finish_job(k8s_api_client, namespace, job)
     for exp in (running, waiting, k8s):
-        assert wait_for(lambda exp=exp: _finished(k8s_api_client, namespace, exp), 60, f"{exp} finished") == "Succeeded"
+        assert wait_for(lambda exp=exp: final_phase(k8s_api_client, namespace, exp), 60, f"{exp} finished") == "Succeeded"
 
 
 def test_logs_stream_follows_the_job_until_it_ends(operator, k8s_api_client, namespace, slurm_config_file):
@@ -198,7 +187,7 @@ def test_logs_stream_follows_the_job_until_it_ends(operator, k8s_api_client, nam
     followed, took = asyncio.run(read(follow=True, tail=None))
     assert followed.decode().split("\n")[:5] == [f"line {i}" for i in range(1, 6)]
     assert took < 30  # the stream ended by itself when the job did
-    assert _finished(k8s_api_client, namespace, name) or wait_for(lambda: _finished(k8s_api_client, namespace, name), 10)
+    assert final_phase(k8s_api_client, namespace, name) or wait_for(lambda: final_phase(k8s_api_client, namespace, name), 10)
     last, _ = asyncio.run(read(follow=False, tail=2))
     assert last.decode().splitlines() == ["line 5", "kuberun: task returned 0"] or last.decode().splitlines()[-1] == "line 5"
 
@@ -208,7 +197,7 @@ def test_time_limit_ends_the_task_with_reason_timeout(operator, k8s_api_client, 
     # Slurm's smallest limit is one minute and it checks limits every ~30 s: this test takes 60-90 s.
     name = create_experiment(k8s_api_client, namespace, [slurm_task("t", ["sleep", "600"], time_limit="1")])["metadata"]["name"]
 
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 150) == "Failed"
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 150) == "Failed"
     record = _task(k8s_api_client, namespace, name)
     assert record["reason"] == "Timeout" and "time limit" in record["message"]
 
@@ -219,7 +208,7 @@ def test_kuberun_logs_cli_streams_a_slurm_tasks_output_over_ssh(operator, kubeco
     import sys
 
     name = create_experiment(k8s_api_client, namespace, [slurm_task("t", inline="echo cli says hi from $KUBERUN_TASK")])["metadata"]["name"]
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 30) == "Succeeded"
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 30) == "Succeeded"
     done = subprocess.run([sys.executable, "-m", "kuberun.cli", "logs", name, "t", "--kubeconfig", str(kubeconfig), "-n", namespace,
                            "--backend-config", str(slurm_config_file)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

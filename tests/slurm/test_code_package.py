@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import kuberun as kr
 from kuberun.packaging import PatternPackager
-from tests.helpers.operator import get_experiment, phase, running_operator, wait_for
+from tests.helpers.operator import get_experiment, phase, wait_for
 
 from .bridge import attempts
 
@@ -32,12 +31,6 @@ def shout(word: str) -> str:
     print(line)
     return line
 '''
-
-
-@pytest.fixture(scope="module")
-def operator(kubeconfig: Path, crd: None, slurm_config_file: Path) -> Any:
-    with running_operator(kubeconfig, config_file=slurm_config_file) as metrics:
-        yield metrics
 
 
 def test_a_packaged_task_runs_on_slurm_with_its_code_copied_over_ssh(

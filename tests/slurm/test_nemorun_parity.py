@@ -8,33 +8,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from kuberun.api import connect
 from tests.helpers.manage import cli
-from tests.helpers.operator import get_experiment, phase, running_operator, wait_for
+from tests.helpers.operator import final_phase, get_experiment, task_record, wait_for
 
 from .bridge import attempts, create_experiment, job_state, jobs_named, slurm_task
 
 pytestmark = pytest.mark.usefixtures("crd")
-
-
-@pytest.fixture(scope="module")
-def operator(kubeconfig: Path, crd: None, slurm_config_file: Path) -> Any:
-    with running_operator(kubeconfig, config_file=slurm_config_file) as metrics:
-        yield metrics
-
-
-def _finished(api: Any, ns: str, name: str) -> str | None:
-    p = phase(api, ns, name)
-    return p if p in ("Succeeded", "Failed", "Cancelled") else None
-
-
-def _record(api: Any, ns: str, name: str, task: str) -> dict[str, Any]:
-    tasks = (get_experiment(api, ns, name).get("status") or {}).get("tasks", [])
-    return next((t for t in tasks if t["name"] == task), {"name": task, "phase": None})
 
 
 def test_cancel_task_scancels_its_job_and_its_queued_dependent_and_the_other_task_completes(
@@ -48,7 +31,7 @@ def test_cancel_task_scancels_its_job_and_its_queued_dependent_and_the_other_tas
         exp = get_experiment(k8s_api_client, namespace, name)
         parent, child = attempts(exp, "train"), attempts(exp, "evaluate")
         if (parent and child and child[0]["backendRef"].get("id")
-                and _record(k8s_api_client, namespace, name, "train")["phase"] == "Running"):
+                and task_record(k8s_api_client, namespace, name, "train")["phase"] == "Running"):
             return parent[0]["backendRef"]["id"], child[0]["backendRef"]["id"]
         return None
 
@@ -56,9 +39,9 @@ def test_cancel_task_scancels_its_job_and_its_queued_dependent_and_the_other_tas
     done = cli("cancel", name, "--task", "train", kubeconfig=kubeconfig, namespace=namespace)
     assert (done.code, done.stdout) == (0, f"experiment {name}: task train cancelled\n"), done.stderr
 
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 60) == "Cancelled"
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 60) == "Cancelled"
     user = connect(str(kubeconfig)).user
-    train, evaluate, other = (_record(k8s_api_client, namespace, name, t) for t in ("train", "evaluate", "other"))
+    train, evaluate, other = (task_record(k8s_api_client, namespace, name, t) for t in ("train", "evaluate", "other"))
     assert (train["phase"], train["message"]) == ("Cancelled", f"cancelled by {user} (spec.cancelTasks)")
     assert (evaluate["phase"], evaluate["reason"]) == ("Skipped", "DependencyFailed")
     assert other["phase"] == "Succeeded" and "other done" in Path(other["attempts"][0]["logRef"]["path"]).read_text()
@@ -72,7 +55,7 @@ def test_fault_tolerance_restarts_a_failed_job_in_place_and_records_one_attempt_
               'echo "restart $TORCHELASTIC_RESTART_COUNT of $TORCHELASTIC_MAX_RESTARTS succeeds"')
     name = create_experiment(k8s_api_client, namespace, [slurm_task("train", inline=script, max_restarts=2)])["metadata"]["name"]
 
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 60) == "Succeeded"
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 60) == "Succeeded"
     (attempt,) = attempts(get_experiment(k8s_api_client, namespace, name), "train")
     assert (attempt["phase"], attempt["restarts"]) == ("Succeeded", 1)
     assert len(jobs_named(slurm_cluster, attempt["backendRef"]["idempotencyKey"])) == 1  # one sbatch job, restarted inside
@@ -84,7 +67,7 @@ def test_describe_shows_an_array_s_indices_in_one_line_and_json_keeps_each(opera
                                                                            namespace, slurm_cluster):
     task = slurm_task("sweep", inline='[ "$SLURM_ARRAY_TASK_ID" != 2 ] || exit 5', array="0-3")
     name = create_experiment(k8s_api_client, namespace, [task])["metadata"]["name"]
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 90) == "Failed"
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 90) == "Failed"
 
     page = cli("describe", name, kubeconfig=kubeconfig, namespace=namespace)
     assert page.code == 0, page.stderr

@@ -13,28 +13,12 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.operator import get_experiment, phase, running_operator, wait_for
+from tests.helpers.operator import final_phase, get_experiment, task_record, wait_for
 
 from .bridge import attempts, create_experiment, job_state, slurm_task
 from .harness import SlurmCluster
 
 pytestmark = pytest.mark.usefixtures("crd")
-
-
-@pytest.fixture(scope="module")
-def operator(kubeconfig: Path, crd: None, slurm_config_file: Path) -> Any:
-    with running_operator(kubeconfig, config_file=slurm_config_file) as metrics:
-        yield metrics
-
-
-def _finished(api: Any, ns: str, name: str) -> str | None:
-    p = phase(api, ns, name)
-    return p if p in ("Succeeded", "Failed", "Cancelled") else None
-
-
-def _record(api: Any, ns: str, name: str, task: str) -> dict[str, Any]:
-    tasks = (get_experiment(api, ns, name).get("status") or {}).get("tasks", [])
-    return next((t for t in tasks if t["name"] == task), {"name": task, "phase": None})
 
 
 def _job(cluster: SlurmCluster, job_id: str) -> dict[str, str]:
@@ -53,7 +37,7 @@ def test_gres_constraint_exclusive_and_extra_flags_reach_slurm_and_the_job_runs(
                       exclusive=True, sbatch_args=["--comment=kuberun-parity", "--no-requeue"], srun_args=["--label"])
     name = create_experiment(k8s_api_client, namespace, [task])["metadata"]["name"]
 
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 40) == "Succeeded"
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 40) == "Succeeded"
     (attempt,) = attempts(get_experiment(k8s_api_client, namespace, name), "t")
     job = _job(slurm_cluster, attempt["backendRef"]["id"])
     assert job["JobState"] == "COMPLETED"
@@ -68,8 +52,8 @@ def test_a_constraint_the_cluster_cannot_meet_is_rejected_by_sbatch_without_retr
     task = {**slurm_task("t", constraint="nosuchfeature"), "retries": {"limit": 2, "backoffSeconds": 0}}
     name = create_experiment(k8s_api_client, namespace, [task])["metadata"]["name"]
 
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 30) == "Failed"
-    record = _record(k8s_api_client, namespace, name, "t")
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 30) == "Failed"
+    record = task_record(k8s_api_client, namespace, name, "t")
     assert record["reason"] == "SubmissionRejected" and "feature" in record["message"].lower()
     assert len(record["attempts"]) == 1
 
@@ -83,7 +67,7 @@ def test_a_slurm_dependent_queues_in_slurm_behind_its_running_parent_with_aftero
     def early() -> tuple[str, str] | None:
         exp = get_experiment(k8s_api_client, namespace, name)
         parent, child = attempts(exp, "train"), attempts(exp, "evaluate")
-        if parent and child and child[0]["backendRef"].get("id") and _record(k8s_api_client, namespace, name,
+        if parent and child and child[0]["backendRef"].get("id") and task_record(k8s_api_client, namespace, name,
                                                                              "train")["phase"] == "Running":
             return parent[0]["backendRef"]["id"], child[0]["backendRef"]["id"]
         return None
@@ -93,8 +77,8 @@ def test_a_slurm_dependent_queues_in_slurm_behind_its_running_parent_with_aftero
     assert (job["JobState"], job["Reason"]) == ("PENDING", "Dependency")
     assert job["Dependency"].startswith(f"afterok:{parent_id}")
 
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 60) == "Succeeded"
-    train, evaluate = (_record(k8s_api_client, namespace, name, t) for t in ("train", "evaluate"))
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 60) == "Succeeded"
+    train, evaluate = (task_record(k8s_api_client, namespace, name, t) for t in ("train", "evaluate"))
     assert len(evaluate["attempts"]) == 1 and evaluate["attempts"][0]["backendRef"]["id"] == child_id  # submitted once
     assert _time(evaluate["startTime"]) >= _time(train["finishTime"])  # Slurm held it until train completed
     assert "evaluated" in Path(evaluate["attempts"][0]["logRef"]["path"]).read_text()
@@ -108,8 +92,8 @@ def test_when_the_parent_fails_the_queued_dependent_is_cancelled_and_recorded_sk
 
     (child,) = wait_for(lambda: [a for a in attempts(get_experiment(k8s_api_client, namespace, name), "evaluate")
                                  if a["backendRef"].get("id")], 30, "evaluate queued behind train")
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 60) == "Failed"
-    evaluate = _record(k8s_api_client, namespace, name, "evaluate")
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 60) == "Failed"
+    evaluate = task_record(k8s_api_client, namespace, name, "evaluate")
     assert (evaluate["phase"], evaluate["reason"]) == ("Skipped", "DependencyFailed")
     assert evaluate["attempts"][0]["phase"] == "Cancelled"
     # Not left PENDING (DependencyNeverSatisfied) in Slurm: the operator cancelled it.
@@ -126,8 +110,8 @@ def test_an_array_records_each_index_state_and_exit_code_and_fails_when_one_inde
     bad = slurm_task("bad", inline='[ "$SLURM_ARRAY_TASK_ID" != 5 ] || exit 7', array="1-5:2")
     name = create_experiment(k8s_api_client, namespace, [ok, bad])["metadata"]["name"]
 
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 90) == "Failed"
-    ok_record, bad_record = (_record(k8s_api_client, namespace, name, t) for t in ("ok", "bad"))
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 90) == "Failed"
+    ok_record, bad_record = (task_record(k8s_api_client, namespace, name, t) for t in ("ok", "bad"))
     assert ok_record["phase"] == "Succeeded" and _indices(ok_record) == [(0, "Succeeded", 0), (1, "Succeeded", 0),
                                                                          (2, "Succeeded", 0)]
     assert (bad_record["phase"], bad_record["exitCode"]) == ("Failed", 7)

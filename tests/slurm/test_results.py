@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.operator import get_experiment, phase, running_operator, wait_for
+from tests.helpers.operator import final_phase, get_experiment, running_operator, wait_for
 
 from .bridge import attempts, create_experiment, slurm_task
 
@@ -24,11 +24,6 @@ def operator(kubeconfig: Path, crd: None, slurm_config_file: Path, tmp_path_fact
         yield metrics
 
 
-def _finished(api: Any, ns: str, name: str) -> str | None:
-    p = phase(api, ns, name)
-    return p if p in ("Succeeded", "Failed", "Cancelled") else None
-
-
 REPORT = """
 for step in 1 2 3; do
   echo "{\\"name\\": \\"loss\\", \\"step\\": $step, \\"value\\": 0.$((10 - step))}" >> "$KUBERUN_METRICS_FILE"
@@ -42,7 +37,7 @@ exit "${EXIT_WITH:-0}"
 def test_metrics_a_slurm_task_reports_are_in_its_attempt_record(operator, k8s_api_client, namespace, slurm_cluster, code):
     task = slurm_task("t", inline=f"EXIT_WITH={code}\n{REPORT}")
     name = create_experiment(k8s_api_client, namespace, [task])["metadata"]["name"]
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 40) == ("Succeeded" if code == 0 else "Failed")
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 40) == ("Succeeded" if code == 0 else "Failed")
     (attempt,) = attempts(get_experiment(k8s_api_client, namespace, name), "t")
     assert attempt["metrics"] == {"loss": {"value": 0.7, "step": 3}, "acc": {"value": 0.75, "step": 3}}
     directory = Path(attempt["logRef"]["path"]).parent
@@ -60,7 +55,7 @@ def test_artifacts_of_a_slurm_task_are_copied_over_ssh_when_it_ends(operator, k8
     write = ('mkdir -p "$KUBERUN_ARTIFACTS_DIR/ckpt" && printf weights > "$KUBERUN_ARTIFACTS_DIR/ckpt/model.bin" '
              '&& ln -s /etc/passwd "$KUBERUN_ARTIFACTS_DIR/escape"')
     name = create_experiment(k8s_api_client, namespace, [slurm_task("t", inline=write)])["metadata"]["name"]
-    assert wait_for(lambda: _finished(k8s_api_client, namespace, name), 40) == "Succeeded"
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 40) == "Succeeded"
 
     def recorded():
         (attempt,) = attempts(get_experiment(k8s_api_client, namespace, name), "t")

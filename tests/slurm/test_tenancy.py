@@ -27,7 +27,7 @@ from kuberun_operator.backend_config import BackendConfig
 from kuberun_operator.backends.slurm import SlurmBackend, script
 from kuberun_operator.identity import idempotency_key, verified_ref
 from kuberun_operator.settings import Settings
-from tests.helpers.operator import get_experiment, phase, running_operator, wait_for
+from tests.helpers.operator import final_phase, get_experiment, running_operator, wait_for
 
 from .bridge import attempts, create_experiment, events, job_state, jobs_named, slurm_task
 from .harness import SlurmCluster
@@ -62,13 +62,8 @@ def _namespace(api: Any, prefix: str) -> str:
     return name
 
 
-def _finished(api: Any, ns: str, name: str) -> str | None:
-    p = phase(api, ns, name)
-    return p if p in ("Succeeded", "Failed", "Cancelled") else None
-
-
 def _refused(api: Any, ns: str, name: str) -> dict[str, Any]:
-    assert wait_for(lambda: _finished(api, ns, name), 30) == "Failed"
+    assert wait_for(lambda: final_phase(api, ns, name), 30) == "Failed"
     (attempt,) = attempts(get_experiment(api, ns, name), "t")  # unretryable: one attempt, whatever the retries
     assert (attempt["phase"], attempt["reason"]) == ("Failed", "BackendNotAllowed")
     return attempt
@@ -92,7 +87,7 @@ def test_namespace_b_using_a_s_cluster_is_backend_not_allowed_and_nothing_is_sub
     warning = wait_for(lambda: [e for e in events(k8s_api_client, b, name) if e["reason"] == "BackendNotAllowed"], 10,
                        "a BackendNotAllowed event")
     assert warning[0]["type"] == "Warning" and b in warning[0]["message"]
-    assert wait_for(lambda: _finished(k8s_api_client, a, ok), 30) == "Succeeded"  # the grant itself works
+    assert wait_for(lambda: final_phase(k8s_api_client, a, ok), 30) == "Succeeded"  # the grant itself works
 
 
 CHOICES = {
