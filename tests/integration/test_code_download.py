@@ -31,22 +31,12 @@ from kuberun.resource import recordserver as contract
 from kuberun.resource import upload
 from kuberun.resource.code import CONFIGMAP_CODE_LIMIT, store_url
 from tests.fixtures import tasks
+from tests.helpers.bigproject import expected, write_big_project
 from tests.helpers.operator import get_experiment, wait_for
 
 pytest.importorskip("kuberun_operator.server", reason="the record server is part of the operator extra")
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-BIG = CONFIGMAP_CODE_LIMIT + (1 << 20)  # incompressible: the package is over the limit
-
-LIB = '''\
-import hashlib
-import pathlib
-
-
-def weigh() -> str:
-    data = pathlib.Path("weights.bin").read_bytes()
-    return f"shipped {len(data)} bytes sha {hashlib.sha256(data).hexdigest()[:16]} in {pathlib.Path.cwd().name}"
-'''
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +44,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from kuberun_sandbox import Sandbox
 
     project = tmp_path_factory.mktemp("bigproject")
-    (project / "big_lib.py").write_text(LIB)
-    weights = os.urandom(BIG)
-    (project / "weights.bin").write_bytes(weights)
+    weights = write_big_project(project)
     saved = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = str(ROOT)  # the pods' interpreter imports kuberun and the tests, never the project
     sys.path.insert(0, str(project))
@@ -122,8 +110,7 @@ def test_a_9_mib_package_runs_on_kubernetes_and_imports_its_sibling_module(world
     status = wait_for(lambda: _finished(api, "team-a", name), timeout=120, what="the large packaged pod task")
     assert status["phase"] == "Succeeded", status
     (attempt,) = status["tasks"][0]["attempts"]
-    expected = f"shipped {BIG} bytes sha {hashlib.sha256(world['weights']).hexdigest()[:16]} in code"
-    assert expected in attempt["result"], attempt
+    assert expected(world['weights']) in attempt["result"], attempt
     # The pod got no code volume and no secret: the bound-token volume, the attempt's URL, paths.
     job = client.BatchV1Api(api).read_namespaced_job(attempt["backendRef"]["id"], "team-a").to_dict()
     spec = job["spec"]["template"]["spec"]
@@ -268,9 +255,7 @@ def test_a_9_mib_package_runs_in_a_pod_on_the_real_control_plane(tmp_path: pathl
         pytest.skip(reason)
     project = tmp_path / "project"
     project.mkdir()
-    (project / "big_lib.py").write_text(LIB)
-    weights = os.urandom(BIG)
-    (project / "weights.bin").write_bytes(weights)
+    weights = write_big_project(project)
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     monkeypatch.syspath_prepend(str(project))
     sys.modules.pop("big_lib", None)
@@ -293,4 +278,4 @@ def test_a_9_mib_package_runs_in_a_pod_on_the_real_control_plane(tmp_path: pathl
         sys.modules.pop("big_lib", None)
     assert status["phase"] == "Succeeded", status
     (attempt,) = status["tasks"][0]["attempts"]
-    assert f"shipped {BIG} bytes sha {hashlib.sha256(weights).hexdigest()[:16]} in code" in attempt["result"], attempt
+    assert expected(weights) in attempt["result"], attempt

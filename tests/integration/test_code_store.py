@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pathlib
 import sys
 from typing import Any
@@ -27,22 +26,12 @@ from kuberun.manage.records import RecordClient, discover
 from kuberun.packaging import PatternPackager, ship
 from kuberun.resource import recordserver as contract
 from kuberun.resource.code import CONFIGMAP_CODE_LIMIT, store_url
+from tests.helpers.bigproject import expected, write_big_project
 from tests.helpers.operator import get_experiment, wait_for
 
 pytest.importorskip("kuberun_operator.server", reason="the record server is part of the operator extra")
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-BIG = CONFIGMAP_CODE_LIMIT + (1 << 20)  # incompressible bytes: the package is over the limit
-
-LIB = '''\
-import hashlib
-import pathlib
-
-
-def weigh() -> str:
-    data = pathlib.Path("weights.bin").read_bytes()
-    return f"shipped {len(data)} bytes sha {hashlib.sha256(data).hexdigest()[:16]} in {pathlib.Path.cwd().name}"
-'''
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +39,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from kuberun_sandbox import Sandbox
 
     project = tmp_path_factory.mktemp("bigproject")
-    (project / "big_lib.py").write_text(LIB)
-    weights = os.urandom(BIG)
-    (project / "weights.bin").write_bytes(weights)
+    weights = write_big_project(project)
     with Sandbox(data_dir=tmp_path_factory.mktemp("codestore"), operator=True) as sb:
         assert sb.operator_running, sb.operator_error
         assert sb.record_server is not None, sb.record_server_error
@@ -126,8 +113,7 @@ def test_a_package_over_the_configmap_limit_is_uploaded_once_and_runs_from_the_s
             get_experiment(api, "team-a", name).get("status")
         (attempt,) = get_experiment(api, "team-a", name)["status"]["tasks"][0]["attempts"]
     where = pathlib.Path(attempt["logRef"]["path"]).parent
-    expected = f"shipped {BIG} bytes sha {hashlib.sha256(world['weights']).hexdigest()[:16]} in code"
-    assert expected in (where / "output.log").read_text()
+    assert expected(world['weights']) in (where / "output.log").read_text()
 
 
 # -- the attacks -----------------------------------------------------------------------------------
