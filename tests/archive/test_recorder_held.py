@@ -99,6 +99,17 @@ async def _reconcile_until(h: Harness, done: Any, what: str, rounds: int = 40) -
     raise AssertionError(f"not {what} after {rounds} reconciles: {h.status()}")
 
 
+def _retried_while_the_archive_is_down(outage: Outage) -> tuple[Harness, Flaky]:
+    """A Slurm task whose attempts fail until the sixth retry, with the archive unreachable from the start."""
+    flaky = Flaky()
+    h = harness({"slurm": flaky})
+    h.kube.add_experiment("exp", [{"name": "t", "script": {"command": ["true"]}, "executor": {"slurm": {"cluster": "c"}},
+                                   "retries": {"limit": 6, "backoffSeconds": 0}}])
+    h.kube.experiments[KEY]["metadata"].update(uid=UID, creationTimestamp="2026-01-01T11:59:00Z")
+    outage.set(True)
+    return h, flaky
+
+
 def _kept(h: Harness) -> list[int]:
     return [a["attempt"] for a in h.task().get("attempts") or []]
 
@@ -106,12 +117,7 @@ def _kept(h: Harness) -> list[int]:
 async def test_attempts_pushed_past_the_budget_while_the_archive_is_down_survive_an_operator_crash(
         outage: Outage, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(controller_module, "compact", functools.partial(budget.compact, budget=BUDGET))
-    flaky = Flaky()
-    h = harness({"slurm": flaky})
-    h.kube.add_experiment("exp", [{"name": "t", "script": {"command": ["true"]}, "executor": {"slurm": {"cluster": "c"}},
-                                   "retries": {"limit": 6, "backoffSeconds": 0}}])
-    h.kube.experiments[KEY]["metadata"].update(uid=UID, creationTimestamp="2026-01-01T11:59:00Z")
-    outage.set(True)
+    h, flaky = _retried_while_the_archive_is_down(outage)
     first = recorder_for(h, outage.url, None)
     await first.start()
     await _reconcile_until(h, lambda: len(flaky.attempts) >= 3, "on attempt 3")
@@ -191,12 +197,7 @@ async def test_past_the_ceiling_held_attempts_leave_status_with_a_warning_and_st
     """The archive down for long: at the ceiling the budget compacts held attempts too (status writes must
     fit etcd), says so with an ArchiveBehind Event, and the rows — kept in memory — land when it is back."""
     monkeypatch.setattr(controller_module, "compact", functools.partial(budget.compact, budget=BUDGET, ceiling=2 * BUDGET))
-    flaky = Flaky()
-    h = harness({"slurm": flaky})
-    h.kube.add_experiment("exp", [{"name": "t", "script": {"command": ["true"]}, "executor": {"slurm": {"cluster": "c"}},
-                                   "retries": {"limit": 6, "backoffSeconds": 0}}])
-    h.kube.experiments[KEY]["metadata"].update(uid=UID, creationTimestamp="2026-01-01T11:59:00Z")
-    outage.set(True)
+    h, _ = _retried_while_the_archive_is_down(outage)
     recorder = recorder_for(h, outage.url, None)
     await recorder.start()
     try:

@@ -10,11 +10,9 @@ tree and `kuberun reproduce` creates a run that uses the same config and code, a
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import random
 import string
-import subprocess
 import sys
 from typing import Any
 
@@ -24,6 +22,7 @@ import kuberun as kr
 from kuberun.api import Op, connect
 from kuberun.errors import ObjectNotFoundError
 from kuberun_operator.archive import Archive
+from tests.helpers.gitrepo import make_repo
 from tests.helpers.manage import cli
 from tests.helpers.operator import wait_for
 
@@ -44,20 +43,8 @@ def train(blob: str, width: int = 2) -> str:
 '''
 
 
-def _git(cwd: pathlib.Path, *args: str) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env=env)
-
-
 def _project(path: pathlib.Path) -> pathlib.Path:
-    path.mkdir()
-    (path / "bigtrain.py").write_text(TRAIN)
-    (path / "motto.txt").write_text("kept\n")
-    _git(path, "init", "-q", "-b", "main")
-    _git(path, "add", ".")
-    _git(path, "commit", "-q", "-m", "project")
-    return path
+    return make_repo(path, {"bigtrain.py": TRAIN, "motto.txt": "kept\n"})
 
 
 def _get(kube: Any, kind: str, name: str) -> dict[str, Any] | None:

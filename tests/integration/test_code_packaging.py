@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-import subprocess
 import sys
 
 import pytest
@@ -22,6 +21,7 @@ from kubernetes import config
 import kuberun as kr
 from kuberun.packaging import GitArchivePackager
 from kuberun_sandbox import Sandbox
+from tests.helpers.gitrepo import make_repo
 from tests.helpers.operator import get_experiment, wait_for
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -52,21 +52,8 @@ def recipe(depth: int = 2) -> fdl.Partial:
 '''
 
 
-def _git(cwd: pathlib.Path, *args: str) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env=env)
-
-
 def _project(path: pathlib.Path) -> pathlib.Path:
-    path.mkdir()
-    (path / "tasks.py").write_text(TASKS)
-    (path / "configs.py").write_text(CONFIGS)
-    (path / "motto.txt").write_text("shipped\n")
-    _git(path, "init", "-q", "-b", "main")
-    _git(path, "add", ".")
-    _git(path, "commit", "-q", "-m", "project")
-    return path
+    return make_repo(path, {"tasks.py": TASKS, "configs.py": CONFIGS, "motto.txt": "shipped\n"})
 
 
 def _finished(api: object, name: str) -> str | None:

@@ -25,7 +25,7 @@ from kuberun.packaging import (
     UnsafeArchiveError,
 )
 from kuberun.resource.code import CodeStorage
-from tests.unit.sdk.gitrepo import commit, git, make_repo
+from tests.helpers.gitrepo import commit, git, make_repo
 
 
 def names(package: packaging.CodePackage) -> list[str]:

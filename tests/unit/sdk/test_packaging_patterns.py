@@ -21,7 +21,7 @@ from kuberun.packaging import (
 )
 from kuberun.resource.code import CHUNK_KEY, CodeRef, CodeStorage
 from kuberun.resource.constants import CHUNK_SIZE
-from tests.unit.sdk.gitrepo import make_repo
+from tests.helpers.gitrepo import make_repo
 from tests.unit.sdk.test_packaging import names
 
 
