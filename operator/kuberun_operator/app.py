@@ -133,7 +133,7 @@ def remote_backends(config: BackendConfig, settings: Settings, kube: Kube | None
     if kube is not None and config.grants_by_label:
         from kuberun_operator.namespaces import CachedNamespaceLabels
 
-        labels = CachedNamespaceLabels(kube)
+        labels = CachedNamespaceLabels(kube, ttl=config.namespace_label_cache_seconds)
     code = packaged_code(settings, kube) if (config.slurm.clusters or config.lepton.workspaces or config.skypilot) else None
     if config.slurm.clusters:
         from kuberun_operator.backends.slurm import SlurmBackend

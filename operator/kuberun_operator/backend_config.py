@@ -135,6 +135,9 @@ class BackendConfig(_Model):
     slurm: SlurmConfig = Field(default_factory=SlurmConfig)
     lepton: LeptonConfig = Field(default_factory=LeptonConfig)
     skypilot: SkypilotConfig | None = None
+    namespace_label_cache_seconds: float = Field(
+        5.0, ge=0, le=300, description="How long a Namespace's labels are trusted before they are read again, for "
+        "backends granted by allowedNamespaceSelector: the longest a removed label still grants (0: read each time).")
 
     @property
     def grants_by_label(self) -> bool:

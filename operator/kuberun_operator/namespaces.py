@@ -2,6 +2,7 @@
 
 Why a short-TTL get rather than a watch: a grant is asked once per submitted attempt, from
 the few namespaces that submit bridged work, so one ``get`` per namespace per ``ttl`` seconds
+(the backend config's ``namespaceLabelCacheSeconds``, 5 by default)
 is cheaper than holding a cluster-wide watch (and needs only ``get`` on namespaces, which the
 chart grants only when a selector is configured). A label removed from a namespace refuses that
 namespace's next submission at most ``ttl`` seconds later; work already submitted keeps running,
@@ -21,13 +22,12 @@ from kuberun_operator.backends.base import BackendError
 from kuberun_operator.kube import ApiError, Kube
 
 NamespaceLabels = Callable[[str], Awaitable[dict[str, str]]]
-DEFAULT_TTL = 5.0  # seconds a namespace's labels are trusted before they are read again
 
 
 class CachedNamespaceLabels:
     """``await labels(name)``: the Namespace's labels, read at most once per ``ttl`` seconds per name."""
 
-    def __init__(self, kube: Kube, ttl: float = DEFAULT_TTL, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, kube: Kube, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.kube, self.ttl, self.clock = kube, ttl, clock
         self._seen: dict[str, tuple[float, dict[str, str]]] = {}
 

@@ -110,6 +110,15 @@ def test_the_selector_reaches_the_operator_config_as_written():
     assert sky.allowed_namespace_selector.match_labels == {"kuberun.dev/dgx": "granted"}
 
 
+def test_the_label_cache_time_reaches_the_operator_config_and_is_bounded_by_the_schema():
+    assert config_of(render()).namespace_label_cache_seconds == 5.0  # unset: the operator's default
+    assert config_of(render(values={"namespaceLabelCacheSeconds": 0})).namespace_label_cache_seconds == 0
+    assert config_of(render(values={"namespaceLabelCacheSeconds": 30})).namespace_label_cache_seconds == 30
+    for wrong in (-1, 301, "5s"):
+        with pytest.raises(HelmError, match="values don't meet the specifications of the schema"):
+            render(values={"namespaceLabelCacheSeconds": wrong})
+
+
 @pytest.mark.parametrize("selector", [{}, {"matchExpressions": [{"key": "k", "operator": "Gt"}]}, {"matchLabel": {"a": "b"}}],
                          ids=["empty-grants-all", "unknown-operator", "typo"])
 def test_a_selector_that_would_grant_everyone_or_is_malformed_is_refused(selector):

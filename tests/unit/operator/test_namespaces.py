@@ -52,3 +52,26 @@ def test_a_refused_read_is_permanent_and_names_the_missing_grant_an_unreachable_
         asyncio.run(CachedNamespaceLabels(api)("team-a"))  # type: ignore[arg-type]
     assert caught.value.reason == "NamespaceUnreadable" and caught.value.permanent is permanent
     assert "need `get` on namespaces" in caught.value.message
+
+
+def test_the_backend_config_sets_how_long_labels_are_trusted():
+    from kuberun_operator.app import remote_backends
+    from kuberun_operator.backend_config import BackendConfig
+    from kuberun_operator.settings import Settings
+
+    cluster = {"name": "dgx", "host": "login", "user": "svc", "workdir": "/w", "sshKeyFile": "/k", "knownHostsFile": "/h",
+               "allowedNamespaceSelector": {"matchLabels": {"gpu": "yes"}}}
+    for given, ttl in (({}, 5.0), ({"namespaceLabelCacheSeconds": 0}, 0.0), ({"namespaceLabelCacheSeconds": 42}, 42.0)):
+        config = BackendConfig.model_validate({"slurm": {"clusters": [cluster]}, **given})
+        labels = remote_backends(config, Settings(), kube=Namespaces())["slurm"].namespace_labels  # type: ignore[arg-type,attr-defined]
+        assert isinstance(labels, CachedNamespaceLabels) and labels.ttl == ttl
+    with pytest.raises(ValueError, match="less than or equal to 300"):
+        BackendConfig.model_validate({"namespaceLabelCacheSeconds": 301})
+
+
+def test_a_zero_ttl_reads_the_labels_every_time():
+    api = Namespaces()
+    labels = CachedNamespaceLabels(api, ttl=0.0)  # type: ignore[arg-type]
+    asyncio.run(labels("team-a"))
+    asyncio.run(labels("team-a"))
+    assert api.calls == ["team-a", "team-a"]
