@@ -157,6 +157,7 @@ class Replay:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # two pip installs from the wheelhouse: minutes on a loaded 2-core machine (each step has its own guard)
 def test_dockerfile_install_commands_give_working_operator_and_task_entry_points(tmp_path: Path) -> None:
     stages = parse_dockerfile(DOCKERFILE.read_text())
     assert {"builder", "base", "task", "operator"} <= set(stages)
