@@ -18,6 +18,7 @@ import shlex
 from collections.abc import Sequence
 
 from kuberun.resource import SlurmExecutor, slurmflags
+from kuberun.resource.slurmhet import SlurmHetComponent
 from kuberun_operator.backend_config import SlurmCluster
 from kuberun_operator.backends.slurm import script
 
@@ -73,12 +74,12 @@ def launch_lines(executor: SlurmExecutor) -> list[str]:
     return lines
 
 
-def _srun(executor: SlurmExecutor, index: int, component: object) -> str:
+def _srun(executor: SlurmExecutor, index: int, component: SlurmHetComponent) -> str:
     where = f'"$KUBERUN_DIR/{component_dir(index)}'
     extra = [*script.extra_flags(executor.srun_args, slurmflags.SRUN_OPTIONS, "srun"),
-             *script.extra_flags(component.srun_args, slurmflags.SRUN_OPTIONS, "srun")]  # type: ignore[attr-defined]
+             *script.extra_flags(component.srun_args, slurmflags.SRUN_OPTIONS, "srun")]
     env = [f"KUBERUN_HET_INDEX={index}", *(f'{var}={where}/{name}"' for var, name in OUTPUTS),
-           *script.env_assignments(component.env)]  # type: ignore[attr-defined]
+           *script.env_assignments(component.env)]
     srun = ["srun", f"--het-group={index}", f'--output={where}/output.log"', *script.container_flags(executor),
             *(shlex.quote(f) for f in extra)]
     # `env` sets this component's variables inside its step only; the executor's are exported already.
