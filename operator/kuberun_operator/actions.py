@@ -40,6 +40,7 @@ class Observed:
     log_ref: LogRef | None = None
     summary: RunSummary | None = None  # result and final metrics, read when the attempt ended (policy/results.py)
     indices: tuple[IndexObserved, ...] = ()  # a job array's indices; the state above sums them up
+    components: tuple[str, ...] = ()  # a Slurm het job's components ("123+0", "123+1"); the state is the leader's
 
 
 @dataclass(frozen=True)

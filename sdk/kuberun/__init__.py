@@ -24,6 +24,7 @@ _EXPORTS = {
     "Experiment": "kuberun.experiment",
     "KubernetesExecutor": "kuberun.resource.executors",
     "SlurmExecutor": "kuberun.resource.executors",
+    "SlurmHetComponent": "kuberun.resource.slurmhet",
     "SkypilotExecutor": "kuberun.resource.executors",
     "LeptonExecutor": "kuberun.resource.executors",
     "LocalExecutor": "kuberun.resource.executors",
@@ -53,6 +54,7 @@ __all__ = [  # noqa: RUF022 - grouped as the README introduces them
     "Experiment",
     "KubernetesExecutor",
     "SlurmExecutor",
+    "SlurmHetComponent",
     "SkypilotExecutor",
     "LeptonExecutor",
     "LocalExecutor",
@@ -91,6 +93,7 @@ if TYPE_CHECKING:
         SkypilotExecutor,
         SlurmExecutor,
     )
+    from kuberun.resource.slurmhet import SlurmHetComponent
 
 
 def __getattr__(name: str) -> Any:

@@ -180,10 +180,8 @@ def convert_executor(executor: Any) -> Any:
     if kind == "SkypilotExecutor":
         _skypilot_fields(given, kwargs)
     if kind == "SlurmExecutor":
-        if getattr(executor, "resource_group", None):  # not an __init__ field: NeMo Run sets it after construction
-            given["resource_group"] = executor.resource_group
-        _refuse_heterogeneous(given)
         _slurm_flags(given, kwargs)
+        _het_group(executor, given, kwargs)
         cluster = os.environ.get(SLURM_CLUSTER_ENV)
         if not cluster:
             raise InvalidExecutorError(f"nemo_run.SlurmExecutor: kuberun's operator holds the SSH connection, so name its "
@@ -215,18 +213,64 @@ def _skypilot_fields(given: dict[str, Any], kwargs: dict[str, Any]) -> None:
 _SBATCH_FIELDS = ("cpus_per_gpu", "gpus_per_task", "mem_per_gpu", "mem_per_cpu", "comment", "signal", "open_mode")
 
 
-#: Why heterogeneous jobs are refused (docs/slurm.md, "Heterogeneous jobs"): said in the error itself.
-HETEROGENEOUS_REFUSAL = (
-    " (heterogeneous Slurm jobs are not supported yet: Slurm's backfill scheduler never co-locates het components "
-    "on one node, so the single-node test cluster cannot run one and the bridge's handling is untested; add the "
-    "group's tasks as separate Slurm tasks — exp.add([...]) runs one job each, side by side — or size one task for "
-    "the largest component)")
+# A ResourceRequest's fields that are one het component's in kuberun (kr.SlurmHetComponent), and the
+# executor's that NeMo Run repeats on every component; nodes/ntasks/gpus of the executor itself are
+# the resource_group's first entry when NeMo Run merged a job group, so the group's values win.
+_COMPONENT_FIELDS = {"nodes": "nodes", "ntasks_per_node": "ntasks_per_node", "gpus_per_node": "gpus_per_node",
+                     "env_vars": "env", "srun_args": "srun_args"}
+_PER_COMPONENT_OF_EXECUTOR = ("cpus_per_task", "memory", "time_limit", "gres")
 
 
-def _refuse_heterogeneous(given: dict[str, Any]) -> None:
-    het = {k: given[k] for k in ("heterogeneous", "resource_group", "het_group_indices") if given.get(k)}
-    if het:
-        _refuse("SlurmExecutor", het, HETEROGENEOUS_REFUSAL)
+def _het_group(executor: Any, given: dict[str, Any], kwargs: dict[str, Any]) -> None:
+    """NeMo Run's ``heterogeneous=True, resource_group=[ResourceRequest(...)]`` as kuberun's het executor."""
+    from kuberun.resource.slurmhet import SlurmHetComponent
+
+    heterogeneous = given.pop("heterogeneous", False)
+    group = getattr(executor, "resource_group", None) or []  # not an __init__ field: set after construction
+    if given.get("het_group_indices"):
+        _refuse("SlurmExecutor", {"het_group_indices": given["het_group_indices"]},
+                " (every task of a kuberun het job runs all of its components)")
+    if not heterogeneous:
+        if group:
+            _refuse("SlurmExecutor", {"resource_group": group}, " without heterogeneous=True")
+        return
+    for field in ("nodes", "ntasks_per_node", "gpus_per_node"):
+        kwargs.pop(field, None)
+    shared = {f: kwargs.pop(f) for f in _PER_COMPONENT_OF_EXECUTOR if f in kwargs}
+    images = {getattr(r, "container_image", None) for r in group}
+    if len(images) > 1:
+        _refuse("SlurmExecutor", {"resource_group.container_image": sorted(map(str, images))},
+                " as different images per component (kuberun runs one container image for the whole het job)")
+    if images - {None}:
+        kwargs["container_image"] = images.pop()
+    mounts = {tuple(getattr(r, "container_mounts", None) or ()) for r in group}
+    if len(mounts) > 1:
+        _refuse("SlurmExecutor", {"resource_group.container_mounts": 1}, " as different mounts per component")
+    if mounts - {()}:
+        kwargs["container_mounts"] = list(mounts.pop())
+    kwargs["heterogeneous"] = True
+    kwargs["resource_group"] = [SlurmHetComponent(**shared, **_component(r)) for r in group]
+
+
+def _component(request: Any) -> dict[str, Any]:
+    """One ``SlurmExecutor.ResourceRequest`` as ``kr.SlurmHetComponent`` fields; what has no equivalent is refused."""
+    fields = {k: v for k, v in _set_fields(request).items() if k not in ("job_details", "container_image",
+                                                                       "container_mounts", "packager")}
+    out = {dest: fields.pop(src) for src, dest in _COMPONENT_FIELDS.items() if fields.get(src) is not None}
+    if isinstance(out.get("env"), dict):
+        out["env"] = dict(out["env"])
+    out["srun_args"] = list(out.get("srun_args") or [])
+    if fields.get("container_env"):
+        out["srun_args"].append("--container-env=" + ",".join(fields.pop("container_env")))
+    if fields.get("gpus_per_task") is not None:
+        out["sbatch_args"] = [f"--gpus-per-task={fields.pop('gpus_per_task')}"]
+    packager = getattr(request, "packager", None)
+    if packager is not None and (type(packager).__name__ != "Packager" or _set_fields(packager)):
+        fields["packager"] = packager  # one package ships with the task: set it on the executor
+    _refuse("SlurmExecutor", {f"resource_group.{k}": v for k, v in fields.items() if v is not None},
+            " (a het component has nodes, ntasks_per_node, gpus_per_node, gpus_per_task, env_vars, srun_args, "
+            "container_env; one container_image and packager for the job)")
+    return out
 
 
 def _slurm_flags(given: dict[str, Any], kwargs: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from tests.integration.conftest import crd, namespace  # noqa: F401  (the emulat
 
 from .bridge import write_backend_config
 from .harness import SlurmCluster, environment_problem
+from .twonode import TwoNodeCluster
 
 _HERE = Path(__file__).parent
 
@@ -60,3 +61,17 @@ def operator(kubeconfig: Path, crd: None, slurm_config_file: Path) -> Iterator[o
     other settings, e.g. a log store, defines its own ``operator``)."""
     with running_operator(kubeconfig, config_file=slurm_config_file) as metrics:
         yield metrics
+
+
+# -- two nodes, for heterogeneous jobs only (tests/slurm/test_hetjob.py) ---------------------------
+
+
+@pytest.fixture(scope="session")
+def two_node_cluster() -> Iterator[TwoNodeCluster]:
+    """A second Slurm cluster of two nodes (the second slurmd on 127.0.0.2): a het job's components
+    need a node each. Started only when a het test asks; every other test keeps ``slurm_cluster``."""
+    problem = environment_problem()
+    if problem:
+        pytest.skip(problem)
+    with TwoNodeCluster() as cluster:
+        yield cluster

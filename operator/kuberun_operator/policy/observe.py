@@ -74,6 +74,8 @@ def observe_task(r: Round, task: TaskSpec) -> None:
     if seen.indices:
         current.indices = [ArrayIndexStatus(index=i.index, phase=INDEX_PHASES[i.state], exit_code=i.exit_code)
                            for i in seen.indices]
+    if seen.components:
+        current.het_components = list(seen.components)
     if seen.start_time and not current.start_time:
         # Job times are whole seconds, submit times are not: an attempt never starts before it was submitted.
         current.start_time = max(seen.start_time, current.submit_time) if current.submit_time else seen.start_time

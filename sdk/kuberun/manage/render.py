@@ -249,6 +249,15 @@ def indices_line(attempt: dict[str, Any]) -> str | None:
     return f"attempt {attempt.get('attempt')} array, {len(indices)} indices: " + "; ".join(parts)
 
 
+def components_line(attempt: dict[str, Any]) -> str | None:
+    """A Slurm het job attempt's components (docs/slurm.md "Heterogeneous jobs"); its state is component 0's."""
+    components = attempt.get("hetComponents") or []
+    if not components:
+        return None
+    return (f"attempt {attempt.get('attempt')} het job, {len(components)} components: {', '.join(components)} "
+            "(logs of each under het-<i>/)")
+
+
 def outputs_lines(task_status: dict[str, Any], experiment: str = "NAME", max_metrics: int = 12) -> list[str]:
     """What the task's latest attempt produced: result, metrics (the first few), artifacts — each with its note."""
     from kuberun.manage.results import format_value, number
@@ -312,7 +321,8 @@ def describe(out: Console | PlainConsole, obj: Obj, children: list[Obj], events:
             out.print(f"    message: {st['message']}", markup=False)
         if st.get("attempts"):
             emit(out, attempts_table(st), indent=4)
-            for line in filter(None, [x for a in st["attempts"] for x in (restarts_line(a), indices_line(a))]):
+            for line in filter(None, [x for a in st["attempts"] for x in (restarts_line(a), indices_line(a),
+                                                                              components_line(a))]):
                 out.print(f"    {line}", markup=False)
         for line in outputs_lines(st, str((obj.get("metadata") or {}).get("name", "NAME"))):
             out.print(f"    {line}", markup=False)

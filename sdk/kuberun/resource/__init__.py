@@ -26,6 +26,7 @@ _EXPORTS = {
     "LocalExecutor": "kuberun.resource.executors",
     "SkypilotExecutor": "kuberun.resource.executors",
     "SlurmExecutor": "kuberun.resource.executors",
+    "SlurmHetComponent": "kuberun.resource.slurmhet",
     "ExperimentResource": "kuberun.resource.experiment",
     "ObjectMeta": "kuberun.resource.experiment",
     "ConfigMapChunk": "kuberun.resource.spec",
@@ -75,6 +76,7 @@ __all__ = [
     "ScriptSource",
     "SkypilotExecutor",
     "SlurmExecutor",
+    "SlurmHetComponent",
     "SourceInfo",
     "TaskCancel",
     "TaskPhase",
@@ -94,6 +96,7 @@ if TYPE_CHECKING:
     )
     from kuberun.resource.experiment import ExperimentResource, ObjectMeta
     from kuberun.resource.phases import ExperimentPhase, TaskPhase
+    from kuberun.resource.slurmhet import SlurmHetComponent
     from kuberun.resource.spec import (
         ConfigMapChunk,
         ExperimentSpec,

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from kuberun.resource import slurmarray, slurmflags
+from kuberun.resource import slurmarray, slurmflags, slurmhet
 from kuberun.resource.base import KubeModel
 from kuberun.resource.constants import MAX_NAME, MAX_RESTARTS
 from kuberun.resource.types import EnvVars, Quantity
@@ -180,6 +180,16 @@ class SlurmExecutor(_UserExecutor):
     array: str | None = Field(None, max_length=256, pattern=slurmarray.ARRAY_PATTERN, description=(
         "sbatch --array: a count (4 = '0-3') or Slurm's spec ('0-15:4', '1,3,5%2'); at most "
         f"{slurmarray.MAX_ARRAY_INDICES} indices, each recorded with its state and exit code."))
+    heterogeneous: bool = Field(False, description="One het job (sbatch ... : ...) of the resource_group's components.")
+    resource_group: list[slurmhet.SlurmHetComponent] = Field(
+        default_factory=list, max_length=slurmhet.MAX_COMPONENTS, description=(
+            "The het job's components (2 or more), each with its own resources; one srun --het-group per component."))
+
+    @model_validator(mode="after")
+    def _het_group(self) -> SlurmExecutor:
+        slurmhet.check_group(self.heterogeneous, self.resource_group, self.model_fields_set,
+                             {f: getattr(self, f) for f in slurmhet.NOT_WITH_HET})
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from kuberun.resource import slurmhet
 from kuberun.resource.base import KubeModel
 from kuberun.resource.constants import (
     MAX_ATTEMPTS,
@@ -107,6 +108,8 @@ class AttemptStatus(KubeModel):
         "How often the task was restarted inside this attempt (FaultTolerance's in-job restarts)."))
     indices: list[ArrayIndexStatus] = Field(default_factory=list, max_length=MAX_ARRAY_INDICES, description=(
         "A job array's indices, each with its state and exit code; the attempt succeeds when all of them do."))
+    het_components: list[str] = Field(default_factory=list, max_length=slurmhet.MAX_COMPONENTS, description=(
+        "A heterogeneous Slurm job's components as Slurm names them (123+0, 123+1); its state is component 0's."))
 
 
 class TaskStatus(KubeModel):

@@ -236,18 +236,3 @@ def test_nemo_run_skypilot_and_kubeflow_executors_convert(monkeypatch):
                                              launcher="torchrun", env={"B": "2"})
     ft = convert_executor(nr.KubeflowExecutor(num_nodes=2, launcher=nr.FaultTolerance(max_restarts=2)))
     assert (ft.nodes, ft.launcher, ft.max_restarts) == (2, "torchrun", 2)
-
-
-def test_heterogeneous_slurm_jobs_are_refused_saying_why_and_what_to_do_instead(monkeypatch):
-    monkeypatch.setenv("KUBERUN_SLURM_CLUSTER", "hpc")
-    groups = [nr.core.execution.slurm.SlurmExecutor.ResourceRequest(packager=nr.Packager(), nodes=1, ntasks_per_node=1,
-                                                                     container_image="a", env_vars={}),
-              nr.core.execution.slurm.SlurmExecutor.ResourceRequest(packager=nr.Packager(), nodes=2, ntasks_per_node=8,
-                                                                     container_image="b", env_vars={})]
-    executor = nr.SlurmExecutor(account="a", heterogeneous=True)
-    executor.resource_group = groups  # as NeMo Run's own merge of a job group's executors does
-    with pytest.raises(InvalidExecutorError) as err:
-        convert_executor(executor)
-    message = str(err.value)
-    assert message.startswith("nemo_run.SlurmExecutor: heterogeneous, resource_group have no kuberun equivalent")
-    assert "never co-locates het components on one node" in message and "exp.add([...]) runs one job each" in message

@@ -277,14 +277,20 @@ class SlurmBackend:
             yield chunk
 
     async def logs(self, exp: ExperimentResource, task: str, attempt: int, follow: bool = False,
-                   tail: int | None = None) -> AsyncIterator[bytes]:
+                   tail: int | None = None, component: int | None = None) -> AsyncIterator[bytes]:
         """LogSource: the attempt's output (stdout and stderr), streamed; ``follow`` keeps going until the job ends.
 
         Where is computed as submit computed it (``_place``) and the job is known by its name (the
         key from the UID). Nothing is taken from status: a log path or job id written there by
-        whoever may patch ``experiments/status`` could name another tenant's log."""
+        whoever may patch ``experiments/status`` could name another tenant's log. A het job's log
+        is its component's (``component``, 0 unless given: ``het-<i>/output.log``)."""
         login, key, directory = self._place(exp, task, attempt)
-        command = script.logs_command(directory, key, follow, tail)
+        executor = exp.spec.task(task).executor.slurm
+        group = len(executor.resource_group) if executor is not None and executor.heterogeneous else 0
+        if component is not None and not 0 <= component < max(group, 1):
+            raise BackendError("LogsUnavailable", f"task {task!r} has no het component {component} "
+                               f"({'components 0-' + str(group - 1) if group else 'it is not a het job'})", permanent=True)
+        command = script.logs_command(directory, key, follow, tail, (component or 0) if group else None)
         async for chunk in self._transport(login.name, exp.metadata.namespace).stream(command):
             yield chunk
 

@@ -17,6 +17,7 @@ import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from kuberun.resource import SlurmExecutor, TaskSpec, slurmflags
 from kuberun_operator.backend_config import SlurmCluster
@@ -28,8 +29,10 @@ EXIT_LOOKUP_FAILED, EXIT_WORKDIR_FAILED, EXIT_SBATCH_FAILED, EXIT_PARENT_MISMATC
 FOUND, SUBMITTED = "kuberun-found", "kuberun-submitted"
 CODE_FILE = "code.tar.gz"  # a task's code package, written next to task.json when it ships one
 # squeue --Format fields; `:|` means "no padding, then a `|`", so names are never truncated.
-# ArrayJobID/ArrayTaskID last: an array's elements are grouped under the id sbatch returned (arrays.py).
-SQUEUE_FIELDS = ("JobID", "Name", "State", "Reason", "StartTime", "EndTime", "exit_code", "ArrayJobID", "ArrayTaskID")
+# ArrayJobID/ArrayTaskID: an array's elements are grouped under the id sbatch returned (arrays.py);
+# HetJobID/HetJobOffset: a het job's components (their own ids) under the leader's (het.py).
+SQUEUE_FIELDS = ("JobID", "Name", "State", "Reason", "StartTime", "EndTime", "exit_code", "ArrayJobID", "ArrayTaskID",
+                 "HetJobID", "HetJobOffset")
 SACCT_FIELDS = ("JobID", "JobName", "State", "ExitCode", "Start", "End")
 
 
@@ -65,7 +68,27 @@ def sbatch_flags(executor: SlurmExecutor, cluster: SlurmCluster, after: Sequence
     """The executor's resources as sbatch flags (unquoted; the caller quotes each).
 
     ``after``: Slurm job ids this job waits for (``--dependency=afterok``), the parents' jobs.
+    A heterogeneous executor's flags are its components' separated by ``:`` (``het.sbatch_flags``).
     """
+    if executor.heterogeneous:
+        from kuberun_operator.backends.slurm import het
+
+        return het.sbatch_flags(executor, cluster, after)
+    # torchrun starts the per-node processes itself: Slurm runs one launcher per node.
+    per_node = 1 if executor.launcher == "torchrun" else executor.ntasks_per_node
+    flags = [*job_wide_flags(executor, cluster), *resource_flags(executor, per_node), *node_flags(executor)]
+    if executor.exclusive:
+        flags.append("--exclusive")
+    if executor.array:
+        flags.append(f"--array={executor.array}")
+        flags.append("--open-mode=append")  # every index writes output.log: none truncates the others' lines
+    flags += dependency_flags(after)
+    # Extra flags last; the model allowed each (kuberun.resource.slurmflags), and none repeats one above.
+    return [*flags, *extra_flags(executor.sbatch_args, slurmflags.SBATCH_OPTIONS, "sbatch")]
+
+
+def job_wide_flags(executor: SlurmExecutor, cluster: SlurmCluster) -> list[str]:
+    """Where the job runs and on whose budget: partition, account, qos."""
     flags: list[str] = []
     partition = executor.partition or cluster.partition
     account = executor.account or cluster.account
@@ -75,27 +98,29 @@ def sbatch_flags(executor: SlurmExecutor, cluster: SlurmCluster, after: Sequence
         flags.append(f"--account={account}")
     if executor.qos:
         flags.append(f"--qos={executor.qos}")
-    flags.append(f"--nodes={executor.nodes}")
-    # torchrun starts the per-node processes itself: Slurm runs one launcher per node.
-    per_node = 1 if executor.launcher == "torchrun" else executor.ntasks_per_node
-    flags.append(f"--ntasks-per-node={per_node}")
-    optional = {"--gpus-per-node": executor.gpus_per_node, "--cpus-per-task": executor.cpus_per_task,
-                "--mem": executor.memory, "--time": executor.time_limit, "--gres": executor.gres,
-                "--constraint": executor.constraint, "--exclude": ",".join(executor.exclude)}
-    flags += [f"{flag}={value}" for flag, value in optional.items() if value]  # unset (None, 0, "") is left out
-    if executor.exclusive:
-        flags.append("--exclusive")
-    if executor.array:
-        flags.append(f"--array={executor.array}")
-        flags.append("--open-mode=append")  # every index writes output.log: none truncates the others' lines
-    if after:
-        # afterok: Slurm starts the job only once every parent job COMPLETED (policy/early.py decides when).
-        flags.append("--dependency=afterok:" + ":".join(str(int(i)) for i in after))
-    # Extra flags last; the model allowed each (kuberun.resource.slurmflags), and none repeats one above.
-    return [*flags, *_extra(executor.sbatch_args, slurmflags.SBATCH_OPTIONS, "sbatch")]
+    return flags
 
 
-def _extra(flags: list[str], allowed: frozenset[str], tool: str) -> list[str]:
+def node_flags(executor: SlurmExecutor) -> list[str]:
+    """Which nodes may take the job: constraint, exclude."""
+    optional = {"--constraint": executor.constraint, "--exclude": ",".join(executor.exclude)}
+    return [f"{flag}={value}" for flag, value in optional.items() if value]
+
+
+def resource_flags(resources: Any, per_node: int) -> list[str]:
+    """What one allocation asks for: an executor's, or one het component's (the same field names)."""
+    flags = [f"--nodes={resources.nodes}", f"--ntasks-per-node={per_node}"]
+    optional = {"--gpus-per-node": resources.gpus_per_node, "--cpus-per-task": resources.cpus_per_task,
+                "--mem": resources.memory, "--time": resources.time_limit, "--gres": resources.gres}
+    return flags + [f"{flag}={value}" for flag, value in optional.items() if value]  # unset (None, 0, "") is left out
+
+
+def dependency_flags(after: Sequence[str]) -> list[str]:
+    # afterok: Slurm starts the job only once every parent job COMPLETED (policy/early.py decides when).
+    return ["--dependency=afterok:" + ":".join(str(int(i)) for i in after)] if after else []
+
+
+def extra_flags(flags: list[str], allowed: frozenset[str], tool: str) -> list[str]:
     """The model checked these already; checked again here so a record decoded some other way cannot slip one in."""
     try:
         return [slurmflags.check_flag(f, allowed, tool) for f in flags]
@@ -147,10 +172,15 @@ def _comment(text: str) -> str:
 
 
 def _env_lines(env: dict[str, str]) -> list[str]:
+    return [f"export {assignment}" for assignment in env_assignments(env)]
+
+
+def env_assignments(env: dict[str, str]) -> list[str]:
+    """``NAME=<quoted value>`` for each variable (for ``export`` or ``env``); a bad name is a ScriptError."""
     for name in env:
         if not ENV_NAME.match(name):
             raise ScriptError(f"invalid environment variable name {name!r}: use letters, digits and _")
-    return [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
+    return [f"{name}={shlex.quote(value)}" for name, value in env.items()]
 
 
 def _setup_block(title: str, lines: list[str]) -> list[str]:
@@ -158,8 +188,12 @@ def _setup_block(title: str, lines: list[str]) -> list[str]:
 
 
 def _launch_lines(executor: SlurmExecutor) -> list[str]:
-    extra = [shlex.quote(f) for f in _extra(executor.srun_args, slurmflags.SRUN_OPTIONS, "srun")]
-    srun = ["srun", *_container_flags(executor), *extra]
+    if executor.heterogeneous:
+        from kuberun_operator.backends.slurm import het
+
+        return het.launch_lines(executor)
+    extra = [shlex.quote(f) for f in extra_flags(executor.srun_args, slurmflags.SRUN_OPTIONS, "srun")]
+    srun = ["srun", *container_flags(executor), *extra]
     if executor.launcher == "torchrun":
         return [
             'MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n1)"',
@@ -177,7 +211,7 @@ def _launch_lines(executor: SlurmExecutor) -> list[str]:
     return [f'{" ".join(srun)} {RUNNER} --config "$KUBERUN_TASK_FILE"']
 
 
-def _container_flags(executor: SlurmExecutor) -> list[str]:
+def container_flags(executor: SlurmExecutor) -> list[str]:
     if not executor.container_image:
         return []
     # The attempt directory is mounted at the same path so the task file resolves inside.
@@ -206,7 +240,9 @@ def submit_command(directory: str, key: str, flags: list[str], sizes: tuple[int,
     q = shlex.quote
     # Exact names only: sacct's jobcomp/filetxt plugin ignores --name, so filter with awk too.
     # An array's elements print as 123_4 (sacct) or share %F, the id sbatch returned: that id is the job's.
-    exact = """awk -F'|' -v k="$key" '{split($1, a, "_")} a[1] ~ /^[0-9]+$/ && $2 == k {print a[1]}'"""
+    # A het job's components are jobs of their own carrying the key too (ids ID, ID+1, ...; sacct prints
+    # ID+0, ID+1): the lowest id is the het leader, the id sbatch returned. So: sorted, the first one.
+    exact = """awk -F'|' -v k="$key" '{split($1, a, /[_+]/)} a[1] ~ /^[0-9]+$/ && $2 == k {print a[1]}' | sort -n"""
     lookup = " || ".join([
         'sacct -n -P -X -S now-30days --name="$key" -o JobID,JobName 2>/dev/null',
         'sacct -c -n -P -S now-30days --name="$key" -o JobID,JobName 2>/dev/null',
@@ -284,13 +320,14 @@ def series_command(directory: str, limit: int = 64 << 20) -> str:
     return f"head -c {int(limit)} -- {directory}/metrics.jsonl 2>/dev/null; exit 0"
 
 
-def logs_command(directory: str, job_name: str, follow: bool, tail: int | None) -> str:
+def logs_command(directory: str, job_name: str, follow: bool, tail: int | None, component: int | None = None) -> str:
     """Print (and with ``follow``, keep printing until the job ends) the attempt's ``output.log``.
 
     ``directory`` is a shell expression (``attempt_dir``); the job is found by its name (the
-    attempt's key), never by an id from status."""
+    attempt's key), never by an id from status. ``component``: a het job's component, whose log is
+    ``het-<i>/output.log``."""
     start = f"-n {int(tail)}" if tail is not None else "-c +1"
-    path = f"{directory}/output.log"
+    path = f"{directory}/output.log" if component is None else f"{directory}/het-{int(component)}/output.log"
     if not follow:
         return f"tail {start} {path}"
     active = (f"squeue -h --name={shlex.quote(job_name)} -t PENDING,CONFIGURING,RUNNING,COMPLETING,SUSPENDED "

@@ -6,6 +6,7 @@ local time without an offset).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -52,6 +53,7 @@ class SlurmJob:
     end: datetime | None = None
     exit_code: int | None = None
     members: tuple[tuple[int, SlurmJob], ...] = ()  # a job array's indices; the fields above sum them up
+    components: tuple[str, ...] = ()  # a het leader's components as Slurm names them: ("123+0", "123+1")
 
 
 def parse_squeue(text: str) -> dict[str, SlurmJob]:
@@ -62,21 +64,27 @@ def parse_squeue(text: str) -> dict[str, SlurmJob]:
     """
     jobs: dict[str, SlurmJob] = {}
     elements: dict[str, dict[int, SlurmJob]] = {}
+    het: dict[str, set[int]] = {}  # leader id -> component offsets
     core = SQUEUE_FIELDS.index("exit_code") + 1
     for line in text.splitlines():
         cells = [c.strip() for c in line.split("|")]
         if len(cells) < core:
             continue  # noise
         job_id, name, state, reason, start, end, status = cells[:core]
-        array_id, task_id = [*cells[core:core + 2], "", ""][:2]
+        array_id, task_id, het_id, het_offset = [*cells[core:core + 4], "", "", "", ""][:4]
+        if het_id.isdigit() and het_offset.isdigit():
+            het.setdefault(het_id, set()).add(int(het_offset))
         job = SlurmJob(job_id, name, _state(state), None if reason in ("", "None") else reason,
                        _time(start), _time(end), _wait_status(status))
         indices = arrays.index_range(task_id)
         if indices and array_id.isdigit():
             elements.setdefault(array_id, {}).update(dict.fromkeys(indices, job))
         elif job_id.isdigit():
-            jobs[job_id] = job  # het jobs (123+0) and noise are skipped: kuberun submits none
+            jobs[job_id] = job  # a het component is a job of its own id too; its leader's state is the job's
     jobs.update(_arrays(elements))
+    for leader, offsets in het.items():
+        if leader in jobs:  # the leader's row carries the het job's state (the batch script runs there)
+            jobs[leader] = dataclasses.replace(jobs[leader], components=tuple(f"{leader}+{o}" for o in sorted(offsets)))
     return jobs
 
 
@@ -108,7 +116,8 @@ def observed_from(job: SlurmJob, log_ref: LogRef | None) -> Observed:
     """A Slurm job as the ``Observed`` that reconcile understands (an array's, with its indices)."""
     indices = tuple(IndexObserved(i, observed_from(m, None).state, m.exit_code if m.state in arrays.ENDED else None)
                     for i, m in job.members)
-    common = {"backend_id": job.id, "backend_uid": job.id, "log_ref": log_ref, "indices": indices}
+    common = {"backend_id": job.id, "backend_uid": job.id, "log_ref": log_ref, "indices": indices,
+              "components": job.components}
     if job.state in PENDING:
         return Observed("pending", message=job.reason, **common)  # type: ignore[arg-type]
     if job.state in RUNNING:
@@ -122,6 +131,9 @@ def observed_from(job: SlurmJob, log_ref: LogRef | None) -> Observed:
     message = _MESSAGES.get(reason) or f"Slurm job {job.id} ended {job.state}"
     if job.exit_code:
         message += f" (exit code {job.exit_code})"
+    if job.components and reason == "Error":
+        message += (f"; a component of the het job ({', '.join(job.components)}) failed: the first failing one "
+                    "is named in its het-<i>/output.log")
     return Observed("failed", start_time=job.start, finish_time=job.end, exit_code=job.exit_code,
                     reason=reason, message=message, **common)  # type: ignore[arg-type]
 

@@ -48,3 +48,11 @@ def test_describe_shows_a_256_index_array_in_one_line_under_its_attempts():
     describe(Console(file=out, width=160), obj, [], [], {})
     lines = [line for line in out.getvalue().splitlines() if "indices" in line]
     assert lines == ["    attempt 1 array, 256 indices: Failed (exit 2) 0,64,128,192; Succeeded 1-63,65-127,129-191,193-255"]
+
+
+def test_a_het_attempt_names_its_components_and_a_plain_one_says_nothing():
+    from kuberun.manage.render import components_line
+
+    assert components_line({"attempt": 2, "hetComponents": ["7+0", "7+1"]}) == (
+        "attempt 2 het job, 2 components: 7+0, 7+1 (logs of each under het-<i>/)")
+    assert components_line({"attempt": 1}) is None

@@ -1,0 +1,122 @@
+"""Heterogeneous Slurm jobs on the real two-node harness: each component on its own node with its
+own resources, a failing component failing the task, cancel ending every component.
+
+The operator here is bridged to ``two_node_cluster`` (tests/slurm/twonode.py), not the one-node
+cluster the other modules share: on one node Slurm never starts a het job (docs/slurm.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers.operator import final_phase, get_experiment, running_operator, wait_for
+
+from .bridge import attempts, create_experiment, patch_spec, slurm_task, write_backend_config
+from .twonode import TwoNodeCluster
+
+pytestmark = pytest.mark.usefixtures("crd")
+
+# Each component prints what Slurm gave it, from inside its own step (a step inherits the batch
+# script's SLURM_MEM_PER_NODE, component 0's; Slurm names each component's own _HET_GROUP_<i>).
+REPORT = ('m=SLURM_MEM_PER_NODE_HET_GROUP_$KUBERUN_HET_INDEX; echo "index=$KUBERUN_HET_INDEX size=$SLURM_HET_SIZE '
+          'node=$SLURMD_NODENAME host=$(hostname -s) mem=${!m} role=$ROLE"')
+
+
+@pytest.fixture(scope="module")
+def het_config(two_node_cluster: TwoNodeCluster, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_backend_config(two_node_cluster, tmp_path_factory.mktemp("het-config"))
+
+
+@pytest.fixture(scope="module")
+def operator(kubeconfig: Path, crd: None, het_config: Path) -> Iterator[object]:
+    with running_operator(kubeconfig, config_file=het_config) as metrics:
+        yield metrics
+
+
+def het_task(name: str, inline: str, memories: tuple[str, str] = ("100M", "200M")) -> dict[str, Any]:
+    return slurm_task(name, inline=inline, heterogeneous=True,
+                      resource_group=[{"memory": memories[0]}, {"memory": memories[1], "env": {"ROLE": "second"}}])
+
+
+def _attempt(api: Any, namespace: str, name: str) -> dict[str, Any]:
+    (attempt,) = attempts(get_experiment(api, namespace, name), "t")
+    return attempt
+
+
+def _field(line: str, name: str) -> str:
+    return next(word.split("=", 1)[1] for word in line.split() if word.startswith(f"{name}="))
+
+
+def _logs(config: Path, api: Any, namespace: str, name: str, component: int | None) -> str:
+    """What `kuberun logs --backend-config FILE` does, client side: a backend of its own."""
+    from kuberun.resource import ExperimentResource
+    from kuberun_operator.backend_config import BackendConfig
+    from kuberun_operator.backends.slurm import SlurmBackend
+    from kuberun_operator.settings import Settings
+
+    async def read() -> bytes:
+        backend = SlurmBackend(BackendConfig.load(config).slurm, Settings())
+        try:
+            exp = ExperimentResource.model_validate(get_experiment(api, namespace, name))
+            return b"".join([c async for c in backend.logs(exp, "t", 1, component=component)])
+        finally:
+            await backend.stop()
+
+    return asyncio.run(read()).decode()
+
+
+def test_a_het_job_runs_each_component_on_its_own_node_with_its_own_resources(
+        operator, k8s_api_client, namespace, two_node_cluster, het_config):
+    name = create_experiment(k8s_api_client, namespace, [het_task("t", REPORT)])["metadata"]["name"]
+
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 60) == "Succeeded"
+    attempt = _attempt(k8s_api_client, namespace, name)
+    leader = attempt["backendRef"]["id"]
+    assert attempt["hetComponents"] == [f"{leader}+0", f"{leader}+1"]
+    directory = two_node_cluster.workdir / namespace / name / "t" / "1"
+    first, second = ((directory / f"het-{i}" / "output.log").read_text() for i in (0, 1))
+    node0, node1 = two_node_cluster.nodes
+    host = node0  # both nodes are this machine (NodeHostname), told apart by SLURMD_NODENAME
+    assert f"index=0 size=2 node={node0} host={host} mem=100 role=" in first.splitlines()
+    assert f"index=1 size=2 node={node1} host={host} mem=200 role=second" in second.splitlines()
+    # And as Slurm's controller records the allocation: one line per component.
+    shown = two_node_cluster.run(["scontrol", "-o", "show", "job", leader]).stdout.splitlines()
+    placed = sorted((_field(line, "HetJobOffset"), _field(line, "NodeList"), _field(line, "MinMemoryNode"))
+                    for line in shown)
+    assert placed == [("0", node0, "100M"), ("1", node1, "200M")]
+    # Logs: component 0 unless asked, every component readable.
+    assert "index=0 " in _logs(het_config, k8s_api_client, namespace, name, None)
+    assert "index=1 " in _logs(het_config, k8s_api_client, namespace, name, 1)
+
+
+def test_a_failing_component_fails_the_task_saying_so(operator, k8s_api_client, namespace, two_node_cluster):
+    inline = '[ "$KUBERUN_HET_INDEX" != 1 ] || exit 5'
+    name = create_experiment(k8s_api_client, namespace, [het_task("t", inline)])["metadata"]["name"]
+
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 60) == "Failed"
+    attempt = _attempt(k8s_api_client, namespace, name)
+    assert (attempt["exitCode"], attempt["reason"]) == (5, "Error")
+    assert "a component of the het job" in attempt["message"]
+    log = (two_node_cluster.workdir / namespace / name / "t" / "1" / "het-1" / "output.log").read_text()
+    assert "kuberun: het component 1 of 2 exited with code 5" in log
+
+
+def test_cancel_cancels_every_component(operator, k8s_api_client, namespace, two_node_cluster):
+    name = create_experiment(k8s_api_client, namespace, [het_task("t", "sleep 120")])["metadata"]["name"]
+    wait_for(lambda: [a for a in attempts(get_experiment(k8s_api_client, namespace, name), "t")
+                      if a["phase"] == "Running"], 60, "Running")
+    key = _attempt(k8s_api_client, namespace, name)["backendRef"]["idempotencyKey"]
+
+    patch_spec(k8s_api_client, namespace, name, {"shutdown": "Terminate"})
+    assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 30) == "Cancelled"
+
+    def states() -> list[str]:
+        rows = two_node_cluster.run(["squeue", "-h", "-t", "all", "-o", "%i|%j|%T"]).stdout.split()
+        return [row.split("|")[2] for row in rows if row.split("|")[1] == key]
+
+    assert wait_for(lambda: states() == ["CANCELLED", "CANCELLED"] and states(), 20, "both components cancelled")
