@@ -69,6 +69,14 @@ def node_base(base: str, node: int) -> str:
     return f"{base.rstrip('/')}/{NODES}/{int(node)}"
 
 
+def node_of(path: str) -> tuple[int, str]:
+    """An artifact's node and its path on that node: ``nodes/2/ckpt.pt`` -> (2, 'ckpt.pt'); else (0, path)."""
+    parts = path.split("/", 2)
+    if len(parts) == 3 and parts[0] == NODES and parts[1].isdigit():
+        return int(parts[1]), parts[2]
+    return 0, path
+
+
 def answer_message(exc: Any) -> str:
     """The record server's reason in an error answer (an ``urllib.error.HTTPError``): its JSON ``message``,
     else the HTTP reason; at most 300 characters (it goes into the task's log)."""
