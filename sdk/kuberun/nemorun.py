@@ -143,9 +143,9 @@ def _launcher(name: str, value: Any) -> Any:
     if text.lower() in ("ft", "faulttolerance"):
         from kuberun.launchers import from_nemo_run
 
-        if name not in ("SlurmExecutor", "KubeflowExecutor"):
+        if name not in ("SlurmExecutor", "KubeflowExecutor", "LeptonExecutor", "SkypilotExecutor"):
             raise InvalidExecutorError(f"nemo_run.{name}: FaultTolerance has no kuberun equivalent on this executor "
-                                       "(in-job restarts run on kr.KubernetesExecutor and kr.SlurmExecutor)")
+                                       "(in-job restarts run on the Kubernetes, Slurm, Lepton and SkyPilot executors)")
         return from_nemo_run(value, f"nemo_run.{name}")
     raise InvalidExecutorError(f"nemo_run.{name}: launcher {text!r} has no kuberun equivalent (kuberun has torchrun "
                                "and FaultTolerance)")

@@ -331,7 +331,7 @@ def write_summary(outcome: dict[str, Any]) -> None:
         from kuberun.metrics import read_series
 
         in_log = results.build_summary(outcome.get("result"), finals, limit=min(limit, results.LOG_SUMMARY_BYTES),
-                                       dropped_metrics=dropped, has_result="result" in outcome)
+                                       dropped_metrics=dropped, has_result="result" in outcome, restarts=restart_count())
         points = [line for p in (read_series(Path(series)) if series else ()) if (line := _compact(p)) is not None]
         sys.stderr.flush()
         print("\n".join(results.log_marks(in_log, points)), flush=True)

@@ -8,6 +8,9 @@ sha256 matches what was last sent is not sent again. Each request is retried a b
 times with backoff; the final round has a deadline. A failed upload never fails the task — it is
 reported on stderr (the task's log) and tried again next round.
 
+On a multi-node attempt every pod uploads (its processes' local rank 0): node 0 to the attempt's
+own route, as a one-pod attempt does; node k its artifacts under ``nodes/<k>/`` (``upload.node_base``).
+
 The token file is re-read before every request: the kubelet replaces it before it expires.
 Only regular files are sent; a symlink is skipped with a line in the log (an artifact is a file
 the task wrote, and a link could name anything on the node). Stdlib only: it ships in the runner bundle.
@@ -52,11 +55,14 @@ class Uploader:
     def from_env(cls) -> Uploader | None:
         """The uploader the pod's environment asks for (None when uploads are not set up)."""
         url, token = os.environ.get(upload.URL_ENV), os.environ.get(upload.TOKEN_ENV)
-        if not url or not token or os.environ.get("RANK", "0") != "0":
-            return None  # under torchrun every rank runs the runner: rank 0 uploads
+        node = os.environ.get("NODE_RANK", "0")
+        if not url or not token or os.environ.get("LOCAL_RANK", "0") != "0" or not node.isdigit():
+            return None  # under torchrun every process runs the runner: one per pod (local rank 0) uploads its files
         from kuberun.resource.summary import METRICS_ENV
 
         metrics, artifacts = os.environ.get(METRICS_ENV), os.environ.get("KUBERUN_ARTIFACTS_DIR")
+        if int(node) > 0:  # another node of a multi-node attempt: its own artifacts, under nodes/<k>/ (node 0 keeps the series)
+            url, metrics = upload.node_base(url, int(node)), None
         try:
             period = max(1.0, float(os.environ.get(upload.PERIOD_ENV) or upload.DEFAULT_PERIOD))
         except ValueError:

@@ -66,7 +66,7 @@ def _job(fake: FakeLepton) -> dict[str, Any]:
 def _body() -> dict[str, Any]:
     exp = kr.Experiment("body", namespace="ns")
     exp.add(kr.Partial(tasks.add, a=1), name="train", executor=LEPTON.model_copy(update={
-        "replicas": 2, "launcher": "torchrun", "shared_memory_size": 32768, "node_reservation": "res-a-1",
+        "replicas": 2, "launcher": "torchrun", "max_restarts": 2, "shared_memory_size": 32768, "node_reservation": "res-a-1",
         "image_pull_secrets": ["ngc-team-a"]}))
     resource, _ = exp.build()
     ref = BackendRef(backend="lepton", idempotency_key="0b9f0d8e-uid-train-1")
@@ -138,6 +138,8 @@ def test_job_body_carries_the_task_the_key_and_torchrun_wiring():
     assert env["HF_TOKEN"] == {"name": "HF_TOKEN", "value_from": {"secret_name_ref": "hf"}}
     assert body["spec"]["completions"] == body["spec"]["parallelism"] == 2 and body["spec"]["intra_job_communication"]
     assert "torchrun --nnodes 2" in body["spec"]["container"]["command"][-1]
+    assert "--max-restarts 2 -m kuberun.runner" in body["spec"]["container"]["command"][-1]  # torchrun restarts (FaultTolerance)
+    assert "restarts" not in doc  # ... so the runner under it does not restart on its own
     assert (body["spec"]["shared_memory_size"], body["spec"]["reservation_config"], body["spec"]["image_pull_secrets"]) \
         == (32768, {"reservation_id": "res-a-1"}, ["ngc-team-a"])
 

@@ -77,3 +77,25 @@ def test_a_lepton_attempt_s_result_metrics_and_series_come_back_through_its_log(
     points = [json.loads(line) for line in series.read_text().splitlines()]
     assert [(p["name"], p["step"]) for p in points if p["name"] == "loss"] == [("loss", s) for s in range(5)]
     assert len(points) == 11  # loss and acc at 5 steps and one 'diverged': replica 1's repeat not taken
+
+
+def test_a_lepton_attempt_restarts_its_task_in_job_and_the_restarts_reach_the_record(operator, fake, kubeconfig,
+                                                                                    k8s_api_client, namespace):
+    """kr.FaultTolerance on one replica: the job runs the runner, which restarts the failed task in the
+    same job (no new attempt); the last generation's summary, read from the log, carries the count."""
+    from kuberun_operator.backends.cloud import RUNNER
+
+    name = submit(kubeconfig, namespace, kr.LeptonExecutor(resource_shape="cpu.small", image="ghcr.io/kuberun/task:1",
+                                                           launcher=kr.FaultTolerance(max_restarts=2)),
+                  kr.Partial(tasks.fail_until_restart, restarts=1), retries=0)
+    (job,) = wait_for(lambda: list(fake.jobs.values()), what="a Lepton job")
+    job_id = job["metadata"]["id"]
+    assert job["spec"]["container"]["command"] == RUNNER
+    env = {e["name"]: e["value"] for e in job["spec"]["envs"] if "value" in e}
+    log = fake.logs[(job_id, f"{job_id}-0")] = runner_output(env)
+    assert "generation 0" in log and "in-job restart 1 of 2" in log and "generation 1" in log
+    fake.set_state(job_id, "Completed", succeeded=1)
+    wait_for(lambda: phase(k8s_api_client, namespace, name) == "Succeeded", what="Succeeded")
+    attempts = wait_for(lambda: (a := task_status(k8s_api_client, namespace, name)["attempts"]) and "restarts" in a[0] and a,
+                        what="the restart count in the attempt's status")
+    assert len(attempts) == 1 and attempts[0]["restarts"] == 1 and attempts[0]["result"] == "1"

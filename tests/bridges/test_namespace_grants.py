@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 import kuberun as kr
+from kuberun_operator.backend_config import BackendConfig
 from kuberun_operator.backends.cloud import remote_name
 from kuberun_operator.identity import idempotency_key
-from kuberun_operator.namespaces import DEFAULT_TTL
 from tests.bridges.fake_lepton import FakeLepton, serving
 from tests.bridges.helpers import event_reasons, submit, task_status, write_config
 from tests.helm.chart import HELM
@@ -29,6 +29,7 @@ from tests.helpers.chart_account import as_chart_service_account
 from tests.helpers.operator import ensure_crd, get_experiment, phase, running_operator, wait_for
 
 pytestmark = pytest.mark.skipif(not HELM.exists(), reason="helm is installed by .ci/install-helm.sh")
+DEFAULT_TTL = BackendConfig.model_fields["namespace_label_cache_seconds"].default  # how long labels are trusted
 
 LABEL = "kuberun.dev/lepton-ws"
 SELECTOR = {"matchLabels": {LABEL: "granted"}}

@@ -129,6 +129,19 @@ def test_real_server_queue_and_cancel_of_unknown_jobs_are_not_errors(sky_server)
     assert asyncio.run(talk()) == []
 
 
+def test_real_sky_task_runs_torchrun_with_the_fault_tolerance_restarts_across_nodes(tmp_path):
+    python = tool_python(VENV, ".ci/install-skypilot.sh")
+    built = _task(kr.SkypilotExecutor(num_nodes=2, launcher=kr.FaultTolerance(max_restarts=3)))
+    done = run_in(python, """
+        import json, os, sky
+        print(json.dumps(sky.Task.from_yaml_config(json.loads(os.environ["TASK"])).run))
+    """, TASK=json.dumps(built), HOME=str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = json.loads(done.stdout.strip().splitlines()[-1])
+    assert '"${SKYPILOT_NUM_GPUS_PER_NODE:-1}" --max-restarts 3 -m kuberun.runner' in run
+    assert "--max-restarts" not in _task(SKY)["run"]  # no FaultTolerance: torchrun's default
+
+
 # -- the success path against the faithful fake -------------------------------------------------------------
 
 
@@ -288,3 +301,26 @@ def test_a_managed_job_s_result_metrics_and_series_come_back_through_its_prefixe
     series = Path(urllib.parse.urlsplit(attempt["archivedLog"]["url"]).path).parent / results.METRICS_FILE
     assert sorted(json.loads(line)["name"] for line in series.read_text().splitlines()) == \
         ["acc"] * 3 + ["diverged"] + ["loss"] * 3
+
+
+def test_a_managed_job_s_in_job_restarts_reach_the_record_when_they_run_out(fake, config_file, kubeconfig, k8s_api_client,
+                                                                            namespace):
+    """kr.FaultTolerance on one node: the runner restarts the failing task in the job up to max_restarts,
+    then the job fails; the last generation's summary (in the prefixed log) records both restarts."""
+    from tests.bridges.helpers import runner_output
+    from tests.fixtures import tasks
+
+    with running_operator(kubeconfig, config_file=config_file):
+        name = submit(kubeconfig, namespace, kr.SkypilotExecutor(cpus=2, launcher=kr.FaultTolerance(max_restarts=2)),
+                      kr.Partial(tasks.fail_until_restart, restarts=5), retries=0)
+        task = _launched(fake)
+        log = fake.logs_text[task["name"]] = runner_output({k: str(v) for k, v in task["envs"].items()},
+                                                           prefix="(sky-cmd, pid=4242) ")
+        assert [f"generation {g}" in log for g in range(4)] == [True, True, True, False]
+        assert "failed after 2 in-job restart(s)" in log
+        fake.finish_provisioning()
+        fake.set_status(task["name"], "FAILED")
+        wait_for(lambda: phase(k8s_api_client, namespace, name) == "Failed", what="Failed")
+        attempts = wait_for(lambda: (a := task_status(k8s_api_client, namespace, name)["attempts"]) and "restarts" in a[0] and a,
+                            what="the restart count in the attempt's status")
+    assert len(attempts) == 1 and attempts[0]["restarts"] == 2

@@ -8,7 +8,9 @@ review's ``user.extra`` — never from anything the caller says. Then, with the 
 credentials, it follows what only the operator created: the pod (its UID must be the token's), its
 controlling Job (UID-checked), the Job's controlling Experiment (UID-checked against the live
 object), and the Job's task and attempt labels and deterministic name. Only an attempt reached that
-way is the caller's; anything else is 403, so a pod of experiment A can never write into B.
+way is the caller's; anything else is 403, so a pod of experiment A can never write into B. The pod's
+completion index (its node in a multi-node attempt) is read from the pod object too, so a pod can
+write only its own node's files (``uploads``: ``nodes/<k>/``).
 
 ``PodAuthenticator.attempt`` is the one call; other routes that serve pods (the code download,
 ``podcode``) reuse it. Answers are cached briefly (``cachetools.TTLCache``, by token digest and by pod UID +
@@ -28,7 +30,11 @@ from cachetools import TTLCache
 
 from kuberun.resource.constants import API_VERSION, GROUP, KIND, LABEL_ATTEMPT, LABEL_TASK, PLURAL, VERSION
 from kuberun.resource.upload import AUDIENCE, POD_NAME_EXTRA, POD_UID_EXTRA
-from kuberun_operator.backends.kubernetes.manifests import ExperimentRef, job_name
+from kuberun_operator.backends.kubernetes.manifests import (
+    COMPLETION_INDEX_ANNOTATION,
+    ExperimentRef,
+    job_name,
+)
 from kuberun_operator.server.auth import (
     DEFAULT_CACHE_SIZE,
     DEFAULT_TTL,
@@ -62,6 +68,7 @@ class PodAttempt:
     task: str
     attempt: int
     pod: str
+    node: int = 0  # the pod's completion index in its Indexed Job (0 for a one-pod Job): set by the Job controller
 
 
 class PodLookups(Protocol):
@@ -174,7 +181,10 @@ class PodAuthenticator:
         if (labels.get(LABEL_TASK) != task or labels.get(LABEL_ATTEMPT) != str(attempt)
                 or job["metadata"].get("name") != job_name(ref, task, attempt)):
             raise refused
-        found = PodAttempt(namespace, experiment, str(exp["metadata"]["uid"]), task, attempt, who.pod)
+        index = ((pod.get("metadata") or {}).get("annotations") or {}).get(COMPLETION_INDEX_ANNOTATION, "0")
+        if not isinstance(index, str) or not index.isdigit() or len(index) > 5:
+            raise refused  # the Job controller writes a small number; anything else is not its pod
+        found = PodAttempt(namespace, experiment, str(exp["metadata"]["uid"]), task, attempt, who.pod, int(index))
         self._attempts[key] = found
         return found
 

@@ -2,6 +2,8 @@
 
     PUT /v1/namespaces/{ns}/experiments/{name}/tasks/{task}/attempts/{n}/metrics           metrics.jsonl
     PUT /v1/namespaces/{ns}/experiments/{name}/tasks/{task}/attempts/{n}/artifacts/{path}  one artifact
+    PUT /v1/namespaces/{ns}/experiments/{name}/tasks/{task}/attempts/{n}/nodes/{k}/artifacts/{path}
+                                                                                   node k's artifact, as nodes/<k>/<path>
 
 The caller is a pod, authenticated by its pod-bound token (``podauth``): 401 without one, 403 when
 the pod does not run that attempt. Only then is anything read from the body. Every upload goes
@@ -13,6 +15,12 @@ Bodies stream into the store (bounded memory) and need a ``Content-Length``: one
 (``artifacts.manifest.json``: path, size, sha256) under the store's per-prefix lock, so
 ``kuberun artifacts`` lists and verifies them exactly as it does synced ones; the operator copies
 the manifest's summary into the attempt's status (``recording/artifacts.py``).
+
+On a multi-node attempt node 0 (the Indexed Job's pod 0) keeps the attempt's own route: the summary,
+the series and its artifacts. Every other pod uploads its artifacts on its node's route, accepted only
+when ``k`` is the pod's own completion index (read from the pod, ``podauth``); they land in the same
+manifest under ``nodes/<k>/``, a top-level name the attempt's own route refuses, so no pod can write
+another node's files.
 """
 
 from __future__ import annotations
@@ -98,12 +106,21 @@ def _store(request: web.Request) -> Any:
     return store
 
 
-def _relative(request: web.Request) -> str:
-    """The artifact's path below ``artifacts/``, from the raw URL: decoded per component, then checked."""
+def _relative(request: web.Request) -> tuple[str, int | None]:
+    """The artifact's path below ``artifacts/``, from the raw URL: decoded per component, then checked;
+    with the node it was sent for (None: the attempt's own route)."""
     # "" v1 namespaces {ns} experiments {name} tasks {task} attempts {n} artifacts <rest>: the rest is the path,
-    # whatever the names are (an experiment may be called "artifacts").
-    pieces = request.raw_path.split("?", 1)[0].split("/", 11)
-    tail = pieces[11] if len(pieces) == 12 and pieces[10] == upload.ARTIFACTS else ""
+    # whatever the names are (an experiment may be called "artifacts"); or ... {n} nodes {k} artifacts <rest>.
+    pieces = request.raw_path.split("?", 1)[0].split("/", 13)
+    node: int | None = None
+    if len(pieces) >= 12 and pieces[10] == upload.ARTIFACTS:
+        tail = "/".join(pieces[11:])
+    elif len(pieces) == 14 and pieces[10] == upload.NODES and pieces[12] == upload.ARTIFACTS:
+        if not pieces[11].isdigit() or len(pieces[11]) > 5 or pieces[11] != str(int(pieces[11])):
+            raise UploadRefused(400, "BadRequest", f"node must be a number, got {pieces[11][:20]!r}; nothing written")
+        node, tail = int(pieces[11]), pieces[13]
+    else:
+        tail = ""
     try:
         relative = "/".join(unquote(part, errors="strict") for part in tail.split("/"))
         paths.parts(relative, "artifact path")
@@ -111,7 +128,10 @@ def _relative(request: web.Request) -> str:
         raise UploadRefused(400, "BadRequest", "artifact path: not valid UTF-8; nothing written") from None
     except UnsafePathError as exc:
         raise UploadRefused(400, "BadRequest", f"{exc}; nothing written") from None
-    return relative
+    if node is None and relative.split("/", 1)[0] == upload.NODES:
+        raise UploadRefused(400, "BadRequest", f"artifact path {relative!r}: {upload.NODES}/ holds the other nodes' "
+                            "files (each uploads on its own node's route); nothing written")
+    return (relative if node is None else f"{upload.NODES}/{node}/{relative}"), node
 
 
 async def put_metrics(request: web.Request) -> web.Response:
@@ -131,8 +151,11 @@ async def put_metrics(request: web.Request) -> web.Response:
 
 async def put_artifact(request: web.Request) -> web.Response:
     try:
-        relative = _relative(request)
+        relative, node = _relative(request)
         target = await _attempt(request)
+        if node is not None and node != target.node:
+            raise UploadRefused(403, "Forbidden", f'pod "{target.pod}" is node {target.node} of its attempt: it may '
+                                f"upload only its own node's files, not node {node}'s")
         limits = request.app[LIMITS]
         size = _length(request, limits.max_file_bytes, f"artifact {relative!r}")
         store = _store(request)
@@ -175,3 +198,4 @@ def add_routes(app: web.Application, pods: PodAuthenticator, limits: UploadLimit
     base = "/v1/namespaces/{namespace}/experiments/{name}/tasks/{task}/attempts/{attempt}"
     app.router.add_put(f"{base}/{upload.METRICS}", put_metrics)
     app.router.add_put(base + "/" + upload.ARTIFACTS + "/{path:.+}", put_artifact)
+    app.router.add_put(base + "/" + upload.NODES + "/{node}/" + upload.ARTIFACTS + "/{path:.+}", put_artifact)

@@ -117,6 +117,7 @@ def artifacts(
     with _one_line_errors():
         from kuberun.manage import artifacts as store
         from kuberun.manage import query, render
+        from kuberun.resource.upload import node_of
 
         fmt = _machine_format(output)
         obj = query.get_experiment(_kube(kubeconfig, context, namespace), name)
@@ -140,8 +141,12 @@ def artifacts(
             typer.echo(f"{item['task']} (attempt {item['attempt']}, {item['phase']}): {record.get('count', 0)} file(s), "
                        f"{record.get('totalBytes', 0)} bytes at {record['location']}"
                        + (f"; {record['skipped']} not synced" if record.get("skipped") else ""))
-            for entry in record.get("files") or []:
-                typer.echo(f"  {entry['size']:>12}  {entry['sha256'][:12]}  {json.dumps(entry['path'])[1:-1]}")
+            listed = record.get("files") or []
+            per_node = any(node_of(entry["path"])[0] for entry in listed)  # a multi-node attempt: say whose file
+            for entry in listed:
+                node, path = node_of(entry["path"])
+                typer.echo(f"  {entry['size']:>12}  {entry['sha256'][:12]}  " + (f"node {node:<3} " if per_node else "")
+                           + json.dumps(path)[1:-1])
             more = record.get("count", 0) - len(record.get("files") or [])
             if more > 0:
                 typer.echo(f"  ... {more} more in the store's manifest (kuberun artifacts {name} {item['task']} --download DIR)")

@@ -276,6 +276,7 @@ class SkypilotExecutor(_UserExecutor):
     image: str | None = Field(None, max_length=512, description="image_id, e.g. 'docker:nvcr.io/nvidia/pytorch:24.05-py3'.")
     disk_size: int | None = Field(None, ge=1)
     mode: Literal["managed", "cluster"] = "managed"
+    max_restarts: int = Field(0, ge=0, le=MAX_RESTARTS, description=_MAX_RESTARTS_HELP + " torchrun runs from 2 nodes.")
     cluster_name: str | None = Field(None, max_length=MAX_NAME)
     env: EnvVars = Field(default_factory=dict)
     setup: list[str] = Field(default_factory=list, max_length=64)
@@ -316,6 +317,20 @@ class SkypilotExecutor(_UserExecutor):
             _remote_path(path)
         return mounts
 
+    @model_validator(mode="before")
+    @classmethod
+    def _launcher(cls, data: Any) -> Any:
+        # No launcher field: torchrun runs when num_nodes > 1 (the run script); FaultTolerance gives its restarts.
+        launcher = data.get("launcher") if isinstance(data, dict) else None
+        if launcher is None or isinstance(launcher, str) or not hasattr(launcher, "executor_fields"):
+            return data
+        return {**{k: v for k, v in data.items() if k != "launcher"}, "max_restarts": launcher.executor_fields(1)["max_restarts"]}
+
+    @property
+    def launcher(self) -> str:
+        """What the run script runs (torchrun across nodes), as the other executors name it."""
+        return "torchrun" if self.num_nodes > 1 else "none"
+
     @model_validator(mode="after")
     def _cluster_mode_needs_name(self) -> SkypilotExecutor:
         if self.mode == "cluster" and not self.cluster_name:
@@ -347,6 +362,7 @@ class LeptonExecutor(_UserExecutor):
     image: str | None = Field(None, max_length=512)
     replicas: int = Field(1, ge=1, le=1024)
     launcher: Literal["none", "torchrun"] = "none"
+    max_restarts: int = Field(0, ge=0, le=MAX_RESTARTS, description=_MAX_RESTARTS_HELP)
     env: EnvVars = Field(default_factory=dict)
     secret_env: list[LeptonSecretEnv] = Field(default_factory=list, max_length=32)
     mounts: list[dict[str, Any]] = Field(default_factory=list, max_length=16, description="Lepton mounts.")
@@ -357,12 +373,14 @@ class LeptonExecutor(_UserExecutor):
 
     @model_validator(mode="before")
     @classmethod
-    def _no_in_job_restarts(cls, data: Any) -> Any:
-        launcher = data.get("launcher") if isinstance(data, dict) else None
-        if launcher is not None and not isinstance(launcher, str) and hasattr(launcher, "executor_fields"):
-            raise ValueError("launcher: FaultTolerance (in-job restarts) is not available on Lepton yet; use "
-                             "exp.add(..., retries=N), or kr.KubernetesExecutor / kr.SlurmExecutor")
-        return data
+    def _launcher(cls, data: Any) -> Any:
+        return _launcher_object(data, "replicas", "-")  # one process per replica: torchrun from 2 replicas
+
+    @model_validator(mode="after")
+    def _restarts_need_torchrun_across_replicas(self) -> LeptonExecutor:
+        if self.replicas > 1 and self.max_restarts and self.launcher != "torchrun":
+            raise ValueError("max_restarts with replicas > 1 needs launcher='torchrun' (kr.FaultTolerance sets it)")
+        return self
 
 
 class LocalExecutor(_UserExecutor):

@@ -37,6 +37,7 @@ POD_UID_EXTRA: Final = "authentication.kubernetes.io/pod-uid"
 
 METRICS: Final = "metrics"
 ARTIFACTS: Final = "artifacts"
+NODES: Final = "nodes"  # PUT <base>/nodes/<k>/artifacts/<path>: node k's own files, stored as artifacts/nodes/<k>/<path>
 CODE: Final = "code"                   # GET <base>/code/<sha256>: the task's package over the ConfigMap limit
 MAX_FILE_BYTES: Final = 4 << 30        # one artifact
 MAX_ATTEMPT_BYTES: Final = 64 << 30    # every artifact of one attempt (the store's max_artifact_bytes)
@@ -58,6 +59,22 @@ def code_download_url(base: str, sha256: str) -> str:
 def artifact_path(base: str, relative: str) -> str:
     """``<base>/artifacts/<relative>``, each component percent-encoded (the server decodes and checks it)."""
     return f"{base}/{ARTIFACTS}/" + "/".join(quote(part, safe="") for part in relative.split("/"))
+
+
+def node_base(base: str, node: int) -> str:
+    """Node ``node``'s base (an Indexed Job pod other than index 0): its artifacts go under ``nodes/<node>/``.
+
+    The unit is the pod, not the torchrun process: a pod's processes share one artifacts directory and
+    one bound token, and what the server can prove is the pod's completion index."""
+    return f"{base.rstrip('/')}/{NODES}/{int(node)}"
+
+
+def node_of(path: str) -> tuple[int, str]:
+    """An artifact's node and its path on that node: ``nodes/2/ckpt.pt`` -> (2, 'ckpt.pt'); else (0, path)."""
+    parts = path.split("/", 2)
+    if len(parts) == 3 and parts[0] == NODES and parts[1].isdigit():
+        return int(parts[1]), parts[2]
+    return 0, path
 
 
 def answer_message(exc: Any) -> str:

@@ -194,6 +194,7 @@ def build_job(exp: ExperimentResource, task: TaskSpec, attempt: int, ref: Backen
 
 
 def command(ex: LeptonExecutor) -> list[str]:
+    """The job's command: the runner (which restarts itself under ``max_restarts``), or torchrun across replicas."""
     if ex.launcher != "torchrun":
         return RUNNER
     # Lepton gives each replica its index and the job's service names in the environment.
@@ -201,6 +202,7 @@ def command(ex: LeptonExecutor) -> list[str]:
               '${LEPTON_SUBDOMAIN:-$LEPTON_JOB_NAME-job-svc}"\n'
               f'exec torchrun --nnodes {ex.replicas} --node-rank "${{LEPTON_JOB_WORKER_INDEX:-0}}" '
               '--master-addr "$MASTER_ADDR" --master-port 29500 --nproc-per-node gpu '
+              + (f'--max-restarts {ex.max_restarts} ' if ex.max_restarts else '') +  # an int: nothing to quote
               f'-m kuberun.runner --config-env {TASK_ENV}\n')
     return ["bash", "-c", script]
 

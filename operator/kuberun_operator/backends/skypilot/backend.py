@@ -199,7 +199,7 @@ def build_task(exp: ExperimentResource, task: TaskSpec, attempt: int, ref: Backe
     built: dict[str, Any] = {
         "name": remote_name(ref.idempotency_key), "resources": resources, "num_nodes": ex.num_nodes,
         "envs": {**ex.env, **attempt_env(exp, task, attempt, code_files), BUNDLE_ENV: bundle()[0]},
-        "setup": setup_script(ex, fiddle=task.fiddle is not None), "run": run_prelude(bundle()[1]) + RUN_SCRIPT}
+        "setup": setup_script(ex, fiddle=task.fiddle is not None), "run": run_prelude(bundle()[1]) + run_script(ex)}
     mounts: dict[str, Any] = {**ex.file_mounts,
                               **{path: {"source": m.source, "mode": m.mode} for path, m in ex.storage_mounts.items()}}
     if code is not None:
@@ -224,11 +224,15 @@ def setup_script(ex: SkypilotExecutor, fiddle: bool = False) -> str:
     return "set -e\n" + "\n".join(lines) + "\n"
 
 
-RUN_SCRIPT = f"""set -e
+def run_script(ex: SkypilotExecutor) -> str:
+    """torchrun across nodes (``--max-restarts`` under kr.FaultTolerance), else the runner, which then
+    restarts the task itself (the task document's ``restarts``: ``kuberun.restarts``)."""
+    restarts = f"--max-restarts {ex.max_restarts} " if ex.max_restarts else ""  # an int: nothing to quote
+    return f"""set -e
 if [ "${{SKYPILOT_NUM_NODES:-1}}" -gt 1 ]; then
   MASTER_ADDR=$(echo "$SKYPILOT_NODE_IPS" | head -n1)
   exec torchrun --nnodes "$SKYPILOT_NUM_NODES" --node-rank "$SKYPILOT_NODE_RANK" --master-addr "$MASTER_ADDR" \\
-    --master-port 29500 --nproc-per-node "${{SKYPILOT_NUM_GPUS_PER_NODE:-1}}" -m kuberun.runner --config-env {TASK_ENV}
+    --master-port 29500 --nproc-per-node "${{SKYPILOT_NUM_GPUS_PER_NODE:-1}}" {restarts}-m kuberun.runner --config-env {TASK_ENV}
 fi
 exec python -m kuberun.runner --config-env {TASK_ENV}
 """

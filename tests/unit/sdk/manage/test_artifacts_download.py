@@ -64,3 +64,24 @@ def test_records_pick_the_latest_attempt_with_artifacts_and_name_a_missing_task(
     assert artifacts.records(obj, "u") == []
     with pytest.raises(KuberunError, match="has no task 'nope'"):
         artifacts.records(obj, "nope")
+
+
+def test_the_listing_says_which_node_uploaded_each_file_of_a_multi_node_attempt(monkeypatch):
+    from typer.testing import CliRunner
+
+    from kuberun.commandline import app
+    from kuberun.manage import query
+    from kuberun.manage import results_commands as commands
+
+    files = [_entry("model.pt", b"m"), _entry("nodes/1/ckpt/shard.pt", b"s1"), _entry("nodes/12/ckpt/shard.pt", b"s12")]
+    obj = {"metadata": {"name": "e"}, "status": {"tasks": [{"name": "train", "attempts": [
+        {"attempt": 1, "phase": "Succeeded", "artifacts": {"count": 3, "totalBytes": 5, "location": "file:///x", "files": files}}]}]}}
+    monkeypatch.setattr(commands, "_kube", lambda *args: None)
+    monkeypatch.setattr(query, "get_experiment", lambda kube, name: obj)
+    result = CliRunner().invoke(app, ["artifacts", "e"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split()[2:] for line in result.output.splitlines()[1:]]
+    assert rows == [["node", "0", "model.pt"], ["node", "1", "ckpt/shard.pt"], ["node", "12", "ckpt/shard.pt"]]
+    del files[1:]  # a one-node attempt: no node column
+    plain = CliRunner().invoke(app, ["artifacts", "e"]).output.splitlines()[1]
+    assert plain.split()[2:] == ["model.pt"]
