@@ -112,13 +112,13 @@ def describe(*, name: str, output: str | None = None, kubeconfig: str | None = N
         fmt = machine_format(output)
         kube = connect(kubeconfig, context, namespace)
         obj, history_note = with_history(kube, get_or_archived(kube, name))  # attempts the status budget dropped
-        ns = obj["metadata"]["namespace"]
         note = archived_note(obj)
         archive = obj.pop("archive", None)
-        children = query.reproductions(kube, name, ns)
+        children, total = query.lineage(kube, obj)  # status.lineage: no request (the label query for older originals)
         events = (archive or {}).get("events") or [] if note else query.events_for(kube, obj)
         if fmt is not None:
-            doc = {"experiment": obj, "reproductions": [c["metadata"]["name"] for c in children], "events": events}
+            doc = {"experiment": obj, "reproductions": [c["metadata"]["name"] for c in children],
+                   "reproductionCount": total, "events": events}
             if archive is not None:
                 doc["archived"] = {k: v for k, v in archive.items() if k != "events"}
             say(render.machine(doc, fmt))
