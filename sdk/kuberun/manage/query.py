@@ -161,7 +161,9 @@ def events_for(kube: Kube, obj: Obj, limit: int = 20) -> list[Obj]:
     from kuberun.errors import ApiError
 
     meta = obj["metadata"]
-    selector = f"involvedObject.name={meta['name']},involvedObject.kind=Experiment"
+    # By uid: only this Experiment's Events, not those of an earlier one of the same name (the operator's own query)
+    selector = (f"involvedObject.uid={meta['uid']}" if meta.get("uid")
+                else f"involvedObject.name={meta['name']},involvedObject.kind=Experiment")
     try:
         answer = kube.get(api_path("", "v1", "events", meta["namespace"]), Op("list", "events", meta["namespace"]),
                           fieldSelector=selector)
