@@ -90,15 +90,19 @@ def paired(ours: list[str], theirs: list[str], runs: int) -> dict[str, float]:
             "wall": med(x[0] / y[0] for x, y in zip(a, b, strict=True)), "cpu": med(x[1] / max(y[1], 1e-6) for x, y in zip(a, b, strict=True))}
 
 
-def server_time(kube: Any, namespace: str, runs: int, name: str | None = None, **query: Any) -> float:
+def server_time(kube: Any, namespace: str, runs: int, name: str | None = None, events: bool = False, **query: Any) -> float:
     """Median time of one request as the server answers it (in-process client: no CLI start-up)."""
     from kuberun.api import Op
+    from kuberun.apipath import api_path
     from kuberun.manage.query import RESOURCE, experiment_path
 
+    path, op = experiment_path(namespace, name), Op("get" if name else "list", RESOURCE, namespace, name)
+    if events:  # describe's Events query (the emulator scans every stored key for it, Experiments included)
+        path, op = api_path("", "v1", "events", namespace), Op("list", "events", namespace)
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        kube.get(experiment_path(namespace, name), Op("get" if name else "list", RESOURCE, namespace, name), **query)
+        kube.get(path, op, **query)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -216,7 +220,8 @@ def main() -> int:
                    "list": timed([*kr, "list", *conn], args.runs),
                    "server get": server_time(kube, "default", args.runs, NAME),
                    "server list page": server_time(kube, "default", args.runs, limit=50),
-                   "server lineage": server_time(kube, "default", args.runs, labelSelector="kuberun.dev/reproduced-from=x")}
+                   "server lineage": server_time(kube, "default", args.runs, labelSelector="kuberun.dev/reproduced-from=x"),
+                   "server events": server_time(kube, "default", args.runs, events=True, fieldSelector="involvedObject.uid=x")}
             if kubectl:
                 row["kubectl get NAME"] = timed([*kc_args, "get", "experiment", NAME, "-o", "yaml"], args.runs)
             flat[size] = row
@@ -242,7 +247,8 @@ def main() -> int:
         print(f"  {size:>7d}      " + "  ".join(f"{v * 1000:16.0f}" for v in row.values()))
     small, large = min(flat), max(flat)
     def client_side(row: dict[str, float], command: str) -> float:  # the CLI's time less the emulator's answers
-        server = {"describe": row["server get"], "describe old": row["server get"] + row["server lineage"]}.get(
+        get = row["server get"] + row["server events"]
+        server = {"describe": get, "describe old": get + row["server lineage"]}.get(
             command, row["server list page"])
         return row[command] - server
 
