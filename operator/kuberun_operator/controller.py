@@ -22,6 +22,7 @@ from kuberun.resource import ExperimentResource
 from kuberun.resource.constants import MAX_MESSAGE
 from kuberun.resource.errors_format import format_validation_error
 from kuberun.resource.times import format_time
+from kuberun_operator import lineage
 from kuberun_operator.actions import (
     Action,
     Cancel,
@@ -245,6 +246,7 @@ class Controller:
             return
         if not await self._ensure_finalizers(body, exp):
             return  # the finalizer write triggers another reconcile with the new object
+        await lineage.record(self.kube, self.experiments, body)  # a reproduction's first reconcile: on its original
         observed = await self._observe(key, body, exp)
         decision = reconcile(exp, observed, self.clock.now(), traits=traits_for(exp, self.backends),
                              max_backoff=self.settings.max_backoff_seconds,
@@ -262,6 +264,7 @@ class Controller:
             self.recorder.compacted(body, decision.status, held)
         if self.artifacts is not None:
             self.artifacts.apply(exp, decision.status)  # records finished syncs, starts due ones (never blocks)
+        lineage.mark_new(body, decision.status)
         await self._write_status(body, exp, decision, decoded)
         self._post(body, decision.events)
         if self.recorder is not None:

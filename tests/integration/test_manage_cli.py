@@ -122,6 +122,8 @@ def test_describe_shows_config_tree_attempts_conditions_and_lineage(operator, ku
     run_to_success(k8s_api_client, namespace, name, logserver)
     child = cli("reproduce", name, "train.lr=0.5", kubeconfig=kubeconfig, namespace=namespace)
     child_name = child.stdout.split()[1]
+    wait_for(lambda: ((get_experiment(k8s_api_client, namespace, name).get("status") or {}).get("lineage") or {}).get("count") == 1,
+             what="the operator records the reproduction on the original's status.lineage")
     result = cli("describe", name, kubeconfig=kubeconfig, namespace=namespace)
     assert result.code == 0, result.stderr
     text = normalise(result.stdout, {name: "described-xxxxx", child_name: "described-yyyyy"})
@@ -142,6 +144,10 @@ def test_describe_shows_config_tree_attempts_conditions_and_lineage(operator, ku
     assert "Events: <none>" not in rest  # the operator's Events about this Experiment
     described_child = normalise(cli("describe", child_name, kubeconfig=kubeconfig, namespace=namespace).stdout)
     assert f"Reproduced from: {name} (uid " in described_child and "lr = 0.5" in described_child
+    as_json = json.loads(cli("describe", name, "-o", "json", kubeconfig=kubeconfig, namespace=namespace).stdout)
+    assert (as_json["reproductions"], as_json["reproductionCount"]) == ([child_name], 1)
+    child_uid = get_experiment(k8s_api_client, namespace, child_name)["metadata"]["uid"]
+    assert as_json["experiment"]["status"]["lineage"]["recent"][0]["uid"] == child_uid
 
 
 def test_describe_never_imports_the_task_code(kubeconfig, namespace, tmp_path):

@@ -16,13 +16,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 from kuberun.resource import times
-from kuberun.resource.constants import API_VERSION, KIND, LABEL_PREFIX, LABEL_REPRODUCED_FROM, LABEL_SUBMITTER
+from kuberun.resource.constants import (
+    ANNOTATION_REPRODUCED_FROM_UID,
+    API_VERSION,
+    KIND,
+    LABEL_REPRODUCED_FROM,
+    LABEL_SUBMITTER,
+)
 from kuberun_operator.archive import limits
 from kuberun_operator.archive.errors import InvalidRecord, RecordTooLarge
-
-# Written by `kuberun reproduce` next to the LABEL_REPRODUCED_FROM label (a name); the uid names
-# the exact origin when several experiments had that name over time.
-ANNOTATION_REPRODUCED_FROM_UID = f"{LABEL_PREFIX}/reproduced-from-uid"
 
 
 @dataclass

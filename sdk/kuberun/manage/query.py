@@ -129,6 +129,22 @@ def reproductions(kube: Kube, name: str, namespace: str) -> list[Obj]:
     return list(iter_experiments(kube, flt, namespace=namespace, limit=500))
 
 
+def lineage(kube: Kube, obj: Obj) -> tuple[list[Obj], int]:
+    """``obj``'s reproductions (as ``{"metadata": {name, uid, creationTimestamp}}``) and how many there are in all.
+
+    From ``status.lineage``, which the operator keeps on the original (the last 50 and a count), so
+    no request at all. Originals first reconciled before that field have none: then, and only then,
+    the label query above finds them (a selector over the namespace's Experiments, O(N)).
+    """
+    found = (obj.get("status") or {}).get("lineage")
+    if found is None:
+        children = reproductions(kube, obj["metadata"]["name"], obj["metadata"]["namespace"])
+        return children, len(children)
+    recent = [{"metadata": {"name": r["name"], "uid": r.get("uid", ""), "creationTimestamp": r.get("created")}}
+              for r in found.get("recent") or []]
+    return recent, max(int(found.get("count") or 0), len(recent))
+
+
 def config_map_data(kube: Kube, obj: Obj) -> dict[str, str]:
     """``{ConfigMap name: config data}`` for every task config stored outside the spec."""
     ns = obj["metadata"]["namespace"]
@@ -145,7 +161,9 @@ def events_for(kube: Kube, obj: Obj, limit: int = 20) -> list[Obj]:
     from kuberun.errors import ApiError
 
     meta = obj["metadata"]
-    selector = f"involvedObject.name={meta['name']},involvedObject.kind=Experiment"
+    # By uid: only this Experiment's Events, not those of an earlier one of the same name (the operator's own query)
+    selector = (f"involvedObject.uid={meta['uid']}" if meta.get("uid")
+                else f"involvedObject.name={meta['name']},involvedObject.kind=Experiment")
     try:
         answer = kube.get(api_path("", "v1", "events", meta["namespace"]), Op("list", "events", meta["namespace"]),
                           fieldSelector=selector)

@@ -107,18 +107,17 @@ def describe(*, name: str, output: str | None = None, kubeconfig: str | None = N
     with one_line_errors():
         from kuberun.manage import query, render
         from kuberun.manage.records import archived_config_maps, archived_note, get_or_archived, with_history
-        from kuberun.manage.reproduce import kept_config_data
 
         fmt = machine_format(output)
         kube = connect(kubeconfig, context, namespace)
         obj, history_note = with_history(kube, get_or_archived(kube, name))  # attempts the status budget dropped
-        ns = obj["metadata"]["namespace"]
         note = archived_note(obj)
         archive = obj.pop("archive", None)
-        children = query.reproductions(kube, name, ns)
+        children, total = query.lineage(kube, obj)  # status.lineage: no request (the label query for older originals)
         events = (archive or {}).get("events") or [] if note else query.events_for(kube, obj)
         if fmt is not None:
-            doc = {"experiment": obj, "reproductions": [c["metadata"]["name"] for c in children], "events": events}
+            doc = {"experiment": obj, "reproductions": [c["metadata"]["name"] for c in children],
+                   "reproductionCount": total, "events": events}
             if archive is not None:
                 doc["archived"] = {k: v for k, v in archive.items() if k != "events"}
             say(render.machine(doc, fmt))
@@ -127,5 +126,10 @@ def describe(*, name: str, output: str | None = None, kubeconfig: str | None = N
             say(f"ARCHIVED: {note}", err=True)
         if history_note:
             say(f"note: {history_note}", err=True)
-        render.describe(render.stdout(), obj, children, events, kept_config_data(obj, archived_config_maps(kube, obj) or [])
-                        if note else query.config_map_data(kube, obj))  # archived: the archive's copies of its ConfigMaps
+        if note:  # archived: the archive's copies of its ConfigMaps (reproduce's parser loads only for these)
+            from kuberun.manage.reproduce import kept_config_data
+
+            config_maps = kept_config_data(obj, archived_config_maps(kube, obj) or [])
+        else:
+            config_maps = query.config_map_data(kube, obj)
+        render.describe(render.stdout(), obj, children, events, config_maps)

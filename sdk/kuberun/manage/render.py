@@ -176,7 +176,9 @@ def header_lines(obj: Obj, children: list[Obj]) -> list[str]:
     if origin:
         uid = (meta.get("annotations") or {}).get("kuberun.dev/reproduced-from-uid", "")
         out.append(_field("Reproduced from", f"{origin}{f' (uid {uid})' if uid else ''}"))
-    out.append(_field("Reproductions", ", ".join(c["metadata"]["name"] for c in children) or "-"))
+    earlier = int((status.get("lineage") or {}).get("count") or 0) - len(children)  # status keeps the last 50
+    names = ", ".join(c["metadata"]["name"] for c in children) or "-"
+    out.append(_field("Reproductions", f"{names} (and {earlier} earlier)" if earlier > 0 else names))
     out.append(_field("Labels", ", ".join(f"{k}={v}" for k, v in sorted(labels.items())) or "-"))
     return out
 

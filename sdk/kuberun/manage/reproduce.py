@@ -29,9 +29,8 @@ from kuberun.errors import InvalidOverrideError
 from kuberun.manage import record
 from kuberun.manage.query import Obj, config_map_data
 from kuberun.naming import experiment_name
-from kuberun.resource.constants import LABEL_PREFIX, LABEL_REPRODUCED_FROM
+from kuberun.resource.constants import ANNOTATION_REPRODUCED_FROM_UID, LABEL_PREFIX, LABEL_REPRODUCED_FROM
 
-ANNOTATION_REPRODUCED_FROM_UID = f"{LABEL_PREFIX}/reproduced-from-uid"
 _SEGMENT = re.compile(r"\.?([A-Za-z_]\w*)|\[(-?\d+)\]|\[(['\"])(.*?)\3\]")
 
 

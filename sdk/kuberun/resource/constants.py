@@ -19,6 +19,8 @@ LABEL_EXPERIMENT = f"{LABEL_PREFIX}/experiment"
 LABEL_TASK = f"{LABEL_PREFIX}/task"
 LABEL_ATTEMPT = f"{LABEL_PREFIX}/attempt"
 LABEL_REPRODUCED_FROM = f"{LABEL_PREFIX}/reproduced-from"
+# Beside the label (a name): the exact original when several Experiments had that name over time.
+ANNOTATION_REPRODUCED_FROM_UID = f"{LABEL_PREFIX}/reproduced-from-uid"
 LABEL_CONFIG_DIGEST = f"{LABEL_PREFIX}/config-digest"
 
 # Bounds keep every Experiment below etcd's 1.5 MiB object limit and bound the cost of the CRD's

@@ -131,6 +131,29 @@ class TaskStatus(KubeModel):
     failures_omitted: int | None = Field(None, ge=0, description="How many of the omitted attempts failed (retries count them).")
 
 
+MAX_LINEAGE = 50  # reproductions named in status.lineage.recent; `count` keeps the total
+
+
+class ReproductionRef(KubeModel):
+    """One Experiment reproduced from this one (``kr.Experiment.reproduce``), as the operator first saw it."""
+
+    name: str = Field(..., max_length=253)
+    uid: str = Field(..., max_length=253)
+    created: datetime | None = None
+
+
+class Lineage(KubeModel):
+    """This Experiment's reproductions, kept by the operator so `kuberun describe` reads them in its one GET.
+
+    Present from the Experiment's first reconcile (``{count: 0}``); absent on Experiments first reconciled
+    before this field, whose reproductions readers find with the reproduced-from label instead.
+    """
+
+    count: int = Field(..., ge=0, description="Every reproduction recorded, including those dropped from `recent`.")
+    recent: list[ReproductionRef] = Field(default_factory=list, max_length=MAX_LINEAGE,
+                                          description="The latest reproductions, oldest first.")
+
+
 class ExperimentStatus(KubeModel):
     """The shared record of an Experiment."""
 
@@ -141,6 +164,7 @@ class ExperimentStatus(KubeModel):
     completion_time: datetime | None = None
     conditions: list[Condition] = Field(default_factory=list, max_length=MAX_CONDITIONS)
     tasks: list[TaskStatus] = Field(default_factory=list, max_length=MAX_TASKS)
+    lineage: Lineage | None = Field(None, description="Reproductions of this Experiment (operator-written).")
 
     def task(self, name: str) -> TaskStatus | None:
         for task in self.tasks:

@@ -155,8 +155,7 @@ class Record:
         return query.events_for(self.kube, obj, limit=50)
 
     def reproductions(self, obj: Obj) -> list[Obj]:
-        meta = obj["metadata"]
-        return query.reproductions(self.kube, meta["name"], meta["namespace"])
+        return query.lineage(self.kube, obj)[0]
 
     def config_maps(self, obj: Obj) -> dict[str, str]:
         """Config data kept outside the spec; empty (the page says why) when it cannot be read."""

@@ -24,7 +24,8 @@ from tests.fixtures import tasks
 ROOT = Path(__file__).resolve().parents[3]
 # What a read command in a pipe must never load (a module or any of its submodules).
 FORBIDDEN = ("typer", "click", "pydantic", "pydantic_core", "rich", "fiddle", "kubernetes", "kuberun.resource.status",
-             "kuberun.resource.spec", "kuberun.resource.executors", "kuberun.configure", "kuberun.commandline")
+             "kuberun.resource.spec", "kuberun.resource.executors", "kuberun.configure", "kuberun.commandline",
+             "kuberun.manage.reproduce")  # reproduce's override parser: describe loads it for archived records only
 
 # The describe and list pages, drawn off a terminal, in a fresh interpreter: the modules they loaded.
 READ_PATH = """
