@@ -28,6 +28,11 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     p.add_argument("--workers", type=int, default=8, help="experiments reconciled concurrently")
     p.add_argument("--resync-seconds", type=float, default=300.0,
                    help="relist Experiments and reconcile every one this often (0: never)")
+    p.add_argument("--code-gc-seconds", type=float, default=0.0,
+                   help="collect unreferenced code package chunks this often, leader only (0: never)")
+    p.add_argument("--code-gc-grace-seconds", type=float, default=7 * 86400.0,
+                   help="keep a code package this long after the last Experiment referencing it went")
+    p.add_argument("--code-gc-limit", type=int, default=100, help="writes per collection pass at most")
     p.add_argument("--archive-url", default=None, help="archive database (sqlite:///PATH; no passwords here)")
     p.add_argument("--archive-url-file", type=Path, default=None, help="a file holding the archive's URL (a mounted Secret)")
     p.add_argument("--log-store-url", default=None, help="where attempts' logs are copied: a directory or s3://bucket/prefix")
@@ -64,7 +69,9 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     return Settings(**local, namespaces=tuple(a.namespace), log_level=a.log_level, metrics_port=a.metrics_port, peering=a.peering,
                     priority=a.priority, enable_local_executor=a.enable_local_executor, default_image=a.default_image,
                     config_file=a.config, kubeconfig=a.kubeconfig, context=a.context, workers=a.workers,
-                    resync_seconds=a.resync_seconds, archive_url=a.archive_url, archive_url_file=a.archive_url_file,
+                    resync_seconds=a.resync_seconds, code_gc_seconds=a.code_gc_seconds,
+                    code_gc_grace_seconds=a.code_gc_grace_seconds, code_gc_limit=a.code_gc_limit,
+                    archive_url=a.archive_url, archive_url_file=a.archive_url_file,
                     log_store_url=a.log_store_url, log_store_secret_dir=a.log_store_secret_dir,
                     record_server_port=a.record_server_port,
                     record_server_host=a.record_server_host, record_server_tls_dir=a.record_server_tls_dir,

@@ -22,7 +22,7 @@ from kuberun.resource import ExperimentResource
 from kuberun.resource.constants import MAX_MESSAGE
 from kuberun.resource.errors_format import format_validation_error
 from kuberun.resource.times import format_time
-from kuberun_operator import lineage
+from kuberun_operator import codegc, lineage
 from kuberun_operator.actions import (
     Action,
     Cancel,
@@ -167,6 +167,8 @@ class Controller:
                                                      name="kuberun-resync"))
         else:
             self.synced = True  # no relist configured: nothing to wait for
+        if (collector := codegc.start(self)) is not None:
+            self._workers.append(collector)
         self.started = True
 
     def health(self) -> tuple[bool, str]:

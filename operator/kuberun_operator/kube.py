@@ -226,6 +226,30 @@ class Kube:
         """A ConfigMap as a plain dict (a bridge reads a task's code package chunks with it)."""
         return await self._call("get", "configmaps", self._json(self._core.read_namespaced_config_map), name, namespace)
 
+    # -- code package chunks (codegc.py) ----------------------------------------------------------
+
+    async def list_config_maps(self, namespace: str | None, selector: str) -> list[dict[str, Any]]:
+        """ConfigMaps matching ``selector`` in ``namespace`` (None: every namespace)."""
+        if namespace is None:
+            fn = self._json(lambda **kw: self._core.list_config_map_for_all_namespaces(label_selector=selector, **kw))
+            result = await self._call("list", "configmaps", fn)
+        else:
+            result = await self._call("list", "configmaps", self._json(
+                lambda ns, **kw: self._core.list_namespaced_config_map(ns, label_selector=selector, **kw)), namespace)
+        return list(result.get("items", []))
+
+    async def patch_config_map(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """A merge patch (one carrying ``metadata.resourceVersion`` is refused with 409 if it changed)."""
+        return await self._call("patch", "configmaps", self._json(self._core.patch_namespaced_config_map),
+                                name, namespace, patch)
+
+    async def delete_config_map(self, namespace: str, name: str, resource_version: str) -> None:
+        """Delete only the version read (409 when it changed since: someone touched it, keep it)."""
+        from kubernetes import client
+
+        body = client.V1DeleteOptions(preconditions=client.V1Preconditions(resource_version=resource_version))
+        await self._call("delete", "configmaps", self._core.delete_namespaced_config_map, name, namespace, body=body)
+
     async def get_namespace(self, name: str) -> dict[str, Any]:
         """A Namespace (for its labels: backends granted by label selector, kuberun_operator/namespaces.py)."""
         return await self._call("get", "namespaces", self._json(self._core.read_namespace), name)

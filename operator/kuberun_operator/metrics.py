@@ -40,6 +40,9 @@ class Metrics:
                                               ["by"], registry=r, buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60))
         self.api_retries = Counter("kuberun_api_retries_total", "API requests sent again after a 429 or 5xx.",
                                    ["verb", "resource", "code"], registry=r)
+        self.code_gc = Counter("kuberun_code_gc_total", "Code package chunks the collector marked, unmarked, deleted or "
+                               "kept (kept_raced: touched during the pass; kept_unarchived: the archive lacks it).",
+                               ["result"], registry=r)
         self.leader = Gauge("kuberun_leader", "1 while this replica holds the shard's lease.", ["lease"], registry=r)
         # (ok, reason) callables; app.run installs the real ones (health.checks) once kopf starts.
         self.liveness: Any = lambda: (True, "ok")

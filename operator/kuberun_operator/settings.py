@@ -24,6 +24,10 @@ class Settings:
     max_backoff_seconds: int = 600             # cap of a task's exponential retry backoff
     resync_seconds: float = 300.0              # relist and reconcile every Experiment this often; 0: never
     torchrun_port: int = 29500
+    # Code package collection (codegc.py, docs/nemo-run.md "Collecting code packages"): chunks no Experiment references.
+    code_gc_seconds: float = 0.0               # a pass this often (leader only); 0: never (the chart's codeGc)
+    code_gc_grace_seconds: float = 7 * 86400.0  # kept this long after the last reference went
+    code_gc_limit: int = 100                   # writes per pass at most
     config_file: Path | None = None            # backends (Slurm clusters, Lepton, SkyPilot): YAML
     kubeconfig: Path | None = None             # None: $KUBECONFIG, ~/.kube/config, or in-cluster
     context: str | None = None

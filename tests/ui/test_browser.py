@@ -192,6 +192,33 @@ def test_cancel_works_through_the_confirmation(page, cluster):
     assert _phase(kubeconfig, name) == "Cancelled"
 
 
+def test_one_task_is_cancelled_from_its_row_while_the_other_runs(page, cluster):
+    import kuberun as kr
+
+    kubeconfig = cluster["kubeconfig"]
+    with kr.Experiment("two-sleepers") as exp:
+        exp.add(kr.Script(inline="sleep 120"), name="doomed")
+        exp.add(kr.Script(inline="sleep 120"), name="keeper")
+    name = exp.run(kubeconfig=str(kubeconfig))["metadata"]["name"]
+    _wait(lambda: all(_task(kubeconfig, name, t).get("phase") == "Running" for t in ("doomed", "keeper")),
+          what="both sleepers to run")
+    page.goto(f'{cluster["dashboard"].base}/exp/default/{name}')
+    page.locator("#cancel-task-doomed").click()
+    assert page.locator("h1").inner_text() == f"Cancel task doomed of {name}?"
+    assert get_experiment(kubeconfig, "default", name)["spec"].get("cancelTasks") is None  # nothing before confirming
+    page.locator("#confirm").click()
+    assert "(task doomed)" in page.locator("#done-notice").inner_text()
+    page.wait_for_function("() => document.querySelector('#h-task-doomed .phase').textContent === 'Cancelled'")
+    assert page.locator("#cancel-task-doomed").is_disabled()  # finished: nothing more to cancel
+    assert _task(kubeconfig, name, "doomed")["phase"] == "Cancelled"
+    assert _task(kubeconfig, name, "keeper")["phase"] == "Running" and _phase(kubeconfig, name) == "Running"
+    assert page.locator("#h-task-keeper .phase").inner_text() == "Running"
+    _shot(page, "task-cancelled")
+    page.locator("#action-cancel").click()  # tidy: the keeper need not sleep on
+    page.locator("#confirm").click()
+    page.locator("#done-notice").wait_for()
+
+
 def test_reproduce_with_overrides_then_compare_configs_and_metrics(page, cluster):
     kubeconfig, hello = cluster["kubeconfig"], cluster["names"]["hello"]
     page.goto(f'{cluster["dashboard"].base}/exp/default/{hello}/confirm/reproduce')

@@ -173,6 +173,21 @@ def test_a_user_forbidden_to_cancel_is_refused_and_nothing_changes(world: dict[s
     assert get_experiment(world["admin"], "team-a", name)["spec"].get("shutdown") is None
 
 
+def test_a_task_cancel_without_patch_rights_is_refused_by_rbac_and_the_owners_is_by_them(world: dict[str, Any]) -> None:
+    tokens, name = world["tokens"], world["name"]
+    confirm = f"/exp/team-a/{name}/confirm/cancel-task?task=t"
+    page = _get(world, confirm, token=tokens["viewer"]).data.decode()
+    assert 'name="task" value="t"' in page  # the UI offers it: the refusal must come from the API server
+    refused = _post(world, f"/exp/team-a/{name}/action/cancel-task", {"csrf": _csrf(page), "task": "t"}, token=tokens["viewer"])
+    assert refused.status == 403
+    assert 'user "viewer" may not patch experiments.kuberun.dev' in html.unescape(refused.data.decode())
+    assert get_experiment(world["admin"], "team-a", name)["spec"].get("cancelTasks") is None
+    alices = _csrf(_get(world, confirm, token=tokens["alice"]).data.decode())
+    done = _post(world, f"/exp/team-a/{name}/action/cancel-task", {"csrf": alices, "task": "t"}, token=tokens["alice"])
+    assert done.status == 303, done.data.decode()[:300]
+    assert get_experiment(world["admin"], "team-a", name)["spec"]["cancelTasks"] == [{"task": "t", "by": "alice"}]
+
+
 def test_form_tokens_are_per_user_and_the_owner_can_cancel(world: dict[str, Any]) -> None:
     tokens, name = world["tokens"], world["name"]
     viewers = _csrf(_get(world, f"/exp/team-a/{name}/confirm/cancel", token=tokens["viewer"]).data.decode())

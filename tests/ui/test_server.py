@@ -131,6 +131,22 @@ def test_an_action_needs_the_form_token_and_this_origin(world, client):
     assert get_experiment(world["kubeconfig"], "default", name)["spec"]["shutdown"] == "Terminate"
 
 
+def test_a_task_cancel_needs_the_form_token_this_origin_and_a_known_task(world, client):
+    name = _create(world["kubeconfig"], "gamma", tasks=2)
+    url = f"/exp/default/{name}/action/cancel-task"
+    origin, csrf = {"Origin": world["dashboard"].base}, world["dashboard"].csrf
+    assert client.post(url, {"task": "t1"}, origin)[0] == 403
+    assert client.post(url, {"csrf": csrf, "task": "t1"}, {"Origin": "http://evil.example"})[0] == 403
+    assert client.post(url, {"csrf": csrf}, origin)[0] == 400  # which task is not guessed
+    assert client.post(url, {"csrf": csrf, "task": "nope"}, origin)[0] == 404
+    assert get_experiment(world["kubeconfig"], "default", name)["spec"].get("cancelTasks") is None
+    status, body = client.get(f"/exp/default/{name}/confirm/cancel-task?task=t1")[::2]
+    assert status == 200 and "Cancel task t1 of" in body and 'name="task" value="t1"' in body
+    status, headers, _ = client.post(url, {"csrf": csrf, "task": "t1"}, origin)
+    assert status == 303 and headers["Location"] == f"/exp/default/{name}?done=cancel-task&task=t1#task-t1"
+    assert [c["task"] for c in get_experiment(world["kubeconfig"], "default", name)["spec"]["cancelTasks"]] == ["t1"]
+
+
 def test_the_confirmation_page_carries_the_token_and_says_what_happens(world, client):
     name = world["names"]["alpha"][2]
     status, _, body = client.get(f"/exp/default/{name}/confirm/suspend")

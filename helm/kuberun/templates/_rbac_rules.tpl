@@ -34,6 +34,13 @@ test compares it with the requests the operator made against the sandbox API.
 - apiGroups: [""]
   resources: [configmaps]
   verbs: [{{ join ", " (ternary (append .Values.rbac.configMapVerbs "get" | uniq) .Values.rbac.configMapVerbs (not (empty (or .Values.slurm.clusters .Values.lepton.workspaces .Values.skypilot.endpoint)))) }}]
+{{- if .Values.codeGc.enabled }}
+# The code package collector (kuberun_operator.codegc): lists the chunks, marks one no Experiment
+# references (patch, guarded by resourceVersion) and deletes it after the grace period.
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [list, patch, delete]
+{{- end }}
 # Headless Services give multi-node (torchrun) tasks stable peer DNS names (get: as for ConfigMaps).
 - apiGroups: [""]
   resources: [services]

@@ -87,6 +87,9 @@ class AsyncArchive:
     async def config_map_names(self, uid: str) -> set[str]:
         return await self._run(self.sync.config_map_names, uid)
 
+    async def blobs_held(self, sha256s: set[str]) -> set[str]:
+        return await self._run(self.sync.blobs_held, sha256s)
+
     async def config_maps(self, uid: str, namespace: str) -> list[dict[str, Any]]:
         return await self._run(self.sync.config_maps, uid, namespace)
 

@@ -226,6 +226,14 @@ class Archive:
         with self._connection() as conn:
             return set(conn.execute(sa.select(config_maps.c.name).where(config_maps.c.uid == uid)).scalars())
 
+    def blobs_held(self, sha256s: Iterable[str]) -> set[str]:
+        """Which of these contents ``archive_blobs`` holds (the code collector deletes only those)."""
+        wanted = sorted(set(sha256s))
+        if not wanted:
+            return set()
+        with self._connection() as conn:
+            return set(conn.execute(sa.select(blobs.c.sha256).where(blobs.c.sha256.in_(wanted))).scalars())
+
     def config_maps(self, uid: str, namespace: str) -> list[dict[str, Any]]:
         """The experiment's kept ConfigMaps, rebuilt (in ``namespace``, without owners), by name."""
         with self._connection() as conn:

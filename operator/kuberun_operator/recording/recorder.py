@@ -354,6 +354,14 @@ class Recorder:
             return False  # the write below will say why
         return row is not None and row.status == body.get("status") and row.spec == body.get("spec")
 
+    @property
+    def has_archive(self) -> bool:
+        return self._archive_url is not None
+
+    async def blobs_held(self, sha256s: set[str]) -> set[str]:
+        """Which contents the archive's ``archive_blobs`` holds (``codegc``); raises when it is unreachable."""
+        return await (await self._open()).blobs_held(sha256s)
+
     async def _open(self) -> AsyncArchive:
         # One open at a time: the queue runs jobs concurrently, and two opens would leak one archive
         # (its threads and connections) and race the schema migration for nothing.

@@ -25,8 +25,6 @@ def create(kube: Kube, resource: Obj, config_maps: list[Obj], namespace: str | N
     """Create ``config_maps``, then ``resource``, then make it own them; returns the Experiment as stored."""
     ns = namespace or resource["metadata"].get("namespace") or kube.namespace
     resource["metadata"]["namespace"] = ns
-    cm_path = api_path("", "v1", "configmaps", ns)
-    from kuberun.errors import AlreadyExistsError
     from kuberun.packaging.ship import is_code_config_map, stored_packages
     from kuberun.resource import ExperimentResource
 
@@ -34,11 +32,7 @@ def create(kube: Kube, resource: Obj, config_maps: list[Obj], namespace: str | N
 
     for cm in config_maps:
         cm["metadata"]["namespace"] = ns
-        try:
-            kube.request("POST", cm_path, Op("create", "configmaps", ns), body=cm)
-        except AlreadyExistsError:
-            if not is_code_config_map(cm):
-                raise
+        _create_config_map(kube, ns, cm, is_code_config_map(cm))
     from kuberun.packaging.ship import code_config_maps
 
     shared = code_config_maps(ExperimentResource.parse(resource).spec.tasks)
@@ -58,6 +52,32 @@ def create(kube: Kube, resource: Obj, config_maps: list[Obj], namespace: str | N
         kube.request("PATCH", api_path("", "v1", "configmaps", ns, name), Op("patch", "configmaps", ns, name),
                      body={"metadata": {"ownerReferences": [owner]}}, content_type=MERGE_PATCH)
     return created
+
+
+def _create_config_map(kube: Kube, ns: str, cm: Obj, shared: bool, attempts: int = 3) -> None:
+    """Create ``cm``; a shared code chunk that exists is reused, after taking the collector's mark off.
+
+    Removing the mark is a write, so the operator's collector (``kuberun_operator/codegc``) cannot
+    delete the version it read; if it deleted the chunk first, the patch is a 404 and it is created again.
+    """
+    from kuberun.errors import AlreadyExistsError, NotFoundError
+    from kuberun.resource.code import ANNOTATION_CODE_UNREFERENCED
+
+    name = cm["metadata"]["name"]
+    for _ in range(attempts):
+        try:
+            kube.request("POST", api_path("", "v1", "configmaps", ns), Op("create", "configmaps", ns), body=cm)
+            return
+        except AlreadyExistsError:
+            if not shared:
+                raise
+        try:
+            kube.request("PATCH", api_path("", "v1", "configmaps", ns, name), Op("patch", "configmaps", ns, name),
+                         body={"metadata": {"annotations": {ANNOTATION_CODE_UNREFERENCED: None}}}, content_type=MERGE_PATCH)
+            return
+        except NotFoundError:
+            continue  # collected between our create and our patch: create it again
+    raise NotFoundError(f"configmap {name!r} kept disappearing while it was reused; retry the submit")
 
 
 def _add_owner(kube: Kube, ns: str, name: str, owner: Obj, attempts: int = 5) -> None:

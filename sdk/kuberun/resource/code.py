@@ -26,6 +26,9 @@ LABEL_CODE_DIGEST = f"{LABEL_PREFIX}/code-digest"
 ANNOTATION_CODE_SHA256 = f"{LABEL_PREFIX}/code-sha256"
 ANNOTATION_CHUNK = f"{LABEL_PREFIX}/code-chunk"
 CHUNK_KEY = "chunk"
+# Set by the operator's collector (``kuberun_operator/codegc``) on a chunk no Experiment references,
+# with the time it saw that; a submit that reuses the chunk removes it (``manage/submit``).
+ANNOTATION_CODE_UNREFERENCED = f"{LABEL_PREFIX}/code-unreferenced-since"
 # Beyond CONFIGMAP_CODE_LIMIT a package is uploaded through the record server into the operator's log
 # store, once per namespace and digest; ``storage.url`` then says so. The URL names the digest only:
 # the operator derives the key from the Experiment's own namespace, so a spec cannot point at another

@@ -175,8 +175,16 @@ class Record:
         return RemoteExperiment(self.kube, obj).logs(task, attempt=attempt, follow=follow, tail=tail)
 
     # -- writes (the only spec changes the CRD allows, and reproduce) ---------------------------
-    def act(self, namespace: str, name: str, action: str, overrides: str = "") -> str:
-        """Perform ``action``; returns the name of the experiment to show next."""
+    def act(self, namespace: str, name: str, action: str, overrides: str = "", *, task: str = "") -> str:
+        """Perform ``action`` (``cancel-task``: on ``task``); returns the name of the experiment to show next.
+
+        A task cancel is recorded as by this client's user: in-cluster, the signed-in user the API
+        server authenticated, which the admission policy checks ``by`` against."""
+        if action == "cancel-task":
+            from kuberun.manage import lifecycle
+
+            lifecycle.cancel_task(self.kube, name, task, namespace)
+            return name
         handle = self.remote(namespace, name)
         if action == "cancel":
             handle.cancel()

@@ -17,6 +17,7 @@ from aiohttp import web
 from kuberun.ui import data, graph, render, timeline
 
 FINISHED = {"Succeeded", "Failed", "Cancelled"}
+TASK_FINISHED = FINISHED | {"Skipped"}
 PAST_LOG_LINES = 5000
 ACTIONS = ("cancel", "suspend", "resume", "reproduce")
 
@@ -28,13 +29,18 @@ def _name(request: web.Request) -> tuple[str, str]:
 def live_context(obj: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
     tasks, statuses = data.task_specs(obj), data.task_statuses(obj)
     rows = []
+    asked = {c.get("task") for c in (obj.get("spec") or {}).get("cancelTasks") or [] if isinstance(c, dict)}
+    final = data.phase_of(obj) in FINISHED
     for task in tasks:
         st = statuses.get(task["name"]) or {}
+        phase = str(st.get("phase") or "Pending")
         rows.append({"name": task["name"], "phase": str(st.get("phase") or "Pending"), "status": st,
                      "attempts": sorted(st.get("attempts") or [], key=lambda a: a.get("attempt", 0)),
                      "depends_on": task.get("dependsOn") or [], "retries": (task.get("retries") or {}).get("limit") or 0,
                      "executor": next(iter(task.get("executor") or {"?": {}})),
-                     "running": str(st.get("phase")) in ("Running", "Submitted")})
+                     "running": str(st.get("phase")) in ("Running", "Submitted"),
+                     "cancel_asked": task["name"] in asked,
+                     "cancellable": not final and phase not in TASK_FINISHED and task["name"] not in asked})
     status = obj.get("status") or {}
     return {"obj": obj, "meta": obj["metadata"], "phase": data.phase_of(obj), "graph": graph.layout(tasks, statuses),
             "timeline": timeline.build(obj, datetime.now(timezone.utc)), "tasks": rows,
@@ -62,7 +68,7 @@ async def experiment(request: web.Request) -> web.Response:
     return render.html(request, "experiment.html", **live_context(obj, read["events"]), spec=spec, configs=configs,
                        labels=sorted(labels.items()), origin=labels.get(data.LABEL_REPRODUCED_FROM),
                        children=[c["metadata"]["name"] for c in read["children"]], metrics=metrics,
-                       actions=ACTIONS, done=request.query.get("done"),
+                       actions=ACTIONS, done=request.query.get("done"), done_task=request.query.get("task"),
                        live_src=f"/fragments/exp/{namespace}/{name}")
 
 
