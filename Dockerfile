@@ -52,4 +52,6 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     pip install --no-index --find-links /wheels "kuberun[operator,ui]"
 USER 65532:65532
 EXPOSE 8080
+# Two glibc malloc arenas, not one per thread that allocates (kuberun_operator/footprint.py; docs/scale.md).
+ENV MALLOC_ARENA_MAX=2
 ENTRYPOINT ["kuberun-operator"]

@@ -91,6 +91,9 @@ def _shard_index(text: str, shards: int) -> int | None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from kuberun_operator.footprint import prepare
+
+    prepare()  # before any thread or kopf: malloc arenas, kopf without the kubernetes package
     settings = parse_args(argv)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from kuberun_operator.app import run

@@ -20,7 +20,7 @@ from kuberun_operator.backend_config import BackendConfig
 from kuberun_operator.backends.base import Backend
 from kuberun_operator.backends.kubernetes import JobCache, KubernetesBackend, PodCache
 from kuberun_operator.clock import Clock, SystemClock
-from kuberun_operator.connection import api_client
+from kuberun_operator.connection import USER_AGENT, api_client
 from kuberun_operator.controller import Controller
 from kuberun_operator.handlers import make_registry
 from kuberun_operator.health import checks
@@ -51,9 +51,8 @@ class Assembly:
 def build(settings: Settings, metrics: Metrics, clock: Clock | None = None) -> Assembly:
     clock = clock or SystemClock()
     identity = replica_identity(settings)
-    api = api_client(settings)
-    if settings.leader_election:
-        api.user_agent = f"{api.user_agent} ({identity})"  # tells replicas apart in audit logs
+    # With leader election the User-Agent names the replica: tells replicas apart in audit logs.
+    api = api_client(settings, f"{USER_AGENT} ({identity})" if settings.leader_election else USER_AGENT)
     kube = Kube(api, on_call=metrics.api_call,
                 polite=Politeness(ClientLimits(qps=settings.api_qps, burst=settings.api_burst), metrics))
     jobs, pods = JobCache(), PodCache()

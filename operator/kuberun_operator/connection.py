@@ -1,66 +1,52 @@
-"""Credentials for both kopf (watching) and the official client (writing), from one source."""
+"""Credentials for both kopf (watching) and the operator's client (writing), from one source.
+
+The client is the SDK's own (``kuberun.api``): JSON over urllib3, plain dicts. Not the ``kubernetes``
+package: importing it cost the operator ~50 MB of RSS (every model class) for calls that never
+used the models (docs/scale.md; ``tests/unit/operator/test_imports.py`` guards it).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import os
 
 import kopf
 
+from kuberun.api import Credentials, Kube, load_credentials
+from kuberun.api.kubeconfig import in_cluster
 from kuberun_operator.settings import Settings
-
-
-def _configuration(settings: Settings) -> Any:
-    from kubernetes import client, config
-
-    cfg = client.Configuration()
-    if settings.kubeconfig is None and _in_cluster():
-        config.load_incluster_config(client_configuration=cfg)
-    else:
-        config.load_kube_config(config_file=str(settings.kubeconfig) if settings.kubeconfig else None,
-                                context=settings.context, client_configuration=cfg)
-    return cfg
-
-
-def _in_cluster() -> bool:
-    import os
-
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not os.environ.get("KUBECONFIG")
-
 
 USER_AGENT = "kuberun-operator/0.1.0"
 
 
-def api_client(settings: Settings) -> Any:
-    from kubernetes import client
+def _credentials(settings: Settings) -> Credentials:
+    if settings.kubeconfig is None and _in_cluster():
+        return in_cluster()
+    return load_credentials(str(settings.kubeconfig) if settings.kubeconfig else None, settings.context)
 
-    cfg = _configuration(settings)
-    # One pooled connection per thread that can call at once (Controller.start's pool: workers * 2 + 4);
-    # the client's default (5 x CPUs: 10 here) made the 11th concurrent call wait for a socket.
-    cfg.connection_pool_maxsize = settings.workers * 2 + 4
-    # urllib3 would retry 429/503 itself (idempotent methods only, unseen by the metrics): answers
-    # with a status are ratelimit.py's to retry; urllib3 keeps retrying failed connections.
-    from urllib3.util.retry import Retry
 
-    cfg.retries = Retry(total=3, status=0, respect_retry_after_header=False, raise_on_status=False)
-    api = client.ApiClient(cfg)
-    api.user_agent = USER_AGENT  # names the operator in API server audit logs
-    return api
+def _in_cluster() -> bool:
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not os.environ.get("KUBECONFIG")
+
+
+def api_client(settings: Settings, user_agent: str = USER_AGENT) -> Kube:
+    # One pooled connection per thread that can call at once (Controller.start's pool: workers * 2 + 4).
+    # Failed connections are retried by urllib3 (3 times); answers with a status are ratelimit.py's to retry.
+    return Kube(_credentials(settings), pool_size=settings.workers * 2 + 4, connect_retries=3, user_agent=user_agent)
 
 
 def connection_info(settings: Settings) -> kopf.ConnectionInfo:
-    cfg = _configuration(settings)
-    # kubernetes >= 36 keeps the token under "BearerToken" (older: "authorization"); missing it, kopf
-    # connects as system:anonymous, which only an emulator that authorizes everyone lets pass.
-    api_key = cfg.api_key or {}
-    token = api_key.get("BearerToken") or api_key.get("authorization") or ""
-    scheme, _, value = token.partition(" ")
+    kube = Kube(_credentials(settings))  # runs an exec plugin, if the context has one, for its token
+    creds, (scheme, value) = kube.creds, kube.authorization() or ("", "")
+    cert, key = kube.client_certificate
+    # Missing a credential kopf connects as system:anonymous, which only an emulator that authorizes everyone lets pass.
     return kopf.ConnectionInfo(
-        server=cfg.host,
-        ca_path=cfg.ssl_ca_cert,
-        insecure=not cfg.verify_ssl,
-        certificate_path=cfg.cert_file,
-        private_key_path=cfg.key_file,
+        server=creds.server,
+        ca_path=creds.ca_file,
+        insecure=not creds.verify,
+        certificate_path=cert,
+        private_key_path=key,
         scheme=scheme or None,
         token=value or None,
         default_namespace=None,
     )
+

@@ -22,7 +22,7 @@ from kuberun.resource import ExperimentResource
 from kuberun.resource.constants import MAX_MESSAGE
 from kuberun.resource.errors_format import format_validation_error
 from kuberun.resource.times import format_time
-from kuberun_operator import codegc, lineage
+from kuberun_operator import codegc, lineage, slim
 from kuberun_operator.actions import (
     Action,
     Cancel,
@@ -102,7 +102,7 @@ class Controller:
             return
         old = self.experiments.get(key)
         if old is None or resource_version(body) >= resource_version(old) or old["metadata"].get("uid") != meta.get("uid"):
-            self.experiments[key] = body
+            self.experiments[key] = slim.experiment(body)
         self.queue.add(key)
 
     def child_changed(self, key: Key | None) -> None:
@@ -306,7 +306,7 @@ class Controller:
         meta = body["metadata"]
         written = await self.kube.set_experiment_finalizers(meta["namespace"], meta["name"], meta["resourceVersion"],
                                                             [*finalizers, *missing])
-        self.experiments[(meta["namespace"], meta["name"])] = written
+        self.experiments[(meta["namespace"], meta["name"])] = slim.experiment(written)
         return False
 
     async def _finalize(self, body: dict[str, Any], exp: ExperimentResource) -> None:
@@ -399,7 +399,7 @@ class Controller:
         written = await self.kube.replace_experiment_status(meta["namespace"], meta["name"], meta["resourceVersion"], new)
         if self.metrics is not None:
             self.metrics.status_written(exp, body.get("status") or {}, new)
-        self.experiments[(meta["namespace"], meta["name"])] = written
+        self.experiments[(meta["namespace"], meta["name"])] = slim.experiment(written)
 
     async def _reject(self, body: dict[str, Any], message: str) -> None:
         """A spec the operator cannot handle: a condition and an Event, once; the status keeps every task and attempt."""
@@ -409,5 +409,5 @@ class Controller:
         if status is None:
             return  # already said
         written = await self.kube.replace_experiment_status(meta["namespace"], meta["name"], meta["resourceVersion"], status)
-        self.experiments[(meta["namespace"], meta["name"])] = written
+        self.experiments[(meta["namespace"], meta["name"])] = slim.experiment(written)
         await self.post_event(body, Event("Warning", "InvalidSpec", message[:MAX_MESSAGE]))

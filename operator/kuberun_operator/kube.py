@@ -1,7 +1,7 @@
-"""The operator's Kubernetes API access: the official client, off the event loop, with typed errors.
+"""The operator's Kubernetes API access: the SDK's client (``kuberun.api``), off the event loop, with typed errors.
 
 kopf watches; this writes. Calls run in worker threads (`asyncio.to_thread`) because the
-official client is synchronous; every call is counted for the metrics and the RBAC audit.
+client is synchronous (urllib3); requests and answers are plain dicts, as on the wire; every call is counted for the metrics and the RBAC audit.
 Each request waits its turn under the client-side QPS/burst limit and is retried after a 429
 or 5xx as ``ratelimit.py`` rules; each write first passes the leader-election fence
 (``leadership/fence.py``), on the thread that sends it. Lease calls skip both: renewing the lease
@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 from kuberun.resource.constants import GROUP, PLURAL, VERSION
 
 T = TypeVar("T")
+JSON_PATCH, MERGE_PATCH = "application/json-patch+json", "application/merge-patch+json"
+_CHILDREN = {"Job": "jobs", "ConfigMap": "configmaps", "Service": "services"}  # kind -> resource
 WRITES = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 
 
@@ -34,6 +36,10 @@ class ApiError(Exception):
         return self.status in (0, 409, 429) or self.status >= 500
 
 
+class _Answered(ApiError):
+    """The server answered with an error status (inside the worker thread; ``_once`` counts and re-raises it)."""
+
+
 def resource_version(obj: dict[str, Any]) -> int:
     """An object's resourceVersion as a number, for keeping the newest copy in a cache."""
     try:
@@ -42,23 +48,69 @@ def resource_version(obj: dict[str, Any]) -> int:
         return 0
 
 
-def _message(exc: Any) -> str:
+def _message(data: bytes) -> str:
     import json
 
     try:
-        return str(json.loads(exc.body).get("message", exc.body))
+        return str(json.loads(data).get("message", data.decode(errors="replace")))
     except Exception:
-        return str(getattr(exc, "body", "") or exc)
+        return data.decode(errors="replace")
+
+
+def _path(group: str, version: str, namespace: str | None, plural: str, name: str | None = None, sub: str | None = None) -> str:
+    base = f"/api/{version}" if not group else f"/apis/{group}/{version}"
+    return base + (f"/namespaces/{namespace}" if namespace else "") + f"/{plural}" + (f"/{name}" if name else "") + \
+        (f"/{sub}" if sub else "")
+
+
+def _core(namespace: str | None, plural: str, name: str | None = None, sub: str | None = None) -> str:
+    return _path("", "v1", namespace, plural, name, sub)
+
+
+def _batch(namespace: str, name: str | None = None) -> str:
+    return _path("batch", "v1", namespace, "jobs", name)
+
+
+def _experiments(namespace: str | None, name: str | None = None, sub: str | None = None) -> str:
+    return _path(GROUP, VERSION, namespace, PLURAL, name, sub)
+
+
+def _leases(namespace: str, name: str | None = None) -> str:
+    return _path("coordination.k8s.io", "v1", namespace, "leases", name)
 
 
 @dataclass
 class Kube:
     """Typed async wrappers around the calls the operator makes (and nothing else: least privilege)."""
 
-    api: Any  # kubernetes.client.ApiClient
+    api: Any  # kuberun.api.Kube (connection.api_client): the SDK's client, sending requests as given
     on_call: Callable[[str, str, int], None] | None = None  # (verb, resource, code) for metrics
     polite: Any = None  # ratelimit.Politeness: the QPS/burst limit and the retry rule; None: neither
     fence: Callable[[], None] | None = None  # raises before a write this replica may not make (leadership)
+
+    async def _request(self, verb: str, resource: str, method: str, path: str, body: Any = None, *,
+                       content_type: str = "application/json", stream: bool = False, fenced: bool | None = None,
+                       **query: Any) -> Any:
+        """One API request (throttled, retried, fenced as ``_call`` rules): its JSON answer, or with
+        ``stream`` the open response. ``fenced=False`` sends it outside the QPS limit and the fence."""
+        def send() -> Any:
+            resp = self.api.send(method, path, query=query or None, body=body, content_type=content_type, stream=stream,
+                                 timeout=None if stream else 30.0)
+            if resp.status >= 400:
+                from kuberun_operator.ratelimit import retry_after_seconds
+
+                data = resp.data if not stream else resp.read()
+                raise _Answered(resp.status, resp.reason or "", _message(data or b""),
+                                retry_after_seconds(resp.headers.get("Retry-After")))
+            if stream:
+                return resp
+            import json
+
+            return json.loads(resp.data) if resp.data else {}
+
+        if fenced is False:
+            return await self._once(verb, resource, send, (), {}, fenced=False)
+        return await self._call(verb, resource, send)
 
     async def _call(self, verb: str, resource: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         attempt = 0
@@ -77,8 +129,9 @@ class Kube:
 
     async def _once(self, verb: str, resource: str, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any],
                     fenced: bool) -> T:
-        from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
+
+        from kuberun.errors import UnreachableError
 
         def send() -> T:
             if fenced and self.fence is not None:
@@ -87,12 +140,12 @@ class Kube:
 
         try:
             result = await asyncio.to_thread(send)
-        except ApiException as exc:
-            self._count(verb, resource, exc.status or 0)
-            from kuberun_operator.ratelimit import retry_after_seconds
-
-            retry_after = retry_after_seconds((exc.headers or {}).get("Retry-After"))
-            raise ApiError(exc.status or 0, exc.reason or "", _message(exc), retry_after) from None
+        except _Answered as exc:
+            self._count(verb, resource, exc.status)
+            raise ApiError(exc.status, exc.reason, exc.message, exc.retry_after) from None
+        except UnreachableError as exc:
+            self._count(verb, resource, 0)
+            raise ApiError(0, "Unreachable", str(exc)) from None
         except (HTTPError, OSError) as exc:
             self._count(verb, resource, 0)
             raise ApiError(0, "Unreachable", str(exc)) from None
@@ -103,30 +156,6 @@ class Kube:
         if self.on_call is not None:
             self.on_call(verb, resource, code)
 
-    @property
-    def _core(self) -> Any:
-        from kubernetes import client
-
-        return client.CoreV1Api(self.api)
-
-    @property
-    def _batch(self) -> Any:
-        from kubernetes import client
-
-        return client.BatchV1Api(self.api)
-
-    @property
-    def _coordination(self) -> Any:
-        from kubernetes import client
-
-        return client.CoordinationV1Api(self.api)
-
-    @property
-    def _custom(self) -> Any:
-        from kubernetes import client
-
-        return client.CustomObjectsApi(self.api)
-
     # -- experiments -------------------------------------------------------------------------
 
     async def replace_experiment_status(self, namespace: str, name: str, resource_version: str, status: dict[str, Any]) -> dict[str, Any]:
@@ -135,8 +164,8 @@ class Kube:
             {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version},
             {"op": "add", "path": "/status", "value": status},
         ]
-        return await self._call("patch", "experiments/status", self._custom.patch_namespaced_custom_object_status,
-                                GROUP, VERSION, namespace, PLURAL, name, patch, _content_type="application/json-patch+json")
+        return await self._request("patch", "experiments/status", "PATCH", _experiments(namespace, name, "status"), patch,
+                                   content_type=JSON_PATCH)
 
     async def set_experiment_finalizers(self, namespace: str, name: str, resource_version: str, finalizers: list[str]) -> dict[str, Any]:
         """Replace the finalizer list, only if nobody wrote since ``resource_version``."""
@@ -144,131 +173,100 @@ class Kube:
             {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version},
             {"op": "add", "path": "/metadata/finalizers", "value": finalizers},
         ]
-        return await self._call("patch", "experiments", self._custom.patch_namespaced_custom_object,
-                                GROUP, VERSION, namespace, PLURAL, name, patch, _content_type="application/json-patch+json")
+        return await self._request("patch", "experiments", "PATCH", _experiments(namespace, name), patch, content_type=JSON_PATCH)
 
     async def get_experiment(self, namespace: str, name: str) -> dict[str, Any]:
         """The Experiment as stored now (after a failed precondition: the cache's copy is not to be trusted)."""
-        return await self._call("get", "experiments", self._custom.get_namespaced_custom_object,
-                                GROUP, VERSION, namespace, PLURAL, name)
+        return await self._request("get", "experiments", "GET", _experiments(namespace, name))
 
     async def list_experiments(self, namespace: str | None = None) -> list[dict[str, Any]]:
         """Every Experiment (in ``namespace``, or cluster-wide): the periodic relist."""
-        if namespace:
-            result = await self._call("list", "experiments", self._custom.list_namespaced_custom_object,
-                                      GROUP, VERSION, namespace, PLURAL)
-        else:
-            result = await self._call("list", "experiments", self._custom.list_cluster_custom_object, GROUP, VERSION, PLURAL)
+        result = await self._request("list", "experiments", "GET", _experiments(namespace or None))
         return list(result.get("items", []))
 
     async def delete_experiment(self, namespace: str, name: str) -> None:
-        await self._call("delete", "experiments", self._custom.delete_namespaced_custom_object,
-                         GROUP, VERSION, namespace, PLURAL, name)
+        await self._request("delete", "experiments", "DELETE", _experiments(namespace, name))
 
     # -- children ----------------------------------------------------------------------------
 
     async def create(self, obj: dict[str, Any]) -> dict[str, Any]:
         """Create a Job, ConfigMap or Service. A 409 means it already exists (raised as ApiError)."""
         ns, kind = obj["metadata"]["namespace"], obj["kind"]
-        if kind == "Job":
-            return await self._call("create", "jobs", self._json(self._batch.create_namespaced_job), ns, obj)
-        if kind == "ConfigMap":
-            return await self._call("create", "configmaps", self._json(self._core.create_namespaced_config_map), ns, obj)
-        if kind == "Service":
-            return await self._call("create", "services", self._json(self._core.create_namespaced_service), ns, obj)
-        raise ValueError(f"the operator does not create {kind}")
-
-    def _json(self, fn: Callable[..., Any]) -> Callable[..., dict[str, Any]]:
-        # Plain dicts (camelCase, as on the wire) straight from the response body: building the
-        # client's model objects and serializing them back costs more than the request itself.
-        import json
-
-        def call(*args: Any) -> dict[str, Any]:
-            return json.loads(fn(*args, _preload_content=False).data)
-
-        return call
+        if kind not in _CHILDREN:
+            raise ValueError(f"the operator does not create {kind}")
+        resource = _CHILDREN[kind]
+        path = _batch(ns) if kind == "Job" else _core(ns, resource)
+        return await self._request("create", resource, "POST", path, obj)
 
     async def get_job(self, namespace: str, name: str) -> dict[str, Any]:
-        return await self._call("get", "jobs", self._json(self._batch.read_namespaced_job), name, namespace)
+        return await self._request("get", "jobs", "GET", _batch(namespace, name))
 
     async def dry_run_pod(self, namespace: str, pod: dict[str, Any]) -> None:
         """Create ``pod`` with ``dryRun=All``: the namespace's admission (Pod Security...) answers, nothing is stored."""
-        await self._call("create", "pods", self._core.create_namespaced_pod, namespace, pod, dry_run="All")
+        await self._request("create", "pods", "POST", _core(namespace, "pods"), pod, dryRun="All")
 
     async def get_child(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
         """Read back a Job, ConfigMap or Service that a create found already there (who owns it?)."""
+        if kind not in _CHILDREN:
+            raise ValueError(f"the operator does not create {kind}")
         if kind == "Job":
             return await self.get_job(namespace, name)
-        if kind == "ConfigMap":
-            return await self._call("get", "configmaps", self._json(self._core.read_namespaced_config_map), name, namespace)
-        if kind == "Service":
-            return await self._call("get", "services", self._json(self._core.read_namespaced_service), name, namespace)
-        raise ValueError(f"the operator does not create {kind}")
+        return await self._request("get", _CHILDREN[kind], "GET", _core(namespace, _CHILDREN[kind], name))
 
     async def patch_job(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
-        await self._call("patch", "jobs", self._batch.patch_namespaced_job, name, namespace, patch)
+        await self._request("patch", "jobs", "PATCH", _batch(namespace, name), patch, content_type=MERGE_PATCH)
 
     async def delete_job(self, namespace: str, name: str) -> None:
-        from kubernetes import client
-
-        body = client.V1DeleteOptions(propagation_policy="Background")
-        await self._call("delete", "jobs", self._batch.delete_namespaced_job, name, namespace, body=body)
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
+        await self._request("delete", "jobs", "DELETE", _batch(namespace, name), body)
 
     async def delete_service(self, namespace: str, name: str) -> None:
-        await self._call("delete", "services", self._core.delete_namespaced_service, name, namespace)
+        await self._request("delete", "services", "DELETE", _core(namespace, "services", name))
 
     async def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
-        result = await self._call("list", "pods", self._json(
-            lambda ns, **kw: self._core.list_namespaced_pod(ns, label_selector=selector, **kw)), namespace)
+        result = await self._request("list", "pods", "GET", _core(namespace, "pods"), labelSelector=selector or None)
         return list(result.get("items", []))
 
     async def get_config_map(self, namespace: str, name: str) -> dict[str, Any]:
         """A ConfigMap as a plain dict (a bridge reads a task's code package chunks with it)."""
-        return await self._call("get", "configmaps", self._json(self._core.read_namespaced_config_map), name, namespace)
+        return await self._request("get", "configmaps", "GET", _core(namespace, "configmaps", name))
 
     # -- code package chunks (codegc.py) ----------------------------------------------------------
 
     async def list_config_maps(self, namespace: str | None, selector: str) -> list[dict[str, Any]]:
         """ConfigMaps matching ``selector`` in ``namespace`` (None: every namespace)."""
-        if namespace is None:
-            fn = self._json(lambda **kw: self._core.list_config_map_for_all_namespaces(label_selector=selector, **kw))
-            result = await self._call("list", "configmaps", fn)
-        else:
-            result = await self._call("list", "configmaps", self._json(
-                lambda ns, **kw: self._core.list_namespaced_config_map(ns, label_selector=selector, **kw)), namespace)
+        result = await self._request("list", "configmaps", "GET", _core(namespace, "configmaps"), labelSelector=selector)
         return list(result.get("items", []))
 
     async def patch_config_map(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
         """A merge patch (one carrying ``metadata.resourceVersion`` is refused with 409 if it changed)."""
-        return await self._call("patch", "configmaps", self._json(self._core.patch_namespaced_config_map),
-                                name, namespace, patch)
+        return await self._request("patch", "configmaps", "PATCH", _core(namespace, "configmaps", name), patch,
+                                   content_type=MERGE_PATCH)
 
     async def delete_config_map(self, namespace: str, name: str, resource_version: str) -> None:
         """Delete only the version read (409 when it changed since: someone touched it, keep it)."""
-        from kubernetes import client
-
-        body = client.V1DeleteOptions(preconditions=client.V1Preconditions(resource_version=resource_version))
-        await self._call("delete", "configmaps", self._core.delete_namespaced_config_map, name, namespace, body=body)
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"resourceVersion": resource_version}}
+        await self._request("delete", "configmaps", "DELETE", _core(namespace, "configmaps", name), body)
 
     async def get_namespace(self, name: str) -> dict[str, Any]:
         """A Namespace (for its labels: backends granted by label selector, kuberun_operator/namespaces.py)."""
-        return await self._call("get", "namespaces", self._json(self._core.read_namespace), name)
+        return await self._request("get", "namespaces", "GET", _core(None, "namespaces", name))
 
     async def create_event(self, namespace: str, event: dict[str, Any]) -> None:
-        await self._call("create", "events", self._core.create_namespaced_event, namespace, event)
+        await self._request("create", "events", "POST", _core(namespace, "events"), event)
 
     # -- the record (recording/) -------------------------------------------------------------
 
     async def list_events(self, namespace: str, uid: str) -> list[dict[str, Any]]:
         """The Events about one object (by uid), for the archive's copy of the record."""
-        result = await self._call("list", "events", self._json(
-            lambda ns, **kw: self._core.list_namespaced_event(ns, field_selector=f"involvedObject.uid={uid}", **kw)), namespace)
+        result = await self._request("list", "events", "GET", _core(namespace, "events"),
+                                     fieldSelector=f"involvedObject.uid={uid}")
         return list(result.get("items", []))
 
     async def open_pod_log(self, namespace: str, pod: str, container: str | None) -> Any:
         """The pod's log as an open HTTP response (read it with ``read_chunk``; ``release_conn`` after)."""
-        return await self._call("get", "pods/log", self._core.read_namespaced_pod_log, pod, namespace,
-                                container=container, _preload_content=False)
+        return await self._request("get", "pods/log", "GET", _core(namespace, "pods", pod, "log"), stream=True,
+                                   container=container)
 
     async def read_chunk(self, response: Any, size: int) -> bytes:
         """The next at most ``size`` bytes of a streamed response; b"" at the end."""
@@ -282,18 +280,15 @@ class Kube:
 
     async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            return await self._once("get", "leases", self._json(self._coordination.read_namespaced_lease),
-                                    (name, namespace), {}, fenced=False)
+            return await self._request("get", "leases", "GET", _leases(namespace, name), fenced=False)
         except ApiError as exc:
             if exc.status == 404:
                 return None
             raise
 
     async def create_lease(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._once("create", "leases", self._json(self._coordination.create_namespaced_lease),
-                                (namespace, body), {}, fenced=False)
+        return await self._request("create", "leases", "POST", _leases(namespace), body, fenced=False)
 
     async def replace_lease(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """Replace the Lease; its metadata.resourceVersion makes it fail (409) if someone wrote first."""
-        return await self._once("update", "leases", self._json(self._coordination.replace_namespaced_lease),
-                                (name, namespace, body), {}, fenced=False)
+        return await self._request("update", "leases", "PUT", _leases(namespace, name), body, fenced=False)

@@ -20,9 +20,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = {"kuberun": ROOT / "sdk" / "kuberun", "kuberun_operator": ROOT / "operator" / "kuberun_operator",
             "kuberun_sandbox": ROOT / "sandbox" / "kuberun_sandbox"}
-# What the operator may use of the SDK: the resource models and the contracts it implements or runs.
+# What the operator may use of the SDK: the resource models and the contracts it implements or runs,
+# and the SDK's Kubernetes client (kuberun.api: kubeconfig reading and JSON requests; docs/scale.md).
 OPERATOR_MAY_IMPORT = ("kuberun.resource", "kuberun.errors", "kuberun.runner", "kuberun.naming", "kuberun.apipath",
-                       "kuberun.aiowait", "kuberun.__version__")
+                       "kuberun.aiowait", "kuberun.api", "kuberun.__version__")
 
 
 @dataclass(frozen=True)

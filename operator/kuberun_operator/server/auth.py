@@ -67,32 +67,26 @@ ReviewCall = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class KubeReviews:
-    """The two review calls over the operator's ``kubernetes`` API client (run in threads)."""
+    """The two review calls over the operator's API client (``kuberun.api.Kube``, run in threads)."""
 
     def __init__(self, api_client: Any) -> None:
         self._api = api_client
 
     async def token_review(self, body: dict[str, Any]) -> dict[str, Any]:
-        from kubernetes import client
-
-        return await self._call(client.AuthenticationV1Api(self._api).create_token_review, body)
+        return await self._call("/apis/authentication.k8s.io/v1/tokenreviews", body)
 
     async def access_review(self, body: dict[str, Any]) -> dict[str, Any]:
-        from kubernetes import client
+        return await self._call("/apis/authorization.k8s.io/v1/subjectaccessreviews", body)
 
-        return await self._call(client.AuthorizationV1Api(self._api).create_subject_access_review, body)
-
-    async def _call(self, fn: Callable[..., Any], body: dict[str, Any]) -> dict[str, Any]:
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            answer = await asyncio.to_thread(fn, body, _preload_content=False)
-        except ApiException as exc:
-            raise ReviewUnavailable(f"the API server refused the review: {exc.status} {exc.reason}") from None
-        except Exception as exc:  # urllib3 connection errors and the like
-            raise ReviewUnavailable(f"the API server could not be asked: {type(exc).__name__}") from None
+    async def _call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         import json
 
+        try:
+            answer = await asyncio.to_thread(self._api.send, "POST", path, body=body)
+        except Exception as exc:  # urllib3 connection errors and the like
+            raise ReviewUnavailable(f"the API server could not be asked: {type(exc).__name__}") from None
+        if answer.status >= 400:
+            raise ReviewUnavailable(f"the API server refused the review: {answer.status} {answer.reason}")
         return json.loads(answer.data or b"{}")
 
 

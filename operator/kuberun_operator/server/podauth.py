@@ -82,44 +82,34 @@ class PodLookups(Protocol):
 
 
 class KubeLookups:
-    """``PodLookups`` over the operator's ``kubernetes`` client. Pods are read with a field-selected
-    list (the operator's RBAC has ``list`` on pods, not ``get``)."""
+    """``PodLookups`` over the operator's API client (``kuberun.api.Kube``). Pods are read with a
+    field-selected list (the operator's RBAC has ``list`` on pods, not ``get``)."""
 
     def __init__(self, api_client: Any) -> None:
         self._api = api_client
 
     async def pod(self, namespace: str, name: str) -> dict[str, Any] | None:
-        from kubernetes import client
-
-        answer = await self._call(client.CoreV1Api(self._api).list_namespaced_pod, namespace,
-                                  field_selector=f"metadata.name={name}")
+        answer = await self._call(f"/api/v1/namespaces/{namespace}/pods", fieldSelector=f"metadata.name={name}")
         items = (answer or {}).get("items") or []
         return items[0] if items else None
 
     async def job(self, namespace: str, name: str) -> dict[str, Any] | None:
-        from kubernetes import client
-
-        return await self._call(client.BatchV1Api(self._api).read_namespaced_job, name, namespace)
+        return await self._call(f"/apis/batch/v1/namespaces/{namespace}/jobs/{name}")
 
     async def experiment(self, namespace: str, name: str) -> dict[str, Any] | None:
-        from kubernetes import client
+        return await self._call(f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{name}")
 
-        return await self._call(client.CustomObjectsApi(self._api).get_namespaced_custom_object,
-                                GROUP, VERSION, namespace, PLURAL, name)
-
-    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+    async def _call(self, path: str, **query: Any) -> dict[str, Any] | None:
         import json
 
-        from kubernetes.client.exceptions import ApiException
-
         try:
-            answer = await asyncio.to_thread(fn, *args, _preload_content=False, **kwargs)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise ReviewUnavailable(f"the API server refused a lookup: {exc.status} {exc.reason}") from None
+            answer = await asyncio.to_thread(self._api.send, "GET", path, query=query or None)
         except Exception as exc:
             raise ReviewUnavailable(f"the API server could not be asked: {type(exc).__name__}") from None
+        if answer.status == 404:
+            return None
+        if answer.status >= 400:
+            raise ReviewUnavailable(f"the API server refused a lookup: {answer.status} {answer.reason}")
         return json.loads(answer.data or b"null")
 
 

@@ -18,7 +18,7 @@ from kuberun.resource.history import merge_attempts, omitted
 
 
 class Records:
-    """Reads one Experiment live (``api_client``: the operator's ``kubernetes`` client) or from ``archive``."""
+    """Reads one Experiment live (``api_client``: the operator's ``kuberun.api.Kube``) or from ``archive``."""
 
     def __init__(self, api_client: Any | None, archive: Any | None) -> None:
         self._api, self.archive = api_client, archive
@@ -27,16 +27,14 @@ class Records:
         """The Experiment as stored, or None when it is gone (404)."""
         if self._api is None:
             return None
-        from kubernetes import client
-        from kubernetes.client.exceptions import ApiException
+        from kuberun.api import Op
+        from kuberun.errors import ObjectNotFoundError
 
-        custom = client.CustomObjectsApi(self._api)
+        op = Op("get", f"{PLURAL}.{GROUP}", namespace, name)
         try:
-            return await asyncio.to_thread(custom.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
+            return await asyncio.to_thread(self._api.get, f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{name}", op)
+        except ObjectNotFoundError:
+            return None
 
     async def archived(self, namespace: str, name: str, uid: str | None = None) -> dict[str, Any] | None:
         """The newest archived record of ``namespace/name`` (or the one with ``uid``), as a document."""

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -30,6 +32,7 @@ from kuberun.errors import (
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+TOKEN_REREAD_SECONDS = 60.0  # client-go re-reads a token file once a minute
 
 
 @dataclass(frozen=True)
@@ -45,11 +48,17 @@ class Op:
 class Kube:
     """JSON requests against one API server, with the credentials of one kubeconfig context."""
 
-    def __init__(self, creds: Credentials) -> None:
+    def __init__(self, creds: Credentials, *, pool_size: int = 8, connect_retries: int = 0,
+                 user_agent: str | None = None) -> None:
+        """``pool_size``: connections kept per host (a caller with N threads calling at once wants N);
+        ``connect_retries``: how often urllib3 retries a failed connection (answers are never retried here);
+        ``user_agent``: names the caller in API server audit logs."""
         self.creds = creds
         self.namespace, self.user = creds.namespace, creds.user
+        self.pool_size, self.connect_retries, self.user_agent = pool_size, connect_retries, user_agent
         self._cert: tuple[str | None, str | None] = (creds.cert_file, creds.key_file)
         self._auth: dict[str, str] = dict(creds.headers)
+        self._token_read_at = time.monotonic()
         if creds.exec_plugin is not None:
             self._use_exec_credential(refresh=False)
         self._pool = self._make_pool()
@@ -78,7 +87,11 @@ class Kube:
             kwargs.update(server_hostname=creds.tls_server_name, assert_hostname=creds.tls_server_name)
         if not creds.verify:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-        common = {"num_pools": 4, "maxsize": 8, "retries": False, **kwargs}
+        retries: Any = False
+        if self.connect_retries:
+            retries = urllib3.util.Retry(total=self.connect_retries, status=0, respect_retry_after_header=False,
+                                         raise_on_status=False)
+        common = {"num_pools": 4, "maxsize": self.pool_size, "retries": retries, **kwargs}
         if not creds.proxy:
             return urllib3.PoolManager(**common)
         scheme = urlsplit(creds.proxy).scheme
@@ -95,21 +108,30 @@ class Kube:
     def request(self, method: str, path: str, op: Op, *, query: dict[str, Any] | None = None, body: Any = None,
                 content_type: str = "application/json", stream: bool = False, timeout: float | None = 30.0) -> Any:
         """Send one request; returns parsed JSON (or the raw response when ``stream``)."""
-        resp = self._send(method, path, query, body, content_type, stream, timeout)
-        if resp.status == 401 and self.creds.exec_plugin is not None:  # expired early or revoked: ask the plugin again
-            if self._use_exec_credential(refresh=True):
-                self._pool = self._make_pool()
-            resp = self._send(method, path, query, body, content_type, stream, timeout)
+        resp = self.send(method, path, query=query, body=body, content_type=content_type, stream=stream, timeout=timeout)
         if resp.status >= 400:
             raise error_for(resp.status, resp.data if not stream else resp.read(), op)
         if stream:
             return resp
         return json.loads(resp.data) if resp.data else {}
 
+    def send(self, method: str, path: str, *, query: dict[str, Any] | None = None, body: Any = None,
+             content_type: str = "application/json", stream: bool = False, timeout: float | None = 30.0) -> Any:
+        """The raw urllib3 response, whatever its status (for a caller with its own error types: the operator).
+        Raises UnreachableError when no server answered."""
+        resp = self._send(method, path, query, body, content_type, stream, timeout)
+        if resp.status == 401 and self.creds.exec_plugin is not None:  # expired early or revoked: ask the plugin again
+            if self._use_exec_credential(refresh=True):
+                self._pool = self._make_pool()
+            resp = self._send(method, path, query, body, content_type, stream, timeout)
+        return resp
+
     def _send(self, method: str, path: str, query: dict[str, Any] | None, body: Any, content_type: str,
               stream: bool, timeout: float | None) -> Any:
         import urllib3
 
+        if self.creds.token_file and time.monotonic() - self._token_read_at > TOKEN_REREAD_SECONDS:
+            self._reread_token()
         if self.creds.exec_plugin is not None:
             cred = self.creds.exec_plugin.credential()
             if cred.token:
@@ -117,6 +139,8 @@ class Kube:
         params = {k: v for k, v in (query or {}).items() if v is not None}
         url = self.creds.server + path + ("?" + urlencode(params) if params else "")
         headers = {"Accept": "application/json", **self._auth}
+        if self.user_agent:
+            headers["User-Agent"] = self.user_agent
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
@@ -126,6 +150,16 @@ class Kube:
                                       timeout=urllib3.Timeout(connect=10.0, read=timeout))
         except urllib3.exceptions.HTTPError as exc:
             raise UnreachableError(f"cannot reach the Kubernetes API at {self.creds.server}: {_reason(exc)}") from None
+
+    def _reread_token(self) -> None:
+        """A projected service-account token is rotated by the kubelet: read the file again (as client-go does)."""
+        self._token_read_at = time.monotonic()
+        try:
+            token = Path(str(self.creds.token_file)).read_text().strip()
+        except OSError:
+            return  # keep the last token; the server says 401 if it is no longer good
+        if token:
+            self._auth = {"Authorization": f"Bearer {token}"}
 
     def get(self, path: str, op: Op, **query: Any) -> Any:
         return self.request("GET", path, op, query=query or None)
@@ -139,6 +173,20 @@ class Kube:
                 return cred.token
         scheme, _, token = self._auth.get("Authorization", "").partition(" ")
         return token if scheme.lower() == "bearer" and token else None
+
+    def authorization(self) -> tuple[str, str] | None:
+        """The ``Authorization`` header this client sends, as (scheme, credential), for a second client
+        on the same identity (the operator's kopf watches); None when it authenticates by certificate."""
+        token = self.bearer_token()
+        if token:
+            return "Bearer", token
+        scheme, _, value = self._auth.get("Authorization", "").partition(" ")
+        return (scheme, value) if scheme and value else None
+
+    @property
+    def client_certificate(self) -> tuple[str | None, str | None]:
+        """The (certificate file, key file) this client presents, from the kubeconfig or its exec plugin."""
+        return self._cert
 
     def stream(self, path: str, op: Op, **query: Any) -> Iterator[bytes]:
         """Chunks of a streamed body (pod logs), as they arrive: never the whole body in memory."""

@@ -41,6 +41,7 @@ class Credentials:
     tls_server_name: str | None = None
     proxy: str | None = None
     exec_plugin: ExecPlugin | None = None
+    token_file: str | None = None  # re-read now and then (a rotated service-account token); None: headers are fixed
 
 
 def data_file(data: bytes, suffix: str) -> str:
@@ -185,4 +186,5 @@ def in_cluster(account_dir: Path = SERVICE_ACCOUNT_DIR) -> Credentials:
     namespace = (account_dir / "namespace").read_text().strip() if (account_dir / "namespace").exists() else "default"
     host = f"[{host}]" if ":" in host else host
     return Credentials(server=f"https://{host}:{port}", namespace=namespace, user="serviceaccount",
-                       headers={"Authorization": f"Bearer {token}"}, ca_file=str(account_dir / "ca.crt"))
+                       headers={"Authorization": f"Bearer {token}"}, ca_file=str(account_dir / "ca.crt"),
+                       token_file=str(account_dir / "token"))

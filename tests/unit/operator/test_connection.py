@@ -22,6 +22,7 @@ def test_the_client_pool_is_at_least_as_large_as_the_workers(tmp_path: Path, wor
         "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}]}))
     api = api_client(Settings(kubeconfig=kubeconfig, workers=workers))
     try:
-        assert api.rest_client.pool_manager.connection_pool_kw["maxsize"] >= workers + 1
+        assert api._pool.connection_pool_kw["maxsize"] >= workers + 1
+        assert api._pool.connection_pool_kw["retries"].total == 3, "failed connections are retried"
     finally:
-        api.close()
+        api._pool.clear()

@@ -18,6 +18,8 @@ ALLOWED = {
     "kuberun.runner": "the task-document contract every backend hands its attempt",
     "kuberun.naming": "deterministic child names, which the SDK and the operator must agree on",
     "kuberun.aiowait": "asyncio.wait_for that never loses a cancellation (before Python 3.12 it can)",
+    "kuberun.api": "the SDK's Kubernetes client (kubeconfigs, JSON requests): not the kubernetes package's 50 MB",
+    "kuberun.errors": "the client's typed errors (UnreachableError, ObjectNotFoundError)",
     "kuberun": "only the package's version (for the task image's pip pin)",
 }
 

@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 import pytest
-from kubernetes.client.exceptions import ApiException
 
 from kuberun_operator.kube import ApiError, Kube
 from kuberun_operator.ratelimit import ClientLimits, Politeness, retry_after_seconds
@@ -77,11 +76,23 @@ async def test_no_limit_at_zero_qps():
     assert recorder.throttles == []
 
 
-def _api_exception(status: int, retry_after: str | None = None) -> ApiException:
-    exc = ApiException(status=status, reason="x")
-    exc.headers = {"Retry-After": retry_after} if retry_after else {}
-    exc.body = '{"message": "slow down"}'
-    return exc
+class _Answer:
+    """A urllib3 response as ``kuberun.api.Kube.send`` returns it."""
+
+    def __init__(self, status: int, retry_after: str | None = None, data: bytes = b'{"message": "slow down"}') -> None:
+        self.status, self.reason, self.data = status, "x", data
+        self.headers = {"Retry-After": retry_after} if retry_after else {}
+
+
+class _Api:
+    """The SDK client's ``send``, answering from a list (and recording what was sent)."""
+
+    def __init__(self, answers: list[_Answer]) -> None:
+        self.answers, self.sent = answers, []
+
+    def send(self, method: str, path: str, **kwargs: Any) -> _Answer:
+        self.sent.append((method, path))
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
 
 
 async def test_kube_retries_a_429_after_retry_after_then_succeeds(monkeypatch: Any):
@@ -93,33 +104,22 @@ async def test_kube_retries_a_429_after_retry_after_then_succeeds(monkeypatch: A
         await real_sleep(0)
 
     monkeypatch.setattr("kuberun_operator.kube.asyncio.sleep", fake_sleep)
-    answers: list[Any] = [_api_exception(429, "2"), _api_exception(503), {"ok": True}]
+    api = _Api([_Answer(429, "2"), _Answer(503), _Answer(201, data=b'{"ok": true}')])
     calls: list[tuple[str, str, int]] = []
-
-    def fn() -> Any:
-        answer = answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    kube = Kube(api=None, on_call=lambda v, r, c: calls.append((v, r, c)),
+    kube = Kube(api=api, on_call=lambda v, r, c: calls.append((v, r, c)),
                 polite=Politeness(ClientLimits(qps=0)))
-    assert await kube._call("create", "jobs", fn) == {"ok": True}
+    assert await kube._request("create", "jobs", "POST", "/apis/batch/v1/namespaces/n/jobs", {}) == {"ok": True}
+    assert api.sent == [("POST", "/apis/batch/v1/namespaces/n/jobs")] * 3
     assert slept[0] == 2.0 and 0 <= slept[1] <= 0.4
     assert [c for _, _, c in calls] == [429, 503, 200]
 
 
 async def test_kube_gives_up_after_max_retries_with_the_servers_error():
-    kube = Kube(api=None, polite=Politeness(ClientLimits(qps=0, max_retries=2, base_backoff=0.001)))
-    attempts: list[int] = []
-
-    def fn() -> Any:
-        attempts.append(1)
-        raise _api_exception(500)
-
+    api = _Api([_Answer(500)])
+    kube = Kube(api=api, polite=Politeness(ClientLimits(qps=0, max_retries=2, base_backoff=0.001)))
     with pytest.raises(ApiError) as err:
-        await kube._call("get", "jobs", fn)
-    assert err.value.status == 500 and len(attempts) == 3
+        await kube._request("get", "jobs", "GET", "/apis/batch/v1/namespaces/n/jobs/j")
+    assert err.value.status == 500 and err.value.message == "slow down" and len(api.sent) == 3
 
 
 async def test_the_fence_stops_writes_but_not_reads():

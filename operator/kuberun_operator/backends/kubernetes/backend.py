@@ -189,7 +189,11 @@ class KubernetesBackend:
             log_ref = LogRef(kind="pod", container="task", pod=pod)
             summary = summary_from_pods(pods)
         elif state.state == "succeeded":
-            summary = await self._summary(job["metadata"]["namespace"], name)
+            uid = job["metadata"].get("uid", "")
+            summary = self.cache.summary(uid)
+            if summary is None:
+                summary = await self._summary(job["metadata"]["namespace"], name)
+                self.cache.remember_summary(uid, summary)
         return Observed(state=state.state, backend_id=name, backend_uid=job["metadata"].get("uid"), start_time=state.start_time, finish_time=state.finish_time,
                         exit_code=exit_code, reason=state.reason, message=message, log_ref=log_ref, summary=summary)
 

@@ -4,6 +4,9 @@ kopf's handlers feed these (``handlers.py``); the Kubernetes backend reads them 
 so a reconcile costs no API list call. Each ``put``/``remove`` returns the (namespace, experiment)
 key whose reconcile the change concerns.
 
+Each keeps only what its readers use (``slim.py``): at 10,000 live Experiments the full objects
+were most of the operator's memory.
+
 Jobs are filed under their owning Experiment's UID, and the key names the Experiment by its full
 name, both read from the Job's owner reference. The experiment *label* cannot serve: label values
 hold 63 characters, names 253, so a long name's label is shortened with a hash and matches no
@@ -16,6 +19,7 @@ from collections import defaultdict
 from typing import Any
 
 from kuberun.resource.constants import KIND
+from kuberun_operator import slim
 from kuberun_operator.kube import resource_version
 
 
@@ -32,6 +36,9 @@ class JobCache:
     def __init__(self) -> None:
         self._jobs: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
         self._owners: dict[tuple[str, str], tuple[str, str]] = {}  # (namespace, job) -> experiment key
+        # A succeeded Job's run summary, by Job UID: read from its pods once, not on every reconcile
+        # of a multi-task Experiment (its pods may be gone by then: one list call each time).
+        self._summaries: dict[str, Any] = {}
 
     @staticmethod
     def _slot(job: dict[str, Any]) -> tuple[tuple[str, str], tuple[str, str]] | None:
@@ -50,7 +57,7 @@ class JobCache:
         name = job["metadata"]["name"]
         old = self._jobs[by_uid].get(name)
         if old is None or resource_version(job) >= resource_version(old):
-            self._jobs[by_uid][name] = job
+            self._jobs[by_uid][name] = slim.job(job)
         self._owners[(key[0], name)] = key
         return key
 
@@ -60,7 +67,9 @@ class JobCache:
             return None
         by_uid, key = slot
         name = job["metadata"]["name"]
-        self._jobs[by_uid].pop(name, None)
+        gone = self._jobs[by_uid].pop(name, None)
+        if gone is not None:
+            self._summaries.pop(gone["metadata"].get("uid", ""), None)
         if not self._jobs[by_uid]:
             del self._jobs[by_uid]
         self._owners.pop((key[0], name), None)
@@ -68,6 +77,14 @@ class JobCache:
 
     def jobs(self, namespace: str, experiment_uid: str) -> list[dict[str, Any]]:
         return list(self._jobs.get((namespace, experiment_uid), {}).values())
+
+    def summary(self, job_uid: str) -> Any:
+        """The run summary remembered for a succeeded Job (None: not yet read)."""
+        return self._summaries.get(job_uid)
+
+    def remember_summary(self, job_uid: str, summary: Any) -> None:
+        if job_uid and summary is not None:
+            self._summaries[job_uid] = summary
 
     def experiment_of(self, namespace: str, job: str) -> tuple[str, str] | None:
         """The (namespace, experiment name) key of a cached Job, for events about its pods."""
@@ -96,7 +113,7 @@ class PodCache:
             if not pods:
                 del self._pods[slot]
         else:
-            pods[meta["name"]] = pod
+            pods[meta["name"]] = slim.pod(pod)
         return slot
 
     def pods(self, namespace: str, job: str) -> list[dict[str, Any]]:
