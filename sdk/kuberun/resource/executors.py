@@ -172,9 +172,9 @@ class SlurmExecutor(_UserExecutor):
     exclude: list[Annotated[str, StringConstraints(pattern=slurmflags.HOSTLIST_PATTERN, max_length=256)]] = Field(
         default_factory=list, max_length=64, description="sbatch --exclude: node names or hostlists, e.g. 'node[1-3]'.")
     exclusive: bool = Field(False, description="sbatch --exclusive: no other job shares the nodes.")
-    sbatch_args: list[Annotated[str, Field(max_length=512, json_schema_extra={"pattern": slurmflags.SBATCH_FLAG_PATTERN})]] = Field(
+    sbatch_args: list[slurmflags.SbatchFlag] = Field(
         default_factory=list, max_length=32, description="Extra sbatch flags, each '--name' or '--name=value' from an allow-list (docs/slurm.md).")
-    srun_args: list[Annotated[str, Field(max_length=512, json_schema_extra={"pattern": slurmflags.SRUN_FLAG_PATTERN})]] = Field(
+    srun_args: list[slurmflags.SrunFlag] = Field(
         default_factory=list, max_length=32, description="Extra srun flags for the task's step, each '--name' or '--name=value' from an allow-list.")
 
     array: str | None = Field(None, max_length=256, pattern=slurmarray.ARRAY_PATTERN, description=(
@@ -213,16 +213,6 @@ class SlurmExecutor(_UserExecutor):
     @classmethod
     def _hostlist_string(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value  # NeMo Run writes exclude="node1,node[4-5]"
-
-    @field_validator("sbatch_args")
-    @classmethod
-    def _sbatch_flags(cls, flags: list[str]) -> list[str]:
-        return [slurmflags.check_flag(f, slurmflags.SBATCH_OPTIONS, "sbatch") for f in flags]
-
-    @field_validator("srun_args")
-    @classmethod
-    def _srun_flags(cls, flags: list[str]) -> list[str]:
-        return [slurmflags.check_flag(f, slurmflags.SRUN_OPTIONS, "srun") for f in flags]
 
 
 #: Where SkyPilot mounts may come from: buckets only. A local path would be read from the operator's

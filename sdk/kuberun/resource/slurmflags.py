@@ -17,6 +17,9 @@ SDK refuses.
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 
 # sbatch options that change only how the job runs inside what the grants allow.
 SBATCH_OPTIONS = frozenset({
@@ -92,3 +95,14 @@ def check_flag(flag: str, allowed: frozenset[str], tool: str) -> str:
         raise ValueError(f"{tool} flag --{name} is not in the allowed extra flags "
                          f"(allowed: {', '.join(sorted(allowed))})")
     return flag
+
+
+def _checked(allowed: frozenset[str], tool: str, pattern: str) -> object:
+    """One extra ``tool`` flag as a model field's item type: bounded, its pattern in the CRD, ``check_flag``'s error."""
+    return Annotated[str, Field(max_length=512, json_schema_extra={"pattern": pattern}),
+                     AfterValidator(lambda flag: check_flag(flag, allowed, tool))]
+
+
+#: Item types of ``sbatch_args`` / ``srun_args`` (the executor's and each het component's).
+SbatchFlag = _checked(SBATCH_OPTIONS, "sbatch", SBATCH_FLAG_PATTERN)
+SrunFlag = _checked(SRUN_OPTIONS, "srun", SRUN_FLAG_PATTERN)

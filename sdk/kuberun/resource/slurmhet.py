@@ -10,9 +10,7 @@ launcher) stays on the ``SlurmExecutor``. Extra flags pass the same allow-list a
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from kuberun.resource import slurmflags
 from kuberun.resource.base import KubeModel
@@ -39,20 +37,10 @@ class SlurmHetComponent(KubeModel):
     time_limit: str | None = Field(None, max_length=32, pattern=r"^(\d+-)?\d+(:\d{1,2}){0,2}$")
     gres: str | None = Field(None, max_length=256, pattern=slurmflags.GRES_PATTERN)
     env: EnvVars = Field(default_factory=dict, description="Set for this component's srun only, over the executor's env.")
-    sbatch_args: list[Annotated[str, Field(max_length=512, json_schema_extra={"pattern": slurmflags.SBATCH_FLAG_PATTERN})]] = Field(
+    sbatch_args: list[slurmflags.SbatchFlag] = Field(
         default_factory=list, max_length=32, description="Extra sbatch flags of this component (the executor's allow-list).")
-    srun_args: list[Annotated[str, Field(max_length=512, json_schema_extra={"pattern": slurmflags.SRUN_FLAG_PATTERN})]] = Field(
+    srun_args: list[slurmflags.SrunFlag] = Field(
         default_factory=list, max_length=32, description="Extra srun flags of this component's step (the executor's allow-list).")
-
-    @field_validator("sbatch_args")
-    @classmethod
-    def _sbatch_flags(cls, flags: list[str]) -> list[str]:
-        return [slurmflags.check_flag(f, slurmflags.SBATCH_OPTIONS, "sbatch") for f in flags]
-
-    @field_validator("srun_args")
-    @classmethod
-    def _srun_flags(cls, flags: list[str]) -> list[str]:
-        return [slurmflags.check_flag(f, slurmflags.SRUN_OPTIONS, "srun") for f in flags]
 
 
 #: Executor fields that are per component in a het job: set them on each component instead.
