@@ -101,9 +101,9 @@ def test_the_caches_keep_slim_copies_and_forget_a_deleted_jobs_summary() -> None
     (cached,) = jobs.jobs(served["metadata"]["namespace"], owner["uid"])
     assert key == (served["metadata"]["namespace"], owner["name"]) and "template" not in cached["spec"]
     jobs.remember_summary("job-uid", "a summary")
-    assert jobs.summary("job-uid") == "a summary"
+    assert jobs.summary("job-uid") == (True, "a summary")
     jobs.remove(served)
-    assert jobs.summary("job-uid") is None and jobs.jobs(served["metadata"]["namespace"], owner["uid"]) == []
+    assert jobs.summary("job-uid") == (False, None) and jobs.jobs(served["metadata"]["namespace"], owner["uid"]) == []
     pod = _served_pod(make_pod("p-0").obj())
     pod["metadata"].setdefault("labels", {})["job-name"] = "j"
     pods.put(pod)

@@ -190,23 +190,26 @@ class KubernetesBackend:
             summary = summary_from_pods(pods)
         elif state.state == "succeeded":
             uid = job["metadata"].get("uid", "")
-            summary = self.cache.summary(uid)
-            if summary is None:
-                summary = await self._summary(job["metadata"]["namespace"], name)
-                self.cache.remember_summary(uid, summary)
+            known, summary = self.cache.summary(uid)
+            if not known:
+                summary, certain = await self._summary(job["metadata"]["namespace"], name)
+                if certain:
+                    self.cache.remember_summary(uid, summary)
         return Observed(state=state.state, backend_id=name, backend_uid=job["metadata"].get("uid"), start_time=state.start_time, finish_time=state.finish_time,
                         exit_code=exit_code, reason=state.reason, message=message, log_ref=log_ref, summary=summary)
 
-    async def _summary(self, namespace: str, job: str) -> Any:
-        """The run summary of a succeeded Job's pods: from the pod cache, else read once from the API
-        (the Job's Complete may arrive before the pod's final status reached the cache)."""
+    async def _summary(self, namespace: str, job: str) -> tuple[Any, bool]:
+        """The run summary of a succeeded Job's pods, and whether that answer is final: from the pod
+        cache, else read once from the API (the Job's Complete may arrive before the pod's final status
+        reached the cache). The API's answer is final even when it has no summary (a task that wrote
+        none, or pods already gone): a succeeded Job's pods do not change, so it is not asked again."""
         summary = summary_from_pods(self.pods.pods(namespace, job))
         if summary is None:
             try:
                 summary = summary_from_pods(await self.kube.list_pods(namespace, f"job-name={job}"))
             except ApiError:
-                return None
-        return summary
+                return None, False  # asked again on the next reconcile
+        return summary, True
 
     async def cancel(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> None:
         ref_ = experiment_ref(exp)

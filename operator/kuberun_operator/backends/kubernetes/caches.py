@@ -78,12 +78,13 @@ class JobCache:
     def jobs(self, namespace: str, experiment_uid: str) -> list[dict[str, Any]]:
         return list(self._jobs.get((namespace, experiment_uid), {}).values())
 
-    def summary(self, job_uid: str) -> Any:
-        """The run summary remembered for a succeeded Job (None: not yet read)."""
-        return self._summaries.get(job_uid)
+    def summary(self, job_uid: str) -> tuple[bool, Any]:
+        """(known, summary) for a succeeded Job: known once its pods were read (the summary may be None)."""
+        return (job_uid in self._summaries), self._summaries.get(job_uid)
 
     def remember_summary(self, job_uid: str, summary: Any) -> None:
-        if job_uid and summary is not None:
+        """Remember a succeeded Job's summary, None included (a Job whose pods had none is not listed again)."""
+        if job_uid:
             self._summaries[job_uid] = summary
 
     def experiment_of(self, namespace: str, job: str) -> tuple[str, str] | None:

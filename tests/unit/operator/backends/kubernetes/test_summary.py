@@ -45,3 +45,42 @@ def test_a_runner_that_could_not_run_the_task_says_why_in_the_attempts_message()
     assert message is not None and "exited with code 2: code package refused: code package digest mismatch" in message
     assert results.SUMMARY_FORMAT not in message and len(results.summary_error(summary) or "") == results.MAX_NOTE
     assert results.summary_error(_summary(0.5)) is None  # a task that ran has no runner error
+
+
+class _Pods:
+    """``list_pods`` answering ``pods`` (or raising ``error``), counting the calls."""
+
+    def __init__(self, pods: list[dict], error: Exception | None = None) -> None:
+        self.pods, self.error, self.calls = pods, error, 0
+
+    async def list_pods(self, namespace: str, selector: str) -> list[dict]:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        return self.pods
+
+
+def _succeeded_job(uid: str) -> dict:
+    return {"metadata": {"name": "exp-t-1", "namespace": "ns", "uid": uid},
+            "status": {"conditions": [{"type": "Complete", "status": "True"}]}}
+
+
+def test_a_succeeded_jobs_pods_are_listed_once_even_when_they_carry_no_summary():
+    import asyncio
+
+    from kuberun_operator.backends.kubernetes import KubernetesBackend
+    from kuberun_operator.backends.kubernetes.caches import JobCache, PodCache
+    from kuberun_operator.kube import ApiError
+    from kuberun_operator.settings import Settings
+
+    def observe_twice(kube: _Pods, uid: str) -> list:
+        backend = KubernetesBackend(kube, JobCache(), Settings(), PodCache())  # type: ignore[arg-type]
+        return [asyncio.run(backend._observed(_succeeded_job(uid))).summary for _ in range(2)]
+
+    none = _Pods([])  # pods gone, or a task that wrote no summary: the API's answer is final
+    assert observe_twice(none, "u1") == [None, None] and none.calls == 1
+    with_summary = _Pods([make_pod("exp-t-1-0").terminated(0, message=_summary(0.5)).obj()])
+    first, second = observe_twice(with_summary, "u2")
+    assert first is not None and first == second and with_summary.calls == 1
+    down = _Pods([], error=ApiError(503, "Unavailable", "no"))  # no answer: asked again next time
+    assert observe_twice(down, "u3") == [None, None] and down.calls == 2
