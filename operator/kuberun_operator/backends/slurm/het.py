@@ -20,7 +20,16 @@ from collections.abc import Sequence
 from kuberun.resource import SlurmExecutor, slurmflags
 from kuberun.resource.slurmhet import SlurmHetComponent
 from kuberun_operator.backend_config import SlurmCluster
-from kuberun_operator.backends.slurm import script
+from kuberun_operator.backends.slurm.flags import (
+    RUNNER,
+    container_flags,
+    dependency_flags,
+    env_assignments,
+    extra_flags,
+    job_wide_flags,
+    node_flags,
+    resource_flags,
+)
 
 OUTPUTS = (("KUBERUN_SUMMARY_FILE", "summary.json"), ("KUBERUN_METRICS_FILE", "metrics.jsonl"),
            ("KUBERUN_ARTIFACTS_DIR", "artifacts"))
@@ -39,13 +48,13 @@ def sbatch_flags(executor: SlurmExecutor, cluster: SlurmCluster, after: Sequence
     for i, component in enumerate(executor.resource_group):
         if i:
             flags.append(":")
-        flags += script.job_wide_flags(executor, cluster)
-        flags += script.resource_flags(component, component.ntasks_per_node)
-        flags += script.node_flags(executor)
+        flags += job_wide_flags(executor, cluster)
+        flags += resource_flags(component, component.ntasks_per_node)
+        flags += node_flags(executor)
         if i == 0:
-            flags += script.dependency_flags(after)
-            flags += script.extra_flags(executor.sbatch_args, slurmflags.SBATCH_OPTIONS, "sbatch")
-        flags += script.extra_flags(component.sbatch_args, slurmflags.SBATCH_OPTIONS, "sbatch")
+            flags += dependency_flags(after)
+            flags += extra_flags(executor.sbatch_args, slurmflags.SBATCH_OPTIONS, "sbatch")
+        flags += extra_flags(component.sbatch_args, slurmflags.SBATCH_OPTIONS, "sbatch")
     return flags
 
 
@@ -76,11 +85,11 @@ def launch_lines(executor: SlurmExecutor) -> list[str]:
 
 def _srun(executor: SlurmExecutor, index: int, component: SlurmHetComponent) -> str:
     where = f'"$KUBERUN_DIR/{component_dir(index)}'
-    extra = [*script.extra_flags(executor.srun_args, slurmflags.SRUN_OPTIONS, "srun"),
-             *script.extra_flags(component.srun_args, slurmflags.SRUN_OPTIONS, "srun")]
+    extra = [*extra_flags(executor.srun_args, slurmflags.SRUN_OPTIONS, "srun"),
+             *extra_flags(component.srun_args, slurmflags.SRUN_OPTIONS, "srun")]
     env = [f"KUBERUN_HET_INDEX={index}", *(f'{var}={where}/{name}"' for var, name in OUTPUTS),
-           *script.env_assignments(component.env)]
-    srun = ["srun", f"--het-group={index}", f'--output={where}/output.log"', *script.container_flags(executor),
+           *env_assignments(component.env)]
+    srun = ["srun", f"--het-group={index}", f'--output={where}/output.log"', *container_flags(executor),
             *(shlex.quote(f) for f in extra)]
     # `env` sets this component's variables inside its step only; the executor's are exported already.
-    return f'{" ".join(srun)} env {" ".join(env)} {script.RUNNER} --config "$KUBERUN_TASK_FILE" &'
+    return f'{" ".join(srun)} env {" ".join(env)} {RUNNER} --config "$KUBERUN_TASK_FILE" &'

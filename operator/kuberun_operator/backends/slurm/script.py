@@ -17,13 +17,24 @@ import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from kuberun.resource import SlurmExecutor, TaskSpec, slurmflags
 from kuberun_operator.backend_config import SlurmCluster
+from kuberun_operator.backends.slurm import het
+from kuberun_operator.backends.slurm.flags import (
+    RUNNER,
+    ScriptError,
+    container_flags,
+    dependency_flags,
+    env_assignments,
+    extra_flags,
+    job_wide_flags,
+    node_flags,
+    resource_flags,
+)
 
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-RUNNER = "python -m kuberun.runner"
+__all__ = ["RUNNER", "ScriptError"]  # re-exported: the bridge and the tests name them as script.*
+
 # Exit codes of the submit command, so the backend can tell where it stopped.
 EXIT_LOOKUP_FAILED, EXIT_WORKDIR_FAILED, EXIT_SBATCH_FAILED, EXIT_PARENT_MISMATCH = 90, 91, 92, 93
 FOUND, SUBMITTED = "kuberun-found", "kuberun-submitted"
@@ -34,10 +45,6 @@ CODE_FILE = "code.tar.gz"  # a task's code package, written next to task.json wh
 SQUEUE_FIELDS = ("JobID", "Name", "State", "Reason", "StartTime", "EndTime", "exit_code", "ArrayJobID", "ArrayTaskID",
                  "HetJobID", "HetJobOffset")
 SACCT_FIELDS = ("JobID", "JobName", "State", "ExitCode", "Start", "End")
-
-
-class ScriptError(ValueError):
-    """The executor cannot be turned into a job (a bad env name, ...): a permanent, user-fixable error."""
 
 
 @dataclass(frozen=True)
@@ -71,8 +78,6 @@ def sbatch_flags(executor: SlurmExecutor, cluster: SlurmCluster, after: Sequence
     A heterogeneous executor's flags are its components' separated by ``:`` (``het.sbatch_flags``).
     """
     if executor.heterogeneous:
-        from kuberun_operator.backends.slurm import het
-
         return het.sbatch_flags(executor, cluster, after)
     # torchrun starts the per-node processes itself: Slurm runs one launcher per node.
     per_node = 1 if executor.launcher == "torchrun" else executor.ntasks_per_node
@@ -85,47 +90,6 @@ def sbatch_flags(executor: SlurmExecutor, cluster: SlurmCluster, after: Sequence
     flags += dependency_flags(after)
     # Extra flags last; the model allowed each (kuberun.resource.slurmflags), and none repeats one above.
     return [*flags, *extra_flags(executor.sbatch_args, slurmflags.SBATCH_OPTIONS, "sbatch")]
-
-
-def job_wide_flags(executor: SlurmExecutor, cluster: SlurmCluster) -> list[str]:
-    """Where the job runs and on whose budget: partition, account, qos."""
-    flags: list[str] = []
-    partition = executor.partition or cluster.partition
-    account = executor.account or cluster.account
-    if partition:
-        flags.append(f"--partition={partition}")
-    if account:
-        flags.append(f"--account={account}")
-    if executor.qos:
-        flags.append(f"--qos={executor.qos}")
-    return flags
-
-
-def node_flags(executor: SlurmExecutor) -> list[str]:
-    """Which nodes may take the job: constraint, exclude."""
-    optional = {"--constraint": executor.constraint, "--exclude": ",".join(executor.exclude)}
-    return [f"{flag}={value}" for flag, value in optional.items() if value]
-
-
-def resource_flags(resources: Any, per_node: int) -> list[str]:
-    """What one allocation asks for: an executor's, or one het component's (the same field names)."""
-    flags = [f"--nodes={resources.nodes}", f"--ntasks-per-node={per_node}"]
-    optional = {"--gpus-per-node": resources.gpus_per_node, "--cpus-per-task": resources.cpus_per_task,
-                "--mem": resources.memory, "--time": resources.time_limit, "--gres": resources.gres}
-    return flags + [f"{flag}={value}" for flag, value in optional.items() if value]  # unset (None, 0, "") is left out
-
-
-def dependency_flags(after: Sequence[str]) -> list[str]:
-    # afterok: Slurm starts the job only once every parent job COMPLETED (policy/early.py decides when).
-    return ["--dependency=afterok:" + ":".join(str(int(i)) for i in after)] if after else []
-
-
-def extra_flags(flags: list[str], allowed: frozenset[str], tool: str) -> list[str]:
-    """The model checked these already; checked again here so a record decoded some other way cannot slip one in."""
-    try:
-        return [slurmflags.check_flag(f, allowed, tool) for f in flags]
-    except ValueError as exc:
-        raise ScriptError(str(exc)) from None
 
 
 def batch_script(task: TaskSpec, cluster: SlurmCluster, place: AttemptPlace) -> str:
@@ -175,22 +139,12 @@ def _env_lines(env: dict[str, str]) -> list[str]:
     return [f"export {assignment}" for assignment in env_assignments(env)]
 
 
-def env_assignments(env: dict[str, str]) -> list[str]:
-    """``NAME=<quoted value>`` for each variable (for ``export`` or ``env``); a bad name is a ScriptError."""
-    for name in env:
-        if not ENV_NAME.match(name):
-            raise ScriptError(f"invalid environment variable name {name!r}: use letters, digits and _")
-    return [f"{name}={shlex.quote(value)}" for name, value in env.items()]
-
-
 def _setup_block(title: str, lines: list[str]) -> list[str]:
     return [f"# {title}", *lines] if lines else []
 
 
 def _launch_lines(executor: SlurmExecutor) -> list[str]:
     if executor.heterogeneous:
-        from kuberun_operator.backends.slurm import het
-
         return het.launch_lines(executor)
     extra = [shlex.quote(f) for f in extra_flags(executor.srun_args, slurmflags.SRUN_OPTIONS, "srun")]
     srun = ["srun", *container_flags(executor), *extra]
@@ -209,15 +163,6 @@ def _launch_lines(executor: SlurmExecutor) -> list[str]:
     if executor.nodes == 1 and executor.ntasks_per_node == 1 and not executor.container_image and not extra:
         return [f'exec {RUNNER} --config "$KUBERUN_TASK_FILE"']
     return [f'{" ".join(srun)} {RUNNER} --config "$KUBERUN_TASK_FILE"']
-
-
-def container_flags(executor: SlurmExecutor) -> list[str]:
-    if not executor.container_image:
-        return []
-    # The attempt directory is mounted at the same path so the task file resolves inside.
-    mounts = ",".join(['"$KUBERUN_DIR":"$KUBERUN_DIR"', *(shlex.quote(m) for m in executor.container_mounts)])
-    return [f"--container-image={shlex.quote(executor.container_image)}", f"--container-mounts={mounts}",
-            '--container-workdir="$KUBERUN_DIR"']
 
 
 # -- remote commands ------------------------------------------------------------------------------
