@@ -51,13 +51,16 @@ class BridgeLogs:
         return getattr(module, _BRIDGES[kind])(section, Settings(config_file=Path(path)))
 
     async def logs(self, exp: ExperimentResource, task: str, attempt: int, follow: bool,
-                   tail: int | None) -> AsyncIterator[bytes]:
+                   tail: int | None, component: int | None = None) -> AsyncIterator[bytes]:
+        if component is not None and self.kind != "slurm":
+            raise LogSourceError(f"task {task!r} runs on {self.kind}: only heterogeneous Slurm jobs have components")
         backend = self._build()
         lifecycle = isinstance(backend, Lifecycle)
         if self._start and lifecycle:
             await backend.start()
         try:
-            async for chunk in backend.logs(exp, task, attempt, follow, tail):
+            chosen = {} if component is None else {"component": component}  # a het job's one component (Slurm)
+            async for chunk in backend.logs(exp, task, attempt, follow, tail, **chosen):
                 yield chunk
         except BackendError as exc:
             raise LogSourceError(f"{self.kind}: {exc.message}") from None

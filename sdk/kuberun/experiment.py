@@ -88,12 +88,13 @@ class Experiment(ExperimentDefinition):
         return status
 
     def logs(self, task: str | None = None, *, regex: str | None = None, attempt: int | None = None,
-             follow: bool = False, tail: int | None = None) -> list[str]:
-        """A task's log lines (``regex``: only the lines it matches, ``re.search``)."""
+             follow: bool = False, tail: int | None = None, component: int | None = None) -> list[str]:
+        """A task's log lines (``regex``: only the lines it matches, ``re.search``); a heterogeneous Slurm
+        job's are every component's, labelled ``[het-<i>] ``, or only ``component``'s."""
         import re
 
         pattern = re.compile(regex) if regex else None
-        lines = self._handle().logs(task, attempt=attempt, follow=follow, tail=tail)
+        lines = self._handle().logs(task, attempt=attempt, follow=follow, tail=tail, component=component)
         return [line for line in lines if pattern is None or pattern.search(line)]
 
     def cancel(self, task: Any = None, stop: bool = False) -> None:

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kuberun.resource.slurmhet import record_problem
 from kuberun.resource.status import TaskPhase
+from kuberun_operator.backends.slurm import hetlogs
 from kuberun_operator.logstore import LogNotFoundError, LogStore, LogStoreError, UnsafePathError, paths
 
 BRIDGES = ("slurm", "lepton", "skypilot")
@@ -45,6 +47,7 @@ class LogRequest:
     attempt: int | None
     follow: bool
     tail: int | None
+    component: int | None = None  # one component of a het Slurm job; None: all of them, labelled
 
 
 def pick(obj: dict[str, Any], task: str | None, attempt: int | None) -> tuple[str, dict[str, Any]]:
@@ -75,6 +78,13 @@ def _spec_backend(obj: dict[str, Any], task: str) -> str | None:
     return next((k for k in executor if k in BRIDGES), None)
 
 
+def _check_component(obj: dict[str, Any], task: str, component: int | None) -> None:
+    """A 400 naming the task's components when ``component`` is not one of them (from the spec, not status)."""
+    problem = record_problem(obj, task, component)
+    if problem is not None:
+        raise LogUnavailable(problem, 400)
+
+
 def finished(att: dict[str, Any]) -> bool:
     try:
         return TaskPhase(att.get("phase")).finished
@@ -97,10 +107,13 @@ class LogReader:
         """(attempt number, chunks). ``still_running(n)`` re-reads the record while a local file is followed."""
         task, att = pick(obj, req.task, req.attempt)
         number = att["attempt"]
+        _check_component(obj, task, req.component)
         if finished(att):
-            archived = await self._archived(obj, task, att, req.tail)
+            # A het job's log was archived as its components' labelled lines: one component is found by its label.
+            one = req.component is not None
+            archived = await self._archived(obj, task, att, None if one else req.tail)
             if archived is not None:
-                return number, archived
+                return number, hetlogs.only_component(archived, req.component, req.tail) if one else archived  # type: ignore[arg-type]
         return number, await self._live(obj, task, att, req, lambda: still_running(number))
 
     async def _archived(self, obj: dict[str, Any], task: str, att: dict[str, Any],
@@ -156,7 +169,8 @@ class LogReader:
         decoded = metadata_and_spec(obj)
         if decoded.resource is None:
             raise LogUnavailable(f"the experiment's spec cannot be read by this operator: {decoded.error}")
-        return open_log_source(kind, str(self.config_file)).logs(decoded.resource, task, attempt, req.follow, req.tail)
+        return open_log_source(kind, str(self.config_file)).logs(decoded.resource, task, attempt, req.follow, req.tail,
+                                                                  req.component)
 
     async def _file(self, path: str, req: LogRequest, still_running: Callable[[], Awaitable[bool]],
                     where: str) -> AsyncIterator[bytes]:

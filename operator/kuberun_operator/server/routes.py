@@ -86,7 +86,8 @@ async def logs(request: web.Request) -> web.StreamResponse:
     await reviewer.require(who, "get", ns, name)
     q = request.query
     req = LogRequest(task=q.get("task") or None, attempt=_int(q, "attempt", 0, 1 << 20),
-                     follow=_flag(q, "follow"), tail=_int(q, "tail", 0, MAX_TAIL))
+                     follow=_flag(q, "follow"), tail=_int(q, "tail", 0, MAX_TAIL),
+                     component=_int(q, "component", 0, 1 << 10))  # checked against the task's components
     records = request.app[RECORDS]
     obj = await records.either(ns, name, q.get("uid") or None)
     if obj is None:

@@ -72,13 +72,21 @@ def logs(
     tail: Annotated[int | None, typer.Option("--tail", help="Only the last N lines.")] = None,
     backend_config: Annotated[str | None, typer.Option("--backend-config", envvar="KUBERUN_BACKEND_CONFIG",
                                                        help="Admin only: read Slurm/SkyPilot/Lepton logs with this backend config's credentials instead of through the operator's record server.")] = None,
-    output: Annotated[str | None, typer.Option("--output", "-o", help="json: one JSON object per line {task, attempt, line}.")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="json: one JSON object per line {task, attempt, line} (a het job's also component).")] = None,
+    component: Annotated[int | None, typer.Option("--component", help="A heterogeneous Slurm job's component (0, 1, ...): only its log. Without it, every component's, each line labelled [het-<i>].")] = None,
     kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None,
 ) -> None:
-    """Stream a task's logs from whichever backend ran it."""
+    """Stream a task's logs from whichever backend ran it (a het Slurm job's: every component's, labelled)."""
     with _one_line_errors():
         from kuberun.errors import UsageError
-        from kuberun.manage.logs import follow_task, json_lines, pick_attempt, pick_task, stream_logs
+        from kuberun.manage.logs import (
+            check_component,
+            follow_task,
+            json_lines,
+            pick_attempt,
+            pick_task,
+            stream_logs,
+        )
 
         if output not in (None, "json"):
             raise UsageError(f"unknown output format {output!r}: logs take -o json (one object per line)")
@@ -91,6 +99,7 @@ def logs(
             typer.echo(f"ARCHIVED: {archived_note(obj)}", err=True)
             follow = False  # nothing of an archived experiment is still running
         task_name = pick_task(obj, task)
+        check_component(obj, task_name, component)
         current: dict[str, int | None] = {"attempt": None}
 
         def next_attempt(number: int) -> None:
@@ -99,12 +108,17 @@ def logs(
             current["attempt"] = number
 
         if follow and attempt is None:  # the task across its retries, until it has finished
-            chunks = follow_task(kube, obj, task_name, tail=tail, backend_config=backend_config, on_attempt=next_attempt)
+            chunks = follow_task(kube, obj, task_name, tail=tail, backend_config=backend_config, on_attempt=next_attempt,
+                                 component=component)
         else:
             current["attempt"] = pick_attempt(obj, task_name, attempt)["attempt"]
-            chunks = stream_logs(kube, obj, task_name, attempt, follow=follow, tail=tail, backend_config=backend_config)
+            chunks = stream_logs(kube, obj, task_name, attempt, follow=follow, tail=tail, backend_config=backend_config,
+                                 component=component)
         if output == "json":
-            chunks = json_lines(chunks, task_name, lambda: current["attempt"])
+            from kuberun.resource.slurmhet import record_components
+
+            het = component is None and record_components(obj, task_name) > 0  # lines labelled with their component
+            chunks = json_lines(chunks, task_name, lambda: current["attempt"], het=het)
         for chunk in chunks:
             out.write(chunk)
             out.flush()

@@ -55,15 +55,19 @@ def pick_attempt(obj: Obj, task: str, attempt: int | None) -> Obj:
 
 
 def stream_logs(kube: Kube, obj: Obj, task: str | None = None, attempt: int | None = None, *, follow: bool = False,
-                tail: int | None = None, backend_config: str | None = None) -> Iterator[bytes]:
-    """Chunks of the attempt's log, following it until the attempt ends when ``follow``."""
+                tail: int | None = None, backend_config: str | None = None, component: int | None = None) -> Iterator[bytes]:
+    """Chunks of the attempt's log, following it until the attempt ends when ``follow``.
+
+    A heterogeneous Slurm job's log is every component's, each line labelled ``[het-<i>] ``
+    (``kuberun.resource.slurmhet``); ``component`` picks one (its lines as written)."""
     name = pick_task(obj, task)
+    check_component(obj, name, component)
     att = pick_attempt(obj, name, attempt)
     log_ref, backend_ref = att.get("logRef") or {}, att.get("backendRef") or {}
     kind = log_ref.get("kind") or ("pod" if backend_ref.get("backend") == "kubernetes" else backend_ref.get("backend"))
 
     def served() -> Iterator[bytes]:
-        return server_log(kube, obj, name, att["attempt"], follow=follow, tail=tail)
+        return server_log(kube, obj, name, att["attempt"], follow=follow, tail=tail, component=component)
 
     if is_archived(obj):  # the object is gone: only the record server still has its logs
         return served()
@@ -80,7 +84,7 @@ def stream_logs(kube: Kube, obj: Obj, task: str | None = None, attempt: int | No
         return _file_log(path, follow, tail, lambda: _attempt_finished(kube, ns, exp_name, name, number))
     if kind in ("slurm", "skypilot", "lepton"):
         if backend_config:  # the admin's own path: build the bridge here, with the backend credentials
-            return _bridge_log(kind, obj, name, att["attempt"], follow, tail, backend_config)
+            return _bridge_log(kind, obj, name, att["attempt"], follow, tail, backend_config, component)
         return _bridge_served(kind, served)
     raise LogsUnavailableError(f"task {name!r} attempt {att['attempt']}: no log location recorded yet")
 
@@ -90,14 +94,25 @@ def is_archived(obj: Obj) -> bool:
     return isinstance(obj.get("archive"), dict)
 
 
-def server_log(kube: Kube, obj: Obj, task: str, attempt: int, *, follow: bool, tail: int | None) -> Iterator[bytes]:
+def check_component(obj: Obj, task: str, component: int | None) -> None:
+    """LogsUnavailableError before any request when ``component`` is not one of ``task``'s het components."""
+    from kuberun.resource.slurmhet import record_problem
+
+    problem = record_problem(obj, task, component)
+    if problem is not None:
+        raise LogsUnavailableError(problem)
+
+
+def server_log(kube: Kube, obj: Obj, task: str, attempt: int, *, follow: bool, tail: int | None,
+               component: int | None = None) -> Iterator[bytes]:
     """The attempt's log through the operator's record server, as this kubeconfig's user."""
     from kuberun.manage.records import RecordClient
 
     meta = obj["metadata"]
     client = RecordClient(kube)
     try:
-        chunks = client.logs(meta["namespace"], meta["name"], task, attempt, follow=follow, tail=tail, uid=meta.get("uid"))
+        chunks = client.logs(meta["namespace"], meta["name"], task, attempt, follow=follow, tail=tail, uid=meta.get("uid"),
+                             component=component)
         first = next(chunks, None)  # errors (401/403/404) surface here, before anything is printed
     except NotFoundError as exc:
         raise LogsUnavailableError(f"task {task!r} attempt {attempt}: {exc}") from None
@@ -136,7 +151,8 @@ def _or_raise(served: Callable[[], Iterator[bytes]], original: LogsUnavailableEr
 
 
 def follow_task(kube: Kube, obj: Obj, task: str | None = None, *, tail: int | None = None, backend_config: str | None = None,
-                on_attempt: Callable[[int], None] = lambda _: None, poll: float = 1.0) -> Iterator[bytes]:
+                on_attempt: Callable[[int], None] = lambda _: None, poll: float = 1.0,
+                component: int | None = None) -> Iterator[bytes]:
     """``logs -f`` without ``--attempt``: the task's log across its attempts, until the task has finished.
 
     A retried task's first attempt ends long before the task does; stopping there (exit 0) looked
@@ -152,7 +168,7 @@ def follow_task(kube: Kube, obj: Obj, task: str | None = None, *, tail: int | No
         if att is not None and att["attempt"] > streamed:
             on_attempt(att["attempt"])
             yield from stream_logs(kube, obj, name, att["attempt"], follow=True, tail=None if streamed else tail,
-                                   backend_config=backend_config)
+                                   backend_config=backend_config, component=component)
             streamed = att["attempt"]
         obj = get_experiment(kube, meta["name"], meta["namespace"])
         latest = _latest_attempt(obj, name)
@@ -190,12 +206,19 @@ def _experiment_finished(obj: Obj) -> bool:
     return finished(obj)
 
 
-def json_lines(chunks: Iterator[bytes], task: str, attempt: Callable[[], int | None]) -> Iterator[bytes]:
-    """``logs -o json``: each log line as one JSON object ``{"task", "attempt", "line"}`` and a newline."""
+def json_lines(chunks: Iterator[bytes], task: str, attempt: Callable[[], int | None],
+               het: bool = False) -> Iterator[bytes]:
+    """``logs -o json``: each log line as one JSON object ``{"task", "attempt", "line"}`` and a newline;
+    ``het``: the lines of a het job's components, each labelled: ``component`` and the line without its label."""
     import json
 
+    from kuberun.resource.slurmhet import split_label
+
     for line in lines(chunks):
-        yield json.dumps({"task": task, "attempt": attempt(), "line": line}).encode() + b"\n"
+        record: dict[str, Any] = {"task": task, "attempt": attempt()}
+        if het:
+            record["component"], line = split_label(line)
+        yield json.dumps({**record, "line": line}).encode() + b"\n"
 
 
 def lines(chunks: Iterator[bytes]) -> Iterator[str]:
@@ -313,7 +336,7 @@ def _read_file(path: Path, follow: bool, tail: int | None, finished: Callable[[]
 
 
 def _bridge_log(kind: str, obj: Obj, task: str, attempt: int, follow: bool, tail: int | None,
-                backend_config: str | None) -> Iterator[bytes]:
+                backend_config: str | None, component: int | None = None) -> Iterator[bytes]:
     """The bridge's log source (entry point ``kuberun.log_sources``), built from the admin's backend config.
 
     It is handed the Experiment (metadata and spec; its status is left out) and finds the log itself."""
@@ -330,7 +353,8 @@ def _bridge_log(kind: str, obj: Obj, task: str, attempt: int, follow: bool, tail
     except ValidationError as exc:
         raise LogsUnavailableError(f"this kuberun cannot read the experiment's spec (a newer version wrote it?): "
                                    f"{str(exc).splitlines()[0]}") from None
-    return _drive(_reworded(source.logs(exp, task, attempt, follow, tail)))
+    chosen = {} if component is None else {"component": component}  # a source of before components takes none
+    return _drive(_reworded(source.logs(exp, task, attempt, follow, tail, **chosen)))
 
 
 def load_log_source(kind: str, config_file: str | None) -> Any:

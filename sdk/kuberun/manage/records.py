@@ -147,9 +147,9 @@ class RecordClient:
         return resp.status == 201
 
     def logs(self, namespace: str, name: str, task: str | None, attempt: int | None, *, follow: bool = False,
-             tail: int | None = None, uid: str | None = None) -> Iterator[bytes]:
+             tail: int | None = None, uid: str | None = None, component: int | None = None) -> Iterator[bytes]:
         return self.stream(contract.logs_path(namespace, name), task=task, attempt=attempt,
-                           follow="true" if follow else None, tail=tail, uid=uid)
+                           follow="true" if follow else None, tail=tail, uid=uid, component=component)
 
     def metric_series(self, namespace: str, name: str, uid: str | None = None) -> Obj:
         """The experiment's metric series (``contract.metrics_path``). Raises NotFoundError."""

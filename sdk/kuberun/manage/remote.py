@@ -76,8 +76,11 @@ class RemoteExperiment:
         return ExperimentStatus.model_validate(raw)
 
     def logs(self, task: str | None = None, *, attempt: int | None = None, follow: bool = False,
-             tail: int | None = None, backend_config: str | None = None) -> Iterator[str]:
+             tail: int | None = None, backend_config: str | None = None, component: int | None = None) -> Iterator[str]:
         """Lines of a task's log (the latest attempt unless ``attempt``), streamed; ``follow`` waits for more.
+
+        A heterogeneous Slurm job's lines are every component's, each labelled ``[het-<i>] ``
+        (``kuberun.resource.slurmhet.split_label`` reads it back); ``component`` picks one's.
 
         Example::
 
@@ -86,7 +89,8 @@ class RemoteExperiment:
         """
         from kuberun.manage.logs import lines, stream_logs
 
-        chunks = stream_logs(self._kube, self.refresh()._obj, task, attempt, follow=follow, tail=tail, backend_config=backend_config)
+        chunks = stream_logs(self._kube, self.refresh()._obj, task, attempt, follow=follow, tail=tail,
+                             backend_config=backend_config, component=component)
         return lines(chunks)
 
     def cancel(self, stop: bool = False, task: str | None = None) -> None:

@@ -29,11 +29,13 @@ class LogSource(Protocol):
     """Streams one attempt's output (stdout and stderr), chunk by chunk; ``follow`` keeps going until it ends.
 
     ``exp`` is the Experiment as stored (only its metadata and spec are used); ``task`` and
-    ``attempt`` name the attempt. Failures are raised as ``LogSourceError``.
+    ``attempt`` name the attempt; ``component``: one component of a heterogeneous Slurm job (without
+    it, a het job's log is every component's, each line labelled ``[het-<i>] ``, ``resource.slurmhet``).
+    Failures are raised as ``LogSourceError``.
     """
 
     def logs(self, exp: ExperimentResource, task: str, attempt: int, follow: bool,
-             tail: int | None) -> AsyncIterator[bytes]: ...
+             tail: int | None, component: int | None = None) -> AsyncIterator[bytes]: ...
 
 
 OpenLogSource = Callable[[str | None], LogSource]

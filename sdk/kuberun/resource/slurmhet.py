@@ -10,6 +10,8 @@ launcher) stays on the ``SlurmExecutor``. Extra flags pass the same allow-list a
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from kuberun.resource import slurmflags
@@ -67,3 +69,49 @@ def check_group(heterogeneous: bool, group: list[SlurmHetComponent], fields_set:
                (None, 0, False, "none")]
     if refused:
         raise ValueError(f"a heterogeneous job cannot have {'; '.join(refused)}")
+
+
+# -- a het job's logs ---------------------------------------------------------------------------------
+# ``kuberun logs`` of a het task shows every component: each line carries its component's label, the
+# directory its log is in on the cluster (``het-<i>/``), in brackets, as ``run(tail_logs=True)``
+# prefixes ``[task]``. The operator labels (backends/slurm/hetlogs.py), the CLI reads the label back for
+# ``-o json``, and an archived log, copied labelled, is filtered by it for ``--component``.
+
+
+def component_label(index: int) -> str:
+    """The prefix of component ``index``'s lines in a het job's combined log: ``[het-1] ``."""
+    return f"[het-{int(index)}] "
+
+
+def split_label(line: str) -> tuple[int | None, str]:
+    """``(component, the line without its label)``; ``(None, line)`` for a line that carries none."""
+    if line.startswith("[het-"):
+        number, sep, rest = line[5:].partition("] ")
+        if sep and number.isdigit() and len(number) == 1:
+            return int(number), rest
+    return None, line
+
+
+def component_problem(task: str, heterogeneous: bool, size: int, component: int | None) -> str | None:
+    """Why ``component`` names no log of ``task`` (a het job of ``size`` components), or None when it does."""
+    if component is None:
+        return None
+    if not heterogeneous:
+        return f"task {task!r} is not a heterogeneous Slurm job: it has no components (leave out --component)"
+    if not 0 <= component < size:
+        return f"task {task!r} has no het component {component}: its components are 0-{size - 1}"
+    return None
+
+
+def record_components(obj: dict[str, Any], task: str) -> int:
+    """How many components ``task`` of an Experiment as stored (a dict) has: 0 unless a het job. From
+    its spec, never its status."""
+    spec = next((t for t in (obj.get("spec") or {}).get("tasks") or [] if t.get("name") == task), None) or {}
+    slurm = (spec.get("executor") or {}).get("slurm") or {}
+    return len(slurm.get("resourceGroup") or []) if slurm.get("heterogeneous") else 0
+
+
+def record_problem(obj: dict[str, Any], task: str, component: int | None) -> str | None:
+    """``component_problem`` for ``task`` of an Experiment as stored (a dict)."""
+    size = record_components(obj, task)
+    return component_problem(task, size > 0, size, component)

@@ -29,13 +29,13 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec, results
+from kuberun.resource import BackendRef, ExperimentResource, LogRef, TaskSpec, results, slurmhet
 from kuberun.runner import BadTaskError, task_document
 from kuberun_operator import grants, identity
 from kuberun_operator.actions import Observed, Parent
 from kuberun_operator.backend_config import SlurmCluster, SlurmConfig
 from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted, active_attempts
-from kuberun_operator.backends.slurm import script
+from kuberun_operator.backends.slurm import hetlogs, script
 from kuberun_operator.backends.slurm.poller import ClusterPoller, controller_down
 from kuberun_operator.backends.slurm.state import lost, observed_from
 from kuberun_operator.backends.slurm.transport import UNAVAILABLE, CommandResult, Transport, make_transport
@@ -283,16 +283,24 @@ class SlurmBackend:
         Where is computed as submit computed it (``_place``) and the job is known by its name (the
         key from the UID). Nothing is taken from status: a log path or job id written there by
         whoever may patch ``experiments/status`` could name another tenant's log. A het job's log
-        is its component's (``component``, 0 unless given: ``het-<i>/output.log``)."""
+        is every component's, each line labelled (``hetlogs.py``), or only ``component``'s
+        (``het-<i>/output.log``, unlabelled) when one is given."""
         login, key, directory = self._place(exp, task, attempt)
         executor = exp.spec.task(task).executor.slurm
-        group = len(executor.resource_group) if executor is not None and executor.heterogeneous else 0
-        if component is not None and not 0 <= component < max(group, 1):
-            raise BackendError("LogsUnavailable", f"task {task!r} has no het component {component} "
-                               f"({'components 0-' + str(group - 1) if group else 'it is not a het job'})", permanent=True)
-        command = script.logs_command(directory, key, follow, tail, (component or 0) if group else None)
-        async for chunk in self._transport(login.name, exp.metadata.namespace).stream(command):
+        het = executor is not None and executor.heterogeneous
+        size = len(executor.resource_group) if het else 0  # type: ignore[union-attr]
+        problem = slurmhet.component_problem(task, het, size, component)
+        if problem is not None:
+            raise BackendError("LogsUnavailable", problem, permanent=True)
+        transport = self._transport(login.name, exp.metadata.namespace)
+
+        def one(index: int | None) -> AsyncIterator[bytes]:
+            return transport.stream(script.logs_command(directory, key, follow, tail, index))
+
+        chunks = one(component) if component is not None or not het else hetlogs.every_component(one, size, follow)
+        async for chunk in chunks:
             yield chunk
+
 
 def _files(task: TaskSpec, cluster: SlurmCluster, place: script.AttemptPlace, with_code: bool = False,
            after: Sequence[str] = ()) -> tuple[bytes, bytes, list[str]]:
