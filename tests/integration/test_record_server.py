@@ -300,3 +300,28 @@ def test_a_collected_pods_archived_log_is_read_through_the_server(world: Any) ->
     result = cli("logs", name, "train", kubeconfig=world["alice"])
     assert result.code == 0, result.stderr
     assert result.stdout == "from the pod, kept\n"
+
+
+def test_an_archived_het_jobs_log_keeps_every_component_and_serves_one_by_its_label(world: Any) -> None:
+    """The recorder copies a het job's log as every component's labelled lines (the Slurm bridge's logs()):
+    `kuberun logs` shows them all, `--component I` one (unlabelled, its own --tail), and a component that is
+    not there is refused naming those that are, by the CLI and by the server itself."""
+    het = kr.SlurmExecutor(cluster="c1", heterogeneous=True, resource_group=[kr.SlurmHetComponent(), kr.SlurmHetComponent()])
+    obj = _experiment("team-a", "het-archived", executor=het)
+    _archive(world["sb"], obj, b"[het-0] trainer 1\n[het-0] trainer 2\n[het-1] loader 1\n[het-1] loader 2\n")
+    name = obj["metadata"]["name"]
+    every = cli("logs", name, "train", kubeconfig=world["alice"])
+    assert every.code == 0, every.stderr
+    assert every.stdout.splitlines() == ["[het-0] trainer 1", "[het-0] trainer 2", "[het-1] loader 1", "[het-1] loader 2"]
+    one = cli("logs", name, "train", "--component", "1", kubeconfig=world["alice"])
+    assert (one.code, one.stdout) == (0, "loader 1\nloader 2\n"), one.stderr
+    assert cli("logs", name, "train", "--component", "0", "--tail", "1", kubeconfig=world["alice"]).stdout == "trainer 2\n"
+    as_json = [json.loads(line) for line in cli("logs", name, "-o", "json", kubeconfig=world["alice"]).stdout.splitlines()]
+    assert [(r["component"], r["line"]) for r in as_json][1:3] == [(0, "trainer 2"), (1, "loader 1")]
+    refused = cli("logs", name, "train", "--component", "2", kubeconfig=world["alice"])
+    assert refused.code == 1 and "has no het component 2: its components are 0-1" in refused.stderr
+    answer = _raw(world, contract.logs_path("team-a", name) + "?task=train&component=2",
+                  {"Authorization": f"Bearer {_token(world['alice'])}"})
+    assert answer.status == 400 and b"its components are 0-1" in answer.data
+    plain = cli("logs", world["mine"]["metadata"]["name"], "train", "--component", "0", kubeconfig=world["alice"])
+    assert plain.code == 1 and "is not a heterogeneous Slurm job" in plain.stderr

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from kuberun_operator.backends.base import BackendError
 from tests.helpers.operator import final_phase, get_experiment, running_operator, wait_for
 
 from .bridge import attempts, create_experiment, patch_spec, slurm_task, write_backend_config
@@ -89,9 +90,14 @@ def test_a_het_job_runs_each_component_on_its_own_node_with_its_own_resources(
     placed = sorted((_field(line, "HetJobOffset"), _field(line, "NodeList"), _field(line, "MinMemoryNode"))
                     for line in shown)
     assert placed == [("0", node0, "100M"), ("1", node1, "200M")]
-    # Logs: component 0 unless asked, every component readable.
-    assert "index=0 " in _logs(het_config, k8s_api_client, namespace, name, None)
-    assert "index=1 " in _logs(het_config, k8s_api_client, namespace, name, 1)
+    # Logs: every component's, each line labelled with its component, or the one asked for as written.
+    every = _logs(het_config, k8s_api_client, namespace, name, None).splitlines()
+    assert f"[het-0] index=0 size=2 node={node0} host={host} mem=100 role=" in every
+    assert f"[het-1] index=1 size=2 node={node1} host={host} mem=200 role=second" in every
+    assert all(line.startswith(("[het-0] ", "[het-1] ")) for line in every)
+    assert _logs(het_config, k8s_api_client, namespace, name, 1) == second
+    with pytest.raises(BackendError, match="has no het component 2: its components are 0-1"):
+        _logs(het_config, k8s_api_client, namespace, name, 2)
 
 
 def test_a_failing_component_fails_the_task_saying_so(operator, k8s_api_client, namespace, two_node_cluster):
