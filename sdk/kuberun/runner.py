@@ -99,28 +99,39 @@ IN_TASK_ENV = "KUBERUN_IN_TASK"
 
 
 def install_code(code: dict[str, Any], dest: Path | None = None) -> Path:
-    """Reassemble, verify and unpack the task's code package; make it the working directory and first import path."""
+    """Reassemble, verify and unpack the task's code package; make it the working directory and first import path.
+
+    With ``$KUBERUN_CODE_CACHE`` (and no ``dest`` or ``$KUBERUN_CODE_DIR``), once per node: the node's
+    first rank unpacks, its others use that tree (``kuberun.packaging.nodecache``)."""
     # From the modules, not the package: the runner shipped to a bare node (runner_bundle) has only these.
     from kuberun.packaging.errors import PackageIntegrityError, PackagingError, UnsafeArchiveError
     from kuberun.packaging.unpack import activate, unpack
 
-    sha256, files = code.get("sha256"), code.get("files")
-    if code.get("download"):  # in the operator's store: fetched from the record server (Kubernetes)
-        data = _download_code(sha256, code.get("size"))
-    elif not isinstance(sha256, str) or not isinstance(files, list) or not files:
+    sha256 = code.get("sha256")
+    if not code.get("download") and (not isinstance(sha256, str) or not isinstance(code.get("files"), list)
+                                     or not code.get("files")):
         raise BadTaskError("task document's 'code' needs 'sha256' and a non-empty 'files' list")
-    else:
-        try:
-            data = b"".join(Path(str(f)).expanduser().read_bytes() for f in files)  # ~: where SkyPilot mounts it
-        except OSError as exc:
-            raise BadTaskError(f"code package unavailable: {exc}") from exc
-    if dest is None:
-        base = os.environ.get("KUBERUN_CODE_DIR")
-        dest = Path(base) if base else Path(tempfile.mkdtemp(prefix="kuberun-code-")) / "code"
+    base, cache = os.environ.get("KUBERUN_CODE_DIR"), os.environ.get("KUBERUN_CODE_CACHE")
     try:
-        return activate(unpack(data, dest, sha256=sha256))
+        if dest is None and not base and cache:
+            from kuberun.packaging import nodecache
+
+            return activate(nodecache.install(Path(cache), sha256, lambda: _code_bytes(code))[0])  # type: ignore[arg-type]
+        if dest is None:
+            dest = Path(base) if base else Path(tempfile.mkdtemp(prefix="kuberun-code-")) / "code"
+        return activate(unpack(_code_bytes(code), dest, sha256=sha256))  # type: ignore[arg-type]
     except (PackagingError, PackageIntegrityError, UnsafeArchiveError) as exc:
         raise BadTaskError(f"code package refused: {exc}") from exc
+
+
+def _code_bytes(code: dict[str, Any]) -> bytes:
+    """The package's bytes: downloaded from the record server (Kubernetes), else joined from its chunk files."""
+    if code.get("download"):  # in the operator's store: fetched from the record server (Kubernetes)
+        return _download_code(code.get("sha256"), code.get("size"))
+    try:
+        return b"".join(Path(str(f)).expanduser().read_bytes() for f in code["files"])  # ~: where SkyPilot mounts it
+    except OSError as exc:
+        raise BadTaskError(f"code package unavailable: {exc}") from exc
 
 
 def _download_code(sha256: Any, size: Any) -> bytes:

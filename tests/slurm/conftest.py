@@ -63,7 +63,7 @@ def operator(kubeconfig: Path, crd: None, slurm_config_file: Path) -> Iterator[o
         yield metrics
 
 
-# -- two nodes, for heterogeneous jobs only (tests/slurm/test_hetjob.py) ---------------------------
+# -- two nodes, for heterogeneous and multi-node jobs (test_hetjob.py, test_code_package_nodes.py) ----
 
 
 @pytest.fixture(scope="session")
@@ -75,3 +75,16 @@ def two_node_cluster() -> Iterator[TwoNodeCluster]:
         pytest.skip(problem)
     with TwoNodeCluster() as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def two_node_config(two_node_cluster: TwoNodeCluster, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The operator's backend config for ``two_node_cluster`` (cluster ``main``)."""
+    return write_backend_config(two_node_cluster, tmp_path_factory.mktemp("two-node-config"))
+
+
+@pytest.fixture(scope="module")
+def two_node_operator(kubeconfig: Path, crd: None, two_node_config: Path) -> Iterator[object]:  # noqa: F811
+    """The operator bridged to ``two_node_cluster``, one per test module."""
+    with running_operator(kubeconfig, config_file=two_node_config) as metrics:
+        yield metrics

@@ -1,24 +1,22 @@
 """Heterogeneous Slurm jobs on the real two-node harness: each component on its own node with its
 own resources, a failing component failing the task, cancel ending every component.
 
-The operator here is bridged to ``two_node_cluster`` (tests/slurm/twonode.py), not the one-node
+The operator here is bridged to ``two_node_cluster`` (tests/slurm/twonode.py; ``two_node_operator``), not the one-node
 cluster the other modules share: on one node Slurm never starts a het job (docs/slurm.md).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kuberun_operator.backends.base import BackendError
-from tests.helpers.operator import final_phase, get_experiment, running_operator, wait_for
+from tests.helpers.operator import final_phase, get_experiment, wait_for
 
-from .bridge import attempts, create_experiment, patch_spec, slurm_task, write_backend_config
-from .twonode import TwoNodeCluster
+from .bridge import attempts, create_experiment, patch_spec, slurm_task
 
 pytestmark = pytest.mark.usefixtures("crd")
 
@@ -26,17 +24,6 @@ pytestmark = pytest.mark.usefixtures("crd")
 # script's SLURM_MEM_PER_NODE, component 0's; Slurm names each component's own _HET_GROUP_<i>).
 REPORT = ('m=SLURM_MEM_PER_NODE_HET_GROUP_$KUBERUN_HET_INDEX; echo "index=$KUBERUN_HET_INDEX size=$SLURM_HET_SIZE '
           'node=$SLURMD_NODENAME host=$(hostname -s) mem=${!m} role=$ROLE"')
-
-
-@pytest.fixture(scope="module")
-def het_config(two_node_cluster: TwoNodeCluster, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_backend_config(two_node_cluster, tmp_path_factory.mktemp("het-config"))
-
-
-@pytest.fixture(scope="module")
-def operator(kubeconfig: Path, crd: None, het_config: Path) -> Iterator[object]:
-    with running_operator(kubeconfig, config_file=het_config) as metrics:
-        yield metrics
 
 
 def het_task(name: str, inline: str, memories: tuple[str, str] = ("100M", "200M")) -> dict[str, Any]:
@@ -72,7 +59,7 @@ def _logs(config: Path, api: Any, namespace: str, name: str, component: int | No
 
 
 def test_a_het_job_runs_each_component_on_its_own_node_with_its_own_resources(
-        operator, k8s_api_client, namespace, two_node_cluster, het_config):
+        two_node_operator, k8s_api_client, namespace, two_node_cluster, two_node_config):
     name = create_experiment(k8s_api_client, namespace, [het_task("t", REPORT)])["metadata"]["name"]
 
     assert wait_for(lambda: final_phase(k8s_api_client, namespace, name), 60) == "Succeeded"
@@ -91,16 +78,16 @@ def test_a_het_job_runs_each_component_on_its_own_node_with_its_own_resources(
                     for line in shown)
     assert placed == [("0", node0, "100M"), ("1", node1, "200M")]
     # Logs: every component's, each line labelled with its component, or the one asked for as written.
-    every = _logs(het_config, k8s_api_client, namespace, name, None).splitlines()
+    every = _logs(two_node_config, k8s_api_client, namespace, name, None).splitlines()
     assert f"[het-0] index=0 size=2 node={node0} host={host} mem=100 role=" in every
     assert f"[het-1] index=1 size=2 node={node1} host={host} mem=200 role=second" in every
     assert all(line.startswith(("[het-0] ", "[het-1] ")) for line in every)
-    assert _logs(het_config, k8s_api_client, namespace, name, 1) == second
+    assert _logs(two_node_config, k8s_api_client, namespace, name, 1) == second
     with pytest.raises(BackendError, match="has no het component 2: its components are 0-1"):
-        _logs(het_config, k8s_api_client, namespace, name, 2)
+        _logs(two_node_config, k8s_api_client, namespace, name, 2)
 
 
-def test_a_failing_component_fails_the_task_saying_so(operator, k8s_api_client, namespace, two_node_cluster):
+def test_a_failing_component_fails_the_task_saying_so(two_node_operator, k8s_api_client, namespace, two_node_cluster):
     inline = '[ "$KUBERUN_HET_INDEX" != 1 ] || exit 5'
     name = create_experiment(k8s_api_client, namespace, [het_task("t", inline)])["metadata"]["name"]
 
@@ -112,7 +99,7 @@ def test_a_failing_component_fails_the_task_saying_so(operator, k8s_api_client, 
     assert "kuberun: het component 1 of 2 exited with code 5" in log
 
 
-def test_cancel_cancels_every_component(operator, k8s_api_client, namespace, two_node_cluster):
+def test_cancel_cancels_every_component(two_node_operator, k8s_api_client, namespace, two_node_cluster):
     name = create_experiment(k8s_api_client, namespace, [het_task("t", "sleep 120")])["metadata"]["name"]
     wait_for(lambda: [a for a in attempts(get_experiment(k8s_api_client, namespace, name), "t")
                       if a["phase"] == "Running"], 60, "Running")

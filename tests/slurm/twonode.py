@@ -3,12 +3,14 @@
 Why a second node: Slurm starts het jobs only from the backfill scheduler, and on one node it
 plans component 1 after component 0's planned end, so a het job never starts there (docs/slurm.md,
 "Heterogeneous jobs"). A second ``slurmd -N <host>2`` in the same network namespace, reached at
-127.0.0.2 on a port of its own, gives each component a node. Both nodes are this machine, so each
-gets ``CPUs=1`` (the machine's cores are not counted twice), and ``%n`` in the spool, pid and log
-paths keeps the two slurmds apart. ``bf_interval=1`` makes backfill run every second instead of 30.
+127.0.0.2 on a port of its own, gives each component a node. Both nodes are this machine; each
+gets ``CPUs=2`` (``CPUS_PER_NODE``), so a job can run two ranks per node (Slurm 22.05 refuses
+``--ntasks-per-node`` above a node's CPUs even with ``--overcommit``; tests/slurm/test_code_package_nodes.py
+needs two), which counts the machine's cores twice — only the scheduler sees it. ``%n`` in the spool,
+pid and log paths keeps the two slurmds apart. ``bf_interval=1`` makes backfill run every second instead of 30.
 
-Only the het tests use it (the ``two_node_cluster`` fixture): every other Slurm test keeps the
-one-node cluster it was written for.
+Only the het and per-node tests use it (the ``two_node_cluster`` fixture): every other Slurm test
+keeps the one-node cluster it was written for.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import re
 
 from .configs import GRES_COUNT, GRES_NAME, SlurmSettings, render_gres_conf
 from .harness import SlurmCluster, _free_port
+
+CPUS_PER_NODE = 2
 
 
 class TwoNodeCluster(SlurmCluster):
@@ -87,7 +91,7 @@ def two_node_conf(one_node: str, s: SlurmSettings, second_port: int) -> str:
         elif line.startswith("SchedulerParameters="):
             line += ",bf_interval=1"
         elif line.startswith(f"NodeName={s.hostname} "):
-            first = re.sub(r"CPUs=\d+", "CPUs=1", line)
+            first = re.sub(r"CPUs=\d+", f"CPUs={CPUS_PER_NODE}", line)
             line = first + "\n" + first.replace(f"NodeName={s.hostname} NodeAddr=127.0.0.1",
                                                 f"NodeName={second} NodeHostname={s.hostname} "
                                                 f"NodeAddr=127.0.0.2 Port={second_port}")

@@ -30,7 +30,7 @@ MODULES = ("kuberun.runner", "kuberun.restarts", "kuberun.signals", "kuberun.err
            "kuberun.metrics", "kuberun.artifacts", "kuberun.resource.summary", "kuberun.upload",
            "kuberun.resource.upload",
            # a task's code package: verified and unpacked by the runner (stdlib only)
-           "kuberun.packaging.unpack", "kuberun.packaging.limits", "kuberun.packaging.errors", "kuberun.packaging.paths")
+           "kuberun.packaging.unpack", "kuberun.packaging.nodecache", "kuberun.packaging.limits", "kuberun.packaging.errors", "kuberun.packaging.paths")
 PACKAGES = ("kuberun", "kuberun.resource", "kuberun.packaging")  # empty packages: only the modules above are needed
 PROVIDE_HINT = ("install fiddle, or kuberun from this project's repository (a checkout or a wheel built "
                 "from it), into the image; or use an image that has them")

@@ -111,6 +111,8 @@ def batch_script(task: TaskSpec, cluster: SlurmCluster, place: AttemptPlace) -> 
             'export KUBERUN_SUMMARY_FILE="$KUBERUN_DIR/summary.json"',
             'export KUBERUN_METRICS_FILE="$KUBERUN_DIR/metrics.jsonl"',
             'export KUBERUN_ARTIFACTS_DIR="$KUBERUN_DIR/artifacts"']),
+        # A code package is unpacked once per node, under the attempt's directory, for all ranks there.
+        *(['export KUBERUN_CODE_CACHE="$KUBERUN_DIR/code-cache"'] if task.code is not None else []),
         *_env_lines(executor.env),
         # A failing setup line must fail the job, not run the task in a half-made environment.
         "set -eo pipefail",

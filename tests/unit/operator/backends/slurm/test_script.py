@@ -56,6 +56,14 @@ def test_single_process_task_execs_the_runner_without_srun():
     assert "module load python/3.11" in text and "export KUBERUN_ATTEMPT=2" in text
 
 
+def test_a_packaged_task_unpacks_its_code_once_per_node_under_the_attempt_directory():
+    code = {"encoding": "tar+gzip", "sha256": "a" * 64, "size": 1, "files": 1, "storage": {"configMaps": ["c-0"]}}
+    packaged = TaskSpec.model_validate({**task().model_dump(by_alias=True, exclude_none=True), "code": code})
+    cache = 'export KUBERUN_CODE_CACHE="$KUBERUN_DIR/code-cache"'
+    assert cache in script.batch_script(packaged, cluster(), PLACE).splitlines()
+    assert "KUBERUN_CODE_CACHE" not in script.batch_script(task(), cluster(), PLACE)
+
+
 def test_pyxis_container_flags_mount_the_attempt_dir():
     text = script.batch_script(task(container_image="nvcr.io/nvidia/nemo:24.05", container_mounts=["/data:/data"]),
                                cluster(), PLACE)
