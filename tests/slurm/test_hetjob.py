@@ -40,8 +40,8 @@ def _field(line: str, name: str) -> str:
     return next(word.split("=", 1)[1] for word in line.split() if word.startswith(f"{name}="))
 
 
-def _logs(config: Path, api: Any, namespace: str, name: str, component: int | None) -> str:
-    """What `kuberun logs --backend-config FILE` does, client side: a backend of its own."""
+def _logs(config: Path, api: Any, namespace: str, name: str, component: int | None, follow: bool = False) -> str:
+    """What `kuberun logs [-f] --backend-config FILE` does, client side: a backend of its own."""
     from kuberun.resource import ExperimentResource
     from kuberun_operator.backend_config import BackendConfig
     from kuberun_operator.backends.slurm import SlurmBackend
@@ -51,7 +51,7 @@ def _logs(config: Path, api: Any, namespace: str, name: str, component: int | No
         backend = SlurmBackend(BackendConfig.load(config).slurm, Settings())
         try:
             exp = ExperimentResource.model_validate(get_experiment(api, namespace, name))
-            return b"".join([c async for c in backend.logs(exp, "t", 1, component=component)])
+            return b"".join([c async for c in backend.logs(exp, "t", 1, follow, component=component)])
         finally:
             await backend.stop()
 
@@ -85,6 +85,22 @@ def test_a_het_job_runs_each_component_on_its_own_node_with_its_own_resources(
     assert _logs(two_node_config, k8s_api_client, namespace, name, 1) == second
     with pytest.raises(BackendError, match="has no het component 2: its components are 0-1"):
         _logs(two_node_config, k8s_api_client, namespace, name, 2)
+
+
+def test_a_followed_het_job_interleaves_its_components_lines_until_it_ends(
+        two_node_operator, k8s_api_client, namespace, two_node_cluster, two_node_config):
+    # Component 1 starts writing after component 0 and ends before it: a reader that took the components
+    # one after another would print all of 0's lines first.
+    inline = ('if [ "$KUBERUN_HET_INDEX" = 0 ]; then for i in 1 2 3 4; do echo "tick $i"; sleep 1; done; '
+              'else sleep 1.5; echo "middle"; fi')
+    name = create_experiment(k8s_api_client, namespace, [het_task("t", inline)])["metadata"]["name"]
+    wait_for(lambda: [a for a in attempts(get_experiment(k8s_api_client, namespace, name), "t")
+                      if a["phase"] == "Running"], 60, "Running")
+    followed = _logs(two_node_config, k8s_api_client, namespace, name, None, follow=True).splitlines()
+    assert final_phase(k8s_api_client, namespace, name) in (None, "Succeeded")  # the stream ended with the job
+    ours = [line for line in followed if "tick" in line or "middle" in line]
+    assert ours[-1] == "[het-0] tick 4" and "[het-1] middle" in ours, followed
+    assert ours.index("[het-1] middle") < ours.index("[het-0] tick 4"), followed
 
 
 def test_a_failing_component_fails_the_task_saying_so(two_node_operator, k8s_api_client, namespace, two_node_cluster):
