@@ -7,6 +7,12 @@ ratio; the payload is `true`, so the time is start-up (API, reconcile, sbatch, s
 jobs only start from the backfill scheduler — the sruns, the runner and the poll that sees the end).
 
     tests/slurm/netns-run .venv/bin/python bench/slurm_het.py [--rounds 5]
+    tests/slurm/netns-run .venv/bin/python bench/slurm_het.py --code [--rounds 5]
+
+``--code``: a code package's delivery instead, on the same harness without the operator: one
+``srun -N2 --ntasks-per-node=2`` of the runner (a `true` task shipping a package of incompressible
+MiB, ``--code-mib``), with ``KUBERUN_CODE_CACHE`` (one read and unpack per node) against without (one
+per rank), alternating; the median seconds of the srun and their ratio.
 
 Root only, inside the loopback-only namespace (it starts the harness and the API emulator itself).
 """
@@ -55,14 +61,49 @@ def one(api: Any, name: str, shape: dict[str, Any], timeout_s: float = 120.0) ->
     raise RuntimeError(f"{name} did not finish in {timeout_s} s")
 
 
+def code_delivery(cluster: TwoNodeCluster, rounds: int, mib: int) -> None:
+    """Per-node against per-rank unpacking of one package, through real srun steps on both nodes."""
+    import json
+    import os
+
+    from kuberun.packaging import Entry, build_package
+
+    work = cluster.workdir / "code-bench"
+    work.mkdir()
+    package = build_package([Entry("blob.bin", data=os.urandom(mib << 20)), Entry("lib.py", data=b"X = 1\n")])
+    (work / "code.tar.gz").write_bytes(package.data)
+    (work / "task.json").write_text(json.dumps({"name": "t", "script": {"command": ["true"]},
+                                                "code": {"sha256": package.sha256, "files": [str(work / "code.tar.gz")]}}))
+    times: dict[str, list[float]] = {"per node": [], "per rank": []}
+    for i in range(rounds + 1):  # round 0 warms the page cache and Slurm's step launch
+        for label in times:
+            env = f"ALL,KUBERUN_CODE_CACHE={work}/cache-{i}" if label == "per node" else "ALL"
+            start = time.monotonic()
+            cluster.run(["srun", "-N2", "--ntasks-per-node=2", f"--export={env}", f"--chdir={work}", sys.executable,
+                         "-m", "kuberun.runner", "--config", str(work / "task.json")], timeout=300)
+            if i:
+                times[label].append(time.monotonic() - start)
+    medians = {label: statistics.median(values) for label, values in times.items()}
+    print(f"a {len(package.data) >> 20} MiB code package to 2 nodes x 2 ranks (srun of the runner), {rounds} rounds:")
+    for label, values in times.items():
+        print(f"  unpacked {label:8s} median {medians[label]:5.2f} s   ({', '.join(f'{v:.2f}' for v in values)})")
+    print(f"  ratio per-node/per-rank: {medians['per node'] / medians['per rank']:.2f}x")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--code", action="store_true", help="time a code package's delivery, per node vs per rank")
+    parser.add_argument("--code-mib", type=int, default=32)
     args = parser.parse_args()
     problem = environment_problem()
     if problem:
         print(f"cannot run: {problem}", file=sys.stderr)
         return 2
+    if args.code:
+        with TwoNodeCluster(message_timeout_s=10) as cluster:
+            code_delivery(cluster, args.rounds, args.code_mib)
+        return 0
     from kubernetes import client, config
 
     from kuberun_sandbox.apiserver import run_in_thread

@@ -81,7 +81,7 @@ def test_a_het_job_runs_each_component_on_its_own_node_with_its_own_resources(
     every = _logs(two_node_config, k8s_api_client, namespace, name, None).splitlines()
     assert f"[het-0] index=0 size=2 node={node0} host={host} mem=100 role=" in every
     assert f"[het-1] index=1 size=2 node={node1} host={host} mem=200 role=second" in every
-    assert all(line.startswith(("[het-0] ", "[het-1] ")) for line in every)
+    assert all(line.startswith(("[job] ", "[het-0] ", "[het-1] ")) for line in every)
     assert _logs(two_node_config, k8s_api_client, namespace, name, 1) == second
     with pytest.raises(BackendError, match="has no het component 2: its components are 0-1"):
         _logs(two_node_config, k8s_api_client, namespace, name, 2)

@@ -79,14 +79,7 @@ def logs(
     """Stream a task's logs from whichever backend ran it (a het Slurm job's: every component's, labelled)."""
     with _one_line_errors():
         from kuberun.errors import UsageError
-        from kuberun.manage.logs import (
-            check_component,
-            follow_task,
-            json_lines,
-            pick_attempt,
-            pick_task,
-            stream_logs,
-        )
+        from kuberun.manage.logs import follow_task, json_lines, pick_attempt, pick_task, stream_logs
 
         if output not in (None, "json"):
             raise UsageError(f"unknown output format {output!r}: logs take -o json (one object per line)")
@@ -99,7 +92,6 @@ def logs(
             typer.echo(f"ARCHIVED: {archived_note(obj)}", err=True)
             follow = False  # nothing of an archived experiment is still running
         task_name = pick_task(obj, task)
-        check_component(obj, task_name, component)
         current: dict[str, int | None] = {"attempt": None}
 
         def next_attempt(number: int) -> None:

@@ -74,8 +74,12 @@ def check_group(heterogeneous: bool, group: list[SlurmHetComponent], fields_set:
 # -- a het job's logs ---------------------------------------------------------------------------------
 # ``kuberun logs`` of a het task shows every component: each line carries its component's label, the
 # directory its log is in on the cluster (``het-<i>/``), in brackets, as ``run(tail_logs=True)``
-# prefixes ``[task]``. The operator labels (backends/slurm/hetlogs.py), the CLI reads the label back for
+# prefixes ``[task]``; the batch script's own lines come first as ``[job] ``. The operator labels (backends/slurm/hetlogs.py), the CLI reads the label back for
 # ``-o json``, and an archived log, copied labelled, is filtered by it for ``--component``.
+
+
+#: The prefix of the batch script's own lines (setup, srun's errors) in a het job's combined log.
+JOB_LABEL = "[job] "
 
 
 def component_label(index: int) -> str:

@@ -283,7 +283,7 @@ class SlurmBackend:
         Where is computed as submit computed it (``_place``) and the job is known by its name (the
         key from the UID). Nothing is taken from status: a log path or job id written there by
         whoever may patch ``experiments/status`` could name another tenant's log. A het job's log
-        is every component's, each line labelled (``hetlogs.py``), or only ``component``'s
+        is the batch script's and every component's, each line labelled (``hetlogs.py``), or only ``component``'s
         (``het-<i>/output.log``, unlabelled) when one is given."""
         login, key, directory = self._place(exp, task, attempt)
         executor = exp.spec.task(task).executor.slurm

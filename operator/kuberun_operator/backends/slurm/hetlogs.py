@@ -7,6 +7,8 @@ copy archived when the attempt ends. So each line gets its component's label
 (blocks, in component order); a followed one's are interleaved line by line as they arrive, each
 component read by its own command over the one SSH connection. The archived copy is that combined
 stream, so ``only_component`` finds one component in it again by the labels (every line has one).
+The batch script's own output (setup lines, ``srun: error: ...``, which no component's log holds)
+comes first, labelled ``[job] `` (``JOB_LABEL``).
 
 Bounds: a line is held until its newline, at most ``MAX_LINE`` bytes (a longer one is cut into
 labelled pieces); a followed job's components hand lines over through a queue of ``QUEUE`` chunks.
@@ -18,16 +20,16 @@ import asyncio
 import collections
 from collections.abc import AsyncIterator, Callable
 
-from kuberun.resource.slurmhet import component_label
+from kuberun.resource.slurmhet import JOB_LABEL, component_label
 
 MAX_LINE = 64 * 1024
 QUEUE = 64
 _END = object()
 
 
-async def labelled(chunks: AsyncIterator[bytes], index: int) -> AsyncIterator[bytes]:
-    """``chunks`` as whole lines, each prefixed with component ``index``'s label."""
-    label, pending = component_label(index).encode(), b""
+async def labelled(chunks: AsyncIterator[bytes], index: int | None) -> AsyncIterator[bytes]:
+    """``chunks`` as whole lines, each prefixed with component ``index``'s label (None: the job's own)."""
+    label, pending = (JOB_LABEL if index is None else component_label(index)).encode(), b""
     try:
         async for chunk in chunks:
             pending += chunk
@@ -43,17 +45,19 @@ async def labelled(chunks: AsyncIterator[bytes], index: int) -> AsyncIterator[by
         await _close(chunks)
 
 
-async def every_component(open_one: Callable[[int], AsyncIterator[bytes]], size: int,
+async def every_component(open_one: Callable[[int | None], AsyncIterator[bytes]], size: int,
                           follow: bool) -> AsyncIterator[bytes]:
-    """All ``size`` components' logs, labelled: one after another, or interleaved when ``follow``."""
+    """The job's own log (``open_one(None)``) and all ``size`` components' (``open_one(i)``), labelled:
+    one after another, or interleaved when ``follow``."""
+    sources: list[int | None] = [None, *range(size)]
     if not follow:
-        for index in range(size):
+        for index in sources:
             async for chunk in labelled(open_one(index), index):
                 yield chunk
         return
     queue: asyncio.Queue[object] = asyncio.Queue(QUEUE)
 
-    async def pump(index: int) -> None:
+    async def pump(index: int | None) -> None:
         try:
             async for chunk in labelled(open_one(index), index):
                 await queue.put(chunk)
@@ -62,10 +66,10 @@ async def every_component(open_one: Callable[[int], AsyncIterator[bytes]], size:
         finally:
             await queue.put(_END)
 
-    pumps = [asyncio.ensure_future(pump(i)) for i in range(size)]
+    pumps = [asyncio.ensure_future(pump(i)) for i in sources]
     try:
         ended = 0
-        while ended < size:
+        while ended < len(sources):
             item = await queue.get()
             if item is _END:
                 ended += 1

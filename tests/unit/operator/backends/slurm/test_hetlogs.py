@@ -42,15 +42,15 @@ def test_a_line_held_past_the_bound_is_cut_into_labelled_pieces(monkeypatch):
     assert out == b"[het-0] abcd\n[het-0] efgh\n[het-0] ij\n"
 
 
-def test_ended_components_come_in_blocks_in_component_order():
-    logs = {0: [b"a0\na1\n"], 1: [b"b0\n"]}
+def test_ended_components_come_in_blocks_after_the_jobs_own_lines():
+    logs = {None: [b"srun: error: x\n"], 0: [b"a0\na1\n"], 1: [b"b0\n"]}
     out = asyncio.run(_all(hetlogs.every_component(lambda i: _chunks(*logs[i]), 2, follow=False)))
-    assert out == b"[het-0] a0\n[het-0] a1\n[het-1] b0\n"
+    assert out == b"[job] srun: error: x\n[het-0] a0\n[het-0] a1\n[het-1] b0\n"
 
 
 def test_followed_components_interleave_as_lines_arrive():
     # Component 1 writes first and last: a reader that waited for component 0 to end would show it last.
-    timed = {0: (0.2, [b"zero\n"]), 1: (0.0, [b"first\n", b"", b"", b"", b"", b"", b"last\n"])}
+    timed = {None: (0.0, []), 0: (0.2, [b"zero\n"]), 1: (0.0, [b"first\n", b"", b"", b"", b"", b"", b"last\n"])}
 
     def opened(i: int) -> AsyncIterator[bytes]:
         delay, parts = timed[i]
@@ -86,7 +86,7 @@ def test_one_component_is_found_again_in_a_combined_log_by_its_label():
 
 def test_labels_round_trip_and_only_a_label_is_read_as_one():
     assert split_label(component_label(3) + "loss=1") == (3, "loss=1")
-    for line in ("[het-x] a", "[het-12] a", "[het-1]a", "plain", ""):
+    for line in ("[het-x] a", "[het-12] a", "[het-1]a", "plain", "", "[job] setup"):
         assert split_label(line) == (None, line)
 
 
@@ -121,8 +121,8 @@ def test_the_backend_serves_every_component_labelled_or_the_one_asked_for(backen
     def read(component: int | None = None, tail: int | None = None) -> bytes:
         return asyncio.run(_all(backend.logs(exp, "t", 1, False, tail, component=component)))
 
-    assert read() == b"[het-0] zero a\n[het-0] zero b\n[het-1] one a\n"
-    assert read(tail=1) == b"[het-0] zero b\n[het-1] one a\n"  # the last N of each component
+    assert read() == b"[job] the batch script's own output\n[het-0] zero a\n[het-0] zero b\n[het-1] one a\n"
+    assert read(tail=1) == b"[job] the batch script's own output\n[het-0] zero b\n[het-1] one a\n"  # last N of each
     assert read(1) == b"one a\n" and read(0, tail=1) == b"zero b\n"
     with pytest.raises(BackendError, match="has no het component 2: its components are 0-1"):
         read(2)
