@@ -313,11 +313,13 @@ def test_an_archived_het_jobs_log_keeps_every_component_and_serves_one_by_its_la
     every = cli("logs", name, "train", kubeconfig=world["alice"])
     assert every.code == 0, every.stderr
     assert every.stdout.splitlines() == ["[het-0] trainer 1", "[het-0] trainer 2", "[het-1] loader 1", "[het-1] loader 2"]
-    one = cli("logs", name, "train", "--component", "1", kubeconfig=world["alice"])
+    one = cli("logs", name, "--task", "train", "--component", "1", kubeconfig=world["alice"])
     assert (one.code, one.stdout) == (0, "loader 1\nloader 2\n"), one.stderr
     assert cli("logs", name, "train", "--component", "0", "--tail", "1", kubeconfig=world["alice"]).stdout == "trainer 2\n"
     as_json = [json.loads(line) for line in cli("logs", name, "-o", "json", kubeconfig=world["alice"]).stdout.splitlines()]
     assert [(r["component"], r["line"]) for r in as_json][1:3] == [(0, "trainer 2"), (1, "loader 1")]
+    two = cli("logs", name, "train", "--task", "other", kubeconfig=world["alice"])
+    assert two.code == 1 and "two tasks named" in two.stderr
     refused = cli("logs", name, "train", "--component", "2", kubeconfig=world["alice"])
     assert refused.code == 1 and "has no het component 2: its components are 0-1" in refused.stderr
     answer = _raw(world, contract.logs_path("team-a", name) + "?task=train&component=2",

@@ -67,6 +67,7 @@ def describe(name: Name, output: Output = None, kubeconfig: Kubeconfig = None, c
 def logs(
     name: Name,
     task: Annotated[str | None, typer.Argument(help="The task (optional for single-task experiments).")] = None,
+    task_option: Annotated[str | None, typer.Option("--task", "-t", help="The task, as an option (as cancel takes it).")] = None,
     attempt: Annotated[int | None, typer.Option("--attempt", help="Attempt number (default: the latest).")] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep streaming until the task ends (across its retries; with --attempt, until that attempt ends).")] = False,
     tail: Annotated[int | None, typer.Option("--tail", help="Only the last N lines.")] = None,
@@ -83,6 +84,9 @@ def logs(
 
         if output not in (None, "json"):
             raise UsageError(f"unknown output format {output!r}: logs take -o json (one object per line)")
+        if task is not None and task_option is not None and task != task_option:
+            raise UsageError(f"two tasks named: {task!r} and --task {task_option!r}; name one")
+        task = task or task_option
         from kuberun.manage.records import archived_note, get_or_archived, with_history
 
         kube = _kube(kubeconfig, context, namespace)
