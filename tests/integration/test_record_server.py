@@ -316,6 +316,8 @@ def test_an_archived_het_jobs_log_keeps_every_component_and_serves_one_by_its_la
     one = cli("logs", name, "--task", "train", "--component", "1", kubeconfig=world["alice"])
     assert (one.code, one.stdout) == (0, "loader 1\nloader 2\n"), one.stderr
     assert cli("logs", name, "train", "--component", "0", "--tail", "1", kubeconfig=world["alice"]).stdout == "trainer 2\n"
+    last = cli("logs", name, "train", "--tail", "1", kubeconfig=world["alice"]).stdout  # the last line of each, as live
+    assert last == "[het-0] trainer 2\n[het-1] loader 2\n"
     as_json = [json.loads(line) for line in cli("logs", name, "-o", "json", kubeconfig=world["alice"]).stdout.splitlines()]
     assert [(r["component"], r["line"]) for r in as_json][1:3] == [(0, "trainer 2"), (1, "loader 1")]
     two = cli("logs", name, "train", "--task", "other", kubeconfig=world["alice"])

@@ -91,3 +91,13 @@ def events(api: Any, namespace: str, name: str) -> list[dict[str, Any]]:
     items = client.CoreV1Api(api).list_namespaced_event(namespace).items
     return [api.sanitize_for_serialization(e) for e in items
             if e.involved_object is not None and e.involved_object.name == name]
+
+
+def kuberun_cli(kubeconfig: Path, server: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``kuberun ARGS`` in a subprocess that reaches the operator's record server at ``server`` (no backend config)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "KUBERUN_BACKEND_CONFIG"}
+    env["KUBERUN_SERVER"] = server
+    return subprocess.run([sys.executable, "-m", "kuberun.cli", *args, "--kubeconfig", str(kubeconfig)],
+                          capture_output=True, text=True, timeout=60, env=env)

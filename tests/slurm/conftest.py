@@ -11,6 +11,7 @@ skipped with the reason, so a plain `pytest` run stays green.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from tests.helpers.operator import running_operator
 from tests.integration.conftest import crd, namespace  # noqa: F401  (the emulator's CRD, a namespace per test)
 
 from .bridge import write_backend_config
-from .harness import SlurmCluster, environment_problem
+from .harness import SlurmCluster, _free_port, environment_problem
 from .twonode import TwoNodeCluster
 
 _HERE = Path(__file__).parent
@@ -83,8 +84,20 @@ def two_node_config(two_node_cluster: TwoNodeCluster, tmp_path_factory: pytest.T
     return write_backend_config(two_node_cluster, tmp_path_factory.mktemp("two-node-config"))
 
 
+@dataclass(frozen=True)
+class RecordingOperator:
+    metrics: object
+    server: str    # its record server, http on loopback
+    records: Path  # its archive (archive.db) and log store (logs/)
+
+
 @pytest.fixture(scope="module")
-def two_node_operator(kubeconfig: Path, crd: None, two_node_config: Path) -> Iterator[object]:  # noqa: F811
-    """The operator bridged to ``two_node_cluster``, one per test module."""
-    with running_operator(kubeconfig, config_file=two_node_config) as metrics:
-        yield metrics
+def two_node_operator(kubeconfig: Path, crd: None, two_node_config: Path,  # noqa: F811
+                      tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecordingOperator]:
+    """The operator bridged to ``two_node_cluster``, one per test module, recording (an archive and a log
+    store) and serving logs (a record server)."""
+    records, port = tmp_path_factory.mktemp("two-node-records"), _free_port()
+    with running_operator(kubeconfig, config_file=two_node_config, archive_url=f"sqlite:///{records}/archive.db",
+                          log_store_url=str(records / "logs"), record_server_port=port,
+                          record_server_host="127.0.0.1") as metrics:
+        yield RecordingOperator(metrics, f"http://127.0.0.1:{port}", records)

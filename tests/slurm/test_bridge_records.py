@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import copy
 import socket
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ import pytest
 from kuberun.resource.constants import GROUP, PLURAL, VERSION
 from tests.helpers.operator import get_experiment, running_operator, wait_for
 
-from .bridge import attempts, create_experiment, slurm_task
+from .bridge import attempts, create_experiment, kuberun_cli, slurm_task
 
 pytestmark = pytest.mark.usefixtures("crd")
 pytest.importorskip("kuberun_operator.server", reason="the record server is part of the operator extra")
@@ -39,22 +37,13 @@ def record_server(kubeconfig: Path, crd: None, slurm_config_file: Path) -> Any:
         yield f"http://127.0.0.1:{port}"
 
 
-def _cli(kubeconfig: Path, server: str, *args: str) -> subprocess.CompletedProcess[str]:
-    import os
-
-    env = {k: v for k, v in os.environ.items() if k != "KUBERUN_BACKEND_CONFIG"}
-    env["KUBERUN_SERVER"] = server
-    return subprocess.run([sys.executable, "-m", "kuberun.cli", *args, "--kubeconfig", str(kubeconfig)],
-                          capture_output=True, text=True, timeout=60, env=env)
-
-
 def test_a_running_slurm_tasks_log_is_followed_through_the_record_server(record_server, kubeconfig, k8s_api_client,
                                                                         namespace, tmp_path):
     inline = "echo first from $KUBERUN_TASK; sleep 3; echo last from $KUBERUN_TASK"
     name = create_experiment(k8s_api_client, namespace, [slurm_task("t", inline=inline)])["metadata"]["name"]
     wait_for(lambda: any(a.get("logRef") for a in attempts(get_experiment(k8s_api_client, namespace, name), "t")),
              what="the attempt's log location")
-    followed = _cli(kubeconfig, record_server, "logs", name, "t", "-f", "-n", namespace)
+    followed = kuberun_cli(kubeconfig, record_server, "logs", name, "t", "-f", "-n", namespace)
     assert followed.returncode == 0, followed.stderr
     assert "first from t" in followed.stdout and "last from t" in followed.stdout
 
@@ -67,7 +56,7 @@ def test_another_tenant_cannot_read_the_slurm_log(record_server, kubeconfig, k8s
              what="the attempt's log location")
     stranger = write_kubeconfig(tmp_path / "stranger", apiserver.url, namespace, user="mallory",
                                 token=apiserver.auth.mint("mallory", ()))
-    refused = _cli(stranger, record_server, "logs", name, "t", "-n", namespace)
+    refused = kuberun_cli(stranger, record_server, "logs", name, "t", "-n", namespace)
     assert refused.returncode == 1 and "forbidden" in refused.stderr, refused.stderr
     assert "private slurm output" not in refused.stdout + refused.stderr
 
@@ -102,12 +91,12 @@ def test_a_log_path_patched_into_status_cannot_read_another_tenants_log(record_s
     attempt["backendRef"] = {**attempt["backendRef"], "id": theirs["backendRef"]["id"], "uid": theirs["backendRef"]["id"]}
     custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, mine, {"status": status})
 
-    served = _cli(kubeconfig, record_server, "logs", mine, "t", "-n", namespace)
+    served = kuberun_cli(kubeconfig, record_server, "logs", mine, "t", "-n", namespace)
     # The tamper held while the log was read (the operator does not rewrite an ended attempt's status).
     (still,) = attempts(get_experiment(k8s_api_client, namespace, mine), "t")
     assert still["logRef"] == theirs["logRef"] and own["logRef"] != theirs["logRef"]
     assert served.returncode == 0, served.stderr
     assert "victim secret 4f2a" not in served.stdout + served.stderr
     assert "my own line" in served.stdout
-    victims = _cli(kubeconfig, record_server, "logs", victim, "t", "-n", victim_ns)  # the victim's own log is intact
+    victims = kuberun_cli(kubeconfig, record_server, "logs", victim, "t", "-n", victim_ns)  # the victim's own log is intact
     assert "victim secret 4f2a" in victims.stdout, victims.stderr

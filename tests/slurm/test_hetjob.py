@@ -8,6 +8,8 @@ cluster the other modules share: on one node Slurm never starts a het job (docs/
 from __future__ import annotations
 
 import asyncio
+import functools
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import pytest
 from kuberun_operator.backends.base import BackendError
 from tests.helpers.operator import final_phase, get_experiment, wait_for
 
-from .bridge import attempts, create_experiment, patch_spec, slurm_task
+from .bridge import attempts, create_experiment, kuberun_cli, patch_spec, slurm_task
 
 pytestmark = pytest.mark.usefixtures("crd")
 
@@ -101,6 +103,29 @@ def test_a_followed_het_job_interleaves_its_components_lines_until_it_ends(
     ours = [line for line in followed if "tick" in line or "middle" in line]
     assert ours[-1] == "[het-0] tick 4" and "[het-1] middle" in ours, followed
     assert ours.index("[het-1] middle") < ours.index("[het-0] tick 4"), followed
+
+
+def test_an_ended_het_jobs_archived_log_keeps_every_component_and_serves_one(
+        two_node_operator, kubeconfig, k8s_api_client, namespace):
+    """The copy the operator archives when the attempt ends holds both components' lines, labelled; the
+    record server serves it to the CLI whole or one component of it, as the user (no backend config)."""
+    inline = 'echo "from $KUBERUN_HET_INDEX"; echo "again $KUBERUN_HET_INDEX"'
+    name = create_experiment(k8s_api_client, namespace, [het_task("t", inline)])["metadata"]["name"]
+    (attempt,) = wait_for(lambda: [a for a in attempts(get_experiment(k8s_api_client, namespace, name), "t")
+                                   if a.get("archivedLog")], 60, "the het attempt's archived log")
+    assert attempt["phase"] == "Succeeded"
+    copy = Path(urllib.parse.urlsplit(attempt["archivedLog"]["url"]).path)
+    assert copy.is_relative_to(two_node_operator.records / "logs")
+    lines = copy.read_text().splitlines()
+    assert lines == [line for line in lines if line.startswith("[job] ")] + [  # the job's own lines, if any, first
+        "[het-0] from 0", "[het-0] again 0", "[het-1] from 1", "[het-1] again 1"]
+    server, cli = two_node_operator.server, functools.partial(kuberun_cli, kubeconfig)
+    one = cli(server, "logs", name, "t", "--component", "1", "-n", namespace)
+    assert (one.returncode, one.stdout) == (0, "from 1\nagain 1\n"), one.stderr
+    every = cli(server, "logs", name, "t", "--tail", "1", "-n", namespace)
+    assert every.returncode == 0 and every.stdout.splitlines()[-2:] == ["[het-0] again 0", "[het-1] again 1"], every
+    refused = cli(server, "logs", name, "t", "--component", "2", "-n", namespace)
+    assert refused.returncode == 1 and "its components are 0-1" in refused.stderr
 
 
 def test_a_failing_component_fails_the_task_saying_so(two_node_operator, k8s_api_client, namespace, two_node_cluster):

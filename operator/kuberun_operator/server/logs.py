@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kuberun.resource.slurmhet import record_problem
+from kuberun.resource.slurmhet import record_components, record_problem
 from kuberun.resource.status import TaskPhase
 from kuberun_operator.backends.slurm import hetlogs
 from kuberun_operator.logstore import LogNotFoundError, LogStore, LogStoreError, UnsafePathError, paths
@@ -109,11 +109,12 @@ class LogReader:
         number = att["attempt"]
         _check_component(obj, task, req.component)
         if finished(att):
-            # A het job's log was archived as its components' labelled lines: one component is found by its label.
-            one = req.component is not None
-            archived = await self._archived(obj, task, att, None if one else req.tail)
+            # A het job's log was archived as its components' labelled lines: a component, and the last N
+            # lines of each, are found again by the labels.
+            het = record_components(obj, task) > 0 and (req.component is not None or req.tail is not None)
+            archived = await self._archived(obj, task, att, None if het else req.tail)
             if archived is not None:
-                return number, hetlogs.only_component(archived, req.component, req.tail) if one else archived  # type: ignore[arg-type]
+                return number, hetlogs.archived_view(archived, req.component, req.tail) if het else archived
         return number, await self._live(obj, task, att, req, lambda: still_running(number))
 
     async def _archived(self, obj: dict[str, Any], task: str, att: dict[str, Any],

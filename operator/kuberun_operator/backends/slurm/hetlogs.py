@@ -6,7 +6,8 @@ copy archived when the attempt ends. So each line gets its component's label
 (``kuberun.resource.slurmhet.component_label``). An ended job's components come one after another
 (blocks, in component order); a followed one's are interleaved line by line as they arrive, each
 component read by its own command over the one SSH connection. The archived copy is that combined
-stream, so ``only_component`` finds one component in it again by the labels (every line has one).
+stream, so ``archived_view`` finds one component in it again by the labels (every line has one),
+and the last N lines of each.
 The batch script's own output (setup lines, ``srun: error: ...``, which no component's log holds)
 comes first, labelled ``[job] `` (``JOB_LABEL``).
 
@@ -83,27 +84,43 @@ async def every_component(open_one: Callable[[int | None], AsyncIterator[bytes]]
         await asyncio.gather(*pumps, return_exceptions=True)
 
 
-async def only_component(chunks: AsyncIterator[bytes], index: int, tail: int | None) -> AsyncIterator[bytes]:
-    """Component ``index``'s lines of a combined log, without their labels; ``tail``: only its last N."""
-    label = component_label(index).encode()
-    kept: collections.deque[bytes] = collections.deque(maxlen=tail)  # maxlen None: unbounded, but emptied per chunk
+async def archived_view(chunks: AsyncIterator[bytes], index: int | None, tail: int | None) -> AsyncIterator[bytes]:
+    """A combined log as read back from the archive: component ``index``'s lines without their labels, or
+    with ``index`` None every line; ``tail``: only the last N lines *of each component*, as live."""
+    mine = component_label(index).encode() if index is not None else None
+    kept: dict[bytes, collections.deque[bytes]] = {}  # by label, in the order first seen: the blocks' order
     pending = b""
     try:
         async for chunk in chunks:
             pending += chunk
             *complete, pending = pending.split(b"\n")
-            if len(pending) > MAX_LINE + len(label):
+            if len(pending) > MAX_LINE + 16:
                 pending = b""  # longer than any line ``labelled`` writes: not a component's line
-            kept.extend(line[len(label):] + b"\n" for line in complete if line.startswith(label))
-            if tail is None and kept:
-                yield b"".join(kept)
-                kept.clear()
-        if pending.startswith(label):
-            kept.append(pending[len(label):] + b"\n")
-        if kept:
-            yield b"".join(kept)
+            out = _sorted(complete, mine, kept, tail)
+            if out:
+                yield out
+        out = _sorted([pending] if pending else [], mine, kept, tail)
+        if out or kept:
+            yield out + b"".join(b"".join(lines) for lines in kept.values())
     finally:
         await _close(chunks)
+
+
+def _sorted(lines: list[bytes], mine: bytes | None, kept: dict[bytes, collections.deque[bytes]],
+            tail: int | None) -> bytes:
+    """Lines to pass on now (``tail`` None), else kept in ``kept`` for the end; ``mine``: only that label's."""
+    out = []
+    for line in lines:
+        label = line[:line.find(b"] ") + 2] if line.startswith(b"[") and b"] " in line[:16] else b""
+        if mine is not None:
+            if label != mine:
+                continue
+            line = line[len(mine):]
+        if tail is None:
+            out.append(line + b"\n")
+        else:
+            kept.setdefault(label, collections.deque(maxlen=tail)).append(line + b"\n")
+    return b"".join(out)
 
 
 async def _close(chunks: AsyncIterator[bytes]) -> None:

@@ -77,11 +77,15 @@ def test_a_failing_component_fails_the_followed_stream():
 
 def test_one_component_is_found_again_in_a_combined_log_by_its_label():
     combined = [b"[het-0] a\n[het-1] b\n[het-0] c\n[het-", b"1] [het-0] d\n[het-1] e"]
-    one = asyncio.run(_all(hetlogs.only_component(_chunks(*combined), 1, None)))
+    one = asyncio.run(_all(hetlogs.archived_view(_chunks(*combined), 1, None)))
     assert one == b"b\n[het-0] d\ne\n"  # only the first label is the component's: the rest is the line
-    assert asyncio.run(_all(hetlogs.only_component(_chunks(*combined), 1, 2))) == b"[het-0] d\ne\n"
-    assert asyncio.run(_all(hetlogs.only_component(_chunks(*combined), 0, 1))) == b"c\n"
-    assert asyncio.run(_all(hetlogs.only_component(_chunks(*combined), 2, None))) == b""
+    assert asyncio.run(_all(hetlogs.archived_view(_chunks(*combined), 1, 2))) == b"[het-0] d\ne\n"
+    assert asyncio.run(_all(hetlogs.archived_view(_chunks(*combined), 0, 1))) == b"c\n"
+    assert asyncio.run(_all(hetlogs.archived_view(_chunks(*combined), 2, None))) == b""
+    # Every component's last N, as the live log's --tail gives them.
+    last = asyncio.run(_all(hetlogs.archived_view(_chunks(b"[job] s\n", *combined), None, 1)))
+    assert last == b"[job] s\n[het-0] c\n[het-1] e\n"
+    assert asyncio.run(_all(hetlogs.archived_view(_chunks(*combined), None, None))) == b"".join(combined) + b"\n"
 
 
 def test_labels_round_trip_and_only_a_label_is_read_as_one():
