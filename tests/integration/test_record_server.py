@@ -17,6 +17,7 @@ import urllib3
 
 import kuberun as kr
 from kuberun.api import connect
+from kuberun.errors import LogsUnavailableError
 from kuberun.manage.records import RecordClient, discover
 from kuberun.resource import recordserver as contract
 from tests.helpers import records
@@ -329,3 +330,15 @@ def test_an_archived_het_jobs_log_keeps_every_component_and_serves_one_by_its_la
     assert answer.status == 400 and b"its components are 0-1" in answer.data
     plain = cli("logs", world["mine"]["metadata"]["name"], "train", "--component", "0", kubeconfig=world["alice"])
     assert plain.code == 1 and "is not a heterogeneous Slurm job" in plain.stderr
+
+
+def test_the_sdk_reads_a_het_jobs_components_from_the_server(world: Any) -> None:
+    """``Experiment.get(...).logs(task, component=)``: the same labelled lines and per-component reads as the CLI."""
+    het = kr.SlurmExecutor(cluster="c1", heterogeneous=True, resource_group=[kr.SlurmHetComponent(), kr.SlurmHetComponent()])
+    live = _live(world["sb"], _experiment("team-a", "het-live", executor=het))
+    records.store_log(world["sb"].log_store_dir, live, b"[job] setup\n[het-0] zero\n[het-1] one\n")
+    exp = kr.Experiment.get(live["metadata"]["name"], namespace="team-a", kubeconfig=str(world["alice"]))
+    assert list(exp.logs("train")) == ["[job] setup", "[het-0] zero", "[het-1] one"]
+    assert list(exp.logs("train", component=1)) == ["one"]
+    with pytest.raises(LogsUnavailableError, match="its components are 0-1"):
+        list(exp.logs("train", component=3))

@@ -60,8 +60,11 @@ def stream_logs(kube: Kube, obj: Obj, task: str | None = None, attempt: int | No
 
     A heterogeneous Slurm job's log is every component's, each line labelled ``[het-<i>] ``
     (``kuberun.resource.slurmhet``); ``component`` picks one (its lines as written)."""
+    from kuberun.resource.slurmhet import record_problem
+
     name = pick_task(obj, task)
-    check_component(obj, name, component)
+    if (problem := record_problem(obj, name, component)) is not None:  # before any request, naming those there are
+        raise LogsUnavailableError(problem)
     att = pick_attempt(obj, name, attempt)
     log_ref, backend_ref = att.get("logRef") or {}, att.get("backendRef") or {}
     kind = log_ref.get("kind") or ("pod" if backend_ref.get("backend") == "kubernetes" else backend_ref.get("backend"))
@@ -92,15 +95,6 @@ def stream_logs(kube: Kube, obj: Obj, task: str | None = None, attempt: int | No
 def is_archived(obj: Obj) -> bool:
     """Whether ``obj`` came from the archive (the record server adds an ``archive`` block)."""
     return isinstance(obj.get("archive"), dict)
-
-
-def check_component(obj: Obj, task: str, component: int | None) -> None:
-    """LogsUnavailableError before any request when ``component`` is not one of ``task``'s het components."""
-    from kuberun.resource.slurmhet import record_problem
-
-    problem = record_problem(obj, task, component)
-    if problem is not None:
-        raise LogsUnavailableError(problem)
 
 
 def server_log(kube: Kube, obj: Obj, task: str, attempt: int, *, follow: bool, tail: int | None,
