@@ -77,13 +77,19 @@ def _merged_config(paths: list[Path]) -> dict[str, Any]:
 
     Each entry remembers its file's directory, against which its relative paths resolve.
     """
-    import yaml
+    from kuberun.api import kubeyaml
 
     merged: dict[str, Any] = {"clusters": [], "users": [], "contexts": [], "current-context": None}
     for path in paths:
         if not path.is_file():
             continue
-        doc = yaml.safe_load(path.read_text()) or {}
+        text = path.read_text()
+        doc = kubeyaml.load(text)
+        if doc is None:  # outside the block style kubectl writes: PyYAML reads it
+            import yaml
+
+            doc = yaml.safe_load(text)
+        doc = doc or {}
         merged["current-context"] = merged["current-context"] or doc.get("current-context")
         for key in ("clusters", "users", "contexts"):
             known = {i.get("name") for i in merged[key]}
