@@ -14,9 +14,8 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit
 
 from kuberun.api.kubeconfig import Credentials, data_file, load_credentials
@@ -36,9 +35,10 @@ JSON_PATCH = "application/json-patch+json"
 TOKEN_REREAD_SECONDS = 60.0  # client-go re-reads a token file once a minute
 
 
-@dataclass(frozen=True)
-class Op:
-    """What a request does, in RBAC terms: named in errors (``forbidden: may not patch experiments``)."""
+class Op(NamedTuple):
+    """What a request does, in RBAC terms: named in errors (``forbidden: may not patch experiments``).
+
+    A NamedTuple, as the read path's other records: ``dataclasses`` loads ``inspect`` (start-up time)."""
 
     verb: str
     resource: str
