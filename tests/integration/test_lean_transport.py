@@ -180,6 +180,10 @@ def test_streams_and_keep_alive_on_the_lean_transport(echo, pki):
     conn = kube._pool._conn
     assert kube.get("/two", Op("get", "x"))["path"] == "/two" and kube._pool._conn is conn  # one connection
     assert json.loads(b"".join(kube.stream("/three", Op("get", "x"))))["path"] == "/three"
+    open_stream = kube.stream("/five", Op("get", "x"))
+    first_chunk = next(open_stream)  # a stream still open, and a request meanwhile: on a connection of its own
+    assert kube.get("/six", Op("get", "x"))["path"] == "/six"
+    assert json.loads(first_chunk + b"".join(open_stream))["path"] == "/five"
     assert first["path"] == "/one" and kube.get("/four", Op("get", "x"))["path"] == "/four"  # after a stream: reconnects
 
 

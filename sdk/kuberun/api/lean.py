@@ -97,7 +97,7 @@ class Response:
 
     def release_conn(self) -> None:
         self._resp.close()
-        self._on_close()  # a body left unread cannot share the connection with the next request
+        self._on_close()  # a streamed body's connection is its own: closed with it
 
 
 class LeanTransport:
@@ -170,10 +170,12 @@ class LeanTransport:
             conn.sock.settimeout(timeout)
         try:
             conn.request(method, self._target(url), body=body, headers=headers)
-            resp = Response(conn.getresponse(), stream, self.close)
+            resp = Response(conn.getresponse(), stream, conn.close)
         except BaseException:
             self.close()
             raise
-        if not stream and resp.headers.get("Connection", "").lower() == "close":
+        if stream:  # the stream keeps this connection until released; a request meanwhile opens another
+            self._conn = None
+        elif resp.headers.get("Connection", "").lower() == "close":
             self.close()
         return resp
