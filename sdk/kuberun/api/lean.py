@@ -20,6 +20,7 @@ as it words urllib3's, from ``reason``, so a refused connection reads the same o
 from __future__ import annotations
 
 import http.client
+import socket
 import ssl
 from typing import Any
 from urllib.parse import urlsplit
@@ -69,15 +70,23 @@ class _Connection(http.client.HTTPConnection):
         self.read_timeout: float | None = None
 
     def connect(self) -> None:
+        """As ``HTTPConnection.connect``, with an ASCII host name as bytes: a str one loads the idna codec."""
         try:
-            super().connect()
+            self.sock = socket.create_connection((_ascii(self.host), self.port), self.timeout, self.source_address)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._tunnel_host:
+                self._tunnel()
         except TimeoutError as exc:
             raise ConnectFailed(f"Connection to {self.host} timed out. (connect timeout={CONNECT_TIMEOUT})") from exc
         except OSError as exc:
             raise ConnectFailed(f"Failed to establish a new connection: {exc}") from exc
         if self.tls is not None:
-            self.sock = self.tls.wrap_socket(self.sock, server_hostname=self.server_name)
+            self.sock = self.tls.wrap_socket(self.sock, server_hostname=_ascii(self.server_name))
         self.sock.settimeout(self.read_timeout)
+
+
+def _ascii(name: Any) -> Any:
+    return name.encode("ascii") if isinstance(name, str) and name.isascii() else name
 
 
 class Response:
