@@ -127,7 +127,8 @@ class Kube:
 
     def send(self, method: str, path: str, *, query: dict[str, Any] | None = None, body: Any = None,
              content_type: str = "application/json", stream: bool = False, timeout: float | None = 30.0) -> Any:
-        """The raw urllib3 response, whatever its status (for a caller with its own error types: the operator).
+        """The raw response (urllib3's, or ``lean.Response`` with the same ``status``, ``data``, ``stream``),
+        whatever its status (for a caller with its own error types: the operator, which is never lean).
         Raises UnreachableError when no server answered."""
         resp = self._send(method, path, query, body, content_type, stream, timeout)
         if resp.status == 401 and self.creds.exec_plugin is not None:  # expired early or revoked: ask the plugin again
