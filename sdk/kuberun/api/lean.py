@@ -1,10 +1,9 @@
-"""The CLI read commands' transport: one connection over the standard library's ``socket`` and ``ssl``.
+"""The CLI read commands' transport: one connection over the standard library's ``http.client`` and ``ssl``.
 
 ``kuberun describe`` is a fresh process that makes two or three GETs and exits, and issue 18 wants it
 within 2x of ``kubectl get``. Importing urllib3 (with ``logging``, its URL regexes and six's moves)
 was about a third of that process's CPU, for a pool, retries and proxy managers a two-request
-process never uses; and ``http.client`` would load the ``email`` package (``httpwire.py``, which
-frames the requests here instead, says why). ``Kube(lean=True)`` (``connect(lean=True)``, what ``kuberun.manage.reads``
+process never uses. ``Kube(lean=True)`` (``connect(lean=True)``, what ``kuberun.manage.reads``
 asks for) sends through this module instead, for every kubeconfig it serves in full: CA file or
 data, ``insecure-skip-tls-verify``, ``tls-server-name``, client certificates (the kubeconfig's or an
 exec plugin's), any ``Authorization`` header (bearer token, token file, basic auth, exec plugin:
@@ -14,23 +13,23 @@ variables, as ``kubeconfig.proxy_from_environment`` reads them). For what it doe
 urllib3's pool, so no kubeconfig feature is dropped. The operator and the SDK's ``exp.run()`` keep
 the pool: many threads, connection retries.
 
-Failures leave as ``OSError``/``httpwire.ProtocolError`` (``FAILURES``); ``client.py`` words them
+Failures leave as ``OSError``/``http.client.HTTPException`` (``FAILURES``); ``client.py`` words them
 as it words urllib3's, from ``reason``, so a refused connection reads the same on either path.
 """
 
 from __future__ import annotations
 
+import http.client
 import socket
 import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
-from kuberun.api import httpwire
 from kuberun.api.kubeconfig import Credentials
 
 CONNECT_TIMEOUT = 10.0  # seconds, as the pooled client's connect timeout
-FAILURES = (OSError, httpwire.ProtocolError)  # ssl.SSLError and socket timeouts are OSErrors
-_STALE = (ConnectionResetError, BrokenPipeError)  # httpwire.Closed among them
+FAILURES = (OSError, http.client.HTTPException)  # ssl.SSLError and socket timeouts are OSErrors
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
 def unsupported(creds: Credentials) -> str | None:
@@ -62,37 +61,51 @@ def reason(exc: BaseException, timeout: float | None = None) -> str:
     return (str(exc) or type(exc).__name__).split(": ", 1)[-1][:200]
 
 
+class _Connection(http.client.HTTPConnection):
+    """TCP to the server (or through a proxy's CONNECT tunnel), then TLS with the kubeconfig's name."""
+
+    def __init__(self, host: str, port: int | None, tls: ssl.SSLContext | None, server_name: str | None) -> None:
+        super().__init__(host, port, timeout=CONNECT_TIMEOUT)
+        self.tls, self.server_name = tls, server_name
+        self.read_timeout: float | None = None
+
+    def connect(self) -> None:
+        """As ``HTTPConnection.connect``, with an ASCII host name as bytes: a str one loads the idna codec."""
+        try:
+            self.sock = socket.create_connection((_ascii(self.host), self.port), self.timeout, self.source_address)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._tunnel_host:
+                self._tunnel()
+        except TimeoutError as exc:
+            raise ConnectFailed(f"Connection to {self.host} timed out. (connect timeout={CONNECT_TIMEOUT})") from exc
+        except OSError as exc:
+            raise ConnectFailed(f"Failed to establish a new connection: {exc}") from exc
+        if self.tls is not None:
+            self.sock = self.tls.wrap_socket(self.sock, server_hostname=_ascii(self.server_name))
+        self.sock.settimeout(self.read_timeout)
+
+
 def _ascii(name: Any) -> Any:
-    """An ASCII host name as bytes: a str one makes getaddrinfo and SNI load the idna codec."""
     return name.encode("ascii") if isinstance(name, str) and name.isascii() else name
-
-
-class _Connection:
-    """A socket to the server (TCP, through a proxy's CONNECT tunnel if any, then TLS) and its reader."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock, self.rfile = sock, sock.makefile("rb")
-
-    def close(self) -> None:
-        self.rfile.close()
-        self.sock.close()
 
 
 class Response:
     """What ``Kube`` reads of a response, as urllib3's offers it: ``status``, ``data``, ``stream``."""
 
-    def __init__(self, status: int, headers: dict[str, str], body: httpwire.Body, stream: bool, on_close: Any) -> None:
-        self.status, self.headers, self._body, self._on_close = status, headers, body, on_close
-        self.data = b"" if stream else body.read()
+    def __init__(self, resp: http.client.HTTPResponse, stream: bool, on_close: Any) -> None:
+        self.status, self.headers, self._resp, self._on_close = resp.status, resp.headers, resp, on_close
+        self.data = b"" if stream else resp.read()
 
     def read(self) -> bytes:
-        return self._body.read()
+        return self._resp.read()
 
     def stream(self, amount: int = 64 * 1024, decode_content: bool = True) -> Any:
-        """Chunks as they arrive; the transport asks for no content coding, so none is decoded."""
-        yield from self._body.chunks(amount)
+        """Chunks as they arrive (chunked or not); the transport asks for no content coding."""
+        while chunk := self._resp.read1(amount):
+            yield chunk
 
     def release_conn(self) -> None:
+        self._resp.close()
         self._on_close()  # a streamed body's connection is its own: closed with it
 
 
@@ -105,10 +118,7 @@ class LeanTransport:
     def __init__(self, creds: Credentials, cert: tuple[str | None, str | None]) -> None:
         self.creds, self.cert = creds, cert
         parts = urlsplit(creds.server)
-        self.https, self.host = parts.scheme == "https", parts.hostname or ""
-        self.port = parts.port or (443 if self.https else 80)
-        name = f"[{self.host}]" if ":" in self.host else self.host
-        self.host_header = name if parts.port is None else f"{name}:{self.port}"
+        self.https, self.host, self.port = parts.scheme == "https", parts.hostname or "", parts.port
         self._conn: _Connection | None = None
 
     def _context(self) -> ssl.SSLContext:
@@ -122,25 +132,16 @@ class LeanTransport:
             context.load_cert_chain(self.cert[0], self.cert[1])
         return context
 
-    def _connect(self) -> _Connection:
-        proxy = urlsplit(self.creds.proxy) if self.creds.proxy else None
-        host, port = (proxy.hostname or "", proxy.port or 80) if proxy else (self.host, self.port)
-        try:
-            sock = socket.create_connection((_ascii(host), port), CONNECT_TIMEOUT)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if proxy and self.https:
-                httpwire.tunnel(sock, self.host, self.port)
-        except TimeoutError as exc:
-            raise ConnectFailed(f"Connection to {host} timed out. (connect timeout={CONNECT_TIMEOUT})") from exc
-        except OSError as exc:
-            raise ConnectFailed(f"Failed to establish a new connection: {exc}") from exc
+    def _connection(self) -> _Connection:
+        tls = self._context() if self.https else None
+        name = (self.creds.tls_server_name or self.host) if self.https else None
+        if not self.creds.proxy:
+            return _Connection(self.host, self.port, tls, name)
+        proxy = urlsplit(self.creds.proxy)
+        conn = _Connection(proxy.hostname or "", proxy.port or 80, tls, name)
         if self.https:
-            try:
-                sock = self._context().wrap_socket(sock, server_hostname=_ascii(self.creds.tls_server_name or self.host))
-            except BaseException:
-                sock.close()
-                raise
-        return _Connection(sock)
+            conn.set_tunnel(self.host, self.port or 443)
+        return conn
 
     def _target(self, url: str) -> str:
         """The request target: the path (and query), or the whole URL to a proxy for a plain-http server."""
@@ -171,18 +172,19 @@ class LeanTransport:
     def _once(self, method: str, url: str, body: bytes | None, headers: dict[str, str], stream: bool,
               timeout: float | None) -> Response:
         if self._conn is None:
-            self._conn = self._connect()
+            self._conn = self._connection()
         conn = self._conn
-        try:
+        conn.read_timeout = timeout
+        if conn.sock is not None:
             conn.sock.settimeout(timeout)
-            conn.sock.sendall(httpwire.request_bytes(method, self._target(url), self.host_header, headers, body))
-            status, head = httpwire.read_head(conn.rfile)
-            resp = Response(status, head, httpwire.Body(conn.rfile, method, status, head), stream, conn.close)
+        try:
+            conn.request(method, self._target(url), body=body, headers=headers)
+            resp = Response(conn.getresponse(), stream, conn.close)
         except BaseException:
             self.close()
             raise
         if stream:  # the stream keeps this connection until released; a request meanwhile opens another
             self._conn = None
-        elif resp._body.to_close or head.get("connection", "").lower() == "close":
+        elif resp.headers.get("Connection", "").lower() == "close":
             self.close()
         return resp

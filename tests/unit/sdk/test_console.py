@@ -2,7 +2,7 @@
 
 Structural guards, not timings: the read path must not import what it does not use (typer and its
 pydantic coercion, rich off a terminal, Fiddle, the kubernetes package, the pydantic models; and,
-since the lean transport, urllib3, http.client with the email package, PyYAML for a kubeconfig in kubectl's style, ``dataclasses`` with
+since the lean transport, urllib3, PyYAML for a kubeconfig in kubectl's style, ``dataclasses`` with
 ``inspect``, the exec-plugin module), and for every command line it takes, the getopt fast path
 must hand the command body exactly what typer would.
 """
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[3]
 FORBIDDEN = ("typer", "click", "pydantic", "pydantic_core", "rich", "fiddle", "kubernetes", "kuberun.resource.status",
              "kuberun.resource.spec", "kuberun.resource.executors", "kuberun.configure", "kuberun.commandline",
              "kuberun.manage.reproduce",  # reproduce's override parser: describe loads it for archived records only
-             "urllib3", "http.client", "email", "yaml", "dataclasses", "inspect", "logging", "kuberun.api.execplugin")
+             "urllib3", "yaml", "dataclasses", "inspect", "logging", "kuberun.api.execplugin")
 
 # The describe and list pages, drawn off a terminal, in a fresh interpreter: the modules they loaded.
 READ_PATH = """
