@@ -1,9 +1,9 @@
 """The SDK's one way to the Kubernetes API: ``connect()`` gives a ``Kube`` for a kubeconfig context.
 
-``kubeconfig.py`` reads kubeconfigs (``kubeyaml.py`` the YAML kubectl writes, without PyYAML;
+``kubeconfig.py`` reads kubeconfigs (JSON by ``json``, YAML by PyYAML's C loader;
 ``execplugin.py`` runs credential plugins); ``client.py`` sends requests and turns failures into the
 typed errors of ``kuberun.errors``, over urllib3's pool or, for the CLI's read commands, one
-standard-library connection (``lean.py``, framed by ``httpwire.py``). urllib3 is imported only when
+standard-library connection (``lean.py``: ``http.client`` and ``ssl``). urllib3 is imported only when
 a pooled client is made, so importing this package costs nothing for ``kuberun --help``.
 """
 

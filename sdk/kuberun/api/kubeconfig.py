@@ -81,24 +81,31 @@ def _merged_config(paths: list[Path]) -> dict[str, Any]:
 
     Each entry remembers its file's directory, against which its relative paths resolve.
     """
-    from kuberun.api import kubeyaml
-
     merged: dict[str, Any] = {"clusters": [], "users": [], "contexts": [], "current-context": None}
     for path in paths:
         if not path.is_file():
             continue
         text = path.read_text()
-        doc = kubeyaml.load(text)
-        if doc is None:  # outside the block style kubectl writes: PyYAML reads it
-            import yaml
-
-            doc = yaml.safe_load(text)
-        doc = doc or {}
+        doc = _parse(text) or {}
         merged["current-context"] = merged["current-context"] or doc.get("current-context")
         for key in ("clusters", "users", "contexts"):
             known = {i.get("name") for i in merged[key]}
             merged[key] += [{**i, "_base": path.parent} for i in doc.get(key) or [] if i.get("name") not in known]
     return merged
+
+
+def _parse(text: str) -> Any:
+    """A kubeconfig document: JSON (a YAML subset) by ``json``, any other YAML by PyYAML's C loader when built."""
+    if text.lstrip().startswith("{"):
+        import json
+
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass  # YAML's flow style: PyYAML reads it
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def load_credentials(kubeconfig: str | None = None, context: str | None = None) -> Credentials:
