@@ -17,9 +17,8 @@ import keyword
 import sys
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from kuberun.errors import ConfigIntegrityError, ConfigSerializationError, ConfigTooLargeError
 from kuberun.resource.constants import CHUNK_SIZE, HARD_LIMIT
@@ -27,9 +26,11 @@ from kuberun.resource.constants import CHUNK_SIZE, HARD_LIMIT
 MAIN_SOURCE_LIMIT = 256 * 1024
 
 
-@dataclass(frozen=True)
-class EncodedConfig:
-    """A serialized buildable: the encoded text, its digest, and what it builds."""
+class EncodedConfig(NamedTuple):
+    """A serialized buildable: the encoded text, its digest, and what it builds.
+
+    A NamedTuple: ``kuberun describe`` decodes configs with this module, and ``dataclasses`` would
+    load ``inspect`` (start-up time)."""
 
     data: str
     sha256: str

@@ -1,4 +1,5 @@
-"""The SDK's one Kubernetes client: JSON requests over urllib3, errors translated to ``kuberun.errors``.
+"""The SDK's one Kubernetes client: JSON requests over urllib3 (or, for the CLI's read commands, the
+standard library: ``lean.py``), errors translated to ``kuberun.errors``.
 
 ``exp.run()``, the CLI and the manage functions all talk to the cluster through ``Kube``.
 Why not the ``kubernetes`` package: importing it costs ~0.5 s (every model class loads), more than a
@@ -13,9 +14,8 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit
 
 from kuberun.api.kubeconfig import Credentials, data_file, load_credentials
@@ -35,9 +35,10 @@ JSON_PATCH = "application/json-patch+json"
 TOKEN_REREAD_SECONDS = 60.0  # client-go re-reads a token file once a minute
 
 
-@dataclass(frozen=True)
-class Op:
-    """What a request does, in RBAC terms: named in errors (``forbidden: may not patch experiments``)."""
+class Op(NamedTuple):
+    """What a request does, in RBAC terms: named in errors (``forbidden: may not patch experiments``).
+
+    A NamedTuple, as the read path's other records: ``dataclasses`` loads ``inspect`` (start-up time)."""
 
     verb: str
     resource: str
@@ -49,13 +50,16 @@ class Kube:
     """JSON requests against one API server, with the credentials of one kubeconfig context."""
 
     def __init__(self, creds: Credentials, *, pool_size: int = 8, connect_retries: int = 0,
-                 user_agent: str | None = None) -> None:
+                 user_agent: str | None = None, lean: bool = False) -> None:
         """``pool_size``: connections kept per host (a caller with N threads calling at once wants N);
         ``connect_retries``: how often urllib3 retries a failed connection (answers are never retried here);
-        ``user_agent``: names the caller in API server audit logs."""
+        ``user_agent``: names the caller in API server audit logs; ``lean``: one stdlib connection instead
+        of urllib3's pool, for a short-lived single-threaded reader (the CLI's read commands, ``lean.py``),
+        whenever the kubeconfig asks for nothing only urllib3 serves."""
         self.creds = creds
         self.namespace, self.user = creds.namespace, creds.user
         self.pool_size, self.connect_retries, self.user_agent = pool_size, connect_retries, user_agent
+        self.lean = lean
         self._cert: tuple[str | None, str | None] = (creds.cert_file, creds.key_file)
         self._auth: dict[str, str] = dict(creds.headers)
         self._token_read_at = time.monotonic()
@@ -75,9 +79,15 @@ class Kube:
         return False
 
     def _make_pool(self) -> Any:
+        creds = self.creds
+        if self.lean:
+            from kuberun.api import lean
+
+            if lean.unsupported(creds) is None:
+                return lean.LeanTransport(creds, self._cert)
+            self.lean = False  # e.g. a SOCKS proxy: urllib3 serves it
         import urllib3
 
-        creds = self.creds
         kwargs: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED" if creds.verify else "CERT_NONE"}
         if creds.ca_file:
             kwargs["ca_certs"] = creds.ca_file
@@ -117,19 +127,20 @@ class Kube:
 
     def send(self, method: str, path: str, *, query: dict[str, Any] | None = None, body: Any = None,
              content_type: str = "application/json", stream: bool = False, timeout: float | None = 30.0) -> Any:
-        """The raw urllib3 response, whatever its status (for a caller with its own error types: the operator).
+        """The raw response (urllib3's, or ``lean.Response`` with the same ``status``, ``data``, ``stream``),
+        whatever its status (for a caller with its own error types: the operator, which is never lean).
         Raises UnreachableError when no server answered."""
         resp = self._send(method, path, query, body, content_type, stream, timeout)
         if resp.status == 401 and self.creds.exec_plugin is not None:  # expired early or revoked: ask the plugin again
             if self._use_exec_credential(refresh=True):
+                if self.lean:
+                    self._pool.close()
                 self._pool = self._make_pool()
             resp = self._send(method, path, query, body, content_type, stream, timeout)
         return resp
 
     def _send(self, method: str, path: str, query: dict[str, Any] | None, body: Any, content_type: str,
               stream: bool, timeout: float | None) -> Any:
-        import urllib3
-
         if self.creds.token_file and time.monotonic() - self._token_read_at > TOKEN_REREAD_SECONDS:
             self._reread_token()
         if self.creds.exec_plugin is not None:
@@ -145,11 +156,23 @@ class Kube:
         if body is not None:
             headers["Content-Type"] = content_type
             data = json.dumps(body).encode()
+        if self.lean:
+            from kuberun.api import lean
+
+            try:
+                return self._pool.request(method, url, data, headers, stream, timeout)
+            except lean.FAILURES as exc:
+                raise self._unreachable(lean.reason(exc, timeout)) from None
+        import urllib3
+
         try:
             return self._pool.request(method, url, body=data, headers=headers, preload_content=not stream,
                                       timeout=urllib3.Timeout(connect=10.0, read=timeout))
         except urllib3.exceptions.HTTPError as exc:
-            raise UnreachableError(f"cannot reach the Kubernetes API at {self.creds.server}: {_reason(exc)}") from None
+            raise self._unreachable(_reason(exc)) from None
+
+    def _unreachable(self, reason: str) -> UnreachableError:
+        return UnreachableError(f"cannot reach the Kubernetes API at {self.creds.server}: {reason}")
 
     def _reread_token(self) -> None:
         """A projected service-account token is rotated by the kubelet: read the file again (as client-go does)."""
@@ -256,12 +279,13 @@ def forbidden(body: dict[str, Any], verb: str, resource: str, namespace: str | N
     return ForbiddenError(text, verb, resource)
 
 
-def connect(kubeconfig: str | None = None, context: str | None = None, namespace: str | None = None) -> Kube:
+def connect(kubeconfig: str | None = None, context: str | None = None, namespace: str | None = None, *,
+            lean: bool = False) -> Kube:
     """A client for the kubeconfig context (``$KUBECONFIG``, ``~/.kube/config``, in a pod the service account).
 
-    ``namespace`` overrides the context's.
+    ``namespace`` overrides the context's; ``lean``: see ``Kube``.
     """
-    kube = Kube(load_credentials(kubeconfig, context))
+    kube = Kube(load_credentials(kubeconfig, context), lean=lean)
     if namespace:
         kube.namespace = namespace
     return kube

@@ -14,39 +14,43 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from kuberun.api.execplugin import ExecPlugin
 from kuberun.errors import UnreachableError
+
+if TYPE_CHECKING:
+    from kuberun.api.execplugin import ExecPlugin
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
-@dataclass
 class Credentials:
-    """Where the API server is, how to trust it and how to authenticate to it."""
+    """Where the API server is, how to trust it and how to authenticate to it.
 
-    server: str
-    namespace: str = "default"
-    user: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-    verify: bool = True
-    tls_server_name: str | None = None
-    proxy: str | None = None
-    exec_plugin: ExecPlugin | None = None
-    token_file: str | None = None  # re-read now and then (a rotated service-account token); None: headers are fixed
+    A plain class, not a dataclass: ``dataclasses`` loads ``inspect``, ~10 ms of every read command's
+    start-up. Its repr names no header: they carry tokens.
+    """
+
+    def __init__(self, server: str, namespace: str = "default", user: str | None = None,
+                 headers: dict[str, str] | None = None, ca_file: str | None = None, cert_file: str | None = None,
+                 key_file: str | None = None, verify: bool = True, tls_server_name: str | None = None,
+                 proxy: str | None = None, exec_plugin: ExecPlugin | None = None, token_file: str | None = None) -> None:
+        self.server, self.namespace, self.user = server, namespace, user
+        self.headers: dict[str, str] = dict(headers or {})
+        self.ca_file, self.cert_file, self.key_file, self.verify = ca_file, cert_file, key_file, verify
+        self.tls_server_name, self.proxy, self.exec_plugin = tls_server_name, proxy, exec_plugin
+        self.token_file = token_file  # re-read now and then (a rotated service-account token); None: headers are fixed
+
+    def __repr__(self) -> str:
+        return f"Credentials(server={self.server!r}, user={self.user!r}, namespace={self.namespace!r})"
 
 
 def data_file(data: bytes, suffix: str) -> str:
     """urllib3 takes certificates and keys as files: write inline data to a private one, removed at exit."""
     import atexit
+    import tempfile
 
     fd, name = tempfile.mkstemp(prefix="kuberun-", suffix=suffix)  # mode 0600
     with os.fdopen(fd, "wb") as out:
@@ -77,18 +81,31 @@ def _merged_config(paths: list[Path]) -> dict[str, Any]:
 
     Each entry remembers its file's directory, against which its relative paths resolve.
     """
-    import yaml
-
     merged: dict[str, Any] = {"clusters": [], "users": [], "contexts": [], "current-context": None}
     for path in paths:
         if not path.is_file():
             continue
-        doc = yaml.safe_load(path.read_text()) or {}
+        text = path.read_text()
+        doc = _parse(text) or {}
         merged["current-context"] = merged["current-context"] or doc.get("current-context")
         for key in ("clusters", "users", "contexts"):
             known = {i.get("name") for i in merged[key]}
             merged[key] += [{**i, "_base": path.parent} for i in doc.get(key) or [] if i.get("name") not in known]
     return merged
+
+
+def _parse(text: str) -> Any:
+    """A kubeconfig document: JSON (a YAML subset) by ``json``, any other YAML by PyYAML's C loader when built."""
+    if text.lstrip().startswith("{"):
+        import json
+
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass  # YAML's flow style: PyYAML reads it
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def load_credentials(kubeconfig: str | None = None, context: str | None = None) -> Credentials:
@@ -130,6 +147,8 @@ def _static_credentials(cluster: dict[str, Any], user: dict[str, Any], cluster_b
         raise UnreachableError("the kubeconfig's cluster has no server")
     plugin = None
     if user.get("exec"):
+        from kuberun.api.execplugin import ExecPlugin  # its dataclasses and datetime: for plugin users only
+
         plugin = ExecPlugin.from_kubeconfig(user["exec"], user_base, cluster if user["exec"].get("provideClusterInfo") else None)
     return Credentials(
         server=server,

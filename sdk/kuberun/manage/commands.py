@@ -27,8 +27,9 @@ Name = Annotated[str, _option(options.NAME)]
 _LIST = options.by_dest(options.LIST)
 
 
-def _kube(kubeconfig: str | None, context: str | None, namespace: str | None) -> Any:
-    return reads.connect(kubeconfig, context, namespace)
+def _kube(kubeconfig: str | None, context: str | None, namespace: str | None, *, lean: bool = False) -> Any:
+    """The client for a command that writes (urllib3's pool), or with ``lean`` one that only reads."""
+    return reads.connect(kubeconfig, context, namespace, lean=lean)
 
 
 def list_(
@@ -89,7 +90,7 @@ def logs(
         task = task or task_option
         from kuberun.manage.records import archived_note, get_or_archived, with_history
 
-        kube = _kube(kubeconfig, context, namespace)
+        kube = _kube(kubeconfig, context, namespace, lean=True)
         out = sys.stdout.buffer
         obj, _ = with_history(kube, get_or_archived(kube, name))  # --attempt N of one the status budget dropped
         if archived_note(obj):
@@ -230,7 +231,7 @@ def export(name: Name, kubeconfig: Kubeconfig = None, context: Context = None, n
     with _one_line_errors():
         from kuberun.manage import apply, query
 
-        kube = _kube(kubeconfig, context, namespace)
+        kube = _kube(kubeconfig, context, namespace, lean=True)
         typer.echo(apply.export(kube, query.get_experiment(kube, name)), nl=False)
 
 
@@ -248,7 +249,7 @@ def watch(
         from kuberun.manage.progress import follow
         from kuberun.manage.query import phase_of
 
-        done = follow(_kube(kubeconfig, context, namespace), name, interval=interval, output=_machine_format(output))
+        done = follow(_kube(kubeconfig, context, namespace, lean=True), name, interval=interval, output=_machine_format(output))
         raise typer.Exit(0 if phase_of(done) == "Succeeded" else 1)
 
 

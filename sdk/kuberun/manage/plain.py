@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import sys
 import unicodedata
-from dataclasses import dataclass, field
 from typing import IO, Any
 
 
-@dataclass
 class Rows:
     """A table's headers and cells (all text); ``styles`` colours cells on a terminal, ``wrap`` names
-    the columns rich may wrap there (the others never wrap)."""
+    the columns rich may wrap there (the others never wrap). Not a dataclass: see ``query.ListFilter``."""
 
-    headers: list[str]
-    rows: list[list[str]] = field(default_factory=list)
-    styles: dict[tuple[int, int], str] = field(default_factory=dict)
-    wrap: frozenset[str] = frozenset()
+    def __init__(self, headers: list[str], rows: list[list[str]] | None = None,
+                 styles: dict[tuple[int, int], str] | None = None, wrap: frozenset[str] = frozenset()) -> None:
+        self.headers, self.rows, self.styles, self.wrap = headers, list(rows or []), dict(styles or {}), wrap
 
     def add_row(self, *cells: Any, style: dict[int, str] | None = None) -> None:
         for column, name in (style or {}).items():

@@ -37,10 +37,12 @@ def one_line_errors() -> Iterator[None]:
         raise SystemExit(0) from None
 
 
-def connect(kubeconfig: str | None, context: str | None, namespace: str | None) -> Any:
+def connect(kubeconfig: str | None, context: str | None, namespace: str | None, *, lean: bool = True) -> Any:
+    """The client a command uses: for reading, the lean transport (``kuberun.api.lean``: start-up
+    time); ``lean=False`` for the commands that write, which keep urllib3's pooled client."""
     from kuberun.api import connect as kube
 
-    return kube(kubeconfig, context, namespace)
+    return kube(kubeconfig, context, namespace, lean=lean)
 
 
 def list_experiments(*, title: str | None = None, user: str | None = None, phase: str | None = None,

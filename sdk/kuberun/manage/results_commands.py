@@ -43,7 +43,7 @@ def compare(
             raise UsageError("compare needs at least two experiments")
         if len(names) > results.MAX_COMPARED:
             raise UsageError(f"compare at most {results.MAX_COMPARED} experiments at once")
-        kube = _kube(kubeconfig, context, namespace)
+        kube = _kube(kubeconfig, context, namespace, lean=True)
         objs, maps = [], []
         for name in names:  # live, or — the object gone — the archived record, as describe reads it
             obj, _ = with_history(kube, get_or_archived(kube, name))  # attempts the status budget dropped
@@ -120,7 +120,7 @@ def artifacts(
         from kuberun.resource.upload import node_of
 
         fmt = _machine_format(output)
-        obj = query.get_experiment(_kube(kubeconfig, context, namespace), name)
+        obj = query.get_experiment(_kube(kubeconfig, context, namespace, lean=True), name)
         found = store.records(obj, task, attempt)
         if download is not None:
             for item in found:

@@ -1,8 +1,10 @@
 """The console script's fast path for `list` and `describe`: same arguments as typer, and a bounded import set.
 
 Structural guards, not timings: the read path must not import what it does not use (typer and its
-pydantic coercion, rich off a terminal, Fiddle, the kubernetes package, the pydantic models), and
-for every command line it takes, the getopt fast path must hand the command body exactly what typer would.
+pydantic coercion, rich off a terminal, Fiddle, the kubernetes package, the pydantic models; and,
+since the lean transport, urllib3, PyYAML for a kubeconfig in kubectl's style, ``dataclasses`` with
+``inspect``, the exec-plugin module), and for every command line it takes, the getopt fast path
+must hand the command body exactly what typer would.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[3]
 # What a read command in a pipe must never load (a module or any of its submodules).
 FORBIDDEN = ("typer", "click", "pydantic", "pydantic_core", "rich", "fiddle", "kubernetes", "kuberun.resource.status",
              "kuberun.resource.spec", "kuberun.resource.executors", "kuberun.configure", "kuberun.commandline",
-             "kuberun.manage.reproduce")  # reproduce's override parser: describe loads it for archived records only
+             "kuberun.manage.reproduce",  # reproduce's override parser: describe loads it for archived records only
+             "urllib3", "yaml", "dataclasses", "inspect", "logging", "kuberun.api.execplugin")
 
 # The describe and list pages, drawn off a terminal, in a fresh interpreter: the modules they loaded.
 READ_PATH = """
@@ -68,20 +71,29 @@ def test_the_read_path_off_a_terminal_imports_no_typer_rich_fiddle_or_pydantic_m
     assert bad == []
 
 
-def test_describe_through_the_console_script_imports_no_typer_or_pydantic(tmp_path):
+KUBECONFIG = {
+    "apiVersion": "v1", "kind": "Config", "current-context": "c", "preferences": {},
+    "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:9", "insecure-skip-tls-verify": True}}],
+    "users": [{"name": "u", "user": {"token": "t"}}],
+    "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u", "namespace": "ns"}}]}
+
+
+@pytest.mark.parametrize("style", ["json", "kubectl yaml"])
+@pytest.mark.parametrize("command", [["describe", "x"], ["list"]])
+def test_a_read_through_the_console_script_imports_no_typer_pydantic_or_urllib3(tmp_path, style, command):
     """The real entry point with -X importtime: it fails to connect (nothing listens), after the same imports."""
+    import yaml
+
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:9", "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u", "namespace": "ns"}}]}))
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "kuberun.cli", "describe", "x", "--kubeconfig",
+    kubeconfig.write_text(json.dumps(KUBECONFIG) if style == "json" else yaml.safe_dump(KUBECONFIG))
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "kuberun.cli", *command, "--kubeconfig",
                            str(kubeconfig)], capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert done.returncode == 1 and "error: " in done.stderr  # the one-line error, from the fast path's body
+    assert done.returncode == 1 and "error: cannot reach the Kubernetes API at https://127.0.0.1:9: connection refused" in done.stderr
     imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
-    assert "kuberun.manage.reads" in imported and "urllib3" in imported
-    assert sorted(m for m in imported if any(m == f or m.startswith(f + ".") for f in FORBIDDEN)) == []
+    assert {"kuberun.manage.reads", "kuberun.api.lean"} <= imported
+    # A YAML kubeconfig is read by PyYAML (its C loader); a JSON one by json alone.
+    forbidden = FORBIDDEN if style == "json" else tuple(f for f in FORBIDDEN if f != "yaml")
+    assert sorted(m for m in imported if any(m == f or m.startswith(f + ".") for f in forbidden)) == []
 
 
 CASES = [

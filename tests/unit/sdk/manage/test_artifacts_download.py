@@ -76,7 +76,7 @@ def test_the_listing_says_which_node_uploaded_each_file_of_a_multi_node_attempt(
     files = [_entry("model.pt", b"m"), _entry("nodes/1/ckpt/shard.pt", b"s1"), _entry("nodes/12/ckpt/shard.pt", b"s12")]
     obj = {"metadata": {"name": "e"}, "status": {"tasks": [{"name": "train", "attempts": [
         {"attempt": 1, "phase": "Succeeded", "artifacts": {"count": 3, "totalBytes": 5, "location": "file:///x", "files": files}}]}]}}
-    monkeypatch.setattr(commands, "_kube", lambda *args: None)
+    monkeypatch.setattr(commands, "_kube", lambda *args, **kwargs: None)
     monkeypatch.setattr(query, "get_experiment", lambda kube, name: obj)
     result = CliRunner().invoke(app, ["artifacts", "e"])
     assert result.exit_code == 0, result.output
