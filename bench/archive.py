@@ -14,30 +14,18 @@ server binaries (.ci/install-postgres.sh) and is skipped otherwise.
 from __future__ import annotations
 
 import argparse
-import statistics
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import median_seconds  # a sibling; it puts the checkout on sys.path
 
-from kuberun_operator.archive import Archive  # noqa: E402
-from tests.archive.builders import T0, experiment  # noqa: E402
-from tests.harness import postgres  # noqa: E402
+from kuberun_operator.archive import Archive
+from tests.archive.builders import T0, experiment
+from tests.harness import postgres
 
-
-def median_s(fn: Callable[[], object], runs: int = 21) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+RUNS = 21  # each page query's median is of this many
 
 
 def measure(url: str, count: int) -> dict[str, float]:
@@ -58,15 +46,15 @@ def measure(url: str, count: int) -> dict[str, float]:
             _, token = archive.query(limit=50, continue_token=token)
             tokens.append(token)
         last = tokens[-2]
-        first_page = median_s(lambda: archive.query(limit=50))
-        last_page = median_s(lambda: archive.query(limit=50, continue_token=last))
-        labelled = median_s(lambda: archive.query(limit=50, labels={"team": "b"}))
+        first_page = median_seconds(lambda: archive.query(limit=50), RUNS)
+        last_page = median_seconds(lambda: archive.query(limit=50, continue_token=last), RUNS)
+        labelled = median_seconds(lambda: archive.query(limit=50, labels={"team": "b"}), RUNS)
         uid = objs[0]["metadata"]["uid"]
         points = [{"name": "loss", "step": s, "value": 1.0 / (s + 1)} for s in range(100_000)]
         start = time.perf_counter()
         archive.record_metrics(uid, "train", 0, points)
         metrics_write = time.perf_counter() - start
-        metrics_read = median_s(lambda: archive.metrics(uid), runs=3)
+        metrics_read = median_seconds(lambda: archive.metrics(uid), 3)
     return {"record_ms": record_s * 1e3, "first_page_ms": first_page * 1e3, "last_page_ms": last_page * 1e3,
             "label_page_ms": labelled * 1e3, "metrics_write_s": metrics_write, "metrics_read_s": metrics_read}
 

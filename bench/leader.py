@@ -13,41 +13,25 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import wait_until  # a sibling; it puts the checkout on sys.path
+
+from tests.helpers.operator_process import operator_process
+
 WRITES = {"create", "update", "patch", "delete"}
 
 
-def _operator(kubeconfig: Path, namespace: str, *extra: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "kuberun_operator", "--kubeconfig", str(kubeconfig), "--metrics-port", "0",
-                             "--namespace", namespace, "--log-level", "WARNING", *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
-def _wait(predicate: Any, timeout: float) -> float:
-    start = time.perf_counter()
-    while not predicate():
-        if time.perf_counter() - start > timeout:
-            raise TimeoutError("benchmark did not converge")
-        time.sleep(0.02)
-    return time.perf_counter()
+def _operator(kubeconfig: Path, namespace: str, *extra: str) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    """The operator as a process watching ``namespace`` (its log discarded); stopped when the block ends."""
+    return operator_process(kubeconfig, Path(os.devnull), "--namespace", namespace, "--log-level", "WARNING", *extra)
 
 
 def _holder(coord: Any, namespace: str) -> str | None:
@@ -67,24 +51,18 @@ def takeover(server: Any, api: Any, kubeconfig: Path, lease: float) -> tuple[flo
     coord = client.CoordinationV1Api(api)
     timing = ["--leader-elect", "--lease-namespace", "lead", "--lease-duration", str(lease),
               "--renew-deadline", str(lease * 2 / 3), "--retry-period", str(lease / 7.5)]
-    a = _operator(kubeconfig, "lead", *timing, "--identity", "bench-a")
-    b = None
-    try:
-        _wait(lambda: _holder(coord, "lead") == "bench-a", 60)
-        b = _operator(kubeconfig, "lead", *timing, "--identity", "bench-b")
-        time.sleep(lease)  # b campaigning, a renewing
-        before, t0 = len(server.request_log), time.perf_counter()
-        time.sleep(lease * 2)
-        at_rest = sum(1 for r in server.request_log[before:] if r.resource == "leases") / (time.perf_counter() - t0) / 2
-        a.send_signal(signal.SIGKILL)
-        killed = time.perf_counter()
-        a.wait(10)
-        taken = _wait(lambda: _holder(coord, "lead") == "bench-b", 120)
-        return taken - killed, at_rest
-    finally:
-        _stop(a)
-        if b is not None:
-            _stop(b)
+    with _operator(kubeconfig, "lead", *timing, "--identity", "bench-a") as a:
+        wait_until(lambda: _holder(coord, "lead") == "bench-a", 60)
+        with _operator(kubeconfig, "lead", *timing, "--identity", "bench-b"):
+            time.sleep(lease)  # b campaigning, a renewing
+            before, t0 = len(server.request_log), time.perf_counter()
+            time.sleep(lease * 2)
+            at_rest = sum(1 for r in server.request_log[before:] if r.resource == "leases") / (time.perf_counter() - t0) / 2
+            a.send_signal(signal.SIGKILL)
+            killed = time.perf_counter()
+            a.wait(10)
+            taken = wait_until(lambda: _holder(coord, "lead") == "bench-b", 120)
+            return taken - killed, at_rest
 
 
 def throughput(server: Any, api: Any, kubeconfig: Path, namespace: str, n: int, *extra: str) -> tuple[float, float]:
@@ -93,8 +71,7 @@ def throughput(server: Any, api: Any, kubeconfig: Path, namespace: str, n: int, 
 
     client.CoreV1Api(api).create_namespace({"metadata": {"name": namespace}})
     custom = client.CustomObjectsApi(api)
-    proc = _operator(kubeconfig, namespace, *extra)
-    try:
+    with _operator(kubeconfig, namespace, *extra):
         time.sleep(3)
         before = len(server.request_log)
         start = time.perf_counter()
@@ -109,14 +86,12 @@ def throughput(server: Any, api: Any, kubeconfig: Path, namespace: str, n: int, 
             items = custom.list_namespaced_custom_object("kuberun.dev", "v1alpha1", namespace, "experiments")["items"]
             return sum((i.get("status") or {}).get("phase") == "Succeeded" for i in items) >= n
 
-        finished = _wait(done, 900) - start
+        finished = wait_until(done, 900) - start
         per_second: dict[int, int] = {}
         for r in server.request_log[before:]:
             if r.verb in WRITES and r.user_agent.startswith("kuberun-operator/") and r.namespace == namespace:
                 per_second[int(r.at)] = per_second.get(int(r.at), 0) + 1
         return finished, max(per_second.values(), default=0)
-    finally:
-        _stop(proc)
 
 
 def main() -> int:

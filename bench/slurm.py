@@ -22,12 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import api_emulator, cannot_run  # a sibling; it puts the checkout on sys.path
 
-from tests.helpers.operator import ensure_crd, running_operator  # noqa: E402
-from tests.slurm.bridge import create_experiment, slurm_task, write_backend_config  # noqa: E402
-from tests.slurm.harness import SlurmCluster, environment_problem  # noqa: E402
+from tests.helpers.operator import running_operator
+from tests.slurm.bridge import create_experiment, slurm_task, write_backend_config
+from tests.slurm.harness import SlurmCluster, environment_problem
 
 CONCURRENCY = 8  # the operator's default worker count; the floor gets the same parallelism
 
@@ -60,20 +59,13 @@ async def floor(cluster: SlurmCluster, count: int) -> tuple[float, float]:
 
 def bridge(cluster: SlurmCluster, count: int, workdir: Path) -> tuple[float, float, int]:
     """N Experiments through the operator; seconds to submitted, to finished, and remote commands."""
-    from kubernetes import client, config
-
     from kuberun_operator.backends.slurm import transport as slurm_transport
-    from kuberun_sandbox.apiserver import run_in_thread
-    from kuberun_sandbox.kubeconfig import write_kubeconfig
 
     commands = _count_commands(slurm_transport.SshTransport)
     config_file = write_backend_config(cluster, workdir, poll_interval_seconds=1.0)
-    with run_in_thread() as server:
-        kubeconfig = write_kubeconfig(workdir / "kubeconfig", server.url)
-        api = config.new_client_from_config(config_file=str(kubeconfig))
-        ensure_crd(api)
-        client.CoreV1Api(api).create_namespace({"metadata": {"name": "bench"}})
-        with running_operator(kubeconfig, config_file=config_file, workers=CONCURRENCY):
+    with api_emulator(workdir, namespaces=["bench"]) as emulator:
+        api = emulator.api
+        with running_operator(emulator.kubeconfig, config_file=config_file, workers=CONCURRENCY):
             start = time.monotonic()
             for i in range(count):
                 create_experiment(api, "bench", [slurm_task("t", ["true"])], name=f"b-{i}")
@@ -119,9 +111,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--experiments", type=int, default=100)
     args = parser.parse_args()
-    problem = environment_problem()
-    if problem:
-        print(f"cannot run: {problem}", file=sys.stderr)
+    if cannot_run(environment_problem()):
         return 2
     # A longer MessageTimeout: a burst of sbatch on 2 cores can make slurmctld answer slowly.
     with SlurmCluster(message_timeout_s=10) as cluster:

@@ -23,16 +23,14 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import api_emulator, cannot_run  # a sibling; it puts the checkout on sys.path
 
-from tests.helpers.operator import ensure_crd, running_operator  # noqa: E402
-from tests.slurm.bridge import create_experiment, slurm_task, write_backend_config  # noqa: E402
-from tests.slurm.harness import environment_problem  # noqa: E402
-from tests.slurm.twonode import TwoNodeCluster  # noqa: E402
+from tests.helpers.operator import running_operator
+from tests.slurm.bridge import create_experiment, slurm_task, write_backend_config
+from tests.slurm.harness import environment_problem
+from tests.slurm.twonode import TwoNodeCluster
 
 SHAPES = {
     "one component": {},
@@ -96,34 +94,23 @@ def main() -> int:
     parser.add_argument("--code", action="store_true", help="time a code package's delivery, per node vs per rank")
     parser.add_argument("--code-mib", type=int, default=32)
     args = parser.parse_args()
-    problem = environment_problem()
-    if problem:
-        print(f"cannot run: {problem}", file=sys.stderr)
+    if cannot_run(environment_problem()):
         return 2
     if args.code:
         with TwoNodeCluster(message_timeout_s=10) as cluster:
             code_delivery(cluster, args.rounds, args.code_mib)
         return 0
-    from kubernetes import client, config
-
-    from kuberun_sandbox.apiserver import run_in_thread
-    from kuberun_sandbox.kubeconfig import write_kubeconfig
-
     times: dict[str, list[float]] = {label: [] for label in SHAPES}
     with TwoNodeCluster(message_timeout_s=10) as cluster:
         work = cluster.workdir / "bench"
         work.mkdir()
         config_file = write_backend_config(cluster, work, poll_interval_seconds=0.25)
-        with run_in_thread() as server:
-            kubeconfig = write_kubeconfig(work / "kubeconfig", server.url)
-            api = config.new_client_from_config(config_file=str(kubeconfig))
-            ensure_crd(api)
-            client.CoreV1Api(api).create_namespace({"metadata": {"name": "bench"}})
-            with running_operator(kubeconfig, config_file=config_file):
-                one(api, "warm-up", {})
-                for i in range(args.rounds):
-                    for j, (label, shape) in enumerate(SHAPES.items()):
-                        times[label].append(one(api, f"r{i}-{j}", shape))
+        with (api_emulator(work, namespaces=["bench"]) as emulator,
+              running_operator(emulator.kubeconfig, config_file=config_file)):
+            one(emulator.api, "warm-up", {})
+            for i in range(args.rounds):
+                for j, (label, shape) in enumerate(SHAPES.items()):
+                    times[label].append(one(emulator.api, f"r{i}-{j}", shape))
     medians = {label: statistics.median(values) for label, values in times.items()}
     print(f"create -> Succeeded of a `true` task on the two-node harness, {args.rounds} rounds, alternating:")
     for label, values in times.items():

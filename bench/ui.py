@@ -22,26 +22,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
-
-def median_time(fn: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from common import BIN, ROOT, api_emulator, median_seconds  # a sibling; it puts the checkout on sys.path
 
 
 def main() -> int:
@@ -49,24 +36,17 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--count", type=int, default=10_000)
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
-    from kubernetes import config
-
     from bench.cli import populate, server_time
     from kuberun.api import Op, connect
     from kuberun.ui import data, server
-    from kuberun_sandbox.apiserver import run_in_thread
-    from kuberun_sandbox.kubeconfig import write_kubeconfig
-    from tests.helpers.operator import ensure_crd
     from tests.ui.helpers import Client
 
     work = Path(tempfile.mkdtemp(prefix="kuberun-bench-ui-"))
     loop = asyncio.new_event_loop()
     loop_thread = threading.Thread(target=loop.run_forever, daemon=True)
     loop_thread.start()
-    with run_in_thread() as api:
-        kc = write_kubeconfig(work / "kubeconfig", api.url)
-        ensure_crd(config.new_client_from_config(config_file=str(kc)))
+    with api_emulator(work) as emulator:
+        kc = emulator.kubeconfig
         kube = connect(str(kc))
         kube.request("POST", "/api/v1/namespaces", Op("create", "namespaces"), body={"metadata": {"name": "small"}})
         populate(kube, "small", 100)
@@ -96,11 +76,11 @@ def main() -> int:
         body = first_page(large)
         cold = time.perf_counter() - cold_start
         token = re.search(r'href="([^"]+)" id="next-page"', body).group(1).replace("&amp;", "&")
-        ui_first = median_time(lambda: first_page(large), args.runs)
-        ui_small = median_time(lambda: first_page(clients["small"]), args.runs)
-        ui_second = median_time(lambda: large.get(token), args.runs)
+        ui_first = median_seconds(lambda: first_page(large), args.runs)
+        ui_small = median_seconds(lambda: first_page(clients["small"]), args.runs)
+        ui_second = median_seconds(lambda: large.get(token), args.runs)
         record = data.Record(str(kc))
-        sdk_page = median_time(lambda: record.list_page(limit=50), args.runs)
+        sdk_page = median_seconds(lambda: record.list_page(limit=50), args.runs)
         api_page = server_time(kube, "default", args.runs, limit=50)
         api_small = server_time(kube, "small", args.runs, limit=50)
 
@@ -109,7 +89,7 @@ def main() -> int:
             if done.returncode != 0:
                 raise SystemExit(f"kuberun list failed: {done.stderr.decode()[-300:]}")
 
-        cli = median_time(cli_list, args.runs)
+        cli = median_seconds(cli_list, args.runs)
         for running in dashboards.values():
             asyncio.run_coroutine_threadsafe(running.stop(), loop).result(30)
     loop.call_soon_threadsafe(loop.stop)

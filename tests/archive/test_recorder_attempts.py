@@ -5,8 +5,8 @@ harness against the in-memory API."""
 from __future__ import annotations
 
 from kuberun_operator.archive import Archive
+from tests.helpers.controller import harness
 from tests.helpers.recording import UID, Bridge, recorder_for
-from tests.unit.operator.test_controller import harness
 
 
 async def test_attempts_the_budget_drops_in_the_write_they_end_in_are_archived_with_their_exit_codes(archive_url: str):

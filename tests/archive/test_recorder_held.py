@@ -21,8 +21,8 @@ from kuberun_operator.actions import Observed
 from kuberun_operator.archive import Archive, ArchiveUnavailable
 from kuberun_operator.controller import Controller
 from kuberun_operator.policy import budget
+from tests.helpers.controller import KEY, SETTINGS, Harness, Recording, harness
 from tests.helpers.recording import UID, recorder_for
-from tests.unit.operator.test_controller import KEY, SETTINGS, Harness, Recording, harness
 
 BUDGET = 1500  # bytes: two ended attempts with their messages are over it
 FAILURES = 4   # attempts 1..4 fail (exit 11..14), attempt 5 succeeds

@@ -5,6 +5,9 @@ a launch is a request that is PENDING/RUNNING while the controller provisions, a
 does a job appear in the managed-jobs queue under the launch's name, with a new integer id and
 the ManagedJobStatus values; cancelling by name cancels the newest job with that name; the
 queue keeps finished jobs. Tests move jobs through their lifecycle with ``set_status``.
+
+The fixtures at the end put it behind the bridge for the SkyPilot tests (``test_skypilot.py``,
+``test_skypilot_code.py``): ``fake`` replaces the bridge's client, ``config_file`` configures the bridge.
 """
 
 from __future__ import annotations
@@ -14,11 +17,15 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
+from kuberun_operator.backends.skypilot import backend as skypilot_backend
 from kuberun_operator.backends.skypilot.client import RequestResult
+from tests.bridges.helpers import write_config
 
 
 class FakeSkypilot:
@@ -112,3 +119,22 @@ class FakeSkypilot:
         lines = text.splitlines(keepends=True)
         for line in lines[-tail:] if tail else lines:
             yield line.encode()
+
+
+# -- behind the bridge ------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeSkypilot:
+    """The fake in place of the bridge's client: every SkypilotClient the operator makes is this one server."""
+    server = FakeSkypilot()
+    monkeypatch.setattr(skypilot_backend, "SkypilotClient", lambda *args: server)
+    return server
+
+
+@pytest.fixture()
+def config_file(tmp_path: Path) -> Path:
+    """The bridge's config for the fake: an endpoint nothing listens on (the fake replaces the client),
+    polled every 0.2 s, every namespace and cluster granted."""
+    return write_config(tmp_path / "backends.yaml", {"skypilot": {"endpoint": "http://127.0.0.1:9", "pollIntervalSeconds": 0.2,
+                                                                     "allowedNamespaces": ["*"], "allowedClusters": ["*"]}})

@@ -23,13 +23,13 @@ import kuberun as kr
 from kuberun.resource import BackendRef, ExperimentResource
 from kuberun_operator.backends.cloud import remote_name
 from kuberun_operator.backends.skypilot import backend as skypilot_backend
-from tests.bridges.fake_skypilot import FakeSkypilot
+from tests.bridges.fake_skypilot import FakeSkypilot, config_file, fake
 from tests.bridges.helpers import ROOT, run_in, submit, task_status, tool_python, write_config
 from tests.bridges.sky_server import VENV, sky_api, sky_server
 from tests.helpers.operator import get_experiment, phase, running_operator, wait_for
 
 pytestmark = pytest.mark.usefixtures("crd")
-__all__ = ["sky_api", "sky_server"]  # fixtures
+__all__ = ["config_file", "fake", "sky_api", "sky_server"]  # fixtures
 SKY = kr.SkypilotExecutor(cpus=2, memory="4+", env={"A": "1"})
 
 
@@ -144,18 +144,6 @@ def test_real_sky_task_runs_torchrun_with_the_fault_tolerance_restarts_across_no
 
 # -- the success path against the faithful fake -------------------------------------------------------------
 
-
-@pytest.fixture()
-def fake(monkeypatch: pytest.MonkeyPatch) -> FakeSkypilot:
-    server = FakeSkypilot()
-    monkeypatch.setattr(skypilot_backend, "SkypilotClient", lambda *args: server)
-    return server
-
-
-@pytest.fixture()
-def config_file(tmp_path: Path) -> Path:
-    return write_config(tmp_path / "backends.yaml", {"skypilot": {"endpoint": "http://127.0.0.1:9", "pollIntervalSeconds": 0.2,
-                                                                     "allowedNamespaces": ["*"], "allowedClusters": ["*"]}})
 
 
 def _launched(fake: FakeSkypilot) -> dict[str, Any]:

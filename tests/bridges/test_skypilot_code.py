@@ -29,12 +29,12 @@ from kuberun.packaging import PatternPackager
 from kuberun.resource import BackendRef
 from kuberun_operator.backends.skypilot import backend as skypilot_backend
 from kuberun_operator.backends.skypilot import upload
-from tests.bridges.fake_skypilot import FakeSkypilot
+from tests.bridges.fake_skypilot import FakeSkypilot, config_file, fake
 from tests.bridges.helpers import run_in, submit, task_status, tool_python, write_config
 from tests.bridges.sky_server import VENV, sky_api, sky_server
 from tests.helpers.operator import phase, running_operator, wait_for
 
-__all__ = ["sky_api", "sky_server"]  # fixtures
+__all__ = ["config_file", "fake", "sky_api", "sky_server"]  # fixtures
 pytestmark = pytest.mark.usefixtures("crd")
 
 MODULE = "VALUE = 'shipped to the node'\n"
@@ -183,18 +183,6 @@ def test_a_bare_node_refuses_a_tampered_package(packager: PatternPackager, tmp_p
 
 # -- against the faithful fake: delivery and a hostile ConfigMap ---------------------------------------
 
-
-@pytest.fixture()
-def fake(monkeypatch: pytest.MonkeyPatch) -> FakeSkypilot:
-    server = FakeSkypilot()
-    monkeypatch.setattr(skypilot_backend, "SkypilotClient", lambda *args: server)
-    return server
-
-
-@pytest.fixture()
-def config_file(tmp_path: Path) -> Path:
-    return write_config(tmp_path / "backends.yaml", {"skypilot": {"endpoint": "http://127.0.0.1:9", "pollIntervalSeconds": 0.2,
-                                                                     "allowedNamespaces": ["*"]}})
 
 
 def test_a_packaged_task_is_uploaded_then_launched_with_its_blob(fake: FakeSkypilot, config_file: Path, packager: PatternPackager,

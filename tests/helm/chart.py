@@ -17,6 +17,10 @@ REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "kuberun"
 HELM = REPO / ".tools" / "bin" / "helm"
 RELEASE, NAMESPACE = "kr", "kuberun-system"
+# The namespaces the namespaced CI values (ci/namespaced-values.yaml, ci/ha-namespaced-values.yaml) watch.
+TEAMS = ["team-a", "team-b"]
+# The one Role that is not the operator's: every authenticated user may read the endpoints ConfigMap.
+ENDPOINTS_READER = "kuberun-endpoints-reader"
 
 # The values files the chart's CI runs with (helm/kuberun/ci/), plus the defaults.
 VARIANTS: dict[str, Path | None] = {"default": None} | {
@@ -66,3 +70,9 @@ def operator_workload(objs: list[dict[str, Any]]) -> dict[str, Any]:
     """The operator's Deployment (one replica) or StatefulSet (active/standby)."""
     (obj,) = [o for o in objs if o["kind"] in ("Deployment", "StatefulSet") and o["metadata"]["name"].endswith("-operator")]
     return obj
+
+
+def operator_container(objs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The operator pod's one container."""
+    (c,) = operator_workload(objs)["spec"]["template"]["spec"]["containers"]
+    return c

@@ -1,4 +1,5 @@
-"""Helpers for the manage tests: submit experiments, run the CLI in-process, serve pod logs, normalise output."""
+"""Helpers for the manage tests: submit experiments, run the CLI in-process, serve pod logs, normalise output,
+run an experiment to success."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 import kuberun as kr
 from kuberun_sandbox.kubeconfig import write_kubeconfig
 from tests.fixtures import tasks
+from tests.helpers.jobs import finish_job, list_jobs
+from tests.helpers.operator import phase, wait_for
 
 
 def write_user_kubeconfig(path: Path, server_url: str, user: str, namespace: str = "default") -> Path:
@@ -91,3 +94,13 @@ class LogServer:
         for line in lines:
             await asyncio.sleep(0.02)  # arrives over time: the client must stream, not wait for the end
             yield f"{line}\n".encode()
+
+
+def run_to_success(api: Any, ns: str, name: str, logserver: LogServer | None = None, lines: list[str] | None = None) -> None:
+    """Let the operator create the Job, finish it (exit 0), serve its pod's log, wait for Succeeded."""
+    (job,) = wait_for(lambda: [j["metadata"]["name"] for j in list_jobs(api, ns, f"kuberun.dev/experiment={name}")], what="job")
+    if logserver is not None:
+        logserver.add(ns, f"{job}-pod", lines or ["step 1 loss 0.9", "step 2 loss 0.5", "done"])
+    finish_job(api, ns, job)
+    wait_for(lambda: phase(api, ns, name) == "Succeeded", what="Succeeded")
+

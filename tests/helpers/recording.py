@@ -10,7 +10,7 @@ from kuberun.resource import LogRef
 from kuberun_operator.actions import Observed
 from kuberun_operator.logstore import LogStore
 from kuberun_operator.recording import Recorder, RetryQueue
-from tests.unit.operator.test_controller import KEY, Harness, Recording
+from tests.helpers.controller import KEY, Harness, Recording
 
 UID = "8d3c3a4e-1f2b-4c5d-9e6f-0a1b2c3d4e5f"  # the log store refuses what is not a Kubernetes UID
 LOG = b"".join(b"line %06d of a long training log\n" % i for i in range(100_000))  # ~3.3 MiB: many chunks

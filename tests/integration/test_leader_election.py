@@ -70,7 +70,7 @@ def test_standby_finishes_the_run_when_the_leader_is_killed(kubeconfig, k8s_api_
     assert len(creates) == 1 and "(op-a)" in creates[0].user_agent, "only the leader created the Job, once"
     assert _writes_by(apiserver.request_log, "op-b"), "the standby wrote the record after taking over"
     assert not [r for r in _writes_by(apiserver.request_log, "op-b") if r.resource == "jobs"], "no duplicate Job"
-    # least privilege: exactly what the chart's leader-election Role grants (tests/helm/test_chart.py)
+    # least privilege: exactly what the chart's leader-election Role grants (tests/helm/test_chart_replicas.py)
     lease_verbs = {r.verb for r in apiserver.request_log if r.resource == "leases" and r.namespace == namespace
                    and r.user_agent.startswith("kuberun-operator/")}
     assert lease_verbs == {"get", "create", "update"}

@@ -20,9 +20,8 @@ from kuberun.errors import AlreadyExistsError, ConflictError
 from kuberun.resource import ExperimentResource, TaskPhase
 from tests.fixtures import tasks
 from tests.helpers.jobs import finish_job, list_jobs
-from tests.helpers.manage import cli, submit
+from tests.helpers.manage import cli, run_to_success, submit
 from tests.helpers.operator import get_experiment, phase, wait_for
-from tests.integration.test_manage_cli import run_to_success
 
 pytestmark = pytest.mark.usefixtures("crd")
 ROOT = Path(__file__).resolve().parents[2]

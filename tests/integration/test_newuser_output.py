@@ -24,9 +24,8 @@ import pytest
 import yaml
 
 import kuberun as kr
-from tests.helpers.manage import submit
+from tests.helpers.manage import run_to_success, submit
 from tests.helpers.operator import phase, wait_for
-from tests.integration.test_manage_cli import run_to_success
 
 pytestmark = pytest.mark.usefixtures("crd")
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ import uuid
 from kuberun_operator.archive import Archive
 from kuberun_operator.logstore import LogStore, StoreOptions, paths
 from kuberun_operator.metrics import Metrics
+from tests.helpers.controller import KEY, harness
 from tests.helpers.recording import LOG, UID, Bridge, add_event, add_experiment, recorder_for, run_to_the_end
-from tests.unit.operator.test_controller import KEY, harness
 
 PART = 5 << 20  # S3's smallest part: the ~3.3 MiB test log is one part; bigger logs are tested in tests/logstore
 

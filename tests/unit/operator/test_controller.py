@@ -1,87 +1,29 @@
-"""The controller against an in-memory API (``tests/helpers/fake_kube.py``): it carries out what
+"""The controller against an in-memory API (``tests/helpers/controller.py``): it carries out what
 reconcile decides, creates children idempotently, writes the status once per reconcile and only
-on change, retries after a conflict, reads time from its injected clock, and uses a backend's
-optional capabilities only when the backend declares them."""
+on change, retries after a conflict, and reads time from its injected clock.
+
+How it uses a backend's optional capabilities, and folds submission errors, is in
+``test_controller_backends``.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from kuberun_operator.actions import Event, Observed
-from kuberun_operator.backends.base import REMOTE_FINALIZER, BackendError, Submitted
-from kuberun_operator.backends.kubernetes import JobCache, KubernetesBackend, PodCache
-from kuberun_operator.controller import Controller
+from kuberun_operator.actions import Event
+from kuberun_operator.backends.kubernetes import JobCache, PodCache
 from kuberun_operator.kube import ApiError
-from kuberun_operator.settings import Settings
 from tests.helpers.builders import make_job_status
-from tests.helpers.fake_kube import FakeKube
-
-T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
-KEY = ("ns", "exp")
-SETTINGS = Settings(workers=1, metrics_port=0, resync_seconds=0)
-
-
-@dataclass
-class FakeClock:
-    t: datetime = T0
-
-    def now(self) -> datetime:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += timedelta(seconds=seconds)
-
-
-@dataclass
-class Harness:
-    kube: FakeKube
-    controller: Controller
-    clock: FakeClock
-    jobs: JobCache
-    events: list[Event] = field(default_factory=list)
-
-    async def reconcile(self) -> None:
-        self.controller.experiment_seen(self.kube.experiments[KEY])
-        await self.controller.reconcile_key(KEY)
-        await asyncio.sleep(0)  # let background Event posting run
-
-    def status(self) -> dict[str, Any]:
-        return self.kube.experiments[KEY].get("status") or {}
-
-    def task(self, name: str = "t") -> dict[str, Any]:
-        return next(t for t in self.status()["tasks"] if t["name"] == name)
-
-
-def harness(extra_backends: dict[str, Any] | None = None) -> Harness:
-    kube, clock, jobs = FakeKube(), FakeClock(), JobCache()
-    events: list[Event] = []
-
-    async def post_event(body: dict[str, Any], event: Event) -> None:
-        events.append(event)
-
-    backends: dict[str, Any] = {"kubernetes": KubernetesBackend(kube, jobs, SETTINGS, PodCache())}  # type: ignore[arg-type]
-    backends.update(extra_backends or {})
-    controller = Controller(SETTINGS, kube, backends, post_event, clock=clock)  # type: ignore[arg-type]
-    kube.on_write = controller.experiment_seen  # what the watch does
-    return Harness(kube, controller, clock, jobs, events)
-
-
-def k8s_task(name: str = "t", **extra: Any) -> dict[str, Any]:
-    return {"name": name, "script": {"command": ["true"]}, "executor": {"kubernetes": {}}, **extra}
-
-
-def big_k8s_task(name: str = "t") -> dict[str, Any]:
-    """A task whose runner document is too large to travel in its Job: it needs the ConfigMap."""
-    return {"name": name, "script": {"inline": "echo " + "x" * 40_000}, "executor": {"kubernetes": {}}}
-
-
-def job_named(h: Harness, name: str) -> dict[str, Any]:
-    return h.kube.children[("Job", "ns", name)]
+from tests.helpers.controller import (
+    KEY,
+    big_k8s_task,
+    harness,
+    job_named,
+    k8s_task,
+)
 
 
 async def test_a_reconcile_creates_the_job_once_and_writes_status_once_and_a_small_document_needs_no_config_map():
@@ -218,119 +160,6 @@ async def test_an_invalid_spec_fails_once_with_the_clock_s_time_and_no_retry_loo
     assert condition["lastTransitionTime"] == "2026-01-01T12:00:00Z"
     assert [e.reason for e in h.events] == ["InvalidSpec"]
     assert h.status()["progress"] == "0/1"  # the TASKS printer column is not blank
-
-
-class Recording:
-    """A backend with only the required protocol; ``fail`` makes submit raise."""
-
-    name = "slurm"
-
-    def __init__(self, fail: BackendError | None = None) -> None:
-        self.fail, self.submitted, self.cancelled = fail, [], []
-
-    async def submit(self, exp: Any, task: Any, attempt: int, ref: Any) -> Submitted:
-        if self.fail is not None:
-            raise self.fail
-        self.submitted.append(ref.idempotency_key)
-        return Submitted(id="job-7", cluster="c")
-
-    async def observe(self, exp: Any) -> dict[tuple[str, int], Observed]:
-        return {}
-
-    async def cancel(self, exp: Any, task: Any, attempt: int, ref: Any) -> None:
-        self.cancelled.append(ref.idempotency_key)
-
-
-class Remote(Recording):
-    """Declares CancelOnDelete (a finalizer), Polled and Lifecycle."""
-
-    finalizer = REMOTE_FINALIZER
-    poll_interval = 7.0
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lifecycle: list[str] = []
-
-    async def start(self) -> None:
-        self.lifecycle.append("start")
-
-    async def stop(self) -> None:
-        self.lifecycle.append("stop")
-
-
-def slurm_task(name: str = "t") -> dict[str, Any]:
-    return {"name": name, "script": {"command": ["true"]}, "executor": {"slurm": {"cluster": "c"}}}
-
-
-# (what the backend's submit raises, the task's phase after, its reason, Warning reasons posted)
-SUBMIT_ERRORS = {
-    "permanent": (BackendError("SubmissionRejected", "sbatch said no", permanent=True), "Failed", "SubmissionRejected",
-                  ["SubmissionRejected"]),
-    "transient": (BackendError("BackendUnavailable", "cluster down", permanent=False), "Submitted", None,
-                  ["BackendUnavailable"]),
-}
-
-
-@pytest.mark.parametrize(("error", "phase", "reason", "warnings"), SUBMIT_ERRORS.values(), ids=SUBMIT_ERRORS.keys())
-async def test_a_submission_error_is_folded_into_the_status_by_its_kind(error, phase, reason, warnings):
-    h = harness({"slurm": Recording(fail=error)})
-    h.kube.add_experiment("exp", [slurm_task()])
-    await h.reconcile()
-    assert h.task()["phase"] == phase and h.task().get("reason") == reason
-    assert [e.reason for e in h.events if e.type == "Warning"] == warnings
-
-
-async def test_a_task_on_a_backend_this_operator_lacks_fails_with_backend_not_configured():
-    h = harness()
-    h.kube.add_experiment("exp", [slurm_task()])
-    await h.reconcile()
-    assert (h.task()["phase"], h.task()["reason"]) == ("Failed", "BackendNotConfigured")
-    assert "no 'slurm' backend configured" in h.task()["message"]
-
-
-async def test_a_backend_with_only_the_required_protocol_gets_no_finalizer_and_is_submitted_at_once():
-    plain = Recording()
-    h = harness({"slurm": plain})
-    h.kube.add_experiment("exp", [slurm_task()])
-    await h.reconcile()
-    assert "finalizers" not in h.kube.experiments[KEY]["metadata"]
-    assert plain.submitted == ["uid-exp-t-1"]
-    attempt = h.task()["attempts"][0]
-    assert (attempt["backendRef"]["id"], attempt["backendRef"]["cluster"]) == ("job-7", "c")
-
-
-async def test_a_cancel_on_delete_backend_gets_its_finalizer_then_the_key_then_the_submit():
-    remote = Remote()
-    h = harness({"slurm": remote})
-    h.kube.add_experiment("exp", [slurm_task()])
-    await h.reconcile()
-    assert h.kube.experiments[KEY]["metadata"]["finalizers"] == [REMOTE_FINALIZER] and "status" not in h.kube.experiments[KEY]
-    await h.reconcile()
-    assert remote.submitted == [] and h.task()["attempts"][0]["backendRef"]["idempotencyKey"] == "uid-exp-t-1"
-    await h.reconcile()
-    assert remote.submitted == ["uid-exp-t-1"]
-    await asyncio.sleep(0.01)  # the phase-one requeue (0 s) fires
-    await h.reconcile()
-    # Polled: the running attempt is looked at again after poll_interval, without any event.
-    assert h.controller.queue.due_in(KEY) > 5.0
-    await h.controller.start()
-    await h.controller.stop()
-    assert remote.lifecycle == ["start", "stop"]  # Lifecycle
-    await h.kube.delete_experiment("ns", "exp")
-    await h.reconcile()
-    assert remote.cancelled == ["uid-exp-t-1"] and KEY not in h.kube.experiments
-
-
-async def test_the_same_warning_is_posted_at_most_every_five_minutes_by_the_clock():
-    h = harness({"slurm": Recording(fail=BackendError("BackendUnavailable", "down", permanent=False))})
-    h.kube.add_experiment("exp", [slurm_task()])
-    await h.reconcile()
-    h.clock.advance(60)
-    await h.reconcile()
-    assert [e.reason for e in h.events] == ["BackendUnavailable"]
-    h.clock.advance(300)
-    await h.reconcile()
-    assert [e.reason for e in h.events] == ["BackendUnavailable", "BackendUnavailable"]
 
 
 async def test_a_job_deleted_after_its_uid_was_recorded_is_lost_and_the_retry_is_a_new_job():

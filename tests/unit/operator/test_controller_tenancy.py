@@ -8,7 +8,7 @@ nothing adopted, created or cancelled that is not this Experiment's own.
 from __future__ import annotations
 
 from kuberun.resource import BackendRef, ExperimentResource
-from tests.unit.operator.test_controller import KEY, Recording, big_k8s_task, harness, k8s_task, slurm_task
+from tests.helpers.controller import KEY, Recording, big_k8s_task, harness, k8s_task, slurm_task
 
 OTHER = {"apiVersion": "kuberun.dev/v1alpha1", "kind": "Experiment", "name": "someone-else", "uid": "uid-other",
          "controller": True}

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from kuberun_operator.health import checks
 from kuberun_operator.metrics import Metrics, serve
-from tests.unit.operator.test_controller import SETTINGS, harness
+from tests.helpers.controller import SETTINGS, harness
 
 
 def _free_port() -> int:

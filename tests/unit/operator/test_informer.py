@@ -9,7 +9,7 @@ import copy
 from dataclasses import replace
 
 from kuberun_operator.kube import ApiError
-from tests.unit.operator.test_controller import KEY, SETTINGS, big_k8s_task, harness, k8s_task
+from tests.helpers.controller import KEY, SETTINGS, big_k8s_task, harness, k8s_task
 
 
 async def _until(predicate, what: str, rounds: int = 300) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from kuberun.resource.constants import ANNOTATION_REPRODUCED_FROM_UID, LABEL_REPRODUCED_FROM
 from kuberun.resource.status import MAX_LINEAGE
-from tests.unit.operator.test_controller import Harness, harness, k8s_task
+from tests.helpers.controller import Harness, harness, k8s_task
 
 
 def reproduction(h: Harness, name: str, of: str = "exp", namespace: str = "ns", uid: str | None = "uid-exp") -> tuple[str, str]:

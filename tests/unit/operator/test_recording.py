@@ -18,8 +18,8 @@ from kuberun_operator.kube import ApiError
 from kuberun_operator.logstore import LogStore, paths
 from kuberun_operator.metrics import Metrics
 from kuberun_operator.recording import Permanent, RetryQueue
+from tests.helpers.controller import KEY, harness
 from tests.helpers.recording import LOG, UID, Bridge, add_event, add_experiment, recorder_for, run_to_the_end
-from tests.unit.operator.test_controller import KEY, harness
 
 
 async def test_the_ended_attempt_s_log_and_the_finished_experiment_s_record_are_kept(tmp_path: Path):

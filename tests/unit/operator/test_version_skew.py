@@ -9,7 +9,7 @@ import copy
 
 from kuberun_operator.decode import carry_unknown, decode
 from tests.helpers.builders import make_job_status
-from tests.unit.operator.test_controller import KEY, harness, job_named, k8s_task
+from tests.helpers.controller import KEY, harness, job_named, k8s_task
 
 NEWER_STATUS_FIELDS = {
     ("newTopField",): {"nested": [1, 2]},

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import kubernetes_validate
-
 from kuberun_operator.backends.kubernetes import podtemplate
 from kuberun_operator.backends.kubernetes.manifests import build_job
 from kuberun_operator.settings import Settings
 from kuberun_sandbox.apiserver.auth import podsecurity
 from tests.helpers.builders import make_experiment, make_task
+from tests.helpers.manifests import valid
 
 EXP = make_experiment().obj()
 
 
 def job(**executor: Any) -> dict[str, Any]:
-    built = build_job(EXP, make_task().executor(**executor).obj(), 1, Settings())
-    kubernetes_validate.validate(built, "1.32.0", strict=True)
-    return built
+    return valid(build_job(EXP, make_task().executor(**executor).obj(), 1, Settings()))
 
 
 def restricted_violations(built: dict[str, Any]) -> list[str]:

@@ -6,7 +6,6 @@ import asyncio
 import json
 from typing import Any
 
-import kubernetes_validate
 import pytest
 
 from kuberun.resource import recordserver, upload
@@ -17,6 +16,7 @@ from kuberun_operator.kube import ApiError
 from kuberun_operator.settings import Settings
 from kuberun_sandbox.apiserver.auth import podsecurity
 from tests.helpers.builders import make_experiment, make_task
+from tests.helpers.manifests import valid
 
 EXP = make_experiment().obj()
 CA = "-----BEGIN CERTIFICATE-----\nMIIB$(HOME)\n-----END CERTIFICATE-----\n"
@@ -24,9 +24,7 @@ TO = UploadEndpoint("https://records.kuberun-system.svc:8443/", CA, 30.0)
 
 
 def _job(to: UploadEndpoint | None = TO, **executor: Any) -> dict[str, Any]:
-    built = build_job(EXP, make_task().executor(**executor).obj(), 3, Settings(), upload_to=to)
-    kubernetes_validate.validate(built, "1.32.0", strict=True)
-    return built
+    return valid(build_job(EXP, make_task().executor(**executor).obj(), 3, Settings(), upload_to=to))
 
 
 def test_the_pod_gets_a_token_for_the_record_server_only_and_where_to_send():
