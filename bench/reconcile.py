@@ -85,18 +85,40 @@ def run_floor(server: Any, api: Any, kubeconfig: Path, n: int) -> float:
         proc.wait(30)
 
 
-def run_kuberun(server: Any, api: Any, kubeconfig: Path, n: int) -> dict[str, float]:
+def _timeline(records: list[Any], start: float) -> dict[str, float]:
+    """When, after ``start``, the last Job was created, the last Job completed (the node's status write)
+    and the last Experiment status written: splits the time after the last Job between node and operator."""
+    def last(match: Any) -> float:
+        return max((r.at for r in records if match(r)), default=start) - start
+
+    ours = ("kopf/", "kuberun-operator/")
+    return {"last_job_created": last(lambda r: r.verb == "create" and r.resource == "jobs"),
+            "last_job_completed": last(lambda r: r.resource == "jobs" and r.subresource == "status"
+                                       and r.verb in WRITES and not r.user_agent.startswith(ours)),
+            "last_status": last(lambda r: r.resource == "experiments" and r.subresource == "status"
+                                and r.user_agent.startswith(ours))}
+
+
+def run_kuberun(server: Any, api: Any, kubeconfig: Path, n: int, api_qps: float,
+                profile: Path | None) -> dict[str, Any]:
     from kubernetes import client
 
     client.CoreV1Api(api).create_namespace({"metadata": {"name": "kr"}})
-    proc = subprocess.Popen([sys.executable, "-m", "kuberun_operator", "--kubeconfig", str(kubeconfig), "--metrics-port", "0",
+    wrap = [str(ROOT / "bench" / "sampler.py"), str(profile / "operator.txt")] if profile else []
+    proc = subprocess.Popen([sys.executable, *wrap, "-m", "kuberun_operator", "--kubeconfig", str(kubeconfig),
+                             "--metrics-port", "0", "--api-qps", str(api_qps),
                              "--namespace", "kr",  # the floor's Experiments are left alone
                              "--log-level", "WARNING"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sampling = None
     try:
         time.sleep(3)
         custom, batch = client.CustomObjectsApi(api), client.BatchV1Api(api)
         before = len(server.request_log)
-        start = time.perf_counter()
+        if profile:
+            from sampler import start as start_sampler  # bench/ is on sys.path: this file runs from it
+
+            sampling = start_sampler()
+        start, start_mono = time.perf_counter(), time.monotonic()
         _create_all(lambda b: custom.create_namespaced_custom_object("kuberun.dev", "v1alpha1", "kr", "experiments", b),
                     [_experiment(i) for i in range(n)])
         jobs_at = _wait(lambda: _count_jobs(batch, "kr") >= n, 600) - start
@@ -107,14 +129,17 @@ def run_kuberun(server: Any, api: Any, kubeconfig: Path, n: int) -> dict[str, fl
 
         done_at = _wait(all_succeeded, 600) - start
         time.sleep(1)  # Events are posted in the background after the last status write
+        cpu = _cpu_seconds(proc.pid)
         ours = [r for r in server.request_log[before:] if r.user_agent.startswith(("kopf/", "kuberun-operator/"))]
         writes = sum(1 for r in ours if r.verb in WRITES)
         by_kind = Counter(f"{r.verb} {r.resource}{'/' + r.subresource if r.subresource else ''}" for r in ours
                           if r.verb != "watch")
         return {"jobs": jobs_at, "done": done_at, "writes_per_transition": writes / (2 * n), "rss_mb": _peak_rss_mb(proc.pid),
                 "requests_per_experiment": sum(by_kind.values()) / n, "by_kind": {k: v / n for k, v in by_kind.most_common()},
-                "cpu_seconds": _cpu_seconds(proc.pid)}
+                "cpu_seconds": cpu, "timeline": _timeline(server.request_log[before:], start_mono)}
     finally:
+        if sampling is not None and profile is not None:
+            sampling.stop(profile / "bench-process.txt")  # the emulator and the node: thread kuberun-sandbox
         proc.terminate()
         proc.wait(30)
 
@@ -122,7 +147,13 @@ def run_kuberun(server: Any, api: Any, kubeconfig: Path, n: int) -> dict[str, fl
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--api-qps", type=float, default=50.0,
+                        help="the operator's client-side QPS limit (its default is 50; 0: unlimited)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="sample stacks (bench/sampler.py) of the operator and of this process (emulator, node) into DIR")
     args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     from kubernetes import config
 
     from kuberun_sandbox import Sandbox
@@ -130,7 +161,7 @@ def main() -> int:
     with Sandbox(operator=False, complete_immediately=True) as sandbox:
         api = config.new_client_from_config(config_file=str(sandbox.kubeconfig))
         floor = run_floor(sandbox.server, api, sandbox.kubeconfig, args.n)
-        ours = run_kuberun(sandbox.server, api, sandbox.kubeconfig, args.n)
+        ours = run_kuberun(sandbox.server, api, sandbox.kubeconfig, args.n, args.api_qps, args.profile)
     print(f"{args.n} single-task experiments, sandbox node completing Jobs immediately "
           f"(floor {floor:.1f} s, kuberun {ours['jobs']:.1f} s to all Jobs, {ours['done']:.1f} s to all Succeeded)")
     print(f"all Jobs exist:            {ours['jobs'] / floor:5.2f}x the floor (minimal kopf operator: one Job per Experiment)  [target <= 1.5x]")
@@ -139,6 +170,10 @@ def main() -> int:
     print(f"operator peak RSS: {ours['rss_mb']:.0f} MB  [target <= 150 MB]")
     print(f"experiments per minute end to end: {args.n / ours['done'] * 60:.0f}  [target >= 1000]")
     print(f"operator CPU: {ours['cpu_seconds'] / args.n * 1000:.1f} ms per experiment (incl. start-up)")
+    t = ours["timeline"]
+    print(f"after the start: last Job created {t['last_job_created']:.1f} s, last Job completed by the node "
+          f"{t['last_job_completed']:.1f} s, last Experiment status written {t['last_status']:.1f} s "
+          f"(operator API QPS limit {args.api_qps:g})")
     print(f"API requests per experiment (operator, watches excluded): {ours['requests_per_experiment']:.2f}")
     for kind, per in ours["by_kind"].items():
         print(f"    {per:6.2f}  {kind}")
