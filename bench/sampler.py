@@ -17,7 +17,6 @@ import runpy
 import signal
 import sys
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 from types import FrameType
