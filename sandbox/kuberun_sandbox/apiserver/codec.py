@@ -30,13 +30,13 @@ def storage_group(rt: ResourceType) -> str:
     return "" if (rt.group, rt.plural) == (EVENTS_GROUP, "events") else rt.group
 
 
-def _is_events_v1(rt: ResourceType) -> bool:
+def is_events_v1(rt: ResourceType) -> bool:
     return (rt.group, rt.plural) == (EVENTS_GROUP, "events")
 
 
 def view(obj: dict[str, Any], rt: ResourceType) -> dict[str, Any]:
     """A stored object (a copy) as ``rt``'s version shows it."""
-    if not _is_events_v1(rt):
+    if not is_events_v1(rt):
         obj = dict(obj)
         obj["apiVersion"] = rt.api_version
         return obj
@@ -52,7 +52,7 @@ def view(obj: dict[str, Any], rt: ResourceType) -> dict[str, Any]:
 
 def storage(obj: dict[str, Any], rt: ResourceType) -> dict[str, Any]:
     """An object in ``rt``'s version, in the shape it is stored in."""
-    if not _is_events_v1(rt):
+    if not is_events_v1(rt):
         return obj
     out: dict[str, Any] = {"kind": "Event", "apiVersion": "v1"}
     for key in _SHARED:
