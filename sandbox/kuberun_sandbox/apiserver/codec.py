@@ -10,6 +10,7 @@ stored in the core/v1 shape and mapped field by field (``regarding`` is ``involv
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from .resources import ResourceType
@@ -23,6 +24,12 @@ _EVENT_FIELDS = {
     "deprecatedCount": "count", "reportingController": "reportingComponent",
 }
 _SHARED = ("metadata", "eventTime", "series", "reportingInstance", "action", "reason", "related", "type")
+
+
+def clone(obj: Any) -> Any:
+    """A deep copy of a JSON document (what every API object is): a JSON round trip, 4-6x quicker than
+    ``copy.deepcopy``, which was the emulator's largest single cost per write (bench/reconcile.py)."""
+    return json.loads(json.dumps(obj))
 
 
 def storage_group(rt: ResourceType) -> str:
