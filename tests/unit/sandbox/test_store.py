@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import pathlib
 
-import pytest
-
 from kuberun_sandbox.apiserver.errors import ApiError
 from kuberun_sandbox.apiserver.store import Store
 
