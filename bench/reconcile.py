@@ -5,17 +5,24 @@ the floor is a minimal kopf operator that only creates one Job per Experiment (t
 resource, so admission costs the API server the same), run on the same API server before kuberun's
 operator, each in its own process. Prints ratios.
 
-    python bench/reconcile.py [--n 1000]
+    python bench/reconcile.py [--n 1000] [--api-qps 50] [--profile DIR] [--timeout 600]
 
 Reports: time until all Jobs exist (kuberun / floor), time until all Experiments Succeeded,
-API writes per task transition (Submitted, Succeeded), and the operator's peak RSS (VmHWM).
-Targets: <= 1.5x the floor, <= 3 writes per transition, RSS <= 150 MB.
+API writes per task transition (Submitted, Succeeded), the operator's peak RSS (VmHWM), CPU per
+experiment of the operator and of this process (the emulator and the node), requests per experiment
+by verb and by client, and where the time after the last Job goes (the node completing Jobs, then
+the operator's last status writes). Times come from the emulator's request log. ``--api-qps`` is the
+operator's client-side limit (the floor has none; 0 lifts it). ``--profile`` writes stack samples
+of both processes (bench/sampler.py) and a cProfile of the control plane's thread by CPU time.
+Targets: <= 1.5x the floor, <= 3 writes per transition, RSS <= 150 MB, >= 1,000 experiments/min.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import subprocess
 import sys
 import time
@@ -33,20 +40,35 @@ def _create_all(fn: Any, bodies: list[dict[str, Any]]) -> None:
         list(pool.map(fn, bodies))
 
 
-def _count_jobs(batch: Any, namespace: str) -> int:
-    return len(batch.list_namespaced_job(namespace).items)
+def _count_jobs(sandbox: Any, namespace: str) -> int:
+    """Jobs stored in ``namespace``, counted on the emulator's thread. Not by listing them over HTTP:
+    a list of 1,000 Jobs decoded into the ``kubernetes`` package's models is ~1 s of Python in this
+    process every poll, and each time it holds the GIL the emulator's thread (here too) waits for it
+    after every socket write and SQLite statement — it slowed the emulator more than the operators."""
+    return sandbox.call(lambda: len(sandbox.server.store.list_refs("batch", "jobs", namespace)))
 
 
-def _wait(predicate: Any, timeout: float, every: float = 1.0) -> float:
-    """Poll ``predicate`` every ``every`` s. Not faster: each poll lists every object, and the
-    emulator deep-copies them all per list — polling at 10 Hz took a large share of its CPU from the
-    operators being measured (floor and kuberun alike). Resolution: ``every`` over minutes."""
+def _count_succeeded(sandbox: Any, namespace: str) -> int:
+    return sandbox.call(lambda: sum((o.get("status") or {}).get("phase") == "Succeeded"
+                                    for o in sandbox.server.store.list_refs("kuberun.dev", "experiments", namespace)))
+
+
+def _wait(predicate: Any, timeout: float, every: float = 0.5) -> float:
+    """Poll ``predicate`` every ``every`` s (until ``timeout``). The times reported come from the
+    request log (``_jobs_created_at``, ``_timeline``), to the millisecond; this only says when to look."""
     start = time.perf_counter()
     while not predicate():
         if time.perf_counter() - start > timeout:
             raise TimeoutError("benchmark did not converge")
         time.sleep(every)
     return time.perf_counter()
+
+
+def _jobs_created_at(records: list[Any], namespace: str, n: int, start: float) -> float:
+    """Seconds from ``start`` (monotonic) to the arrival of the ``n``-th Job create that succeeded."""
+    at = sorted(r.at for r in records if r.verb == "create" and r.resource == "jobs" and r.namespace == namespace
+                and r.code == 201)
+    return at[n - 1] - start
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -67,54 +89,88 @@ def _experiment(i: int) -> dict[str, Any]:
             "spec": {"title": "bench", "tasks": [{"name": "t", "script": {"command": ["true"]}, "executor": {"kubernetes": {}}}]}}
 
 
-def run_floor(server: Any, api: Any, kubeconfig: Path, n: int) -> float:
+def run_floor(sandbox: Any, api: Any, n: int, timeout: float) -> float:
     from kubernetes import client
 
     client.CoreV1Api(api).create_namespace({"metadata": {"name": "floor"}})
-    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "floor_operator.py"), str(kubeconfig)],
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "floor_operator.py"), str(sandbox.kubeconfig)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(3)  # let kopf start watching
-        custom, batch = client.CustomObjectsApi(api), client.BatchV1Api(api)
-        start = time.perf_counter()
+        custom = client.CustomObjectsApi(api)
+        before, start = len(sandbox.server.request_log), time.monotonic()
         _create_all(lambda b: custom.create_namespaced_custom_object("kuberun.dev", "v1alpha1", "floor", "experiments", b),
                     [_experiment(i) for i in range(n)])
-        return _wait(lambda: _count_jobs(batch, "floor") >= n, 600) - start
+        _wait(lambda: _count_jobs(sandbox, "floor") >= n, timeout)
+        return _jobs_created_at(sandbox.server.request_log[before:], "floor", n, start)
     finally:
         proc.terminate()
         proc.wait(30)
 
 
-def run_kuberun(server: Any, api: Any, kubeconfig: Path, n: int) -> dict[str, float]:
+def _timeline(records: list[Any], start: float) -> dict[str, float]:
+    """When, after ``start``, the last Job was created, the last Job completed (the node's status write)
+    and the last Experiment status written: splits the time after the last Job between node and operator."""
+    def last(match: Any) -> float:
+        return max((r.at for r in records if match(r)), default=start) - start
+
+    ours = ("kopf/", "kuberun-operator/")
+    return {"last_job_created": last(lambda r: r.verb == "create" and r.resource == "jobs"),
+            "last_job_completed": last(lambda r: r.resource == "jobs" and r.subresource == "status"
+                                       and r.verb in WRITES and not r.user_agent.startswith(ours)),
+            "last_status": last(lambda r: r.resource == "experiments" and r.subresource == "status"
+                                and r.user_agent.startswith(ours))}
+
+
+def run_kuberun(sandbox: Any, api: Any, n: int, api_qps: float, profile: Path | None, timeout: float) -> dict[str, Any]:
     from kubernetes import client
 
+    server, kubeconfig = sandbox.server, sandbox.kubeconfig
+
     client.CoreV1Api(api).create_namespace({"metadata": {"name": "kr"}})
-    proc = subprocess.Popen([sys.executable, "-m", "kuberun_operator", "--kubeconfig", str(kubeconfig), "--metrics-port", "0",
+    wrap = [str(ROOT / "bench" / "sampler.py"), str(profile / "operator.txt")] if profile else []
+    proc = subprocess.Popen([sys.executable, *wrap, "-m", "kuberun_operator", "--kubeconfig", str(kubeconfig),
+                             "--metrics-port", "0", "--api-qps", str(api_qps),
                              "--namespace", "kr",  # the floor's Experiments are left alone
                              "--log-level", "WARNING"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sampling = emulator_profile = None
     try:
         time.sleep(3)
-        custom, batch = client.CustomObjectsApi(api), client.BatchV1Api(api)
+        custom = client.CustomObjectsApi(api)
         before = len(server.request_log)
-        start = time.perf_counter()
+        if profile:
+            from sampler import start as start_sampler  # bench/ is on sys.path: this file runs from it
+
+            sampling = start_sampler()
+            # And the control plane's thread by its own CPU time (the sampler sees wall time, which on
+            # a loaded machine is mostly waiting for a core): cProfile on that thread, thread_time clock.
+            emulator_profile = cProfile.Profile(time.thread_time)
+            sandbox.call(emulator_profile.enable)
+        cpu_before = _cpu_seconds(os.getpid())
+        start = time.monotonic()
         _create_all(lambda b: custom.create_namespaced_custom_object("kuberun.dev", "v1alpha1", "kr", "experiments", b),
                     [_experiment(i) for i in range(n)])
-        jobs_at = _wait(lambda: _count_jobs(batch, "kr") >= n, 600) - start
-
-        def all_succeeded() -> bool:
-            items = custom.list_namespaced_custom_object("kuberun.dev", "v1alpha1", "kr", "experiments")["items"]
-            return sum((i.get("status") or {}).get("phase") == "Succeeded" for i in items) >= n
-
-        done_at = _wait(all_succeeded, 600) - start
+        _wait(lambda: _count_jobs(sandbox, "kr") >= n, timeout)
+        _wait(lambda: _count_succeeded(sandbox, "kr") >= n, timeout)
         time.sleep(1)  # Events are posted in the background after the last status write
+        cpu = _cpu_seconds(proc.pid)
+        control_plane_cpu = _cpu_seconds(os.getpid()) - cpu_before
+        timeline = _timeline(server.request_log[before:], start)
         ours = [r for r in server.request_log[before:] if r.user_agent.startswith(("kopf/", "kuberun-operator/"))]
         writes = sum(1 for r in ours if r.verb in WRITES)
+        by_agent = Counter(r.user_agent.split("/")[0] for r in server.request_log[before:] if r.verb != "watch")
         by_kind = Counter(f"{r.verb} {r.resource}{'/' + r.subresource if r.subresource else ''}" for r in ours
                           if r.verb != "watch")
-        return {"jobs": jobs_at, "done": done_at, "writes_per_transition": writes / (2 * n), "rss_mb": _peak_rss_mb(proc.pid),
+        return {"jobs": _jobs_created_at(server.request_log[before:], "kr", n, start), "done": timeline["last_status"], "writes_per_transition": writes / (2 * n), "rss_mb": _peak_rss_mb(proc.pid),
                 "requests_per_experiment": sum(by_kind.values()) / n, "by_kind": {k: v / n for k, v in by_kind.most_common()},
-                "cpu_seconds": _cpu_seconds(proc.pid)}
+                "cpu_seconds": cpu, "timeline": timeline, "by_agent": by_agent, "control_plane_cpu": control_plane_cpu}
     finally:
+        if sampling is not None and profile is not None:
+            sampling.stop(profile / "bench-process.txt")  # the emulator and the node: thread kuberun-sandbox
+            sandbox.call(emulator_profile.disable)
+            with (profile / "control-plane-cpu.txt").open("w") as out:
+                pstats.Stats(emulator_profile, stream=out).sort_stats("tottime").print_stats(60)
+                pstats.Stats(emulator_profile, stream=out).sort_stats("cumtime").print_stats(80)
         proc.terminate()
         proc.wait(30)
 
@@ -122,15 +178,22 @@ def run_kuberun(server: Any, api: Any, kubeconfig: Path, n: int) -> dict[str, fl
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--api-qps", type=float, default=50.0,
+                        help="the operator's client-side QPS limit (its default is 50; 0: unlimited)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="sample stacks (bench/sampler.py) of the operator and of this process (emulator, node) into DIR")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds each wait may take at most")
     args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     from kubernetes import config
 
     from kuberun_sandbox import Sandbox
 
     with Sandbox(operator=False, complete_immediately=True) as sandbox:
         api = config.new_client_from_config(config_file=str(sandbox.kubeconfig))
-        floor = run_floor(sandbox.server, api, sandbox.kubeconfig, args.n)
-        ours = run_kuberun(sandbox.server, api, sandbox.kubeconfig, args.n)
+        floor = run_floor(sandbox, api, args.n, args.timeout)
+        ours = run_kuberun(sandbox, api, args.n, args.api_qps, args.profile, args.timeout)
     print(f"{args.n} single-task experiments, sandbox node completing Jobs immediately "
           f"(floor {floor:.1f} s, kuberun {ours['jobs']:.1f} s to all Jobs, {ours['done']:.1f} s to all Succeeded)")
     print(f"all Jobs exist:            {ours['jobs'] / floor:5.2f}x the floor (minimal kopf operator: one Job per Experiment)  [target <= 1.5x]")
@@ -138,10 +201,17 @@ def main() -> int:
     print(f"API writes per task transition: {ours['writes_per_transition']:.2f}  [target <= 3]")
     print(f"operator peak RSS: {ours['rss_mb']:.0f} MB  [target <= 150 MB]")
     print(f"experiments per minute end to end: {args.n / ours['done'] * 60:.0f}  [target >= 1000]")
-    print(f"operator CPU: {ours['cpu_seconds'] / args.n * 1000:.1f} ms per experiment (incl. start-up)")
+    print(f"operator CPU: {ours['cpu_seconds'] / args.n * 1000:.1f} ms per experiment (incl. start-up); "
+          f"emulator + node (this process): {ours['control_plane_cpu'] / args.n * 1000:.1f} ms per experiment")
+    t = ours["timeline"]
+    print(f"after the start: last Job created {t['last_job_created']:.1f} s, last Job completed by the node "
+          f"{t['last_job_completed']:.1f} s, last Experiment status written {t['last_status']:.1f} s "
+          f"(operator API QPS limit {args.api_qps:g})")
     print(f"API requests per experiment (operator, watches excluded): {ours['requests_per_experiment']:.2f}")
     for kind, per in ours["by_kind"].items():
         print(f"    {per:6.2f}  {kind}")
+    print("API requests per experiment, every client (watches excluded): "
+          + ", ".join(f"{agent or '?'} {count / args.n:.2f}" for agent, count in ours["by_agent"].most_common()))
     return 0
 
 

@@ -55,7 +55,12 @@ def parse_args(argv: list[str] | None = None) -> Settings:
                    help="the shard this replica owns first (a number, or a pod name ending in -N)")
     p.add_argument("--api-qps", type=float, default=50.0, help="client-side API requests per second (0: unlimited)")
     p.add_argument("--api-burst", type=int, default=100, help="API requests allowed at once above --api-qps")
+    p.add_argument("--admission-cache-seconds", type=float, default=5.0,
+                   help="reuse a namespace's yes to a pod dry run this long for the same pod shape (0: ask each time; "
+                        "refusals are never reused)")
     a = p.parse_args(argv)
+    if not 0 <= a.admission_cache_seconds <= 300:
+        p.error("--admission-cache-seconds must be in 0..300")
     if a.shards < 1:
         p.error("--shards must be at least 1")
     index = _shard_index(a.shard_index, a.shards)
@@ -78,7 +83,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
                     leader_election=a.leader_elect, lease_name=a.lease_name,
                     lease_namespace=a.lease_namespace, identity=a.identity, lease_duration=a.lease_duration,
                     renew_deadline=a.renew_deadline, retry_period=a.retry_period, shards=a.shards, shard_index=index,
-                    api_qps=a.api_qps, api_burst=a.api_burst)
+                    api_qps=a.api_qps, api_burst=a.api_burst,
+                    admission_cache_seconds=a.admission_cache_seconds)
 
 
 def _shard_index(text: str, shards: int) -> int | None:

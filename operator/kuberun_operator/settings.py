@@ -55,3 +55,5 @@ class Settings:
     # The API client's manners (ratelimit.py): client-side QPS/burst; 0 QPS: unlimited.
     api_qps: float = 50.0
     api_burst: int = 100
+    # A namespace's yes to an attempt's pod dry run, reused this long for the same pod shape (0: ask each time).
+    admission_cache_seconds: float = 5.0

@@ -27,11 +27,14 @@ import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from . import realmode, recordserver, users
 from .kubeconfig import write_kubeconfig
+
+T = TypeVar("T")
 
 log = logging.getLogger("kuberun_sandbox")
 
@@ -130,6 +133,14 @@ class Sandbox:
             self._loop.close()
         if self._tmp is not None:
             self._tmp.cleanup()
+
+    def call(self, fn: Callable[[], T], timeout: float = 30) -> T:
+        """``fn()`` run on the control plane's own thread, between its requests (the emulator's state is
+        read there without a request's cost: benchmarks poll it so)."""
+        async def call() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(timeout=timeout)
 
     def kill_node(self) -> None:
         """SIGKILL the node process (``node_process=True``): a crash; its task processes live on."""

@@ -119,6 +119,19 @@ def test_the_label_cache_time_reaches_the_operator_config_and_is_bounded_by_the_
             render(values={"namespaceLabelCacheSeconds": wrong})
 
 
+def test_the_admission_cache_time_reaches_the_operator_and_is_bounded_by_the_schema():
+    from kuberun_operator.__main__ import parse_args
+
+    def seconds(**values: Any) -> float:
+        args = operator_workload(render(values=values))["spec"]["template"]["spec"]["containers"][0]["args"]
+        return parse_args([a for a in args if "$(" not in a]).admission_cache_seconds
+
+    assert seconds() == 5.0 and seconds(admissionCacheSeconds=0) == 0 and seconds(admissionCacheSeconds=30) == 30
+    for wrong in (-1, 301, "5s"):
+        with pytest.raises(HelmError, match="values don't meet the specifications of the schema"):
+            render(values={"admissionCacheSeconds": wrong})
+
+
 @pytest.mark.parametrize("selector", [{}, {"matchExpressions": [{"key": "k", "operator": "Gt"}]}, {"matchLabel": {"a": "b"}}],
                          ids=["empty-grants-all", "unknown-operator", "typo"])
 def test_a_selector_that_would_grant_everyone_or_is_malformed_is_refused(selector):

@@ -10,6 +10,7 @@ stored in the core/v1 shape and mapped field by field (``regarding`` is ``involv
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from .resources import ResourceType
@@ -25,18 +26,24 @@ _EVENT_FIELDS = {
 _SHARED = ("metadata", "eventTime", "series", "reportingInstance", "action", "reason", "related", "type")
 
 
+def clone(obj: Any) -> Any:
+    """A deep copy of a JSON document (what every API object is): a JSON round trip, 4-6x quicker than
+    ``copy.deepcopy``, which was the emulator's largest single cost per write (bench/reconcile.py)."""
+    return json.loads(json.dumps(obj))
+
+
 def storage_group(rt: ResourceType) -> str:
     """The group whose store holds this resource ('' for events.k8s.io Events)."""
     return "" if (rt.group, rt.plural) == (EVENTS_GROUP, "events") else rt.group
 
 
-def _is_events_v1(rt: ResourceType) -> bool:
+def is_events_v1(rt: ResourceType) -> bool:
     return (rt.group, rt.plural) == (EVENTS_GROUP, "events")
 
 
 def view(obj: dict[str, Any], rt: ResourceType) -> dict[str, Any]:
     """A stored object (a copy) as ``rt``'s version shows it."""
-    if not _is_events_v1(rt):
+    if not is_events_v1(rt):
         obj = dict(obj)
         obj["apiVersion"] = rt.api_version
         return obj
@@ -52,7 +59,7 @@ def view(obj: dict[str, Any], rt: ResourceType) -> dict[str, Any]:
 
 def storage(obj: dict[str, Any], rt: ResourceType) -> dict[str, Any]:
     """An object in ``rt``'s version, in the shape it is stored in."""
-    if not _is_events_v1(rt):
+    if not is_events_v1(rt):
         return obj
     out: dict[str, Any] = {"kind": "Event", "apiVersion": "v1"}
     for key in _SHARED:

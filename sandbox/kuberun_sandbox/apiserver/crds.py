@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from . import cel, listtypes, schema
+from . import cel, codec, listtypes, schema
 from .errors import Cause, bad_request, invalid
 from .resources import ResourceType
 from .versioning import now
@@ -71,7 +71,7 @@ def admit_custom(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | No
     root = (version.get("schema") or {}).get("openAPIV3Schema")
     if root is None:
         return obj, []
-    before = copy.deepcopy(obj)
+    before = codec.clone(obj)
     obj = schema.prune(obj, root, root=True)
     unknown = _unknown_fields(before, obj)
     warnings: list[str] = []

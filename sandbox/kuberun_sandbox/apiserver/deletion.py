@@ -103,6 +103,6 @@ def check_finalizers(rt: ResourceType, old: dict[str, Any], new: dict[str, Any])
 def refuse_create_while_crd_terminating(rt: ResourceType, store: Store) -> None:
     if rt.crd is None:
         return
-    crd = store.get(("apiextensions.k8s.io", "customresourcedefinitions", "", rt.crd["metadata"]["name"]))
+    crd = store.get_ref(("apiextensions.k8s.io", "customresourcedefinitions", "", rt.crd["metadata"]["name"]))
     if crd is not None and crd["metadata"].get("deletionTimestamp"):
         raise ApiError(405, "MethodNotAllowed", "create not allowed while custom resource definition is terminating")

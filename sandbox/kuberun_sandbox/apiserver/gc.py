@@ -98,7 +98,7 @@ def _foreground(store: Store) -> bool:
                 delete_gracefully(store, dep_key, dep)
                 changed = True
             ref = next(r for r in dep["metadata"].get("ownerReferences") or [] if r.get("uid") == meta["uid"])
-            if ref.get("blockOwnerDeletion") and store.get(dep_key) is not None:
+            if ref.get("blockOwnerDeletion") and store.get_ref(dep_key) is not None:
                 blocking += 1
         if not blocking:
             _drop_finalizer(store, key, owner, deletion.FOREGROUND)
@@ -121,7 +121,7 @@ def _crd_cleanup(store: Store, registry: Registry) -> bool:
                 changed = True
         if not any(k[:2] == (group, plural) for k, _ in store.items()):
             _drop_finalizer(store, key, crd, deletion.CRD_CLEANUP)
-            if store.get(key) is None:
+            if store.get_ref(key) is None:
                 registry.unregister_crd(crd)
             changed = True
     return changed

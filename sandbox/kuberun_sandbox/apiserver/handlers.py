@@ -105,11 +105,25 @@ class Handlers:
         if page.continue_token:
             meta["continue"] = page.continue_token
             meta["remainingItemCount"] = page.remaining
-        if tables.wants_table(request):  # printers read the stored shape
-            return respond(tables.render(target.rt, [copy.deepcopy(o) for o in page.items], request, meta))
-        page = dataclasses.replace(page, items=[codec.view(copy.deepcopy(o), target.rt) for o in page.items])
-        return respond({"kind": target.rt.kind + "List", "apiVersion": target.rt.api_version,
-                        "metadata": meta, "items": page.items})
+        if tables.wants_table(request):  # printers read the stored shape (and never change it)
+            return respond(tables.render(target.rt, page.items, request, meta))
+        return self._respond_list(target, meta, page.items)
+
+    def _respond_list(self, target: Target, meta: dict[str, Any], items: list[dict[str, Any]]) -> web.Response:
+        """The list as ``respond`` would encode it, each item's stored JSON spliced in as it is when the
+        version read is the version stored (else seen through ``codec.view``): no copy, no re-encoding."""
+        rt = target.rt
+        parts = []
+        for obj in items:
+            if obj.get("apiVersion") == rt.api_version and not codec.is_events_v1(rt):
+                meta_ = obj["metadata"]
+                parts.append(self.store.stored_json(target.key(meta_["name"], meta_.get("namespace")), obj))
+            else:
+                parts.append(json.dumps(codec.view(obj, rt), separators=(",", ":")))
+        head = json.dumps({"kind": rt.kind + "List", "apiVersion": rt.api_version, "metadata": meta},
+                          separators=(",", ":"))
+        body = f'{head[:-1]},"items":[{",".join(parts)}]}}'
+        return web.Response(body=body, status=200, content_type="application/json")
 
     # --- creating --------------------------------------------------------------------------
     async def create(self, request: web.Request, target: Target) -> web.StreamResponse:
@@ -130,7 +144,7 @@ class Handlers:
         else:
             managed.record(rt, None, obj, manager, None)
         key = target.key(meta["name"], meta.get("namespace"))
-        if self.store.get(key) is not None:
+        if self.store.get_ref(key) is not None:
             raise already_exists(rt.group, rt.plural, meta["name"])
         if (rt.group, rt.plural) == (CRD_GROUP, CRD_PLURAL):
             obj["status"] = crds.crd_status(obj)
@@ -144,7 +158,7 @@ class Handlers:
         return respond(codec.view(stored, rt), 201, warnings)
 
     def _check_namespace_open(self, namespace: str) -> None:
-        ns = self.store.get(("", "namespaces", "", namespace))
+        ns = self.store.get_ref(("", "namespaces", "", namespace))
         if ns is None:
             raise not_found("", "namespaces", namespace)
         if ns["metadata"].get("deletionTimestamp"):
@@ -187,7 +201,8 @@ class Handlers:
                 content_type = patch.MERGE_PATCH  # a Scale is a built-in type: its patch has no lists to merge
             wanted = patch.apply_patch(content_type, scale.to_scale(target.rt, old), body, target.rt)
             return self._write_scale(request, target, old, wanted)
-        patched = patch.apply_patch(content_type, copy.deepcopy(old), body, target.rt)
+        base = codec.view(self.store.get(target.key()) or {}, target.rt)  # a second private copy to patch
+        patched = patch.apply_patch(content_type, base, body, target.rt)
         new = versioning.prepare_update(target.rt, old, patched, target.subresource, target.name or "")
         return self._store_update(request, target, old, new)
 

@@ -55,10 +55,11 @@ def apply_patch(content_type: str, original: dict[str, Any], body: Any, rt: Reso
 
 
 def _json_patch(original: dict[str, Any], ops: Any) -> dict[str, Any]:
+    """``original`` is the caller's own copy (handlers.patch decodes one for it): patched in place."""
     if not isinstance(ops, list):
         raise bad_request("json patch must be a list of operations")
     try:
-        return jsonpatch.apply_patch(original, ops)
+        return jsonpatch.apply_patch(original, ops, in_place=True)
     except jsonpatch.JsonPatchTestFailed as e:
         # A real server answers 422 here; kopf relies on it to re-read instead of retrying blindly.
         raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: {e}") from None

@@ -115,7 +115,7 @@ class ApiServer:
         from .versioning import prepare_create
 
         for name in _BOOTSTRAP_NAMESPACES:
-            if self.store.get(("", "namespaces", "", name)) is None:
+            if self.store.get_ref(("", "namespaces", "", name)) is None:
                 obj = prepare_create(rt, {"metadata": {"name": name}}, None)
                 obj.update(spec={"finalizers": ["kubernetes"]}, status={"phase": "Active"})
                 self.store.put(("", "namespaces", "", name), obj, "ADDED")

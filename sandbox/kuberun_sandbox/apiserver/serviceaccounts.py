@@ -18,6 +18,6 @@ def ensure_default(store: Store, registry: Registry, namespace: str) -> None:
 
     key = ("", "serviceaccounts", namespace, DEFAULT)
     rt = registry.get("", "v1", "serviceaccounts")
-    if rt is None or store.get(key) is not None:
+    if rt is None or store.get_ref(key) is not None:
         return
     store.put(key, prepare_create(rt, {"metadata": {"name": DEFAULT}}, namespace), "ADDED")

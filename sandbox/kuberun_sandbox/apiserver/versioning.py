@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 import datetime
 import random
 import uuid
 from typing import Any
 
-from . import rules
+from . import codec, rules
 from .errors import Cause, bad_request, invalid, stale_conflict
 from .resources import ResourceType
 
@@ -48,7 +47,7 @@ def prepare_create(rt: ResourceType, body: Any, url_namespace: str | None) -> di
     """The object as it will be stored, before schema checks (raises 400/422 on bad metadata)."""
     if not isinstance(body, dict):
         raise bad_request("the body of the request must be a JSON object")
-    obj = copy.deepcopy(body)
+    obj = codec.clone(body)
     _check_type(rt, obj)
     meta = obj.setdefault("metadata", {})
     _check_namespace(rt, meta, url_namespace)
@@ -78,7 +77,7 @@ def prepare_update(rt: ResourceType, old: dict[str, Any], new: Any, subresource:
     """Merge an update into the stored object per the server's rules; raises 409 on a stale RV."""
     if not isinstance(new, dict):
         raise bad_request("the body of the request must be a JSON object")
-    new = copy.deepcopy(new)
+    new = codec.clone(new)
     _check_type(rt, new)
     meta = new.setdefault("metadata", {})
     old_meta = old["metadata"]
@@ -89,7 +88,7 @@ def prepare_update(rt: ResourceType, old: dict[str, Any], new: Any, subresource:
     if rt.namespaced and meta.get("namespace", old_meta["namespace"]) != old_meta["namespace"]:
         raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
     if subresource == "status":
-        result = copy.deepcopy(old)
+        result = codec.clone(old)
         if "status" in new:
             result["status"] = new["status"]
         else:

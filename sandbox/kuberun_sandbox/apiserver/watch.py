@@ -35,17 +35,16 @@ def _in_scope(target: Target, event: Event) -> bool:
     return not (target.name and meta["name"] != target.name)
 
 
-def _translate(event: Event, matches: Matcher) -> tuple[str, dict[str, Any]] | None:
+def _translate(event: Event, matches: Matcher) -> dict[str, Any] | None:
     """A change seen through a selector: entering it is ADDED, leaving it is DELETED."""
     now_matches = matches(event.obj)
     if event.type != "MODIFIED":
-        return (event.type, event.obj) if now_matches else None
-    was_matching = event.old is not None and matches(event.old)
-    if now_matches and was_matching:
-        return "MODIFIED", event.obj
-    if now_matches:
-        return "ADDED", event.obj
-    return ("DELETED", event.obj) if was_matching else None
+        kind: str | None = event.type if now_matches else None
+    else:
+        was_matching = event.old is not None and matches(event.old)
+        kind = "MODIFIED" if now_matches and was_matching else "ADDED" if now_matches else \
+            "DELETED" if was_matching else None
+    return None if kind is None else {"type": kind, "object": event.obj, "body": event.body}
 
 
 def _expired(rv: int, current: int) -> dict[str, Any]:
@@ -76,20 +75,31 @@ class WatchStream:
         if self.request.query.get("sendInitialEvents", "").lower() in ("1", "t", "true"):
             # A watch-list (client-go 1.35's informers and `kubectl delete --wait`): the current state as
             # ADDED events, then a bookmark marking its end, then changes.
-            snapshot = [{"type": "ADDED", "object": o} for o in self.handlers.matching(self.request, self.target)]
+            snapshot = self._snapshot()
             end = self._bookmark()
             end["object"]["metadata"]["annotations"] = {"k8s.io/initial-events-end": "true"}
             return [*snapshot, end]
         if rv_param in ("", "0"):
-            return [{"type": "ADDED", "object": o} for o in self.handlers.matching(self.request, self.target)]
+            return self._snapshot()
         rv = int(rv_param) if rv_param.isdigit() else -1
         if rv < 0 or not store.can_resume(rv):
             return None
         self.since = rv
         events = [_translate(e, self.matches) for e in store.events_after(rv) if _in_scope(self.target, e)]
-        return [{"type": t, "object": o} for t, o in filter(None, events)]
+        return [e for e in events if e is not None]
+
+    def _snapshot(self) -> list[dict[str, Any]]:
+        """The current objects as ADDED events: the stored ones (read-only) with their stored JSON."""
+        store, target = self.handlers.store, self.target
+        return [{"type": "ADDED", "object": o,
+                 "body": store.stored_json(target.key(o["metadata"]["name"], o["metadata"].get("namespace")), o)}
+                for o in self.handlers.matching(self.request, target, copies=False)]
 
     def _encode(self, event: dict[str, Any]) -> bytes:
+        body = event.pop("body", None)
+        if (body is not None and not self.table and event["object"].get("apiVersion") == self.target.rt.api_version
+                and not codec.is_events_v1(self.target.rt)):
+            return f'{{"type":"{event["type"]}","object":{body}}}\n'.encode()  # as json.dumps would write it
         if self.table and event["type"] in ("ADDED", "MODIFIED", "DELETED"):
             meta = {"resourceVersion": event["object"]["metadata"]["resourceVersion"]}
             table = tables.render(self.target.rt, [event["object"]], self.request, meta, not self.columns_sent)
@@ -149,4 +159,4 @@ class WatchStream:
                 continue
             translated = _translate(event, self.matches)
             if translated is not None:
-                await response.write(self._encode({"type": translated[0], "object": translated[1]}))
+                await response.write(self._encode(translated))

@@ -7,7 +7,10 @@ nothing adopted, created or cancelled that is not this Experiment's own.
 
 from __future__ import annotations
 
+import pytest
+
 from kuberun.resource import BackendRef, ExperimentResource
+from kuberun_operator.backends.base import BackendError
 from tests.helpers.controller import KEY, Recording, big_k8s_task, harness, k8s_task, slurm_task
 
 OTHER = {"apiVersion": "kuberun.dev/v1alpha1", "kind": "Experiment", "name": "someone-else", "uid": "uid-other",
@@ -89,3 +92,26 @@ async def test_a_cancel_uses_the_key_recomputed_from_the_uid_not_the_one_status_
     await h.reconcile()
     # ...and the operator still cancels only its own attempt.
     assert remote.cancelled == ["uid-exp-t-1"]
+
+
+async def test_a_remembered_yes_never_admits_pods_of_another_shape_and_a_no_is_asked_again():
+    """The dry run's yes is reused for the same pods (admission.py); a refusal still fails the attempt."""
+    h = harness()
+    backend, ref = h.controller.backends["kubernetes"], BackendRef(backend="kubernetes", idempotency_key="k")
+    plain = [ExperimentResource.model_validate(h.kube.add_experiment(f"p{i}", [k8s_task()], title="sweep")) for i in range(3)]
+    labelled = ExperimentResource.model_validate(
+        h.kube.add_experiment("privileged", [k8s_task(executor={"kubernetes": {"pod_labels": {"run": "privileged"}}})],
+                               title="sweep"))
+    await backend.submit(plain[0], plain[0].spec.tasks[0], 1, ref)
+    await backend.submit(plain[1], plain[1].spec.tasks[0], 1, ref)  # the same pods: the yes is reused
+    assert [c for c in h.kube.calls if c[0] == "dryrun"] == [("dryrun", "pods", "p0-t-1-")]
+    h.kube.refuse_pods = 'violates PodSecurity "restricted:latest": privileged'
+    for _ in range(2):  # other pods: asked, refused, and asked again (a no is never remembered)
+        with pytest.raises(BackendError) as refused:
+            await backend.submit(labelled, labelled.spec.tasks[0], 1, ref)
+        assert refused.value.reason == "FailedCreate" and "privileged" in refused.value.message
+    assert [c for c in h.kube.calls if c[0] == "dryrun"][-2:] == [("dryrun", "pods", "privileged-t-1-")] * 2
+    assert h.kube.created("Job") == ["p0-t-1", "p1-t-1"]
+    backend.admission.ttl = 0  # with no reuse the namespace's new no reaches the plain pods too
+    with pytest.raises(BackendError):
+        await backend.submit(plain[2], plain[2].spec.tasks[0], 1, ref)

@@ -20,6 +20,7 @@ from kuberun_operator.actions import Observed
 from kuberun_operator.backends.base import BackendError, Submitted, active_attempts
 from kuberun_operator.backends.code import refuse_unmountable_code
 from kuberun_operator.backends.kubernetes import adopt, podtemplate, podupload
+from kuberun_operator.backends.kubernetes.admission import AdmissionCache
 from kuberun_operator.backends.kubernetes.caches import JobCache, PodCache
 from kuberun_operator.backends.kubernetes.documents import needs_config_map
 from kuberun_operator.backends.kubernetes.manifests import (
@@ -55,6 +56,7 @@ class KubernetesBackend:
         self.kube, self.cache, self.settings = kube, cache, settings
         self.pods = pods or PodCache()
         self.uploads = podupload.Endpoints(kube, settings.artifact_sync_seconds)
+        self.admission = AdmissionCache(lambda ns, pod: self.kube.dry_run_pod(ns, pod), settings.admission_cache_seconds)
 
     async def submit(self, exp: ExperimentResource, task: TaskSpec, attempt: int, ref: BackendRef) -> Submitted:
         upload_to = await self.uploads.current()
@@ -63,7 +65,8 @@ class KubernetesBackend:
         job = build_job(ref_, task, attempt, self.settings, upload_to=upload_to)
         service = build_headless_service(ref_, task, attempt)
         # Would the namespace admit its pods? The Job itself is admitted either way, and a Job whose
-        # pods are refused would sit Submitted forever: ask first (a dry run, nothing stored).
+        # pods are refused would sit Submitted forever: ask first (a dry run, nothing stored; a yes for
+        # the same namespace and pod shape is reused for a few seconds, admission.py).
         await self._admissible(job)
         # The ConfigMap (if any) first: when its create fails, no Job starts a pod without its documents
         # (the submit is retried as a whole). The Service before the Job too: a Service squatted under
@@ -81,7 +84,7 @@ class KubernetesBackend:
     async def _admissible(self, job: dict[str, Any]) -> None:
         """Fail the attempt ``FailedCreate`` with the admission message when the namespace refuses its pods."""
         try:
-            await self.kube.dry_run_pod(job["metadata"]["namespace"], podtemplate.dry_run_pod(job))
+            await self.admission.check(job["metadata"]["namespace"], podtemplate.dry_run_pod(job))
         except ApiError as exc:
             if exc.status in (400, 403, 422):
                 raise BackendError(FAILED_CREATE, f"the namespace refuses the pods of Job {job['metadata']['name']}: "
