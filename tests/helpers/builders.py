@@ -14,7 +14,7 @@ from typing import Any
 
 from kuberun.resource import ExperimentResource
 from kuberun.resource.spec import TaskSpec
-from kuberun_operator.backends.kubernetes.manifests import ExperimentRef
+from kuberun_operator.backends.kubernetes.objectnames import ExperimentRef
 
 T0 = "2026-01-01T00:00:00Z"
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import kubernetes_validate
 
-from kuberun_operator.backends.kubernetes.manifests import ExperimentRef, build_job
+from kuberun_operator.backends.kubernetes.manifests import build_job
+from kuberun_operator.backends.kubernetes.objectnames import ExperimentRef
 from kuberun_operator.settings import Settings
 from tests.helpers.builders import make_experiment, make_task
 

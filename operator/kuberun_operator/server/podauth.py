@@ -30,11 +30,8 @@ from cachetools import TTLCache
 
 from kuberun.resource.constants import API_VERSION, GROUP, KIND, LABEL_ATTEMPT, LABEL_TASK, PLURAL, VERSION
 from kuberun.resource.upload import AUDIENCE, POD_NAME_EXTRA, POD_UID_EXTRA
-from kuberun_operator.backends.kubernetes.manifests import (
-    COMPLETION_INDEX_ANNOTATION,
-    ExperimentRef,
-    job_name,
-)
+from kuberun_operator.backends.kubernetes.manifests import COMPLETION_INDEX_ANNOTATION
+from kuberun_operator.backends.kubernetes.objectnames import ExperimentRef, job_name
 from kuberun_operator.server.auth import (
     DEFAULT_CACHE_SIZE,
     DEFAULT_TTL,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import kuberun as kr
 from kuberun.packaging import PatternPackager
-from kuberun_operator.backends.kubernetes import manifests
+from kuberun_operator.backends.kubernetes import manifests, objectnames
 
 
 def _packager(tmp_path: Path) -> PatternPackager:
@@ -20,7 +20,7 @@ def test_the_job_mounts_the_chunks_and_the_document_lists_them(tmp_path):
     exp.add(kr.Script(inline="true"), name="a")
     resource, _ = exp.build()
     task = resource.spec.tasks[0]
-    ref = manifests.ExperimentRef(name="pkg-1", namespace="ns", uid="u", title="pkg")
+    ref = objectnames.ExperimentRef(name="pkg-1", namespace="ns", uid="u", title="pkg")
     cm = manifests.task_config_map(ref, [task])
     doc = json.loads(cm["data"]["a.json"])
     assert doc["code"] == {"sha256": task.code.sha256, "files": [f"{manifests.CODE_DIR}/0/chunk"]}
@@ -35,7 +35,7 @@ def test_a_task_without_code_mounts_no_chunks(tmp_path):
     exp = kr.Experiment("plain")
     exp.add(kr.Script(inline="true"), name="a")
     task = exp.build()[0].spec.tasks[0]
-    ref = manifests.ExperimentRef(name="plain-1", namespace="ns", uid="u", title="plain")
+    ref = objectnames.ExperimentRef(name="plain-1", namespace="ns", uid="u", title="plain")
     assert "code" not in json.loads(manifests.task_config_map(ref, [task])["data"]["a.json"])
     assert not [v for v in manifests._volumes(ref, task, task.executor.kubernetes)[0] if v["name"].startswith("kuberun-code")]
 
@@ -72,7 +72,7 @@ def _stored_task(tmp_path):
 
 def test_a_package_in_the_store_is_downloaded_by_the_runner_and_mounts_nothing(tmp_path):
     task = _stored_task(tmp_path)
-    ref = manifests.ExperimentRef(name="big-1", namespace="ns", uid="u", title="big")
+    ref = objectnames.ExperimentRef(name="big-1", namespace="ns", uid="u", title="big")
     doc = json.loads(manifests.task_config_map(ref, [task])["data"]["a.json"])
     assert doc["code"] == {"sha256": task.code.sha256, "size": 9 << 20, "download": True}
     assert not [v for v in manifests._volumes(ref, task, task.executor.kubernetes)[0] if v["name"].startswith("kuberun-code")]

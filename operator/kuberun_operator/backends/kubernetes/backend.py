@@ -24,15 +24,13 @@ from kuberun_operator.backends.kubernetes.admission import AdmissionCache
 from kuberun_operator.backends.kubernetes.caches import JobCache, PodCache
 from kuberun_operator.backends.kubernetes.documents import needs_config_map
 from kuberun_operator.backends.kubernetes.manifests import (
-    ExperimentRef,
     build_headless_service,
     build_job,
     exit_code_from_pods,
-    job_name,
-    service_name,
     task_config_map,
     task_phase_from_job,
 )
+from kuberun_operator.backends.kubernetes.objectnames import ExperimentRef, job_name, service_name
 from kuberun_operator.backends.kubernetes.status import STUCK_REASONS, stuck_reason, summary_from_pods
 from kuberun_operator.kube import ApiError, Kube
 from kuberun_operator.settings import Settings

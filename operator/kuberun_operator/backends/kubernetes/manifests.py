@@ -1,7 +1,8 @@
 """Pure builders of the Kubernetes objects an attempt runs as: spec in, manifest dicts out, no I/O.
 
 One ConfigMap per Experiment holds every Kubernetes task's runner document; each attempt is a
-``batch/v1`` Job (Indexed, with a headless Service, when ``nodes > 1``). Reading Job and pod
+``batch/v1`` Job (Indexed, with a headless Service, when ``nodes > 1``); their names and owner metadata
+come from ``objectnames``. Reading Job and pod
 state back into a task phase lives in ``status`` and is re-exported here.
 
 Every user-supplied string goes into these manifests as data: no shell ever sees it, and ``$`` is
@@ -10,20 +11,11 @@ escaped so Kubernetes' own ``$(VAR)`` expansion leaves it byte-for-byte as writt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from kuberun.naming import bounded, child_name, slug
 from kuberun.resource import results, upload
 from kuberun.resource.code import CHUNK_KEY
-from kuberun.resource.constants import (
-    API_VERSION,
-    KIND,
-    LABEL_ATTEMPT,
-    LABEL_EXPERIMENT,
-    LABEL_TASK,
-    LABEL_TITLE,
-)
+from kuberun.resource.constants import LABEL_ATTEMPT, LABEL_EXPERIMENT, LABEL_TASK
 from kuberun.resource.executors import KubernetesExecutor
 from kuberun.resource.spec import TaskSpec
 from kuberun_operator.backends.base import BackendError
@@ -35,6 +27,14 @@ from kuberun_operator.backends.kubernetes.documents import (
     document_json,
     inline_document,
     inline_volume,
+)
+from kuberun_operator.backends.kubernetes.objectnames import (
+    ExperimentRef,
+    job_name,
+    object_labels,
+    owned_metadata,
+    service_name,
+    task_config_map_name,
 )
 from kuberun_operator.backends.kubernetes.podupload import UploadEndpoint
 from kuberun_operator.backends.kubernetes.status import (
@@ -50,18 +50,13 @@ __all__ = [
     "CONFIG_DIR",
     "CONTAINER",
     "TASK_DIR",
-    "ExperimentRef",
     "ManifestError",
     "ObservedJob",
     "UploadEndpoint",
     "build_headless_service",
     "build_job",
     "exit_code_from_pods",
-    "experiment_label",
-    "job_name",
-    "service_name",
     "task_config_map",
-    "task_config_map_name",
     "task_file",
     "task_phase_from_job",
 ]
@@ -72,19 +67,10 @@ TASK_DIR = "/etc/kuberun/task"
 # pod's status, where the operator reads it). The runner uploads the files to the record server with a
 # pod-bound token (``UploadEndpoint``), when one is published; otherwise they die with the pod.
 OUTPUTS_DIR = "/var/run/kuberun/outputs"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-MANAGED_BY = "kuberun"
 COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
 GPU_RESOURCE = "nvidia.com/gpu"
 RESERVED_ENV_PREFIX = "KUBERUN_"
 CONFIG_MAP_LIMIT = 1024 * 1024  # the API server's limit on a ConfigMap's data
-
-# An Indexed Job's pods get the hostname '<job>-<index>', which must itself be a DNS label
-# (<= 63). The job controller does not shorten it, so a 63-character Job name would create a
-# Job whose pods can never be created. Reserve room for '-' and the widest index (nodes <= 1024,
-# so index <= 1023). Every Job uses the same limit so that `job_name` needs no node count.
-JOB_NAME_LIMIT = 63 - len("-1023")
-
 
 class ManifestError(BackendError):
     """The task cannot become a valid Job (a user mistake): the attempt fails, no retry."""
@@ -93,69 +79,12 @@ class ManifestError(BackendError):
         super().__init__(reason, message, permanent=True)
 
 
-@dataclass(frozen=True)
-class ExperimentRef:
-    """What the builders need to know about the owning Experiment."""
-
-    name: str
-    namespace: str
-    uid: str
-    title: str  # the free-text spec.title; becomes a label value via naming.slug
-
-
 # --- names and metadata -------------------------------------------------------------------------
-
-
-def job_name(exp: ExperimentRef, task_name: str, attempt: int) -> str:
-    """'<experiment>-<task>-<attempt>', shortened with a hash past JOB_NAME_LIMIT; deterministic."""
-    return child_name(exp.name, task_name, attempt, limit=JOB_NAME_LIMIT)
-
-
-def service_name(job: str) -> str:
-    """The headless Service of a multi-node Job: the Job's name when it is a valid Service name.
-
-    Service names are DNS-1035 labels (must start with a letter) while Job names may start with
-    a digit ('2024-sweep-...'); such names get a 'kr-' prefix rather than a rejected Service.
-    """
-    return job if job[:1].isalpha() else bounded(f"kr-{job}", 63)
-
-
-def task_config_map_name(exp: ExperimentRef) -> str:
-    return bounded(f"{exp.name}-tasks", 253)
 
 
 def task_file(task_name: str) -> str:
     """Where the runner finds the task's document inside the container."""
     return f"{TASK_DIR}/{task_name}.json"
-
-
-def experiment_label(name: str) -> str:
-    """The experiment label's value: the name, hashed down when over 63 (label values' limit).
-
-    Object names may have 253 characters, label values 63; look children up with this value.
-    """
-    return bounded(name, 63)
-
-
-def _labels(exp: ExperimentRef, task: str | None = None, attempt: int | None = None) -> dict[str, str]:
-    labels = {
-        LABEL_EXPERIMENT: experiment_label(exp.name),
-        LABEL_TITLE: slug(exp.title),
-        LABEL_MANAGED_BY: MANAGED_BY,
-    }
-    if task is not None:
-        labels[LABEL_TASK] = task
-    if attempt is not None:
-        labels[LABEL_ATTEMPT] = str(attempt)
-    return labels
-
-
-def _metadata(exp: ExperimentRef, name: str, labels: dict[str, str]) -> dict[str, Any]:
-    # Owned by the Experiment so that deleting it collects every child; blockOwnerDeletion makes
-    # foreground deletion of the Experiment wait for them.
-    owner = {"apiVersion": API_VERSION, "kind": KIND, "name": exp.name, "uid": exp.uid,
-             "controller": True, "blockOwnerDeletion": True}
-    return {"name": name, "namespace": exp.namespace, "labels": labels, "ownerReferences": [owner]}
 
 
 def _escape(value: str) -> str:
@@ -184,7 +113,7 @@ def task_config_map(exp: ExperimentRef, tasks: list[TaskSpec]) -> dict[str, Any]
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _metadata(exp, task_config_map_name(exp), _labels(exp)),
+        "metadata": owned_metadata(exp, task_config_map_name(exp), object_labels(exp)),
         # The spec (and so every document) is immutable; an immutable ConfigMap is not watched
         # by the kubelets, which matters with thousands of experiments.
         "immutable": True,
@@ -373,7 +302,7 @@ def build_job(exp: ExperimentRef, task: TaskSpec, attempt: int, settings: Settin
     ``upload_to``: the record server the runner uploads series and artifacts to (None: they stay in the pod)."""
     ex = _executor(task)
     name = job_name(exp, task.name, attempt)
-    labels = _labels(exp, task.name, attempt)
+    labels = object_labels(exp, task.name, attempt)
     job_labels = dict(labels)
     if ex.queue:
         # Kueue's contract: a labelled Job is created suspended and Kueue unsuspends it on
@@ -393,7 +322,7 @@ def build_job(exp: ExperimentRef, task: TaskSpec, attempt: int, settings: Settin
         spec["completionMode"] = "Indexed"  # stable per-pod index -> hostname -> MASTER_ADDR, NODE_RANK
     if ex.active_deadline_seconds is not None:
         spec["activeDeadlineSeconds"] = ex.active_deadline_seconds
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": _metadata(exp, name, job_labels), "spec": spec}
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": owned_metadata(exp, name, job_labels), "spec": spec}
 
 
 def build_headless_service(exp: ExperimentRef, task: TaskSpec, attempt: int) -> dict[str, Any] | None:
@@ -402,12 +331,12 @@ def build_headless_service(exp: ExperimentRef, task: TaskSpec, attempt: int) -> 
     if ex.nodes <= 1:
         return None
     name = job_name(exp, task.name, attempt)
-    labels = _labels(exp, task.name, attempt)
+    labels = object_labels(exp, task.name, attempt)
     selector = {k: labels[k] for k in (LABEL_EXPERIMENT, LABEL_TASK, LABEL_ATTEMPT)}
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _metadata(exp, service_name(name), labels),
+        "metadata": owned_metadata(exp, service_name(name), labels),
         "spec": {
             "clusterIP": "None",
             "selector": selector,

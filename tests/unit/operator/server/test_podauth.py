@@ -14,7 +14,7 @@ import pytest
 
 from kuberun.resource.constants import API_VERSION, KIND, LABEL_ATTEMPT, LABEL_TASK
 from kuberun.resource.upload import AUDIENCE, POD_NAME_EXTRA, POD_UID_EXTRA
-from kuberun_operator.backends.kubernetes.manifests import ExperimentRef, job_name
+from kuberun_operator.backends.kubernetes.objectnames import ExperimentRef, job_name
 from kuberun_operator.server.auth import Forbidden, ReviewUnavailable, Unauthorized
 from kuberun_operator.server.podauth import PodAttempt, PodAuthenticator
 

@@ -18,9 +18,9 @@ from kuberun import runner
 from kuberun_operator.backends.kubernetes.manifests import (
     build_headless_service,
     build_job,
-    job_name,
     task_config_map,
 )
+from kuberun_operator.backends.kubernetes.objectnames import job_name
 from tests.helpers.builders import make_experiment, make_task
 from tests.helpers.manifests import EXP, SETTINGS, container, env, job, pod_spec, valid
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from kuberun_operator.backends.kubernetes.manifests import (
     build_headless_service,
-    job_name,
 )
+from kuberun_operator.backends.kubernetes.objectnames import job_name
 from tests.helpers.builders import make_experiment, make_task
 from tests.helpers.manifests import EXP, container, env, job, pod_spec, valid
 
