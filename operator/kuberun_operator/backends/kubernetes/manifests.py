@@ -1,9 +1,9 @@
 """Pure builders of the Kubernetes objects an attempt runs as: spec in, manifest dicts out, no I/O.
 
 One ConfigMap per Experiment holds every Kubernetes task's runner document; each attempt is a
-``batch/v1`` Job (Indexed, with a headless Service, when ``nodes > 1``); their names and owner metadata
-come from ``objectnames``. Reading Job and pod
-state back into a task phase lives in ``status`` and is re-exported here.
+``batch/v1`` Job (Indexed, with a headless Service, when ``nodes > 1``). Their names and owner
+metadata come from ``objectnames``; reading Job and pod state back into a task phase lives in
+``status`` and is re-exported here.
 
 Every user-supplied string goes into these manifests as data: no shell ever sees it, and ``$`` is
 escaped so Kubernetes' own ``$(VAR)`` expansion leaves it byte-for-byte as written.
