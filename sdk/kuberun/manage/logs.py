@@ -10,22 +10,21 @@ read through the record server too (``kuberun.manage.records``).
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from kuberun.api import Kube, Op
 from kuberun.apipath import api_path
 from kuberun.errors import ApiError, LogsUnavailableError, NotFoundError
+from kuberun.manage import bridgelogs
 from kuberun.manage.query import Obj, get_experiment
 
 CHUNK = 64 * 1024
 POD_WAIT = 300.0  # seconds `logs -f` waits for a Job's pod to appear and its container to start
-BACKEND_CONFIG_ENV = "KUBERUN_BACKEND_CONFIG"
 
 
 def pick_task(obj: Obj, task: str | None) -> str:
@@ -87,8 +86,8 @@ def stream_logs(kube: Kube, obj: Obj, task: str | None = None, attempt: int | No
         return _file_log(path, follow, tail, lambda: _attempt_finished(kube, ns, exp_name, name, number))
     if kind in ("slurm", "skypilot", "lepton"):
         if backend_config:  # the admin's own path: build the bridge here, with the backend credentials
-            return _bridge_log(kind, obj, name, att["attempt"], follow, tail, backend_config, component)
-        return _bridge_served(kind, served)
+            return bridgelogs.bridge_log(kind, obj, name, att["attempt"], follow, tail, backend_config, component)
+        return bridgelogs.bridge_served(kind, served)
     raise LogsUnavailableError(f"task {name!r} attempt {att['attempt']}: no log location recorded yet")
 
 
@@ -110,21 +109,6 @@ def server_log(kube: Kube, obj: Obj, task: str, attempt: int, *, follow: bool, t
         first = next(chunks, None)  # errors (401/403/404) surface here, before anything is printed
     except NotFoundError as exc:
         raise LogsUnavailableError(f"task {task!r} attempt {attempt}: {exc}") from None
-    if first is not None:
-        yield first
-    yield from chunks
-
-
-def _bridge_served(kind: str, served: Callable[[], Iterator[bytes]]) -> Iterator[bytes]:
-    """A bridged attempt's log from the record server; without one, say both ways to get it."""
-    from kuberun.manage.records import NoRecordServer
-
-    try:
-        chunks = served()
-        first = next(chunks, None)
-    except NoRecordServer as exc:
-        raise LogsUnavailableError(f"logs of {kind} tasks are served by the operator's record server, and {exc}; "
-                                   "an administrator can read them with --backend-config FILE") from None
     if first is not None:
         yield first
     yield from chunks
@@ -324,86 +308,3 @@ def _read_file(path: Path, follow: bool, tail: int | None, finished: Callable[[]
                     yield rest
                 return
             time.sleep(0.5)
-
-
-# -- bridges (Slurm, SkyPilot, Lepton) ------------------------------------------------------------
-
-
-def _bridge_log(kind: str, obj: Obj, task: str, attempt: int, follow: bool, tail: int | None,
-                backend_config: str | None, component: int | None = None) -> Iterator[bytes]:
-    """The bridge's log source (entry point ``kuberun.log_sources``), built from the admin's backend config.
-
-    It is handed the Experiment (metadata and spec; its status is left out) and finds the log itself."""
-    from pydantic import ValidationError
-
-    from kuberun.resource import ExperimentResource
-
-    path = backend_config or os.environ.get(BACKEND_CONFIG_ENV)
-    if not path:
-        raise LogsUnavailableError(f"logs of {kind} tasks need the backend config: --backend-config FILE or ${BACKEND_CONFIG_ENV}")
-    source = load_log_source(kind, path)
-    try:
-        exp = ExperimentResource.model_validate({k: obj[k] for k in ("apiVersion", "kind", "metadata", "spec") if k in obj})
-    except ValidationError as exc:
-        raise LogsUnavailableError(f"this kuberun cannot read the experiment's spec (a newer version wrote it?): "
-                                   f"{str(exc).splitlines()[0]}") from None
-    chosen = {} if component is None else {"component": component}  # a source of before components takes none
-    return _drive(_reworded(source.logs(exp, task, attempt, follow, tail, **chosen)))
-
-
-def load_log_source(kind: str, config_file: str | None) -> Any:
-    """The ``LogSource`` registered for backend ``kind`` (``kuberun.resource.logsource``). Raises LogsUnavailableError.
-
-    Looked up by name in the entry-point group, never imported by module path: the SDK does not
-    know which package serves a kind, only that it keeps the contract.
-    """
-    from importlib.metadata import entry_points
-
-    from kuberun.resource.logsource import ENTRY_POINT_GROUP, LogSource, LogSourceError
-
-    found = tuple(entry_points(group=ENTRY_POINT_GROUP, name=kind))
-    missing = LogsUnavailableError(f"logs of {kind} tasks need the {kind} bridge: pip install 'kuberun[{kind}]'")
-    if not found:
-        raise missing
-    try:
-        factory = found[0].load()
-    except ImportError:
-        raise missing from None
-    try:
-        source = factory(config_file)
-    except LogSourceError as exc:
-        raise LogsUnavailableError(str(exc)) from None
-    if not isinstance(source, LogSource):
-        raise LogsUnavailableError(f"the {kind} log source ({found[0].value}) does not implement kuberun.resource.logsource.LogSource")
-    return source
-
-
-async def _reworded(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The source's chunks; its LogSourceError becomes the one-line LogsUnavailableError the CLI prints."""
-    from kuberun.resource.logsource import LogSourceError
-
-    try:
-        async for chunk in chunks:
-            yield chunk
-    except LogSourceError as exc:
-        raise LogsUnavailableError(str(exc)) from None
-    finally:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-
-def _drive(agen: AsyncIterator[bytes]) -> Iterator[bytes]:
-    """Iterate an async generator from synchronous code, one chunk at a time."""
-    loop = asyncio.new_event_loop()
-    try:
-        while True:
-            try:
-                yield loop.run_until_complete(agen.__anext__())
-            except StopAsyncIteration:
-                return
-    finally:
-        aclose = getattr(agen, "aclose", None)
-        if aclose is not None:
-            loop.run_until_complete(aclose())
-        loop.close()

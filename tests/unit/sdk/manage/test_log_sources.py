@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kuberun.errors import LogsUnavailableError
-from kuberun.manage.logs import _bridge_log, load_log_source
+from kuberun.manage.bridgelogs import bridge_log, load_log_source
 from kuberun.resource.logsource import ENTRY_POINT_GROUP, LogSource, LogSourceError
 
 
@@ -51,7 +51,7 @@ def test_the_registered_lepton_source_is_a_log_source_built_from_the_config(tmp_
     obj = {"metadata": {"namespace": "ns", "name": "e", "uid": "u"}, "spec": {"title": "t", "tasks": [
         {"name": "t", "script": {"command": ["true"]}, "executor": {"lepton": {"resourceShape": "cpu.small"}}}]}}
     with pytest.raises(LogsUnavailableError, match=r"backend config .*backends.yaml.missing: .*No such file"):
-        list(_bridge_log("lepton", obj, "t", 1, False, None, str(tmp_path / "backends.yaml.missing")))
+        list(bridge_log("lepton", obj, "t", 1, False, None, str(tmp_path / "backends.yaml.missing")))
 
 
 def test_a_kind_nobody_registered_says_what_to_install(monkeypatch):
