@@ -22,6 +22,7 @@ from kuberun_operator.backends.kubernetes import JobCache, KubernetesBackend, Po
 from kuberun_operator.clock import Clock, SystemClock
 from kuberun_operator.connection import USER_AGENT, api_client
 from kuberun_operator.controller import Controller
+from kuberun_operator.forgetful import memories_for
 from kuberun_operator.handlers import make_registry
 from kuberun_operator.health import checks
 from kuberun_operator.kube import Kube
@@ -158,7 +159,7 @@ async def run(settings: Settings, stop_flag: asyncio.Event | threading.Event | N
     runner = None
     if settings.metrics_port:
         runner = await serve(metrics, settings.metrics_port,
-                             on_scrape=lambda: metrics.count_phases(parts.controller.experiments))
+                             on_scrape=lambda: metrics.count_phases(parts.controller.experiments.phases()))
     record_server = None
     if settings.record_server_port:
         from kuberun_operator.server.app import RecordServer, config_from_settings
@@ -179,6 +180,7 @@ async def run(settings: Settings, stop_flag: asyncio.Event | threading.Event | N
             peering_name=settings.peering,
             stop_flag=stop_flag,
             ready_flag=kopf_ready,
+            memories=memories_for(registry),  # no per-object records: the handlers need none (forgetful.py)
     ), name="kopf-operator")
     metrics.liveness, metrics.readiness = checks(kopf_task, kopf_ready, parts.runner)
     try:

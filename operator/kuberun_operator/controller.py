@@ -22,7 +22,7 @@ from kuberun.resource import ExperimentResource
 from kuberun.resource.constants import MAX_MESSAGE
 from kuberun.resource.errors_format import format_validation_error
 from kuberun.resource.times import format_time
-from kuberun_operator import codegc, lineage, slim
+from kuberun_operator import codegc, lineage
 from kuberun_operator.actions import (
     Action,
     Cancel,
@@ -49,6 +49,7 @@ from kuberun_operator.decode import Decoded, carry_unknown, decode, format_paths
 from kuberun_operator.eventbatch import coalesce
 from kuberun_operator.identity import verified_ref
 from kuberun_operator.kube import ApiError, Kube, resource_version
+from kuberun_operator.packed import PackedExperiments
 from kuberun_operator.policy.budget import compact
 from kuberun_operator.policy.submission import Done, Outcome, fold_outcomes
 from kuberun_operator.reconcile import reconcile
@@ -79,7 +80,7 @@ class Controller:
         self.metrics = metrics
         self.clock: Clock = clock or SystemClock()
         self.queue = WorkQueue()
-        self.experiments: dict[Key, dict[str, Any]] = {}
+        self.experiments = PackedExperiments()  # slim, packed: read with .get(key) (a fresh copy each time)
         self._workers: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Future[None]] = set()
         self._warned: dict[tuple[Any, str, str], datetime] = {}
@@ -100,9 +101,9 @@ class Controller:
             if self.recorder is not None and (self.gate is None or self.gate.admit(body)):
                 self.recorder.deleted(body)  # the shard's leader records it; a standby's kopf handler sees it too
             return
-        old = self.experiments.get(key)
-        if old is None or resource_version(body) >= resource_version(old) or old["metadata"].get("uid") != meta.get("uid"):
-            self.experiments[key] = slim.experiment(body)
+        old = self.experiments.version(key)
+        if old is None or resource_version(body) >= old[0] or old[1] != (meta.get("uid") or ""):
+            self.experiments[key] = body
         self.queue.add(key)
 
     def child_changed(self, key: Key | None) -> None:
@@ -306,7 +307,7 @@ class Controller:
         meta = body["metadata"]
         written = await self.kube.set_experiment_finalizers(meta["namespace"], meta["name"], meta["resourceVersion"],
                                                             [*finalizers, *missing])
-        self.experiments[(meta["namespace"], meta["name"])] = slim.experiment(written)
+        self.experiments[(meta["namespace"], meta["name"])] = written
         return False
 
     async def _finalize(self, body: dict[str, Any], exp: ExperimentResource) -> None:
@@ -399,7 +400,7 @@ class Controller:
         written = await self.kube.replace_experiment_status(meta["namespace"], meta["name"], meta["resourceVersion"], new)
         if self.metrics is not None:
             self.metrics.status_written(exp, body.get("status") or {}, new)
-        self.experiments[(meta["namespace"], meta["name"])] = slim.experiment(written)
+        self.experiments[(meta["namespace"], meta["name"])] = written
 
     async def _reject(self, body: dict[str, Any], message: str) -> None:
         """A spec the operator cannot handle: a condition and an Event, once; the status keeps every task and attempt."""
@@ -409,5 +410,5 @@ class Controller:
         if status is None:
             return  # already said
         written = await self.kube.replace_experiment_status(meta["namespace"], meta["name"], meta["resourceVersion"], status)
-        self.experiments[(meta["namespace"], meta["name"])] = slim.experiment(written)
+        self.experiments[(meta["namespace"], meta["name"])] = written
         await self.post_event(body, Event("Warning", "InvalidSpec", message[:MAX_MESSAGE]))

@@ -23,7 +23,7 @@ only when it is absent.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from kuberun.resource.constants import ANNOTATION_REPRODUCED_FROM_UID, LABEL_REPRODUCED_FROM
@@ -92,7 +92,7 @@ def _original_of(body: dict[str, Any]) -> tuple[Key, str | None] | None:
     return (meta["namespace"], origin), (meta.get("annotations") or {}).get(ANNOTATION_REPRODUCED_FROM_UID) or None
 
 
-async def record(kube: Kube, experiments: dict[Key, dict[str, Any]], body: dict[str, Any]) -> None:
+async def record(kube: Kube, experiments: MutableMapping[Key, dict[str, Any]], body: dict[str, Any]) -> None:
     """On a reproduction's first reconcile, record it on its original (same namespace, same UID only).
 
     A missing or different original is no error (deleted, or re-created under the name). Conflicts

@@ -6,6 +6,7 @@ histograms) so dashboards can use them as they are.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -76,10 +77,10 @@ class Metrics:
             if before.get(task["name"]) != task.get("phase"):
                 self.transitions.labels(spec_task.executor.backend, task.get("phase", "")).inc()
 
-    def count_phases(self, experiments: dict[Any, dict[str, Any]]) -> None:
+    def count_phases(self, phases: Iterable[str]) -> None:
+        """Set the gauge from every known Experiment's phase (``PackedExperiments.phases``)."""
         counts: dict[str, int] = {}
-        for body in experiments.values():
-            phase = (body.get("status") or {}).get("phase", "Pending")
+        for phase in phases:
             counts[phase] = counts.get(phase, 0) + 1
         for phase in ExperimentPhase:
             self.experiments.labels(phase.value).set(counts.get(phase.value, 0))

@@ -4,8 +4,9 @@ kopf's handlers feed these (``handlers.py``); the Kubernetes backend reads them 
 so a reconcile costs no API list call. Each ``put``/``remove`` returns the (namespace, experiment)
 key whose reconcile the change concerns.
 
-Each keeps only what its readers use (``slim.py``): at 10,000 live Experiments the full objects
-were most of the operator's memory.
+Each keeps only what its readers use (``slim.py``), packed as compact JSON (``packed.py``) and
+decoded when read: at 10,000 live Experiments the full objects, then their slim copies as Python
+dicts, were most of the operator's memory.
 
 Jobs are filed under their owning Experiment's UID, and the key names the Experiment by its full
 name, both read from the Job's owner reference. The experiment *label* cannot serve: label values
@@ -21,6 +22,7 @@ from typing import Any
 from kuberun.resource.constants import KIND
 from kuberun_operator import slim
 from kuberun_operator.kube import resource_version
+from kuberun_operator.packed import pack, unpack
 
 
 def owner(obj: dict[str, Any]) -> dict[str, Any] | None:
@@ -34,7 +36,8 @@ class JobCache:
     """Jobs by (namespace, owner Experiment UID), fed by the operator's watch on kuberun-labelled Jobs."""
 
     def __init__(self) -> None:
-        self._jobs: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+        # (namespace, owner uid) -> Job name -> (resourceVersion, Job uid, packed slim Job)
+        self._jobs: dict[tuple[str, str], dict[str, tuple[int, str, bytes]]] = defaultdict(dict)
         self._owners: dict[tuple[str, str], tuple[str, str]] = {}  # (namespace, job) -> experiment key
         # A succeeded Job's run summary, by Job UID: read from its pods once, not on every reconcile
         # of a multi-task Experiment (its pods may be gone by then: one list call each time).
@@ -56,8 +59,9 @@ class JobCache:
         by_uid, key = slot
         name = job["metadata"]["name"]
         old = self._jobs[by_uid].get(name)
-        if old is None or resource_version(job) >= resource_version(old):
-            self._jobs[by_uid][name] = slim.job(job)
+        version = resource_version(job)
+        if old is None or version >= old[0]:
+            self._jobs[by_uid][name] = (version, str(job["metadata"].get("uid") or ""), pack(slim.job(job)))
         self._owners[(key[0], name)] = key
         return key
 
@@ -69,14 +73,14 @@ class JobCache:
         name = job["metadata"]["name"]
         gone = self._jobs[by_uid].pop(name, None)
         if gone is not None:
-            self._summaries.pop(gone["metadata"].get("uid", ""), None)
+            self._summaries.pop(gone[1], None)
         if not self._jobs[by_uid]:
             del self._jobs[by_uid]
         self._owners.pop((key[0], name), None)
         return key
 
     def jobs(self, namespace: str, experiment_uid: str) -> list[dict[str, Any]]:
-        return list(self._jobs.get((namespace, experiment_uid), {}).values())
+        return [unpack(blob) for _, _, blob in self._jobs.get((namespace, experiment_uid), {}).values()]
 
     def summary(self, job_uid: str) -> tuple[bool, Any]:
         """(known, summary) for a succeeded Job: known once its pods were read (the summary may be None)."""
@@ -100,7 +104,7 @@ class PodCache:
     """
 
     def __init__(self) -> None:
-        self._pods: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+        self._pods: dict[tuple[str, str], dict[str, bytes]] = defaultdict(dict)  # packed slim pods
 
     def put(self, pod: dict[str, Any], deleted: bool = False) -> tuple[str, str] | None:
         meta = pod.get("metadata", {})
@@ -114,8 +118,8 @@ class PodCache:
             if not pods:
                 del self._pods[slot]
         else:
-            pods[meta["name"]] = slim.pod(pod)
+            pods[meta["name"]] = pack(slim.pod(pod))
         return slot
 
     def pods(self, namespace: str, job: str) -> list[dict[str, Any]]:
-        return list(self._pods.get((namespace, job), {}).values())
+        return [unpack(blob) for blob in self._pods.get((namespace, job), {}).values()]
