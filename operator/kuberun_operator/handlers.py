@@ -18,6 +18,8 @@ from kuberun_operator.backends.kubernetes.caches import JobCache, PodCache
 from kuberun_operator.controller import Controller
 from kuberun_operator.settings import Settings
 
+WORKER_IDLE_SECONDS = 0.5
+
 
 def make_registry(settings: Settings, controller: Controller, jobs: JobCache, pods: PodCache,
                   runner: Any = None) -> kopf.OperatorRegistry:
@@ -38,6 +40,11 @@ def make_registry(settings: Settings, controller: Controller, jobs: JobCache, po
         settings_.watching.client_timeout = 330
         settings_.watching.connect_timeout = 10
         settings_.networking.request_timeout = 30
+        # kopf's per-object worker holds the object's last event, as served (managedFields and all),
+        # until it has idled this long: 5 s by default, so a burst of N creations kept N full bodies
+        # and N tasks at once, and the operator's RSS stayed at that peak (docs/scale.md, "Operator
+        # memory"). Our handlers only feed a cache; a new event simply starts a new worker.
+        settings_.queueing.idle_timeout = WORKER_IDLE_SECONDS
         if settings.peering:
             settings_.peering.name = settings.peering
             settings_.peering.priority = settings.priority
