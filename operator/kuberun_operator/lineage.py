@@ -52,8 +52,9 @@ def _ref(body: dict[str, Any]) -> dict[str, Any]:
 def _seed(original: dict[str, Any], experiments: Mapping[Key, dict[str, Any]]) -> list[dict[str, Any]]:
     """An original without the field: its reproductions so far, from the cache (oldest first)."""
     meta = original["metadata"]
-    found = [b for (ns, _), b in experiments.items() if ns == meta["namespace"]
-             and ((b.get("metadata") or {}).get("labels") or {}).get(LABEL_REPRODUCED_FROM) == meta["name"]
+    same = (experiments[k] for k in list(experiments) if k[0] == meta["namespace"])  # decoded only when in the namespace
+    found = [b for b in same
+             if ((b.get("metadata") or {}).get("labels") or {}).get(LABEL_REPRODUCED_FROM) == meta["name"]
              and (b["metadata"].get("annotations") or {}).get(ANNOTATION_REPRODUCED_FROM_UID, meta.get("uid")) == meta.get("uid")]
     found.sort(key=lambda b: (b["metadata"].get("creationTimestamp") or "", b["metadata"]["name"]))
     return [_ref(b) for b in found]
