@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, MutableMapping
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Iterable, MutableMapping
+from typing import Any, Protocol, runtime_checkable
 
 from kuberun_operator.kube import ApiError
 
@@ -54,16 +54,33 @@ async def refetch(kube: _Reads, cache: MutableMapping[Key, dict[str, Any]], key:
     return True
 
 
+@runtime_checkable
+class _Pages(Protocol):
+    def experiment_pages(self, namespace: str | None = None) -> AsyncIterator[list[dict[str, Any]]]: ...
+
+
+async def _pages(kube: _Reads, scope: str | None) -> AsyncIterator[list[dict[str, Any]]]:
+    if isinstance(kube, _Pages):  # kube.Kube: page by page, each cached before the next is read
+        async for page in kube.experiment_pages(scope):
+            yield page
+    else:
+        yield await kube.list_experiments(scope)
+
+
 async def relist(kube: _Reads, cache: MutableMapping[Key, dict[str, Any]], namespaces: Iterable[str]) -> list[Key]:
-    """Replace the cache with a fresh list (per watched namespace, or cluster-wide); the keys now known."""
-    scopes = list(namespaces) or [None]
-    listed: dict[Key, dict[str, Any]] = {}
-    for scope in scopes:
-        for body in await kube.list_experiments(scope):
-            listed[key_of(body)] = body
+    """Replace the cache with a fresh list (per watched namespace, or cluster-wide); the keys now known.
+
+    Each page replaces its cached copies as it arrives (the cache packs them: ``packed.py``), so no
+    more than a page of full bodies is held at once; what the list did not name is dropped after."""
+    listed: dict[Key, None] = {}
+    for scope in list(namespaces) or [None]:
+        async for page in _pages(kube, scope):
+            for body in page:
+                key = key_of(body)
+                listed[key] = None
+                cache[key] = body
     for key in [k for k in cache if k not in listed]:
         cache.pop(key, None)
-    cache.update(listed)
     return list(listed)
 
 

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from dataclasses import replace
+from typing import Any
 
-from kuberun_operator.kube import ApiError
+from kuberun_operator.kube import LIST_PAGE, ApiError, Kube
+from kuberun_operator.packed import PackedExperiments
+from kuberun_operator.resync import relist
 from tests.helpers.controller import KEY, SETTINGS, big_k8s_task, harness, k8s_task
 
 
@@ -114,3 +118,31 @@ async def test_a_multi_node_attempt_s_headless_service_deleted_while_it_runs_is_
     await h.reconcile()
     assert ("Service", "ns", "exp-t-1") in h.kube.children  # ensured on every reconcile, not remembered
     assert h.kube.created("Job") == ["exp-t-1"]  # and the Job is not made twice for it
+
+
+class _PagedApi:
+    """The SDK client's ``send`` for a list of Experiments, served ``limit`` at a time with ``continue`` tokens."""
+
+    def __init__(self, bodies: list[dict[str, Any]]) -> None:
+        self.bodies, self.queries = bodies, []
+
+    def send(self, method: str, path: str, query: dict[str, Any] | None = None, **_: Any) -> Any:
+        self.queries.append(dict(query or {}))
+        start, limit = int((query or {}).get("continue") or 0), int((query or {})["limit"])
+        page = self.bodies[start:start + limit]
+        more = start + limit < len(self.bodies)
+        data = json.dumps({"items": page, "metadata": {"continue": str(start + limit)} if more else {}}).encode()
+        return type("Answer", (), {"status": 200, "reason": "OK", "data": data, "headers": {}})()
+
+
+async def test_a_relist_reads_page_by_page_and_replaces_the_cache():
+    bodies = [{"metadata": {"name": f"e-{i}", "namespace": "ns", "uid": f"u-{i}", "resourceVersion": "5"}}
+              for i in range(1_205)]
+    api = _PagedApi(bodies)
+    cache = PackedExperiments()
+    cache[("ns", "gone")] = {"metadata": {"name": "gone", "namespace": "ns", "resourceVersion": "9"}}
+    keys = await relist(Kube(api=api), cache, ["ns"])
+    assert [q.get("continue") for q in api.queries] == [None, str(LIST_PAGE), str(2 * LIST_PAGE)]
+    assert all(q["limit"] == LIST_PAGE for q in api.queries), "no answer holds more than a page"
+    assert keys == [("ns", f"e-{i}") for i in range(1_205)] and sorted(cache) == sorted(keys)
+    assert cache[("ns", "e-1204")]["metadata"]["uid"] == "u-1204" and ("ns", "gone") not in cache

@@ -20,9 +20,8 @@ from collections import defaultdict
 from typing import Any
 
 from kuberun.resource.constants import KIND
-from kuberun_operator import slim
+from kuberun_operator import packed, slim
 from kuberun_operator.kube import resource_version
-from kuberun_operator.packed import pack, unpack
 
 
 def owner(obj: dict[str, Any]) -> dict[str, Any] | None:
@@ -61,7 +60,7 @@ class JobCache:
         old = self._jobs[by_uid].get(name)
         version = resource_version(job)
         if old is None or version >= old[0]:
-            self._jobs[by_uid][name] = (version, str(job["metadata"].get("uid") or ""), pack(slim.job(job)))
+            self._jobs[by_uid][name] = (version, str(job["metadata"].get("uid") or ""), packed.pack(slim.job(job)))
         self._owners[(key[0], name)] = key
         return key
 
@@ -80,7 +79,7 @@ class JobCache:
         return key
 
     def jobs(self, namespace: str, experiment_uid: str) -> list[dict[str, Any]]:
-        return [unpack(blob) for _, _, blob in self._jobs.get((namespace, experiment_uid), {}).values()]
+        return [packed.unpack(blob) for _, _, blob in self._jobs.get((namespace, experiment_uid), {}).values()]
 
     def summary(self, job_uid: str) -> tuple[bool, Any]:
         """(known, summary) for a succeeded Job: known once its pods were read (the summary may be None)."""
@@ -118,8 +117,8 @@ class PodCache:
             if not pods:
                 del self._pods[slot]
         else:
-            pods[meta["name"]] = pack(slim.pod(pod))
+            pods[meta["name"]] = packed.pack(slim.pod(pod))
         return slot
 
     def pods(self, namespace: str, job: str) -> list[dict[str, Any]]:
-        return [unpack(blob) for blob in self._pods.get((namespace, job), {}).values()]
+        return [packed.unpack(blob) for blob in self._pods.get((namespace, job), {}).values()]
