@@ -3,7 +3,8 @@
 The sandbox's API server with its node stopped, so Jobs are created and stay unstarted: every
 Experiment stays live (Submitted), which is what the operator holds in memory at scale — its
 cached Experiment and Job, kopf's per-object state, its own indexes. Prints the operator's RSS
-once all N are reconciled (each has its Job and a status), and again after a settle period.
+once all N are reconciled (each has its Job and a status), and again after a settle period; and
+what reading a cached (packed) Experiment costs per reconcile, against its pydantic decode.
 
     python bench/live_memory.py [--n 10000] [--timeout 1800]
 
