@@ -75,3 +75,23 @@ def test_a_registry_with_a_change_handler_keeps_kopfs_memories() -> None:
     assert needs_memories(registry) == ["changing (on.create/update/delete/resume/field)"]
     memories = memories_for(registry)
     assert type(memories) is inventory.ResourceMemories, "change handlers need their records (resume, progress)"
+
+
+async def test_kopfs_per_object_workers_do_not_linger_holding_their_last_event() -> None:
+    import logging
+
+    from kuberun_operator.handlers import WORKER_IDLE_SECONDS
+
+    class Runner:
+        started = False
+
+        async def start(self) -> None:
+            self.started = True
+
+    runner = Runner()
+    registry = make_registry(Settings(), _Controller(), JobCache(), PodCache(), runner=runner)  # type: ignore[arg-type]
+    (configure,) = [h for h in registry._activities.get_all_handlers() if h.fn.__name__ == "configure"]
+    settings = kopf.OperatorSettings()
+    assert settings.queueing.idle_timeout > WORKER_IDLE_SECONDS, "kopf's default: a worker keeps its last body 5 s"
+    await configure.fn(logger=logging.getLogger("test"), settings=settings)
+    assert runner.started and settings.queueing.idle_timeout == WORKER_IDLE_SECONDS <= 1.0
