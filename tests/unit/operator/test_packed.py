@@ -1,6 +1,6 @@
 """The operator's caches keep each object as compact JSON (``packed.py``): smaller, and as read as before.
 
-An Experiment and its Job as the controller leaves them after a reconcile (``test_controller``'s
+An Experiment and its Job as the controller leaves them after a reconcile (``tests/helpers/controller.py``'s
 harness, the in-memory API), cached both ways: the packed cache reads back what was put (slimmed),
 hands out copies that cannot change it, answers versions and phases without decoding, and holds
 a fraction of the dict form's memory. Its decode costs a fraction of the pydantic decode every
@@ -21,7 +21,7 @@ from kuberun_operator.backends.kubernetes.caches import JobCache
 from kuberun_operator.decode import decode
 from kuberun_operator.packed import PackedExperiments, pack, unpack
 from kuberun_operator.resync import relist
-from tests.unit.operator.test_controller import KEY, harness, k8s_task
+from tests.helpers.controller import KEY, harness, k8s_task
 from tests.unit.operator.test_slim import MANAGED
 
 COPIES = 500
