@@ -97,12 +97,12 @@ def test_kueue_queue_labels_the_job_and_leaves_suspend_to_kueue(operator, kubeco
     job = wait_for(lambda: _job(k8s_api_client, namespace, name))
     assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "team-a"
     assert job["spec"]["suspend"] is True
-    _patch_spec(k8s_api_client, namespace, name, {"suspend": True})
+    _patch_spec(k8s_api_client, namespace, name, {"suspend": True})  # maybe before the operator's first status write
     wait_for(lambda: any(c["type"] == "Suspended" and c["status"] == "True"
-                         for c in get_experiment(k8s_api_client, namespace, name)["status"]["conditions"]))
+                         for c in (get_experiment(k8s_api_client, namespace, name).get("status") or {}).get("conditions", [])))
     _patch_spec(k8s_api_client, namespace, name, {"suspend": False})
     wait_for(lambda: any(c["type"] == "Suspended" and c["status"] == "False"
-                         for c in get_experiment(k8s_api_client, namespace, name)["status"]["conditions"]))
+                         for c in (get_experiment(k8s_api_client, namespace, name).get("status") or {}).get("conditions", [])))
     assert _job(k8s_api_client, namespace, name)["spec"]["suspend"] is True  # never unsuspended by us
 
 
