@@ -83,7 +83,7 @@ def build(settings: Settings, metrics: Metrics, clock: Clock | None = None) -> A
     if settings.archive_url or settings.archive_url_file or settings.log_store_url:
         from kuberun_operator.recording import build_recorder  # SQLAlchemy and fsspec only when configured
 
-        controller.recorder = build_recorder(settings, kube, backends, wake=controller.queue.add, warn=controller._warn,
+        controller.recorder = build_recorder(settings, kube, backends, wake=controller.queue.add, warn=controller.events.warn,
                                              metrics=metrics)
     if settings.log_store_url:
         from kuberun_operator.recording.artifacts import from_settings

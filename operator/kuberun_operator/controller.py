@@ -14,8 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Mapping
 from typing import Any
 
 from kuberun.resource import ExperimentResource
@@ -46,7 +45,7 @@ from kuberun_operator.backends.base import (
 )
 from kuberun_operator.clock import Clock, SystemClock
 from kuberun_operator.decode import Decoded, carry_unknown, decode, format_paths
-from kuberun_operator.eventbatch import coalesce
+from kuberun_operator.eventposting import EventPoster, EventSink
 from kuberun_operator.identity import verified_ref
 from kuberun_operator.kube import ApiError, Kube, resource_version
 from kuberun_operator.packed import PackedExperiments
@@ -62,9 +61,7 @@ from kuberun_operator.workqueue import Key, WorkQueue
 __all__ = ["REMOTE_FINALIZER", "Controller"]
 
 log = logging.getLogger("kuberun.operator")
-EventSink = Callable[[dict[str, Any], Event], Awaitable[None]]
 SUBMIT_CONCURRENCY = 16  # one experiment's submits in flight at once (a wide fan-out's first reconcile)
-WARNING_EVERY = timedelta(minutes=5)  # the same Warning on the same Experiment at most this often
 
 
 class Controller:
@@ -82,9 +79,9 @@ class Controller:
         self.queue = WorkQueue()
         self.experiments = PackedExperiments()  # slim, packed: read with .get(key) (a fresh copy each time)
         self._workers: list[asyncio.Task[None]] = []
-        self._background: set[asyncio.Future[None]] = set()
-        self._warned: dict[tuple[Any, str, str], datetime] = {}
-        self._posting: dict[Key, asyncio.Future[None]] = {}  # each Experiment's latest Event batch
+        # Events go out in the background, in order per Experiment (eventposting.py). Through
+        # self.post_event and self.clock as they are at the time, which tests may replace.
+        self.events = EventPoster(lambda body, event: self.post_event(body, event), lambda: self.clock.now())
         self.started = False
         self.synced = False  # the Experiments were listed from the API once (resync.py)
         self.recorder: Any = None  # recording.Recorder: the archive and log store, when configured (app.build)
@@ -111,42 +108,6 @@ class Controller:
             self.queue.add(key)
 
     # -- running -------------------------------------------------------------------------------
-
-    def _warn(self, body: dict[str, Any], event: Event) -> None:
-        self._post(body, [event])
-
-    def _due(self, body: dict[str, Any], event: Event) -> bool:
-        """Normal Events always; the same Warning on the same Experiment at most every WARNING_EVERY."""
-        if event.type != "Warning":
-            return True
-        key = (body["metadata"].get("uid"), event.reason, event.message)
-        now = self.clock.now()
-        last = self._warned.get(key)
-        if last is not None and now - last < WARNING_EVERY:
-            return False
-        self._warned[key] = now
-        return True
-
-    def _post(self, body: dict[str, Any], events: list[Event]) -> None:
-        """Post Events in the background, in the order of the transitions they report: each batch
-        of one Experiment waits for the one before (concurrent posts would land out of order)."""
-        events = coalesce([e for e in events if self._due(body, e)])  # a wide fan-out: a few Events, not 1,000
-        if not events:
-            return
-        key = (body["metadata"].get("namespace", ""), body["metadata"].get("name", ""))
-        before = self._posting.get(key)
-
-        async def post_in_order() -> None:
-            if before is not None:
-                await asyncio.gather(before, return_exceptions=True)
-            for event in events:
-                await self.post_event(body, event)
-
-        task = asyncio.ensure_future(post_in_order())  # informative work never holds a worker
-        self._posting[key] = task
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        task.add_done_callback(lambda t: self._posting.pop(key, None) if self._posting.get(key) is t else None)
 
     async def start(self) -> None:
         from concurrent.futures import ThreadPoolExecutor
@@ -190,7 +151,8 @@ class Controller:
         self.queue.close()
         for worker in self._workers:
             worker.cancel()
-        await asyncio.gather(*self._workers, *self._background, return_exceptions=True)
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        await self.events.drain()
         if self.recorder is not None:
             await self.recorder.stop()
         if self.artifacts is not None:
@@ -242,7 +204,7 @@ class Controller:
                 await self._reject(body, format_validation_error(decoded.error, []) if decoded.error else "undecodable")
             return
         if unknown_spec := decoded.unknown_under("spec"):
-            self._warn(body, Event("Warning", "UnknownSpecFields", "this operator does not know (and ignores) "
+            self.events.warn(body, Event("Warning", "UnknownSpecFields", "this operator does not know (and ignores) "
                                    f"{format_paths(unknown_spec, 'spec')[:800]}: it is older than the SDK or CRD that wrote them"))
         if body["metadata"].get("deletionTimestamp"):
             await self._finalize(body, exp)  # owner references collect the Kubernetes children
@@ -269,7 +231,7 @@ class Controller:
             self.artifacts.apply(exp, decision.status)  # records finished syncs, starts due ones (never blocks)
         lineage.mark_new(body, decision.status)
         await self._write_status(body, exp, decision, decoded)
-        self._post(body, decision.events)
+        self.events.post(body, decision.events)
         if self.recorder is not None:
             self.recorder.reconciled(self.experiments.get(key, body), decision.status)
         if decision.requeue_after is not None:
@@ -284,7 +246,7 @@ class Controller:
             try:
                 observed.update(await self.backends[name].observe(exp))
             except BackendError as exc:  # unseen attempts are resubmitted (idempotently) or waited for
-                self._warn(body, Event("Warning", exc.reason, exc.message))
+                self.events.warn(body, Event("Warning", exc.reason, exc.message))
                 self.queue.add_after(key, self.retry_backend)
         return observed
 

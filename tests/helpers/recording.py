@@ -52,7 +52,7 @@ def add_event(h: Harness, reason: str) -> None:
 
 def recorder_for(h: Harness, url: Any, store: LogStore | None, metrics: Any = None) -> Recorder:
     recorder = Recorder(h.kube, h.controller.backends, archive_url=url, store=store, wake=h.controller.queue.add,
-                        warn=h.controller._warn, metrics=metrics, queue=RetryQueue(first_delay=0.02, max_delay=0.2))
+                        warn=h.controller.events.warn, metrics=metrics, queue=RetryQueue(first_delay=0.02, max_delay=0.2))
     h.controller.recorder = recorder
     return recorder
 

@@ -206,7 +206,7 @@ async def test_events_are_posted_in_the_order_of_the_transitions_they_report():
                             labels=created["labels"], uid=created["uid"])
     h.jobs.put(done)
     await h.reconcile()
-    await asyncio.gather(*h.controller._background)
+    await h.controller.events.drain()
     assert posted == ["TaskSucceeded", "ExperimentSucceeded"]
 
 
