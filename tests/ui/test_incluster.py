@@ -237,8 +237,11 @@ def test_a_users_client_carries_only_the_users_token() -> None:
     from kuberun.ui import data, incluster
 
     own = data.Kube(data.Credentials(server="https://127.0.0.1:1", cert_file="/own/cert.pem", key_file="/own/key.pem",
-                                     headers={"Authorization": "Bearer dashboards-own"}, ca_file="/ca.crt"))
+                                     headers={"Authorization": "Bearer dashboards-own"}, ca_file="/ca.crt",
+                                     token_file="/var/run/secrets/kubernetes.io/serviceaccount/token"))
     creds = incluster.Users(own, incluster.Scope("ml")).credentials("users-token", "alice")
     assert creds.headers == {"Authorization": "Bearer users-token"}
-    assert (creds.cert_file, creds.key_file, creds.exec_plugin) == (None, None, None)
+    # No token file either: the client re-reads one every minute, which would swap the dashboard's token back in.
+    assert (creds.cert_file, creds.key_file, creds.exec_plugin, creds.token_file) == (None, None, None, None)
+    assert own.creds.headers == {"Authorization": "Bearer dashboards-own"}  # the dashboard's own are untouched
     assert (creds.server, creds.ca_file, creds.namespace, creds.user) == ("https://127.0.0.1:1", "/ca.crt", "ml", "alice")

@@ -46,6 +46,14 @@ class Credentials:
     def __repr__(self) -> str:
         return f"Credentials(server={self.server!r}, user={self.user!r}, namespace={self.namespace!r})"
 
+    def replace(self, **changes: Any) -> Credentials:
+        """A copy with ``changes`` (as ``dataclasses.replace``); an unknown field is a TypeError."""
+        fields = dict(vars(self))
+        unknown = set(changes) - set(fields)
+        if unknown:
+            raise TypeError(f"Credentials has no field {', '.join(sorted(unknown))}")
+        return Credentials(**{**fields, **changes})
+
 
 def data_file(data: bytes, suffix: str) -> str:
     """urllib3 takes certificates and keys as files: write inline data to a private one, removed at exit."""

@@ -25,7 +25,7 @@ import hmac
 import secrets
 import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from aiohttp import web
@@ -117,9 +117,11 @@ class Users:
         return found
 
     def credentials(self, token: str, username: str) -> Credentials:
-        """The user's token and nothing of the dashboard's identity (no client certificate, no exec plugin)."""
-        return replace(self.own.creds, namespace=self.scope.namespace, user=username,
-                       headers={"Authorization": f"Bearer {token}"}, cert_file=None, key_file=None, exec_plugin=None)
+        """The user's token and nothing of the dashboard's identity: no client certificate, no exec plugin, and
+        no token file (the client re-reads one now and then, which would put the dashboard's own token back)."""
+        return self.own.creds.replace(namespace=self.scope.namespace, user=username,
+                                      headers={"Authorization": f"Bearer {token}"}, cert_file=None, key_file=None,
+                                      exec_plugin=None, token_file=None)
 
 
 def offered_token(request: web.Request) -> str | None:

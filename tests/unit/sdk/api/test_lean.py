@@ -47,3 +47,14 @@ def _connect_failed(cause: OSError) -> lean.ConnectFailed:
 ])
 def test_failures_are_worded_as_urllib3s(exc, words):
     assert lean.reason(exc, 30.0) == words
+
+
+def test_credentials_replace_copies_and_refuses_unknown_fields():
+    from kuberun.api import Credentials
+
+    own = Credentials("https://h:1", headers={"Authorization": "Bearer a"}, token_file="/t")
+    other = own.replace(headers={"Authorization": "Bearer b"}, token_file=None)
+    assert (other.server, other.headers, other.token_file) == ("https://h:1", {"Authorization": "Bearer b"}, None)
+    assert (own.headers, own.token_file) == ({"Authorization": "Bearer a"}, "/t")
+    with pytest.raises(TypeError, match="no field tokenfile"):
+        own.replace(tokenfile=None)
