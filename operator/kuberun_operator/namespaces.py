@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 
 from kuberun_operator.backends.base import BackendError
 from kuberun_operator.kube import ApiError, Kube
+from kuberun_operator.timedmemo import TimedMemo
 
 NamespaceLabels = Callable[[str], Awaitable[dict[str, str]]]
 
@@ -29,13 +30,13 @@ class CachedNamespaceLabels:
 
     def __init__(self, kube: Kube, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.kube, self.ttl, self.clock = kube, ttl, clock
-        self._seen: dict[str, tuple[float, dict[str, str]]] = {}
+        self._seen = TimedMemo(ttl, clock)
 
     async def __call__(self, name: str) -> dict[str, str]:
         now = self.clock()
-        cached = self._seen.get(name)
-        if cached is not None and now - cached[0] < self.ttl:
-            return cached[1]
+        cached = self._seen.fresh(name)
+        if cached is not None:
+            return cached
         try:
             obj = await self.kube.get_namespace(name)
         except ApiError as exc:
@@ -46,7 +47,5 @@ class CachedNamespaceLabels:
                                    permanent=not exc.transient) from None
             obj = {}
         labels = dict((obj.get("metadata") or {}).get("labels") or {})
-        if len(self._seen) > 10_000:
-            self._seen.clear()  # bounded; entries are only a few seconds' worth anyway
-        self._seen[name] = (now, labels)
+        self._seen.remember(name, labels, now)
         return labels

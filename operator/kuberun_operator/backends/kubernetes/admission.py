@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kuberun.resource.constants import LABEL_EXPERIMENT
+from kuberun_operator.timedmemo import TimedMemo
 
 EXPERIMENT_ENV = "KUBERUN_EXPERIMENT"
 MAX_ENTRIES = 10_000  # bounded; an entry is only ``ttl`` seconds' worth anyway
@@ -54,18 +55,15 @@ class AdmissionCache:
 
     def __init__(self, dry_run: DryRun, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.dry_run, self.ttl, self.clock = dry_run, ttl, clock
-        self._admitted: dict[tuple[str, str], float] = {}
+        self._admitted = TimedMemo(ttl, clock, MAX_ENTRIES)
 
     async def check(self, namespace: str, pod: dict[str, Any]) -> None:
         if self.ttl <= 0:
             await self.dry_run(namespace, pod)
             return
         key = (namespace, shape(pod))
-        at = self._admitted.get(key)
-        if at is not None and self.clock() - at < self.ttl:
+        if self._admitted.fresh(key):
             return
         asked = self.clock()  # the answer is as old as the question: a slow dry run shortens its reuse
         await self.dry_run(namespace, pod)
-        if len(self._admitted) >= MAX_ENTRIES:
-            self._admitted.clear()
-        self._admitted[key] = asked
+        self._admitted.remember(key, True, asked)
